@@ -1,0 +1,212 @@
+import type { Addon } from './hooks.js';
+import { FLOW_HOOKS } from './hooks.js';
+import type { Master } from './master.js';
+import { OptionsError, type OptionType, type OptionValue } from './optmanager.js';
+import type { CommandFunction, CommandSpec } from './command.js';
+import type { Flow } from './flow.js';
+
+/** Throw this from a hook to stop the dispatch of that one event to the remaining addons. */
+export class AddonHalt extends Error {
+  constructor() {
+    super('AddonHalt');
+    this.name = 'AddonHalt';
+  }
+}
+
+/** Given to `load(loader)`: how an addon declares its options and commands. */
+export class Loader {
+  constructor(readonly master: Master) {}
+
+  /** Declare an option (`choices` restricts a str option). Re-declaring it identically is a no-op. */
+  addOption(name: string, type: OptionType, defaultValue: OptionValue, help: string, choices?: readonly string[]): void {
+    const replaced = this.master.options.add(name, type, defaultValue, help, choices ?? null);
+    if (replaced) this.master.log.warn(`Over-riding existing option ${name}`);
+  }
+
+  /** Declare a command. */
+  addCommand(name: string, spec: CommandSpec, fn: CommandFunction): void {
+    this.master.commands.add(name, spec, fn);
+  }
+}
+
+type HookFn = (...args: unknown[]) => unknown;
+
+/** The name an addon is registered under: its `name`, else its lower-cased class name. */
+export function addonName(addon: Addon): string | undefined {
+  if (typeof addon.name === 'string' && addon.name !== '') return addon.name;
+  const ctor = (addon as { constructor?: { name?: string } }).constructor;
+  if (ctor && ctor !== Object && ctor.name) return ctor.name.toLowerCase();
+  return undefined;
+}
+
+/**
+ * Keeps the ordered chain of addons and dispatches hooks to them. Hooks may be async and are
+ * awaited one after the other in chain order (each addon, then its children). An addon that
+ * throws is reported in the event log and the dispatch continues with the next one.
+ */
+export class AddonManager {
+  /** Top-level addons in registration order. */
+  private chain: Addon[] = [];
+  private readonly byName = new Map<string, Addon>();
+  /** Per hook: the functions to call, in order. Rebuilt whenever the chain changes. */
+  private handlerCache = new Map<string, Array<[Addon, HookFn]>>();
+  private anonymousCount = 0;
+
+  constructor(private readonly master: Master) {}
+
+  /** Every addon, depth-first in dispatch order. */
+  flatten(): Addon[] {
+    const out: Addon[] = [];
+    const walk = (a: Addon) => {
+      out.push(a);
+      if (Array.isArray(a.addons)) for (const c of a.addons) walk(c);
+    };
+    for (const a of this.chain) walk(a);
+    return out;
+  }
+
+  get(name: string): Addon | undefined {
+    return this.byName.get(name);
+  }
+
+  /** The registered name of an addon object. */
+  nameOf(addon: Addon): string | undefined {
+    for (const [n, a] of this.byName) if (a === addon) return n;
+    return undefined;
+  }
+
+  private register(addon: Addon): void {
+    const walk = (a: Addon) => {
+      let name = addonName(a);
+      if (name === undefined) name = `addon${++this.anonymousCount}`;
+      if (this.byName.has(name) && this.byName.get(name) !== a) throw new Error(`An addon called '${name}' already exists.`);
+      this.byName.set(name, a);
+      if (Array.isArray(a.addons)) for (const c of a.addons) walk(c);
+    };
+    walk(addon);
+  }
+
+  private unregister(addon: Addon): void {
+    const walk = (a: Addon) => {
+      for (const [n, x] of this.byName) if (x === a) this.byName.delete(n);
+      if (Array.isArray(a.addons)) for (const c of a.addons) walk(c);
+    };
+    walk(addon);
+  }
+
+  /** Invalidate the per-hook handler lists (after adding, removing or changing nested addons). */
+  invalidate(): void {
+    this.handlerCache.clear();
+  }
+
+  /**
+   * Add addons to the end of the chain and run their `load`. When the master is already running,
+   * they also get `configure` with every option and `running`, as a script loaded later does.
+   */
+  async add(...addons: Addon[]): Promise<void> {
+    for (const addon of addons) {
+      this.register(addon);
+      this.chain.push(addon);
+      this.invalidate();
+      await this.invokeAddonTree(addon, 'load', new Loader(this.master));
+    }
+    await this.master.options.processDeferred();
+    if (this.master.isRunning) {
+      for (const addon of addons) {
+        await this.invokeAddonTree(addon, 'configure', new Set(this.master.options.names()));
+        await this.invokeAddonTree(addon, 'running');
+      }
+    }
+  }
+
+  /** Remove an addon (and its children), calling `done` on them. */
+  async remove(addon: Addon): Promise<void> {
+    const i = this.chain.indexOf(addon);
+    if (i < 0) return;
+    this.chain.splice(i, 1);
+    this.unregister(addon);
+    this.invalidate();
+    await this.invokeAddonTree(addon, 'done');
+  }
+
+  /** Run one hook on one addon and its children only. */
+  async invokeAddonTree(addon: Addon, hook: string, ...args: unknown[]): Promise<void> {
+    const walk = async (a: Addon): Promise<void> => {
+      await this.invokeOne(a, hook, args);
+      if (Array.isArray(a.addons)) for (const c of a.addons) await walk(c);
+    };
+    await walk(addon);
+    // load() may have changed the children; dispatch lists must see them.
+    if (hook === 'load') {
+      this.unregister(addon);
+      this.register(addon);
+      this.invalidate();
+    }
+  }
+
+  private handlers(hook: string): Array<[Addon, HookFn]> {
+    let list = this.handlerCache.get(hook);
+    if (!list) {
+      list = [];
+      for (const a of this.flatten()) {
+        const fn = (a as unknown as Record<string, unknown>)[hook];
+        if (typeof fn === 'function') list.push([a, fn as HookFn]);
+      }
+      this.handlerCache.set(hook, list);
+    }
+    return list;
+  }
+
+  /** Whether any addon implements `hook` (lets hot paths skip work nobody listens to). */
+  hasHandlers(hook: string): boolean {
+    return this.handlers(hook).length > 0;
+  }
+
+  private async invokeOne(addon: Addon, hook: string, args: unknown[]): Promise<void> {
+    const fn = (addon as unknown as Record<string, unknown>)[hook];
+    if (typeof fn !== 'function') return;
+    try {
+      await (fn as HookFn).apply(addon, args);
+    } catch (e) {
+      if (e instanceof AddonHalt) return;
+      if (e instanceof OptionsError) throw e;
+      this.reportError(addon, hook, e);
+    }
+  }
+
+  private reportError(addon: Addon, hook: string, e: unknown): void {
+    const name = this.nameOf(addon) ?? addonName(addon) ?? 'addon';
+    const detail = e instanceof Error ? (e.stack ?? e.message) : String(e);
+    this.master.log.error(`Addon error: ${name}.${hook}: ${detail}`);
+  }
+
+  /**
+   * Call `hook` on every addon in chain order, awaiting each. Errors are logged with the addon's
+   * name and the dispatch continues; `AddonHalt` stops it.
+   */
+  async trigger(hook: string, ...args: unknown[]): Promise<void> {
+    const list = this.handlers(hook);
+    for (let i = 0; i < list.length; i++) {
+      const [addon, fn] = list[i]!;
+      try {
+        const r = fn.apply(addon, args);
+        if (r !== undefined && typeof (r as Promise<unknown>).then === 'function') await r;
+      } catch (e) {
+        if (e instanceof AddonHalt) return;
+        // An invalid option found in `configure` rolls the option change back (see OptManager.update).
+        if (e instanceof OptionsError) throw e;
+        this.reportError(addon, hook, e);
+      }
+    }
+  }
+
+  /**
+   * Fire a flow hook the way the proxy does: the hook, then `update([flow])`, then wait while the
+   * flow is intercepted (until an addon, command or the web API resumes or kills it).
+   */
+  async triggerFlow(hook: string, flow: Flow): Promise<void> {
+    await this.trigger(hook, flow);
+    if (FLOW_HOOKS.has(hook) && this.handlers('update').length > 0) await this.trigger('update', [flow]);
+    if (flow.intercepted) await flow.waitForResume();
+  }
+}

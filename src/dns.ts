@@ -1,0 +1,402 @@
+import { isIP } from 'node:net';
+import { Flow, type FlowState } from './flow.js';
+import type { Client, Server } from './connection.js';
+
+/** DNS record types by number (the common ones; others print as TYPE<n>). */
+export const DNS_TYPES: Record<number, string> = {
+  1: 'A', 2: 'NS', 5: 'CNAME', 6: 'SOA', 12: 'PTR', 13: 'HINFO', 15: 'MX', 16: 'TXT', 28: 'AAAA',
+  33: 'SRV', 35: 'NAPTR', 39: 'DNAME', 41: 'OPT', 43: 'DS', 46: 'RRSIG', 47: 'NSEC', 48: 'DNSKEY',
+  64: 'SVCB', 65: 'HTTPS', 99: 'SPF', 255: 'ANY', 257: 'CAA',
+};
+export const DNS_CLASSES: Record<number, string> = { 1: 'IN', 3: 'CH', 4: 'HS', 254: 'NONE', 255: 'ANY' };
+export const DNS_OPCODES: Record<number, string> = { 0: 'QUERY', 1: 'IQUERY', 2: 'STATUS', 4: 'NOTIFY', 5: 'UPDATE', 6: 'DSO' };
+export const DNS_RCODES: Record<number, string> = {
+  0: 'NOERROR', 1: 'FORMERR', 2: 'SERVFAIL', 3: 'NXDOMAIN', 4: 'NOTIMP', 5: 'REFUSED', 6: 'YXDOMAIN',
+  7: 'YXRRSET', 8: 'NXRRSET', 9: 'NOTAUTH', 10: 'NOTZONE', 11: 'DSOTYPENI',
+};
+
+export function dnsTypeName(t: number): string {
+  return DNS_TYPES[t] ?? `TYPE(${t})`;
+}
+export function dnsClassName(c: number): string {
+  return DNS_CLASSES[c] ?? `CLASS(${c})`;
+}
+export function dnsRcodeName(r: number): string {
+  return DNS_RCODES[r] ?? `RCODE(${r})`;
+}
+export function dnsOpcodeName(o: number): string {
+  return DNS_OPCODES[o] ?? `OPCODE(${o})`;
+}
+
+export interface DNSQuestionState {
+  name: string;
+  type: number;
+  class_: number;
+}
+export interface DNSResourceRecordState {
+  name: string;
+  type: number;
+  class_: number;
+  ttl: number;
+  data: Buffer;
+}
+/** A DNS message state dictionary (flow format 21, writer order). */
+export interface DNSMessageState {
+  id: number;
+  query: boolean;
+  op_code: number;
+  authoritative_answer: boolean;
+  truncation: boolean;
+  recursion_desired: boolean;
+  recursion_available: boolean;
+  reserved: number;
+  response_code: number;
+  questions: DNSQuestionState[];
+  answers: DNSResourceRecordState[];
+  authorities: DNSResourceRecordState[];
+  additionals: DNSResourceRecordState[];
+  timestamp: number | null;
+}
+
+export class DNSQuestion {
+  constructor(
+    public name: string,
+    public type: number,
+    public class_: number = 1,
+  ) {}
+  getState(): DNSQuestionState {
+    return { name: this.name, type: this.type, class_: this.class_ };
+  }
+  toString(): string {
+    return `${this.name} ${dnsTypeName(this.type)}`;
+  }
+}
+
+export class DNSResourceRecord {
+  constructor(
+    public name: string,
+    public type: number,
+    public class_: number,
+    public ttl: number,
+    public data: Buffer,
+  ) {}
+
+  getState(): DNSResourceRecordState {
+    return { name: this.name, type: this.type, class_: this.class_, ttl: this.ttl, data: Buffer.from(this.data) };
+  }
+
+  /** The record data as text: an IP for A/AAAA, a name for NS/CNAME/PTR, text for TXT, else hex. */
+  dataText(): string {
+    try {
+      switch (this.type) {
+        case 1:
+          if (this.data.length !== 4) throw new Error('bad A');
+          return Array.from(this.data).join('.');
+        case 28:
+          if (this.data.length !== 16) throw new Error('bad AAAA');
+          return formatIPv6(this.data);
+        case 2:
+        case 5:
+        case 12:
+          return readName(this.data, 0, this.data).name;
+        case 16:
+          return readTxt(this.data);
+        default:
+          return `0x${this.data.toString('hex')}`;
+      }
+    } catch {
+      return `0x${this.data.toString('hex')} (invalid ${dnsTypeName(this.type)} data)`;
+    }
+  }
+
+  toString(): string {
+    return this.dataText();
+  }
+}
+
+function formatIPv6(b: Buffer): string {
+  const groups: string[] = [];
+  for (let i = 0; i < 16; i += 2) groups.push(b.readUInt16BE(i).toString(16));
+  // Compress the longest run of zero groups, as inet_ntop does.
+  let bestStart = -1;
+  let bestLen = 0;
+  for (let i = 0; i < 8; ) {
+    if (groups[i] === '0') {
+      let j = i;
+      while (j < 8 && groups[j] === '0') j++;
+      if (j - i > bestLen && j - i > 1) {
+        bestStart = i;
+        bestLen = j - i;
+      }
+      i = j;
+    } else i++;
+  }
+  if (bestStart < 0) return groups.join(':');
+  const left = groups.slice(0, bestStart).join(':');
+  const right = groups.slice(bestStart + bestLen).join(':');
+  return `${left}::${right}`;
+}
+
+function readTxt(b: Buffer): string {
+  const parts: string[] = [];
+  let i = 0;
+  while (i < b.length) {
+    const len = b[i]!;
+    if (i + 1 + len > b.length) throw new Error('bad TXT');
+    parts.push(b.subarray(i + 1, i + 1 + len).toString('utf8'));
+    i += 1 + len;
+  }
+  return parts.join('');
+}
+
+/** Read a (possibly compressed) domain name at `offset` of `msg`. */
+function readName(buf: Buffer, offset: number, msg: Buffer): { name: string; next: number } {
+  const labels: string[] = [];
+  let pos = offset;
+  let next = -1;
+  let jumps = 0;
+  for (;;) {
+    if (pos >= buf.length) throw new Error('name out of bounds');
+    const len = buf[pos]!;
+    if (len === 0) {
+      pos += 1;
+      break;
+    }
+    if ((len & 0xc0) === 0xc0) {
+      if (pos + 1 >= buf.length) throw new Error('bad pointer');
+      const ptr = ((len & 0x3f) << 8) | buf[pos + 1]!;
+      if (next < 0) next = pos + 2;
+      if (++jumps > 64) throw new Error('pointer loop');
+      buf = msg;
+      pos = ptr;
+      continue;
+    }
+    if (pos + 1 + len > buf.length) throw new Error('label out of bounds');
+    labels.push(buf.subarray(pos + 1, pos + 1 + len).toString('latin1'));
+    pos += 1 + len;
+  }
+  return { name: labels.join('.'), next: next >= 0 ? next : pos };
+}
+
+function writeName(name: string): Buffer {
+  const parts: Buffer[] = [];
+  for (const label of name.split('.').filter((l) => l !== '')) {
+    const b = Buffer.from(label, 'latin1');
+    if (b.length > 63) throw new Error(`DNS label too long: ${label}`);
+    parts.push(Buffer.from([b.length]), b);
+  }
+  parts.push(Buffer.from([0]));
+  return Buffer.concat(parts);
+}
+
+/** A DNS query or response. */
+export class DNSMessage {
+  id = 0;
+  query = true;
+  opCode = 0;
+  authoritativeAnswer = false;
+  truncation = false;
+  recursionDesired = false;
+  recursionAvailable = false;
+  reserved = 0;
+  responseCode = 0;
+  questions: DNSQuestion[] = [];
+  answers: DNSResourceRecord[] = [];
+  authorities: DNSResourceRecord[] = [];
+  additionals: DNSResourceRecord[] = [];
+  timestamp: number | null = null;
+
+  /** Total bytes of record data in the answer, authority and additional sections. */
+  get size(): number {
+    let n = 0;
+    for (const rr of [...this.answers, ...this.authorities, ...this.additionals]) n += rr.data.length;
+    return n;
+  }
+
+  getState(): DNSMessageState {
+    return {
+      id: this.id,
+      query: this.query,
+      op_code: this.opCode,
+      authoritative_answer: this.authoritativeAnswer,
+      truncation: this.truncation,
+      recursion_desired: this.recursionDesired,
+      recursion_available: this.recursionAvailable,
+      reserved: this.reserved,
+      response_code: this.responseCode,
+      questions: this.questions.map((q) => q.getState()),
+      answers: this.answers.map((r) => r.getState()),
+      authorities: this.authorities.map((r) => r.getState()),
+      additionals: this.additionals.map((r) => r.getState()),
+      timestamp: this.timestamp,
+    };
+  }
+
+  static fromState(s: DNSMessageState): DNSMessage {
+    const m = new DNSMessage();
+    m.id = s.id;
+    m.query = s.query;
+    m.opCode = s.op_code;
+    m.authoritativeAnswer = s.authoritative_answer;
+    m.truncation = s.truncation;
+    m.recursionDesired = s.recursion_desired;
+    m.recursionAvailable = s.recursion_available;
+    m.reserved = s.reserved;
+    m.responseCode = s.response_code;
+    m.questions = s.questions.map((q) => new DNSQuestion(q.name, q.type, q.class_));
+    const rr = (r: DNSResourceRecordState) => new DNSResourceRecord(r.name, r.type, r.class_, r.ttl, Buffer.from(r.data));
+    m.answers = s.answers.map(rr);
+    m.authorities = s.authorities.map(rr);
+    m.additionals = s.additionals.map(rr);
+    m.timestamp = s.timestamp;
+    return m;
+  }
+
+  /** Parse a DNS message from its wire format (RFC 1035). */
+  static unpack(data: Buffer, timestamp: number | null = null): DNSMessage {
+    if (data.length < 12) throw new Error('DNS message too short');
+    const m = new DNSMessage();
+    m.timestamp = timestamp;
+    m.id = data.readUInt16BE(0);
+    const flags = data.readUInt16BE(2);
+    m.query = (flags & 0x8000) === 0;
+    m.opCode = (flags >> 11) & 0xf;
+    m.authoritativeAnswer = (flags & 0x0400) !== 0;
+    m.truncation = (flags & 0x0200) !== 0;
+    m.recursionDesired = (flags & 0x0100) !== 0;
+    m.recursionAvailable = (flags & 0x0080) !== 0;
+    m.reserved = (flags >> 4) & 0x7;
+    m.responseCode = flags & 0xf;
+    const counts = [data.readUInt16BE(4), data.readUInt16BE(6), data.readUInt16BE(8), data.readUInt16BE(10)];
+    let pos = 12;
+    for (let i = 0; i < counts[0]!; i++) {
+      const { name, next } = readName(data, pos, data);
+      if (next + 4 > data.length) throw new Error('question out of bounds');
+      m.questions.push(new DNSQuestion(name, data.readUInt16BE(next), data.readUInt16BE(next + 2)));
+      pos = next + 4;
+    }
+    const sections = [m.answers, m.authorities, m.additionals];
+    for (let s = 0; s < 3; s++) {
+      for (let i = 0; i < counts[s + 1]!; i++) {
+        const { name, next } = readName(data, pos, data);
+        if (next + 10 > data.length) throw new Error('record out of bounds');
+        const type = data.readUInt16BE(next);
+        const cls = data.readUInt16BE(next + 2);
+        const ttl = data.readUInt32BE(next + 4);
+        const len = data.readUInt16BE(next + 8);
+        const start = next + 10;
+        if (start + len > data.length) throw new Error('record data out of bounds');
+        let rdata = data.subarray(start, start + len);
+        // Names inside NS/CNAME/PTR data may point into the message: store them expanded.
+        if (type === 2 || type === 5 || type === 12) rdata = writeName(readName(data, start, data).name);
+        sections[s]!.push(new DNSResourceRecord(name, type, cls, ttl, Buffer.from(rdata)));
+        pos = start + len;
+      }
+    }
+    return m;
+  }
+
+  /** The wire format of this message (no name compression). */
+  pack(): Buffer {
+    const head = Buffer.alloc(12);
+    head.writeUInt16BE(this.id, 0);
+    const flags =
+      (this.query ? 0 : 0x8000) |
+      ((this.opCode & 0xf) << 11) |
+      (this.authoritativeAnswer ? 0x0400 : 0) |
+      (this.truncation ? 0x0200 : 0) |
+      (this.recursionDesired ? 0x0100 : 0) |
+      (this.recursionAvailable ? 0x0080 : 0) |
+      ((this.reserved & 0x7) << 4) |
+      (this.responseCode & 0xf);
+    head.writeUInt16BE(flags, 2);
+    head.writeUInt16BE(this.questions.length, 4);
+    head.writeUInt16BE(this.answers.length, 6);
+    head.writeUInt16BE(this.authorities.length, 8);
+    head.writeUInt16BE(this.additionals.length, 10);
+    const parts: Buffer[] = [head];
+    for (const q of this.questions) {
+      const tail = Buffer.alloc(4);
+      tail.writeUInt16BE(q.type, 0);
+      tail.writeUInt16BE(q.class_, 2);
+      parts.push(writeName(q.name), tail);
+    }
+    for (const rr of [...this.answers, ...this.authorities, ...this.additionals]) {
+      const tail = Buffer.alloc(10);
+      tail.writeUInt16BE(rr.type, 0);
+      tail.writeUInt16BE(rr.class_, 2);
+      tail.writeUInt32BE(rr.ttl >>> 0, 4);
+      tail.writeUInt16BE(rr.data.length, 8);
+      parts.push(writeName(rr.name), tail, rr.data);
+    }
+    return Buffer.concat(parts);
+  }
+
+  toString(): string {
+    return this.questions.map((q) => q.toString()).join(', ');
+  }
+}
+
+/** Build the RDATA of an A or AAAA record from an IP text. */
+export function ipToRdata(ip: string): Buffer {
+  if (isIP(ip) === 4) return Buffer.from(ip.split('.').map(Number));
+  if (isIP(ip) === 6) {
+    const [head, tail] = ip.includes('::') ? ip.split('::') : [ip, undefined];
+    const h = head ? head.split(':') : [];
+    const t = tail !== undefined && tail !== '' ? tail.split(':') : [];
+    const fill = tail !== undefined ? new Array(8 - h.length - t.length).fill('0') : [];
+    const groups = [...h, ...fill, ...t];
+    const b = Buffer.alloc(16);
+    groups.forEach((g, i) => b.writeUInt16BE(parseInt(g || '0', 16), i * 2));
+    return b;
+  }
+  throw new Error(`not an IP address: ${ip}`);
+}
+
+export interface DNSFlowState extends FlowState {
+  type: 'dns';
+  request: DNSMessageState;
+  response: DNSMessageState | null;
+}
+
+/** A DNS query and its response. */
+export class DNSFlow extends Flow {
+  readonly type = 'dns' as const;
+  request: DNSMessage;
+  response: DNSMessage | null = null;
+
+  constructor(clientConn?: Client, serverConn?: Server, live = false, request?: DNSMessage) {
+    super(clientConn, serverConn, live);
+    this.request = request ?? new DNSMessage();
+  }
+
+  get timestampStart(): number {
+    return this.request.timestamp ?? this.timestampCreated;
+  }
+
+  override getState(): DNSFlowState {
+    return {
+      ...super.getState(),
+      type: 'dns',
+      request: this.request.getState(),
+      response: this.response ? this.response.getState() : null,
+    };
+  }
+
+  override setState(state: FlowState): void {
+    super.setState(state);
+    const s = state as DNSFlowState;
+    this.request = DNSMessage.fromState(s.request);
+    this.response = s.response ? DNSMessage.fromState(s.response) : null;
+  }
+
+  static fromState(state: FlowState): DNSFlow {
+    const f = new DNSFlow();
+    f.setState(state);
+    return f;
+  }
+
+  override toString(): string {
+    return `<DNSFlow ${this.request}>`;
+  }
+}

@@ -1,0 +1,116 @@
+import zlib from 'node:zlib';
+import { decompress as fzstdDecompress } from 'fzstd';
+
+/**
+ * HTTP content codings: gzip, deflate, br, zstd and identity.
+ *
+ * zstd compression is available only where node's zlib has it (Node >= 22.15); decoding works
+ * everywhere through fzstd. Every failure is a `ContentEncodingError`, never anything else, so
+ * callers can report a broken body without special cases.
+ */
+
+export class ContentEncodingError extends Error {
+  constructor(
+    readonly encoding: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'ContentEncodingError';
+  }
+}
+
+type ZstdZlib = {
+  zstdCompressSync?: (b: Uint8Array) => Buffer;
+  zstdDecompressSync?: (b: Uint8Array) => Buffer;
+};
+const zstdZlib = zlib as unknown as ZstdZlib;
+
+/** Whether this Node can compress zstd (decoding always works). */
+export const ZSTD_ENCODE_SUPPORTED = typeof zstdZlib.zstdCompressSync === 'function';
+
+/** The codings `flow.encode` offers, as mitmproxy's `flow.encode.options`. */
+export const ENCODINGS = ['gzip', 'deflate', 'br', 'zstd'] as const;
+
+function decodeOne(data: Buffer, enc: string): Buffer {
+  switch (enc) {
+    case '':
+    case 'identity':
+    case 'none':
+      return data;
+    case 'gzip':
+    case 'x-gzip':
+      return zlib.gunzipSync(data);
+    case 'deflate':
+      // Servers disagree on whether "deflate" carries the zlib wrapper; accept both, as browsers do.
+      try {
+        return zlib.inflateSync(data);
+      } catch {
+        return zlib.inflateRawSync(data);
+      }
+    case 'br':
+      return zlib.brotliDecompressSync(data);
+    case 'zstd':
+      if (zstdZlib.zstdDecompressSync) return zstdZlib.zstdDecompressSync(data);
+      return Buffer.from(fzstdDecompress(data));
+    default:
+      throw new ContentEncodingError(enc, `Unknown content encoding: ${enc}`);
+  }
+}
+
+function encodeOne(data: Buffer, enc: string): Buffer {
+  switch (enc) {
+    case '':
+    case 'identity':
+    case 'none':
+      return data;
+    case 'gzip':
+    case 'x-gzip':
+      return zlib.gzipSync(data);
+    case 'deflate':
+      return zlib.deflateSync(data);
+    case 'br':
+      return zlib.brotliCompressSync(data);
+    case 'zstd':
+      if (zstdZlib.zstdCompressSync) return zstdZlib.zstdCompressSync(data);
+      throw new ContentEncodingError(enc, 'zstd compression needs Node 22.15 or newer');
+    default:
+      throw new ContentEncodingError(enc, `Unknown content encoding: ${enc}`);
+  }
+}
+
+function parseCodings(header: string): string[] {
+  return header
+    .split(',')
+    .map((s) => s.trim().toLowerCase())
+    .filter((s) => s !== '');
+}
+
+/** Undo a Content-Encoding header value ("gzip", "gzip, br", ...): codings are removed last-first. */
+export function decode(data: Buffer, contentEncoding: string): Buffer {
+  let out = data;
+  const codings = parseCodings(contentEncoding);
+  for (let i = codings.length - 1; i >= 0; i--) {
+    const enc = codings[i]!;
+    try {
+      out = decodeOne(out, enc);
+    } catch (e) {
+      if (e instanceof ContentEncodingError) throw e;
+      throw new ContentEncodingError(enc, `Cannot decode ${enc} content: ${(e as Error).message}`);
+    }
+  }
+  return out;
+}
+
+/** Apply a Content-Encoding header value to plain bytes. */
+export function encode(data: Buffer, contentEncoding: string): Buffer {
+  let out = data;
+  for (const enc of parseCodings(contentEncoding)) {
+    try {
+      out = encodeOne(out, enc);
+    } catch (e) {
+      if (e instanceof ContentEncodingError) throw e;
+      throw new ContentEncodingError(enc, `Cannot encode ${enc} content: ${(e as Error).message}`);
+    }
+  }
+  return out;
+}

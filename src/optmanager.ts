@@ -1,0 +1,399 @@
+import { readFileSync, existsSync } from 'node:fs';
+import { dirname, isAbsolute, resolve } from 'node:path';
+import YAML from 'yaml';
+
+/** Option type names, spelled as mitmproxy's web API reports them. */
+export type OptionType = 'bool' | 'str' | 'int' | 'optional str' | 'optional int' | 'sequence of str';
+
+/** A value an option can hold. */
+export type OptionValue = boolean | string | number | null | string[];
+
+/** An invalid option value, unknown option or failed configure hook. The message is shown to users as is. */
+export class OptionsError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'OptionsError';
+  }
+}
+
+/** One declared option. */
+export class OptionDef {
+  value: OptionValue;
+
+  constructor(
+    readonly name: string,
+    readonly type: OptionType,
+    readonly defaultValue: OptionValue,
+    readonly help: string,
+    readonly choices: readonly string[] | null = null,
+  ) {
+    checkType(name, type, defaultValue, choices);
+    this.value = cloneValue(defaultValue);
+  }
+
+  get isDefault(): boolean {
+    return sameValue(this.value, this.defaultValue);
+  }
+
+  sameDefinition(o: OptionDef): boolean {
+    return (
+      o.type === this.type &&
+      sameValue(o.defaultValue, this.defaultValue) &&
+      o.help === this.help &&
+      JSON.stringify(o.choices) === JSON.stringify(this.choices)
+    );
+  }
+}
+
+function cloneValue(v: OptionValue): OptionValue {
+  return Array.isArray(v) ? [...v] : v;
+}
+
+function sameValue(a: OptionValue, b: OptionValue): boolean {
+  if (Array.isArray(a) && Array.isArray(b)) return a.length === b.length && a.every((x, i) => x === b[i]);
+  return a === b;
+}
+
+function describeValue(v: unknown): string {
+  return typeof v === 'string' ? JSON.stringify(v) : Array.isArray(v) ? JSON.stringify(v) : String(v);
+}
+
+/** Throw an OptionsError unless `value` fits the option's type and choices. */
+function checkType(name: string, type: OptionType, value: unknown, choices: readonly string[] | null): void {
+  const fail = (what: string) => {
+    throw new OptionsError(`Option ${name} expects ${what}, got ${describeValue(value)}.`);
+  };
+  switch (type) {
+    case 'bool':
+      if (typeof value !== 'boolean') fail('a boolean (true or false)');
+      break;
+    case 'str':
+      if (typeof value !== 'string') fail('a string');
+      break;
+    case 'optional str':
+      if (value !== null && typeof value !== 'string') fail('a string or null');
+      break;
+    case 'int':
+      if (typeof value !== 'number' || !Number.isInteger(value)) fail('an integer');
+      break;
+    case 'optional int':
+      if (value !== null && (typeof value !== 'number' || !Number.isInteger(value))) fail('an integer or null');
+      break;
+    case 'sequence of str':
+      if (!Array.isArray(value) || !value.every((x) => typeof x === 'string')) fail('a list of strings');
+      break;
+  }
+  if (choices && value !== null) {
+    const vals = Array.isArray(value) ? value : [value];
+    for (const v of vals) {
+      if (!choices.includes(String(v))) {
+        throw new OptionsError(`Invalid value ${describeValue(v)} for option ${name}. Valid choices: ${choices.join(', ')}.`);
+      }
+    }
+  }
+}
+
+/** Called after options changed, with the names that changed; may reject to roll the change back. */
+export type ChangeListener = (updated: Set<string>) => void | Promise<void>;
+
+/**
+ * The typed option registry: declarations, current values, validation, `--set` parsing,
+ * config.yaml loading, and change notification (which the master turns into `configure` hooks).
+ * Values for options nobody has declared yet are kept ("deferred") until an addon declares them.
+ */
+export class OptManager {
+  private readonly defs = new Map<string, OptionDef>();
+  /** Values given before their option was declared, applied when it is. */
+  private deferred = new Map<string, unknown>();
+  private listeners: ChangeListener[] = [];
+
+  /** Declare an option. Declaring the same option twice is fine; a different definition replaces the old one. */
+  add(name: string, type: OptionType, defaultValue: OptionValue, help: string, choices: readonly string[] | null = null): boolean {
+    const def = new OptionDef(name, type, defaultValue, help, choices);
+    const existing = this.defs.get(name);
+    if (existing && existing.sameDefinition(def)) return false;
+    if (existing && !existing.isDefault) {
+      try {
+        checkType(name, type, existing.value, choices);
+        def.value = cloneValue(existing.value);
+      } catch {
+        // The old value does not fit the new definition: keep the new default.
+      }
+    }
+    this.defs.set(name, def);
+    this.defineAccessor(name);
+    return existing !== undefined;
+  }
+
+  private defineAccessor(name: string): void {
+    if (Object.prototype.hasOwnProperty.call(this, name) || name in OptManager.prototype) return;
+    Object.defineProperty(this, name, {
+      configurable: true,
+      enumerable: false,
+      get: () => this.get(name),
+      set: (v: OptionValue) => {
+        void this.update({ [name]: v });
+      },
+    });
+  }
+
+  has(name: string): boolean {
+    return this.defs.has(name);
+  }
+
+  /** The definition of an option (throws for unknown names). */
+  def(name: string): OptionDef {
+    const d = this.defs.get(name);
+    if (!d) throw new OptionsError(`Unknown option: ${name}`);
+    return d;
+  }
+
+  names(): string[] {
+    return [...this.defs.keys()].sort();
+  }
+
+  definitions(): OptionDef[] {
+    return this.names().map((n) => this.defs.get(n)!);
+  }
+
+  get<T extends OptionValue = OptionValue>(name: string): T {
+    return cloneValue(this.def(name).value) as T;
+  }
+
+  /** Listen for changes (the master dispatches `configure` from here). Returns an unsubscribe function. */
+  onChange(listener: ChangeListener): () => void {
+    this.listeners.push(listener);
+    return () => {
+      this.listeners = this.listeners.filter((l) => l !== listener);
+    };
+  }
+
+  /**
+   * Set several options at once. Unknown names are an error unless `deferUnknown`. Values are
+   * checked first; if a change listener fails, every value is rolled back and the error is
+   * re-thrown.
+   */
+  async update(values: Record<string, unknown>, opts: { deferUnknown?: boolean } = {}): Promise<Set<string>> {
+    const updated = new Map<string, OptionValue>();
+    for (const [name, value] of Object.entries(values)) {
+      const d = this.defs.get(name);
+      if (!d) {
+        if (opts.deferUnknown) {
+          this.deferred.set(name, value);
+          continue;
+        }
+        throw new OptionsError(`Unknown option: ${name}`);
+      }
+      checkType(name, d.type, value, d.choices);
+      updated.set(name, cloneValue(value as OptionValue));
+    }
+    return this.apply(updated);
+  }
+
+  private async apply(updated: Map<string, OptionValue>): Promise<Set<string>> {
+    const old = new Map<string, OptionValue>();
+    for (const [name, value] of updated) {
+      const d = this.defs.get(name)!;
+      old.set(name, d.value);
+      d.value = value;
+    }
+    const names = new Set(updated.keys());
+    if (names.size === 0) return names;
+    try {
+      await this.notify(names);
+    } catch (e) {
+      for (const [name, value] of old) this.defs.get(name)!.value = value;
+      // Tell listeners about the rollback; their errors now would only hide the original one.
+      await this.notify(names).catch(() => undefined);
+      throw e;
+    }
+    return names;
+  }
+
+  private async notify(names: Set<string>): Promise<void> {
+    for (const l of this.listeners) await l(names);
+  }
+
+  /** Apply values that were given before their option existed; call after options were declared. */
+  async processDeferred(): Promise<void> {
+    const ready: Record<string, unknown> = {};
+    for (const [name, value] of this.deferred) {
+      if (this.defs.has(name)) {
+        ready[name] = value;
+        this.deferred.delete(name);
+      }
+    }
+    if (Object.keys(ready).length === 0) return;
+    const parsed: Record<string, unknown> = {};
+    for (const [name, value] of Object.entries(ready)) parsed[name] = this.coerceLoose(name, value);
+    await this.update(parsed);
+  }
+
+  /** Names given by --set or config that no addon has declared. */
+  unknownDeferred(): string[] {
+    return [...this.deferred.keys()];
+  }
+
+  /** Config files and deferred `--set`s carry strings or raw YAML values; bring them to the option's type. */
+  private coerceLoose(name: string, value: unknown): unknown {
+    if (value instanceof DeferredSetValues) return this.parseSetValues(name, value.values);
+    return value;
+  }
+
+  /** Reset every option (or the named ones) to its default. */
+  async reset(names?: string[]): Promise<void> {
+    const values: Record<string, unknown> = {};
+    for (const n of names ?? this.names()) values[n] = cloneValue(this.def(n).defaultValue);
+    await this.update(values);
+  }
+
+  /**
+   * Turn the `--set` strings for one option into a value: `name` alone means true / null / []
+   * depending on the type; a sequence collects every value; scalars accept one value only.
+   */
+  parseSetValues(name: string, values: Array<string | undefined>): OptionValue {
+    const d = this.def(name);
+    if (d.type === 'sequence of str') {
+      const out: string[] = [];
+      for (const v of values) if (v !== undefined) out.push(v);
+      return out;
+    }
+    if (values.length > 1) {
+      throw new OptionsError(`Received multiple values for ${name}: ${values.map((v) => v ?? '').join(', ')}`);
+    }
+    const v = values[0];
+    switch (d.type) {
+      case 'bool':
+        if (v === undefined || v === 'true') return true;
+        if (v === 'false') return false;
+        if (v === 'toggle') return !d.value;
+        throw new OptionsError(`Boolean option ${name} accepts true, false or toggle, got "${v}".`);
+      case 'optional str':
+        return v === undefined ? null : v;
+      case 'optional int':
+        if (v === undefined || v === '' || v === 'None' || v === 'null') return null;
+        return parseIntStrict(name, v);
+      case 'str':
+        if (v === undefined) throw new OptionsError(`Option is required: ${name}`);
+        return v;
+      case 'int':
+        if (v === undefined) throw new OptionsError(`Option is required: ${name}`);
+        return parseIntStrict(name, v);
+    }
+    return v ?? null;
+  }
+
+  /**
+   * Apply `--set` specs (`name=value` or bare `name`). Several specs for one sequence option build
+   * a list. Unknown names are deferred until an addon declares them.
+   */
+  async setFromSpecs(specs: readonly string[]): Promise<void> {
+    const grouped = new Map<string, Array<string | undefined>>();
+    for (const spec of specs) {
+      const eq = spec.indexOf('=');
+      const name = (eq < 0 ? spec : spec.slice(0, eq)).trim();
+      const value = eq < 0 ? undefined : spec.slice(eq + 1);
+      if (!grouped.has(name)) grouped.set(name, []);
+      grouped.get(name)!.push(value);
+    }
+    const values: Record<string, unknown> = {};
+    for (const [name, vals] of grouped) {
+      if (!this.defs.has(name)) {
+        this.deferred.set(name, new DeferredSetValues(vals));
+        continue;
+      }
+      values[name] = this.parseSetValues(name, vals);
+    }
+    await this.update(values);
+  }
+
+  /**
+   * Load a YAML options file (mitmproxy's config.yaml). Relative `scripts` paths are resolved
+   * against the file's directory. Unknown keys are deferred.
+   */
+  async loadFile(path: string): Promise<void> {
+    if (!existsSync(path)) return;
+    const text = readFileSync(path, 'utf8');
+    await this.loadYaml(text, dirname(path));
+  }
+
+  async loadYaml(text: string, baseDir = process.cwd()): Promise<void> {
+    let data: unknown;
+    try {
+      const doc = YAML.parseDocument(text, { prettyErrors: false });
+      if (doc.errors.length) {
+        const err = doc.errors[0]!;
+        const line = err.linePos?.[0]?.line ?? 1;
+        throw new OptionsError(`Config error at line ${line}: ${err.message.split('\n')[0]}`);
+      }
+      data = doc.toJS();
+    } catch (e) {
+      if (e instanceof OptionsError) throw e;
+      throw new OptionsError(`Config error: ${(e as Error).message}`);
+    }
+    if (data === null || data === undefined) return;
+    if (typeof data !== 'object' || Array.isArray(data)) throw new OptionsError('Config error - expected a mapping of option names to values.');
+    const values: Record<string, unknown> = {};
+    for (const [k, raw] of Object.entries(data as Record<string, unknown>)) {
+      let v = raw;
+      if (k === 'scripts' && Array.isArray(v)) v = v.map((p) => (typeof p === 'string' && !isAbsolute(p) ? resolve(baseDir, expandHome(p)) : p));
+      const d = this.defs.get(k);
+      if (d && (d.type === 'optional int' || d.type === 'int') && typeof v === 'string' && /^-?\d+$/.test(v)) v = Number(v);
+      if (d && d.type === 'sequence of str' && typeof v === 'string') v = [v];
+      values[k] = v;
+    }
+    await this.update(values, { deferUnknown: true });
+  }
+
+  /** The non-default options as YAML (what `options.save` writes), or every default when `defaults`. */
+  toYaml(opts: { onlyChanged?: boolean } = {}): string {
+    const out: string[] = [];
+    for (const d of this.definitions()) {
+      if (opts.onlyChanged && d.isDefault) continue;
+      if (!opts.onlyChanged) for (const line of wrap(d.help, 76)) out.push(`# ${line}`);
+      if (!opts.onlyChanged && d.choices) out.push(`# Valid values are: ${d.choices.join(', ')}.`);
+      const doc = YAML.stringify({ [d.name]: opts.onlyChanged ? d.value : d.defaultValue }).trimEnd();
+      out.push(doc);
+      if (!opts.onlyChanged) out.push('');
+    }
+    return out.join('\n') + '\n';
+  }
+
+  /** Options in the web API's `/options` shape: `{name: {type, default, value, help, choices}}`. */
+  toJSON(): Record<string, { type: OptionType; default: OptionValue; value: OptionValue; help: string; choices: string[] | null }> {
+    const out: Record<string, { type: OptionType; default: OptionValue; value: OptionValue; help: string; choices: string[] | null }> = {};
+    for (const d of this.definitions()) {
+      out[d.name] = { type: d.type, default: cloneValue(d.defaultValue), value: cloneValue(d.value), help: d.help, choices: d.choices ? [...d.choices] : null };
+    }
+    return out;
+  }
+}
+
+/** `--set` strings kept for an option that is not declared yet. */
+class DeferredSetValues {
+  constructor(readonly values: Array<string | undefined>) {}
+}
+
+function parseIntStrict(name: string, v: string): number {
+  if (!/^\s*[+-]?\d+\s*$/.test(v)) throw new OptionsError(`Not an integer: ${JSON.stringify(v)} (option ${name})`);
+  return Number(v);
+}
+
+export function expandHome(p: string): string {
+  if (p === '~' || p.startsWith('~/')) return (process.env.HOME ?? '') + p.slice(1);
+  return p;
+}
+
+function wrap(text: string, width: number): string[] {
+  const words = text.split(/\s+/).filter((w) => w !== '');
+  const lines: string[] = [];
+  let line = '';
+  for (const w of words) {
+    if (line && line.length + 1 + w.length > width) {
+      lines.push(line);
+      line = w;
+    } else line = line ? `${line} ${w}` : w;
+  }
+  if (line) lines.push(line);
+  return lines;
+}

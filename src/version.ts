@@ -1,0 +1,8 @@
+/** Our own release, printed by `--version` and sent in `Server:` headers of answers we make ourselves. */
+export const VERSION = '0.1.0';
+/** The mitmproxy release whose behaviour we follow (spec/core.md). */
+export const MITMPROXY_COMPAT_VERSION = '13.0.0.dev';
+/** The newest flow file format version we write (spec/flow-format.md §2.0). */
+export const FLOW_FORMAT_VERSION = 21;
+/** Value of the `Server` header on responses the proxy generates itself (errors, blocklist, onboarding). */
+export const SERVER_HEADER = `mitmproxy-ts ${VERSION}`;

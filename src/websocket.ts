@@ -1,0 +1,106 @@
+import { now } from './util/time.js';
+
+/** WebSocket opcodes that carry data. */
+export enum Opcode {
+  CONTINUATION = 0,
+  TEXT = 1,
+  BINARY = 2,
+  CLOSE = 8,
+  PING = 9,
+  PONG = 10,
+}
+
+/** One WebSocket message as saved: `[type, from_client, content, timestamp, dropped, injected]`. */
+export type WebSocketMessageState = [number, boolean, Buffer, number, boolean, boolean];
+
+/** A complete (defragmented) WebSocket message. */
+export class WebSocketMessage {
+  /** TEXT or BINARY. */
+  type: Opcode;
+  fromClient: boolean;
+  /** The message payload; text messages are UTF-8 bytes. */
+  content: Buffer;
+  timestamp: number;
+  /** Set by `drop()`: the message is recorded but not forwarded. */
+  dropped: boolean;
+  /** The message was injected by the proxy (an addon or the inject.websocket command). */
+  injected: boolean;
+
+  constructor(type: Opcode, fromClient: boolean, content: Buffer | string, timestamp: number = now(), dropped = false, injected = false) {
+    this.type = type;
+    this.fromClient = fromClient;
+    this.content = typeof content === 'string' ? Buffer.from(content, 'utf8') : content;
+    this.timestamp = timestamp;
+    this.dropped = dropped;
+    this.injected = injected;
+  }
+
+  get isText(): boolean {
+    return this.type === Opcode.TEXT;
+  }
+
+  /** The content as text (text messages are UTF-8). */
+  get text(): string {
+    return this.content.toString('utf8');
+  }
+  set text(value: string) {
+    this.content = Buffer.from(value, 'utf8');
+  }
+
+  /** Do not forward this message. */
+  drop(): void {
+    this.dropped = true;
+  }
+
+  getState(): WebSocketMessageState {
+    return [this.type, this.fromClient, Buffer.from(this.content), this.timestamp, this.dropped, this.injected];
+  }
+
+  static fromState(s: WebSocketMessageState): WebSocketMessage {
+    const [type, fromClient, content, timestamp, dropped, injected] = s;
+    return new WebSocketMessage(type, fromClient, Buffer.from(content), timestamp, dropped ?? false, injected ?? false);
+  }
+
+  toString(): string {
+    return this.isText ? this.text : this.content.toString('hex');
+  }
+}
+
+/** The `websocket` part of a flow state (flow format 21, writer order). */
+export interface WebSocketState {
+  messages: WebSocketMessageState[];
+  closed_by_client: boolean | null;
+  close_code: number | null;
+  close_reason: string | null;
+  timestamp_end: number | null;
+}
+
+/** The WebSocket conversation that follows an HTTP upgrade. */
+export class WebSocketData {
+  messages: WebSocketMessage[] = [];
+  /** null while the connection is open. */
+  closedByClient: boolean | null = null;
+  closeCode: number | null = null;
+  closeReason: string | null = null;
+  timestampEnd: number | null = null;
+
+  getState(): WebSocketState {
+    return {
+      messages: this.messages.map((m) => m.getState()),
+      closed_by_client: this.closedByClient,
+      close_code: this.closeCode,
+      close_reason: this.closeReason,
+      timestamp_end: this.timestampEnd,
+    };
+  }
+
+  static fromState(s: WebSocketState): WebSocketData {
+    const d = new WebSocketData();
+    d.messages = s.messages.map((m) => WebSocketMessage.fromState(m));
+    d.closedByClient = s.closed_by_client;
+    d.closeCode = s.close_code;
+    d.closeReason = s.close_reason;
+    d.timestampEnd = s.timestamp_end;
+    return d;
+  }
+}
