@@ -415,6 +415,16 @@ export class Request extends Message {
     return req;
   }
 
+  /**
+   * Set where the request goes without touching the Host header or authority (the proxy uses
+   * this while parsing; addons normally set `host`, `port` or `url`, which keep them in step).
+   */
+  setDestination(scheme: string, host: string, port: number): void {
+    this.scheme = scheme;
+    this._host = host;
+    this._port = port;
+  }
+
   /** The target host (text, IDNA-decoded). Setting it also updates the Host header and authority. */
   get host(): string {
     return this._host;

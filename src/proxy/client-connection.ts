@@ -1,0 +1,195 @@
+import type net from 'node:net';
+import { Client, Server, formatAddress } from '../connection.js';
+import type { Master } from '../master.js';
+import { Response, type HTTPFlow } from '../http.js';
+import { now } from '../util/time.js';
+import type { ConnectionContext } from './context.js';
+import type { ProxyMode } from './modes.js';
+import type { OwnAddresses } from './own-addresses.js';
+import type { ProxyOptions } from './proxy-options.js';
+import { SocketReader } from './socket-reader.js';
+import { UpstreamPool, ConnectError } from './upstream-pool.js';
+import { serveHttp1, sendConnectResponse } from './http1-client-side.js';
+import { relayRaw, relayTcpFlow } from './tcp-relay.js';
+import { sniff } from './sniff.js';
+
+/**
+ * One accepted client connection, from `client_connected` to `client_disconnected`: the layers
+ * (HTTP/1, CONNECT tunnels, TLS, raw TCP) take turns on the same socket; nothing loops back
+ * through another listener.
+ */
+export async function handleClientConnection(
+  master: Master,
+  mode: ProxyMode,
+  socket: net.Socket,
+  options: ProxyOptions,
+  own: OwnAddresses,
+): Promise<void> {
+  socket.setNoDelay(true);
+  const client = new Client({
+    peername: [socket.remoteAddress ?? '', socket.remotePort ?? 0],
+    sockname: [socket.localAddress ?? '', socket.localPort ?? 0],
+    timestampStart: now(),
+    proxyMode: mode.fullSpec,
+  });
+  const clientLabel = formatAddress(client.peername);
+  const reader = new SocketReader(socket);
+  const ctx: ConnectionContext = {
+    master,
+    mode,
+    client,
+    server: new Server(),
+    socket,
+    reader,
+    rawSocket: socket,
+    upstream: undefined as unknown as UpstreamPool,
+    options,
+    own,
+    clientLabel,
+    closed: false,
+  };
+  ctx.upstream = new UpstreamPool(ctx);
+  if (mode.server) ctx.server.address = [mode.server.address[0], mode.server.address[1]];
+  socket.setTimeout(options.tcpTimeoutMs, () => {
+    master.log.debug('client connection timed out', clientLabel);
+    socket.destroy();
+  });
+  const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+
+  master.log.info('client connect', clientLabel);
+  await master.addons.trigger('client_connected', client);
+  try {
+    if (client.error) {
+      master.log.info(`client connection killed: ${client.error}`, clientLabel);
+    } else {
+      await serveConnection(ctx);
+    }
+  } catch (e) {
+    // A bug, not bad input: report it loudly, but never let one connection take the proxy down.
+    master.log.error(`Unexpected error on client connection: ${(e as Error).stack ?? String(e)}`, clientLabel);
+  } finally {
+    ctx.closed = true;
+    ctx.upstream.closeAll();
+    if (!socket.destroyed) {
+      socket.end();
+      // Give the client a moment to read our last bytes, then make sure the socket goes away.
+      const t = setTimeout(() => socket.destroy(), 5000);
+      t.unref();
+    }
+    await closed;
+    client.timestampEnd = now();
+    master.log.info('client disconnect', clientLabel);
+    await master.addons.trigger('client_disconnected', client);
+  }
+}
+
+/** Run the layers for the connection's mode until the client is done. */
+async function serveConnection(ctx: ConnectionContext): Promise<void> {
+  switch (ctx.mode.type) {
+    case 'regular':
+    case 'upstream':
+    case 'reverse':
+      await serveHttpLayers(ctx);
+      return;
+    default:
+      ctx.master.log.warn(`${ctx.mode.description} is not supported yet; closing the connection.`, ctx.clientLabel);
+  }
+}
+
+/** HTTP/1 on the connection, following CONNECT tunnels and upgrades. */
+async function serveHttpLayers(ctx: ConnectionContext): Promise<void> {
+  for (;;) {
+    const exit = await serveHttp1(ctx);
+    if (exit.kind === 'closed') return;
+    if (exit.kind === 'upgrade') {
+      await relayUpgraded(ctx, exit.flow);
+      return;
+    }
+    const tunnel = await handleConnect(ctx, exit.flow);
+    if (tunnel === 'refused') continue;
+    if (tunnel === 'closed') return;
+    await serveTunnel(ctx);
+    return;
+  }
+}
+
+/**
+ * CONNECT: the http_connect hook, an eager connection to the target (so a refused connection is
+ * reported on the CONNECT itself), then `200 Connection established`.
+ */
+async function handleConnect(ctx: ConnectionContext, flow: HTTPFlow): Promise<'tunnel' | 'refused' | 'closed'> {
+  const hooks = ctx.master.addons;
+  await hooks.triggerFlow('http_connect', flow);
+  if (flow.killed) {
+    ctx.socket.destroy();
+    return 'closed';
+  }
+  const req = flow.request;
+  ctx.server = new Server({ address: [req.host, req.port] });
+  flow.serverConn = ctx.server;
+  if (!flow.response && ctx.options.connectionStrategy === 'eager') {
+    try {
+      const conn = await ctx.upstream.open({ address: [req.host, req.port], tls: false }, ctx.server);
+      flow.serverConn = conn.server;
+    } catch (e) {
+      const err = e instanceof ConnectError ? e.message : String(e);
+      flow.response = Response.make(
+        502,
+        `Cannot connect to ${formatAddress([req.host, req.port])}: ${err} If you plan to redirect requests away from this server, consider setting \`connection_strategy\` to \`lazy\` to suppress early connections.`,
+      );
+    }
+  }
+  if (!flow.response) {
+    flow.response = Response.make(200);
+    flow.response.reason = 'Connection established';
+  }
+  const resp = flow.response;
+  flow.live = false;
+  if (resp.statusCode < 200 || resp.statusCode >= 300) {
+    flow.error = null;
+    await hooks.triggerFlow('http_connect_error', flow);
+    await sendConnectResponse(ctx, resp);
+    return 'refused';
+  }
+  await sendConnectResponse(ctx, resp);
+  await hooks.triggerFlow('http_connected', flow);
+  return 'tunnel';
+}
+
+/** After CONNECT: decide what the tunnel carries and serve it. */
+async function serveTunnel(ctx: ConnectionContext): Promise<void> {
+  const kind = await sniff(ctx);
+  switch (kind) {
+    case 'http1':
+      await serveHttpLayers(ctx);
+      return;
+    case 'tls':
+    case 'tcp':
+    default:
+      await relayTunnelAsTcp(ctx, kind === 'tls');
+  }
+}
+
+/** Relay the tunnel's bytes to its target, recording a TCP flow (or just passing TLS through). */
+async function relayTunnelAsTcp(ctx: ConnectionContext, passthrough: boolean): Promise<void> {
+  const address = ctx.server.address;
+  if (!address) return;
+  let conn;
+  try {
+    conn = await ctx.upstream.acquire({ address, tls: false });
+  } catch (e) {
+    ctx.master.log.info(`cannot connect to ${formatAddress(address)}: ${(e as Error).message}`, ctx.clientLabel);
+    return;
+  }
+  if (passthrough || !ctx.options.rawtcp) await relayRaw(ctx.reader, ctx.socket, conn.reader, conn.socket);
+  else await relayTcpFlow(ctx, conn.socket, conn.reader);
+  conn.close();
+}
+
+/** After a 101 response: relay the bytes of the new protocol. */
+async function relayUpgraded(ctx: ConnectionContext, flow: HTTPFlow): Promise<void> {
+  const server = ctx.upstream.takeUpgraded(flow);
+  if (!server) return;
+  if (ctx.options.rawtcp || flow.websocket) await relayTcpFlow(ctx, server.socket, server.reader);
+  server.close();
+}

@@ -1,0 +1,38 @@
+import type { Duplex } from 'node:stream';
+import type { Master } from '../master.js';
+import type { Client, Server } from '../connection.js';
+import type { ProxyMode } from './modes.js';
+import type { SocketReader } from './socket-reader.js';
+import type { UpstreamPool } from './upstream-pool.js';
+import type { ProxyOptions } from './proxy-options.js';
+import type { OwnAddresses } from './own-addresses.js';
+
+/**
+ * Everything the protocol code needs to know about one client connection: who the client is,
+ * which listener (mode) accepted it, where a tunnel points, the options in force, and the
+ * upstream connections it owns. It is passed down from layer to layer (HTTP -> TLS -> HTTP).
+ */
+export interface ConnectionContext {
+  master: Master;
+  mode: ProxyMode;
+  client: Client;
+  /**
+   * The server this connection is about: the CONNECT / SOCKS target or the reverse-proxy target.
+   * Its address is null for a plain forward proxy connection (each request names its own).
+   */
+  server: Server;
+  /** The current client-side byte stream (the raw socket, or the TLS socket once decrypted). */
+  socket: Duplex;
+  reader: SocketReader;
+  /** The raw TCP socket of the client (for addresses and final teardown). */
+  rawSocket: Duplex;
+  upstream: UpstreamPool;
+  /** Option values read on the hot path, refreshed on `configure`. */
+  options: ProxyOptions;
+  /** The proxy's own listening addresses, to refuse requests that would loop back into it. */
+  own: OwnAddresses;
+  /** "host:port" of the client, for log lines. */
+  clientLabel: string;
+  /** Set once the client connection is closing; layers stop reading. */
+  closed: boolean;
+}

@@ -1,0 +1,369 @@
+import { FlowError } from '../flow.js';
+import type { HTTPFlow, Response } from '../http.js';
+import { WebSocketData } from '../websocket.js';
+import { now } from '../util/time.js';
+import type { ConnectionContext } from './context.js';
+import type { Headers } from '../headers.js';
+import { ConnectError } from './upstream-pool.js';
+import { describeNetworkError } from './error-page.js';
+import { OutgoingMessageError } from './http1/assemble.js';
+import { FramingError, validateFraming } from './http1/framing.js';
+import { HttpSyntaxError } from './http1/parse.js';
+import { ConnectionClosedError } from './socket-reader.js';
+
+/**
+ * The life of one HTTP flow, shared by every client protocol (HTTP/1 today, HTTP/2 via the same
+ * interfaces): requestheaders -> request body -> request -> upstream -> responseheaders ->
+ * response body -> response -> client, with `error` on failure (spec core.md a.2 and a.4).
+ * The protocol-specific parts are behind ClientExchange (the client's side of this one
+ * request) and UpstreamExchange (one request to the server).
+ */
+
+/** The client side of one request/response exchange. */
+export interface ClientExchange {
+  /** The announced request body size, 0 for none, null when unknown (chunked). */
+  readonly expectedBodySize: number | null;
+  /** Read the request body chunk by chunk; trailers (if any) arrive through `onTrailers`. */
+  requestBody(onTrailers: (t: Headers) => void): AsyncIterable<Buffer>;
+  /** Send `100 Continue`. */
+  sendContinue(): void;
+  /** Send a complete response (head and body). */
+  sendResponse(response: Response): Promise<void>;
+  /** Start a streamed response: send its head. */
+  startResponse(response: Response, bodySize: number | null): Promise<void>;
+  writeResponseData(chunk: Buffer): Promise<void>;
+  endResponse(trailers: Headers | null): Promise<void>;
+  /** Answer with mitmproxy's error page and give up on the connection (HTTP/1) or stream (HTTP/2). */
+  sendError(statusCode: number, message: string): Promise<void>;
+  /** Drop the exchange without an answer (a killed flow): HTTP/1 closes the connection. */
+  abort(): void;
+  /** Whether a response head was already sent (errors can then only abort). */
+  readonly responseStarted: boolean;
+}
+
+/** One request sent to the upstream server and its response. */
+export interface UpstreamExchange {
+  sendRequest(flow: HTTPFlow): Promise<void>;
+  startRequest(flow: HTTPFlow, bodySize: number | null): Promise<void>;
+  writeRequestData(chunk: Buffer): Promise<void>;
+  endRequest(trailers: Headers | null): Promise<void>;
+  readResponseHead(flow: HTTPFlow): Promise<Response>;
+  /** The announced response body size, 0 for none, null when unknown. */
+  responseBodySize(): number | null;
+  responseBody(onTrailers: (t: Headers) => void): AsyncIterable<Buffer>;
+  /** The exchange finished normally: the connection may be reused. */
+  finish(): void;
+  /** The exchange broke: close the connection. */
+  abort(): void;
+}
+
+/** Opens an upstream exchange for a flow (decides the server from the request). */
+export type UpstreamOpener = (flow: HTTPFlow) => Promise<UpstreamExchange>;
+
+/** How the connection should go on after a flow. */
+export type FlowOutcome = 'keep-alive' | 'close' | { upgrade: HTTPFlow };
+
+class BodyLimitError extends Error {}
+
+/**
+ * Run one flow. `flow.request` holds the parsed request head. Returns how the client connection
+ * continues. Never throws for network or protocol problems: they become `flow.error`, an `error`
+ * hook, an error reply and a log line.
+ */
+export async function runHttpFlow(ctx: ConnectionContext, flow: HTTPFlow, client: ClientExchange, openUpstream: UpstreamOpener): Promise<FlowOutcome> {
+  const hooks = ctx.master.addons;
+  const opts = ctx.options;
+  const req = flow.request;
+  let upstream: UpstreamExchange | null = null;
+  const unsubscribeKill = flow.onKill(() => {
+    client.abort();
+    upstream?.abort();
+  });
+
+  const fail = async (status: number, message: string, fireError = true): Promise<FlowOutcome> => {
+    flow.error ??= new FlowError(message);
+    flow.live = false;
+    if (fireError) await hooks.triggerFlow('error', flow);
+    ctx.master.log.info(`${flowLabel(flow)}: ${message}`, ctx.clientLabel);
+    upstream?.abort();
+    if (client.responseStarted) client.abort();
+    else await client.sendError(status, message);
+    return 'close';
+  };
+
+  const killed = async (fireError: boolean): Promise<FlowOutcome> => {
+    flow.live = false;
+    if (fireError) await hooks.triggerFlow('error', flow);
+    upstream?.abort();
+    client.abort();
+    return 'close';
+  };
+
+  try {
+    // --- request headers ------------------------------------------------------------------
+    const expected = client.expectedBodySize;
+    if (opts.bodySizeLimit !== null && expected !== null && expected > opts.bodySizeLimit) {
+      await hooks.triggerFlow('requestheaders', flow);
+      return await fail(413, "Request body exceeds mitmproxy's body_size_limit.");
+    }
+    await hooks.triggerFlow('requestheaders', flow);
+    if (flow.killed) return await killed(true);
+
+    if ((req.headers.get('expect') ?? '').toLowerCase() === '100-continue') {
+      client.sendContinue();
+      req.headers.delete('expect');
+    }
+
+    let streamRequest = req.stream !== false || (opts.streamLargeBodies !== null && expected !== null && expected > opts.streamLargeBodies);
+
+    // --- request body -----------------------------------------------------------------------
+    let prefix: Buffer[] = [];
+    let prefixSize = 0;
+    let trailersSeen = false;
+    const bodyIter = client.requestBody((t) => {
+      req.trailers = t;
+      trailersSeen = true;
+    })[Symbol.asyncIterator]();
+    if (!streamRequest) {
+      // Buffer, switching to streaming if the body turns out larger than stream_large_bodies.
+      for (;;) {
+        const r = await bodyIter.next();
+        if (r.done) break;
+        prefix.push(r.value);
+        prefixSize += r.value.length;
+        if (opts.bodySizeLimit !== null && prefixSize > opts.bodySizeLimit) {
+          return await fail(413, "Request body exceeds mitmproxy's body_size_limit.");
+        }
+        if (opts.streamLargeBodies !== null && prefixSize > opts.streamLargeBodies) {
+          streamRequest = true;
+          req.stream = true;
+          break;
+        }
+      }
+    } else {
+      req.stream = req.stream || true;
+    }
+
+    if (!streamRequest) {
+      req.rawContent = prefix.length === 1 ? prefix[0]! : Buffer.concat(prefix, prefixSize);
+      prefix = [];
+      req.timestampEnd = now();
+      await hooks.triggerFlow('request', flow);
+      if (flow.killed) return await killed(true);
+      if (flow.response) {
+        // An addon answered: act as if the response headers had arrived from a server.
+        flow.response.timestampStart = now();
+        await hooks.triggerFlow('responseheaders', flow);
+        if (flow.killed) return await killed(true);
+        return await sendResponse(ctx, flow, client, null, false);
+      }
+      try {
+        upstream = await openUpstream(flow);
+        await upstream.sendRequest(flow);
+      } catch (e) {
+        return await fail(502, upstreamErrorMessage(e));
+      }
+    } else {
+      if (flow.response) {
+        return await fail(502, "Can't set a response and enable streaming at the same time.");
+      }
+      try {
+        upstream = await openUpstream(flow);
+        await upstream.startRequest(flow, expected);
+      } catch (e) {
+        return await fail(502, upstreamErrorMessage(e));
+      }
+      ctx.master.log.debug(`Streaming request to ${req.host}.`, ctx.clientLabel);
+      const stored: Buffer[] = [];
+      const transform = typeof req.stream === 'function' ? req.stream : null;
+      const forward = async (chunk: Buffer) => {
+        const out = transform ? transform(chunk) : chunk;
+        if (out && out.length) {
+          if (opts.storeStreamedBodies) stored.push(out);
+          await upstream!.writeRequestData(out);
+        }
+      };
+      for (const c of prefix) await forward(c);
+      prefix = [];
+      for (;;) {
+        const r = await bodyIter.next();
+        if (r.done) break;
+        await forward(r.value);
+      }
+      if (transform) {
+        const tail = transform(Buffer.alloc(0));
+        if (tail && tail.length) await forward(tail);
+      }
+      req.rawContent = opts.storeStreamedBodies ? Buffer.concat(stored) : null;
+      req.timestampEnd = now();
+      await hooks.triggerFlow('request', flow);
+      if (flow.killed) return await killed(true);
+      await upstream.endRequest(trailersSeen ? req.trailers : null);
+    }
+
+    // --- response headers ---------------------------------------------------------------------
+    let resp: Response;
+    try {
+      resp = await upstream.readResponseHead(flow);
+    } catch (e) {
+      return await fail(502, upstreamErrorMessage(e));
+    }
+    flow.response = resp;
+    if (opts.validateInboundHeaders) {
+      try {
+        validateFraming(resp.headers, { isRequest: false, httpVersion: resp.httpVersion, statusCode: resp.statusCode });
+      } catch (e) {
+        upstream.abort();
+        return await fail(
+          502,
+          `Received ${(e as Error).message} from server, refusing to prevent request smuggling attacks. Disable the validate_inbound_headers option to skip this security check.`,
+        );
+      }
+    }
+    const respExpected = upstream.responseBodySize();
+    if (opts.bodySizeLimit !== null && respExpected !== null && respExpected > opts.bodySizeLimit) {
+      await hooks.triggerFlow('responseheaders', flow);
+      return await fail(502, "Response body exceeds mitmproxy's body_size_limit.");
+    }
+    if (opts.streamLargeBodies !== null && respExpected !== null && respExpected > opts.streamLargeBodies) resp.stream = true;
+    await hooks.triggerFlow('responseheaders', flow);
+    if (flow.killed) return await killed(true);
+
+    // --- response body ------------------------------------------------------------------------
+    let respTrailers: Headers | null = null;
+    const respIter = upstream.responseBody((t) => (respTrailers = t))[Symbol.asyncIterator]();
+    let respPrefix: Buffer[] = [];
+    let respSize = 0;
+    let streamResponse = resp.stream !== false;
+    if (!streamResponse) {
+      try {
+        for (;;) {
+          const r = await respIter.next();
+          if (r.done) break;
+          respPrefix.push(r.value);
+          respSize += r.value.length;
+          if (opts.bodySizeLimit !== null && respSize > opts.bodySizeLimit) throw new BodyLimitError();
+          if (opts.streamLargeBodies !== null && respSize > opts.streamLargeBodies) {
+            streamResponse = true;
+            resp.stream = true;
+            break;
+          }
+        }
+      } catch (e) {
+        if (e instanceof BodyLimitError) return await fail(502, "Response body exceeds mitmproxy's body_size_limit.");
+        return await fail(502, upstreamErrorMessage(e));
+      }
+    }
+    if (!streamResponse) {
+      resp.rawContent = respPrefix.length === 1 ? respPrefix[0]! : Buffer.concat(respPrefix, respSize);
+      respPrefix = [];
+      if (respTrailers) resp.trailers = respTrailers;
+      upstream.finish();
+      return await sendResponse(ctx, flow, client, upstream, false);
+    }
+
+    // Streamed response: the head goes out now, the body as it arrives.
+    await client.startResponse(resp, respExpected);
+    ctx.master.log.debug(`Streaming response from ${req.host}.`, ctx.clientLabel);
+    const transform = typeof resp.stream === 'function' ? resp.stream : null;
+    const stored: Buffer[] = [];
+    const forward = async (chunk: Buffer) => {
+      const out = transform ? transform(chunk) : chunk;
+      if (out && out.length) {
+        if (opts.storeStreamedBodies) stored.push(out);
+        await client.writeResponseData(out);
+      }
+    };
+    try {
+      for (const c of respPrefix) await forward(c);
+      respPrefix = [];
+      for (;;) {
+        const r = await respIter.next();
+        if (r.done) break;
+        await forward(r.value);
+      }
+      if (transform) {
+        const tail = transform(Buffer.alloc(0));
+        if (tail && tail.length) await forward(tail);
+      }
+    } catch (e) {
+      return await fail(502, upstreamErrorMessage(e));
+    }
+    resp.rawContent = opts.storeStreamedBodies ? Buffer.concat(stored) : null;
+    if (respTrailers) resp.trailers = respTrailers;
+    upstream.finish();
+    return await sendResponse(ctx, flow, client, upstream, true);
+  } catch (e) {
+    // The client went away or sent garbage in the middle of its body.
+    if (e instanceof ConnectionClosedError || isSocketError(e)) {
+      flow.error ??= new FlowError('Client disconnected.');
+      flow.live = false;
+      upstream?.abort();
+      await hooks.triggerFlow('error', flow);
+      client.abort();
+      return 'close';
+    }
+    if (e instanceof HttpSyntaxError || e instanceof FramingError) return await fail(400, e.message);
+    if (e instanceof OutgoingMessageError) return await fail(502, e.message);
+    throw e;
+  } finally {
+    unsubscribeKill();
+  }
+}
+
+/** The `response` hook and the write to the client (head and body unless already streamed). */
+async function sendResponse(
+  ctx: ConnectionContext,
+  flow: HTTPFlow,
+  client: ClientExchange,
+  upstream: UpstreamExchange | null,
+  alreadyStreamed: boolean,
+): Promise<FlowOutcome> {
+  const resp = flow.response!;
+  resp.timestampEnd = now();
+  const isWebSocket =
+    resp.statusCode === 101 &&
+    (resp.headers.get('upgrade') ?? '').toLowerCase() === 'websocket' &&
+    flow.request.headers.get('sec-websocket-version') === '13' &&
+    ctx.options.websocket;
+  if (isWebSocket) flow.websocket = new WebSocketData();
+  await ctx.master.addons.triggerFlow('response', flow);
+  if (flow.killed) {
+    flow.live = false;
+    upstream?.abort();
+    client.abort();
+    return 'close';
+  }
+  try {
+    if (!alreadyStreamed) await client.sendResponse(resp);
+    else await client.endResponse(resp.trailers);
+  } catch (e) {
+    if (e instanceof OutgoingMessageError) {
+      flow.error = new FlowError(e.message);
+      ctx.master.log.warn(`${flowLabel(flow)}: cannot send response: ${e.message}`, ctx.clientLabel);
+      await ctx.master.addons.triggerFlow('error', flow);
+      client.abort();
+      return 'close';
+    }
+    throw e;
+  }
+  if (resp.statusCode === 101) return { upgrade: flow };
+  flow.live = false;
+  return 'keep-alive';
+}
+
+function upstreamErrorMessage(e: unknown): string {
+  if (e instanceof ConnectError) return e.message;
+  if (e instanceof ConnectionClosedError) return e.message === 'peer closed connection' ? 'server closed connection' : e.message;
+  if (e instanceof HttpSyntaxError || e instanceof FramingError || e instanceof OutgoingMessageError) return e.message;
+  return describeNetworkError(e);
+}
+
+function isSocketError(e: unknown): boolean {
+  const code = (e as NodeJS.ErrnoException | undefined)?.code;
+  return code === 'ECONNRESET' || code === 'EPIPE' || code === 'ERR_STREAM_DESTROYED' || code === 'ERR_STREAM_WRITE_AFTER_END';
+}
+
+function flowLabel(flow: HTTPFlow): string {
+  return `${flow.request.method} ${flow.request.prettyUrl}`;
+}

@@ -1,0 +1,207 @@
+import { Response, type HTTPFlow } from '../http.js';
+import type { Headers } from '../headers.js';
+import { now } from '../util/time.js';
+import type { ConnectionContext } from './context.js';
+import type { UpstreamExchange } from './http-stream.js';
+import { assembleRequestHead, chunkHeader, framedFields, lastChunk, type OutgoingFraming } from './http1/assemble.js';
+import { readBody } from './http1/body.js';
+import { expectedSize, keepAlive, responseBodyFraming, type BodyFraming } from './http1/framing.js';
+import { parseResponseHead } from './http1/parse.js';
+import { ConnectionClosedError, HeadTooLargeError } from './socket-reader.js';
+import { ConnectError, waitForDrain, type ServerConnection, type UpstreamTarget } from './upstream-pool.js';
+
+const CRLF = Buffer.from('\r\n');
+
+/** The request target to send: origin-form, or absolute-form when the request kept its authority (upstream proxies). */
+function requestTarget(flow: HTTPFlow): string {
+  const r = flow.request;
+  if (r.method === 'CONNECT') return r.authority || `${r.host}:${r.port}`;
+  if (r.authority && r.path !== '*') return `${r.scheme}://${r.authority}${r.path}`;
+  return r.path;
+}
+
+/** HTTP/2 and HTTP/3 requests are sent upstream as HTTP/1.1. */
+function wireVersion(v: string): string {
+  return v === 'HTTP/1.0' ? 'HTTP/1.0' : 'HTTP/1.1';
+}
+
+/** A request over an HTTP/1 connection to the server. */
+export class Http1UpstreamExchange implements UpstreamExchange {
+  private chunked = false;
+  private framing: BodyFraming = { kind: 'none' };
+  private requestComplete = false;
+  private responseKeepAlive = true;
+  private done = false;
+  /** Whether the connection had carried a request before (a failure then may just be a stale connection). */
+  private readonly reused: boolean;
+  private sentBuffered = false;
+  private upgraded = false;
+
+  constructor(
+    private readonly ctx: ConnectionContext,
+    private conn: ServerConnection,
+    reused: boolean,
+  ) {
+    this.reused = reused;
+  }
+
+  get server() {
+    return this.conn.server;
+  }
+
+  private head(flow: HTTPFlow, framing: OutgoingFraming): string {
+    const r = flow.request;
+    const { fields, chunked } = framedFields(r.headers.fields, framing, true);
+    this.chunked = chunked;
+    return assembleRequestHead(r.method, requestTarget(flow), wireVersion(r.httpVersion), fields);
+  }
+
+  async sendRequest(flow: HTTPFlow): Promise<void> {
+    const body = flow.request.rawContent ?? Buffer.alloc(0);
+    const head = this.head(flow, { kind: 'buffered', length: body.length });
+    this.sentBuffered = true;
+    await this.writeBuffered(head, body, flow.request.trailers);
+    this.requestComplete = true;
+  }
+
+  private async writeBuffered(head: string, body: Buffer, trailers: Headers | null): Promise<void> {
+    const s = this.conn.socket;
+    s.cork();
+    s.write(head, 'latin1');
+    if (this.chunked) {
+      if (body.length) {
+        s.write(chunkHeader(body.length), 'latin1');
+        s.write(body);
+        s.write(CRLF);
+      }
+      s.write(lastChunk(trailers?.fields ?? null), 'latin1');
+    } else if (body.length) {
+      s.write(body);
+    }
+    s.uncork();
+    if (s.writableNeedDrain) await waitForDrain(s);
+  }
+
+  async startRequest(flow: HTTPFlow, bodySize: number | null): Promise<void> {
+    const transforming = typeof flow.request.stream === 'function';
+    const framing: OutgoingFraming = bodySize !== null && !transforming ? { kind: 'stream-length', length: bodySize } : { kind: 'stream-chunked' };
+    await this.conn.write(this.head(flow, framing));
+  }
+
+  async writeRequestData(chunk: Buffer): Promise<void> {
+    if (this.chunked) {
+      this.conn.socket.cork();
+      this.conn.socket.write(chunkHeader(chunk.length), 'latin1');
+      this.conn.socket.write(chunk);
+      const w = this.conn.write(CRLF);
+      this.conn.socket.uncork();
+      await w;
+    } else {
+      await this.conn.write(chunk);
+    }
+  }
+
+  async endRequest(trailers: Headers | null): Promise<void> {
+    if (this.chunked) await this.conn.write(lastChunk(trailers?.fields ?? null));
+    this.requestComplete = true;
+  }
+
+  async readResponseHead(flow: HTTPFlow): Promise<Response> {
+    try {
+      return await this.readHeadOnce(flow);
+    } catch (e) {
+      // A keep-alive connection the server closed while idle fails at once; retry once on a
+      // fresh connection when nothing of the response arrived and the request can be resent.
+      if (this.reused && this.sentBuffered && (e instanceof ConnectionClosedError || (e as NodeJS.ErrnoException).code === 'ECONNRESET')) {
+        this.conn.close();
+        this.ctx.upstream.release(this.conn);
+        this.conn = await this.ctx.upstream.open(this.conn.target);
+        this.conn.inUse = true;
+        flow.serverConn = this.conn.server;
+        await this.sendRequest(flow);
+        return await this.readHeadOnce(flow);
+      }
+      throw e;
+    }
+  }
+
+  private async readHeadOnce(flow: HTTPFlow): Promise<Response> {
+    const reader = this.conn.reader;
+    for (;;) {
+      let raw: Buffer | null;
+      try {
+        raw = await reader.readHead(this.ctx.options.maxHeadSize);
+      } catch (e) {
+        if (e instanceof HeadTooLargeError) throw new ConnectError(`Cannot parse HTTP response: headers exceed ${e.limit} bytes`);
+        throw e;
+      }
+      const ts = now();
+      if (raw === null) throw new ConnectionClosedError('server closed connection');
+      const head = parseResponseHead(raw);
+      // Interim responses (103 Early Hints, a stray 100) are not forwarded; 101 is final.
+      if (head.statusCode >= 100 && head.statusCode < 200 && head.statusCode !== 101) continue;
+      const resp = new Response({
+        statusCode: head.statusCode,
+        reason: head.reason,
+        httpVersion: head.httpVersion,
+        headers: head.headers,
+        content: null,
+        timestampStart: ts,
+      });
+      this.framing = responseBodyFraming(flow.request.method, head.statusCode, head.headers);
+      this.upgraded = head.statusCode === 101;
+      this.responseKeepAlive = keepAlive(head.httpVersion, head.headers) && this.framing.kind !== 'close' && !this.upgraded;
+      return resp;
+    }
+  }
+
+  responseBodySize(): number | null {
+    return expectedSize(this.framing);
+  }
+
+  responseBody(onTrailers: (t: Headers) => void): AsyncIterable<Buffer> {
+    return readBody(this.conn.reader, this.framing, onTrailers);
+  }
+
+  finish(): void {
+    if (this.done) return;
+    this.done = true;
+    // After 101 the connection carries another protocol; the upgrade code takes it over.
+    if (this.upgraded) return;
+    if (!this.responseKeepAlive || !this.requestComplete) this.conn.reusable = false;
+    this.ctx.upstream.release(this.conn);
+  }
+
+  abort(): void {
+    if (this.done) return;
+    this.done = true;
+    this.conn.close();
+    this.ctx.upstream.release(this.conn);
+  }
+
+  /** The raw connection, for protocol upgrades (WebSocket, 101 to raw TCP). */
+  takeConnection(): ServerConnection {
+    this.done = true;
+    return this.conn;
+  }
+}
+
+/** Open (or reuse) an HTTP/1 connection for a flow, based on its request's scheme, host and port. */
+export async function openHttp1Upstream(ctx: ConnectionContext, flow: HTTPFlow): Promise<Http1UpstreamExchange> {
+  const r = flow.request;
+  const target: UpstreamTarget = { address: [r.host, r.port], tls: r.scheme === 'https' };
+  if (target.tls) {
+    // Keep the SNI the client used when it talks to the same host; otherwise the host itself.
+    const clientSni = ctx.client.sni;
+    target.sni = clientSni && ctx.server.address && ctx.server.address[0] === r.host ? clientSni : null;
+    if (target.sni === null && !isIpLiteral(r.host)) target.sni = r.host;
+  }
+  const reusedBefore = ctx.upstream.size;
+  const conn = await ctx.upstream.acquire(target);
+  flow.serverConn = conn.server;
+  return new Http1UpstreamExchange(ctx, conn, ctx.upstream.size === reusedBefore);
+}
+
+function isIpLiteral(host: string): boolean {
+  return /^[\d.]+$/.test(host) || host.includes(':');
+}

@@ -1,0 +1,65 @@
+import type { OptManager } from '../optmanager.js';
+import { parseSize } from '../util/human.js';
+
+/**
+ * The option values the proxy core reads for every connection or request, parsed once per
+ * `configure` instead of being looked up (and size strings re-parsed) on the hot path.
+ */
+export interface ProxyOptions {
+  bodySizeLimit: number | null;
+  streamLargeBodies: number | null;
+  storeStreamedBodies: boolean;
+  validateInboundHeaders: boolean;
+  connectionStrategy: 'eager' | 'lazy';
+  keepHostHeader: boolean;
+  connectAddr: string | null;
+  sslInsecure: boolean;
+  upstreamCert: boolean;
+  http2: boolean;
+  websocket: boolean;
+  rawtcp: boolean;
+  tcpTimeoutMs: number;
+  proxyDebug: boolean;
+  /** Largest request/response head we accept (not a mitmproxy option: mitmproxy has no limit). */
+  maxHeadSize: number;
+  ignoreHosts: RegExp[];
+  allowHosts: RegExp[];
+  tcpHosts: RegExp[];
+}
+
+export const MAX_HEAD_SIZE = 64 * 1024;
+
+function compileHostPatterns(name: string, patterns: readonly string[]): RegExp[] {
+  return patterns.map((p) => {
+    try {
+      return new RegExp(p, 'i');
+    } catch (e) {
+      throw new Error(`Invalid regular expression in ${name}: ${JSON.stringify(p)} (${(e as Error).message})`);
+    }
+  });
+}
+
+/** Read the proxy's option snapshot; throws on an invalid size or host pattern. */
+export function readProxyOptions(o: OptManager): ProxyOptions {
+  const get = <T>(n: string, fallback: T): T => (o.has(n) ? (o.get(n) as T) : fallback);
+  return {
+    bodySizeLimit: parseSize(get<string | null>('body_size_limit', null)),
+    streamLargeBodies: parseSize(get<string | null>('stream_large_bodies', null)),
+    storeStreamedBodies: get('store_streamed_bodies', false),
+    validateInboundHeaders: get('validate_inbound_headers', true),
+    connectionStrategy: get<string>('connection_strategy', 'eager') === 'lazy' ? 'lazy' : 'eager',
+    keepHostHeader: get('keep_host_header', false),
+    connectAddr: get<string | null>('connect_addr', null),
+    sslInsecure: get('ssl_insecure', false),
+    upstreamCert: get('upstream_cert', true),
+    http2: get('http2', true),
+    websocket: get('websocket', true),
+    rawtcp: get('rawtcp', true),
+    tcpTimeoutMs: get('tcp_timeout', 600) * 1000,
+    proxyDebug: get('proxy_debug', false),
+    maxHeadSize: MAX_HEAD_SIZE,
+    ignoreHosts: compileHostPatterns('ignore_hosts', get<string[]>('ignore_hosts', [])),
+    allowHosts: compileHostPatterns('allow_hosts', get<string[]>('allow_hosts', [])),
+    tcpHosts: compileHostPatterns('tcp_hosts', get<string[]>('tcp_hosts', [])),
+  };
+}

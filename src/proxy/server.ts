@@ -1,0 +1,100 @@
+import net from 'node:net';
+import type { Master } from '../master.js';
+import { ProxyMode } from './modes.js';
+import { handleClientConnection } from './client-connection.js';
+import type { ProxyOptions } from './proxy-options.js';
+import { OwnAddresses } from './own-addresses.js';
+
+/** The modes this version can serve. */
+const SUPPORTED_MODES: ReadonlySet<string> = new Set(['regular', 'reverse']);
+
+/** One listening socket for one mode spec. */
+export interface Listener {
+  mode: ProxyMode;
+  server: net.Server;
+  /** The address actually bound (port 0 resolved). */
+  host: string;
+  port: number;
+}
+
+/**
+ * The proxy's listeners, one per mode spec, and the connections they accepted. The options
+ * object is shared with every connection and updated in place on `configure`.
+ */
+export class ProxyServers {
+  readonly listeners: Listener[] = [];
+  readonly own = new OwnAddresses();
+  private readonly sockets = new Set<net.Socket>();
+  private readonly handlers = new Set<Promise<void>>();
+
+  constructor(
+    private readonly master: Master,
+    readonly options: ProxyOptions,
+  ) {}
+
+  get activeConnections(): number {
+    return this.sockets.size;
+  }
+
+  /** Start a listener for each mode; on failure, close the ones already started and throw. */
+  async start(modes: ProxyMode[], listenHost: string, listenPort: number | null): Promise<void> {
+    for (const mode of modes) {
+      if (mode.transportProtocol === 'udp') throw new Error(`${mode.description} (${mode.fullSpec}) needs UDP, which is not supported yet.`);
+      if (!SUPPORTED_MODES.has(mode.type)) {
+        throw new Error(`Proxy mode "${mode.type}" is not supported by mitmproxy-ts yet (${mode.fullSpec}).`);
+      }
+    }
+    try {
+      for (const mode of modes) await this.listen(mode, mode.listenHost(listenHost), mode.listenPort(listenPort) ?? 8080);
+    } catch (e) {
+      await this.stop();
+      throw e;
+    }
+  }
+
+  private listen(mode: ProxyMode, host: string, port: number): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const server = net.createServer({ noDelay: true }, (socket) => this.accept(mode, socket));
+      server.on('error', (e: NodeJS.ErrnoException) => {
+        reject(new Error(`Failed to start ${mode.description} on ${host || '*'}:${port}: ${e.code === 'EADDRINUSE' ? 'address already in use' : e.message}`));
+      });
+      server.listen({ host: host || undefined, port }, () => {
+        const a = server.address() as net.AddressInfo;
+        const l: Listener = { mode, server, host, port: a.port };
+        this.listeners.push(l);
+        this.own.add(host || '', a.port);
+        const shown = host ? (host.includes(':') ? `[${host}]` : host) : '*';
+        this.master.log.info(`${mode.description} listening at ${shown}:${a.port}.`);
+        server.removeAllListeners('error');
+        server.on('error', (e) => this.master.log.error(`${mode.description}: ${e.message}`));
+        resolve();
+      });
+    });
+  }
+
+  private accept(mode: ProxyMode, socket: net.Socket): void {
+    // From birth every socket has an error handler: a reset client must never crash the process.
+    socket.on('error', () => undefined);
+    this.sockets.add(socket);
+    socket.once('close', () => this.sockets.delete(socket));
+    const p = handleClientConnection(this.master, mode, socket, this.options, this.own).catch((e) => {
+      this.master.log.error(`Unexpected error: ${(e as Error).stack ?? String(e)}`);
+    });
+    this.handlers.add(p);
+    void p.finally(() => this.handlers.delete(p));
+  }
+
+  /** Close every listener and every client connection. */
+  async stop(): Promise<void> {
+    const closing = this.listeners.splice(0).map(
+      (l) =>
+        new Promise<void>((resolve) => {
+          this.own.remove(l.port);
+          l.server.close(() => resolve());
+        }),
+    );
+    for (const s of this.sockets) s.destroy();
+    await Promise.all(closing);
+    await Promise.allSettled([...this.handlers]);
+  }
+}

@@ -1,0 +1,237 @@
+import type { Duplex } from 'node:stream';
+
+/** The peer closed the connection while we still expected bytes. */
+export class ConnectionClosedError extends Error {
+  constructor(message = 'peer closed connection') {
+    super(message);
+    this.name = 'ConnectionClosedError';
+  }
+}
+
+/** More bytes than allowed arrived before the end of a message head. */
+export class HeadTooLargeError extends Error {
+  constructor(readonly limit: number) {
+    super(`message head exceeds ${limit} bytes`);
+    this.name = 'HeadTooLargeError';
+  }
+}
+
+const CRLFCRLF = Buffer.from('\r\n\r\n');
+
+/**
+ * Pull-style reading from a socket: the protocol code awaits exactly what it needs next (a message
+ * head, some body bytes), and unread bytes stay here, so a connection can be handed from one
+ * protocol to the next (HTTP -> TLS -> HTTP, HTTP -> WebSocket) without losing a byte.
+ *
+ * Backpressure: the socket is paused while more than `highWaterMark` bytes wait unread.
+ */
+export class SocketReader {
+  private chunks: Buffer[] = [];
+  private buffered = 0;
+  private ended = false;
+  private failure: Error | null = null;
+  private wake: (() => void) | null = null;
+  private detached = false;
+
+  constructor(
+    readonly socket: Duplex,
+    private readonly highWaterMark = 256 * 1024,
+  ) {
+    socket.on('data', this.onData);
+    socket.on('end', this.onEnd);
+    socket.on('close', this.onEnd);
+    socket.on('error', this.onError);
+  }
+
+  private onData = (chunk: Buffer): void => {
+    this.chunks.push(chunk);
+    this.buffered += chunk.length;
+    if (this.buffered > this.highWaterMark) this.socket.pause();
+    this.notify();
+  };
+
+  private onEnd = (): void => {
+    this.ended = true;
+    this.notify();
+  };
+
+  private onError = (err: Error): void => {
+    this.failure ??= err;
+    this.ended = true;
+    this.notify();
+  };
+
+  private notify(): void {
+    const w = this.wake;
+    if (w) {
+      this.wake = null;
+      w();
+    }
+  }
+
+  /** Bytes received but not read yet. */
+  get bufferedLength(): number {
+    return this.buffered;
+  }
+
+  /** True once the peer finished sending (or the socket failed) and every byte was read. */
+  get atEnd(): boolean {
+    return this.ended && this.buffered === 0;
+  }
+
+  /** The socket error that ended the stream, if any. */
+  get error(): Error | null {
+    return this.failure;
+  }
+
+  /** Wait until more bytes arrive or the stream ends. */
+  private waitForData(): Promise<void> {
+    if (this.ended) return Promise.resolve();
+    // Someone needs more bytes right now, so buffering past the high-water mark is intended.
+    if (this.socket.isPaused()) this.socket.resume();
+    return new Promise((resolve) => (this.wake = resolve));
+  }
+
+  private merge(): Buffer {
+    if (this.chunks.length === 0) return Buffer.alloc(0);
+    if (this.chunks.length > 1) this.chunks = [Buffer.concat(this.chunks, this.buffered)];
+    return this.chunks[0]!;
+  }
+
+  private take(n: number): Buffer {
+    const all = this.merge();
+    const out = all.subarray(0, n);
+    const rest = all.subarray(n);
+    this.chunks = rest.length ? [rest] : [];
+    this.buffered = rest.length;
+    if (this.socket.isPaused() && this.buffered <= this.highWaterMark && !this.detached) this.socket.resume();
+    return out;
+  }
+
+  /**
+   * Read up to and including the blank line that ends an HTTP head. Leading empty lines are
+   * skipped (RFC 9112 §2.2). Returns null if the stream ends cleanly before any byte of a head.
+   */
+  async readHead(maxSize: number): Promise<Buffer | null> {
+    let searchFrom = 0;
+    for (;;) {
+      if (this.buffered > 0) {
+        let all = this.merge();
+        // Skip CRLFs between pipelined messages.
+        let skip = 0;
+        while (skip + 1 < all.length && all[skip] === 0x0d && all[skip + 1] === 0x0a) skip += 2;
+        if (skip > 0) {
+          this.take(skip);
+          all = this.merge();
+          searchFrom = 0;
+        }
+        const idx = all.indexOf(CRLFCRLF, Math.max(0, searchFrom - 3));
+        if (idx >= 0) {
+          if (idx + 4 > maxSize) throw new HeadTooLargeError(maxSize);
+          return this.take(idx + 4);
+        }
+        if (all.length > maxSize) throw new HeadTooLargeError(maxSize);
+        searchFrom = all.length;
+      }
+      if (this.ended) {
+        if (this.failure && this.buffered === 0) throw this.failure;
+        if (this.buffered === 0) return null;
+        // Only stray CRLFs before EOF count as a clean end.
+        const rest = this.merge();
+        if (rest.every((b) => b === 0x0d || b === 0x0a)) return null;
+        throw new ConnectionClosedError('peer closed connection before sending a complete message head');
+      }
+      await this.waitForData();
+    }
+  }
+
+  /** Read whatever is available (at most `max` bytes), waiting if nothing is; null at end of stream. */
+  async readSome(max = Infinity): Promise<Buffer | null> {
+    for (;;) {
+      if (this.buffered > 0) {
+        if (this.chunks.length > 0 && this.chunks[0]!.length <= max) {
+          const first = this.chunks.shift()!;
+          this.buffered -= first.length;
+          if (this.socket.isPaused() && this.buffered <= this.highWaterMark && !this.detached) this.socket.resume();
+          return first;
+        }
+        return this.take(Math.min(max, this.buffered));
+      }
+      if (this.ended) {
+        if (this.failure) throw this.failure;
+        return null;
+      }
+      await this.waitForData();
+    }
+  }
+
+  /** Read exactly `n` bytes; throws ConnectionClosedError when the stream ends first. */
+  async readExactly(n: number): Promise<Buffer> {
+    while (this.buffered < n) {
+      if (this.ended) {
+        if (this.failure) throw this.failure;
+        throw new ConnectionClosedError();
+      }
+      await this.waitForData();
+    }
+    return this.take(n);
+  }
+
+  /** Read a line ending in CRLF (returned without it); throws past `maxLength`. */
+  async readLine(maxLength: number): Promise<Buffer> {
+    let searchFrom = 0;
+    for (;;) {
+      if (this.buffered > 0) {
+        const all = this.merge();
+        const idx = all.indexOf('\r\n', Math.max(0, searchFrom - 1));
+        if (idx >= 0) {
+          if (idx > maxLength) throw new HeadTooLargeError(maxLength);
+          const line = this.take(idx + 2);
+          return line.subarray(0, idx);
+        }
+        if (all.length > maxLength + 2) throw new HeadTooLargeError(maxLength);
+        searchFrom = all.length;
+      }
+      if (this.ended) {
+        if (this.failure) throw this.failure;
+        throw new ConnectionClosedError();
+      }
+      await this.waitForData();
+    }
+  }
+
+  /** Wait until at least `n` bytes are buffered (or the stream ends) and return a copy of the buffered bytes without consuming them. */
+  async peek(n: number): Promise<Buffer> {
+    while (this.buffered < n && !this.ended) await this.waitForData();
+    return Buffer.from(this.merge());
+  }
+
+  /** Put bytes back in front of the unread data. */
+  unshift(data: Buffer): void {
+    if (data.length === 0) return;
+    this.chunks.unshift(data);
+    this.buffered += data.length;
+  }
+
+  /**
+   * Stop reading: remove our listeners and return the unread bytes. The socket keeps an error
+   * listener so it can never crash the process; the new owner adds its own.
+   */
+  detach(): Buffer {
+    this.detached = true;
+    const rest = this.merge();
+    this.chunks = [];
+    this.buffered = 0;
+    this.socket.off('data', this.onData);
+    this.socket.off('end', this.onEnd);
+    this.socket.off('close', this.onEnd);
+    this.socket.off('error', this.onError);
+    this.socket.on('error', ignoreError);
+    this.notify();
+    return rest;
+  }
+}
+
+function ignoreError(): void {
+  // Errors after detaching are handled by the socket's next owner; this only keeps them from being fatal.
+}

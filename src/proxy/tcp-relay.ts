@@ -1,0 +1,76 @@
+import type { Duplex } from 'node:stream';
+import { FlowError } from '../flow.js';
+import { TCPFlow, TCPMessage } from '../tcp.js';
+import type { ConnectionContext } from './context.js';
+import type { SocketReader } from './socket-reader.js';
+import { waitForDrain } from './upstream-pool.js';
+import { describeNetworkError } from './error-page.js';
+
+/**
+ * Relay raw bytes between client and server as a TCP flow: every chunk read from either side is
+ * recorded as a message and goes through `tcp_message` (which may change its content, or empty it
+ * to drop it) before it is written to the other side.
+ */
+export async function relayTcpFlow(ctx: ConnectionContext, serverSocket: Duplex, serverReader: SocketReader): Promise<void> {
+  const hooks = ctx.master.addons;
+  const flow = new TCPFlow(ctx.client, ctx.server, true);
+  await hooks.triggerFlow('tcp_start', flow);
+  if (flow.killed) {
+    serverSocket.destroy();
+    ctx.socket.destroy();
+    return;
+  }
+  const killed = flow.onKill(() => {
+    serverSocket.destroy();
+    ctx.socket.destroy();
+  });
+  let failure: string | null = null;
+
+  const pump = async (from: SocketReader, to: Duplex, fromClient: boolean): Promise<void> => {
+    try {
+      for (;;) {
+        const chunk = await from.readSome();
+        if (chunk === null) break;
+        const msg = new TCPMessage(fromClient, chunk);
+        flow.messages.push(msg);
+        await hooks.triggerFlow('tcp_message', flow);
+        if (flow.killed) return;
+        if (msg.content.length && !to.destroyed) {
+          if (!to.write(msg.content)) await waitForDrain(to);
+        }
+      }
+      if (!to.destroyed) to.end();
+    } catch (e) {
+      failure ??= describeNetworkError(e);
+      to.destroy();
+    }
+  };
+
+  await Promise.all([pump(ctx.reader, serverSocket, true), pump(serverReader, ctx.socket, false)]);
+  killed();
+  flow.live = false;
+  if (flow.killed) return;
+  if (failure) {
+    flow.error = new FlowError(failure);
+    await hooks.triggerFlow('tcp_error', flow);
+  } else {
+    await hooks.triggerFlow('tcp_end', flow);
+  }
+}
+
+/** Relay bytes untouched and unrecorded (ignore_hosts passthrough). */
+export async function relayRaw(client: SocketReader, clientSocket: Duplex, server: SocketReader, serverSocket: Duplex): Promise<void> {
+  const pump = async (from: SocketReader, to: Duplex): Promise<void> => {
+    try {
+      for (;;) {
+        const chunk = await from.readSome();
+        if (chunk === null) break;
+        if (!to.destroyed && !to.write(chunk)) await waitForDrain(to);
+      }
+      if (!to.destroyed) to.end();
+    } catch {
+      to.destroy();
+    }
+  };
+  await Promise.all([pump(client, serverSocket), pump(server, clientSocket)]);
+}

@@ -1,0 +1,210 @@
+import net from 'node:net';
+import type { Duplex } from 'node:stream';
+import { Server } from '../connection.js';
+import type { ServerConnectionHookData } from '../hooks.js';
+import { now } from '../util/time.js';
+import type { ConnectionContext } from './context.js';
+import { describeNetworkError } from './error-page.js';
+import { SocketReader } from './socket-reader.js';
+import { startServerTls } from './tls-upstream.js';
+
+/** Connecting upstream failed (refused, DNS, TLS, cancelled by an addon, or a loop into ourselves). */
+export class ConnectError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConnectError';
+  }
+}
+
+export const DESTINATION_UNKNOWN =
+  'Request destination unknown. Unable to figure out where this request should be forwarded to.';
+
+/** What we want to talk to upstream. */
+export interface UpstreamTarget {
+  address: [string, number];
+  tls: boolean;
+  /** SNI to send; defaults to the host when it is a name. */
+  sni?: string | null;
+  /** ALPN protocols to offer when `tls`. */
+  alpn?: string[];
+}
+
+/** One open connection to an upstream server, used for one HTTP/1 exchange at a time. */
+export class ServerConnection {
+  inUse = false;
+  /** False once a response said `Connection: close`, framing was close-delimited, or an exchange broke. */
+  reusable = true;
+  closed = false;
+  readonly reader: SocketReader;
+
+  constructor(
+    readonly server: Server,
+    readonly socket: Duplex,
+    readonly target: UpstreamTarget,
+  ) {
+    this.reader = new SocketReader(socket);
+  }
+
+  /** Whether this connection can carry a request for `target`. */
+  matches(target: UpstreamTarget): boolean {
+    const a = this.target;
+    return (
+      a.address[0] === target.address[0] &&
+      a.address[1] === target.address[1] &&
+      a.tls === target.tls &&
+      (a.sni ?? null) === (target.sni ?? null)
+    );
+  }
+
+  /** Write, resolving once the socket accepts more (backpressure). */
+  write(data: Buffer | string): Promise<void> | void {
+    if (this.closed) throw new ConnectError('server connection closed');
+    const ok = typeof data === 'string' ? this.socket.write(data, 'latin1') : this.socket.write(data);
+    if (!ok) return waitForDrain(this.socket);
+  }
+
+  close(): void {
+    this.reusable = false;
+    if (!this.socket.destroyed) this.socket.destroy();
+  }
+}
+
+export function waitForDrain(socket: Duplex): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      socket.off('drain', done);
+      socket.off('close', done);
+      resolve();
+    };
+    socket.on('drain', done);
+    socket.on('close', done);
+  });
+}
+
+/**
+ * The upstream connections owned by one client connection (as mitmproxy: a server connection
+ * belongs to the client connection that opened it). Idle connections are reused for the next
+ * request to the same destination; all of them close with the client.
+ */
+export class UpstreamPool {
+  private conns: ServerConnection[] = [];
+
+  constructor(private readonly ctx: ConnectionContext) {}
+
+  /** Number of open upstream connections. */
+  get size(): number {
+    return this.conns.length;
+  }
+
+  /** An idle connection to `target`, or a new one (firing the server_connect hooks). */
+  async acquire(target: UpstreamTarget): Promise<ServerConnection> {
+    for (const c of this.conns) {
+      if (!c.inUse && c.reusable && !c.closed && c.reader.bufferedLength === 0 && c.matches(target)) {
+        c.inUse = true;
+        return c;
+      }
+    }
+    const c = await this.open(target);
+    c.inUse = true;
+    return c;
+  }
+
+  /** Hand a connection back after an exchange; it stays open only if it is reusable. */
+  release(c: ServerConnection): void {
+    c.inUse = false;
+    if (!c.reusable || c.closed) c.close();
+  }
+
+  /** The idle plain connection to `address` (the one opened eagerly for a CONNECT), if any. */
+  idleFor(address: [string, number]): ServerConnection | null {
+    return this.conns.find((c) => !c.inUse && !c.closed && !c.target.tls && c.target.address[0] === address[0] && c.target.address[1] === address[1]) ?? null;
+  }
+
+  /** The connection that carried a flow's 101 response, taken out of the pool for the new protocol. */
+  takeUpgraded(flow: { serverConn: Server }): ServerConnection | null {
+    const c = this.conns.find((x) => x.server === flow.serverConn && !x.closed) ?? null;
+    if (c) this.conns = this.conns.filter((x) => x !== c);
+    return c;
+  }
+
+  closeAll(): void {
+    for (const c of this.conns) c.close();
+  }
+
+  /** Open a connection to `target` with the connection hooks; throws ConnectError. */
+  async open(target: UpstreamTarget, server = new Server({ address: target.address })): Promise<ServerConnection> {
+    const { ctx } = this;
+    const hooks = ctx.master.addons;
+    server.address = target.address;
+    server.tls = target.tls;
+    if (target.tls) server.sni = target.sni !== undefined ? target.sni : net.isIP(target.address[0]) ? null : target.address[0];
+    const data: ServerConnectionHookData = { client: ctx.client, server };
+    await hooks.trigger('server_connect', data);
+    if (server.error) {
+      await hooks.trigger('server_connect_error', data);
+      throw new ConnectError(server.error);
+    }
+    server.timestampStart = now();
+    let socket: Duplex;
+    try {
+      socket = await tcpConnect(target.address[0], target.address[1], ctx.options.connectAddr);
+    } catch (e) {
+      server.error = describeNetworkError(e);
+      server.timestampEnd = now();
+      await hooks.trigger('server_connect_error', data);
+      throw new ConnectError(server.error);
+    }
+    const tcp = socket as net.Socket;
+    server.timestampTcpSetup = now();
+    server.peername = [tcp.remoteAddress ?? target.address[0], tcp.remotePort ?? target.address[1]];
+    server.sockname = [tcp.localAddress ?? '', tcp.localPort ?? 0];
+    if (ctx.own.isOwn(tcp.remoteAddress, tcp.remotePort)) {
+      tcp.destroy();
+      server.error = DESTINATION_UNKNOWN;
+      server.timestampEnd = now();
+      await hooks.trigger('server_connect_error', data);
+      throw new ConnectError(`Connection killed: ${DESTINATION_UNKNOWN}`);
+    }
+    if (target.tls) {
+      try {
+        socket = await startServerTls(ctx, server, tcp, target.alpn ?? ['http/1.1']);
+      } catch (e) {
+        tcp.destroy();
+        server.error = (e as Error).message;
+        server.timestampEnd = now();
+        throw new ConnectError(server.error);
+      }
+    }
+    const conn = new ServerConnection(server, socket, target);
+    this.conns.push(conn);
+    socket.once('close', () => {
+      conn.closed = true;
+      conn.reusable = false;
+      server.timestampEnd = now();
+      this.conns = this.conns.filter((c) => c !== conn);
+      void hooks.trigger('server_disconnected', data);
+    });
+    await hooks.trigger('server_connected', data);
+    return conn;
+  }
+}
+
+/** A TCP connection, resolved when connected; every error is turned into a rejection. */
+export function tcpConnect(host: string, port: number, localAddress: string | null): Promise<net.Socket> {
+  return new Promise((resolve, reject) => {
+    const opts: net.NetConnectOpts = { host, port, noDelay: true };
+    if (localAddress) opts.localAddress = localAddress;
+    const s = net.connect(opts);
+    const onError = (e: Error) => {
+      s.destroy();
+      reject(e);
+    };
+    s.once('error', onError);
+    s.once('connect', () => {
+      s.off('error', onError);
+      // From here on the connection's owner handles errors; until it does, they must not crash us.
+      s.on('error', () => undefined);
+      resolve(s);
+    });
+  });
+}
