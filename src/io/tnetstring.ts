@@ -1,0 +1,482 @@
+/**
+ * tnetstrings as mitmproxy writes them (spec/flow-format.md §1): `<length>:<payload><tag>` items,
+ * with mitmproxy's `;` text extension, dict entries on disk in reverse insertion order, and
+ * Python's number formatting.
+ *
+ * Encoding runs back to front into one growing buffer: a container's length prefix is written
+ * after its payload, so nothing is measured twice and a body is copied exactly once. Walking a
+ * dict's entries in order while writing backwards is also what puts them on disk in reverse order,
+ * which is the order mitmproxy produces.
+ */
+
+/** A float that must be written with the `^` tag even when it is integral (`3` -> `3.0`). */
+export class PyFloat {
+  constructor(readonly value: number) {}
+}
+
+/** A decoded dict (keys are text; bytes keys of very old files are decoded). */
+export interface TNetDict {
+  [key: string]: TNetValue;
+}
+
+/**
+ * What the decoder returns: `Buffer` for bytes (`,`), `string` for text (`;`), `number` for
+ * floats and safe integers, `bigint` for integers beyond 2^53, arrays for lists, plain objects
+ * for dicts.
+ */
+export type TNetValue = null | boolean | number | bigint | string | Buffer | TNetValue[] | TNetDict;
+
+/** What the encoder accepts: decoded values plus `PyFloat` to force a float. */
+export type TNetInput = null | boolean | number | bigint | string | Uint8Array | PyFloat | TNetInput[] | { [key: string]: TNetInput };
+
+/** Malformed tnetstring data. `offset` is the byte offset (in the whole input) where the problem is. */
+export class TNetstringError extends Error {
+  constructor(
+    message: string,
+    readonly offset: number,
+  ) {
+    super(`${message} (at byte offset ${offset})`);
+    this.name = 'TNetstringError';
+  }
+}
+
+// --------------------------------------------------------------------------------------------
+// Python number formatting
+
+/** Python's `repr(float)`: shortest round-trip digits, `.0` for integral values, exponent at 1e16 and below 1e-4. */
+export function pyFloatRepr(x: number): string {
+  if (Number.isNaN(x)) return 'nan';
+  if (x === Infinity) return 'inf';
+  if (x === -Infinity) return '-inf';
+  if (x === 0) return Object.is(x, -0) ? '-0.0' : '0.0';
+  // toExponential() without an argument gives the shortest digits that round-trip, like repr.
+  const exp = x.toExponential();
+  const m = /^(-?)(\d)(?:\.(\d+))?e([+-]\d+)$/.exec(exp);
+  if (!m) return String(x);
+  const sign = m[1]!;
+  const digits = m[2]! + (m[3] ?? '');
+  const e = Number(m[4]);
+  const decpt = e + 1; // value = 0.<digits> * 10^decpt
+  if (decpt > -4 && decpt <= 16) {
+    if (decpt <= 0) return `${sign}0.${'0'.repeat(-decpt)}${digits}`;
+    if (decpt >= digits.length) return `${sign}${digits}${'0'.repeat(decpt - digits.length)}.0`;
+    return `${sign}${digits.slice(0, decpt)}.${digits.slice(decpt)}`;
+  }
+  const mant = digits.length > 1 ? `${digits[0]}.${digits.slice(1)}` : digits;
+  const absE = Math.abs(e);
+  return `${sign}${mant}e${e < 0 ? '-' : '+'}${absE < 10 ? '0' : ''}${absE}`;
+}
+
+// --------------------------------------------------------------------------------------------
+// Encoding
+
+const TAG_BYTES = 0x2c; // ,
+const TAG_TEXT = 0x3b; // ;
+const TAG_INT = 0x23; // #
+const TAG_FLOAT = 0x5e; // ^
+const TAG_BOOL = 0x21; // !
+const TAG_NULL = 0x7e; // ~
+const TAG_LIST = 0x5d; // ]
+const TAG_DICT = 0x7d; // }
+
+/**
+ * Writes tnetstring items back to front. Call the scalar methods for the last item first; for a
+ * container call `begin(tag)`, write its children last-first, then `end(mark)`.
+ */
+export class ReverseWriter {
+  private buf: Buffer;
+  /** Index of the first written byte; the output is `buf[pos..]`. */
+  private pos: number;
+
+  constructor(initialSize = 64 * 1024) {
+    this.buf = Buffer.allocUnsafe(initialSize);
+    this.pos = initialSize;
+  }
+
+  /** Bytes written so far. */
+  get size(): number {
+    return this.buf.length - this.pos;
+  }
+
+  /** Forget everything written (the buffer is kept for reuse). */
+  reset(): void {
+    this.pos = this.buf.length;
+  }
+
+  /** The output. It shares memory with the writer: copy it before writing more. */
+  view(): Buffer {
+    return this.buf.subarray(this.pos);
+  }
+
+  /** A copy of the output. */
+  toBuffer(): Buffer {
+    return Buffer.from(this.view());
+  }
+
+  private ensure(n: number): void {
+    if (this.pos >= n) return;
+    const used = this.size;
+    let len = this.buf.length * 2;
+    while (len - used < n) len *= 2;
+    const nb = Buffer.allocUnsafe(len);
+    this.buf.copy(nb, len - used, this.pos);
+    this.buf = nb;
+    this.pos = len - used;
+  }
+
+  private byte(b: number): void {
+    this.ensure(1);
+    this.buf[--this.pos] = b;
+  }
+
+  private ascii(s: string): void {
+    const n = s.length;
+    this.ensure(n);
+    this.pos -= n;
+    for (let i = 0; i < n; i++) this.buf[this.pos + i] = s.charCodeAt(i);
+  }
+
+  private prefix(len: number): void {
+    this.byte(0x3a); // :
+    this.ascii(String(len));
+  }
+
+  nullValue(): void {
+    this.ascii('0:~');
+  }
+
+  bool(v: boolean): void {
+    this.ascii(v ? '4:true!' : '5:false!');
+  }
+
+  /** An integer (`#`). A non-integral number is written as a float rather than mangled. */
+  int(v: number | bigint): void {
+    if (typeof v === 'number' && !Number.isInteger(v)) return this.float(v);
+    const s = typeof v === 'bigint' ? v.toString() : Number.isSafeInteger(v) ? String(v) : BigInt(v).toString();
+    this.byte(TAG_INT);
+    this.ascii(s);
+    this.prefix(s.length);
+  }
+
+  /** A float (`^`) in Python repr form. */
+  float(v: number): void {
+    const s = pyFloatRepr(v);
+    this.byte(TAG_FLOAT);
+    this.ascii(s);
+    this.prefix(s.length);
+  }
+
+  bytes(v: Uint8Array): void {
+    this.byte(TAG_BYTES);
+    const n = v.length;
+    this.ensure(n);
+    this.pos -= n;
+    this.buf.set(v, this.pos);
+    this.prefix(n);
+  }
+
+  text(v: string): void {
+    this.byte(TAG_TEXT);
+    const n = Buffer.byteLength(v, 'utf8');
+    this.ensure(n);
+    this.pos -= n;
+    this.buf.write(v, this.pos, n, 'utf8');
+    this.prefix(n);
+  }
+
+  /** Start a list (`]`) or dict (`}`); returns the mark to pass to `end`. */
+  begin(tag: 'list' | 'dict'): number {
+    this.byte(tag === 'list' ? TAG_LIST : TAG_DICT);
+    return this.size;
+  }
+
+  end(mark: number): void {
+    this.prefix(this.size - mark);
+  }
+
+  /**
+   * Any value, without a schema: integral numbers are ints, others floats (wrap a number in
+   * `PyFloat` to force a float); dict entries go on disk in reverse order, as mitmproxy writes them.
+   */
+  value(v: TNetInput): void {
+    if (v === null) return this.nullValue();
+    switch (typeof v) {
+      case 'boolean':
+        return this.bool(v);
+      case 'number':
+        return Number.isInteger(v) ? this.int(v) : this.float(v);
+      case 'bigint':
+        return this.int(v);
+      case 'string':
+        return this.text(v);
+      case 'object':
+        break;
+      default:
+        throw new TypeError(`cannot encode a ${typeof v} as tnetstring`);
+    }
+    if (v instanceof Uint8Array) return this.bytes(v);
+    if (v instanceof PyFloat) return this.float(v.value);
+    if (Array.isArray(v)) {
+      const mark = this.begin('list');
+      for (let i = v.length - 1; i >= 0; i--) this.value(v[i]!);
+      return this.end(mark);
+    }
+    const mark = this.begin('dict');
+    for (const k of Object.keys(v)) {
+      this.value(v[k]!);
+      this.text(k);
+    }
+    this.end(mark);
+  }
+}
+
+/** Encode one value as a tnetstring (see `ReverseWriter.value`). */
+export function dumps(v: TNetInput): Buffer {
+  const w = new ReverseWriter(1024);
+  w.value(v);
+  return w.toBuffer();
+}
+
+// --------------------------------------------------------------------------------------------
+// Decoding
+
+const utf8Fatal = new TextDecoder('utf-8', { fatal: true });
+
+/** Give a dict a key, also when the key is "__proto__" (which plain assignment would swallow). */
+export function setDictKey(d: TNetDict, key: string, value: TNetValue): void {
+  if (key === '__proto__') Object.defineProperty(d, key, { value, enumerable: true, writable: true, configurable: true });
+  else d[key] = value;
+}
+
+const INT_RE = /^\s*[+-]?\d+(?:_\d+)*\s*$/;
+const FLOAT_RE = /^\s*[+-]?(?:(?:\d+(?:_\d+)*)?\.?\d*(?:_\d+)*(?:[eE][+-]?\d+(?:_\d+)*)?|inf|infinity|nan)\s*$/i;
+
+function parseIntPayload(s: string, offset: number): number | bigint {
+  if (!INT_RE.test(s)) throw new TNetstringError(`invalid integer ${JSON.stringify(s.slice(0, 40))}`, offset);
+  const clean = s.trim().replace(/_/g, '');
+  const n = Number(clean);
+  if (Number.isSafeInteger(n)) return n;
+  return BigInt(clean);
+}
+
+function parseFloatPayload(s: string, offset: number): number {
+  if (!FLOAT_RE.test(s) || !/[\dn]/i.test(s)) throw new TNetstringError(`invalid float ${JSON.stringify(s.slice(0, 40))}`, offset);
+  const clean = s.trim().replace(/_/g, '').toLowerCase();
+  const unsigned = clean.replace(/^[+-]/, '');
+  const neg = clean.startsWith('-');
+  if (unsigned === 'inf' || unsigned === 'infinity') return neg ? -Infinity : Infinity;
+  if (unsigned === 'nan') return NaN;
+  const n = Number(clean);
+  if (Number.isNaN(n)) throw new TNetstringError(`invalid float ${JSON.stringify(s.slice(0, 40))}`, offset);
+  return n;
+}
+
+/**
+ * Parse the item starting at `start` of `data` (which must contain all of it). `base` is the
+ * offset of `data[0]` in the whole input, used in error messages.
+ */
+function parseItem(data: Buffer, start: number, end: number, base: number): { value: TNetValue; next: number } {
+  // Length prefix: digits up to ':' (leading zeros are fine, as Python's int() allows).
+  let i = start;
+  let len = 0;
+  let digits = 0;
+  while (i < end && data[i] !== 0x3a) {
+    const c = data[i]!;
+    if (c < 0x30 || c > 0x39) throw new TNetstringError(`not a tnetstring: invalid length prefix byte 0x${c.toString(16).padStart(2, '0')}`, base + i);
+    len = len * 10 + (c - 0x30);
+    if (++digits > 12) throw new TNetstringError('not a tnetstring: absurdly large length prefix', base + start);
+    i++;
+  }
+  if (i >= end) throw new TNetstringError('not a tnetstring: missing ":" after length prefix', base + start);
+  if (digits === 0) throw new TNetstringError('not a tnetstring: empty length prefix', base + start);
+  const payloadStart = i + 1;
+  const payloadEnd = payloadStart + len;
+  if (payloadEnd >= end) {
+    throw new TNetstringError(`not a tnetstring: item of length ${len} is cut off (${Math.max(0, end - payloadStart)} bytes available)`, base + start);
+  }
+  const tag = data[payloadEnd]!;
+  const value = parsePayload(data, payloadStart, payloadEnd, tag, base);
+  return { value, next: payloadEnd + 1 };
+}
+
+function parsePayload(data: Buffer, s: number, e: number, tag: number, base: number): TNetValue {
+  switch (tag) {
+    case TAG_BYTES:
+      return data.subarray(s, e);
+    case TAG_TEXT:
+      try {
+        return utf8Fatal.decode(data.subarray(s, e));
+      } catch {
+        throw new TNetstringError('invalid UTF-8 in text value', base + s);
+      }
+    case TAG_INT:
+      return parseIntPayload(data.toString('latin1', s, e), base + s);
+    case TAG_FLOAT:
+      return parseFloatPayload(data.toString('latin1', s, e), base + s);
+    case TAG_BOOL: {
+      const t = data.toString('latin1', s, e);
+      if (t === 'true') return true;
+      if (t === 'false') return false;
+      throw new TNetstringError(`invalid boolean ${JSON.stringify(t.slice(0, 40))}`, base + s);
+    }
+    case TAG_NULL:
+      if (e !== s) throw new TNetstringError('null value with a non-empty payload', base + s);
+      return null;
+    case TAG_LIST: {
+      const out: TNetValue[] = [];
+      let p = s;
+      while (p < e) {
+        const r = parseItem(data, p, e, base);
+        out.push(r.value);
+        p = r.next;
+      }
+      return out;
+    }
+    case TAG_DICT: {
+      // On disk the entries are in reverse insertion order; collect them and rebuild the
+      // writer's order, so that writing the dict again gives the same bytes.
+      const keys: string[] = [];
+      const values: TNetValue[] = [];
+      let p = s;
+      while (p < e) {
+        const keyAt = p;
+        const k = parseItem(data, p, e, base);
+        if (k.next >= e) throw new TNetstringError('dict key without a value', base + keyAt);
+        const v = parseItem(data, k.next, e, base);
+        keys.push(dictKey(k.value));
+        values.push(v.value);
+        p = v.next;
+      }
+      const d: TNetDict = {};
+      const seen = new Set<string>();
+      // The last occurrence on disk of a repeated key wins, as in Python.
+      for (let j = keys.length - 1; j >= 0; j--) {
+        const key = keys[j]!;
+        if (seen.has(key)) continue;
+        seen.add(key);
+        setDictKey(d, key, values[j]!);
+      }
+      return d;
+    }
+    default:
+      throw new TNetstringError(`unknown type tag 0x${tag.toString(16).padStart(2, '0')}`, base + e);
+  }
+}
+
+/** Dict keys are text in modern files and bytes in very old ones; other key types are stringified. */
+function dictKey(k: TNetValue): string {
+  if (typeof k === 'string') return k;
+  if (Buffer.isBuffer(k)) {
+    try {
+      return utf8Fatal.decode(k);
+    } catch {
+      return k.toString('latin1');
+    }
+  }
+  if (typeof k === 'number' || typeof k === 'bigint' || typeof k === 'boolean') return String(k);
+  if (k === null) return 'None';
+  throw new TypeError('unhashable dict key');
+}
+
+/** Decode exactly one item that fills `data` completely. */
+export function loads(data: Uint8Array, base = 0): TNetValue {
+  const buf = Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+  if (buf.length === 0) throw new TNetstringError('not a tnetstring: empty input', base);
+  const r = parseItem(buf, 0, buf.length, base);
+  if (r.next !== buf.length) throw new TNetstringError(`trailing data after the item (${buf.length - r.next} bytes)`, base + r.next);
+  return r.value;
+}
+
+/** Decode every top-level item of a complete buffer (a whole flow file in memory). */
+export function loadsAll(data: Uint8Array): TNetValue[] {
+  const buf = Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+  const out: TNetValue[] = [];
+  let p = 0;
+  while (p < buf.length) {
+    const r = parseItem(buf, p, buf.length, 0);
+    out.push(r.value);
+    p = r.next;
+  }
+  return out;
+}
+
+// --------------------------------------------------------------------------------------------
+// Streaming: one top-level item at a time from a byte source
+
+/** One top-level item: its decoded value, where it started and its size in bytes. */
+export interface TNetItem {
+  value: TNetValue;
+  offset: number;
+  size: number;
+}
+
+/**
+ * Reads top-level items one after another from chunks of bytes (a file, a socket, stdin), never
+ * holding more than the current item and one chunk. A clean end of input between items ends the
+ * iteration; anything else (a cut-off item, garbage) throws a `TNetstringError` with the offset.
+ */
+export async function* readItems(source: AsyncIterable<Uint8Array> | Iterable<Uint8Array>): AsyncGenerator<TNetItem> {
+  let pending: Buffer[] = [];
+  let pendingLen = 0;
+  /** Offset in the whole input of the first pending byte. */
+  let offset = 0;
+
+  const take = (n: number): Buffer => {
+    const whole = pending.length === 1 ? pending[0]! : Buffer.concat(pending, pendingLen);
+    const out = whole.subarray(0, n);
+    const rest = whole.subarray(n);
+    pending = rest.length ? [rest] : [];
+    pendingLen = rest.length;
+    offset += n;
+    return out;
+  };
+
+  /** State of the item being assembled: its header size and total size once known. */
+  let need = -1;
+  let headerLen = 0;
+
+  const tryHeader = (): void => {
+    // Look for "<digits>:" at the start of pending data, without concatenating large chunks.
+    let len = 0;
+    let i = 0;
+    for (const chunk of pending) {
+      for (let j = 0; j < chunk.length; j++, i++) {
+        const c = chunk[j]!;
+        if (c === 0x3a) {
+          if (i === 0) throw new TNetstringError('not a tnetstring: empty length prefix', offset);
+          headerLen = i + 1;
+          need = headerLen + len + 1;
+          return;
+        }
+        if (c < 0x30 || c > 0x39) throw new TNetstringError(`not a tnetstring: invalid length prefix byte 0x${c.toString(16).padStart(2, '0')}`, offset + i);
+        if (i >= 12) throw new TNetstringError('not a tnetstring: absurdly large length prefix', offset);
+        len = len * 10 + (c - 0x30);
+      }
+    }
+  };
+
+  for await (const chunk of source as AsyncIterable<Uint8Array>) {
+    if (chunk.length === 0) continue;
+    pending.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength));
+    pendingLen += chunk.length;
+    for (;;) {
+      if (need < 0) {
+        if (pendingLen === 0) break;
+        tryHeader();
+        if (need < 0) break;
+      }
+      if (pendingLen < need) break;
+      const start = offset;
+      const item = take(need);
+      const size = need;
+      need = -1;
+      const value = parsePayload(item, headerLen, size - 1, item[size - 1]!, start);
+      yield { value, offset: start, size };
+    }
+  }
+  if (pendingLen > 0) {
+    if (need < 0) tryHeader();
+    if (need < 0) throw new TNetstringError(`not a tnetstring: input ends inside a length prefix (${pendingLen} bytes)`, offset);
+    throw new TNetstringError(`not a tnetstring: input ends inside an item of ${need} bytes (${pendingLen} bytes available)`, offset);
+  }
+}
