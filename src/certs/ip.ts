@@ -1,0 +1,70 @@
+/** IP address text <-> bytes, for iPAddress SubjectAltNames and canonical cache keys. */
+import { isIPv4, isIPv6 } from 'node:net';
+
+/** Strip brackets and an IPv6 zone id ("[fe80::1%eth0]" -> "fe80::1"); other text is returned unchanged. */
+function bare(ip: string): string {
+  let s = ip.startsWith('[') && ip.endsWith(']') ? ip.slice(1, -1) : ip;
+  const zone = s.indexOf('%');
+  if (zone >= 0 && isIPv6(s.slice(0, zone))) s = s.slice(0, zone);
+  return s;
+}
+
+/** Whether `s` is an IPv4 or IPv6 literal (brackets and zone ids allowed). */
+export function isIpLiteral(s: string): boolean {
+  const b = bare(s);
+  return isIPv4(b) || isIPv6(b);
+}
+
+/** 4 or 16 bytes for an IP literal, or null when `s` is not one. */
+export function ipToBytes(s: string): Buffer | null {
+  const ip = bare(s);
+  if (isIPv4(ip)) return Buffer.from(ip.split('.').map(Number));
+  if (!isIPv6(ip)) return null;
+  let text = ip;
+  // An embedded IPv4 tail ("::ffff:1.2.3.4") becomes two hex groups.
+  const v4 = text.match(/(\d+\.\d+\.\d+\.\d+)$/);
+  if (v4) {
+    const [a, b, c, d] = v4[1]!.split('.').map(Number) as [number, number, number, number];
+    text = text.slice(0, -v4[1]!.length) + ((a << 8) | b).toString(16) + ':' + ((c << 8) | d).toString(16);
+  }
+  const [head, tail] = text.includes('::') ? text.split('::') as [string, string] : [text, null];
+  const headGroups = head ? head.split(':') : [];
+  const tailGroups = tail ? tail.split(':') : [];
+  const fill = tail === null ? 0 : 8 - headGroups.length - tailGroups.length;
+  const groups = [...headGroups, ...Array<string>(fill).fill('0'), ...tailGroups];
+  const out = Buffer.alloc(16);
+  groups.forEach((g, i) => out.writeUInt16BE(parseInt(g, 16), i * 2));
+  return out;
+}
+
+/** Canonical text of 4 or 16 address bytes (IPv6 per RFC 5952: lowercase, longest zero run compressed). */
+export function bytesToIp(b: Uint8Array): string {
+  if (b.length === 4) return Array.from(b).join('.');
+  if (b.length !== 16) return Buffer.from(b).toString('hex');
+  const groups: number[] = [];
+  for (let i = 0; i < 16; i += 2) groups.push((b[i]! << 8) | b[i + 1]!);
+  let bestStart = -1;
+  let bestLen = 0;
+  for (let i = 0; i < 8; ) {
+    if (groups[i] !== 0) {
+      i++;
+      continue;
+    }
+    let j = i;
+    while (j < 8 && groups[j] === 0) j++;
+    if (j - i > bestLen) {
+      bestStart = i;
+      bestLen = j - i;
+    }
+    i = j;
+  }
+  const hex = groups.map((g) => g.toString(16));
+  if (bestLen < 2) return hex.join(':');
+  return hex.slice(0, bestStart).join(':') + '::' + hex.slice(bestStart + bestLen).join(':');
+}
+
+/** The canonical text of an IP literal, or null when `s` is not one. */
+export function canonicalIp(s: string): string | null {
+  const b = ipToBytes(s);
+  return b ? bytesToIp(b) : null;
+}
