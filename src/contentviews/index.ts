@@ -1,0 +1,109 @@
+/**
+ * Content views: turning message bodies into readable text, as mitmproxy's contentviews do.
+ *
+ *   prettify('auto', body, { contentType: 'application/json' }, { linesCutoff: 512 })
+ *   prettifyMessage(flow.response, flow, 'auto')   // decodes Content-Encoding, notes it
+ *
+ * The dumper and mitmweb's content route both go through `prettifyMessage`, so they agree.
+ */
+import type { AnyFlow } from '../flows.js';
+import type { TCPMessage, UDPMessage } from '../tcp.js';
+import type { WebSocketMessage } from '../websocket.js';
+import {
+  prettifyMessagesWith,
+  prettifyMessageWith,
+  prettifyWith,
+  type ContentViewMessage,
+  type ContentViewResult,
+  type PrettifyMessageOptions,
+  type PrettifyOptions,
+} from './prettify.js';
+import { ContentViewRegistry } from './registry.js';
+import type { ContentView, ContentViewMetadata } from './types.js';
+import { css } from './views/css.js';
+import { dns } from './views/dns.js';
+import { graphql } from './views/graphql.js';
+import { grpc } from './views/grpc.js';
+import { hexDump } from './views/hex-dump.js';
+import { hexStream } from './views/hex-stream.js';
+import { image } from './views/image.js';
+import { javascript } from './views/javascript.js';
+import { json } from './views/json.js';
+import { mqtt } from './views/mqtt.js';
+import { msgpack } from './views/msgpack.js';
+import { multipart } from './views/multipart.js';
+import { protobuf } from './views/protobuf.js';
+import { query } from './views/query.js';
+import { raw } from './views/raw.js';
+import { socketIO } from './views/socketio.js';
+import { urlencoded } from './views/urlencoded.js';
+import { xmlHtml } from './views/xml-html.js';
+import { zip } from './views/zip.js';
+
+export type { ContentView, ContentViewMetadata, RenderHints, SyntaxHighlight } from './types.js';
+export type { ContentViewResult, PrettifyOptions, PrettifyMessageOptions, ContentViewMessage } from './prettify.js';
+export { ContentViewRegistry, type ContentViewLogger } from './registry.js';
+export { CONTENT_MISSING, contentViewResultJson, getMessageData, makeMetadata, parseContentTypeEssence } from './prettify.js';
+export { cutAfterNLines, countNewlines, escapeControlCharacters } from './text.js';
+
+/** Default of the content_view_lines_cutoff option. */
+export const CONTENT_VIEW_LINES_CUTOFF = 512;
+
+/**
+ * The built-in views in mitmproxy's registration order (its Python views, then the Rust ones),
+ * which decides `auto` ties.
+ */
+export const builtinViews: readonly ContentView[] = [
+  css, dns, graphql, image, javascript, json, mqtt, multipart, query, raw, socketIO, urlencoded, xmlHtml, zip,
+  hexDump, hexStream, msgpack, protobuf, grpc,
+];
+
+/** The process-wide registry the dumper and the web app use; addons may add views to it. */
+export const registry = new ContentViewRegistry(builtinViews);
+
+/** A view by name (any case), or undefined. */
+export function getView(name: string): ContentView | undefined {
+  return registry.get(name);
+}
+
+/** Register a view (replacing one of the same name). */
+export function addView(view: ContentView): void {
+  registry.register(view);
+}
+
+export function removeView(name: string): boolean {
+  return registry.unregister(name);
+}
+
+/**
+ * What mitmweb's /state lists as `contentViews`: "auto", then the sorted lowercase names of all
+ * views except "query" (which only makes sense for requests without a body).
+ */
+export function availableViews(): string[] {
+  return registry.availableViews().filter((v) => v !== 'query');
+}
+
+/** Every accepted view name, "query" included: the choices of dumper_default_contentview. */
+export function contentViewChoices(): string[] {
+  return registry.availableViews();
+}
+
+/** Render bytes with a view ("auto" picks one). Never throws for bad data. */
+export function prettify(viewName: string, data: Buffer, metadata: ContentViewMetadata = {}, opts?: PrettifyOptions): ContentViewResult {
+  return prettifyWith(registry, viewName, data, metadata, opts);
+}
+
+/** Render the body of a message of a flow, decoding its Content-Encoding (mitmproxy's prettify_message). */
+export function prettifyMessage(message: ContentViewMessage, flow?: AnyFlow, viewName = 'auto', opts?: PrettifyMessageOptions): ContentViewResult {
+  return prettifyMessageWith(registry, message, flow, viewName, opts);
+}
+
+/** Render WebSocket/TCP/UDP messages with a shared line budget (mitmweb's `messages` content route). */
+export function prettifyMessages(
+  messages: ReadonlyArray<TCPMessage | UDPMessage | WebSocketMessage>,
+  flow?: AnyFlow,
+  viewName = 'auto',
+  opts?: PrettifyMessageOptions,
+): Array<{ result: ContentViewResult; fromClient: boolean; timestamp: number }> {
+  return prettifyMessagesWith(registry, messages, flow, viewName, opts);
+}
