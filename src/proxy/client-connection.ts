@@ -69,7 +69,7 @@ export async function handleClientConnection(
     master.log.error(`Unexpected error on client connection: ${(e as Error).stack ?? String(e)}`, clientLabel);
   } finally {
     ctx.closed = true;
-    ctx.upstream.closeAll();
+    await ctx.upstream.closeAll();
     if (!socket.destroyed) {
       socket.end();
       // Give the client a moment to read our last bytes, then make sure the socket goes away.

@@ -36,6 +36,8 @@ export class ServerConnection {
   reusable = true;
   closed = false;
   readonly reader: SocketReader;
+  /** Resolves once the socket closed and `server_disconnected` ran. */
+  finished: Promise<void> = Promise.resolve();
 
   constructor(
     readonly server: Server,
@@ -127,8 +129,11 @@ export class UpstreamPool {
     return c;
   }
 
-  closeAll(): void {
-    for (const c of this.conns) c.close();
+  /** Close every connection; resolves when their `server_disconnected` hooks have run. */
+  async closeAll(): Promise<void> {
+    const conns = [...this.conns];
+    for (const c of conns) c.close();
+    await Promise.all(conns.map((c) => c.finished));
   }
 
   /** Open a connection to `target` with the connection hooks; throws ConnectError. */
@@ -177,12 +182,14 @@ export class UpstreamPool {
     }
     const conn = new ServerConnection(server, socket, target);
     this.conns.push(conn);
-    socket.once('close', () => {
-      conn.closed = true;
-      conn.reusable = false;
-      server.timestampEnd = now();
-      this.conns = this.conns.filter((c) => c !== conn);
-      void hooks.trigger('server_disconnected', data);
+    conn.finished = new Promise<void>((resolve) => {
+      socket.once('close', () => {
+        conn.closed = true;
+        conn.reusable = false;
+        server.timestampEnd = now();
+        this.conns = this.conns.filter((c) => c !== conn);
+        void hooks.trigger('server_disconnected', data).finally(resolve);
+      });
     });
     await hooks.trigger('server_connected', data);
     return conn;

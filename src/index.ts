@@ -1,0 +1,38 @@
+/**
+ * mitmproxy-ts as a library: start a proxy in your process, add addons written in TypeScript,
+ * and inspect flows. Names of hooks, options and commands are mitmproxy's.
+ *
+ *     import { startProxy, type HTTPFlow } from 'mitmproxy-ts';
+ *     const proxy = await startProxy({ addons: [{ response(flow: HTTPFlow) { ... } }] });
+ */
+export { startProxy, type StartProxyOptions, type RunningProxy } from './start.js';
+export { Master } from './master.js';
+export { AddonManager, AddonHalt, Loader } from './addonmanager.js';
+export { OptManager, OptionsError, type OptionType, type OptionValue } from './optmanager.js';
+export { CommandManager, CommandError, type CommandSpec, type CommandParam, type CommandType } from './command.js';
+export { EventLog, type LogEntry, type LogLevel } from './log.js';
+export type {
+  Addon,
+  ClientHello,
+  ClientHelloData,
+  ConnectionContext,
+  NextLayerData,
+  ServerConnectionHookData,
+  Socks5AuthData,
+  TlsData,
+  HookName,
+} from './hooks.js';
+export { HOOK_NAMES } from './hooks.js';
+export { Flow, FlowError, type FlowState, type FlowType, type MetadataValue } from './flow.js';
+export { HTTPFlow, Request, Response, Message, type StreamSetting } from './http.js';
+export { Headers, type HeaderField, type HeadersInit } from './headers.js';
+export { Client, Server, Connection, type Address, type TlsVersion } from './connection.js';
+export { WebSocketData, WebSocketMessage, Opcode } from './websocket.js';
+export { TCPFlow, TCPMessage, UDPFlow, UDPMessage } from './tcp.js';
+export { DNSFlow, DNSMessage, DNSQuestion, DNSResourceRecord } from './dns.js';
+export { type AnyFlow, flowFromState } from './flows.js';
+export { ContentEncodingError } from './encoding.js';
+export { MultiDict } from './util/multidict.js';
+export { defaultAddons } from './addons/index.js';
+// DUMPMASTER_EXPORT_PENDING
+export { VERSION } from './version.js';

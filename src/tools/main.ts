@@ -1,0 +1,113 @@
+import { join } from 'node:path';
+import { versions, platform, arch } from 'node:process';
+import type { Master } from '../master.js';
+import { expandHome, OptionsError } from '../optmanager.js';
+import { MITMPROXY_COMPAT_VERSION, VERSION } from '../version.js';
+import { parseCommandLine, type ToolName } from './cmdline.js';
+import { DumpMaster } from './dump.js';
+import { createWebMaster } from './web/master.js';
+import type { ErrorCheck } from '../addons/errorcheck.js';
+
+/** `--version` output. */
+export function versionText(): string {
+  return [
+    `mitmproxy-ts: ${VERSION} (follows mitmproxy ${MITMPROXY_COMPAT_VERSION})`,
+    `Node.js: ${versions.node}`,
+    `OpenSSL: ${versions.openssl}`,
+    `Platform: ${platform}-${arch}`,
+  ].join('\n');
+}
+
+/** `--commands` output: every command's signature and help. */
+function commandsText(master: Master): string {
+  const lines: string[] = [];
+  for (const c of master.commands.all()) {
+    lines.push(c.signatureHelp());
+    if (c.help) for (const l of wrap(c.help, 70)) lines.push(`    ${l}`);
+    lines.push('');
+  }
+  return lines.join('\n');
+}
+
+function wrap(text: string, width: number): string[] {
+  const out: string[] = [];
+  let line = '';
+  for (const w of text.split(/\s+/).filter(Boolean)) {
+    if (line && line.length + 1 + w.length > width) {
+      out.push(line);
+      line = w;
+    } else line = line ? `${line} ${w}` : w;
+  }
+  if (line) out.push(line);
+  return out;
+}
+
+/**
+ * Run mitmdump or mitmweb with a command line: build the master, apply `--set`, config.yaml
+ * and flags (in mitmproxy's order: config.yaml beats --set, flags beat both), run until
+ * interrupted. Returns the exit code.
+ */
+export async function runTool(tool: ToolName, argv: string[], programName = tool === 'dump' ? 'mitmdump' : 'mitmweb'): Promise<number> {
+  const master = tool === 'dump' ? await DumpMaster.create() : await createWebMaster();
+  const errorcheck = master.addons.get('errorcheck') as ErrorCheck | undefined;
+  const args = parseCommandLine(tool, master.options, programName, argv);
+  if (args.version) {
+    console.log(versionText());
+    return 0;
+  }
+  if (args.showOptions) {
+    process.stdout.write(master.options.toYaml());
+    return 0;
+  }
+  if (args.showCommands) {
+    process.stdout.write(commandsText(master));
+    return 0;
+  }
+  try {
+    await master.options.setFromSpecs(args.setOptions);
+    const confdir = expandHome(master.options.get<string>('confdir'));
+    await master.options.loadFile(join(confdir, 'config.yaml'));
+    await master.options.loadFile(join(confdir, 'config.yml'));
+    const flags: Record<string, unknown> = { ...args.flagValues };
+    if (args.quiet) {
+      flags.termlog_verbosity = 'error';
+      flags.flow_detail = 0;
+    }
+    if (args.verbose) {
+      flags.termlog_verbosity = 'debug';
+      flags.flow_detail = 2;
+    }
+    if (args.filterArgs.length) {
+      const filter = args.filterArgs.join(' ');
+      for (const name of ['save_stream_filter', 'readfile_filter', 'dumper_filter']) if (master.options.has(name)) flags[name] = filter;
+    }
+    for (const k of Object.keys(flags)) if (!master.options.has(k)) delete flags[k];
+    await master.options.update(flags);
+    if (args.filterArgs.length) master.log.info(`Only processing flows that match "${args.filterArgs.join(' & ')}"`);
+    const unknown = master.options.unknownDeferred();
+    if (unknown.length) throw new OptionsError(`Unknown option(s): ${unknown.join(', ')}`);
+  } catch (e) {
+    console.error((e as Error).message);
+    return 2;
+  }
+
+  const stop = () => void master.shutdown();
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+  try {
+    await master.run();
+  } catch (e) {
+    console.error((e as Error).message);
+    await master.shutdown();
+    return 1;
+  }
+  if (errorcheck?.hasErrored) {
+    console.error(errorcheck.message());
+    await master.shutdown();
+    return 1;
+  }
+  errorcheck?.finish();
+  await master.shouldExit;
+  await master.shutdown();
+  return 0;
+}

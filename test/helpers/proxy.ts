@@ -1,0 +1,27 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { TestContext } from 'node:test';
+import { startProxy, type RunningProxy, type StartProxyOptions } from '../../src/index.js';
+import type { LogEntry } from '../../src/log.js';
+
+let sharedConfdir: string | null = null;
+
+/** One temporary confdir per test process (the CA is created there once), removed at exit. */
+export function testConfdir(): string {
+  if (!sharedConfdir) {
+    const dir = mkdtempSync(join(tmpdir(), 'mitmproxy-ts-test-'));
+    sharedConfdir = dir;
+    process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
+  }
+  return sharedConfdir;
+}
+
+/** Start an in-process proxy for a test; it is closed when the test ends, pass or fail. */
+export async function testProxy(t: TestContext, opts: StartProxyOptions = {}): Promise<RunningProxy & { logs: LogEntry[] }> {
+  const logs: LogEntry[] = [];
+  const p = await startProxy({ ...opts, options: { confdir: testConfdir(), ...opts.options } });
+  p.master.log.subscribe((e) => logs.push(e));
+  t.after(() => p.close());
+  return Object.assign(p, { logs });
+}

@@ -1,0 +1,172 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { testProxy } from '../helpers/proxy.js';
+import { curl } from '../helpers/clients.js';
+import { echoServer } from '../helpers/servers.js';
+import { Response, type HTTPFlow, type Client, type ServerConnectionHookData } from '../../src/index.js';
+
+test('hooks fire in mitmproxy order for one plain HTTP flow, each flow hook followed by update', async (t) => {
+  const up = await echoServer(t);
+  const events: string[] = [];
+  const spy = {
+    name: 'spy',
+    client_connected: (_c: Client) => void events.push('client_connected'),
+    requestheaders: () => void events.push('requestheaders'),
+    request: () => void events.push('request'),
+    server_connect: (_d: ServerConnectionHookData) => void events.push('server_connect'),
+    server_connected: () => void events.push('server_connected'),
+    responseheaders: () => void events.push('responseheaders'),
+    response: () => void events.push('response'),
+    update: () => void events.push('update'),
+    server_disconnected: () => void events.push('server_disconnected'),
+    client_disconnected: () => void events.push('client_disconnected'),
+  };
+  const proxy = await testProxy(t, { addons: [spy] });
+  await curl(['-x', proxy.url, `${up.url}/`]);
+  for (let i = 0; i < 50 && !events.includes('client_disconnected'); i++) await sleep(20);
+  assert.deepEqual(events, [
+    'client_connected',
+    'requestheaders',
+    'update',
+    'request',
+    'update',
+    'server_connect',
+    'server_connected',
+    'responseheaders',
+    'update',
+    'response',
+    'update',
+    'server_disconnected',
+    'client_disconnected',
+  ]);
+});
+
+test('async hooks are awaited in addon order before the flow goes on', async (t) => {
+  const up = await echoServer(t);
+  const order: string[] = [];
+  const slow = {
+    name: 'slow',
+    async request(f: HTTPFlow) {
+      await sleep(100);
+      order.push('slow');
+      f.request.headers.set('x-slow', 'done');
+    },
+  };
+  const second = {
+    name: 'second',
+    request(f: HTTPFlow) {
+      order.push(`second saw ${f.request.headers.get('x-slow')}`);
+    },
+  };
+  const proxy = await testProxy(t, { addons: [slow, second] });
+  const r = await curl(['-x', proxy.url, `${up.url}/`]);
+  assert.deepEqual(order, ['slow', 'second saw done']);
+  assert.ok(JSON.parse(r.stdout).rawHeaders.includes('x-slow'), 'the change made in an async hook reaches the server');
+});
+
+test('an addon that throws is logged with its name and hook; the flow continues', async (t) => {
+  const up = await echoServer(t);
+  const seen: string[] = [];
+  const broken = {
+    name: 'broken',
+    request() {
+      throw new Error('boom');
+    },
+  };
+  const after = { name: 'after', request: () => void seen.push('after ran') };
+  const proxy = await testProxy(t, { addons: [broken, after] });
+  const r = await curl(['-x', proxy.url, `${up.url}/`]);
+  assert.equal(r.status, 200);
+  assert.deepEqual(seen, ['after ran']);
+  const line = proxy.logs.find((e) => e.level === 'error' && e.message.includes('boom'));
+  assert.ok(line, 'error logged');
+  assert.match(line!.message, /^Addon error: broken\.request: /);
+});
+
+test('setting flow.response in request short-circuits the upstream and fires responseheaders/response', async (t) => {
+  const up = await echoServer(t);
+  const events: string[] = [];
+  const answer = {
+    name: 'answer',
+    request(f: HTTPFlow) {
+      f.response = Response.make(418, 'short circuit', { 'X-Answered': 'yes' });
+    },
+    responseheaders: () => void events.push('responseheaders'),
+    response: () => void events.push('response'),
+    server_connect: () => void events.push('server_connect'),
+  };
+  const proxy = await testProxy(t, { addons: [answer] });
+  const r = await curl(['-x', proxy.url, '-i', `${up.url}/`]);
+  assert.equal(r.status, 418);
+  assert.match(r.stdout, /X-Answered: yes/);
+  assert.match(r.stdout, /short circuit$/);
+  assert.equal(up.connections, 0, 'no upstream connection');
+  assert.deepEqual(events, ['responseheaders', 'response']);
+});
+
+test('setting flow.response in requestheaders also short-circuits', async (t) => {
+  const up = await echoServer(t);
+  const proxy = await testProxy(t, {
+    addons: [{ name: 'early', requestheaders: (f: HTTPFlow) => void (f.response = Response.make(204)) }],
+  });
+  const r = await curl(['-x', proxy.url, '-d', 'x', `${up.url}/`]);
+  assert.equal(r.status, 204);
+  assert.equal(up.connections, 0);
+});
+
+test('intercept pauses a flow until resume(); kill() closes the client connection without a response', async (t) => {
+  const up = await echoServer(t);
+  const intercepted: HTTPFlow[] = [];
+  const errors: string[] = [];
+  const interceptor = {
+    name: 'interceptor',
+    request(f: HTTPFlow) {
+      f.intercept();
+      intercepted.push(f);
+    },
+    error: (f: HTTPFlow) => void errors.push(f.error!.msg),
+  };
+  const proxy = await testProxy(t, { addons: [interceptor] });
+  const pending = curl(['-x', proxy.url, `${up.url}/one`]);
+  for (let i = 0; i < 100 && intercepted.length < 1; i++) await sleep(20);
+  assert.equal(intercepted.length, 1);
+  await sleep(200);
+  assert.equal(up.connections, 0, 'nothing sent upstream while intercepted');
+  assert.equal(intercepted[0]!.intercepted, true);
+  intercepted[0]!.request.path = '/edited-while-paused';
+  intercepted[0]!.resume();
+  const r = await pending;
+  assert.equal(r.status, 200);
+  assert.equal(JSON.parse(r.stdout).url, '/edited-while-paused');
+
+  const killed = curl(['-x', proxy.url, `${up.url}/two`]);
+  for (let i = 0; i < 100 && intercepted.length < 2; i++) await sleep(20);
+  intercepted[1]!.kill();
+  const k = await killed;
+  assert.equal(k.status, 0, 'no response at all');
+  assert.notEqual(k.code, 0, 'curl reports the closed connection');
+  assert.equal(intercepted[1]!.error!.msg, 'Connection killed.');
+  assert.deepEqual(errors, ['Connection killed.']);
+});
+
+test('a client_connected hook that sets client.error refuses the connection', async (t) => {
+  const up = await echoServer(t);
+  const proxy = await testProxy(t, {
+    addons: [{ name: 'refuse', client_connected: (c: Client) => void (c.error = 'not welcome') }],
+  });
+  const r = await curl(['-x', proxy.url, `${up.url}/`]);
+  assert.equal(r.status, 0);
+  assert.equal(up.connections, 0);
+});
+
+test('server_connect can cancel the upstream connection by setting server.error', async (t) => {
+  const up = await echoServer(t);
+  const proxy = await testProxy(t, {
+    addons: [{ name: 'nope', server_connect: (d: ServerConnectionHookData) => void (d.server.error = 'blocked by addon') }],
+  });
+  const r = await curl(['-x', proxy.url, `${up.url}/`]);
+  assert.equal(r.status, 502);
+  assert.match(r.stdout, /blocked by addon/);
+  assert.equal(up.connections, 0);
+});

@@ -1,0 +1,247 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import { testProxy } from '../helpers/proxy.js';
+import { curl, rawRequest } from '../helpers/clients.js';
+import { echoServer, httpServer, rawServer, closedPort } from '../helpers/servers.js';
+import type { HTTPFlow } from '../../src/index.js';
+
+/** Collects finished flows (response or error) from an in-process proxy. */
+function recorder() {
+  const flows: HTTPFlow[] = [];
+  return {
+    flows,
+    addon: {
+      name: 'recorder',
+      response(f: HTTPFlow) {
+        flows.push(f);
+      },
+      error(f: HTTPFlow) {
+        flows.push(f);
+      },
+    },
+  };
+}
+
+test('GET through the proxy with curl: body, status and the flow are right', async (t) => {
+  const up = await echoServer(t);
+  const rec = recorder();
+  const proxy = await testProxy(t, { addons: [rec.addon] });
+  const r = await curl(['-x', proxy.url, `${up.url}/path?x=1`]);
+  assert.equal(r.status, 200);
+  const body = JSON.parse(r.stdout);
+  assert.equal(body.method, 'GET');
+  assert.equal(body.url, '/path?x=1', 'absolute-form is forwarded in origin-form');
+  assert.equal(rec.flows.length, 1);
+  const f = rec.flows[0]!;
+  assert.equal(f.request.host, '127.0.0.1');
+  assert.equal(f.request.port, up.port);
+  assert.equal(f.request.path, '/path?x=1');
+  assert.equal(f.request.authority, '', 'regular mode stores absolute-form requests in origin form');
+  assert.equal(f.response!.statusCode, 200);
+  assert.equal(f.response!.text, r.stdout);
+  assert.ok(f.serverConn.peername, 'server connection recorded');
+  assert.equal(f.live, false);
+});
+
+test('POST with a body, and a chunked upload, arrive intact', async (t) => {
+  const up = await echoServer(t);
+  const rec = recorder();
+  const proxy = await testProxy(t, { addons: [rec.addon] });
+  const r1 = await curl(['-x', proxy.url, '-d', 'hello=world', `${up.url}/post`]);
+  assert.equal(JSON.parse(r1.stdout).body, 'hello=world');
+  assert.equal(rec.flows[0]!.request.text, 'hello=world');
+  const big = 'x'.repeat(100_000);
+  const r2 = await curl(['-x', proxy.url, '-H', 'Transfer-Encoding: chunked', '--data-binary', '@-', `${up.url}/chunked`], { input: big });
+  const echoed = JSON.parse(r2.stdout);
+  assert.equal(echoed.body.length, big.length);
+  assert.ok(echoed.rawHeaders.map((h: string) => h.toLowerCase()).includes('transfer-encoding'));
+  assert.equal(rec.flows[1]!.request.rawContent!.length, big.length, 'the de-chunked body is recorded');
+});
+
+test('keep-alive: several requests on one client connection reuse one upstream connection', async (t) => {
+  const up = await echoServer(t);
+  const proxy = await testProxy(t);
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+  t.after(() => agent.destroy());
+  for (let i = 0; i < 5; i++) {
+    const status = await new Promise<number>((resolve, reject) => {
+      const req = http.request({ host: '127.0.0.1', port: proxy.port, path: `${up.url}/r${i}`, agent, headers: { Host: `127.0.0.1:${up.port}` } }, (res) => {
+        res.resume();
+        res.on('end', () => resolve(res.statusCode!));
+      });
+      req.on('error', reject);
+      req.end();
+    });
+    assert.equal(status, 200);
+  }
+  assert.equal(up.connections, 1, 'one upstream connection for five requests');
+});
+
+test('HEAD, 204 and 304 responses carry no body and keep the connection usable', async (t) => {
+  const up = await httpServer(t, (req, res) => {
+    if (req.url === '/204') res.writeHead(204).end();
+    else if (req.url === '/304') res.writeHead(304, { ETag: '"x"' }).end();
+    else res.writeHead(200, { 'Content-Type': 'text/plain', 'Content-Length': '11' }).end(req.method === 'HEAD' ? undefined : 'hello world');
+  });
+  const proxy = await testProxy(t);
+  const head = await curl(['-x', proxy.url, '-I', `${up.url}/head`]);
+  assert.equal(head.status, 200);
+  assert.match(head.stdout, /Content-Length: 11/i, 'HEAD keeps the announced length');
+  // Three requests on one connection: if a bodiless response were framed wrong, the next would break.
+  const raw = await rawRequest(
+    proxy.port,
+    `GET ${up.url}/204 HTTP/1.1\r\nHost: 127.0.0.1:${up.port}\r\n\r\nGET ${up.url}/304 HTTP/1.1\r\nHost: 127.0.0.1:${up.port}\r\n\r\nGET ${up.url}/x HTTP/1.1\r\nHost: 127.0.0.1:${up.port}\r\nConnection: close\r\n\r\n`,
+  );
+  const text = raw.toString('latin1');
+  const statuses = [...text.matchAll(/^HTTP\/1\.1 (\d{3})/gm)].map((m) => Number(m[1]));
+  assert.deepEqual(statuses, [204, 304, 200], 'pipelined requests answered in order');
+  assert.ok(text.endsWith('hello world'));
+});
+
+test('Expect: 100-continue is answered by the proxy and not forwarded', async (t) => {
+  const up = await echoServer(t);
+  const rec = recorder();
+  const proxy = await testProxy(t, { addons: [rec.addon] });
+  const raw = await rawRequest(
+    proxy.port,
+    `POST ${up.url}/c HTTP/1.1\r\nHost: 127.0.0.1:${up.port}\r\nContent-Length: 4\r\nExpect: 100-continue\r\nConnection: close\r\n\r\n`,
+    { until: (b) => b.includes('100 Continue') },
+  );
+  assert.match(raw.toString(), /^HTTP\/1\.1 100 Continue\r\n\r\n/);
+  const full = await new Promise<string>((resolve, reject) => {
+    const req = http.request({ host: '127.0.0.1', port: proxy.port, method: 'POST', path: `${up.url}/c`, headers: { Host: `127.0.0.1:${up.port}`, Expect: '100-continue', 'Content-Length': 4 } });
+    req.on('continue', () => req.end('data'));
+    req.on('response', (res) => {
+      let b = '';
+      res.on('data', (d) => (b += d));
+      res.on('end', () => resolve(b));
+    });
+    req.on('error', reject);
+  });
+  const echoed = JSON.parse(full);
+  assert.equal(echoed.body, 'data');
+  assert.ok(!echoed.rawHeaders.some((h: string) => h.toLowerCase() === 'expect'), 'Expect is stripped');
+});
+
+test('HTTP/1.0 clients: response without chunking, connection closed after the response', async (t) => {
+  const up = await httpServer(t, (_req, res) => {
+    res.writeHead(200, { 'Content-Type': 'text/plain' });
+    res.write('part1-');
+    res.end('part2');
+  });
+  const proxy = await testProxy(t);
+  const raw = (await rawRequest(proxy.port, `GET ${up.url}/ HTTP/1.0\r\nHost: 127.0.0.1:${up.port}\r\n\r\n`)).toString('latin1');
+  assert.match(raw, /^HTTP\/1\.1 200 OK\r\n/);
+  assert.doesNotMatch(raw, /transfer-encoding/i);
+  assert.match(raw, /content-length: 11/i);
+  assert.ok(raw.endsWith('part1-part2'));
+});
+
+test('header case, order and duplicates survive in both directions (raw bytes checked)', async (t) => {
+  const up = await rawServer(t, (s) => {
+    s.once('data', () => {
+      s.end('HTTP/1.1 200 OK\r\nX-Lower: a\r\nSet-Cookie: a=1\r\nX-UPPER: B\r\nSet-Cookie: b=2\r\nContent-Length: 2\r\n\r\nok');
+    });
+  });
+  const proxy = await testProxy(t);
+  const raw = (
+    await rawRequest(proxy.port, `GET http://127.0.0.1:${up.port}/h HTTP/1.1\r\nHost: 127.0.0.1:${up.port}\r\nX-MiXeD: 1\r\nx-dup: one\r\nAccept: */*\r\nx-dup: two\r\nConnection: close\r\n\r\n`)
+  ).toString('latin1');
+  const sent = Buffer.concat(up.received[0]!).toString('latin1');
+  assert.equal(sent, `GET /h HTTP/1.1\r\nHost: 127.0.0.1:${up.port}\r\nX-MiXeD: 1\r\nx-dup: one\r\nAccept: */*\r\nx-dup: two\r\nConnection: close\r\n\r\n`);
+  assert.match(raw, /\r\nX-Lower: a\r\nSet-Cookie: a=1\r\nX-UPPER: B\r\nSet-Cookie: b=2\r\nContent-Length: 2\r\n\r\nok$/);
+});
+
+test('a refused upstream gives the client a 502 page naming the reason, and an error hook', async (t) => {
+  const port = await closedPort();
+  const rec = recorder();
+  const proxy = await testProxy(t, { addons: [rec.addon] });
+  const r = await curl(['-x', proxy.url, `http://127.0.0.1:${port}/`]);
+  assert.equal(r.status, 502);
+  assert.match(r.stdout, /<h1>502 Bad Gateway<\/h1>/);
+  assert.match(r.stdout, /refused/i);
+  assert.equal(rec.flows.length, 1);
+  assert.match(rec.flows[0]!.error!.msg, /refused/i);
+  assert.equal(rec.flows[0]!.response, null);
+});
+
+test('a DNS failure and an upstream that resets mid-response are 502s; the proxy keeps serving', async (t) => {
+  const up = await rawServer(t, (s) => {
+    s.once('data', () => {
+      s.write('HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nonly part');
+      setTimeout(() => s.destroy(), 50);
+    });
+  });
+  const ok = await echoServer(t);
+  const proxy = await testProxy(t);
+  const dns = await curl(['-x', proxy.url, 'http://does-not-exist.invalid/']);
+  assert.equal(dns.status, 502);
+  assert.match(dns.stdout, /not known|ENOTFOUND|EAI_AGAIN/);
+  const reset = await curl(['-x', proxy.url, `${up.url}/`]);
+  assert.equal(reset.status, 502);
+  assert.match(reset.stdout, /closed connection|outstanding|reset/i);
+  const after = await curl(['-x', proxy.url, `${ok.url}/still-alive`]);
+  assert.equal(after.status, 200);
+});
+
+test('malformed requests get a 400 with the reason', async (t) => {
+  const proxy = await testProxy(t);
+  const cases: Array<[string, RegExp]> = [
+    ['GARBAGE\r\n\r\n', /Bad HTTP request line/],
+    ['GET http://x/ HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n', /both transfer-encoding and content-length/],
+    ['GET http://x/ HTTP/1.1\r\nHost: x\r\nContent-Length : 3\r\n\r\nabc', /Invalid header name/],
+    ['GET / HTTP/1.1\r\n\r\n', /no host header, destination unknown/],
+    ['GET http://x/ HTTP/2.0\r\nHost: x\r\n\r\n', /unsupported HTTP version/],
+    ['POST http://x/ HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nabcdeXX0\r\n\r\n', /chunked/],
+    ['GET http://x/ HTTP/1.1\r\nHost: x\r\nContent-Length: 03\r\n\r\n', /invalid content-length/],
+  ];
+  for (const [req, reason] of cases) {
+    const raw = (await rawRequest(proxy.port, req)).toString('latin1');
+    assert.match(raw, /^HTTP\/1\.1 400 Bad Request\r\n/, `400 for ${JSON.stringify(req.slice(0, 40))}`);
+    assert.match(raw, reason);
+    assert.match(raw, /Connection: close/);
+  }
+});
+
+test('a large body streams through with stream_large_bodies and is not stored', async (t) => {
+  const size = 8 * 1024 * 1024;
+  const up = await httpServer(t, (_req, res) => {
+    res.writeHead(200, { 'Content-Length': String(size) });
+    res.end(Buffer.alloc(size, 'z'));
+  });
+  const rec = recorder();
+  const proxy = await testProxy(t, { addons: [rec.addon], options: { stream_large_bodies: '1m' } });
+  const r = await curl(['-x', proxy.url, '-o', '/dev/null', `${up.url}/big`]);
+  assert.equal(r.status, 200);
+  assert.equal(r.sizeDownload, size);
+  const f = rec.flows[0]!;
+  assert.equal(f.response!.stream, true, 'the flow records that it was streamed');
+  assert.equal(f.response!.rawContent, null, 'the streamed body is not kept');
+});
+
+test('body_size_limit: 413 for a large request, 502 for a large response', async (t) => {
+  const up = await httpServer(t, (req, res) => {
+    req.resume();
+    res.end(Buffer.alloc(5000, 'y'));
+  });
+  const rec = recorder();
+  const proxy = await testProxy(t, { addons: [rec.addon], options: { body_size_limit: '2k' } });
+  const big = await curl(['-x', proxy.url, '--data-binary', '@-', `${up.url}/upload`], { input: 'a'.repeat(4096) });
+  assert.equal(big.status, 413);
+  assert.match(big.stdout, /Request body exceeds mitmproxy&#x27;s body_size_limit/);
+  const resp = await curl(['-x', proxy.url, `${up.url}/download`]);
+  assert.equal(resp.status, 502);
+  assert.match(resp.stdout, /Response body exceeds mitmproxy&#x27;s body_size_limit/);
+  assert.equal(rec.flows.length, 2);
+  assert.ok(rec.flows.every((f) => f.error));
+});
+
+test('a request to the proxy itself through the proxy is refused (no loop)', async (t) => {
+  const proxy = await testProxy(t);
+  for (const host of ['127.0.0.1', 'localhost', '127.1']) {
+    const r = await curl(['-x', proxy.url, `http://${host}:${proxy.port}/`]);
+    assert.equal(r.status, 502, host);
+    assert.match(r.stdout, /destination unknown/);
+  }
+});
