@@ -26,6 +26,8 @@ const MAX_INT_DIGITS = 4300;
 const MAX_DEPTH = 990;
 
 const NUMBER_RE = /-?(?:0|[1-9][0-9]*)(\.[0-9]+)?([eE][-+]?[0-9]+)?/y;
+// eslint-disable-next-line no-control-regex
+const ESCAPE_OR_CONTROL = /[\\\x00-\x1f]/;
 
 class Parser {
   private pos = 0;
@@ -96,11 +98,26 @@ class Parser {
     }
     const f = Number(text);
     if (!Number.isFinite(f)) return new JsonNumber(f > 0 ? 'Infinity' : '-Infinity');
+    const abs = Math.abs(f);
+    // Where both languages print plain decimals (1e-4 <= |x| < 1e16) JS and Python agree on the digits.
+    if (abs >= 1e-4 && abs < 1e16) {
+      const js = String(f);
+      return new JsonNumber(js.includes('.') ? js : js + '.0');
+    }
     return new JsonNumber(pythonFloatRepr(f));
   }
 
   private string(): string {
     const s = this.s;
+    // Fast path: no escapes or control characters before the closing quote.
+    const close = s.indexOf('"', this.pos + 1);
+    if (close >= 0) {
+      const chunk = s.slice(this.pos + 1, close);
+      if (!ESCAPE_OR_CONTROL.test(chunk)) {
+        this.pos = close + 1;
+        return chunk;
+      }
+    }
     let p = this.pos + 1;
     let out = '';
     let chunkStart = p;
@@ -230,13 +247,14 @@ class LineBudgetExceeded extends Error {}
 
 /** `json.dumps(value, indent=N, ensure_ascii=...)`. */
 export function dumpPythonJson(value: JsonValue, opts: DumpOptions): { text: string; truncated: boolean } {
-  const parts: string[] = [];
+  // String concatenation (V8 ropes) is markedly faster here than collecting parts and joining.
+  let out = '';
   let lines = 0;
   const maxLines = opts.maxLines ?? Infinity;
+  const ensureAscii = opts.ensureAscii;
   const unit = ' '.repeat(opts.indent);
   const indents: string[] = ['\n'];
-  const nl = (level: number): string => {
-    if (++lines > maxLines) throw new LineBudgetExceeded();
+  const indent = (level: number): string => {
     let s = indents[level];
     if (s === undefined) {
       s = '\n' + unit.repeat(level);
@@ -245,43 +263,46 @@ export function dumpPythonJson(value: JsonValue, opts: DumpOptions): { text: str
     return s;
   };
   const write = (v: JsonValue, level: number): void => {
-    if (typeof v === 'string') parts.push(quote(v, opts.ensureAscii));
-    else if (v instanceof JsonNumber) parts.push(v.text);
-    else if (v === null) parts.push('null');
-    else if (v === true) parts.push('true');
-    else if (v === false) parts.push('false');
+    if (typeof v === 'string') out += quote(v, ensureAscii);
+    else if (v instanceof JsonNumber) out += v.text;
+    else if (v === null) out += 'null';
+    else if (v === true) out += 'true';
+    else if (v === false) out += 'false';
     else if (Array.isArray(v)) {
       if (v.length === 0) {
-        parts.push('[]');
+        out += '[]';
         return;
       }
-      parts.push('[');
+      const inner = indent(level + 1);
       for (let i = 0; i < v.length; i++) {
-        parts.push(i === 0 ? nl(level + 1) : ',' + nl(level + 1));
+        if (++lines > maxLines) throw new LineBudgetExceeded();
+        out += (i === 0 ? '[' : ',') + inner;
         write(v[i]!, level + 1);
       }
-      parts.push(nl(level), ']');
+      if (++lines > maxLines) throw new LineBudgetExceeded();
+      out += indent(level) + ']';
     } else {
       if (v.size === 0) {
-        parts.push('{}');
+        out += '{}';
         return;
       }
-      parts.push('{');
+      const inner = indent(level + 1);
       let first = true;
       for (const [k, item] of v) {
-        parts.push(first ? nl(level + 1) : ',' + nl(level + 1));
+        if (++lines > maxLines) throw new LineBudgetExceeded();
+        out += (first ? '{' : ',') + inner + quote(k, ensureAscii) + ': ';
         first = false;
-        parts.push(quote(k, opts.ensureAscii), ': ');
         write(item, level + 1);
       }
-      parts.push(nl(level), '}');
+      if (++lines > maxLines) throw new LineBudgetExceeded();
+      out += indent(level) + '}';
     }
   };
   try {
     write(value, 0);
-    return { text: parts.join(''), truncated: false };
+    return { text: out, truncated: false };
   } catch (e) {
-    if (e instanceof LineBudgetExceeded) return { text: parts.join(''), truncated: true };
+    if (e instanceof LineBudgetExceeded) return { text: out, truncated: true };
     throw e;
   }
 }

@@ -27,7 +27,7 @@ export function pythonFloatRepr(x: number): string {
   if (x === 0) return Object.is(x, -0) ? '-0.0' : '0.0';
   const { negative, digits, exp } = shortestDigits(x);
   const sign = negative ? '-' : '';
-  if (exp >= -5 && exp < 16) {
+  if (exp >= -4 && exp < 16) {
     const fixed = fixedLayout(digits, exp);
     return sign + (fixed.includes('.') ? fixed : fixed + '.0');
   }

@@ -3,19 +3,22 @@ import type { ContentView } from '../types.js';
 
 const BYTES_PER_ROW = 16;
 
+const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
+const ASCII = Array.from({ length: 256 }, (_, i) => (i >= 0x20 && i < 0x7f ? String.fromCharCode(i) : '.'));
+// Separator before byte i of a row: two spaces between groups of four bytes, one inside a group.
+const SEP = Array.from({ length: BYTES_PER_ROW }, (_, i) => (i === 0 ? '' : i % 4 === 0 ? '  ' : ' '));
+
 function hexRow(data: Uint8Array, offset: number): string {
   const end = Math.min(offset + BYTES_PER_ROW, data.length);
   let line = offset.toString(16).padStart(4, '0') + ':   ';
   let ascii = '';
   for (let i = 0; i < BYTES_PER_ROW; i++) {
-    // Two spaces between groups of four bytes, one inside a group.
-    const sep = i === 0 ? '' : i % 4 === 0 ? '  ' : ' ';
     if (offset + i < end) {
       const b = data[offset + i]!;
-      line += sep + b.toString(16).padStart(2, '0');
-      ascii += b >= 0x20 && b < 0x7f ? String.fromCharCode(b) : '.';
+      line += SEP[i]! + HEX[b]!;
+      ascii += ASCII[b]!;
     } else {
-      line += sep + '  ';
+      line += SEP[i]! + '  ';
     }
   }
   return line + '   ' + ascii;
