@@ -1,0 +1,99 @@
+/**
+ * Writing flow files: one tnetstring dict per flow, format 21 by default (what mitmproxy 11+
+ * reads and writes), or format 17 for mitmproxy 8.1.x (spec/flow-format.md §2.9).
+ *
+ * Writes to a file descriptor are synchronous and complete per flow, like mitmproxy's writer that
+ * flushes after every flow: a crash never leaves half a flow behind from an earlier `add`, and
+ * hooks that save flows see them on disk when they return.
+ */
+import { closeSync, mkdirSync, openSync, writeSync } from 'node:fs';
+import { dirname } from 'node:path';
+import type { Writable } from 'node:stream';
+import type { FlowState } from '../flow.js';
+import type { AnyFlow } from '../flows.js';
+import { ReverseWriter } from './tnetstring.js';
+import { writeFlowState } from './state-schema.js';
+import { downgradeTo17 } from './format17.js';
+
+/** Flow file format versions we can write. */
+export type WriteFormat = 21 | 17;
+
+function stateOf(flow: AnyFlow | FlowState): FlowState {
+  return typeof (flow as AnyFlow).getState === 'function' ? (flow as AnyFlow).getState() : (flow as FlowState);
+}
+
+/** Encode into `w` (which is reset first); the result is `w.view()`. */
+function encodeInto(w: ReverseWriter, flow: AnyFlow | FlowState, format: WriteFormat): void {
+  w.reset();
+  const state = stateOf(flow);
+  if (format === 17) w.value(downgradeTo17(state));
+  else writeFlowState(w, state);
+}
+
+/** The bytes of one flow as mitmproxy writes them (format 21 unless `format` says 17). */
+export function encodeFlow(flow: AnyFlow | FlowState, format: WriteFormat = 21): Buffer {
+  const w = new ReverseWriter(4096);
+  encodeInto(w, flow, format);
+  return w.toBuffer();
+}
+
+/** Where a writer puts its bytes: a file descriptor (synchronous) or a stream (e.g. stdout). */
+export type FlowSink = number | Writable;
+
+/** Writes flows one after another to a file or stream. */
+export class FlowWriter {
+  private readonly w = new ReverseWriter(64 * 1024);
+  private closed = false;
+  /** Flows written so far. */
+  count = 0;
+
+  constructor(
+    private readonly sink: FlowSink,
+    readonly format: WriteFormat = 21,
+    /** Whether `close()` closes the file descriptor (true for files opened by `FlowWriter.open`). */
+    private readonly ownsFd = false,
+  ) {}
+
+  /**
+   * Open a file for writing (truncating it) or appending, creating missing directories when
+   * `mkdirs` is set. Errors are the usual `fs` errors (ENOENT, EACCES, ...).
+   */
+  static open(path: string, opts: { append?: boolean; format?: WriteFormat; mkdirs?: boolean } = {}): FlowWriter {
+    if (opts.mkdirs) mkdirSync(dirname(path), { recursive: true });
+    const fd = openSync(path, opts.append ? 'a' : 'w');
+    return new FlowWriter(fd, opts.format ?? 21, true);
+  }
+
+  /** Write one flow. For a stream sink, returns false when the stream asks to wait for 'drain'. */
+  add(flow: AnyFlow | FlowState): boolean {
+    if (this.closed) throw new Error('FlowWriter is closed');
+    encodeInto(this.w, flow, this.format);
+    this.count++;
+    if (typeof this.sink === 'number') {
+      const data = this.w.view();
+      let off = 0;
+      while (off < data.length) off += writeSync(this.sink, data, off, data.length - off);
+      return true;
+    }
+    // A stream keeps the buffer until it is written, so it gets its own copy.
+    return this.sink.write(this.w.toBuffer());
+  }
+
+  /** Close the file (when this writer opened it). Streams are left open: they belong to the caller. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    if (typeof this.sink === 'number' && this.ownsFd) closeSync(this.sink);
+  }
+}
+
+/** Write flows to a file (`append` adds to it), returning how many were written. */
+export function writeFlowsToFile(path: string, flows: Iterable<AnyFlow | FlowState>, opts: { append?: boolean; format?: WriteFormat } = {}): number {
+  const fw = FlowWriter.open(path, opts);
+  try {
+    for (const f of flows) fw.add(f);
+    return fw.count;
+  } finally {
+    fw.close();
+  }
+}

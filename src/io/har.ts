@@ -1,0 +1,532 @@
+/**
+ * HAR 1.2 (HTTP Archive): export exactly as mitmproxy's `savehar` addon writes it (spec §5.7),
+ * and import as mitmproxy's `-r file.har` reads it (spec §4.3). Exported files are
+ * byte-identical to mitmproxy's for the same flows (checked against its own golden files).
+ */
+import { deflateSync } from 'node:zlib';
+import { HTTPFlow, Request, Response, Headers } from '../http.js';
+import { Client, Server } from '../connection.js';
+import type { AnyFlow } from '../flows.js';
+import { MITMPROXY_COMPAT_VERSION } from '../version.js';
+import { now } from '../util/time.js';
+import { PyFloat } from './tnetstring.js';
+import { pyJsonDumps, type PyJson } from './pyjson.js';
+import { pyBytesRepr } from './pyrepr.js';
+import { parseCookieHeader, parseSetCookieHeader, cookieAttr } from './cookies.js';
+import {
+  ContentEncodingError,
+  decodeLikeMitmproxy,
+  decodeUtf8Surrogateescape,
+  encodeCharset,
+  encodeContent,
+  encodeUtf8Surrogateescape,
+  getTextLikeMitmproxy,
+  inferContentEncoding,
+  isMostlyBin,
+  setTextLikeMitmproxy,
+} from './text.js';
+
+// --------------------------------------------------------------------------------------------
+// Export
+
+/** Header bytes (byte strings in the model) as Python str: UTF-8 with surrogate escapes. */
+function headerText(s: string): string {
+  return /[^\x00-\x7f]/.test(s) ? decodeUtf8Surrogateescape(Buffer.from(s, 'latin1')) : s;
+}
+
+function nameValue(pairs: Iterable<readonly [string, string | null]>): PyJson[] {
+  const out: PyJson[] = [];
+  for (const [name, value] of pairs) out.push({ name, value });
+  return out;
+}
+
+function headerList(h: Headers): PyJson[] {
+  return h.fields.map(([n, v]) => ({ name: headerText(n), value: headerText(v) }));
+}
+
+/** `len(str(headers))` in mitmproxy: the length of Python's repr of the Headers object (a quirk kept for identical output). */
+export function headersSize(h: Headers): number {
+  let len = 'Headers['.length + 1;
+  h.fields.forEach(([n, v], i) => {
+    if (i) len += 2;
+    len += 4 + pyBytesRepr(Buffer.from(n, 'latin1')).length + pyBytesRepr(Buffer.from(v, 'latin1')).length;
+  });
+  return len;
+}
+
+/** Python's `parse_qsl(q, keep_blank_values=True, errors="surrogateescape")`. */
+export function parseQsl(q: string): Array<[string, string]> {
+  const out: Array<[string, string]> = [];
+  for (const part of q.split('&')) {
+    if (!part) continue;
+    const eq = part.indexOf('=');
+    const name = eq < 0 ? part : part.slice(0, eq);
+    const value = eq < 0 ? '' : part.slice(eq + 1);
+    out.push([unquotePlus(name), unquotePlus(value)]);
+  }
+  return out;
+}
+
+function unquotePlus(s: string): string {
+  const t = s.replace(/\+/g, ' ');
+  if (!t.includes('%')) return t;
+  const bytes: number[] = [];
+  for (let i = 0; i < t.length; i++) {
+    const c = t.charCodeAt(i);
+    if (c === 0x25 && /^[0-9a-fA-F]{2}$/.test(t.slice(i + 1, i + 3))) {
+      bytes.push(parseInt(t.slice(i + 1, i + 3), 16));
+      i += 2;
+    } else if (c < 0x80) bytes.push(c);
+    else {
+      const cp = t.codePointAt(i)!;
+      for (const b of Buffer.from(String.fromCodePoint(cp), 'utf8')) bytes.push(b);
+      if (cp > 0xffff) i++;
+    }
+  }
+  return decodeUtf8Surrogateescape(Buffer.from(bytes));
+}
+
+/** The query of a request as mitmproxy's `request.query` (from the URL, without fragment). */
+function queryOf(req: Request): Array<[string, string]> {
+  const path = req.path;
+  const q = path.indexOf('?');
+  if (q < 0) return [];
+  let query = path.slice(q + 1);
+  const hash = query.indexOf('#');
+  if (hash >= 0) query = query.slice(0, hash);
+  return parseQsl(headerText(query));
+}
+
+function requestCookies(req: Request): Array<[string, string]> {
+  const out: Array<[string, string]> = [];
+  for (const [n, v] of req.headers.fields) if (n.toLowerCase() === 'cookie') out.push(...parseCookieHeader(headerText(v)));
+  return out;
+}
+
+function responseCookies(resp: Response): PyJson[] {
+  const out: PyJson[] = [];
+  for (const [n, v] of resp.headers.fields) {
+    if (n.toLowerCase() !== 'set-cookie') continue;
+    for (const c of parseSetCookieHeader(headerText(v))) {
+      const path = cookieAttr(c.attrs, 'path');
+      const domain = cookieAttr(c.attrs, 'domain');
+      const cookie: { [k: string]: PyJson } = {
+        name: c.name,
+        value: c.value,
+        path: path.found ? path.value : '/',
+        domain: domain.found ? domain.value : '',
+        httpOnly: cookieAttr(c.attrs, 'httpOnly').found,
+        secure: cookieAttr(c.attrs, 'secure').found,
+      };
+      const sameSite = cookieAttr(c.attrs, 'sameSite');
+      if (sameSite.found) cookie['sameSite'] = sameSite.value;
+      out.push(cookie);
+    }
+  }
+  return out;
+}
+
+/** Urlencoded form fields of a request body, as mitmproxy's `urlencoded_form` (empty unless the Content-Type says so). */
+function urlencodedForm(req: Request): Array<[string, string]> {
+  const ct = (req.headers.get('content-type') ?? '').toLowerCase();
+  if (!ct.includes('application/x-www-form-urlencoded')) return [];
+  const text = getTextLikeMitmproxy(req, false);
+  return text ? parseQsl(text) : [];
+}
+
+function roundHalfEven(x: number): number {
+  const r = Math.round(x);
+  return Math.abs(x % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r;
+}
+
+/** Python's `datetime.fromtimestamp(ts, timezone.utc).isoformat()`. */
+export function isoformatUtc(ts: number): string {
+  let secs = Math.floor(ts);
+  let us = roundHalfEven((ts - secs) * 1e6);
+  if (us >= 1e6) {
+    secs += 1;
+    us -= 1e6;
+  }
+  const d = new Date(secs * 1000);
+  const p = (n: number, w = 2) => String(n).padStart(w, '0');
+  const year = d.getUTCFullYear();
+  const base = `${p(year, 4)}-${p(d.getUTCMonth() + 1)}-${p(d.getUTCDate())}T${p(d.getUTCHours())}:${p(d.getUTCMinutes())}:${p(d.getUTCSeconds())}`;
+  return `${base}${us ? '.' + p(us, 6) : ''}+00:00`;
+}
+
+/** Python truthiness of an optional timestamp. */
+const set = (v: number | null | undefined): v is number => v !== null && v !== undefined && v !== 0;
+
+/** One HAR entry for an HTTP flow. `serversSeen` holds the ids of server connections already counted for "connect". */
+export function harEntry(flow: HTTPFlow, serversSeen: Set<string>): { [key: string]: PyJson } {
+  const sc = flow.serverConn;
+  let connect: PyFloat | number = new PyFloat(-1);
+  let ssl: PyFloat | number = new PyFloat(-1);
+  if (serversSeen.has(sc.id)) {
+    /* the connection was already paid for by an earlier entry */
+  } else if (set(sc.timestampTcpSetup)) {
+    connect = new PyFloat(1000 * (sc.timestampTcpSetup - (sc.timestampStart ?? 0)));
+    if (set(sc.timestampTlsSetup)) ssl = new PyFloat(1000 * (sc.timestampTlsSetup - sc.timestampTcpSetup));
+    serversSeen.add(sc.id);
+  }
+  const req = flow.request;
+  const resp = flow.response;
+  const send: PyFloat | number = set(req.timestampEnd) ? new PyFloat(1000 * (req.timestampEnd - req.timestampStart)) : 0;
+  const wait: PyFloat | number = resp && set(req.timestampEnd) ? new PyFloat(1000 * (resp.timestampStart - req.timestampEnd)) : 0;
+  const receive: PyFloat | number = resp && set(resp.timestampEnd) ? new PyFloat(1000 * (resp.timestampEnd - resp.timestampStart)) : 0;
+  const timings = { connect, ssl, send, receive, wait };
+
+  let response: { [key: string]: PyJson };
+  if (resp) {
+    let content: Buffer | null;
+    try {
+      content = resp.getContent(true);
+    } catch (e) {
+      if (!(e instanceof ContentEncodingError)) throw e;
+      content = resp.rawContent;
+    }
+    const raw = resp.rawContent;
+    const size = raw ? raw.length : 0;
+    const decodedSize = content ? content.length : 0;
+    const contentJson: { [key: string]: PyJson } = {
+      size,
+      compression: decodedSize - size,
+      mimeType: headerText(resp.headers.get('Content-Type') ?? ''),
+    };
+    if (content && content.length && isMostlyBin(content)) {
+      contentJson['text'] = content.toString('base64');
+      contentJson['encoding'] = 'base64';
+    } else {
+      contentJson['text'] = getTextLikeMitmproxy(resp, false) ?? '';
+    }
+    response = {
+      status: resp.statusCode,
+      statusText: headerText(resp.reason),
+      httpVersion: resp.httpVersion,
+      cookies: responseCookies(resp),
+      headers: headerList(resp.headers),
+      content: contentJson,
+      redirectURL: headerText(resp.headers.get('Location') ?? ''),
+      headersSize: headersSize(resp.headers),
+      bodySize: size,
+    };
+  } else {
+    response = {
+      status: 0,
+      statusText: '',
+      httpVersion: '',
+      headers: [],
+      cookies: [],
+      content: {},
+      redirectURL: '',
+      headersSize: -1,
+      bodySize: -1,
+      _transferSize: 0,
+      _error: flow.error ? flow.error.msg : null,
+    };
+  }
+
+  const url = req.method === 'CONNECT' ? `https://${req.prettyUrl}/` : req.prettyUrl;
+  // Python's sum() starts from int 0 and becomes a float once a float is added.
+  let total = 0;
+  let totalIsFloat = false;
+  for (const v of Object.values(timings)) {
+    const n = v instanceof PyFloat ? v.value : v;
+    if (n >= 0) {
+      total += n;
+      if (v instanceof PyFloat) totalIsFloat = true;
+    }
+  }
+  const requestJson: { [key: string]: PyJson } = {
+    method: headerText(req.method),
+    url: headerText(url),
+    httpVersion: req.httpVersion,
+    cookies: nameValue(requestCookies(req)),
+    headers: headerList(req.headers),
+    queryString: nameValue(queryOf(req)),
+    headersSize: headersSize(req.headers),
+    bodySize: req.rawContent ? req.rawContent.length : 0,
+  };
+  const entry: { [key: string]: PyJson } = {
+    startedDateTime: isoformatUtc(req.timestampStart),
+    time: totalIsFloat ? new PyFloat(total) : total,
+    request: requestJson,
+    response,
+    cache: {},
+    timings,
+  };
+  if (req.method === 'POST' || req.method === 'PUT' || req.method === 'PATCH') {
+    requestJson['postData'] = {
+      mimeType: headerText(req.headers.get('Content-Type') ?? ''),
+      text: getTextLikeMitmproxy(req, false),
+      params: nameValue(urlencodedForm(req)),
+    };
+  }
+  if (sc.peername) entry['serverIPAddress'] = String(sc.peername[0]);
+  if (flow.websocket) {
+    entry['_resourceType'] = 'websocket';
+    entry['_webSocketMessages'] = flow.websocket.messages.map((m) => ({
+      type: m.fromClient ? 'send' : 'receive',
+      time: new PyFloat(m.timestamp),
+      opcode: m.type,
+      data: m.isText ? decodeUtf8Surrogateescape(m.content) : m.content.toString('base64'),
+    }));
+  }
+  return entry;
+}
+
+export interface HarOptions {
+  /** `creator.version` (mitmproxy writes its own version). */
+  creatorVersion?: string;
+  /** Called with the number of non-HTTP flows left out, when there are any. */
+  onSkipped?: (count: number) => void;
+}
+
+/** The HAR document for some flows (non-HTTP flows are left out). */
+export function makeHar(flows: Iterable<AnyFlow>, opts: HarOptions = {}): { [key: string]: PyJson } {
+  const entries: PyJson[] = [];
+  const seen = new Set<string>();
+  let skipped = 0;
+  for (const f of flows) {
+    if (f instanceof HTTPFlow) entries.push(harEntry(f, seen));
+    else skipped++;
+  }
+  if (skipped > 0) opts.onSkipped?.(skipped);
+  return {
+    log: {
+      version: '1.2',
+      creator: { name: 'mitmproxy', version: opts.creatorVersion ?? MITMPROXY_COMPAT_VERSION, comment: '' },
+      pages: [],
+      entries,
+    },
+  };
+}
+
+/** The HAR file text (`json.dumps(har, indent=4)`, no trailing newline). */
+export function harToJson(flows: Iterable<AnyFlow>, opts: HarOptions = {}): string {
+  return pyJsonDumps(makeHar(flows, opts), 4);
+}
+
+/** The bytes of a HAR file; zlib-compressed (level 9) when `compressed`, as mitmproxy writes `.zhar`. */
+export function harToBytes(flows: Iterable<AnyFlow>, opts: HarOptions & { compressed?: boolean } = {}): Buffer {
+  const data = Buffer.from(harToJson(flows, opts), 'utf8');
+  return opts.compressed ? deflateSync(data, { level: 9 }) : data;
+}
+
+// --------------------------------------------------------------------------------------------
+// Import
+
+/** A HAR entry that cannot be turned into a flow. */
+export class HarImportError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'HarImportError';
+  }
+}
+
+type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
+
+function obj(v: Json | undefined, what: string): { [key: string]: Json } {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new HarImportError(`${what} must be an object`);
+  return v;
+}
+
+function field(o: { [key: string]: Json }, key: string, what: string): Json {
+  if (!Object.prototype.hasOwnProperty.call(o, key)) throw new HarImportError(`${what} has no "${key}"`);
+  return o[key]!;
+}
+
+function strField(o: { [key: string]: Json }, key: string, what: string): string {
+  const v = field(o, key, what);
+  if (typeof v !== 'string') throw new HarImportError(`${what}.${key} must be a string`);
+  return v;
+}
+
+/** Headers given as `{name, value}` objects (browsers, Charles, Fiddler) or `[name, value]` pairs (Slack). */
+function harHeaders(v: Json | undefined, what: string): Headers {
+  if (!Array.isArray(v)) throw new HarImportError(`${what} must be a list`);
+  const h = new Headers();
+  for (const item of v) {
+    let name: Json | undefined;
+    let value: Json | undefined;
+    if (typeof item === 'object' && item !== null && !Array.isArray(item)) {
+      name = field(item, 'name', what);
+      value = field(item, 'value', what);
+    } else if (Array.isArray(item)) {
+      if (item.length < 2) throw new HarImportError(`${what}: a header pair needs a name and a value`);
+      name = item[0];
+      value = item[1];
+    } else throw new HarImportError(`${what}: invalid header ${JSON.stringify(item)}`);
+    if (typeof name !== 'string' || typeof value !== 'string') throw new HarImportError(`${what}: header names and values must be strings`);
+    h.fields.push([encodeUtf8Surrogateescape(name).toString('latin1'), encodeUtf8Surrogateescape(value).toString('latin1')]);
+  }
+  return h;
+}
+
+const ISO_RE = /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2})(?::?(\d{2})(?::?(\d{2})(?:[.,](\d+))?)?)?)?\s*(Z|[+-]\d{2}(?::?\d{2}(?::?\d{2})?)?)?$/;
+
+/** Python's `datetime.fromisoformat(s.replace("Z", "+00:00")).timestamp()` (no zone: local time, as Python). */
+export function parseHarTimestamp(s: string): number {
+  const m = ISO_RE.exec(s.trim());
+  if (!m) throw new HarImportError(`Invalid isoformat string: ${JSON.stringify(s)}`);
+  const [y, mo, d, h, mi, se] = [m[1], m[2], m[3], m[4], m[5], m[6]].map((x) => Number(x ?? 0)) as [number, number, number, number, number, number];
+  const us = m[7] ? Number((m[7] + '000000').slice(0, 6)) : 0;
+  let secs: number;
+  if (m[8]) {
+    secs = Date.UTC(y, mo - 1, d, h, mi, se) / 1000;
+    if (m[8] !== 'Z') {
+      const sign = m[8][0] === '-' ? -1 : 1;
+      const parts = m[8].slice(1).replace(/:/g, '');
+      const off = Number(parts.slice(0, 2)) * 3600 + Number(parts.slice(2, 4) || 0) * 60 + Number(parts.slice(4, 6) || 0);
+      secs -= sign * off;
+    }
+  } else {
+    secs = new Date(y, mo - 1, d, h, mi, se).getTime() / 1000;
+  }
+  if (!Number.isFinite(secs)) throw new HarImportError(`Invalid isoformat string: ${JSON.stringify(s)}`);
+  return (secs * 1e6 + us) / 1e6;
+}
+
+function httpVersionFromHar(v: Json | undefined): string {
+  if (v === 'http/2.0' || v === 'HTTP/2') return 'HTTP/2';
+  if (v === 'HTTP/3') return 'HTTP/3';
+  return 'HTTP/1.1';
+}
+
+/** Build one HTTP flow from a HAR entry (mitmproxy's `request_to_flow`). */
+export function harEntryToFlow(entryJson: Json): HTTPFlow {
+  const entry = obj(entryJson, 'entry');
+  const tsStart = parseHarTimestamp(strField(entry, 'startedDateTime', 'entry'));
+  const time = field(entry, 'time', 'entry');
+  if (typeof time !== 'number') throw new HarImportError('entry.time must be a number');
+  const tsEnd = tsStart + time / 1000;
+  const reqJson = obj(field(entry, 'request', 'entry'), 'entry.request');
+  const respJson = obj(field(entry, 'response', 'entry'), 'entry.response');
+  const method = strField(reqJson, 'method', 'request');
+  const url = strField(reqJson, 'url', 'request');
+  const serverAddress = entry['serverIPAddress'];
+  const reqHeaders = harHeaders(field(reqJson, 'headers', 'request'), 'request.headers');
+  const reqVersion = field(reqJson, 'httpVersion', 'request');
+  const respVersion = field(respJson, 'httpVersion', 'response');
+  const port = url.startsWith('http://') ? 80 : 443;
+
+  const client = new Client({ peername: ['127.0.0.1', 0], sockname: ['127.0.0.1', 0], timestampStart: now() });
+  const server = new Server({ address: serverAddress ? [String(serverAddress), port] : null });
+  const flow = new HTTPFlow(client, server);
+
+  let reqText = '';
+  if ('postData' in reqJson) {
+    const pd = obj(reqJson['postData'], 'request.postData');
+    const t = field(pd, 'text', 'request.postData');
+    if (typeof t !== 'string') throw new HarImportError('request.postData.text must be a string');
+    reqText = t;
+  }
+
+  // Request.make(method, url, text, headers): no Host header is added; setting the URL updates
+  // an existing Host header; setting the text sets Content-Length.
+  const t0 = now();
+  const req = new Request({
+    host: '',
+    port: 0,
+    method: encodeUtf8Surrogateescape(method).toString('latin1'),
+    scheme: '',
+    authority: '',
+    path: '',
+    httpVersion: 'HTTP/1.1',
+    headers: reqHeaders,
+    content: Buffer.alloc(0),
+    timestampStart: t0,
+    timestampEnd: t0,
+  });
+  try {
+    req.url = url;
+  } catch (e) {
+    throw new HarImportError((e as Error).message);
+  }
+  if (/[A-Z]/.test(req.host)) req.host = req.host.toLowerCase();
+  setTextLikeMitmproxy(req, reqText);
+  flow.request = req;
+
+  const status = field(respJson, 'status', 'response');
+  if (typeof status !== 'number' || !Number.isInteger(status)) throw new HarImportError('response.status must be an integer');
+  const contentJson = obj(field(respJson, 'content', 'response'), 'response.content');
+  const respHeaders = harHeaders(field(respJson, 'headers', 'response'), 'response.headers');
+  const textJson = contentJson['text'] ?? '';
+  const encoding = contentJson['encoding'] ?? null;
+  let body: Buffer;
+  if (encoding === 'base64') {
+    if (typeof textJson !== 'string') throw new HarImportError('response.content.text must be a string');
+    body = Buffer.from(textJson, 'base64');
+  } else if (typeof textJson === 'string') {
+    const enc = typeof encoding === 'string' && encoding ? encoding : inferContentEncoding(headerText(respHeaders.get('content-type') ?? ''));
+    try {
+      body = encodeCharset(textJson, enc);
+    } catch {
+      body = encodeUtf8Surrogateescape(textJson);
+    }
+  } else throw new HarImportError('response.content.text must be a string');
+  try {
+    body = encodeContent(body, respHeaders.get('content-encoding') ?? 'identity');
+  } catch (e) {
+    throw new HarImportError((e as Error).message);
+  }
+  const resp = new Response({
+    statusCode: status,
+    reason: reasonPhrase(status),
+    httpVersion: 'HTTP/1.1',
+    headers: respHeaders,
+    content: body,
+    trailers: null,
+    timestampStart: tsStart,
+    timestampEnd: tsEnd,
+  });
+  flow.response = resp;
+
+  req.timestampStart = tsStart;
+  req.timestampEnd = tsEnd;
+  client.timestampStart = tsStart;
+  client.timestampEnd = tsEnd;
+  req.httpVersion = httpVersionFromHar(reqVersion);
+  resp.httpVersion = httpVersionFromHar(respVersion);
+  try {
+    decodeLikeMitmproxy(req, true);
+    decodeLikeMitmproxy(resp, true);
+  } catch (e) {
+    throw new HarImportError((e as Error).message);
+  }
+  return flow;
+}
+
+/** mitmproxy's status-code table (its reason phrases differ from Node's in places, e.g. "Request Time-out"). */
+const REASONS: Record<number, string> = {
+  100: 'Continue', 101: 'Switching Protocols', 102: 'Processing', 103: 'Early Hints',
+  200: 'OK', 201: 'Created', 202: 'Accepted', 203: 'Non-Authoritative Information', 204: 'No Content',
+  205: 'Reset Content', 206: 'Partial Content', 207: 'Multi-Status', 208: 'Already Reported', 226: 'IM Used',
+  300: 'Multiple Choices', 301: 'Moved Permanently', 302: 'Found', 303: 'See Other', 304: 'Not Modified',
+  305: 'Use Proxy', 307: 'Temporary Redirect', 308: 'Permanent Redirect',
+  400: 'Bad Request', 401: 'Unauthorized', 402: 'Payment Required', 403: 'Forbidden', 404: 'Not Found',
+  405: 'Method Not Allowed', 406: 'Not Acceptable', 407: 'Proxy Authentication Required', 408: 'Request Time-out',
+  409: 'Conflict', 410: 'Gone', 411: 'Length Required', 412: 'Precondition Failed', 413: 'Payload Too Large',
+  414: 'Request-URI Too Long', 415: 'Unsupported Media Type', 416: 'Requested Range not satisfiable',
+  417: 'Expectation Failed', 418: "I'm a teapot", 421: 'Misdirected Request', 422: 'Unprocessable Content',
+  423: 'Locked', 424: 'Failed Dependency', 425: 'Too Early', 426: 'Upgrade Required', 428: 'Precondition Required',
+  429: 'Too Many Requests', 431: 'Request Header Fields Too Large', 444: 'No Response',
+  451: 'Unavailable For Legal Reasons', 499: 'Client Closed Request',
+  500: 'Internal Server Error', 501: 'Not Implemented', 502: 'Bad Gateway', 503: 'Service Unavailable',
+  504: 'Gateway Time-out', 505: 'HTTP Version not supported', 506: 'Variant Also Negotiates',
+  507: 'Insufficient Storage Space', 508: 'Loop Detected', 510: 'Not Extended', 511: 'Network Authentication Required',
+};
+
+/** The reason phrase mitmproxy gives a status code ("" for unknown codes). */
+export function reasonPhrase(code: number): string {
+  return REASONS[code] ?? '';
+}
+
+/** Every flow of a parsed HAR document (all or nothing). */
+export function harToFlows(doc: unknown): HTTPFlow[] {
+  const root = obj(doc as Json, 'HAR document');
+  const log = obj(field(root, 'log', 'HAR document'), 'log');
+  const entries = field(log, 'entries', 'log');
+  if (!Array.isArray(entries)) throw new HarImportError('log.entries must be a list');
+  return entries.map((e) => harEntryToFlow(e));
+}

@@ -1,0 +1,316 @@
+/**
+ * Body text the way mitmproxy (newest) turns bytes into text and back, for HAR and the export
+ * formats, where the exact characters end up in files people compare: the charset inference of
+ * `infer_content_encoding`, Python codec behaviour (latin-1 is really latin-1), UTF-8 with
+ * surrogate escapes for undecodable bytes (lone surrogates U+DC80..U+DCFF), and the decode /
+ * set-text rules of mitmproxy's `Message`.
+ */
+import type { Message } from '../http.js';
+import { ContentEncodingError, decode as decodeBody, encode as encodeBody } from '../encoding.js';
+
+const utf8Fatal = new TextDecoder('utf-8', { fatal: true });
+
+/** UTF-8 decoding where every byte that is not part of a valid sequence becomes U+DC00+byte (Python's surrogateescape). */
+export function decodeUtf8Surrogateescape(b: Uint8Array): string {
+  try {
+    return utf8Fatal.decode(b);
+  } catch {
+    /* fall through to the byte-by-byte decoder */
+  }
+  let out = '';
+  let i = 0;
+  const n = b.length;
+  while (i < n) {
+    const c = b[i]!;
+    if (c < 0x80) {
+      out += String.fromCharCode(c);
+      i++;
+      continue;
+    }
+    let len = 0;
+    let min = 0;
+    let cp = 0;
+    if (c >= 0xc2 && c <= 0xdf) {
+      len = 2;
+      cp = c & 0x1f;
+      min = 0x80;
+    } else if (c >= 0xe0 && c <= 0xef) {
+      len = 3;
+      cp = c & 0x0f;
+      min = 0x800;
+    } else if (c >= 0xf0 && c <= 0xf4) {
+      len = 4;
+      cp = c & 0x07;
+      min = 0x10000;
+    }
+    let ok = len > 0 && i + len <= n;
+    for (let j = 1; ok && j < len; j++) {
+      const cc = b[i + j]!;
+      if ((cc & 0xc0) !== 0x80) ok = false;
+      else cp = (cp << 6) | (cc & 0x3f);
+    }
+    if (ok && (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))) ok = false;
+    if (ok) {
+      out += String.fromCodePoint(cp);
+      i += len;
+    } else {
+      out += String.fromCharCode(0xdc00 + c);
+      i++;
+    }
+  }
+  return out;
+}
+
+/** The reverse: UTF-8, with lone surrogates U+DC80..U+DCFF written back as the bytes they stand for. */
+export function encodeUtf8Surrogateescape(s: string): Buffer {
+  if (!/[\ud800-\udfff]/.test(s)) return Buffer.from(s, 'utf8');
+  const parts: Buffer[] = [];
+  let run = '';
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c >= 0xd800 && c <= 0xdbff && i + 1 < s.length) {
+      const d = s.charCodeAt(i + 1);
+      if (d >= 0xdc00 && d <= 0xdfff) {
+        run += s[i]! + s[i + 1]!;
+        i++;
+        continue;
+      }
+    }
+    if (c >= 0xdc80 && c <= 0xdcff) {
+      if (run) parts.push(Buffer.from(run, 'utf8'));
+      run = '';
+      parts.push(Buffer.from([c - 0xdc00]));
+    } else run += s[i]!;
+  }
+  if (run) parts.push(Buffer.from(run, 'utf8'));
+  return Buffer.concat(parts);
+}
+
+/** UTF-8 decoding with `\xNN` escapes for invalid bytes (Python's backslashreplace). */
+export function decodeUtf8Backslashreplace(b: Uint8Array): string {
+  const s = decodeUtf8Surrogateescape(b);
+  return s.replace(/[\udc80-\udcff]/g, (ch) => '\\x' + (ch.charCodeAt(0) - 0xdc00).toString(16).padStart(2, '0'));
+}
+
+/** mitmproxy's `parse_content_type`: `[type, subtype, params]` or null. */
+export function parseContentType(c: string): [string, string, Map<string, string>] | null {
+  const semi = c.indexOf(';');
+  const main = semi < 0 ? c : c.slice(0, semi);
+  const slash = main.indexOf('/');
+  if (slash < 0) return null;
+  const params = new Map<string, string>();
+  if (semi >= 0) {
+    for (const clause of c.slice(semi + 1).split(';')) {
+      const eq = clause.indexOf('=');
+      if (eq >= 0) params.set(clause.slice(0, eq).trim(), clause.slice(eq + 1).trim());
+    }
+  }
+  return [main.slice(0, slash).toLowerCase(), main.slice(slash + 1).toLowerCase(), params];
+}
+
+function startsWith(b: Uint8Array, prefix: number[]): boolean {
+  if (b.length < prefix.length) return false;
+  for (let i = 0; i < prefix.length; i++) if (b[i] !== prefix[i]) return false;
+  return true;
+}
+
+/** mitmproxy's `infer_content_encoding` (newest): BOM, charset parameter, type-based UTF-8, else latin-1. */
+export function inferContentEncoding(contentType: string, content: Uint8Array = Buffer.alloc(0)): string {
+  let enc: string | undefined;
+  if (startsWith(content, [0x00, 0x00, 0xfe, 0xff])) enc = 'utf-32be';
+  else if (startsWith(content, [0xff, 0xfe, 0x00, 0x00])) enc = 'utf-32le';
+  else if (startsWith(content, [0xfe, 0xff])) enc = 'utf-16be';
+  else if (startsWith(content, [0xff, 0xfe])) enc = 'utf-16le';
+  else if (startsWith(content, [0xef, 0xbb, 0xbf])) enc = 'utf-8-sig';
+  else {
+    const parsed = parseContentType(contentType);
+    if (parsed) enc = parsed[2].get('charset');
+  }
+  const latin = (): string => Buffer.from(content.buffer, content.byteOffset, content.byteLength).toString('latin1');
+  if (!enc && contentType.includes('json')) enc = 'utf8';
+  if (!enc && contentType.includes('html')) {
+    const m = /<meta[^>]+charset=['"]?([^'">]+)/i.exec(latin());
+    enc = m ? asciiIgnore(m[1]!) : 'utf8';
+  }
+  if (!enc && contentType.includes('xml')) {
+    const m = /<\?xml[^?>]+encoding=['"]([^'"?>]+)/i.exec(latin());
+    enc = m ? asciiIgnore(m[1]!) : 'utf8';
+  }
+  if (!enc && (contentType.includes('javascript') || contentType.includes('ecmascript'))) enc = 'utf8';
+  if (!enc && contentType.includes('text/css')) {
+    const m = /^@charset "([^"]+)";/i.exec(latin());
+    enc = m ? asciiIgnore(m[1]!) : 'utf8';
+  }
+  if (!enc) enc = 'latin-1';
+  if (enc.toLowerCase() === 'gb2312' || enc.toLowerCase() === 'gbk') enc = 'gb18030';
+  return enc;
+}
+
+function asciiIgnore(s: string): string {
+  return s.replace(/[^\x00-\x7f]/g, '');
+}
+
+/** A Python codec failed (unknown name or bytes it cannot decode). */
+export class CharsetError extends Error {}
+
+function normCodec(enc: string): string {
+  return enc.toLowerCase().replace(/_/g, '-');
+}
+
+const LATIN1 = new Set(['latin-1', 'latin1', 'iso-8859-1', 'iso8859-1', '8859', 'cp819', 'l1', 'iso-ir-100', 'latin']);
+const ASCII = new Set(['ascii', 'us-ascii', '646']);
+const UTF8 = new Set(['utf-8', 'utf8', 'u8', 'utf', 'cp65001']);
+
+/** Decode bytes with a Python codec name, strictly. */
+export function decodeCharset(b: Uint8Array, enc: string): string {
+  const e = normCodec(enc);
+  const buf = Buffer.from(b.buffer, b.byteOffset, b.byteLength);
+  if (LATIN1.has(e)) return buf.toString('latin1');
+  if (ASCII.has(e)) {
+    for (const c of buf) if (c > 0x7f) throw new CharsetError(`'ascii' codec can't decode byte 0x${c.toString(16)}`);
+    return buf.toString('latin1');
+  }
+  if (UTF8.has(e)) {
+    try {
+      return utf8Fatal.decode(buf);
+    } catch {
+      throw new CharsetError("'utf-8' codec can't decode the body");
+    }
+  }
+  if (e === 'utf-8-sig') {
+    const body = startsWith(buf, [0xef, 0xbb, 0xbf]) ? buf.subarray(3) : buf;
+    return decodeCharset(body, 'utf-8');
+  }
+  try {
+    // ignoreBOM keeps a BOM as U+FEFF, as Python's explicit-endian codecs do.
+    return new TextDecoder(e, { fatal: true, ignoreBOM: e.endsWith('le') || e.endsWith('be') }).decode(buf);
+  } catch (err) {
+    throw new CharsetError(`cannot decode with ${enc}: ${(err as Error).message}`);
+  }
+}
+
+/** Encode text with a Python codec name, strictly (only codecs that Node can encode; others fail). */
+export function encodeCharset(text: string, enc: string): Buffer {
+  const e = normCodec(enc);
+  if (LATIN1.has(e) || ASCII.has(e)) {
+    const max = ASCII.has(e) ? 0x7f : 0xff;
+    for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) > max) throw new CharsetError(`'${enc}' codec can't encode character`);
+    return Buffer.from(text, 'latin1');
+  }
+  if (UTF8.has(e) || e === 'utf-8-sig') {
+    if (/[\ud800-\udfff]/.test(text) && !isWellFormed(text)) throw new CharsetError("'utf-8' codec can't encode surrogates");
+    const body = Buffer.from(text, 'utf8');
+    return e === 'utf-8-sig' ? Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), body]) : body;
+  }
+  if (e === 'utf-16le' || e === 'utf-16-le') return Buffer.from(text, 'utf16le');
+  throw new CharsetError(`cannot encode with ${enc}`);
+}
+
+function isWellFormed(s: string): boolean {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c >= 0xd800 && c <= 0xdbff) {
+      const d = s.charCodeAt(i + 1);
+      if (!(d >= 0xdc00 && d <= 0xdfff)) return false;
+      i++;
+    } else if (c >= 0xdc00 && c <= 0xdfff) return false;
+  }
+  return true;
+}
+
+/** mitmproxy's `is_mostly_bin` (newest): a look at the first ~100 bytes. */
+export function isMostlyBin(data: Uint8Array): boolean {
+  if (data.length === 0) return false;
+  let s = data;
+  if (s.length > 100) {
+    let cutAt = 100;
+    for (let cut = 100; cut < Math.min(104, s.length); cut++) {
+      if (s[cut]! >> 6 !== 0b10) {
+        cutAt = cut;
+        break;
+      }
+      cutAt = 100;
+    }
+    // No character start within 100..103: cut at 100 anyway.
+    s = s.subarray(0, cutAt);
+  }
+  let low = 0;
+  let high = 0;
+  for (const c of s) {
+    if (c < 9 || (c > 13 && c < 32)) low++;
+    else if (c > 126) high++;
+  }
+  const ascii = s.length - low - high;
+  if (ascii / s.length > 0.7) return false;
+  if ((ascii + high) / s.length > 0.95) {
+    try {
+      utf8Fatal.decode(s);
+      return false;
+    } catch {
+      /* binary */
+    }
+  }
+  return true;
+}
+
+// --------------------------------------------------------------------------------------------
+// mitmproxy's Message body rules, on our model
+
+/** `message.content`, or the raw body when the content-encoding cannot be undone (`get_content(strict=False)`). */
+export function contentLenient(m: Message): Buffer | null {
+  return m.getContent(false);
+}
+
+/** `message.get_text(strict)`: decode the body, then the charset; with strict false, fall back to UTF-8 with surrogate escapes. */
+export function getTextLikeMitmproxy(m: Message, strict: boolean): string | null {
+  const content = m.getContent(strict);
+  if (content === null) return null;
+  const enc = inferContentEncoding(m.headers.get('content-type') ?? '', content);
+  try {
+    return decodeCharset(content, enc);
+  } catch (e) {
+    if (strict) throw e;
+    return decodeUtf8Surrogateescape(content);
+  }
+}
+
+/** `message.set_text(text)`: encode with the inferred charset; when that fails, UTF-8 and `charset=utf-8` in Content-Type. */
+export function setTextLikeMitmproxy(m: Message, text: string): void {
+  const enc = inferContentEncoding(m.headers.get('content-type') ?? '');
+  let body: Buffer;
+  try {
+    body = encodeCharset(text, enc);
+  } catch {
+    const ct = parseContentType(m.headers.get('content-type') ?? '') ?? ['text', 'plain', new Map<string, string>()];
+    ct[2].set('charset', 'utf-8');
+    const params = [...ct[2]].map(([k, v]) => `${k}=${v}`).join('; ');
+    m.headers.set('content-type', params ? `${ct[0]}/${ct[1]}; ${params}` : `${ct[0]}/${ct[1]}`);
+    body = encodeUtf8Surrogateescape(text);
+  }
+  m.setContent(body);
+}
+
+/**
+ * `message.decode(strict)` (newest): nothing happens for a missing or empty body; otherwise the
+ * body is decoded, Content-Encoding removed and Content-Length updated (unless Transfer-Encoding).
+ */
+export function decodeLikeMitmproxy(m: Message, strict: boolean): void {
+  if (!m.rawContent || m.rawContent.length === 0) return;
+  const decoded = m.getContent(strict);
+  m.headers.delete('content-encoding');
+  m.setContent(decoded);
+}
+
+/** Encode a body with a Content-Encoding value as mitmproxy's `encoding.encode` (identity/none: unchanged). */
+export function encodeContent(body: Buffer, contentEncoding: string): Buffer {
+  const ce = contentEncoding.toLowerCase();
+  if (ce === '' || ce === 'identity' || ce === 'none') return body;
+  return encodeBody(body, ce);
+}
+
+/** Decode a body with a Content-Encoding value; throws ContentEncodingError. */
+export function decodeContent(body: Buffer, contentEncoding: string): Buffer {
+  return decodeBody(body, contentEncoding);
+}
+
+export { ContentEncodingError };
