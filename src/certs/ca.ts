@@ -17,6 +17,7 @@ import {
   publicKeyBitsOf,
   randomSerial,
   signCertificate,
+  signatureAlgorithm,
   spkiOf,
   type ParsedCertificate,
 } from './x509.js';
@@ -155,6 +156,11 @@ export function caFromPem(text: string, passphrase: string | null, source: strin
     throw e;
   }
   if (!keyMatchesCertificate(key, certDers[0]!)) return fail('the private key does not belong to the first certificate');
+  try {
+    signatureAlgorithm(key);
+  } catch (e) {
+    return fail((e as Error).message);
+  }
   return {
     key,
     keyPem: key.export({ type: 'pkcs8', format: 'pem' }) as string,

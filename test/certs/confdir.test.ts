@@ -285,6 +285,31 @@ describe('a CA made by openssl in the mitmproxy layout', { skip: !HAS_OPENSSL },
     });
   }
 
+  it('loads an EC CA and signs leaves with ECDSA', async (t) => {
+    const dir = tempDir(t);
+    const key = join(dir, 'k.pem');
+    const cert = join(dir, 'c.pem');
+    const r = openssl(['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', key, '-out', cert, '-days', '30', '-subj', '/CN=EC CA']);
+    assert.equal(r.status, 0, r.out);
+    writeFileSync(join(dir, 'mitmproxy-ca.pem'), readFileSync(key, 'utf8') + readFileSync(cert, 'utf8'), { mode: 0o600 });
+    const store = await CertStore.open({ confdir: dir });
+    const entry = await store.getCert({ commonName: 'ec.test', sans: ['ec.test'] });
+    const leaf = new x509.X509Certificate(entry.certPem);
+    assert.equal((leaf.signatureAlgorithm as unknown as { name: string }).name, 'ECDSA');
+    assert.ok(new X509Certificate(entry.certPem).verify(new X509Certificate(store.caCertPem).publicKey));
+    assert.ok(await new x509.X509Crl(store.crlDer).verify({ publicKey: new x509.X509Certificate(store.caCertPem).publicKey }));
+  });
+
+  it('refuses a CA key type it cannot sign with, with a clear reason', async (t) => {
+    const dir = tempDir(t);
+    const key = join(dir, 'k.pem');
+    const cert = join(dir, 'c.pem');
+    const r = openssl(['req', '-x509', '-newkey', 'rsa-pss', '-pkeyopt', 'rsa_keygen_bits:1024', '-nodes', '-keyout', key, '-out', cert, '-days', '30', '-subj', '/CN=PSS CA']);
+    assert.equal(r.status, 0, r.out);
+    writeFileSync(join(dir, 'mitmproxy-ca.pem'), readFileSync(key, 'utf8') + readFileSync(cert, 'utf8'), { mode: 0o600 });
+    await assert.rejects(CertStore.open({ confdir: dir }), (e: unknown) => e instanceof OptionsError && /Unsupported CA key type: rsa-pss/.test(e.message));
+  });
+
   it('serves the extra certificates of the CA file as the chain', async (t) => {
     const dir = tempDir(t);
     opensslCa(dir, { extraCert: true });
