@@ -216,7 +216,7 @@ export class CertStore {
   }
 }
 
-/** A name used as a lookup key: canonical IP text, or the normalised DNS name (or the name lowercased when it is neither). */
+/** A name as a lookup key: canonical IP text or the normalised DNS name; null when it is neither. */
 function normalizeName(name: string): string | null {
   const ip = canonicalIp(name);
   if (ip !== null) return ip;
