@@ -1,0 +1,116 @@
+/**
+ * Python's `repr()` and `str()` of values, where mitmproxy shows or matches them as text:
+ * the filter text in error messages (`Invalid filter expression: '...'`) and flow metadata
+ * values for `~meta` (a dict value is searched as `{'key': 'value'}`).
+ */
+
+const NON_PRINTABLE = /[\p{Cc}\p{Cf}\p{Cs}\p{Co}\p{Cn}\p{Zl}\p{Zp}\p{Zs}]/u;
+
+function hexEscape(cp: number): string {
+  if (cp <= 0xff) return `\\x${cp.toString(16).padStart(2, '0')}`;
+  if (cp <= 0xffff) return `\\u${cp.toString(16).padStart(4, '0')}`;
+  return `\\U${cp.toString(16).padStart(8, '0')}`;
+}
+
+/** `repr(str)`: single quotes unless the text has a `'` and no `"`. */
+export function pyStrRepr(s: string): string {
+  const quote = s.includes("'") && !s.includes('"') ? '"' : "'";
+  let out = quote;
+  for (const ch of s) {
+    if (ch === '\\' || ch === quote) out += '\\' + ch;
+    else if (ch === '\n') out += '\\n';
+    else if (ch === '\r') out += '\\r';
+    else if (ch === '\t') out += '\\t';
+    else if (ch !== ' ' && NON_PRINTABLE.test(ch)) out += hexEscape(ch.codePointAt(0)!);
+    else out += ch;
+  }
+  return out + quote;
+}
+
+/** `repr(bytes)`: `b'...'` with printable ASCII kept and everything else escaped. */
+export function pyBytesRepr(b: Uint8Array): string {
+  let hasSingle = false;
+  let hasDouble = false;
+  for (const x of b) {
+    if (x === 0x27) hasSingle = true;
+    if (x === 0x22) hasDouble = true;
+  }
+  const quote = hasSingle && !hasDouble ? '"' : "'";
+  let out = 'b' + quote;
+  for (const x of b) {
+    if (x === 0x5c || x === quote.charCodeAt(0)) out += '\\' + String.fromCharCode(x);
+    else if (x === 0x0a) out += '\\n';
+    else if (x === 0x0d) out += '\\r';
+    else if (x === 0x09) out += '\\t';
+    else if (x < 0x20 || x >= 0x7f) out += `\\x${x.toString(16).padStart(2, '0')}`;
+    else out += String.fromCharCode(x);
+  }
+  return out + quote;
+}
+
+/** `repr(float)`: shortest round-trip digits; scientific notation below 1e-4 or from 1e16 on. */
+export function pyFloatRepr(x: number): string {
+  if (Number.isNaN(x)) return 'nan';
+  if (x === Infinity) return 'inf';
+  if (x === -Infinity) return '-inf';
+  if (x === 0) return Object.is(x, -0) ? '-0.0' : '0.0';
+  const [mantissa, expText] = x.toExponential().split('e') as [string, string];
+  const exp = Number(expText);
+  const negative = mantissa.startsWith('-');
+  const digits = mantissa.replace('-', '').replace('.', '');
+  const sign = negative ? '-' : '';
+  if (exp < -4 || exp >= 16) {
+    const m = digits.length > 1 ? `${digits[0]}.${digits.slice(1)}` : digits;
+    return `${sign}${m}e${exp < 0 ? '-' : '+'}${String(Math.abs(exp)).padStart(2, '0')}`;
+  }
+  if (exp < 0) return `${sign}0.${'0'.repeat(-exp - 1)}${digits}`;
+  const intPart = digits.slice(0, exp + 1).padEnd(exp + 1, '0');
+  const frac = digits.slice(exp + 1);
+  return `${sign}${intPart}.${frac || '0'}`;
+}
+
+function pyNumberRepr(x: number): string {
+  // Flow files keep ints and floats apart, but a JS number cannot; integral values print as ints.
+  if (Number.isInteger(x)) return BigInt(x).toString();
+  return pyFloatRepr(x);
+}
+
+/** `repr(value)` for metadata-like values (str, int, float, bool, None, bytes, list, dict). */
+export function pyRepr(value: unknown, seen: Set<object> = new Set()): string {
+  if (value === null || value === undefined) return 'None';
+  switch (typeof value) {
+    case 'string':
+      return pyStrRepr(value);
+    case 'number':
+      return pyNumberRepr(value);
+    case 'bigint':
+      return value.toString();
+    case 'boolean':
+      return value ? 'True' : 'False';
+    case 'object':
+      break;
+    default:
+      return String(value);
+  }
+  if (value instanceof Uint8Array) return pyBytesRepr(value);
+  if (seen.has(value)) return Array.isArray(value) ? '[...]' : '{...}';
+  seen.add(value);
+  try {
+    if (Array.isArray(value)) return `[${value.map((v) => pyRepr(v, seen)).join(', ')}]`;
+    if (value instanceof Map) return `{${[...value].map(([k, v]) => `${pyRepr(k, seen)}: ${pyRepr(v, seen)}`).join(', ')}}`;
+    if (value instanceof Set) return value.size ? `{${[...value].map((v) => pyRepr(v, seen)).join(', ')}}` : 'set()';
+    const proto = Object.getPrototypeOf(value) as unknown;
+    if (proto !== Object.prototype && proto !== null && typeof (value as { toString?: unknown }).toString === 'function') {
+      // An object an addon stored with its own string form (Python would use its __repr__).
+      return String(value);
+    }
+    return `{${Object.entries(value).map(([k, v]) => `${pyStrRepr(k)}: ${pyRepr(v, seen)}`).join(', ')}}`;
+  } finally {
+    seen.delete(value);
+  }
+}
+
+/** `str(value)`: text as is, everything else as `repr`. */
+export function pyStr(value: unknown): string {
+  return typeof value === 'string' ? value : pyRepr(value);
+}
