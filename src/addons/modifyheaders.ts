@@ -1,0 +1,69 @@
+import type { Loader } from '../addonmanager.js';
+import type { Headers, HTTPFlow } from '../http.js';
+import type { Master } from '../master.js';
+import { OptionsError } from '../optmanager.js';
+import { bufferToBytes } from '../util/bytes.js';
+import { SpecError } from './util/spec.js';
+import { parseModifySpec, readReplacement, type ModifySpec } from './util/modifyspec.js';
+
+/**
+ * `modify_headers`: set, replace or remove headers of matching requests (in `requestheaders`)
+ * and responses (in `responseheaders`). All filters are evaluated on the unmodified flow first;
+ * then every matching header name is removed, then the non-empty values are added, so several
+ * rules for one name produce several headers and an empty value only deletes.
+ */
+export class ModifyHeaders {
+  readonly name = 'modifyheaders';
+  private master!: Master;
+  private replacements: ModifySpec[] = [];
+
+  load(loader: Loader): void {
+    this.master = loader.master;
+    loader.addOption(
+      'modify_headers',
+      'sequence of str',
+      [],
+      'Header modify pattern of the form "[/flow-filter]/header-name/[@]header-value", where the separator can be any character. The @ allows to provide a file path that is used to read the header value string. An empty header-value removes existing header-name headers.',
+    );
+  }
+
+  configure(updated: Set<string>): void {
+    if (!updated.has('modify_headers')) return;
+    const specs: ModifySpec[] = [];
+    for (const option of this.master.options.get<string[]>('modify_headers')) {
+      try {
+        specs.push(parseModifySpec(option));
+      } catch (e) {
+        if (e instanceof SpecError) throw new OptionsError(`Cannot parse modify_headers option ${option}: ${e.message}`);
+        throw e;
+      }
+    }
+    this.replacements = specs;
+  }
+
+  async requestheaders(flow: HTTPFlow): Promise<void> {
+    if (flow.response || flow.error || !flow.live) return;
+    await this.apply(flow, flow.request.headers);
+  }
+
+  async responseheaders(flow: HTTPFlow): Promise<void> {
+    if (flow.error || !flow.live || !flow.response) return;
+    await this.apply(flow, flow.response.headers);
+  }
+
+  private async apply(flow: HTTPFlow, headers: Headers): Promise<void> {
+    const matching = this.replacements.filter((spec) => spec.filter.match(flow));
+    // Header names are bytes; keep them exact (byte strings) rather than re-encoding as text.
+    for (const spec of matching) headers.delete(bufferToBytes(spec.subject));
+    for (const spec of matching) {
+      let value: Buffer;
+      try {
+        value = await readReplacement(spec);
+      } catch (e) {
+        this.master.log.warn(`Could not read replacement file: ${(e as Error).message}`);
+        continue;
+      }
+      if (value.length) headers.fields.push([bufferToBytes(spec.subject), bufferToBytes(value)]);
+    }
+  }
+}
