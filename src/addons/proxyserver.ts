@@ -19,6 +19,10 @@ export class ProxyServer {
   /** Shared with every connection; replaced field by field on configure so running connections see changes. */
   private readonly options = {} as ProxyOptions;
   private isRunning = false;
+  /** Other listeners of this process (the mitmweb API) that proxied connections must never reach. */
+  private readonly extraOwnAddresses: Array<{ host: string; port: number }> = [];
+  /** Why the listeners last failed to start, or null. */
+  lastError: string | null = null;
 
   load(loader: Loader): void {
     this.master = loader.master;
@@ -119,12 +123,30 @@ export class ProxyServer {
     this.servers = null;
     if (!this.master.options.get<boolean>('server')) return;
     const servers = new ProxyServers(this.master, this.options);
+    for (const a of this.extraOwnAddresses) servers.own.add(a.host, a.port);
     try {
       await servers.start(this.modes(), this.master.options.get<string>('listen_host'), this.master.options.get<number | null>('listen_port'));
       this.servers = servers;
+      this.lastError = null;
     } catch (e) {
+      this.lastError = (e as Error).message;
       this.master.log.error((e as Error).message);
     }
+  }
+
+  /**
+   * Declare another listener of this process (the mitmweb API): upstream connections that end
+   * up there are refused like connections to the proxy's own ports (GHSA-wg33-5h85-7q5p).
+   */
+  addOwnAddress(host: string, port: number): void {
+    this.extraOwnAddresses.push({ host, port });
+    this.servers?.own.add(host, port);
+  }
+
+  removeOwnAddress(host: string, port: number): void {
+    const i = this.extraOwnAddresses.findIndex((a) => a.host === host && a.port === port);
+    if (i >= 0) this.extraOwnAddresses.splice(i, 1);
+    this.servers?.own.remove(port);
   }
 
   /** The addresses the listeners are bound to, in mode order (port 0 resolved). */

@@ -1,0 +1,447 @@
+/**
+ * The one place that maps the flow model to mitmweb's flow JSON (web-api.md §4): key names and
+ * key order are mitmproxy's, because the web front end and scripts read them. Bodies are never
+ * included, only their length and SHA-256 (`contentHash`, the front end's cache key for content
+ * requests).
+ */
+import * as crypto from 'node:crypto';
+import type { Address, Client, Server } from '../../connection.js';
+import type { AnyFlow } from '../../flows.js';
+import type { Flow } from '../../flow.js';
+import { HTTPFlow, type Message } from '../../http.js';
+import type { Headers } from '../../headers.js';
+import { TCPFlow } from '../../tcp.js';
+import { DNSFlow, DNSMessage, DNSResourceRecord, dnsClassName, dnsOpcodeName, dnsRcodeName, dnsTypeName } from '../../dns.js';
+import { parseCertificate, pemCertificates } from '../../certs/index.js';
+import type { LogEntry } from '../../log.js';
+import { bytesToText } from '../../util/bytes.js';
+import { EMOJI_SHORTCODES } from './emoji-data.js';
+
+export type AddressJson = [string, number] | [string, number, number, number] | null;
+export type HeadersJson = Array<[string, string]>;
+
+export type CertJson = {
+  keyinfo: [string, number];
+  sha256: string;
+  notbefore: number;
+  notafter: number;
+  serial: string;
+  subject: Array<[string, string]>;
+  issuer: Array<[string, string]>;
+  altnames: string[];
+};
+
+export type ClientConnJson = {
+  id: string;
+  peername: AddressJson;
+  sockname: AddressJson;
+  tls_established: boolean;
+  cert: CertJson | null;
+  sni: string | null;
+  cipher: string | null;
+  alpn: string | null;
+  tls_version: string | null;
+  timestamp_start: number | null;
+  timestamp_tls_setup: number | null;
+  timestamp_end: number | null;
+};
+
+export type ServerConnJson = {
+  id: string;
+  peername: AddressJson;
+  sockname: AddressJson;
+  address: AddressJson;
+  tls_established: boolean;
+  cert: CertJson | null;
+  sni: string | null;
+  cipher: string | null;
+  alpn: string | null;
+  tls_version: string | null;
+  timestamp_start: number | null;
+  timestamp_tcp_setup: number | null;
+  timestamp_tls_setup: number | null;
+  timestamp_end: number | null;
+};
+
+export type MessagesMetaJson = { contentLength: number; count: number; timestamp_last: number | null };
+
+export type RequestJson = {
+  method: string;
+  scheme: string;
+  host: string;
+  port: number;
+  path: string;
+  http_version: string;
+  headers: HeadersJson;
+  contentLength: number | null;
+  contentHash: string | null;
+  timestamp_start: number;
+  timestamp_end: number | null;
+  pretty_host: string;
+};
+
+export type ResponseJson = {
+  http_version: string;
+  status_code: number;
+  reason: string;
+  headers: HeadersJson;
+  contentLength: number | null;
+  contentHash: string | null;
+  timestamp_start: number;
+  timestamp_end: number | null;
+  trailers?: HeadersJson;
+};
+
+export type WebSocketJson = {
+  messages_meta: MessagesMetaJson;
+  closed_by_client: boolean | null;
+  close_code: number | null;
+  close_reason: string | null;
+  timestamp_end: number | null;
+};
+
+export type DnsQuestionJson = { name: string; type: string; class: string };
+export type DnsRecordJson = { name: string; type: string; class: string; ttl: number; data: string };
+export type DnsMessageJson = {
+  id: number;
+  query: boolean;
+  op_code: string;
+  authoritative_answer: boolean;
+  truncation: boolean;
+  recursion_desired: boolean;
+  recursion_available: boolean;
+  response_code: string;
+  status_code: number;
+  questions: DnsQuestionJson[];
+  answers: DnsRecordJson[];
+  authorities: DnsRecordJson[];
+  additionals: DnsRecordJson[];
+  size: number;
+  timestamp?: number;
+};
+
+export type FlowJson = {
+  id: string;
+  intercepted: boolean;
+  is_replay: 'request' | 'response' | null;
+  type: 'http' | 'tcp' | 'udp' | 'dns';
+  modified: boolean;
+  marked: string;
+  comment: string;
+  timestamp_created: number;
+  client_conn: ClientConnJson;
+  server_conn: ServerConnJson;
+  error?: { msg: string; timestamp: number };
+  request?: RequestJson | DnsMessageJson;
+  response?: ResponseJson | DnsMessageJson;
+  websocket?: WebSocketJson;
+  messages_meta?: MessagesMetaJson;
+};
+
+export type LogEntryJson = { id: number; message: string; level: string };
+
+// ---------------------------------------------------------------------------------------------
+// Markers
+
+let emojiTable: Map<string, string> | null = null;
+
+/** Shortcode (":grapes:") -> emoji, ":default:" -> "●", and each ASCII letter and digit -> itself. */
+function markerTable(): Map<string, string> {
+  if (emojiTable) return emojiTable;
+  const t = new Map<string, string>();
+  for (const entry of EMOJI_SHORTCODES.split(' ')) {
+    const eq = entry.indexOf('=');
+    const cps = entry.slice(eq + 1).split('-').map((h) => String.fromCodePoint(parseInt(h, 16)));
+    t.set(`:${entry.slice(0, eq)}:`, cps.join('\u200d'));
+  }
+  t.set(':default:', '●');
+  for (const c of 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789') t.set(c, c);
+  emojiTable = t;
+  return t;
+}
+
+/** The rendered marker: "" when unmarked, the table's symbol, or 🔴 for anything the table lacks. */
+export function renderMarker(marked: string): string {
+  if (!marked) return '';
+  return markerTable().get(marked) ?? '🔴';
+}
+
+/** Whether `marker` is a known shortcode or character (commands accept only these). */
+export function isKnownMarker(marker: string): boolean {
+  return markerTable().has(marker);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Bodies
+
+/**
+ * SHA-256 hex digests of bodies, cached per Buffer object: the model replaces the Buffer whenever
+ * a body is set, so a cached digest is only stale if someone writes into a body's bytes in place.
+ * The cache makes repeated `GET /flows` of a large view cheap.
+ */
+const digestCache = new WeakMap<Buffer, string>();
+const oneShotHash = (crypto as { hash?: (alg: string, data: Buffer, enc: 'hex') => string }).hash;
+
+export function sha256Hex(data: Buffer): string {
+  let d = digestCache.get(data);
+  if (d === undefined) {
+    d = oneShotHash ? oneShotHash('sha256', data, 'hex') : crypto.createHash('sha256').update(data).digest('hex');
+    digestCache.set(data, d);
+  }
+  return d;
+}
+
+function headersJson(h: Headers): HeadersJson {
+  return h.items(true);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Connections
+
+function addressJson(a: Address | readonly [string, number] | null): AddressJson {
+  return a ? ([...a] as AddressJson) : null;
+}
+
+/** Bytes shown as ASCII with backslash escapes for anything else (Python's "backslashreplace"). */
+function asciiBackslash(s: string | null): string | null {
+  if (s === null) return null;
+  return s.replace(/[^\x00-\x7f]/g, (c) => '\\x' + c.charCodeAt(0).toString(16).padStart(2, '0'));
+}
+
+const RFC4514_NAMES = new Set(['CN', 'L', 'ST', 'O', 'OU', 'C', 'STREET', 'DC', 'UID']);
+const OID_OF_NAME: Record<string, string> = { serialNumber: '2.5.4.5', emailAddress: '1.2.840.113549.1.9.1' };
+/** OpenSSL curve names -> the names mitmproxy (python-cryptography) reports. */
+const CURVE_NAMES: Record<string, string> = { prime256v1: 'secp256r1', secp384r1: 'secp384r1', secp521r1: 'secp521r1' };
+
+function rfc4514Attrs(attrs: Array<[string, string]>): Array<[string, string]> {
+  return attrs.map(([k, v]) => [RFC4514_NAMES.has(k) ? k : (OID_OF_NAME[k] ?? k), v]);
+}
+
+function keyInfo(spkiDer: Buffer): [string, number] {
+  try {
+    const key = crypto.createPublicKey({ key: spkiDer, format: 'der', type: 'spki' });
+    const details = key.asymmetricKeyDetails ?? {};
+    switch (key.asymmetricKeyType) {
+      case 'rsa':
+      case 'rsa-pss':
+        return ['RSA', details.modulusLength ?? -1];
+      case 'dsa':
+        return ['DSA', details.modulusLength ?? -1];
+      case 'ec': {
+        const curve = details.namedCurve ?? 'unknown';
+        const size = /(\d+)/.exec(curve);
+        return [`EC (${CURVE_NAMES[curve] ?? curve})`, size ? Number(size[1]) : -1];
+      }
+      case 'ed25519':
+        return ['Ed25519', -1];
+      case 'ed448':
+        return ['Ed448', -1];
+      default:
+        return [String(key.asymmetricKeyType ?? 'unknown'), -1];
+    }
+  } catch {
+    return ['unknown', -1];
+  }
+}
+
+/** Parsed certificate JSON by PEM text; a handful of certificates are shared by thousands of flows. */
+const certCache = new Map<string, CertJson | null>();
+const CERT_CACHE_SIZE = 512;
+
+/** mitmproxy's `cert_to_json`: only the first certificate of the chain, or null. */
+export function certToJson(certificateList: readonly string[]): CertJson | null {
+  const pem = certificateList[0];
+  if (!pem) return null;
+  const cached = certCache.get(pem);
+  if (cached !== undefined) return cached;
+  let out: CertJson | null = null;
+  try {
+    const der = pemCertificates(pem)[0];
+    if (der) {
+      const c = parseCertificate(der);
+      out = {
+        keyinfo: keyInfo(c.spkiDer),
+        sha256: crypto.createHash('sha256').update(c.der).digest('hex'),
+        notbefore: Math.floor(c.notBefore.getTime() / 1000),
+        notafter: Math.floor(c.notAfter.getTime() / 1000),
+        serial: c.serial.toString(),
+        subject: rfc4514Attrs(c.subject),
+        issuer: rfc4514Attrs(c.issuer),
+        altnames: c.subjectAltNames.filter((n) => n.type !== 'other').map((n) => (n as { value: string }).value),
+      };
+    }
+  } catch {
+    out = null;
+  }
+  if (certCache.size >= CERT_CACHE_SIZE) certCache.delete(certCache.keys().next().value!);
+  certCache.set(pem, out);
+  return out;
+}
+
+export function clientConnJson(c: Client): ClientConnJson {
+  return {
+    id: c.id,
+    peername: addressJson(c.peername),
+    sockname: addressJson(c.sockname),
+    tls_established: c.tlsEstablished,
+    cert: certToJson(c.certificateList),
+    sni: c.sni,
+    cipher: c.cipher,
+    alpn: asciiBackslash(c.alpn),
+    tls_version: c.tlsVersion,
+    timestamp_start: c.timestampStart,
+    timestamp_tls_setup: c.timestampTlsSetup,
+    timestamp_end: c.timestampEnd,
+  };
+}
+
+export function serverConnJson(s: Server): ServerConnJson {
+  return {
+    id: s.id,
+    peername: addressJson(s.peername),
+    sockname: addressJson(s.sockname),
+    address: addressJson(s.address),
+    tls_established: s.tlsEstablished,
+    cert: certToJson(s.certificateList),
+    sni: s.sni,
+    cipher: s.cipher,
+    alpn: asciiBackslash(s.alpn),
+    tls_version: s.tlsVersion,
+    timestamp_start: s.timestampStart,
+    timestamp_tcp_setup: s.timestampTcpSetup,
+    timestamp_tls_setup: s.timestampTlsSetup,
+    timestamp_end: s.timestampEnd,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Messages
+
+function bodyMeta(m: Message): { contentLength: number | null; contentHash: string | null } {
+  const raw = m.rawContent;
+  return raw === null ? { contentLength: null, contentHash: null } : { contentLength: raw.length, contentHash: sha256Hex(raw) };
+}
+
+function messagesMeta(messages: ReadonlyArray<{ content: Buffer; timestamp: number }>): MessagesMetaJson {
+  let len = 0;
+  for (const m of messages) len += m.content.length;
+  return { contentLength: len, count: messages.length, timestamp_last: messages.length ? messages[messages.length - 1]!.timestamp : null };
+}
+
+/** HTTP-like status for a DNS response code, as mitmproxy maps them. */
+const DNS_STATUS: Record<number, number> = { 0: 200, 1: 400, 2: 500, 3: 404, 4: 501, 5: 403, 6: 409, 7: 409, 8: 410, 9: 401, 10: 404, 11: 501 };
+
+function dnsRecordJson(r: DNSResourceRecord): DnsRecordJson {
+  return { name: r.name, type: dnsTypeName(r.type), class: dnsClassName(r.class_), ttl: r.ttl, data: r.dataText() };
+}
+
+export function dnsMessageJson(m: DNSMessage): DnsMessageJson {
+  const out: DnsMessageJson = {
+    id: m.id,
+    query: m.query,
+    op_code: dnsOpcodeName(m.opCode),
+    authoritative_answer: m.authoritativeAnswer,
+    truncation: m.truncation,
+    recursion_desired: m.recursionDesired,
+    recursion_available: m.recursionAvailable,
+    response_code: dnsRcodeName(m.responseCode),
+    status_code: DNS_STATUS[m.responseCode] ?? 500,
+    questions: m.questions.map((q) => ({ name: q.name, type: dnsTypeName(q.type), class: dnsClassName(q.class_) })),
+    answers: m.answers.map(dnsRecordJson),
+    authorities: m.authorities.map(dnsRecordJson),
+    additionals: m.additionals.map(dnsRecordJson),
+    size: m.size,
+  };
+  if (m.timestamp) out.timestamp = m.timestamp;
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Flows
+
+/** Whether the flow is modified (a backup exists and differs); a cheap check first. */
+function isModified(f: Flow): boolean {
+  return f.hasBackup && f.modified();
+}
+
+/** mitmproxy's `flow_to_json`. */
+export function flowToJson(flow: AnyFlow): FlowJson {
+  const f: FlowJson = {
+    id: flow.id,
+    intercepted: flow.intercepted,
+    is_replay: flow.isReplay,
+    type: flow.type,
+    modified: isModified(flow),
+    marked: renderMarker(flow.marked),
+    comment: flow.comment,
+    timestamp_created: flow.timestampCreated,
+    client_conn: clientConnJson(flow.clientConn),
+    server_conn: serverConnJson(flow.serverConn),
+  };
+  if (flow.error) f.error = { msg: flow.error.msg, timestamp: flow.error.timestamp };
+  if (flow instanceof HTTPFlow) {
+    const req = flow.request;
+    f.request = {
+      method: bytesToText(req.method),
+      scheme: bytesToText(req.scheme),
+      host: req.host,
+      port: req.port,
+      path: bytesToText(req.path),
+      http_version: bytesToText(req.httpVersion),
+      headers: headersJson(req.headers),
+      ...bodyMeta(req),
+      timestamp_start: req.timestampStart,
+      timestamp_end: req.timestampEnd,
+      pretty_host: req.prettyHost,
+    };
+    const resp = flow.response;
+    if (resp) {
+      const r: ResponseJson = {
+        http_version: bytesToText(resp.httpVersion),
+        status_code: resp.statusCode,
+        reason: bytesToText(resp.reason),
+        headers: headersJson(resp.headers),
+        ...bodyMeta(resp),
+        timestamp_start: resp.timestampStart,
+        timestamp_end: resp.timestampEnd,
+      };
+      if (resp.trailers && resp.trailers.fields.length) r.trailers = headersJson(resp.trailers);
+      f.response = r;
+    }
+    const ws = flow.websocket;
+    if (ws) {
+      f.websocket = {
+        messages_meta: messagesMeta(ws.messages),
+        closed_by_client: ws.closedByClient,
+        close_code: ws.closeCode,
+        close_reason: ws.closeReason,
+        timestamp_end: ws.timestampEnd,
+      };
+    }
+  } else if (flow instanceof TCPFlow) {
+    f.messages_meta = messagesMeta(flow.messages);
+  } else if (flow instanceof DNSFlow) {
+    f.request = dnsMessageJson(flow.request);
+    if (flow.response) f.response = dnsMessageJson(flow.response);
+  }
+  return f;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Event log
+
+function pad(n: number, width = 2): string {
+  return String(n).padStart(width, '0');
+}
+
+/** `[HH:MM:SS.mmm]` in local time, then `[client]` when the entry belongs to a connection. */
+export function formatLogMessage(e: LogEntry): string {
+  const d = new Date(e.timestamp * 1000);
+  const time = `${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}.${pad(d.getMilliseconds(), 3)}`;
+  return e.client !== undefined ? `[${time}][${e.client}] ${e.message}` : `[${time}] ${e.message}`;
+}
+
+/** mitmproxy's `logentry_to_json`. */
+export function logEntryToJson(e: LogEntry): LogEntryJson {
+  return { id: e.id, message: formatLogMessage(e), level: e.level };
+}
