@@ -162,7 +162,7 @@ test('changing a matching option re-indexes the saved flows', async () => {
   assert.equal(f.response, null);
   await m.options.update({ server_replay_ignore_params: ['t'] });
   sp.request(f);
-  assert.equal(f.response?.statusCode, 200);
+  assert.equal((f as HTTPFlow).response?.statusCode, 200);
 });
 
 test('server_replay files: loaded on configure, via command, errors reported', async (t) => {
