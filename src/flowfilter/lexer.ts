@@ -97,6 +97,36 @@ export class Lexer {
 const ESCAPES: Record<string, string> = { n: '\n', r: '\r', t: '\t', f: '\f' };
 
 /**
+ * mitmproxy's parser (pyparsing) runs `str.expandtabs()` on the filter before reading it, so a
+ * raw tab inside a quoted regex becomes spaces up to the next multiple of 8 columns (columns
+ * restart after CR and LF). Returns the expanded text and, for error positions, the offset in
+ * the original text of every expanded offset (null when there is no tab).
+ */
+export function expandTabs(text: string): { text: string; origin: number[] | null } {
+  if (!text.includes('\t')) return { text, origin: null };
+  let out = '';
+  const origin: number[] = [];
+  let column = 0;
+  for (let i = 0; i < text.length; ) {
+    const cp = text.codePointAt(i)!;
+    const ch = String.fromCodePoint(cp);
+    if (ch === '\t') {
+      const spaces = 8 - (column % 8);
+      for (let k = 0; k < spaces; k++) origin.push(i);
+      out += ' '.repeat(spaces);
+      column += spaces;
+    } else {
+      for (let k = 0; k < ch.length; k++) origin.push(i + k);
+      out += ch;
+      column = ch === '\n' || ch === '\r' ? 0 : column + 1;
+    }
+    i += ch.length;
+  }
+  origin.push(text.length);
+  return { text: out, origin };
+}
+
+/**
  * A regex argument written so that the lexer reads back exactly `value`: always double-quoted,
  * with backslash, double quote and line breaks escaped.
  */

@@ -13,7 +13,7 @@
  * `!` fall back to being bare words (`~q |` is `~q` AND url `/|/`). A regex that does not compile
  * ends the parse at once, as in mitmproxy (its parse action raises).
  */
-import { Lexer } from './lexer.js';
+import { Lexer, expandTabs } from './lexer.js';
 import { FilterError } from './errors.js';
 import { pyStrRepr } from './pyrepr.js';
 import { PyRegexError } from './pyregex.js';
@@ -34,10 +34,20 @@ class Parser {
   private reason: string | null = null;
 
   constructor(
+    /** The text as read (tabs expanded). */
     private readonly text: string,
     private readonly options: ParseOptions,
+    /** The text as given, for error messages. */
+    private readonly original: string,
+    /** Offset in `original` of each offset in `text` (null when they are the same). */
+    private readonly origin: number[] | null,
   ) {
     this.lx = new Lexer(text);
+  }
+
+  private invalid(pos: number | null, reason: string): FilterError {
+    const where = pos === null || this.origin === null ? pos : this.origin[pos]!;
+    return FilterError.invalid(this.original, where, reason);
   }
 
   parse(): FilterNode {
@@ -172,7 +182,7 @@ class Parser {
       const reason = e.unsupported
         ? `regex ${pyStrRepr(expr)} cannot be used: ${e.message}`
         : `invalid regex ${pyStrRepr(expr)}: ${e.message}`;
-      throw FilterError.invalid(this.text, start, reason);
+      throw this.invalid(start, reason);
     }
   }
 
@@ -217,22 +227,23 @@ class Parser {
 
   private error(): FilterError {
     const pos = Math.max(this.failPos, 0);
-    if (this.reason !== null) return FilterError.invalid(this.text, pos, this.reason);
+    if (this.reason !== null) return this.invalid(pos, this.reason);
     const exp = this.expected.length ? this.expected : ['a filter expression'];
     const list = exp.length === 1 ? exp[0]! : `${exp.slice(0, -1).join(', ')} or ${exp[exp.length - 1]}`;
     let reason = `expected ${list}, found ${this.found(pos)}`;
     if (exp.includes("')'") && pos < this.text.length && this.text[pos] !== ')') {
       reason += '; inside parentheses, expressions must be joined with & or |';
     }
-    return FilterError.invalid(this.text, pos, reason);
+    return this.invalid(pos, reason);
   }
 }
 
 /** Parse a filter expression into its tree. Throws FilterError. */
 export function parseFilter(text: string, options: ParseOptions): FilterNode {
   if (typeof text !== 'string' || text === '') throw FilterError.empty();
+  const expanded = expandTabs(text);
   try {
-    return new Parser(text, options).parse();
+    return new Parser(expanded.text, options, text, expanded.origin).parse();
   } catch (e) {
     if (e instanceof RangeError) throw FilterError.invalid(text, null, 'the expression is nested too deeply');
     throw e;

@@ -54,6 +54,15 @@ export interface CompiledPyRegex {
   readonly regex: RegExp;
   /** The pattern's effective flags, including global inline flags such as `(?s)` (for descriptions). */
   readonly flags: PyRegexFlags;
+  /** Number of capturing groups as Python counts them. */
+  readonly groupCount: number;
+  /** `(?P<name>...)` groups and their Python numbers. */
+  readonly groupNames: ReadonlyMap<string, number>;
+  /**
+   * The JavaScript group number of each Python group (index 0 is the whole match). They differ
+   * when atomic groups or possessive quantifiers add helper groups.
+   */
+  readonly jsGroupIndex: readonly number[];
 }
 
 /** The pattern does not compile (Python would refuse it) or cannot be translated faithfully. */
@@ -191,6 +200,10 @@ class PyParser {
 
   get flags(): number {
     return this.stateFlags;
+  }
+
+  get groups(): { count: number; names: ReadonlyMap<string, number> } {
+    return { count: this.groupCount - 1, names: this.groupNames };
   }
 
   parse(): Branches {
@@ -749,7 +762,7 @@ function charSource(cp: number, inClass: boolean): string {
 
 class Emitter {
   private jsGroups = 0;
-  private readonly groupMap = new Map<number, number>();
+  readonly groupMap = new Map<number, number>();
   private lookbehindDepth = 0;
 
   emitBody(body: Branches): string {
@@ -877,10 +890,11 @@ export function compilePyRegex(pattern: string, opts: { bytes: boolean; flags: P
   if (opts.flags.dotAll) flags |= F_S;
   const parser = new PyParser(new Source(text, !opts.bytes), flags);
   let source: string;
+  const emitter = new Emitter();
   try {
     const tree = parser.parse();
     checkBody(tree, new Set());
-    source = new Emitter().emitBody(tree);
+    source = emitter.emitBody(tree);
   } catch (e) {
     if (e instanceof PyRegexError) throw e;
     if (e instanceof RangeError) throw new PyRegexError('pattern is nested too deeply', null, false);
@@ -893,7 +907,16 @@ export function compilePyRegex(pattern: string, opts: { bytes: boolean; flags: P
     throw new PyRegexError(`cannot be translated to a JavaScript regex (${(e as Error).message})`, null, true);
   }
   const f = parser.flags;
-  return { regex, flags: { ignoreCase: !!(f & F_I), multiline: !!(f & F_M), dotAll: !!(f & F_S) } };
+  const groups = parser.groups;
+  const jsGroupIndex = [0];
+  for (let g = 1; g <= groups.count; g++) jsGroupIndex.push(emitter.groupMap.get(g)!);
+  return {
+    regex,
+    flags: { ignoreCase: !!(f & F_I), multiline: !!(f & F_M), dotAll: !!(f & F_S) },
+    groupCount: groups.count,
+    groupNames: new Map(groups.names),
+    jsGroupIndex,
+  };
 }
 
 /** The JavaScript source a Python pattern is translated to (for tests and debugging). */

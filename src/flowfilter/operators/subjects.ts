@@ -57,7 +57,8 @@ export function bufferBytes(b: Buffer): string {
 export function urlText(req: Request): string {
   const url = req.prettyUrl;
   const path = req.path;
-  if (isAscii(path) || !url.endsWith(path)) return url;
+  // A path holding characters above 0xFF is already text (built from a URL string), not bytes.
+  if (isAscii(path) || /[^\x00-\xff]/.test(path) || !url.endsWith(path)) return url;
   return url.slice(0, url.length - path.length) + bytesToText(path);
 }
 
