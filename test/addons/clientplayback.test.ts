@@ -94,7 +94,7 @@ test('queued flows are prepared for replay and can be reverted with replay.clien
   await m.commands.call('replay.client.stop');
   assert.equal(await m.commands.call('replay.client.count'), 0);
   assert.equal(f.isReplay, null, 'reverted');
-  assert.equal(f.response?.statusCode, 299);
+  assert.equal((f as HTTPFlow).response?.statusCode, 299);
   assert.ok(logged(m.logs, 'alert').includes('Client replay queue cleared.'));
   await m.run();
   await assert.rejects(m.options.update({ client_replay_concurrency: 2 }), { message: 'Currently the only valid client_replay_concurrency values are -1 and 1.' });
