@@ -37,8 +37,10 @@
  * Everything Python itself refuses (bad escapes such as `\q` or `\G`, `\z` before Python 3.14,
  * global flags not at the start, `(?<name>...)`, variable-width look-behind, unbalanced
  * parentheses, ...) is an error here too, with Python's message.
- * Known small differences: the Unicode tables are Node's (ICU) for `\d \w`, not Python's version;
- * invalid UTF-8 in matched text is seen as latin-1 instead of surrogate escapes.
+ * Baseline is Python 3.12/3.13: `\z` is a bad escape (3.14 accepts it), the `t` flag is unknown,
+ * group names in byte patterns must be ASCII, and `\B` never matches an empty string.
+ * Known small differences: the Unicode tables for `\d \w` are Node's (ICU), not Python's, and
+ * the case-folding groups come from CPython 3.11 (Unicode 14; see casefold-data.ts).
  */
 import { caseClosureOfRange, caseVariants, type CaseMode } from './casefold.js';
 import { pyStrRepr } from './pyrepr.js';
@@ -917,9 +919,4 @@ export function compilePyRegex(pattern: string, opts: { bytes: boolean; flags: P
     groupNames: new Map(groups.names),
     jsGroupIndex,
   };
-}
-
-/** The JavaScript source a Python pattern is translated to (for tests and debugging). */
-export function translatePyRegex(pattern: string, opts: { bytes: boolean; flags: PyRegexFlags }): string {
-  return compilePyRegex(pattern, opts).regex.source;
 }

@@ -83,6 +83,13 @@ test('URLs and domains are text: Unicode case folding', () => {
   assert.equal(m('~u "https://bücher.de/$"', idn), true);
 });
 
+test('~u reads a byte path as UTF-8, like mitmproxy\'s text URL', () => {
+  const f = R();
+  f.request.path = Buffer.from('/путь?q=я', 'utf8').toString('latin1');
+  assert.equal(m('~u "/ПУТЬ\\\\?q=я$"', f), true);
+  assert.equal(m('~u "^http://address:22/.{4}\\\\?"', f), true, 'one character per letter, not per byte');
+});
+
 test('~u uses the Host header; ~d checks both the target host and the Host header', () => {
   const f = R();
   f.request.headers.add('Host', 'example.org:8080');
