@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ProxyAuth, basicAuthValue, makeValidator, parseBasicAuth } from '../../src/addons/proxyauth.js';
 import { HtpasswdFile, md5Crypt } from '../../src/addons/util/htpasswd.js';
+import { bcryptDigest, bcryptHash, parseBcryptHash } from '../../src/addons/util/bcrypt.js';
 import { Client } from '../../src/connection.js';
 import type { HTTPFlow } from '../../src/http.js';
 import { addonMaster, makeFlow } from './helpers.js';
@@ -21,17 +22,39 @@ test('MD5 crypt matches openssl passwd (-apr1 / -1)', () => {
   assert.equal(md5Crypt('', '12345678', '$1$'), '$1$12345678$xek.CpjQUVgdf/P2N9KQf/');
 });
 
-test('htpasswd files: {SHA}, apr1, $1$, plain; bcrypt and malformed lines refused', () => {
+test('bcrypt matches htpasswd -B', () => {
+  // Hashes printed by Apache's `htpasswd -nbB -C <cost> user <password>` (apache2-utils 2.4).
+  const cases: Array<[string, string]> = [
+    ['secret', '$2y$04$Ne2FHE7oHWU6PBoabHQg6OkOkusCR5Eqznv8vSInvJFw4YON2v2uO'],
+    ['a much longer password of 40+ characters!!', '$2y$05$HaHjT137IH8NrwMCXReS6.nIbMeiX8mWFDf9ypx6gUPZ9f/vuH.jm'],
+    ['', '$2y$04$sAsrpf/q1zn8cYBdGoVNVO8ulBAjC8XeoHiFV4zVM2jt8XF5nx9Ae'],
+    ['ünïcødé', '$2y$04$9KyK5yPY9PpAH/Xab2mIUeJYvl6WcCBtzJkv5U4YMhmxXmDqb6WfK'],
+    // The classic OpenBSD test vector.
+    ['U*U', '$2a$05$CCCCCCCCCCCCCCCCCCCCC.E5YPO9kmyuRGyh0XouQYb4YMJKvyOeW'],
+  ];
+  for (const [pw, hash] of cases) {
+    const p = parseBcryptHash(hash)!;
+    assert.equal(bcryptDigest(pw, p.salt, p.cost), p.digest, hash);
+  }
+  assert.equal(bcryptHash('secret', parseBcryptHash(cases[0]![1])!.salt, 4), cases[0]![1]);
+  assert.equal(parseBcryptHash('$2y$03$Ne2FHE7oHWU6PBoabHQg6OkOkusCR5Eqznv8vSInvJFw4YON2v2uO'), null, 'cost below 4');
+  assert.equal(parseBcryptHash('$2y$04$short'), null);
+});
+
+test('htpasswd files: bcrypt, {SHA}, apr1, $1$, plain; other schemes and malformed lines refused', () => {
   const file = new HtpasswdFile(
-    ['# comment', '', 'sha:{SHA}5en6G6MezRroT3XKqkdPOmY/BfQ=', 'apr:$apr1$abcdefgh$h9FWgUz3n9YxylKLlR5SQ/', 'md5:$1$abc$iCQ2D3nhptRYi27fDYv2s1:comment', 'plain:secret'].join('\n'),
+    ['# comment', '', 'bc:$2y$04$Ne2FHE7oHWU6PBoabHQg6OkOkusCR5Eqznv8vSInvJFw4YON2v2uO', 'sha:{SHA}5en6G6MezRroT3XKqkdPOmY/BfQ=', 'apr:$apr1$abcdefgh$h9FWgUz3n9YxylKLlR5SQ/', 'md5:$1$abc$iCQ2D3nhptRYi27fDYv2s1:comment', 'plain:secret'].join('\n'),
   );
-  assert.equal(file.size, 4);
-  for (const user of ['sha', 'apr', 'md5', 'plain']) {
+  assert.equal(file.size, 5);
+  for (const user of ['bc', 'sha', 'apr', 'md5', 'plain']) {
     assert.equal(file.checkPassword(user, 'secret'), true, user);
     assert.equal(file.checkPassword(user, 'wrong'), false, user);
   }
   assert.equal(file.checkPassword('nobody', 'secret'), false);
-  assert.throws(() => new HtpasswdFile('u:$2y$05$abcdefghijklmnopqrstuuJ5bYcdhtY/PSbrtaSMZ0OMGKuxoW3m'), /bcrypt is not supported yet/);
+  assert.equal(file.checkPassword('bc', 'secret'), true, 'cached results give the same answer');
+  assert.equal(file.checkPassword('bc', 'wrong'), false);
+  assert.throws(() => new HtpasswdFile('u:$2y$05$tooshort'), { message: "Malformed bcrypt hash for user 'u'" });
+  assert.throws(() => new HtpasswdFile('u:$2x$05$abcdefghijklmnopqrstuuJ5bYcdhtY/PSbrtaSMZ0OMGKuxoW3m'), /\$2x\$ hashes are not supported/);
   assert.throws(() => new HtpasswdFile('u:$6$salt$hash'), /\$6\$ hashes are not supported/);
   assert.throws(() => new HtpasswdFile('nocolon'), { message: "Malformed htpasswd line: 'nocolon'" });
   assert.throws(() => new HtpasswdFile(':pw'), { message: "Malformed htpasswd line: ':pw'" });

@@ -1,16 +1,17 @@
 /**
- * Apache htpasswd files for `proxyauth=@path`. Supported password formats, all checked with
- * node:crypto only:
+ * Apache htpasswd files for `proxyauth=@path`. Supported password formats, none needing a
+ * native module:
+ * - `$2y$`, `$2b$`, `$2a$` bcrypt                   (htpasswd -B; see bcrypt.ts)
  * - `{SHA}` + base64(SHA-1(password))            (htpasswd -s)
- * - `$apr1$salt$hash`, Apache's MD5 crypt          (htpasswd -m, the htpasswd default before 2.4.?)
+ * - `$apr1$salt$hash`, Apache's MD5 crypt          (htpasswd -m, long the htpasswd default)
  * - `$1$salt$hash`, the same algorithm with the glibc MD5-crypt magic
  * - plain text                                      (htpasswd -p)
- * Not supported, refused when the file is loaded so that nobody is silently locked out: bcrypt
- * (`$2y$`, `$2b$`, `$2a$`; mitmproxy uses the bcrypt package, which Node does not ship), SHA-crypt
- * (`$5$`, `$6$`) and other `$id$` schemes. A 13-character DES crypt() hash cannot be told apart
- * from a plain password and is treated as one.
+ * Not supported, refused when the file is loaded so that nobody is silently locked out: SHA-crypt
+ * (`$5$`, `$6$`: htpasswd -2 / -5), the buggy `$2x$` bcrypt variant and other `$id$` schemes.
+ * A 13-character DES crypt() hash cannot be told apart from a plain password and is treated as one.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
+import { bcryptDigest, parseBcryptHash } from './bcrypt.js';
 
 /** A malformed line or a password format we cannot check. */
 export class HtpasswdError extends Error {
@@ -72,13 +73,16 @@ function constantTimeEqual(a: string, b: string): boolean {
   return timingSafeEqual(x, y) && a === b;
 }
 
-type Scheme = 'sha' | 'apr1' | 'md5' | 'plain';
+type Scheme = 'sha' | 'apr1' | 'md5' | 'bcrypt' | 'plain';
 
 function schemeOf(user: string, hash: string): Scheme {
   if (hash.startsWith('{SHA}')) return 'sha';
   if (hash.startsWith('$apr1$')) return 'apr1';
   if (hash.startsWith('$1$')) return 'md5';
-  if (/^\$2[abxy]?\$/.test(hash)) throw new HtpasswdError(`Unsupported htpasswd format for user '${user}': bcrypt is not supported yet (use htpasswd -m or -s)`);
+  if (/^\$2[aby]\$/.test(hash)) {
+    if (!parseBcryptHash(hash)) throw new HtpasswdError(`Malformed bcrypt hash for user '${user}'`);
+    return 'bcrypt';
+  }
   if (/^\$[0-9a-z]+\$/.test(hash)) throw new HtpasswdError(`Unsupported htpasswd format for user '${user}': ${hash.slice(0, hash.indexOf('$', 1) + 1)} hashes are not supported (use htpasswd -m or -s)`);
   return 'plain';
 }
@@ -102,6 +106,23 @@ export class HtpasswdFile {
     }
   }
 
+  /**
+   * Recent bcrypt results. bcrypt is slow on purpose (about 100 ms at cost 10, on the event loop),
+   * and a proxy client sends the same credentials with every request: check them once.
+   */
+  private readonly bcryptCache = new Map<string, boolean>();
+
+  private checkBcrypt(username: string, hash: string, password: string): boolean {
+    const key = createHash('sha256').update(`${username}\0${password}\0${hash}`, 'utf8').digest('base64');
+    const known = this.bcryptCache.get(key);
+    if (known !== undefined) return known;
+    const parsed = parseBcryptHash(hash)!;
+    const ok = constantTimeEqual(parsed.digest, bcryptDigest(password, parsed.salt, parsed.cost));
+    if (this.bcryptCache.size >= 1024) this.bcryptCache.delete(this.bcryptCache.keys().next().value!);
+    this.bcryptCache.set(key, ok);
+    return ok;
+  }
+
   get size(): number {
     return this.users.size;
   }
@@ -117,6 +138,8 @@ export class HtpasswdFile {
         return constantTimeEqual(hash, md5Crypt(password, hash.slice(6), '$apr1$'));
       case 'md5':
         return constantTimeEqual(hash, md5Crypt(password, hash.slice(3), '$1$'));
+      case 'bcrypt':
+        return this.checkBcrypt(username, hash, password);
       case 'plain':
         return constantTimeEqual(hash, password);
     }
