@@ -30,8 +30,11 @@ export function contentTypeMatches(headers: Headers, re: RegExp): boolean {
   const fields = headers.fields;
   for (let i = 0; i < fields.length; i++) {
     const f = fields[i]!;
-    // Cheap length test first: this runs for every flow when `~a`/`~t` is in the view filter.
-    if (f[0].length === 12 && f[0].toLowerCase() === 'content-type' && re.test(f[1])) return true;
+    // This runs for every flow when `~a`/`~t` is in the view filter: length first, and the two
+    // usual spellings without allocating a lowercased copy.
+    const name = f[0];
+    if (name.length !== 12) continue;
+    if ((name === 'Content-Type' || name === 'content-type' || name.toLowerCase() === 'content-type') && re.test(f[1])) return true;
   }
   return false;
 }
