@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { ProxyAuth, basicAuthValue, makeValidator, parseBasicAuth } from '../../src/addons/proxyauth.js';
 import { HtpasswdFile, md5Crypt } from '../../src/addons/util/htpasswd.js';
 import { bcryptDigest, bcryptHash, parseBcryptHash } from '../../src/addons/util/bcrypt.js';
+import { shaCrypt } from '../../src/addons/util/shacrypt.js';
 import { Client } from '../../src/connection.js';
 import type { HTTPFlow } from '../../src/http.js';
 import { addonMaster, makeFlow } from './helpers.js';
@@ -41,12 +42,26 @@ test('bcrypt matches htpasswd -B', () => {
   assert.equal(parseBcryptHash('$2y$04$short'), null);
 });
 
-test('htpasswd files: bcrypt, {SHA}, apr1, $1$, plain; other schemes and malformed lines refused', () => {
+test('SHA-crypt matches openssl passwd -5/-6 and htpasswd -2/-5', () => {
+  // From `openssl passwd -5|-6 -salt S PW` (the first two are the specification's own examples)
+  // and `htpasswd -nb5 -r 1000` / `htpasswd -nb2 -r 12345`.
+  const cases: Array<[string, string]> = [
+    ['Hello world!', '$5$saltstring$5B8vYYiY.CVt1RlTTf8KbXBH3hsxY/GNooZaBBGWEc5'],
+    ['Hello world!', '$6$saltstring$svn8UoSVapNtMuq1ukKS4tPQd8iKwSMHWjl/O817G3uBnIFNjnQJuesI68u4OTLiBFdcbYEdFCoEOfaS35inz1'],
+    ['secret', '$5$toolongsaltstrin$37tCxOq5xshRncIKBOJ8buhNCuZ0PBFBUwb3XaEPn08'],
+    ['ünï', '$6$rounds=1000$0msstY4KP/CMVNgI$mqe75wgEqQzGtllB3/HYXP.tiWuV8p2NfmCMTtQWPiOd/NrPr8h4gj4XkoRMkAXmWfScDTKwuOcF4AVIJmWvs.'],
+    ['a much longer password of 40+ characters!! and even longer than sixty-four bytes....', '$5$rounds=12345$OEdAAMMV.Pz.KD9N$c1fE24W.vgiZmR06potL4uaZaVuNQ7sxaKB1uvOkAT.'],
+  ];
+  for (const [pw, hash] of cases) assert.equal(shaCrypt(pw, hash), hash);
+  assert.equal(shaCrypt('x', '$1$abc$'), null);
+});
+
+test('htpasswd files: bcrypt, SHA-crypt, {SHA}, apr1, $1$, plain; other schemes and malformed lines refused', () => {
   const file = new HtpasswdFile(
-    ['# comment', '', 'bc:$2y$04$Ne2FHE7oHWU6PBoabHQg6OkOkusCR5Eqznv8vSInvJFw4YON2v2uO', 'sha:{SHA}5en6G6MezRroT3XKqkdPOmY/BfQ=', 'apr:$apr1$abcdefgh$h9FWgUz3n9YxylKLlR5SQ/', 'md5:$1$abc$iCQ2D3nhptRYi27fDYv2s1:comment', 'plain:secret'].join('\n'),
+    ['# comment', '', 'bc:$2y$04$Ne2FHE7oHWU6PBoabHQg6OkOkusCR5Eqznv8vSInvJFw4YON2v2uO', 'sc:$5$toolongsaltstrin$37tCxOq5xshRncIKBOJ8buhNCuZ0PBFBUwb3XaEPn08', 'sha:{SHA}5en6G6MezRroT3XKqkdPOmY/BfQ=', 'apr:$apr1$abcdefgh$h9FWgUz3n9YxylKLlR5SQ/', 'md5:$1$abc$iCQ2D3nhptRYi27fDYv2s1:comment', 'plain:secret'].join('\n'),
   );
-  assert.equal(file.size, 5);
-  for (const user of ['bc', 'sha', 'apr', 'md5', 'plain']) {
+  assert.equal(file.size, 6);
+  for (const user of ['bc', 'sc', 'sha', 'apr', 'md5', 'plain']) {
     assert.equal(file.checkPassword(user, 'secret'), true, user);
     assert.equal(file.checkPassword(user, 'wrong'), false, user);
   }
@@ -55,7 +70,7 @@ test('htpasswd files: bcrypt, {SHA}, apr1, $1$, plain; other schemes and malform
   assert.equal(file.checkPassword('bc', 'wrong'), false);
   assert.throws(() => new HtpasswdFile('u:$2y$05$tooshort'), { message: "Malformed bcrypt hash for user 'u'" });
   assert.throws(() => new HtpasswdFile('u:$2x$05$abcdefghijklmnopqrstuuJ5bYcdhtY/PSbrtaSMZ0OMGKuxoW3m'), /\$2x\$ hashes are not supported/);
-  assert.throws(() => new HtpasswdFile('u:$6$salt$hash'), /\$6\$ hashes are not supported/);
+  assert.throws(() => new HtpasswdFile('u:$7$salt$hash'), /\$7\$ hashes are not supported/);
   assert.throws(() => new HtpasswdFile('nocolon'), { message: "Malformed htpasswd line: 'nocolon'" });
   assert.throws(() => new HtpasswdFile(':pw'), { message: "Malformed htpasswd line: ':pw'" });
 });

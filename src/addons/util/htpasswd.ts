@@ -5,13 +5,15 @@
  * - `{SHA}` + base64(SHA-1(password))            (htpasswd -s)
  * - `$apr1$salt$hash`, Apache's MD5 crypt          (htpasswd -m, long the htpasswd default)
  * - `$1$salt$hash`, the same algorithm with the glibc MD5-crypt magic
+ * - `$5$` / `$6$` SHA-256 / SHA-512 crypt          (htpasswd -2 / -5; see shacrypt.ts)
  * - plain text                                      (htpasswd -p)
- * Not supported, refused when the file is loaded so that nobody is silently locked out: SHA-crypt
- * (`$5$`, `$6$`: htpasswd -2 / -5), the buggy `$2x$` bcrypt variant and other `$id$` schemes.
+ * Not supported, refused when the file is loaded so that nobody is silently locked out: the buggy
+ * `$2x$` bcrypt variant and other `$id$` schemes.
  * A 13-character DES crypt() hash cannot be told apart from a plain password and is treated as one.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { bcryptDigest, parseBcryptHash } from './bcrypt.js';
+import { shaCrypt } from './shacrypt.js';
 
 /** A malformed line or a password format we cannot check. */
 export class HtpasswdError extends Error {
@@ -73,7 +75,7 @@ function constantTimeEqual(a: string, b: string): boolean {
   return timingSafeEqual(x, y) && a === b;
 }
 
-type Scheme = 'sha' | 'apr1' | 'md5' | 'bcrypt' | 'plain';
+type Scheme = 'sha' | 'apr1' | 'md5' | 'bcrypt' | 'sha-crypt' | 'plain';
 
 function schemeOf(user: string, hash: string): Scheme {
   if (hash.startsWith('{SHA}')) return 'sha';
@@ -83,6 +85,7 @@ function schemeOf(user: string, hash: string): Scheme {
     if (!parseBcryptHash(hash)) throw new HtpasswdError(`Malformed bcrypt hash for user '${user}'`);
     return 'bcrypt';
   }
+  if (/^\$[56]\$/.test(hash)) return 'sha-crypt';
   if (/^\$[0-9a-z]+\$/.test(hash)) throw new HtpasswdError(`Unsupported htpasswd format for user '${user}': ${hash.slice(0, hash.indexOf('$', 1) + 1)} hashes are not supported (use htpasswd -m or -s)`);
   return 'plain';
 }
@@ -107,19 +110,19 @@ export class HtpasswdFile {
   }
 
   /**
-   * Recent bcrypt results. bcrypt is slow on purpose (about 100 ms at cost 10, on the event loop),
-   * and a proxy client sends the same credentials with every request: check them once.
+   * Recent results of the deliberately slow schemes (bcrypt takes about 100 ms at cost 10,
+   * SHA-crypt tens of ms, on the event loop). A proxy client sends the same credentials with
+   * every request, so they are checked once.
    */
-  private readonly bcryptCache = new Map<string, boolean>();
+  private readonly slowCache = new Map<string, boolean>();
 
-  private checkBcrypt(username: string, hash: string, password: string): boolean {
+  private checkSlow(username: string, hash: string, password: string, check: () => boolean): boolean {
     const key = createHash('sha256').update(`${username}\0${password}\0${hash}`, 'utf8').digest('base64');
-    const known = this.bcryptCache.get(key);
+    const known = this.slowCache.get(key);
     if (known !== undefined) return known;
-    const parsed = parseBcryptHash(hash)!;
-    const ok = constantTimeEqual(parsed.digest, bcryptDigest(password, parsed.salt, parsed.cost));
-    if (this.bcryptCache.size >= 1024) this.bcryptCache.delete(this.bcryptCache.keys().next().value!);
-    this.bcryptCache.set(key, ok);
+    const ok = check();
+    if (this.slowCache.size >= 1024) this.slowCache.delete(this.slowCache.keys().next().value!);
+    this.slowCache.set(key, ok);
     return ok;
   }
 
@@ -139,7 +142,12 @@ export class HtpasswdFile {
       case 'md5':
         return constantTimeEqual(hash, md5Crypt(password, hash.slice(3), '$1$'));
       case 'bcrypt':
-        return this.checkBcrypt(username, hash, password);
+        return this.checkSlow(username, hash, password, () => {
+          const parsed = parseBcryptHash(hash)!;
+          return constantTimeEqual(parsed.digest, bcryptDigest(password, parsed.salt, parsed.cost));
+        });
+      case 'sha-crypt':
+        return this.checkSlow(username, hash, password, () => constantTimeEqual(hash, shaCrypt(password, hash) ?? ''));
       case 'plain':
         return constantTimeEqual(hash, password);
     }

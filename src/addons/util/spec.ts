@@ -28,8 +28,8 @@ export const MATCH_ALL: FlowMatcher = { match: () => true };
  * as Python's `option[1:].split(option[0], maxsplit)`.
  */
 export function splitSpec(option: string, maxsplit = 2): string[] {
-  const sep = String.fromCodePoint(option.codePointAt(0) ?? 0);
   if (option === '') throw new SpecError('Empty specification');
+  const sep = String.fromCodePoint(option.codePointAt(0)!);
   const rest = option.slice(sep.length);
   const parts: string[] = [];
   let start = 0;
