@@ -140,16 +140,29 @@ test('an unreachable server gives the flow an error', async (t) => {
 test('concurrency 1 replays one at a time; -1 all at once', async (t) => {
   let active = 0;
   let maxActive = 0;
+  let waiting: Array<() => void> = [];
+  let holdUntilThree = false;
   const up = await httpServer(t, (_req, res) => {
     active++;
     maxActive = Math.max(maxActive, active);
-    setTimeout(() => {
+    const answer = () => {
       active--;
       res.end('ok');
-    }, 100);
+    };
+    if (!holdUntilThree) {
+      // Held long enough that overlapping replays would be seen, without any test depending on it.
+      setTimeout(answer, 200);
+      return;
+    }
+    // All at once: answer only when all three are in (or after a generous fallback).
+    waiting.push(answer);
+    if (waiting.length === 3) waiting.splice(0).forEach((w) => w());
+    else setTimeout(() => waiting.splice(0).forEach((w) => w()), 5000).unref();
   });
   for (const [concurrency, expected] of [[1, 1], [-1, 3]] as const) {
     maxActive = 0;
+    waiting = [];
+    holdUntilThree = concurrency === -1;
     const rec = hookRecorder();
     const cp = new ClientPlayback();
     const m = await addonMaster([cp, rec.addon], { client_replay_concurrency: concurrency });
