@@ -47,6 +47,9 @@ test('spec parsing: separators, filters and errors', () => {
   const s = parseMapRemoteSpec('|~u foo|a|b|c');
   assert.equal(pySub(s.subject, s.replacement, 'xa'), 'xb|c', 'the replacement keeps further separators');
   assert.throws(() => parseMapRemoteSpec('/only-one'), { message: 'Invalid number of parameters (2 or 3 are expected)' });
+  assert.throws(() => parseMapRemoteSpec(''), { message: 'Empty specification' });
+  const emoji = parseMapRemoteSpec('😀a😀b');
+  assert.equal(pySub(emoji.subject, emoji.replacement, 'xax'), 'xbx', 'a separator outside the BMP is one character');
   assert.throws(() => parseMapRemoteSpec('/~q(/a/b'), /filter/i);
   assert.throws(() => parseMapRemoteSpec('/(/x'), { message: "Invalid regular expression '(' (missing ), unterminated subpattern at position 0)" });
   assert.throws(() => parseMapRemoteSpec('/a/\\1'), { message: "Invalid replacement '\\\\1' (invalid group reference 1 at position 1)" });
