@@ -141,16 +141,20 @@ export class Save {
     const { path, append } = savePath(spec);
     let fw: FlowWriter;
     try {
-      fw = FlowWriter.open(path, { append });
+      fw = FlowWriter.open(path, { append, buffered: true });
     } catch (e) {
       throw new CommandError(osMessage(e));
     }
     try {
       for (const f of flows) fw.add(f);
-    } catch (e) {
-      throw new CommandError(osMessage(e));
-    } finally {
       fw.close();
+    } catch (e) {
+      try {
+        fw.close();
+      } catch {
+        /* already reporting the first error */
+      }
+      throw new CommandError(osMessage(e));
     }
     if (spec.endsWith('.har') || spec.endsWith('.zhar')) {
       this.master.log.alert('Saved as mitmproxy dump file. To save HAR files, use the `save.har` command.');

@@ -13,7 +13,7 @@ import { inflateSync } from 'node:zlib';
 import type { Readable } from 'node:stream';
 import { flowFromState, type AnyFlow } from '../flows.js';
 import type { FlowState } from '../flow.js';
-import { readItems, TNetstringError, type TNetDict, type TNetValue } from './tnetstring.js';
+import { ItemSplitter, TNetstringError, type TNetDict, type TNetValue } from './tnetstring.js';
 import { migrateFlow, MigrationContext, MigrationError } from './compat.js';
 import { conformFlowState, FlowStateError } from './state-schema.js';
 import { harToFlows, HarImportError } from './har.js';
@@ -147,19 +147,25 @@ export class FlowReader implements AsyncIterable<AnyFlow> {
       return;
     }
     const ctx = new MigrationContext();
+    const splitter = new ItemSplitter();
     let offset = 0;
     try {
-      for await (const item of readItems(chunks)) {
-        offset = item.offset;
-        let flow: AnyFlow;
-        try {
-          flow = flowFromDecoded(item.value, ctx);
-        } catch (e) {
-          throw this.itemError(e, item.offset);
+      // One synchronous pass per chunk; the only await per flow is the consumer's.
+      for await (const chunk of chunks as AsyncIterable<Uint8Array>) {
+        splitter.push(chunk);
+        for (let item = splitter.next(); item !== null; item = splitter.next()) {
+          offset = item.offset;
+          let flow: AnyFlow;
+          try {
+            flow = flowFromDecoded(item.value, ctx);
+          } catch (e) {
+            throw this.itemError(e, item.offset);
+          }
+          this.count++;
+          yield flow;
         }
-        this.count++;
-        yield flow;
       }
+      splitter.end();
     } catch (e) {
       if (e instanceof FlowReadError) throw e;
       if (e instanceof TNetstringError) {

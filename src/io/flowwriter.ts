@@ -14,6 +14,14 @@ import type { AnyFlow } from '../flows.js';
 import { ReverseWriter } from './tnetstring.js';
 import { writeFlowState } from './state-schema.js';
 import { downgradeTo17 } from './format17.js';
+import { writeFlowFast } from './flow-encoder.js';
+
+const BATCH_SIZE = 1 << 20;
+
+function writeAll(fd: number, data: Buffer): void {
+  let off = 0;
+  while (off < data.length) off += writeSync(fd, data, off, data.length - off);
+}
 
 /** Flow file format versions we can write. */
 export type WriteFormat = 21 | 17;
@@ -25,6 +33,7 @@ function stateOf(flow: AnyFlow | FlowState): FlowState {
 /** Encode into `w` (which is reset first); the result is `w.view()`. */
 function encodeInto(w: ReverseWriter, flow: AnyFlow | FlowState, format: WriteFormat): void {
   w.reset();
+  if (format === 21 && typeof (flow as AnyFlow).getState === 'function' && writeFlowFast(w, flow as AnyFlow)) return;
   const state = stateOf(flow);
   if (format === 17) w.value(downgradeTo17(state));
   else writeFlowState(w, state);
@@ -47,21 +56,30 @@ export class FlowWriter {
   /** Flows written so far. */
   count = 0;
 
+  /** With `buffered`, encoded flows collect here and go to the file in large writes. */
+  private batch: Buffer | null = null;
+  private batchLen = 0;
+
   constructor(
     private readonly sink: FlowSink,
     readonly format: WriteFormat = 21,
     /** Whether `close()` closes the file descriptor (true for files opened by `FlowWriter.open`). */
     private readonly ownsFd = false,
+    /**
+     * Collect flows and write them in large chunks (for saving many flows at once). Without it,
+     * every flow is on disk when `add` returns, as mitmproxy's streaming writer guarantees.
+     */
+    readonly buffered = false,
   ) {}
 
   /**
    * Open a file for writing (truncating it) or appending, creating missing directories when
    * `mkdirs` is set. Errors are the usual `fs` errors (ENOENT, EACCES, ...).
    */
-  static open(path: string, opts: { append?: boolean; format?: WriteFormat; mkdirs?: boolean } = {}): FlowWriter {
+  static open(path: string, opts: { append?: boolean; format?: WriteFormat; mkdirs?: boolean; buffered?: boolean } = {}): FlowWriter {
     if (opts.mkdirs) mkdirSync(dirname(path), { recursive: true });
     const fd = openSync(path, opts.append ? 'a' : 'w');
-    return new FlowWriter(fd, opts.format ?? 21, true);
+    return new FlowWriter(fd, opts.format ?? 21, true, opts.buffered ?? false);
   }
 
   /** Write one flow. For a stream sink, returns false when the stream asks to wait for 'drain'. */
@@ -71,25 +89,44 @@ export class FlowWriter {
     this.count++;
     if (typeof this.sink === 'number') {
       const data = this.w.view();
-      let off = 0;
-      while (off < data.length) off += writeSync(this.sink, data, off, data.length - off);
+      if (this.buffered && data.length < BATCH_SIZE) {
+        if (!this.batch) this.batch = Buffer.allocUnsafe(BATCH_SIZE);
+        if (this.batchLen + data.length > BATCH_SIZE) this.flush();
+        data.copy(this.batch, this.batchLen);
+        this.batchLen += data.length;
+        return true;
+      }
+      this.flush();
+      writeAll(this.sink, data);
       return true;
     }
     // A stream keeps the buffer until it is written, so it gets its own copy.
     return this.sink.write(this.w.toBuffer());
   }
 
+  /** Write out flows collected by a buffered writer. */
+  flush(): void {
+    if (this.batch && this.batchLen > 0 && typeof this.sink === 'number') {
+      writeAll(this.sink, this.batch.subarray(0, this.batchLen));
+      this.batchLen = 0;
+    }
+  }
+
   /** Close the file (when this writer opened it). Streams are left open: they belong to the caller. */
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    if (typeof this.sink === 'number' && this.ownsFd) closeSync(this.sink);
+    try {
+      this.flush();
+    } finally {
+      if (typeof this.sink === 'number' && this.ownsFd) closeSync(this.sink);
+    }
   }
 }
 
 /** Write flows to a file (`append` adds to it), returning how many were written. */
 export function writeFlowsToFile(path: string, flows: Iterable<AnyFlow | FlowState>, opts: { append?: boolean; format?: WriteFormat } = {}): number {
-  const fw = FlowWriter.open(path, opts);
+  const fw = FlowWriter.open(path, { ...opts, buffered: true });
   try {
     for (const f of flows) fw.add(f);
     return fw.count;

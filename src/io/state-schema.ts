@@ -28,7 +28,7 @@ export type Schema =
   | { t: 'opt'; of: Schema }
   | { t: 'list'; of: Schema }
   | { t: 'tuple'; items: readonly Schema[]; min?: number }
-  | { t: 'dict'; name: string; fields: ReadonlyArray<readonly [string, Schema]>; optional?: ReadonlySet<string> }
+  | { t: 'dict'; name: string; fields: ReadonlyArray<readonly [string, Schema]>; optional?: ReadonlySet<string>; keyItems?: readonly Buffer[] }
   | { t: 'anydict' }
   /** A nested full flow state (`backup`). */
   | { t: 'flow' };
@@ -42,8 +42,13 @@ const bool: Schema = { t: 'bool' };
 const opt = (of: Schema): Schema => ({ t: 'opt', of });
 const list = (of: Schema): Schema => ({ t: 'list', of });
 const tuple = (items: Schema[], min?: number): Schema => (min === undefined ? { t: 'tuple', items } : { t: 'tuple', items, min });
-const dict = (name: string, fields: Array<readonly [string, Schema]>, optional?: string[]): Schema & { t: 'dict' } =>
-  optional ? { t: 'dict', name, fields, optional: new Set(optional) } : { t: 'dict', name, fields };
+/** The tnetstring item of a constant dict key, encoded once. */
+const keyItem = (k: string): Buffer => Buffer.from(`${Buffer.byteLength(k)}:${k};`, 'utf8');
+
+const dict = (name: string, fields: Array<readonly [string, Schema]>, optional?: string[]): Schema & { t: 'dict' } => {
+  const keyItems = fields.map(([k]) => keyItem(k));
+  return optional ? { t: 'dict', name, fields, optional: new Set(optional), keyItems } : { t: 'dict', name, fields, keyItems };
+};
 
 export const TLS_VERSION_VALUES = ['SSLv3', 'TLSv1', 'TLSv1.1', 'TLSv1.2', 'TLSv1.3', 'DTLSv0.9', 'DTLSv1', 'DTLSv1.2', 'QUICv1'] as const;
 export const VIA_SCHEMES = ['http', 'https', 'http3', 'tls', 'dtls', 'tcp', 'udp', 'dns', 'quic'] as const;
@@ -207,19 +212,36 @@ function isDict(v: TNetValue | undefined): v is TNetDict {
 
 const NON_ASCII = /[^\x00-\x7f]/;
 
-function conform(v: TNetValue | undefined, s: Schema, path: string): unknown {
-  const fail = (what: string): never => {
-    throw new FlowStateError(path, `expected ${what}, got ${describe(v)}`);
-  };
+function expected(what: string, v: TNetValue | undefined): FlowStateError {
+  return new FlowStateError('', `expected ${what}, got ${describe(v)}`);
+}
+
+/** Re-throw a FlowStateError from a nested value with the key it sits under in front of its path. */
+function within(e: unknown, key: string | number): unknown {
+  if (!(e instanceof FlowStateError)) return e;
+  const head = typeof key === 'number' ? `[${key}]` : key;
+  const path = e.path === '' ? head : e.path.startsWith('[') ? head + e.path : `${head}.${e.path}`;
+  return new FlowStateError(path, e.detail);
+}
+
+/**
+ * Check a decoded value against a schema. Values are fixed up in place where mitmproxy's
+ * constructors convert (text where bytes belong, bytes hosts); the (possibly new) value is
+ * returned. No closures or path strings are built on the way: reading must stay cheap for
+ * files with 100 000s of flows. Paths are added only when something is wrong.
+ */
+function conform(v: TNetValue | undefined, s: Schema): unknown {
   switch (s.t) {
     case 'str':
-      return typeof v === 'string' ? v : fail('str');
+      if (typeof v === 'string') return v;
+      throw expected('str', v);
     case 'bytes':
-      return Buffer.isBuffer(v) ? v : fail('bytes');
+      if (Buffer.isBuffer(v)) return v;
+      throw expected('bytes', v);
     case 'bytesish':
       if (Buffer.isBuffer(v)) return v;
       if (typeof v === 'string') return Buffer.from(v, NON_ASCII.test(v) ? 'utf8' : 'latin1');
-      return fail('bytes');
+      throw expected('bytes', v);
     case 'host':
       if (typeof v === 'string') return v;
       if (Buffer.isBuffer(v)) {
@@ -227,45 +249,67 @@ function conform(v: TNetValue | undefined, s: Schema, path: string): unknown {
         const text = raw.includes('xn--') ? domainToUnicode(raw) : raw;
         return text === '' && raw !== '' ? raw : text;
       }
-      return fail('str');
+      throw expected('str', v);
     case 'int':
       if (typeof v === 'number') return v;
-      if (typeof v === 'bigint') throw new FlowStateError(path, `integer ${v} is out of range`);
-      return fail('int');
+      if (typeof v === 'bigint') throw new FlowStateError('', `integer ${v} is out of range`);
+      throw expected('int', v);
     case 'float':
       if (typeof v === 'number') return v;
       if (typeof v === 'bigint') return Number(v);
-      return fail('float');
+      throw expected('float', v);
     case 'bool':
-      return typeof v === 'boolean' ? v : fail('bool');
+      if (typeof v === 'boolean') return v;
+      throw expected('bool', v);
     case 'any':
       return v;
     case 'literal':
       if (typeof v !== 'string' || !s.values.includes(v)) {
-        throw new FlowStateError(path, `invalid value ${describeLiteral(v)}: expected one of ${s.values.join(', ')}`);
+        throw new FlowStateError('', `invalid value ${describeLiteral(v)}: expected one of ${s.values.join(', ')}`);
       }
       return v;
     case 'opt':
-      return v === null ? null : conform(v, s.of, path);
-    case 'list':
-      if (!Array.isArray(v)) return fail('list');
-      return v.map((x, i) => conform(x, s.of, `${path}[${i}]`));
+      return v === null ? null : conform(v, s.of);
+    case 'list': {
+      if (!Array.isArray(v)) throw expected('list', v);
+      for (let i = 0; i < v.length; i++) {
+        const x = v[i];
+        let y: unknown;
+        try {
+          y = conform(x, s.of);
+        } catch (e) {
+          throw within(e, i);
+        }
+        if (y !== x) v[i] = y as TNetValue;
+      }
+      return v;
+    }
     case 'tuple': {
-      if (!Array.isArray(v)) return fail('list');
+      if (!Array.isArray(v)) throw expected('list', v);
       const min = s.min ?? s.items.length;
       if (v.length < min || v.length > s.items.length) {
-        throw new FlowStateError(path, `expected ${min === s.items.length ? min : `${min} to ${s.items.length}`} elements, got ${v.length}`);
+        throw new FlowStateError('', `expected ${min === s.items.length ? min : `${min} to ${s.items.length}`} elements, got ${v.length}`);
       }
-      return v.map((x, i) => conform(x, s.items[i]!, `${path}[${i}]`));
+      for (let i = 0; i < v.length; i++) {
+        const x = v[i];
+        let y: unknown;
+        try {
+          y = conform(x, s.items[i]!);
+        } catch (e) {
+          throw within(e, i);
+        }
+        if (y !== x) v[i] = y as TNetValue;
+      }
+      return v;
     }
     case 'anydict':
-      if (!isDict(v)) return fail('dict');
+      if (!isDict(v)) throw expected('dict', v);
       return v;
     case 'dict':
-      return conformDict(v, s, path);
+      return conformDict(v, s);
     case 'flow':
-      if (!isDict(v)) return fail('dict');
-      return conformFlowState(v, path);
+      if (!isDict(v)) throw expected('dict', v);
+      return conformFlowState(v);
   }
 }
 
@@ -274,37 +318,54 @@ function describeLiteral(v: TNetValue | undefined): string {
   return describe(v);
 }
 
-function conformDict(v: TNetValue | undefined, s: Schema & { t: 'dict' }, path: string): TNetDict {
-  if (!isDict(v)) throw new FlowStateError(path, `expected a ${s.name} dict, got ${describe(v)}`);
-  const out: Record<string, unknown> = {};
+const hasOwn = Object.prototype.hasOwnProperty;
+
+/** Check a dict in place: every field present (optional ones default to null), no unknown keys. */
+function conformDict(v: TNetValue | undefined, s: Schema & { t: 'dict' }): TNetDict {
+  if (!isDict(v)) throw new FlowStateError('', `expected a ${s.name} dict, got ${describe(v)}`);
+  let present = 0;
   for (const [key, fs] of s.fields) {
-    const sub = path ? `${path}.${key}` : key;
-    if (!Object.prototype.hasOwnProperty.call(v, key)) {
+    if (!hasOwn.call(v, key)) {
       if (s.optional?.has(key)) {
-        out[key] = null;
+        v[key] = null;
+        present++;
         continue;
       }
-      throw new FlowStateError(sub, `missing from the ${s.name}`);
+      throw new FlowStateError(key, `missing from the ${s.name}`);
     }
-    out[key] = conform(v[key], fs, sub);
+    present++;
+    const x = v[key];
+    let y: unknown;
+    try {
+      y = conform(x, fs);
+    } catch (e) {
+      throw within(e, key);
+    }
+    if (y !== x) v[key] = y as TNetValue;
   }
-  const known = new Set(s.fields.map(([k]) => k));
-  const extra = Object.keys(v).filter((k) => !known.has(k));
-  if (extra.length) throw new FlowStateError(path, `unexpected key${extra.length > 1 ? 's' : ''} in the ${s.name}: ${extra.join(', ')}`);
-  return out as TNetDict;
+  const keys = Object.keys(v);
+  if (keys.length !== present) {
+    const known = new Set(s.fields.map(([k]) => k));
+    const extra = keys.filter((k) => !known.has(k));
+    throw new FlowStateError('', `unexpected key${extra.length > 1 ? 's' : ''} in the ${s.name}: ${extra.join(', ')}`);
+  }
+  return v;
 }
 
 /**
- * Check a format-21 flow dict and return a clean copy in writer order (bytes as Buffers, text as
- * strings), ready for `flowFromState`. Throws `FlowStateError` saying which field is wrong.
+ * Check a format-21 flow dict against the schema, fixing it up in place (bytes as Buffers, text
+ * as strings), ready for `flowFromState`. Throws `FlowStateError` saying which field is wrong.
  */
 export function conformFlowState(v: TNetDict, path = ''): FlowState {
   const type = v['type'];
-  if (typeof type !== 'string' || !(type in FLOW_SCHEMAS)) {
+  if (typeof type !== 'string' || !hasOwn.call(FLOW_SCHEMAS, type)) {
     throw new FlowStateError(path, `Unknown flow type: ${typeof type === 'string' ? type : describe(type)}`);
   }
-  const state = conformDict(v, FLOW_SCHEMAS[type as FlowType], path);
-  return state as unknown as FlowState;
+  try {
+    return conformDict(v, FLOW_SCHEMAS[type as FlowType]) as unknown as FlowState;
+  } catch (e) {
+    throw path ? within(e, path) : e;
+  }
 }
 
 // --------------------------------------------------------------------------------------------
@@ -358,18 +419,17 @@ function writeWith(w: ReverseWriter, v: StateValue, s: Schema, path: string): vo
       if (typeof v !== 'object' || v === null) throw new FlowStateError(path, `expected a ${s.name} dict`);
       const d = v as Record<string, StateValue>;
       const mark = w.begin('dict');
-      for (const [key, fs] of s.fields) {
+      const fields = s.fields;
+      const keyItems = s.keyItems;
+      for (let i = 0; i < fields.length; i++) {
+        const [key, fs] = fields[i]!;
         const x = d[key];
         if (x === undefined) {
-          if (s.optional?.has(key)) {
-            w.nullValue();
-            w.text(key);
-            continue;
-          }
-          throw new FlowStateError(path ? `${path}.${key}` : key, 'missing');
-        }
-        writeWith(w, x, fs, path);
-        w.text(key);
+          if (!s.optional?.has(key)) throw new FlowStateError(path ? `${path}.${key}` : key, 'missing');
+          w.nullValue();
+        } else writeWith(w, x, fs, path);
+        if (keyItems) w.raw(keyItems[i]!);
+        else w.text(key);
       }
       return w.end(mark);
     }

@@ -49,6 +49,13 @@ export function pyFloatRepr(x: number): string {
   if (x === Infinity) return 'inf';
   if (x === -Infinity) return '-inf';
   if (x === 0) return Object.is(x, -0) ? '-0.0' : '0.0';
+  // Fast path: where both languages use fixed notation, the shortest digits are the same; only
+  // integral values need Python's ".0".
+  const ax = x < 0 ? -x : x;
+  if (ax >= 1e-4 && ax < 1e16) {
+    const js = String(x);
+    return Number.isInteger(x) ? js + '.0' : js;
+  }
   // toExponential() without an argument gives the shortest digits that round-trip, like repr.
   const exp = x.toExponential();
   const m = /^(-?)(\d)(?:\.(\d+))?e([+-]\d+)$/.exec(exp);
@@ -175,6 +182,30 @@ export class ReverseWriter {
     this.prefix(n);
   }
 
+  /** Pre-encoded bytes (a whole item, e.g. a constant dict key). */
+  raw(v: Uint8Array): void {
+    const n = v.length;
+    this.ensure(n);
+    this.pos -= n;
+    const buf = this.buf;
+    const p = this.pos;
+    if (n < 32) for (let i = 0; i < n; i++) buf[p + i] = v[i]!;
+    else buf.set(v, p);
+  }
+
+  /** Bytes given as a byte string (one character per byte, as the model keeps header bytes). */
+  bytesLatin1(v: string): void {
+    this.byte(TAG_BYTES);
+    const n = v.length;
+    this.ensure(n);
+    this.pos -= n;
+    const buf = this.buf;
+    const p = this.pos;
+    if (n < 48) for (let i = 0; i < n; i++) buf[p + i] = v.charCodeAt(i);
+    else buf.write(v, p, n, 'latin1');
+    this.prefix(n);
+  }
+
   text(v: string): void {
     this.byte(TAG_TEXT);
     const n = Buffer.byteLength(v, 'utf8');
@@ -241,6 +272,12 @@ export function dumps(v: TNetInput): Buffer {
 // Decoding
 
 const utf8Fatal = new TextDecoder('utf-8', { fatal: true });
+const hasOwn = Object.prototype.hasOwnProperty;
+
+/** Interned short texts, keyed by a hash of their bytes (bounded: it only ever saves work). */
+const internTable = new Map<number, string>();
+const INTERN_MAX_LEN = 24;
+const INTERN_MAX_ENTRIES = 4096;
 
 /** Give a dict a key, also when the key is "__proto__" (which plain assignment would swallow). */
 export function setDictKey(d: TNetDict, key: string, value: TNetValue): void {
@@ -248,6 +285,8 @@ export function setDictKey(d: TNetDict, key: string, value: TNetValue): void {
   else d[key] = value;
 }
 
+/** What Python's repr of a finite float looks like; anything else goes the long way. */
+const SIMPLE_FLOAT_RE = /^-?\d+(?:\.\d+)?(?:e[+-]\d+)?$/;
 const INT_RE = /^\s*[+-]?\d+(?:_\d+)*\s*$/;
 const FLOAT_RE = /^\s*[+-]?(?:(?:\d+(?:_\d+)*)?\.?\d*(?:_\d+)*(?:[eE][+-]?\d+(?:_\d+)*)?|inf|infinity|nan)\s*$/i;
 
@@ -275,7 +314,10 @@ function parseFloatPayload(s: string, offset: number): number {
  * Parse the item starting at `start` of `data` (which must contain all of it). `base` is the
  * offset of `data[0]` in the whole input, used in error messages.
  */
-function parseItem(data: Buffer, start: number, end: number, base: number): { value: TNetValue; next: number } {
+/** Where the item parsed last ended (a module-level cursor instead of a result object per item). */
+let nextPos = 0;
+
+function parseItem(data: Buffer, start: number, end: number, base: number): TNetValue {
   // Length prefix: digits up to ':' (leading zeros are fine, as Python's int() allows).
   let i = start;
   let len = 0;
@@ -296,7 +338,8 @@ function parseItem(data: Buffer, start: number, end: number, base: number): { va
   }
   const tag = data[payloadEnd]!;
   const value = parsePayload(data, payloadStart, payloadEnd, tag, base);
-  return { value, next: payloadEnd + 1 };
+  nextPos = payloadEnd + 1;
+  return value;
 }
 
 function parsePayload(data: Buffer, s: number, e: number, tag: number, base: number): TNetValue {
@@ -304,15 +347,25 @@ function parsePayload(data: Buffer, s: number, e: number, tag: number, base: num
     case TAG_BYTES:
       return data.subarray(s, e);
     case TAG_TEXT:
-      try {
-        return utf8Fatal.decode(data.subarray(s, e));
-      } catch {
-        throw new TNetstringError('invalid UTF-8 in text value', base + s);
+      return parseText(data, s, e, base);
+    case TAG_DICT:
+      return parseDict(data, s, e, base);
+    case TAG_LIST: {
+      const out: TNetValue[] = [];
+      let p = s;
+      while (p < e) {
+        out.push(parseItem(data, p, e, base));
+        p = nextPos;
       }
+      return out;
+    }
     case TAG_INT:
-      return parseIntPayload(data.toString('latin1', s, e), base + s);
-    case TAG_FLOAT:
-      return parseFloatPayload(data.toString('latin1', s, e), base + s);
+      return parseInt10(data, s, e, base);
+    case TAG_FLOAT: {
+      const t = data.toString('latin1', s, e);
+      if (SIMPLE_FLOAT_RE.test(t)) return Number(t);
+      return parseFloatPayload(t, base + s);
+    }
     case TAG_BOOL: {
       const t = data.toString('latin1', s, e);
       if (t === 'true') return true;
@@ -322,45 +375,112 @@ function parsePayload(data: Buffer, s: number, e: number, tag: number, base: num
     case TAG_NULL:
       if (e !== s) throw new TNetstringError('null value with a non-empty payload', base + s);
       return null;
-    case TAG_LIST: {
-      const out: TNetValue[] = [];
-      let p = s;
-      while (p < e) {
-        const r = parseItem(data, p, e, base);
-        out.push(r.value);
-        p = r.next;
-      }
-      return out;
-    }
-    case TAG_DICT: {
-      // On disk the entries are in reverse insertion order; collect them and rebuild the
-      // writer's order, so that writing the dict again gives the same bytes.
-      const keys: string[] = [];
-      const values: TNetValue[] = [];
-      let p = s;
-      while (p < e) {
-        const keyAt = p;
-        const k = parseItem(data, p, e, base);
-        if (k.next >= e) throw new TNetstringError('dict key without a value', base + keyAt);
-        const v = parseItem(data, k.next, e, base);
-        keys.push(dictKey(k.value));
-        values.push(v.value);
-        p = v.next;
-      }
-      const d: TNetDict = {};
-      const seen = new Set<string>();
-      // The last occurrence on disk of a repeated key wins, as in Python.
-      for (let j = keys.length - 1; j >= 0; j--) {
-        const key = keys[j]!;
-        if (seen.has(key)) continue;
-        seen.add(key);
-        setDictKey(d, key, values[j]!);
-      }
-      return d;
-    }
     default:
       throw new TNetstringError(`unknown type tag 0x${tag.toString(16).padStart(2, '0')}`, base + e);
   }
+}
+
+/**
+ * Text. Short ASCII texts (dict keys, ids, most values) skip the UTF-8 decoder; the shortest
+ * ones (dict keys above all, repeated in every flow) come from a small intern table.
+ */
+function parseText(data: Buffer, s: number, e: number, base: number): string {
+  const len = e - s;
+  if (len <= 64) {
+    let ascii = true;
+    let h = len;
+    for (let i = s; i < e; i++) {
+      const c = data[i]!;
+      if (c > 0x7f) {
+        ascii = false;
+        break;
+      }
+      h = (Math.imul(h, 31) + c) | 0;
+    }
+    if (ascii) {
+      if (len > INTERN_MAX_LEN) return data.toString('latin1', s, e);
+      const cached = internTable.get(h);
+      if (cached !== undefined && cached.length === len) {
+        let same = true;
+        for (let i = 0; i < len; i++) {
+          if (cached.charCodeAt(i) !== data[s + i]) {
+            same = false;
+            break;
+          }
+        }
+        if (same) return cached;
+      }
+      const str = data.toString('latin1', s, e);
+      if (internTable.size < INTERN_MAX_ENTRIES) internTable.set(h, str);
+      return str;
+    }
+  }
+  try {
+    return utf8Fatal.decode(data.subarray(s, e));
+  } catch {
+    throw new TNetstringError('invalid UTF-8 in text value', base + s);
+  }
+}
+
+/** Integers: plain decimal ones that fit a double exactly without a regex or a string. */
+function parseInt10(data: Buffer, s: number, e: number, base: number): number | bigint {
+  const len = e - s;
+  if (len > 0 && len <= 15) {
+    let i = s;
+    const neg = data[i] === 0x2d;
+    if (neg) i++;
+    let n = 0;
+    let ok = i < e;
+    for (; i < e; i++) {
+      const c = data[i]! - 0x30;
+      if (c < 0 || c > 9) {
+        ok = false;
+        break;
+      }
+      n = n * 10 + c;
+    }
+    if (ok) return neg ? -n : n;
+  }
+  return parseIntPayload(data.toString('latin1', s, e), base + s);
+}
+
+/**
+ * Entries of the dicts being parsed, shared by all nesting levels (each level works above the
+ * stack height it started at), so parsing a dict allocates nothing but the dict itself.
+ */
+const entryStack: Array<string | TNetValue> = [];
+
+/**
+ * A dict. On disk the entries are in reverse insertion order; they are collected and the dict
+ * is rebuilt in the writer's order, so that writing it again gives the same bytes. The last
+ * occurrence on disk of a repeated key wins, as in Python.
+ */
+function parseDict(data: Buffer, s: number, e: number, base: number): TNetDict {
+  const stack = entryStack;
+  const bottom = stack.length;
+  let p = s;
+  while (p < e) {
+    const keyAt = p;
+    const k = parseItem(data, p, e, base);
+    if (nextPos >= e) {
+      stack.length = bottom;
+      throw new TNetstringError('dict key without a value', base + keyAt);
+    }
+    const key = typeof k === 'string' ? k : dictKey(k);
+    stack.push(key, parseItem(data, nextPos, e, base));
+    p = nextPos;
+  }
+  const d: TNetDict = {};
+  for (let j = stack.length - 2; j >= bottom; j -= 2) {
+    const key = stack[j] as string;
+    if (key === '__proto__' || hasOwn.call(d, key)) {
+      if (!hasOwn.call(d, key)) setDictKey(d, key, stack[j + 1] as TNetValue);
+      continue;
+    }
+    d[key] = stack[j + 1] as TNetValue;
+  }
+  stack.length = bottom;
+  return d;
 }
 
 /** Dict keys are text in modern files and bytes in very old ones; other key types are stringified. */
@@ -382,9 +502,10 @@ function dictKey(k: TNetValue): string {
 export function loads(data: Uint8Array, base = 0): TNetValue {
   const buf = Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
   if (buf.length === 0) throw new TNetstringError('not a tnetstring: empty input', base);
-  const r = parseItem(buf, 0, buf.length, base);
-  if (r.next !== buf.length) throw new TNetstringError(`trailing data after the item (${buf.length - r.next} bytes)`, base + r.next);
-  return r.value;
+  entryStack.length = 0;
+  const value = parseItem(buf, 0, buf.length, base);
+  if (nextPos !== buf.length) throw new TNetstringError(`trailing data after the item (${buf.length - nextPos} bytes)`, base + nextPos);
+  return value;
 }
 
 /** Decode every top-level item of a complete buffer (a whole flow file in memory). */
@@ -393,9 +514,9 @@ export function loadsAll(data: Uint8Array): TNetValue[] {
   const out: TNetValue[] = [];
   let p = 0;
   while (p < buf.length) {
-    const r = parseItem(buf, p, buf.length, 0);
-    out.push(r.value);
-    p = r.next;
+    entryStack.length = 0;
+    out.push(parseItem(buf, p, buf.length, 0));
+    p = nextPos;
   }
   return out;
 }
@@ -411,72 +532,92 @@ export interface TNetItem {
 }
 
 /**
+ * Splits a byte stream into top-level items, synchronously: feed it chunks with `push`, take
+ * complete items with `next`, and call `end` when the input is over. It holds no more than the
+ * current item and the rest of the last chunk.
+ */
+export class ItemSplitter {
+  private pending: Buffer[] = [];
+  private pendingLen = 0;
+  /** Offset in the whole input of the first pending byte. */
+  private offset = 0;
+  /** Size of the item being assembled once its header was read, else -1. */
+  private need = -1;
+  private headerLen = 0;
+
+  push(chunk: Uint8Array): void {
+    if (chunk.length === 0) return;
+    this.pending.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength));
+    this.pendingLen += chunk.length;
+  }
+
+  /** The next complete item, decoded, or null when more input is needed. */
+  next(): TNetItem | null {
+    if (this.need < 0) {
+      if (this.pendingLen === 0) return null;
+      this.readHeader();
+      if (this.need < 0) return null;
+    }
+    if (this.pendingLen < this.need) return null;
+    const start = this.offset;
+    const size = this.need;
+    const item = this.take(size);
+    this.need = -1;
+    entryStack.length = 0;
+    const value = parsePayload(item, this.headerLen, size - 1, item[size - 1]!, start);
+    return { value, offset: start, size };
+  }
+
+  /** The input is over: throws when it stopped inside an item. */
+  end(): void {
+    if (this.pendingLen === 0) return;
+    if (this.need < 0) this.readHeader();
+    if (this.need < 0) throw new TNetstringError(`not a tnetstring: input ends inside a length prefix (${this.pendingLen} bytes)`, this.offset);
+    throw new TNetstringError(`not a tnetstring: input ends inside an item of ${this.need} bytes (${this.pendingLen} bytes available)`, this.offset);
+  }
+
+  private take(n: number): Buffer {
+    const pending = this.pending;
+    const whole = pending.length === 1 ? pending[0]! : Buffer.concat(pending, this.pendingLen);
+    const out = whole.subarray(0, n);
+    const rest = whole.subarray(n);
+    this.pending = rest.length ? [rest] : [];
+    this.pendingLen = rest.length;
+    this.offset += n;
+    return out;
+  }
+
+  /** Look for "<digits>:" at the start of the pending data, without concatenating chunks. */
+  private readHeader(): void {
+    let len = 0;
+    let i = 0;
+    for (const chunk of this.pending) {
+      for (let j = 0; j < chunk.length; j++, i++) {
+        const c = chunk[j]!;
+        if (c === 0x3a) {
+          if (i === 0) throw new TNetstringError('not a tnetstring: empty length prefix', this.offset);
+          this.headerLen = i + 1;
+          this.need = this.headerLen + len + 1;
+          return;
+        }
+        if (c < 0x30 || c > 0x39) throw new TNetstringError(`not a tnetstring: invalid length prefix byte 0x${c.toString(16).padStart(2, '0')}`, this.offset + i);
+        if (i >= 12) throw new TNetstringError('not a tnetstring: absurdly large length prefix', this.offset);
+        len = len * 10 + (c - 0x30);
+      }
+    }
+  }
+}
+
+/**
  * Reads top-level items one after another from chunks of bytes (a file, a socket, stdin), never
  * holding more than the current item and one chunk. A clean end of input between items ends the
  * iteration; anything else (a cut-off item, garbage) throws a `TNetstringError` with the offset.
  */
 export async function* readItems(source: AsyncIterable<Uint8Array> | Iterable<Uint8Array>): AsyncGenerator<TNetItem> {
-  let pending: Buffer[] = [];
-  let pendingLen = 0;
-  /** Offset in the whole input of the first pending byte. */
-  let offset = 0;
-
-  const take = (n: number): Buffer => {
-    const whole = pending.length === 1 ? pending[0]! : Buffer.concat(pending, pendingLen);
-    const out = whole.subarray(0, n);
-    const rest = whole.subarray(n);
-    pending = rest.length ? [rest] : [];
-    pendingLen = rest.length;
-    offset += n;
-    return out;
-  };
-
-  /** State of the item being assembled: its header size and total size once known. */
-  let need = -1;
-  let headerLen = 0;
-
-  const tryHeader = (): void => {
-    // Look for "<digits>:" at the start of pending data, without concatenating large chunks.
-    let len = 0;
-    let i = 0;
-    for (const chunk of pending) {
-      for (let j = 0; j < chunk.length; j++, i++) {
-        const c = chunk[j]!;
-        if (c === 0x3a) {
-          if (i === 0) throw new TNetstringError('not a tnetstring: empty length prefix', offset);
-          headerLen = i + 1;
-          need = headerLen + len + 1;
-          return;
-        }
-        if (c < 0x30 || c > 0x39) throw new TNetstringError(`not a tnetstring: invalid length prefix byte 0x${c.toString(16).padStart(2, '0')}`, offset + i);
-        if (i >= 12) throw new TNetstringError('not a tnetstring: absurdly large length prefix', offset);
-        len = len * 10 + (c - 0x30);
-      }
-    }
-  };
-
+  const splitter = new ItemSplitter();
   for await (const chunk of source as AsyncIterable<Uint8Array>) {
-    if (chunk.length === 0) continue;
-    pending.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength));
-    pendingLen += chunk.length;
-    for (;;) {
-      if (need < 0) {
-        if (pendingLen === 0) break;
-        tryHeader();
-        if (need < 0) break;
-      }
-      if (pendingLen < need) break;
-      const start = offset;
-      const item = take(need);
-      const size = need;
-      need = -1;
-      const value = parsePayload(item, headerLen, size - 1, item[size - 1]!, start);
-      yield { value, offset: start, size };
-    }
+    splitter.push(chunk);
+    for (let item = splitter.next(); item !== null; item = splitter.next()) yield item;
   }
-  if (pendingLen > 0) {
-    if (need < 0) tryHeader();
-    if (need < 0) throw new TNetstringError(`not a tnetstring: input ends inside a length prefix (${pendingLen} bytes)`, offset);
-    throw new TNetstringError(`not a tnetstring: input ends inside an item of ${need} bytes (${pendingLen} bytes available)`, offset);
-  }
+  splitter.end();
 }
