@@ -34,5 +34,5 @@ export { type AnyFlow, flowFromState } from './flows.js';
 export { ContentEncodingError } from './encoding.js';
 export { MultiDict } from './util/multidict.js';
 export { defaultAddons } from './addons/index.js';
-// DUMPMASTER_EXPORT_PENDING
+export { DumpMaster } from './tools/dump.js';
 export { VERSION } from './version.js';

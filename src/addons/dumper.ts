@@ -13,7 +13,7 @@ import type { WebSocketMessage } from '../websocket.js';
 import { escapeBytes } from '../util/escapes.js';
 import { prettySize } from '../util/human.js';
 import { parse as parseFilter, type Filter } from '../flowfilter/index.js';
-import { availableViews, prettifyMessage } from '../contentviews/index.js';
+import { contentViewChoices, prettifyMessage } from '../contentviews/index.js';
 
 /** WebSocket close codes by name (RFC 6455 §7.4.1), for error lines. */
 const CLOSE_NAMES: Record<number, string> = {
@@ -62,7 +62,7 @@ export class Dumper {
       1,
       'The display detail level for flows in mitmdump: 0 (quiet) to 4 (very verbose).   0: no output   1: shortened request URL with response status code   2: full request URL with response status code and HTTP headers   3: 2 + truncated response content, content of WebSocket and TCP messages (content_view_lines_cutoff: 512)   4: 3 + nothing is truncated',
     );
-    loader.addOption('dumper_default_contentview', 'str', 'auto', 'The default content view mode.', availableViews());
+    loader.addOption('dumper_default_contentview', 'str', 'auto', 'The default content view mode.', contentViewChoices());
     loader.addOption('dumper_filter', 'optional str', null, 'Limit which flows are dumped.');
   }
 

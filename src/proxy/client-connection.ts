@@ -12,6 +12,8 @@ import { UpstreamPool, ConnectError } from './upstream-pool.js';
 import { serveHttp1, sendConnectResponse } from './http1-client-side.js';
 import { relayRaw, relayTcpFlow } from './tcp-relay.js';
 import { sniff } from './sniff.js';
+import { interceptClientTls } from './tls-client.js';
+import { hostIsIgnored, hostIsTcp } from './host-patterns.js';
 
 /**
  * One accepted client connection, from `client_connected` to `client_disconnected`: the layers
@@ -85,14 +87,28 @@ export async function handleClientConnection(
 
 /** Run the layers for the connection's mode until the client is done. */
 async function serveConnection(ctx: ConnectionContext): Promise<void> {
-  switch (ctx.mode.type) {
+  const mode = ctx.mode;
+  switch (mode.type) {
     case 'regular':
-    case 'upstream':
-    case 'reverse':
+    case 'upstream': {
+      const kind = await sniff(ctx);
+      if (kind === 'closed') return;
+      if (kind === 'tls') {
+        // A "secure web proxy": the client speaks TLS to the proxy itself, then HTTP/1 proxy requests.
+        const r = await interceptClientTls(ctx, { forceAlpn: 'http/1.1' });
+        if (r.kind !== 'intercepted') return;
+      }
       await serveHttpLayers(ctx);
       return;
+    }
+    case 'reverse': {
+      const scheme = mode.server!.scheme;
+      ctx.server.tls = scheme === 'https' || scheme === 'tls';
+      await serveTunnel(ctx, scheme === 'tcp' || scheme === 'tls');
+      return;
+    }
     default:
-      ctx.master.log.warn(`${ctx.mode.description} is not supported yet; closing the connection.`, ctx.clientLabel);
+      ctx.master.log.warn(`${mode.description} is not supported yet; closing the connection.`, ctx.clientLabel);
   }
 }
 
@@ -108,7 +124,9 @@ async function serveHttpLayers(ctx: ConnectionContext): Promise<void> {
     const tunnel = await handleConnect(ctx, exit.flow);
     if (tunnel === 'refused') continue;
     if (tunnel === 'closed') return;
-    await serveTunnel(ctx);
+    // In a tunnel the target is a TLS server exactly when the client speaks TLS to it.
+    ctx.server.tls = false;
+    await serveTunnel(ctx, false);
     return;
   }
 }
@@ -140,8 +158,8 @@ async function handleConnect(ctx: ConnectionContext, flow: HTTPFlow): Promise<'t
     }
   }
   if (!flow.response) {
-    flow.response = Response.make(200);
-    flow.response.reason = 'Connection established';
+    // Like mitmproxy: a bare status line, no headers (a Content-Length would only confuse clients).
+    flow.response = new Response({ statusCode: 200, reason: 'Connection established', headers: [], content: Buffer.alloc(0) });
   }
   const resp = flow.response;
   flow.live = false;
@@ -156,32 +174,53 @@ async function handleConnect(ctx: ConnectionContext, flow: HTTPFlow): Promise<'t
   return 'tunnel';
 }
 
-/** After CONNECT: decide what the tunnel carries and serve it. */
-async function serveTunnel(ctx: ConnectionContext): Promise<void> {
-  const kind = await sniff(ctx);
-  switch (kind) {
-    case 'http1':
-      await serveHttpLayers(ctx);
+/**
+ * Serve what a tunnel (or a reverse proxy connection) carries: TLS (intercepted or passed
+ * through), HTTP/1, or raw TCP. `rawTcp` forces raw TCP after any TLS (reverse tcp:/tls: modes).
+ */
+async function serveTunnel(ctx: ConnectionContext, rawTcp: boolean): Promise<void> {
+  let kind = await sniff(ctx);
+  if (kind === 'closed') return;
+  if (kind === 'tls') {
+    ctx.server.tls = true;
+    const r = await interceptClientTls(ctx);
+    if (r.kind === 'failed') return;
+    if (r.kind === 'passthrough') {
+      await relayToServer(ctx, { passthrough: true, tls: false });
       return;
-    case 'tls':
-    case 'tcp':
-    default:
-      await relayTunnelAsTcp(ctx, kind === 'tls');
+    }
+    if (rawTcp || hostIsTcp(ctx, ctx.client.sni)) {
+      await relayToServer(ctx, { passthrough: false, tls: true });
+      return;
+    }
+    kind = 'http1';
+  } else if (rawTcp || hostIsTcp(ctx, null)) {
+    kind = 'tcp';
+  } else if (kind === 'http1' && hostIsIgnored(ctx, null)) {
+    await relayToServer(ctx, { passthrough: true, tls: false });
+    return;
   }
+  if (kind === 'http1') await serveHttpLayers(ctx);
+  else await relayToServer(ctx, { passthrough: !ctx.options.rawtcp, tls: false });
 }
 
-/** Relay the tunnel's bytes to its target, recording a TCP flow (or just passing TLS through). */
-async function relayTunnelAsTcp(ctx: ConnectionContext, passthrough: boolean): Promise<void> {
+/** Relay the connection's bytes to its server, as a recorded TCP flow or (passthrough) untouched. */
+async function relayToServer(ctx: ConnectionContext, opts: { passthrough: boolean; tls: boolean }): Promise<void> {
   const address = ctx.server.address;
   if (!address) return;
+  if (ctx.server.error && opts.tls) {
+    ctx.master.log.info(`cannot relay to ${formatAddress(address)}: ${ctx.server.error}`, ctx.clientLabel);
+    return;
+  }
   let conn;
   try {
-    conn = await ctx.upstream.acquire({ address, tls: false });
+    const sni = opts.tls ? (ctx.client.sni ?? null) : undefined;
+    conn = await ctx.upstream.acquire(opts.tls ? { address, tls: true, sni, alpn: [] } : { address, tls: false });
   } catch (e) {
     ctx.master.log.info(`cannot connect to ${formatAddress(address)}: ${(e as Error).message}`, ctx.clientLabel);
     return;
   }
-  if (passthrough || !ctx.options.rawtcp) await relayRaw(ctx.reader, ctx.socket, conn.reader, conn.socket);
+  if (opts.passthrough) await relayRaw(ctx.reader, ctx.socket, conn.reader, conn.socket);
   else await relayTcpFlow(ctx, conn.socket, conn.reader);
   conn.close();
 }

@@ -189,7 +189,10 @@ export class Http1UpstreamExchange implements UpstreamExchange {
 /** Open (or reuse) an HTTP/1 connection for a flow, based on its request's scheme, host and port. */
 export async function openHttp1Upstream(ctx: ConnectionContext, flow: HTTPFlow): Promise<Http1UpstreamExchange> {
   const r = flow.request;
-  const target: UpstreamTarget = { address: [r.host, r.port], tls: r.scheme === 'https' };
+  const tunnel = ctx.server.address;
+  // A failed eager connection (e.g. an untrusted upstream certificate) answers every request for it.
+  if (ctx.server.error && tunnel && tunnel[0] === r.host && tunnel[1] === r.port) throw new ConnectError(ctx.server.error);
+  const target: UpstreamTarget = { address: [r.host, r.port], tls: r.scheme === 'https', alpn: ['http/1.1'] };
   if (target.tls) {
     // Keep the SNI the client used when it talks to the same host; otherwise the host itself.
     const clientSni = ctx.client.sni;

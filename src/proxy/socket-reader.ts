@@ -214,6 +214,18 @@ export class SocketReader {
   }
 
   /**
+   * Give the socket to a new owner (TLS, a WebSocket, a relay) with every unread byte back in
+   * the socket's own buffer, paused until the new owner reads.
+   */
+  handOver(): Duplex {
+    const socket = this.socket;
+    socket.pause();
+    const rest = this.detach();
+    if (rest.length) socket.unshift(rest);
+    return socket;
+  }
+
+  /**
    * Stop reading: remove our listeners and return the unread bytes. The socket keeps an error
    * listener so it can never crash the process; the new owner adds its own.
    */

@@ -1,54 +1,18 @@
 import tls from 'node:tls';
 import net from 'node:net';
-import { readFileSync, readdirSync, statSync } from 'node:fs';
-import { join } from 'node:path';
 import type { Server } from '../connection.js';
 import type { TlsData } from '../hooks.js';
 import { now } from '../util/time.js';
 import type { ConnectionContext } from './context.js';
 import { tlsVersionName, peerCertificateChainPem } from './tls-info.js';
-import { expandHome } from '../optmanager.js';
+import { attachKeylog } from './keylog.js';
 
 /**
- * TLS towards the upstream server: verified against the system roots (or the CAs given by
- * ssl_verify_upstream_trusted_ca / _confdir) with the host name pinned, unless ssl_insecure.
- * Never reuses a TLS session across server names (Node 20 CVE-2026-48934).
+ * TLS towards the upstream server: verified against the system roots with the host name pinned,
+ * unless ssl_insecure (the tlsconfig addon adds trusted CAs, versions, ciphers and client
+ * certificates in tls_start_server). Never reuses a TLS session across server names (Node 20
+ * CVE-2026-48934).
  */
-
-const caCache = new Map<string, { mtimeMs: number; pems: string[] }>();
-
-function readCaFile(path: string): string[] {
-  const st = statSync(path);
-  const hit = caCache.get(path);
-  if (hit && hit.mtimeMs === st.mtimeMs) return hit.pems;
-  const text = readFileSync(path, 'utf8');
-  const pems = text.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
-  caCache.set(path, { mtimeMs: st.mtimeMs, pems });
-  return pems;
-}
-
-/** The CA certificates upstream certificates are verified against, or undefined for Node's bundled roots. */
-export function upstreamTrustStore(ctx: ConnectionContext): string[] | undefined {
-  const o = ctx.master.options;
-  const caFile = o.has('ssl_verify_upstream_trusted_ca') ? o.get<string | null>('ssl_verify_upstream_trusted_ca') : null;
-  const caDir = o.has('ssl_verify_upstream_trusted_confdir') ? o.get<string | null>('ssl_verify_upstream_trusted_confdir') : null;
-  if (!caFile && !caDir) return undefined;
-  // As mitmproxy: naming trusted CAs replaces the default roots.
-  const pems: string[] = [];
-  if (caFile) pems.push(...readCaFile(expandHome(caFile)));
-  if (caDir) {
-    const dir = expandHome(caDir);
-    for (const name of readdirSync(dir)) {
-      const p = join(dir, name);
-      try {
-        if (statSync(p).isFile()) pems.push(...readCaFile(p));
-      } catch {
-        // unreadable entries in a c_rehash directory are skipped, as OpenSSL does
-      }
-    }
-  }
-  return pems;
-}
 
 /** mitmproxy's wording for upstream TLS failures. */
 function describeTlsError(err: Error & { code?: string }): string {
@@ -92,14 +56,13 @@ export async function startServerTls(ctx: ConnectionContext, server: Server, soc
     minVersion: 'TLSv1.2',
   };
   if (server.sni && !net.isIP(server.sni)) settings.servername = server.sni;
-  const ca = upstreamTrustStore(ctx);
-  if (ca) settings.ca = ca;
   const data: TlsData = { conn: server, context: { client: ctx.client, server }, isDtls: false, settings };
   await hooks.trigger('tls_start_server', data);
   server.alpnOffers = alpn;
   try {
     const ts = await new Promise<tls.TLSSocket>((resolve, reject) => {
       const t = tls.connect(data.settings as tls.ConnectionOptions);
+      attachKeylog(t);
       const onError = (e: Error) => reject(e);
       t.once('error', onError);
       t.once('secureConnect', () => {

@@ -35,14 +35,15 @@ export class ServerConnection {
   /** False once a response said `Connection: close`, framing was close-delimited, or an exchange broke. */
   reusable = true;
   closed = false;
-  readonly reader: SocketReader;
+  reader: SocketReader;
   /** Resolves once the socket closed and `server_disconnected` ran. */
   finished: Promise<void> = Promise.resolve();
 
   constructor(
     readonly server: Server,
-    readonly socket: Duplex,
-    readonly target: UpstreamTarget,
+    /** The byte stream to the server: the TCP socket, or the TLS socket once TLS is up. */
+    public socket: Duplex,
+    public target: UpstreamTarget,
   ) {
     this.reader = new SocketReader(socket);
   }
@@ -127,6 +128,26 @@ export class UpstreamPool {
     const c = this.conns.find((x) => x.server === flow.serverConn && !x.closed) ?? null;
     if (c) this.conns = this.conns.filter((x) => x !== c);
     return c;
+  }
+
+  /**
+   * Start TLS on an open plain connection (the one opened eagerly for a CONNECT), for
+   * `establish_server_tls_first`. Throws ConnectError with mitmproxy's wording on failure.
+   */
+  async startTls(conn: ServerConnection, sni: string | null, alpn: string[]): Promise<void> {
+    const server = conn.server;
+    server.tls = true;
+    server.sni = sni;
+    const raw = conn.reader.handOver() as net.Socket;
+    try {
+      conn.socket = await startServerTls(this.ctx, server, raw, alpn);
+    } catch (e) {
+      conn.close();
+      raw.destroy();
+      throw new ConnectError((e as Error).message);
+    }
+    conn.reader = new SocketReader(conn.socket);
+    conn.target = { address: conn.target.address, tls: true, sni, alpn };
   }
 
   /** Close every connection; resolves when their `server_disconnected` hooks have run. */

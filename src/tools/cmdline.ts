@@ -79,6 +79,9 @@ export interface ParsedCommandLine {
 
 const flagName = (option: string) => `--${option.replace(/_/g, '-')}`;
 
+/** Help texts keep mitmproxy's wording; runs of whitespace are folded for the terminal, as argparse does. */
+const oneLine = (s: string) => s.replace(/\s+/g, ' ').trim();
+
 function parseIntArg(v: string): number {
   if (!/^[+-]?\d+$/.test(v.trim())) throw new InvalidArgumentError('Not an integer.');
   return Number(v);
@@ -114,7 +117,7 @@ export function buildCommandLine(tool: ToolName, options: OptManager, programNam
     const long = flagName(spec.option);
     let opt: Option;
     if (d.type === 'bool') {
-      const on = new Option(`${spec.short && !d.defaultValue ? `-${spec.short}, ` : ''}${long}`, d.help);
+      const on = new Option(`${spec.short && !d.defaultValue ? `-${spec.short}, ` : ''}${long}`, oneLine(d.help));
       const off = new Option(`${spec.short && d.defaultValue ? `-${spec.short}, ` : ''}--no-${spec.option.replace(/_/g, '-')}`);
       program.addOption(on);
       program.addOption(off);
@@ -124,11 +127,11 @@ export function buildCommandLine(tool: ToolName, options: OptManager, programNam
     const metavar = spec.metavar ?? spec.option.toUpperCase();
     const flags = `${spec.short ? `-${spec.short}, ` : ''}${long} <${metavar}>`;
     if (d.type === 'sequence of str') {
-      opt = new Option(flags, `${d.help} May be passed multiple times.`).argParser((v: string, prev: string[] | undefined) => [...(prev ?? []), v]);
+      opt = new Option(flags, `${oneLine(d.help)} May be passed multiple times.`).argParser((v: string, prev: string[] | undefined) => [...(prev ?? []), v]);
     } else if (d.type === 'int' || d.type === 'optional int') {
-      opt = new Option(flags, d.help).argParser(parseIntArg);
+      opt = new Option(flags, oneLine(d.help)).argParser(parseIntArg);
     } else {
-      opt = new Option(flags, d.help);
+      opt = new Option(flags, oneLine(d.help));
       if (d.choices) opt.choices(d.choices);
     }
     program.addOption(opt);

@@ -5,6 +5,7 @@ import { TermLog } from '../addons/termlog.js';
 import { Dumper } from '../addons/dumper.js';
 import { ErrorCheck } from '../addons/errorcheck.js';
 import { KeepServing } from '../addons/keepserving.js';
+import { ReadFile } from '../addons/readfile.js';
 
 export interface DumpMasterOptions {
   options?: OptManager;
@@ -30,7 +31,7 @@ export class DumpMaster extends Master {
     }
     await m.addons.add(...defaultAddons());
     if (opts.withDumper ?? true) await m.addons.add(new Dumper(opts.out));
-    await m.addons.add(new KeepServing(), m.errorcheck);
+    await m.addons.add(new KeepServing(), new ReadFile(), m.errorcheck);
     return m;
   }
 }

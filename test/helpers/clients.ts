@@ -22,7 +22,7 @@ export function curl(args: string[], opts: { timeoutMs?: number; input?: string 
         const i = stdout.lastIndexOf('\n');
         const [status, size] = stdout.slice(i + 1).split(' ');
         resolve({
-          code: err ? ((err as NodeJS.ErrnoException & { code?: number | string }).code as number) ?? 1 : 0,
+          code: err ? (typeof (err as { code?: unknown }).code === 'number' ? ((err as { code?: unknown }).code as number) : 1) : 0,
           stdout: stdout.slice(0, i),
           stderr,
           status: Number(status) || 0,

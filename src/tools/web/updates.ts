@@ -25,10 +25,14 @@ export type FlowMessageType = 'flows/add' | 'flows/update' | 'flows/remove';
 /** Batch window bounds (ms). */
 const MIN_WINDOW_MS = 20;
 const MAX_WINDOW_MS = 1000;
-/** A batch sending more frames than this doubles the window. */
-const BUSY_FRAMES = 200;
-/** More flow messages than this in one batch for one client: send a reset instead. */
-export const FLOW_OVERFLOW = 1000;
+/** A batch sending more frames than this (or overflowing) doubles the window. */
+const BUSY_FRAMES = 50;
+/**
+ * More flow messages than this in one batch for one client: send a reset instead. The front end
+ * copies its flow list for every message it applies, so a few hundred messages already cost it
+ * more than reading the view once.
+ */
+export const FLOW_OVERFLOW = 250;
 /** More queued events than this: send `events/reset` instead. */
 const EVENT_OVERFLOW = 1000;
 /** A client with this much unsent data gets nothing new until it catches up (its queue keeps merging). */
@@ -49,6 +53,10 @@ export class UpdatesConnection {
   private pending = new Map<string, QueueItem & { kind: 'flow' }>();
   private pendingEvents = 0;
   closed = false;
+  /** A batch was turned into a reset since the last flush (traffic is heavy). */
+  overflowed = false;
+  /** A `flows/reset` waits in the queue. */
+  private resetQueued = false;
 
   constructor(
     readonly ws: WebSocket,
@@ -62,6 +70,8 @@ export class UpdatesConnection {
 
   /** Queue a flow message, merged with what is already queued for the flow. */
   enqueueFlow(type: FlowMessageType, flow: AnyFlow): void {
+    // A queued reset makes the client read the whole view after this batch: it covers this change.
+    if (this.resetQueued) return;
     const p = this.pending.get(flow.id);
     if (p) {
       if (type === 'flows/remove') p.type = p.type === 'flows/add' ? null : 'flows/remove';
@@ -71,6 +81,7 @@ export class UpdatesConnection {
       return;
     }
     if (this.pending.size >= FLOW_OVERFLOW) {
+      this.overflowed = true;
       this.enqueueReset();
       return;
     }
@@ -85,11 +96,13 @@ export class UpdatesConnection {
     this.queue = this.queue.filter((i) => i.kind !== 'flow' && i.kind !== 'reset');
     this.pending.clear();
     this.queue.push({ kind: 'reset' });
+    this.resetQueued = true;
   }
 
   enqueueRaw(data: string, isEvent = false): void {
     if (isEvent) {
       if (this.pendingEvents >= EVENT_OVERFLOW) {
+        this.overflowed = true;
         this.enqueueEventsReset();
         return;
       }
@@ -148,6 +161,7 @@ export class UpdatesConnection {
     this.queue = [];
     this.pending.clear();
     this.pendingEvents = 0;
+    this.resetQueued = false;
     let frames = 0;
     for (const item of items) {
       let data: string;
@@ -267,13 +281,15 @@ export class UpdatesHub {
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
     const cache = new Map<AnyFlow, string>();
-    let maxFrames = 0;
+    let busy = false;
     let waiting = false;
     for (const c of this.connections) {
-      maxFrames = Math.max(maxFrames, c.flush(cache));
+      const frames = c.flush(cache);
+      if (frames > BUSY_FRAMES || c.overflowed) busy = true;
+      c.overflowed = false;
       if (c.hasQueued) waiting = true;
     }
-    this.windowMs = maxFrames > BUSY_FRAMES ? Math.min(this.windowMs * 2, MAX_WINDOW_MS) : Math.max(MIN_WINDOW_MS, Math.floor(this.windowMs / 2));
+    this.windowMs = busy ? Math.min(this.windowMs * 2, MAX_WINDOW_MS) : Math.max(MIN_WINDOW_MS, Math.floor(this.windowMs / 2));
     // Clients that were too far behind keep their (merged) queue for the next round.
     if (waiting) this.schedule();
   }

@@ -1,0 +1,245 @@
+import tls from 'node:tls';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Loader } from '../addonmanager.js';
+import type { Master } from '../master.js';
+import { OptionsError, expandHome } from '../optmanager.js';
+import { Client, Server } from '../connection.js';
+import type { ClientHelloData, TlsData } from '../hooks.js';
+import { Response, type HTTPFlow } from '../http.js';
+import { CertStore, certStoreConfigFromOptions, certStoreNeedsReload, chooseCertNames, type CertEntry } from '../certs/index.js';
+import { upstreamTrustStore } from '../certs/trust-store.js';
+
+export const TLS_VERSION_CHOICES = ['UNBOUNDED', 'SSL3', 'TLS1', 'TLS1_1', 'TLS1_2', 'TLS1_3'] as const;
+type TlsVersionOption = (typeof TLS_VERSION_CHOICES)[number];
+
+const NODE_VERSIONS: Record<TlsVersionOption, tls.SecureVersion | null> = {
+  UNBOUNDED: null,
+  // Node's OpenSSL has no SSLv3; the lowest it speaks is TLS 1.0.
+  SSL3: 'TLSv1',
+  TLS1: 'TLSv1',
+  TLS1_1: 'TLSv1.1',
+  TLS1_2: 'TLSv1.2',
+  TLS1_3: 'TLSv1.3',
+};
+
+const INSECURE_MIN = ['UNBOUNDED', 'SSL3', 'TLS1', 'TLS1_1'];
+
+/** The protocol versions and ciphers for one side, as node TLS options. */
+function versionSettings(min: TlsVersionOption, max: TlsVersionOption, ciphers: string | null, curve: string | null): tls.SecureContextOptions {
+  const s: tls.SecureContextOptions = {
+    minVersion: NODE_VERSIONS[min] ?? 'TLSv1',
+    maxVersion: NODE_VERSIONS[max] ?? 'TLSv1.3',
+  };
+  if (ciphers) s.ciphers = ciphers;
+  // OpenSSL 3 refuses TLS 1.0/1.1 at the default security level; mitmproxy lowers it likewise.
+  else if (INSECURE_MIN.includes(min)) s.ciphers = 'DEFAULT@SECLEVEL=0';
+  if (curve) s.ecdhCurve = curve;
+  return s;
+}
+
+/** Which ALPN protocol to accept from a client's offers (mitmproxy's alpn_select_callback). */
+export function selectAlpn(offers: readonly string[], opts: { forced: string | null; serverAlpn: string | null; http2: boolean }): string | undefined {
+  if (opts.forced !== null) return offers.includes(opts.forced) ? opts.forced : undefined;
+  if (opts.serverAlpn && offers.includes(opts.serverAlpn)) return opts.serverAlpn;
+  // The server refused every protocol: mirror that.
+  if (opts.serverAlpn === '') return undefined;
+  const http = opts.http2 ? ['http/1.1', 'h2', 'http/1.0', 'http/0.9'] : ['http/1.1', 'http/1.0', 'http/0.9'];
+  return offers.find((o) => http.includes(o));
+}
+
+/**
+ * The TLS settings of both sides: loads the CA (creating it in confdir), picks or issues the
+ * certificate a client sees, and applies the tls_version_*, ciphers_*, tls_ecdh_curve_*,
+ * client_certs and upstream verification options. Serves the CA's empty CRL.
+ */
+export class TlsConfig {
+  readonly name = 'tlsconfig';
+  private master!: Master;
+  private store: CertStore | null = null;
+  private storeLoading: Promise<CertStore> | null = null;
+  /** SecureContexts per certificate entry; rebuilt when TLS options change. */
+  private contexts = new WeakMap<CertEntry, tls.SecureContext>();
+
+  load(loader: Loader): void {
+    this.master = loader.master;
+    const insecure = 'UNBOUNDED, SSL3, TLS1 and TLS1_1';
+    loader.addOption('tls_version_client_min', 'str', 'TLS1_2', `Set the minimum TLS version for client connections. ${insecure} are insecure.`, TLS_VERSION_CHOICES);
+    loader.addOption('tls_version_client_max', 'str', 'UNBOUNDED', 'Set the maximum TLS version for client connections.', TLS_VERSION_CHOICES);
+    loader.addOption('tls_version_server_min', 'str', 'TLS1_2', `Set the minimum TLS version for server connections. ${insecure} are insecure.`, TLS_VERSION_CHOICES);
+    loader.addOption('tls_version_server_max', 'str', 'UNBOUNDED', 'Set the maximum TLS version for server connections.', TLS_VERSION_CHOICES);
+    loader.addOption(
+      'tls_ecdh_curve_client',
+      'optional str',
+      null,
+      'Use a specific elliptic curve for ECDHE key exchange on client connections. OpenSSL syntax, for example "prime256v1" (see `openssl ecparam -list_curves`).',
+    );
+    loader.addOption(
+      'tls_ecdh_curve_server',
+      'optional str',
+      null,
+      'Use a specific elliptic curve for ECDHE key exchange on server connections. OpenSSL syntax, for example "prime256v1" (see `openssl ecparam -list_curves`).',
+    );
+    loader.addOption(
+      'request_client_cert',
+      'bool',
+      false,
+      "Requests a client certificate (TLS message 'CertificateRequest') to establish a mutual TLS connection between client and mitmproxy (combined with 'client_certs' option for mitmproxy and upstream).",
+    );
+    loader.addOption('ciphers_client', 'optional str', null, 'Set supported ciphers for client <-> mitmproxy connections using OpenSSL syntax.');
+    loader.addOption('ciphers_server', 'optional str', null, 'Set supported ciphers for mitmproxy <-> server connections using OpenSSL syntax.');
+  }
+
+  async configure(updated: Set<string>): Promise<void> {
+    const o = this.master.options;
+    for (const side of ['client', 'server']) {
+      const curve = o.get<string | null>(`tls_ecdh_curve_${side}`);
+      if (curve && updated.has(`tls_ecdh_curve_${side}`)) {
+        try {
+          tls.createSecureContext({ ecdhCurve: curve });
+        } catch {
+          throw new OptionsError(`Invalid ECDH curve: ${JSON.stringify(curve)}`);
+        }
+      }
+      const ciphers = o.get<string | null>(`ciphers_${side}`);
+      if (ciphers && updated.has(`ciphers_${side}`)) {
+        try {
+          tls.createSecureContext({ ciphers });
+        } catch (e) {
+          throw new OptionsError(`Invalid cipher list ${JSON.stringify(ciphers)} for ciphers_${side}: ${(e as Error).message}`);
+        }
+      }
+    }
+    if (updated.has('ssl_verify_upstream_trusted_ca')) {
+      const p = o.get<string | null>('ssl_verify_upstream_trusted_ca');
+      if (p && !existsSync(expandHome(p))) throw new OptionsError(`Trusted CA file does not exist: ${p}`);
+    }
+    if (updated.has('ssl_verify_upstream_trusted_confdir')) {
+      const p = o.get<string | null>('ssl_verify_upstream_trusted_confdir');
+      if (p && !existsSync(expandHome(p))) throw new OptionsError(`Trusted CA directory does not exist: ${p}`);
+    }
+    if ([...updated].some((n) => n.startsWith('tls_') || n.startsWith('ciphers_') || n === 'request_client_cert')) this.contexts = new WeakMap();
+    if (certStoreNeedsReload(updated) && this.store) {
+      // Only reload a store that exists: the CA is created on first use, not at startup of tools that never intercept.
+      await this.loadStore();
+    }
+  }
+
+  running(): void {
+    // Create or load the CA in the background so the first TLS connection does not wait for it
+    // (and so the onboarding app and --certs errors show early).
+    void this.certStore().catch((e) => this.master.log.error(`Cannot load the certificate authority: ${(e as Error).message}`));
+  }
+
+  private loadStore(): Promise<CertStore> {
+    const job = CertStore.open(certStoreConfigFromOptions(this.master.options), { onWarning: (m) => this.master.log.warn(m) });
+    this.storeLoading = job;
+    return job.then((s) => {
+      if (this.storeLoading === job) {
+        this.store = s;
+        this.contexts = new WeakMap();
+      }
+      return s;
+    });
+  }
+
+  /** The certificate store (the CA is loaded or created on first use). */
+  certStore(): Promise<CertStore> {
+    if (this.store) return Promise.resolve(this.store);
+    return this.storeLoading ?? this.loadStore();
+  }
+
+  tls_clienthello(data: ClientHelloData): void {
+    data.establishServerTlsFirst = data.context.server.tls && this.master.options.get<string>('connection_strategy') === 'eager';
+  }
+
+  private secureContext(entry: CertEntry, extraChain: readonly string[]): tls.SecureContext {
+    const cached = extraChain.length === 0 ? this.contexts.get(entry) : undefined;
+    if (cached) return cached;
+    const o = this.master.options;
+    const ctx = tls.createSecureContext({
+      key: entry.keyPem,
+      cert: [entry.certPem, ...entry.chainPem, ...extraChain].join('\n'),
+      dhparam: this.store?.dhparamPem,
+      ...versionSettings(o.get('tls_version_client_min'), o.get('tls_version_client_max'), o.get('ciphers_client'), o.get('tls_ecdh_curve_client')),
+    });
+    if (extraChain.length === 0) this.contexts.set(entry, ctx);
+    return ctx;
+  }
+
+  async tls_start_client(data: TlsData): Promise<void> {
+    if (data.settings.secureContext) return; // another addon chose the certificate already
+    const client = data.conn as Client;
+    const server = data.context.server;
+    const o = this.master.options;
+    const store = await this.certStore();
+    const names = chooseCertNames({
+      upstreamCert: o.get<boolean>('upstream_cert'),
+      upstreamCertificate: server.certificateList[0] ?? null,
+      sni: client.sni,
+      clientSocknameHost: client.sockname?.[0] ?? null,
+      serverAddressHost: server.address?.[0] ?? null,
+      crlPath: store.crlPath(),
+    });
+    const entry = await store.getCert(names);
+    const extra = o.get<boolean>('add_upstream_certs_to_client_chain') ? server.certificateList : [];
+    data.settings.secureContext = this.secureContext(entry, extra);
+    client.mitmcert = entry.certPem;
+    if (o.get<boolean>('request_client_cert')) {
+      data.settings.requestCert = true;
+      data.settings.rejectUnauthorized = false;
+    }
+    const forced = (data.settings.forceAlpn as string | undefined) ?? null;
+    const http2 = o.get<boolean>('http2') && data.settings.http2Supported !== false;
+    data.settings.ALPNCallback = ({ protocols }: { protocols: string[] }) =>
+      selectAlpn(protocols, { forced, serverAlpn: server.tlsEstablished ? server.alpn : null, http2 });
+  }
+
+  tls_start_server(data: TlsData): void {
+    const s = data.settings;
+    const server = data.conn as Server;
+    const o = this.master.options;
+    s.rejectUnauthorized = !o.get<boolean>('ssl_insecure');
+    const ca = upstreamTrustStore(this.master.options);
+    if (ca) s.ca = ca;
+    Object.assign(s, versionSettings(o.get('tls_version_server_min'), o.get('tls_version_server_max'), o.get('ciphers_server'), o.get('tls_ecdh_curve_server')));
+    const certs = o.get<string | null>('client_certs');
+    if (certs) {
+      const path = expandHome(certs);
+      let file: string | null = null;
+      try {
+        if (statSync(path).isFile()) file = path;
+        else {
+          const p = join(path, `${server.sni ?? server.address?.[0] ?? ''}.pem`);
+          if (existsSync(p)) file = p;
+        }
+      } catch {
+        file = null;
+      }
+      if (file) {
+        // The file holds the client certificate and its key, as for mitmproxy.
+        s.cert = readPemFile(file);
+        s.key = readPemFile(file);
+      }
+    }
+  }
+
+  /** Answer requests for our CRL (the leaf certificates point to it when the upstream one had a CRL). */
+  async request(flow: HTTPFlow): Promise<void> {
+    if (flow.response || !this.store) return;
+    if (flow.request.path.split('?')[0]!.endsWith(this.store.crlPath())) {
+      flow.response = Response.make(200, this.store.crlDer, { 'Content-Type': 'application/pkix-crl' });
+    }
+  }
+}
+
+/** Client certificate files are small and read on the connect path: read each once. */
+const pemFileCache = new Map<string, string>();
+function readPemFile(path: string): string {
+  let text = pemFileCache.get(path);
+  if (text === undefined) {
+    text = readFileSync(path, 'utf8');
+    pemFileCache.set(path, text);
+  }
+  return text;
+}

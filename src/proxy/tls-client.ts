@@ -1,0 +1,147 @@
+import tls from 'node:tls';
+import net from 'node:net';
+import { formatAddress } from '../connection.js';
+import type { ClientHelloData, TlsData } from '../hooks.js';
+import { now } from '../util/time.js';
+import type { ConnectionContext } from './context.js';
+import { ClientHelloError, parseClientHello, type ParsedClientHello } from './clienthello.js';
+import { attachKeylog } from './keylog.js';
+import { SocketReader } from './socket-reader.js';
+import { peerCertificateChainPem, tlsVersionName } from './tls-info.js';
+import { hostIsIgnored } from './host-patterns.js';
+
+/** What happened to a TLS connection from a client. */
+export type ClientTlsOutcome =
+  /** Decrypted: the connection now carries `alpn` ("h2", "http/1.1" or "" for none) in ctx.socket. */
+  | { kind: 'intercepted'; alpn: string }
+  /** Not intercepted (ignore_hosts or an addon): relay the encrypted bytes. */
+  | { kind: 'passthrough' }
+  /** The handshake failed; the reason was logged and the hooks fired. */
+  | { kind: 'failed' };
+
+/** Read a complete ClientHello from the client without consuming it. */
+async function readClientHello(ctx: ConnectionContext): Promise<ParsedClientHello | string> {
+  for (let want = 5; ; ) {
+    const bytes = await ctx.reader.peek(want);
+    let r: ParsedClientHello | 'incomplete';
+    try {
+      r = parseClientHello(bytes);
+    } catch (e) {
+      if (e instanceof ClientHelloError) return `Cannot parse ClientHello: ${e.message}`;
+      throw e;
+    }
+    if (r !== 'incomplete') return r;
+    if (ctx.reader.atEnd || bytes.length < want) return 'connection closed early';
+    want = bytes.length + 1;
+  }
+}
+
+/** mitmproxy's hint for a failed client handshake: pinning, versions or a disconnect. */
+function describeClientTlsError(err: string, dest: string): { message: string; level: 'warn' | 'info' } {
+  if (/unsupported protocol|no protocols available|version too low|wrong version/i.test(err)) {
+    return { message: "Client and mitmproxy cannot agree on a TLS version to use. You may need to adjust mitmproxy's tls_version_client_min option.", level: 'warn' };
+  }
+  if (/unknown ca|bad certificate|certificate unknown/i.test(err)) {
+    return { message: `The client does not trust the proxy's certificate for ${dest} (${err})`, level: 'warn' };
+  }
+  if (err === 'connection closed') {
+    return {
+      message: `The client disconnected during the handshake. If this happens consistently for ${dest}, this may indicate that the client does not trust the proxy's certificate.`,
+      level: 'info',
+    };
+  }
+  return { message: `The client may not trust the proxy's certificate for ${dest} (${err})`, level: 'warn' };
+}
+
+/**
+ * Intercept TLS from the client: parse its ClientHello, let addons decide (tls_clienthello),
+ * optionally handshake with the server first to copy its certificate details and ALPN, then
+ * complete the handshake with the client using a certificate from our CA (tls_start_client,
+ * tls_established_client / tls_failed_client).
+ */
+export async function interceptClientTls(ctx: ConnectionContext, opts: { forceAlpn?: string | null; http2Supported?: boolean } = {}): Promise<ClientTlsOutcome> {
+  const hooks = ctx.master.addons;
+  const log = ctx.master.log;
+  const client = ctx.client;
+  const hello = await readClientHello(ctx);
+  if (typeof hello === 'string') {
+    if (hello !== 'connection closed early') log.warn(`Client TLS handshake failed. ${hello}`, ctx.clientLabel);
+    return { kind: 'failed' };
+  }
+  client.sni = hello.sni;
+  client.alpnOffers = hello.alpnProtocols;
+  const context = { client, server: ctx.server };
+  const data: ClientHelloData = {
+    context,
+    clientHello: hello,
+    ignoreConnection: hostIsIgnored(ctx, hello.sni),
+    establishServerTlsFirst: false,
+  };
+  await hooks.trigger('tls_clienthello', data);
+  if (data.ignoreConnection) return { kind: 'passthrough' };
+
+  const http2 = (opts.http2Supported ?? false) && ctx.options.http2;
+  if (data.establishServerTlsFirst && ctx.server.address && !ctx.server.tlsEstablished && !ctx.server.error) {
+    const offers = hello.alpnProtocols.filter((p) => (p === 'h2' ? http2 : true));
+    const sni = client.sni ?? (net.isIP(ctx.server.address[0]) ? null : ctx.server.address[0]);
+    try {
+      const conn = ctx.upstream.idleFor(ctx.server.address) ?? (await ctx.upstream.open({ address: ctx.server.address, tls: false }, ctx.server));
+      await ctx.upstream.startTls(conn, sni, offers);
+    } catch (e) {
+      // Requests on this connection will be answered with this error (mitmproxy: test_reuse_error).
+      ctx.server.error = (e as Error).message;
+      log.info(
+        `Unable to establish TLS connection with server (${ctx.server.error}). Trying to establish TLS with client anyway. If you plan to redirect requests away from this server, consider setting \`connection_strategy\` to \`lazy\` to suppress early connections.`,
+        ctx.clientLabel,
+      );
+    }
+  }
+
+  const tdata: TlsData = { conn: client, context, isDtls: false, settings: { forceAlpn: opts.forceAlpn ?? null, http2Supported: http2 } };
+  await hooks.trigger('tls_start_client', tdata);
+  const dest = client.sni ?? formatAddress(ctx.server.address);
+  if (!tdata.settings.secureContext) {
+    client.error = 'No TLS settings for the client connection (is the tlsconfig addon loaded?)';
+    log.warn(`Client TLS handshake failed. ${client.error}`, ctx.clientLabel);
+    await hooks.trigger('tls_failed_client', tdata);
+    return { kind: 'failed' };
+  }
+  const { forceAlpn: _forced, http2Supported: _h2, ...settings } = tdata.settings;
+  const raw = ctx.reader.handOver();
+  const socket = new tls.TLSSocket(raw, { ...(settings as tls.TLSSocketOptions), isServer: true });
+  attachKeylog(socket);
+  const failure = await new Promise<string | null>((resolve) => {
+    const done = (v: string | null) => {
+      socket.off('secure', onSecure);
+      socket.off('error', onError);
+      socket.off('close', onClose);
+      resolve(v);
+    };
+    const onSecure = () => done(null);
+    const onError = (e: Error) => done(e.message);
+    const onClose = () => done('connection closed');
+    socket.once('secure', onSecure);
+    socket.once('error', onError);
+    socket.once('close', onClose);
+  });
+  // From here on errors of the TLS socket are read by its SocketReader; this keeps them from crashing us in between.
+  socket.on('error', () => undefined);
+  if (failure !== null) {
+    const { message, level } = describeClientTlsError(failure, dest);
+    client.error = message;
+    log.add(level, `Client TLS handshake failed. ${message}`, ctx.clientLabel);
+    await hooks.trigger('tls_failed_client', tdata);
+    socket.destroy();
+    return { kind: 'failed' };
+  }
+  client.tls = true;
+  client.timestampTlsSetup = now();
+  client.tlsVersion = tlsVersionName(socket.getProtocol());
+  client.cipher = socket.getCipher()?.name ?? null;
+  client.alpn = socket.alpnProtocol ? socket.alpnProtocol : '';
+  if (tdata.settings.requestCert) client.certificateList = peerCertificateChainPem(socket);
+  ctx.socket = socket;
+  ctx.reader = new SocketReader(socket);
+  await hooks.trigger('tls_established_client', tdata);
+  return { kind: 'intercepted', alpn: client.alpn };
+}
