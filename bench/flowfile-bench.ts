@@ -58,6 +58,12 @@ function makeFlow(i: number): HTTPFlow {
   return f;
 }
 
+/** CPU time (user + system) since `start`, in ms: steadier than wall time on a busy machine. */
+function cpuMs(start: NodeJS.CpuUsage): number {
+  const d = process.cpuUsage(start);
+  return (d.user + d.system) / 1000;
+}
+
 const mb = (n: number) => (n / 1024 / 1024).toFixed(1);
 const gc = (globalThis as { gc?: () => void }).gc;
 
@@ -72,15 +78,19 @@ async function main(): Promise<void> {
     gc?.();
     // Saving many flows at once (save.file, -w after -r): buffered writes.
     let t0 = performance.now();
+    let c0 = process.cpuUsage();
     writeFlowsToFile(path, flows);
     const writeMs = performance.now() - t0;
+    const writeCpu = cpuMs(c0);
     // Streaming (save_stream_file): every flow is on disk when add() returns.
     const streamPath = join(dir, 'stream.mitm');
     t0 = performance.now();
+    c0 = process.cpuUsage();
     const w = FlowWriter.open(streamPath);
     for (const f of flows) w.add(f);
     w.close();
     const streamMs = performance.now() - t0;
+    const streamCpu = cpuMs(c0);
     const size = statSync(path).size;
     flows.length = 0;
     gc?.();
@@ -89,11 +99,13 @@ async function main(): Promise<void> {
     let count = 0;
     let bodyBytes = 0;
     t0 = performance.now();
+    c0 = process.cpuUsage();
     for await (const f of new FlowReader(path)) {
       count++;
       bodyBytes += (f as HTTPFlow).response!.rawContent!.length;
     }
     const readMs = performance.now() - t0;
+    const readCpu = cpuMs(c0);
     if (count !== FLOWS) throw new Error(`read ${count} flows, wrote ${FLOWS}`);
 
     // Memory pass: the heap after a GC every 10 000 flows while iterating.
@@ -109,9 +121,11 @@ async function main(): Promise<void> {
     }
 
     console.log(`flows: ${FLOWS}, response body: ${BODY} bytes each, file: ${mb(size)} MiB`);
-    console.log(`write: ${writeMs.toFixed(0)} ms (${((FLOWS / writeMs) * 1000).toFixed(0)} flows/s) ${writeMs < 3000 ? 'OK' : 'SLOW'} (target < 3000 ms)`);
-    console.log(`write, one write(2) per flow: ${streamMs.toFixed(0)} ms (${((FLOWS / streamMs) * 1000).toFixed(0)} flows/s)`);
-    console.log(`read:  ${readMs.toFixed(0)} ms (${((FLOWS / readMs) * 1000).toFixed(0)} flows/s) ${readMs < 3000 ? 'OK' : 'SLOW'} (target < 3000 ms)`);
+    const line = (what: string, ms: number, cpu: number, target: boolean) =>
+      console.log(`${what}: ${ms.toFixed(0)} ms wall, ${cpu.toFixed(0)} ms CPU (${((FLOWS / ms) * 1000).toFixed(0)} flows/s)${target ? ` ${ms < 3000 ? 'OK' : 'SLOW'} (target < 3000 ms)` : ''}`);
+    line('write (bulk, save.file)', writeMs, writeCpu, true);
+    line('write (one write(2) per flow, save_stream_file)', streamMs, streamCpu, false);
+    line('read (streaming FlowReader)', readMs, readCpu, true);
     console.log(
       `heap while reading (${gc ? 'after gc' : 'no --expose-gc, rough'}): baseline ${mb(baseline)} MiB, peak ${mb(peak)} MiB, growth ${mb(peak - baseline)} MiB for ${mb(bodyBytes)} MiB of bodies read`,
     );

@@ -224,93 +224,174 @@ function within(e: unknown, key: string | number): unknown {
   return new FlowStateError(path, e.detail);
 }
 
+/** A compiled check: validates (and fixes up) a value, returning the value to keep. */
+type Check = (v: TNetValue | undefined) => unknown;
+
+const checkStr: Check = (v) => {
+  if (typeof v === 'string') return v;
+  throw expected('str', v);
+};
+const checkBytes: Check = (v) => {
+  if (Buffer.isBuffer(v)) return v;
+  throw expected('bytes', v);
+};
+const checkBytesish: Check = (v) => {
+  if (Buffer.isBuffer(v)) return v;
+  if (typeof v === 'string') return Buffer.from(v, NON_ASCII.test(v) ? 'utf8' : 'latin1');
+  throw expected('bytes', v);
+};
+const checkHost: Check = (v) => {
+  if (typeof v === 'string') return v;
+  if (Buffer.isBuffer(v)) {
+    const raw = v.toString('latin1');
+    const text = raw.includes('xn--') ? domainToUnicode(raw) : raw;
+    return text === '' && raw !== '' ? raw : text;
+  }
+  throw expected('str', v);
+};
+const checkInt: Check = (v) => {
+  if (typeof v === 'number') return v;
+  if (typeof v === 'bigint') throw new FlowStateError('', `integer ${v} is out of range`);
+  throw expected('int', v);
+};
+const checkFloat: Check = (v) => {
+  if (typeof v === 'number') return v;
+  if (typeof v === 'bigint') return Number(v);
+  throw expected('float', v);
+};
+const checkBool: Check = (v) => {
+  if (typeof v === 'boolean') return v;
+  throw expected('bool', v);
+};
+const checkAny: Check = (v) => v;
+const checkAnyDict: Check = (v) => {
+  if (!isDict(v)) throw expected('dict', v);
+  return v;
+};
+
 /**
- * Check a decoded value against a schema. Values are fixed up in place where mitmproxy's
- * constructors convert (text where bytes belong, bytes hosts); the (possibly new) value is
- * returned. No closures or path strings are built on the way: reading must stay cheap for
- * files with 100 000s of flows. Paths are added only when something is wrong.
+ * Turn a schema into a check function, once. Values are fixed up in place where mitmproxy's
+ * constructors convert (text where bytes belong, bytes hosts). Nothing is allocated on the
+ * way (no closures per call, no path strings): reading must stay cheap for files with
+ * 100 000s of flows; the path of a bad value is put together only when something is wrong.
  */
-function conform(v: TNetValue | undefined, s: Schema): unknown {
+function compile(s: Schema): Check {
   switch (s.t) {
     case 'str':
-      if (typeof v === 'string') return v;
-      throw expected('str', v);
+      return checkStr;
     case 'bytes':
-      if (Buffer.isBuffer(v)) return v;
-      throw expected('bytes', v);
+      return checkBytes;
     case 'bytesish':
-      if (Buffer.isBuffer(v)) return v;
-      if (typeof v === 'string') return Buffer.from(v, NON_ASCII.test(v) ? 'utf8' : 'latin1');
-      throw expected('bytes', v);
+      return checkBytesish;
     case 'host':
-      if (typeof v === 'string') return v;
-      if (Buffer.isBuffer(v)) {
-        const raw = v.toString('latin1');
-        const text = raw.includes('xn--') ? domainToUnicode(raw) : raw;
-        return text === '' && raw !== '' ? raw : text;
-      }
-      throw expected('str', v);
+      return checkHost;
     case 'int':
-      if (typeof v === 'number') return v;
-      if (typeof v === 'bigint') throw new FlowStateError('', `integer ${v} is out of range`);
-      throw expected('int', v);
+      return checkInt;
     case 'float':
-      if (typeof v === 'number') return v;
-      if (typeof v === 'bigint') return Number(v);
-      throw expected('float', v);
+      return checkFloat;
     case 'bool':
-      if (typeof v === 'boolean') return v;
-      throw expected('bool', v);
+      return checkBool;
     case 'any':
-      return v;
-    case 'literal':
-      if (typeof v !== 'string' || !s.values.includes(v)) {
-        throw new FlowStateError('', `invalid value ${describeLiteral(v)}: expected one of ${s.values.join(', ')}`);
-      }
-      return v;
-    case 'opt':
-      return v === null ? null : conform(v, s.of);
-    case 'list': {
-      if (!Array.isArray(v)) throw expected('list', v);
-      for (let i = 0; i < v.length; i++) {
-        const x = v[i];
-        let y: unknown;
-        try {
-          y = conform(x, s.of);
-        } catch (e) {
-          throw within(e, i);
+      return checkAny;
+    case 'anydict':
+      return checkAnyDict;
+    case 'literal': {
+      const values = s.values;
+      return (v) => {
+        if (typeof v !== 'string' || !values.includes(v)) {
+          throw new FlowStateError('', `invalid value ${describeLiteral(v)}: expected one of ${values.join(', ')}`);
         }
-        if (y !== x) v[i] = y as TNetValue;
-      }
-      return v;
+        return v;
+      };
+    }
+    case 'opt': {
+      const inner = compile(s.of);
+      return (v) => (v === null ? null : inner(v));
+    }
+    case 'list': {
+      const inner = compile(s.of);
+      return (v) => {
+        if (!Array.isArray(v)) throw expected('list', v);
+        for (let i = 0; i < v.length; i++) {
+          const x = v[i];
+          let y: unknown;
+          try {
+            y = inner(x);
+          } catch (e) {
+            throw within(e, i);
+          }
+          if (y !== x) v[i] = y as TNetValue;
+        }
+        return v;
+      };
     }
     case 'tuple': {
-      if (!Array.isArray(v)) throw expected('list', v);
-      const min = s.min ?? s.items.length;
-      if (v.length < min || v.length > s.items.length) {
-        throw new FlowStateError('', `expected ${min === s.items.length ? min : `${min} to ${s.items.length}`} elements, got ${v.length}`);
-      }
-      for (let i = 0; i < v.length; i++) {
-        const x = v[i];
-        let y: unknown;
-        try {
-          y = conform(x, s.items[i]!);
-        } catch (e) {
-          throw within(e, i);
+      const items = s.items.map(compile);
+      const max = items.length;
+      const min = s.min ?? max;
+      return (v) => {
+        if (!Array.isArray(v)) throw expected('list', v);
+        if (v.length < min || v.length > max) {
+          throw new FlowStateError('', `expected ${min === max ? min : `${min} to ${max}`} elements, got ${v.length}`);
         }
-        if (y !== x) v[i] = y as TNetValue;
-      }
-      return v;
+        for (let i = 0; i < v.length; i++) {
+          const x = v[i];
+          let y: unknown;
+          try {
+            y = items[i]!(x);
+          } catch (e) {
+            throw within(e, i);
+          }
+          if (y !== x) v[i] = y as TNetValue;
+        }
+        return v;
+      };
     }
-    case 'anydict':
-      if (!isDict(v)) throw expected('dict', v);
-      return v;
     case 'dict':
-      return conformDict(v, s);
+      return compileDict(s);
     case 'flow':
-      if (!isDict(v)) throw expected('dict', v);
-      return conformFlowState(v);
+      return (v) => {
+        if (!isDict(v)) throw expected('dict', v);
+        return conformFlowState(v);
+      };
   }
+}
+
+/** Check a dict in place: every field present (optional ones default to null), no unknown keys. */
+function compileDict(s: Schema & { t: 'dict' }): Check {
+  const keys = s.fields.map(([k]) => k);
+  let checks: Check[] | null = null; // compiled on first use: `flow` fields refer back to FLOW_SCHEMAS
+  const n = keys.length;
+  return (v) => {
+    if (!isDict(v)) throw new FlowStateError('', `expected a ${s.name} dict, got ${describe(v)}`);
+    checks ??= s.fields.map(([, fs]) => compile(fs));
+    for (let i = 0; i < n; i++) {
+      const key = keys[i]!;
+      if (!hasOwn.call(v, key)) {
+        if (s.optional?.has(key)) {
+          v[key] = null;
+          continue;
+        }
+        throw new FlowStateError(key, `missing from the ${s.name}`);
+      }
+      const x = v[key];
+      let y: unknown;
+      try {
+        y = checks[i]!(x);
+      } catch (e) {
+        throw within(e, key);
+      }
+      if (y !== x) v[key] = y as TNetValue;
+    }
+    let count = 0;
+    for (const key in v) if (hasOwn.call(v, key)) count++;
+    if (count !== n) {
+      const known = new Set(keys);
+      const extra = Object.keys(v).filter((key) => !known.has(key));
+      throw new FlowStateError('', `unexpected key${extra.length > 1 ? 's' : ''} in the ${s.name}: ${extra.join(', ')}`);
+    }
+    return v;
+  };
 }
 
 function describeLiteral(v: TNetValue | undefined): string {
@@ -320,37 +401,7 @@ function describeLiteral(v: TNetValue | undefined): string {
 
 const hasOwn = Object.prototype.hasOwnProperty;
 
-/** Check a dict in place: every field present (optional ones default to null), no unknown keys. */
-function conformDict(v: TNetValue | undefined, s: Schema & { t: 'dict' }): TNetDict {
-  if (!isDict(v)) throw new FlowStateError('', `expected a ${s.name} dict, got ${describe(v)}`);
-  let present = 0;
-  for (const [key, fs] of s.fields) {
-    if (!hasOwn.call(v, key)) {
-      if (s.optional?.has(key)) {
-        v[key] = null;
-        present++;
-        continue;
-      }
-      throw new FlowStateError(key, `missing from the ${s.name}`);
-    }
-    present++;
-    const x = v[key];
-    let y: unknown;
-    try {
-      y = conform(x, fs);
-    } catch (e) {
-      throw within(e, key);
-    }
-    if (y !== x) v[key] = y as TNetValue;
-  }
-  const keys = Object.keys(v);
-  if (keys.length !== present) {
-    const known = new Set(s.fields.map(([k]) => k));
-    const extra = keys.filter((k) => !known.has(k));
-    throw new FlowStateError('', `unexpected key${extra.length > 1 ? 's' : ''} in the ${s.name}: ${extra.join(', ')}`);
-  }
-  return v;
-}
+const flowChecks = new Map<FlowType, Check>();
 
 /**
  * Check a format-21 flow dict against the schema, fixing it up in place (bytes as Buffers, text
@@ -361,8 +412,13 @@ export function conformFlowState(v: TNetDict, path = ''): FlowState {
   if (typeof type !== 'string' || !hasOwn.call(FLOW_SCHEMAS, type)) {
     throw new FlowStateError(path, `Unknown flow type: ${typeof type === 'string' ? type : describe(type)}`);
   }
+  let check = flowChecks.get(type as FlowType);
+  if (!check) {
+    check = compileDict(FLOW_SCHEMAS[type as FlowType]);
+    flowChecks.set(type as FlowType, check);
+  }
   try {
-    return conformDict(v, FLOW_SCHEMAS[type as FlowType]) as unknown as FlowState;
+    return check(v) as unknown as FlowState;
   } catch (e) {
     throw path ? within(e, path) : e;
   }

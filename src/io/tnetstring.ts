@@ -576,13 +576,28 @@ export class ItemSplitter {
     throw new TNetstringError(`not a tnetstring: input ends inside an item of ${this.need} bytes (${this.pendingLen} bytes available)`, this.offset);
   }
 
+  /** The next `n` bytes: a view when they are in one chunk, else a copy of just those bytes. */
   private take(n: number): Buffer {
     const pending = this.pending;
-    const whole = pending.length === 1 ? pending[0]! : Buffer.concat(pending, this.pendingLen);
-    const out = whole.subarray(0, n);
-    const rest = whole.subarray(n);
-    this.pending = rest.length ? [rest] : [];
-    this.pendingLen = rest.length;
+    const first = pending[0]!;
+    let out: Buffer;
+    if (first.length >= n) {
+      out = first.subarray(0, n);
+      if (first.length === n) pending.shift();
+      else pending[0] = first.subarray(n);
+    } else {
+      out = Buffer.allocUnsafe(n);
+      let got = 0;
+      while (got < n) {
+        const c = pending[0]!;
+        const use = Math.min(c.length, n - got);
+        c.copy(out, got, 0, use);
+        got += use;
+        if (use === c.length) pending.shift();
+        else pending[0] = c.subarray(use);
+      }
+    }
+    this.pendingLen -= n;
     this.offset += n;
     return out;
   }

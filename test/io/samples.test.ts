@@ -146,3 +146,16 @@ test('Python-2 era file (0.11): bytes everywhere become the right text fields', 
   assert.equal(f!.clientConn.id.length, 36);
   assert.equal(typeof f!.request.host, 'string');
 });
+
+test('the direct flow encoder writes exactly what encoding getState() writes', async () => {
+  const files = manifest.filter((e) => !e.exception).map((e) => join(SAMPLES!, e.file));
+  files.push(join(import.meta.dirname, '../fixtures/flows/mitmdump-8.1.1.mitm'));
+  let n = 0;
+  for (const file of files) {
+    for (const f of await readFlows(file)) {
+      assert.deepEqual(encodeFlow(f), encodeFlow(f.getState()), `${file}: ${f.id}`);
+      n++;
+    }
+  }
+  assert.ok(n > 60);
+});
