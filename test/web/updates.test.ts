@@ -1,0 +1,170 @@
+/**
+ * The `/updates` WebSocket (web-api.md §5) with a real `ws` client: the messages for traffic
+ * through the proxy, option changes, the filter protocol and its errors, resets, and batching.
+ */
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import { test } from 'node:test';
+import { HTTPFlow } from '../../src/http.js';
+import { httpServer } from '../helpers/servers.js';
+import { appTestFlows, tflow } from './fixtures.js';
+import { startWeb, viaProxy } from './helpers.js';
+
+type FlowPayload = { flow: Record<string, any>; matching_filters: Record<string, boolean> };
+
+test('a request through the proxy: flows/add at request time, flows/update with the response', async (t) => {
+  const w = await startWeb(t);
+  let release!: () => void;
+  const released = new Promise<void>((r) => (release = r));
+  const upstream = await httpServer(t, (req, res) => {
+    void released.then(() => {
+      res.writeHead(201, { 'Content-Type': 'text/plain' });
+      res.end('created');
+    });
+  });
+  const ws = await w.ws();
+  const reply = viaProxy(w.proxyPort, `${upstream.url}/resource?q=1`);
+  const add = (await ws.next('flows/add')).payload as FlowPayload;
+  assert.equal(add.flow.type, 'http');
+  assert.equal(add.flow.request.path, '/resource?q=1');
+  assert.equal(add.flow.response, undefined, 'no response yet');
+  assert.deepEqual(add.matching_filters, {});
+  release();
+  const r = await reply;
+  assert.equal(r.status, 201);
+  const upd = await ws.waitFor((m) => m.find((x) => x.type === 'flows/update' && (x.payload as FlowPayload).flow.response), 10_000, 'update with response');
+  const flow = (upd.payload as FlowPayload).flow;
+  assert.equal(flow.id, add.flow.id);
+  assert.equal(flow.response.status_code, 201);
+  assert.equal(flow.response.contentLength, 7);
+  // The add came first, and nothing about the flow was sent before it.
+  const idx = ws.messages.findIndex((m) => m.type.startsWith('flows/'));
+  assert.equal(ws.messages[idx]!.type, 'flows/add');
+  // Frames are Python-style JSON without ASCII escaping.
+  assert.ok(ws.raw.some((s) => s.startsWith('{"type": "flows/add", "payload": {"flow": {"id": ')));
+});
+
+test('options/update carries the changed options only, in /options format', async (t) => {
+  const w = await startWeb(t, { proxy: false });
+  const ws = await w.ws();
+  const name = w.master.options.has('anticomp') ? 'anticomp' : 'showhost';
+  await w.master.options.update({ [name]: true });
+  const msg = await ws.next('options/update');
+  const def = w.master.options.def(name);
+  assert.deepEqual(msg.payload, { [name]: { type: 'bool', default: false, value: true, help: def.help, choices: null } });
+  if (name === 'anticomp') assert.equal(def.help, 'Try to convince servers to send us un-compressed data.');
+  // A second client can connect and close.
+  const ws2 = await w.ws();
+  await ws2.close();
+  assert.equal(w.master.app.hub.connections.size, 1);
+});
+
+test('flows/updateFilter: matching ids, matching_filters on add and update, removal', async (t) => {
+  const w = await startWeb(t, { proxy: false });
+  w.master.view.add(appTestFlows());
+  const ws = await w.ws();
+  ws.send({ type: 'flows/updateFilter', payload: { name: 'search', expr: '~bq foo' } });
+  assert.deepEqual(await ws.next('flows/filterUpdate'), { type: 'flows/filterUpdate', payload: { name: 'search', matching_flow_ids: ['42'] } });
+  const f = tflow({ resp: true });
+  f.id = '41';
+  f.request.content = Buffer.from('foo\nbarbar');
+  const n = ws.messages.length;
+  w.master.view.add([f]);
+  const add = (await ws.next('flows/add', n)).payload as FlowPayload;
+  assert.deepEqual(add.matching_filters, { search: true });
+  assert.equal(add.flow.id, '41');
+  f.request.content = Buffer.from('bar');
+  w.master.view.update([f]);
+  const upd = (await ws.next('flows/update', n)).payload as FlowPayload;
+  assert.deepEqual(upd.matching_filters, { search: false });
+  assert.equal(upd.flow.id, '41');
+  ws.send({ type: 'flows/updateFilter', payload: { name: 'search', expr: '' } });
+  const removed = await ws.waitFor((m) => m.slice(n).find((x) => x.type === 'flows/filterUpdate'), 5000);
+  assert.deepEqual(removed, { type: 'flows/filterUpdate', payload: { name: 'search', matching_flow_ids: null } });
+});
+
+test('bad client messages close the socket with 1011', async (t) => {
+  const w = await startWeb(t, { proxy: false });
+  for (const data of ['{"type": "flows/updateFilter"}', '{"type": "unknownCommand"}', 'invalid json', '{"type": "flows/updateFilter", "payload": {"name": "x", "expr": "~~"}}']) {
+    const ws = await w.ws();
+    ws.send(data);
+    await ws.waitClosed();
+    assert.equal(ws.closeCode, 1011, data);
+    assert.equal(ws.closeReason, 'Internal server error.');
+  }
+  assert.ok(w.logs.some((l) => l.startsWith('error: Error processing message from')));
+});
+
+test('a reset is followed by each registered filter, recomputed', async (t) => {
+  const w = await startWeb(t, { proxy: false });
+  w.master.view.add(appTestFlows());
+  const ws = await w.ws();
+  ws.send({ type: 'flows/updateFilter', payload: { name: 'highlight', expr: '~websocket' } });
+  assert.deepEqual((await ws.next('flows/filterUpdate')).payload, { name: 'highlight', matching_flow_ids: ['43'] });
+  const n = ws.messages.length;
+  await w.master.options.update({ view_filter: '!~websocket' });
+  const reset = ws.messages.length;
+  await ws.next('flows/reset', n);
+  const fu = await ws.waitFor((m) => {
+    const i = m.findIndex((x, j) => j >= n && x.type === 'flows/reset');
+    return i >= 0 && m[i + 1]?.type === 'flows/filterUpdate' ? m[i + 1] : undefined;
+  });
+  assert.deepEqual(fu.payload, { name: 'highlight', matching_flow_ids: [] }, 'recomputed against the new view');
+  assert.ok(reset >= n);
+  const flows = (await w.api('/flows')).json<Array<{ id: string }>>();
+  assert.ok(!flows.some((f) => f.id === '43'));
+});
+
+test('events/add for log entries; state/update when the servers change', async (t) => {
+  const w = await startWeb(t);
+  const ws = await w.ws();
+  w.master.log.warn('something to see');
+  const ev = (await ws.next('events/add')).payload as { id: number; message: string; level: string };
+  assert.equal(ev.level, 'warn');
+  assert.match(ev.message, /^\[\d\d:\d\d:\d\d\.\d{3}\] something to see$/);
+  await w.master.options.update({ mode: ['regular', 'regular@0'] });
+  const st = (await ws.next('state/update')).payload as { servers: Record<string, { is_running: boolean; listen_addrs: unknown[] }> };
+  assert.deepEqual(Object.keys(st), ['servers']);
+  assert.deepEqual(Object.keys(st.servers), ['regular', 'regular@0']);
+  assert.equal(st.servers['regular@0']!.is_running, true);
+});
+
+test('messages for one flow within a batch are merged: add then remove sends nothing', async (t) => {
+  const w = await startWeb(t, { proxy: false });
+  const ws = await w.ws();
+  const a = tflow();
+  const b = tflow({ resp: true });
+  w.master.view.add([a, b]);
+  w.master.view.update([b]);
+  w.master.view.update([b]);
+  w.master.view.remove([a]);
+  w.master.log.info('marker');
+  await ws.next('events/add');
+  await new Promise((r) => setTimeout(r, 100));
+  const flowMsgs = ws.messages.filter((m) => m.type.startsWith('flows/'));
+  assert.deepEqual(flowMsgs.map((m) => m.type), ['flows/add']);
+  assert.equal((flowMsgs[0]!.payload as FlowPayload).flow.id, b.id);
+  assert.equal((flowMsgs[0]!.payload as FlowPayload).flow.response.status_code, 200);
+});
+
+test('a burst of 10 000 flows costs a client a handful of frames, not 10 000', async (t) => {
+  const w = await startWeb(t, { proxy: false });
+  const ws = await w.ws();
+  const flows: HTTPFlow[] = [];
+  for (let i = 0; i < 10_000; i++) flows.push(tflow({ resp: true }));
+  // Flows arriving over several turns of the event loop, as from many connections.
+  for (let i = 0; i < flows.length; i += 500) {
+    for (const f of flows.slice(i, i + 500)) {
+      w.master.view.add([f]);
+      w.master.view.update([f]);
+    }
+    await new Promise((r) => setImmediate(r));
+  }
+  w.master.log.info('burst done');
+  await ws.waitFor((m) => m.find((x) => x.type === 'events/add' && String((x.payload as { message: string }).message).endsWith('burst done')), 20_000);
+  await new Promise((r) => setTimeout(r, 200));
+  const frames = ws.raw.length;
+  assert.ok(frames < 100, `${frames} frames`);
+  assert.ok(ws.messages.some((m) => m.type === 'flows/reset'), 'the client is told to read the view again');
+  assert.equal((await w.api('/flows')).json<unknown[]>().length, 10_000);
+});
