@@ -227,3 +227,26 @@ test('HAR import: base64 bodies, empty response bodies get no Content-Length, ba
   assert.equal(g.response!.headers.has('content-length'), false);
   assert.throws(() => harEntryToFlow({ startedDateTime: '2023-07-25T10:42:01Z' }), /has no "time"/);
 });
+
+test('HAR round trip: HTTP flows exported and imported keep method, URL, headers, status and bodies', async () => {
+  const { readFlows } = await import('../../src/io/flowreader.js');
+  const { join } = await import('node:path');
+  const flows = (await readFlows(join(import.meta.dirname, '../fixtures/flows/mitmdump-8.1.1.mitm'))).filter(
+    (f): f is HTTPFlow => f instanceof HTTPFlow && f.response !== null,
+  );
+  const back = harToFlows(JSON.parse(harToBytes(flows).toString()));
+  assert.equal(back.length, flows.length);
+  const withoutLength = (h: Headers) => h.fields.filter(([n]) => !/^(content-length|content-encoding)$/i.test(n));
+  back.forEach((g, i) => {
+    const f = flows[i]!;
+    assert.equal(g.request.method, f.request.method);
+    assert.equal(g.request.url, f.request.prettyUrl);
+    assert.deepEqual(withoutLength(g.request.headers), withoutLength(f.request.headers));
+    assert.deepEqual(g.request.content, f.request.content);
+    assert.equal(g.response!.statusCode, f.response!.statusCode);
+    assert.deepEqual(withoutLength(g.response!.headers), withoutLength(f.response!.headers));
+    assert.deepEqual(g.response!.content, f.response!.content, f.request.path);
+    // HAR keeps microseconds
+    assert.ok(Math.abs(g.request.timestampStart - f.request.timestampStart) < 1e-6);
+  });
+});
