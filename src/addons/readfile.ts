@@ -113,7 +113,8 @@ export class ReadFile {
   private task: Promise<void> | null = null;
   private busy = false;
 
-  constructor(private readonly stdin: Readable = process.stdin) {}
+  /** `stdin` replaces process.stdin for `-` (tests); process.stdin is only touched when `-` is read. */
+  constructor(private readonly stdin?: Readable) {}
 
   load(loader: Loader): void {
     this.master = loader.master;
@@ -148,12 +149,16 @@ export class ReadFile {
 
   /** Load flows from a path (`-` is stdin). */
   async loadFlowsFromPath(path: string): Promise<number> {
-    if (path === '-') return this.loadFlows(this.stdin);
+    if (path === '-') return this.loadFlows(this.stdin ?? process.stdin);
     const p = expandHome(path);
     try {
       // Open first, so that a missing file is reported as such and not as a damaged one.
       const fh = await open(p, 'r');
-      await fh.close();
+      try {
+        if ((await fh.stat()).isDirectory()) throw Object.assign(new Error('is a directory'), { code: 'EISDIR' });
+      } finally {
+        await fh.close();
+      }
     } catch (e) {
       const msg = pyOsError(e, p);
       this.master.log.error(`Cannot load flows: ${msg}`);

@@ -170,3 +170,12 @@ test('mitmdump -r old.mitm -w new.mitm: re-saving upgrades an 8.1.1 file to form
   );
   assert.match(readFileSync(out).toString('latin1', 0, 30), /^\d+:9:websocket;/);
 });
+
+test('a directory is reported as such', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'mitmts-rf-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const { master, readfile, log } = await setup(t);
+  await assert.rejects(readfile.loadFlowsFromPath(dir), /Is a directory/);
+  assert.ok(log.some((e) => e.message === `Cannot load flows: [Errno 21] Is a directory: '${dir}'`));
+  void master;
+});
