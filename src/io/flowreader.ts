@@ -13,7 +13,8 @@ import { inflateSync } from 'node:zlib';
 import type { Readable } from 'node:stream';
 import { flowFromState, type AnyFlow } from '../flows.js';
 import type { FlowState } from '../flow.js';
-import { ItemSplitter, TNetstringError, type TNetDict, type TNetValue } from './tnetstring.js';
+import { ItemSplitter, TNetstringError, decodeRawItem, type TNetDict, type TNetValue } from './tnetstring.js';
+import { decodeFlowFast } from './flow-decoder.js';
 import { migrateFlow, MigrationContext, MigrationError } from './compat.js';
 import { conformFlowState, FlowStateError } from './state-schema.js';
 import { harToFlows, HarImportError } from './har.js';
@@ -153,13 +154,18 @@ export class FlowReader implements AsyncIterable<AnyFlow> {
       // One synchronous pass per chunk; the only await per flow is the consumer's.
       for await (const chunk of chunks as AsyncIterable<Uint8Array>) {
         splitter.push(chunk);
-        for (let item = splitter.next(); item !== null; item = splitter.next()) {
-          offset = item.offset;
-          let flow: AnyFlow;
-          try {
-            flow = flowFromDecoded(item.value, ctx);
-          } catch (e) {
-            throw this.itemError(e, item.offset);
+        for (let raw = splitter.nextRaw(); raw !== null; raw = splitter.nextRaw()) {
+          offset = raw.offset;
+          // Format-21 flows in the standard layout go straight into flow objects; everything
+          // else (old versions, other layouts, DNS, damage) takes the general path.
+          let flow: AnyFlow | null = decodeFlowFast(raw.bytes, 0, raw.bytes.length);
+          if (flow === null) {
+            const value = decodeRawItem(raw);
+            try {
+              flow = flowFromDecoded(value, ctx);
+            } catch (e) {
+              throw this.itemError(e, raw.offset);
+            }
           }
           this.count++;
           yield flow;

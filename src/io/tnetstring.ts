@@ -531,6 +531,20 @@ export interface TNetItem {
   size: number;
 }
 
+/** A top-level item as bytes: the whole item, its offset in the input and the size of its length prefix. */
+export interface RawItem {
+  bytes: Buffer;
+  offset: number;
+  headerLen: number;
+}
+
+/** Decode an item returned by `ItemSplitter.nextRaw`. */
+export function decodeRawItem(raw: RawItem): TNetValue {
+  entryStack.length = 0;
+  const b = raw.bytes;
+  return parsePayload(b, raw.headerLen, b.length - 1, b[b.length - 1]!, raw.offset);
+}
+
 /**
  * Splits a byte stream into top-level items, synchronously: feed it chunks with `push`, take
  * complete items with `next`, and call `end` when the input is over. It holds no more than the
@@ -553,19 +567,22 @@ export class ItemSplitter {
 
   /** The next complete item, decoded, or null when more input is needed. */
   next(): TNetItem | null {
+    const raw = this.nextRaw();
+    return raw === null ? null : { value: decodeRawItem(raw), offset: raw.offset, size: raw.bytes.length };
+  }
+
+  /** The next complete item as bytes (not decoded yet), or null when more input is needed. */
+  nextRaw(): RawItem | null {
     if (this.need < 0) {
       if (this.pendingLen === 0) return null;
       this.readHeader();
       if (this.need < 0) return null;
     }
     if (this.pendingLen < this.need) return null;
-    const start = this.offset;
-    const size = this.need;
-    const item = this.take(size);
+    const offset = this.offset;
+    const bytes = this.take(this.need);
     this.need = -1;
-    entryStack.length = 0;
-    const value = parsePayload(item, this.headerLen, size - 1, item[size - 1]!, start);
-    return { value, offset: start, size };
+    return { bytes, offset, headerLen: this.headerLen };
   }
 
   /** The input is over: throws when it stopped inside an item. */

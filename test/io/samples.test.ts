@@ -159,3 +159,31 @@ test('the direct flow encoder writes exactly what encoding getState() writes', a
   }
   assert.ok(n > 60);
 });
+
+test('the direct flow decoder builds exactly the flows the general path builds', async () => {
+  const { decodeFlowFast } = await import('../../src/io/flow-decoder.js');
+  const { flowFromDecoded } = await import('../../src/io/flowreader.js');
+  const { loads } = await import('../../src/io/tnetstring.js');
+  const files = manifest.filter((e) => !e.exception && e.file.endsWith('.mitm')).map((e) => join(SAMPLES!, e.file));
+  files.push(join(import.meta.dirname, '../fixtures/flows/mitmdump-8.1.1.mitm'));
+  let fast = 0;
+  let total = 0;
+  for (const file of files) {
+    for (const f of await readFlows(file)) {
+      const item = encodeFlow(f);
+      const slow = flowFromDecoded(loads(item));
+      const direct = decodeFlowFast(item, 0, item.length);
+      total++;
+      if (direct === null) {
+        assert.ok(f.type === 'dns' || f.hasBackup, `${file}: ${f.type} flow ${f.id} not decoded directly`);
+        continue;
+      }
+      fast++;
+      assert.equal(direct.constructor, slow.constructor);
+      assert.deepEqual(direct.getState(), slow.getState(), `${file}: ${f.id}`);
+    }
+  }
+  assert.ok(fast > 40 && fast >= total - 3, `${fast} of ${total} decoded directly`);
+  // off-layout input is left to the general path
+  assert.equal(decodeFlowFast(Buffer.from('8:5:hello,]'), 0, 11), null);
+});
