@@ -175,14 +175,14 @@ export class FlowReader implements AsyncIterable<AnyFlow> {
     } catch (e) {
       if (e instanceof FlowReadError) throw e;
       if (e instanceof TNetstringError) {
-        throw new FlowReadError(`${INVALID} (flow ${this.count + 1}: ${e.message})`, e.offset, this.count);
+        throw new FlowReadError(`${INVALID} (flow ${this.count + 1}, at byte offset ${e.offset}: ${e.reason})`, e.offset, this.count);
       }
       throw osError(e, offset, this.count);
     }
   }
 
   private itemError(e: unknown, offset: number): FlowReadError {
-    const where = `flow ${this.count + 1} at byte offset ${offset}`;
+    const where = `flow ${this.count + 1}, at byte offset ${offset}`;
     if (e instanceof MigrationError) {
       // Version messages are mitmproxy's own, shown as is; other migration failures are data errors.
       if (e.message.startsWith('Invalid data format')) return new FlowReadError(`${INVALID} (${where}: ${e.message.replace(/^Invalid data format: /, '')})`, offset, this.count);

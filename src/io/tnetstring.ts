@@ -32,10 +32,11 @@ export type TNetInput = null | boolean | number | bigint | string | Uint8Array |
 /** Malformed tnetstring data. `offset` is the byte offset (in the whole input) where the problem is. */
 export class TNetstringError extends Error {
   constructor(
-    message: string,
+    /** What is wrong, without the offset. */
+    readonly reason: string,
     readonly offset: number,
   ) {
-    super(`${message} (at byte offset ${offset})`);
+    super(`${reason} (at byte offset ${offset})`);
     this.name = 'TNetstringError';
   }
 }
@@ -334,7 +335,7 @@ function parseItem(data: Buffer, start: number, end: number, base: number): TNet
   const payloadStart = i + 1;
   const payloadEnd = payloadStart + len;
   if (payloadEnd >= end) {
-    throw new TNetstringError(`not a tnetstring: item of length ${len} is cut off (${Math.max(0, end - payloadStart)} bytes available)`, base + start);
+    throw new TNetstringError(`not a tnetstring: item of length ${len} is cut off, ${Math.max(0, end - payloadStart)} bytes available`, base + start);
   }
   const tag = data[payloadEnd]!;
   const value = parsePayload(data, payloadStart, payloadEnd, tag, base);
@@ -504,7 +505,7 @@ export function loads(data: Uint8Array, base = 0): TNetValue {
   if (buf.length === 0) throw new TNetstringError('not a tnetstring: empty input', base);
   entryStack.length = 0;
   const value = parseItem(buf, 0, buf.length, base);
-  if (nextPos !== buf.length) throw new TNetstringError(`trailing data after the item (${buf.length - nextPos} bytes)`, base + nextPos);
+  if (nextPos !== buf.length) throw new TNetstringError(`trailing data after the item: ${buf.length - nextPos} bytes`, base + nextPos);
   return value;
 }
 
@@ -589,8 +590,8 @@ export class ItemSplitter {
   end(): void {
     if (this.pendingLen === 0) return;
     if (this.need < 0) this.readHeader();
-    if (this.need < 0) throw new TNetstringError(`not a tnetstring: input ends inside a length prefix (${this.pendingLen} bytes)`, this.offset);
-    throw new TNetstringError(`not a tnetstring: input ends inside an item of ${this.need} bytes (${this.pendingLen} bytes available)`, this.offset);
+    if (this.need < 0) throw new TNetstringError(`not a tnetstring: input ends inside a length prefix, after ${this.pendingLen} bytes`, this.offset);
+    throw new TNetstringError(`not a tnetstring: input ends inside an item of ${this.need} bytes, ${this.pendingLen} bytes available`, this.offset);
   }
 
   /** The next `n` bytes: a view when they are in one chunk, else a copy of just those bytes. */

@@ -219,10 +219,10 @@ test('damaged files: the flows before the damage are returned, then a clear erro
   const two = Buffer.concat(items.slice(0, 2));
   const third = items[2]!;
   const cases: Array<[string, Buffer, RegExp]> = [
-    ['half of a third flow', Buffer.concat([two, third.subarray(0, third.length >> 1)]), /^Invalid data format\. \(flow 3: .*ends inside an item.*at byte offset (\d+)\)/],
-    ['first digits of a length prefix', Buffer.concat([two, third.subarray(0, 2)]), /^Invalid data format\. \(flow 3: .*ends inside a length prefix.*at byte offset (\d+)\)/],
-    ['a third flow missing its final }', Buffer.concat([two, third.subarray(0, third.length - 1)]), /^Invalid data format\. .*at byte offset (\d+)/],
-    ['a trailing newline', Buffer.concat([two, Buffer.from('\n')]), /^Invalid data format\. .*invalid length prefix byte 0x0a.*at byte offset (\d+)/],
+    ['half of a third flow', Buffer.concat([two, third.subarray(0, third.length >> 1)]), /^Invalid data format\. \(flow 3, at byte offset (\d+): not a tnetstring: input ends inside an item of \d+ bytes, \d+ bytes available\)$/],
+    ['first digits of a length prefix', Buffer.concat([two, third.subarray(0, 2)]), /^Invalid data format\. \(flow 3, at byte offset (\d+): not a tnetstring: input ends inside a length prefix, after 2 bytes\)$/],
+    ['a third flow missing its final }', Buffer.concat([two, third.subarray(0, third.length - 1)]), /^Invalid data format\. \(flow 3, at byte offset (\d+): /],
+    ['a trailing newline', Buffer.concat([two, Buffer.from('\n')]), /^Invalid data format\. \(flow 3, at byte offset (\d+): not a tnetstring: invalid length prefix byte 0x0a\)$/],
   ];
   for (const [name, input, re] of cases) {
     const r = await readWithError(input);
@@ -260,8 +260,8 @@ test('bad flow dicts: mitmproxy messages for version, type and non-dict items; d
     ['version 99', dumps({ version: 99, type: 'http' }), /^mitmproxy 13\.0\.0\.dev cannot read files with flow format version 99, please update mitmproxy\.$/],
     ['version (0, 10)', dumps({ version: [0, 10, 1], type: 'http' }), /^mitmproxy 13\.0\.0\.dev cannot read files with flow format version \(0, 10\)\.$/],
     ['unknown type', variant((d) => (d['type'] = 'quux')), /^Unknown flow type: quux$/],
-    ['extra top-level key', variant((d) => (d['foo'] = 'bar')), /^Invalid data format\. \(flow 1 at byte offset 0: unexpected key in the http flow: foo\)$/],
-    ['missing comment', variant((d) => delete d['comment']), /^Invalid data format\. \(flow 1 at byte offset 0: comment: missing from the http flow\)$/],
+    ['extra top-level key', variant((d) => (d['foo'] = 'bar')), /^Invalid data format\. \(flow 1, at byte offset 0: unexpected key in the http flow: foo\)$/],
+    ['missing comment', variant((d) => delete d['comment']), /^Invalid data format\. \(flow 1, at byte offset 0: comment: missing from the http flow\)$/],
     ['bytes where text belongs', variant((d) => ((d['client_conn'] as TNetDict)['sni'] = Buffer.from('x'))), /client_conn\.sni: expected str, got bytes/],
     ['bad tls_version', variant((d) => ((d['client_conn'] as TNetDict)['tls_version'] = 'TLSv9')), /client_conn\.tls_version: invalid value "TLSv9"/],
   ];
