@@ -1,6 +1,7 @@
 import { statSync, existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { resolve, extname } from 'node:path';
+import { installScriptLoaderHooks, syntaxErrorLocation } from './script-modules.js';
+import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Loader } from '../addonmanager.js';
 import { CommandError } from '../command.js';
@@ -15,33 +16,35 @@ const require = createRequire(import.meta.url);
 /** How often scripts are checked for changes (mitmproxy: once a second). */
 const RELOAD_INTERVAL_MS = 1000;
 
-/** Where in a script file an error happened, from the error's stack or esbuild's report. */
-function errorLocation(e: unknown, path: string): string {
-  const err = e as Error & { errors?: Array<{ location?: { line: number; column: number } | null; text?: string }> };
-  if (Array.isArray(err.errors) && err.errors[0]?.location) {
-    const loc = err.errors[0].location;
-    return `${path}:${loc.line}:${loc.column}: ${err.errors[0].text ?? err.message}`;
-  }
-  const text = `${err.stack ?? ''}\n${err.message ?? ''}`;
+/** "path:line:column: message" for an error raised while importing a script. */
+async function describeScriptError(e: unknown, path: string): Promise<string> {
+  const err = e as Error;
+  const text = `${err?.stack ?? ''}\n${err?.message ?? String(e)}`;
   const escaped = path.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-  const m = new RegExp(`${escaped}(?:\\?[^:]*)?:(\\d+)(?::(\\d+))?`).exec(text);
-  const first = (err.message ?? String(e)).split('\n')[0];
-  if (m) return `${path}:${m[1]}${m[2] ? ':' + m[2] : ''}: ${first}`;
-  return `${path}: ${first}`;
+  // esbuild (TypeScript) reports "path:line:col: ERROR: text"; runtime errors have the location in the stack.
+  const m = new RegExp(`${escaped}(?:\\?[^:\\s]*)?:(\\d+):(\\d+)(?::\\s*(?:ERROR:\\s*)?(.*))?`).exec(text);
+  if (m) return `${path}:${m[1]}:${m[2]}: ${m[3]?.trim() || firstLine(err)}`;
+  if (err instanceof SyntaxError || err?.name === 'SyntaxError') {
+    const loc = await syntaxErrorLocation(path);
+    if (loc) return `${path}:${loc.line}:${loc.column}: ${loc.text}`;
+  }
+  return `${path}: ${firstLine(err)}`;
+}
+
+function firstLine(e: Error): string {
+  return (e?.message ?? String(e)).split('\n')[0]!;
 }
 
 /** Import a script module fresh (a new module instance each time, so edits take effect). */
 async function importFresh(path: string, version: number): Promise<Record<string, unknown>> {
-  const ext = extname(path);
-  if (ext === '.ts' || ext === '.mts' || ext === '.cts') {
-    const { tsImport } = (await import('tsx/esm/api')) as { tsImport: (p: string, parent: string) => Promise<Record<string, unknown>> };
-    return tsImport(`${pathToFileURL(path).href}?v=${version}`, import.meta.url);
-  }
-  // CommonJS scripts are cached by file name, not URL: forget the old instance first.
-  try {
-    delete require.cache[require.resolve(path)];
-  } catch {
-    // not loaded as CommonJS before
+  installScriptLoaderHooks();
+  if (!/\.[cm]?ts$/.test(path)) {
+    // CommonJS scripts are cached by file name, not URL: forget the old instance first.
+    try {
+      delete require.cache[require.resolve(path)];
+    } catch {
+      // not loaded as CommonJS before
+    }
   }
   return (await import(`${pathToFileURL(path).href}?v=${version}`)) as Record<string, unknown>;
 }
@@ -180,7 +183,7 @@ export class ScriptLoader {
     try {
       ns = await importFresh(s.path, s.version);
     } catch (e) {
-      this.master.log.error(`Script error: ${errorLocation(e, s.path)}`);
+      this.master.log.error(`Script error: ${await describeScriptError(e, s.path)}`);
       return;
     }
     const addon = moduleToAddon(s.path, ns);
@@ -191,7 +194,7 @@ export class ScriptLoader {
       if (!this.master.isRunning) await this.master.addons.invokeAddonTree(addon, 'configure', new Set(this.master.options.names()));
       if (this.isRunning && !this.master.isRunning) await this.master.addons.invokeAddonTree(addon, 'running');
     } catch (e) {
-      this.master.log.error(`Script error: ${errorLocation(e, s.path)}`);
+      this.master.log.error(`Script error: ${await describeScriptError(e, s.path)}`);
     }
   }
 
@@ -202,7 +205,7 @@ export class ScriptLoader {
     try {
       ns = await importFresh(p, Date.now());
     } catch (e) {
-      throw new CommandError(`Script error: ${errorLocation(e, p)}`);
+      throw new CommandError(`Script error: ${await describeScriptError(e, p)}`);
     }
     const addon = moduleToAddon(p, ns);
     const call = async (hook: string, ...args: unknown[]) => {

@@ -84,8 +84,6 @@ export async function runTool(tool: ToolName, argv: string[], programName = tool
     for (const k of Object.keys(flags)) if (!master.options.has(k)) delete flags[k];
     await master.options.update(flags);
     if (args.filterArgs.length) master.log.info(`Only processing flows that match "${args.filterArgs.join(' & ')}"`);
-    const unknown = master.options.unknownDeferred();
-    if (unknown.length) throw new OptionsError(`Unknown option(s): ${unknown.join(', ')}`);
   } catch (e) {
     console.error((e as Error).message);
     return 2;
@@ -100,6 +98,13 @@ export async function runTool(tool: ToolName, argv: string[], programName = tool
     console.error((e as Error).message);
     await master.shutdown();
     return 1;
+  }
+  // Options for scripts are declared when the scripts load (during run); anything left is a typo.
+  const unknown = master.options.unknownDeferred();
+  if (unknown.length) {
+    console.error(new OptionsError(`Unknown option(s): ${unknown.join(', ')}`).message);
+    await master.shutdown();
+    return 2;
   }
   if (errorcheck?.hasErrored) {
     console.error(errorcheck.message());

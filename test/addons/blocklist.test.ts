@@ -50,7 +50,7 @@ test('matching live flows get an empty response or are killed (444)', async () =
 test('block_list through a real proxy', async (t) => {
   const up = await echoServer(t);
   const errors: HTTPFlow[] = [];
-  const proxy = await testProxy(t, { addons: [new BlockList(), { name: 'rec', error: (f: HTTPFlow) => void errors.push(f) }], options: { block_list: ['/~u blocked/404', '/~u dropped/444'] } });
+  const proxy = await testProxy(t, { addons: [{ name: 'rec', error: (f: HTTPFlow) => void errors.push(f) }], options: { block_list: ['/~u blocked/404', '/~u dropped/444'] } });
   const r = await curl(['-x', proxy.url, '-i', `${up.url}/blocked/x`]);
   assert.equal(r.status, 404);
   assert.match(r.stdout, new RegExp(`\\r\\nServer: ${SERVER_HEADER.replace(/\./g, '\\.')}\\r\\n`, 'i'));

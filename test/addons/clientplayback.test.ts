@@ -183,8 +183,8 @@ test('client_replay files are replayed by a running proxy (and errors are report
   const file = join(dir, 'flows');
   writeFlowsToFile(file, [old({ url: `${up.url}/a` }), old({ url: `${up.url}/b` })]);
   const rec = hookRecorder();
-  const cp = new ClientPlayback();
-  const proxy = await testProxy(t, { addons: [cp, rec.addon], options: { client_replay: [file] } });
+  const proxy = await testProxy(t, { addons: [rec.addon], options: { client_replay: [file] } });
+  const cp = proxy.master.addons.get('clientplayback') as ClientPlayback;
   await rec.waitFor(2);
   await idle(cp);
   assert.deepEqual(rec.done.map((f) => JSON.parse(f.response!.text!).url), ['/a', '/b']);

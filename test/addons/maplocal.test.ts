@@ -120,7 +120,7 @@ test('map_local through a real proxy answers without asking the server', async (
   const dir = tempDir(t);
   writeFileSync(join(dir, 'app.js'), 'console.log(1)');
   const up = await echoServer(t);
-  const proxy = await testProxy(t, { addons: [new MapLocal()], options: { map_local: [`|/static/|${dir}`] } });
+  const proxy = await testProxy(t, { options: { map_local: [`|/static/|${dir}`] } });
   const r = await curl(['-x', proxy.url, '-i', `${up.url}/static/app.js`]);
   assert.equal(r.status, 200);
   assert.match(r.stdout, /content-type: text\/javascript/i);

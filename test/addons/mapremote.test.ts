@@ -88,7 +88,6 @@ test('map_remote through a real proxy sends the request to the other server', as
   const a = await echoServer(t);
   const b = await echoServer(t);
   const proxy = await testProxy(t, {
-    addons: [new MapRemote()],
     options: { map_remote: [`|~u /old/|127\\.0\\.0\\.1:${a.port}/old/|127.0.0.1:${b.port}/new/`] },
   });
   const seen: string[] = [];

@@ -88,7 +88,7 @@ test('modify_body through a real proxy: request and gzip response', async (t) =>
     res.writeHead(200, { 'Content-Type': 'text/html', 'Content-Encoding': 'gzip', 'Content-Length': body.length });
     res.end(body);
   });
-  const proxy = await testProxy(t, { addons: [new ModifyBody()], options: { modify_body: ['|~q|password=\\w+|password=***', '|~s & ~t html|secret|public'] } });
+  const proxy = await testProxy(t, { options: { modify_body: ['|~q|password=\\w+|password=***', '|~s & ~t html|secret|public'] } });
   const r1 = await curl(['-x', proxy.url, '-d', 'user=a&password=hunter2', `${echo.url}/login`]);
   assert.equal(JSON.parse(r1.stdout).body, 'user=a&password=***');
   const r2 = await curl(['-x', proxy.url, '--compressed', `${gz.url}/page`]);

@@ -117,7 +117,6 @@ test('header values from a file are re-read on every use', async (t) => {
 test('modify_headers through a real proxy, both directions', async (t) => {
   const up = await echoServer(t);
   const proxy = await testProxy(t, {
-    addons: [new ModifyHeaders()],
     options: { modify_headers: ['/~q/User-Agent/mitm-agent', '/~q/X-Remove/', '/~s/X-Added/yes', '/~s/Content-Type/text/x-json'] },
   });
   const r = await curl(['-x', proxy.url, '-i', '-A', 'curl/1', '-H', 'X-Remove: 1', `${up.url}/h`]);

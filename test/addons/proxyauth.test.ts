@@ -173,7 +173,7 @@ test('a CONNECT authenticates its connection; SOCKS5 too', async () => {
 test('proxyauth through a real proxy: 407, then credentials, then a CONNECT tunnel', async (t) => {
   const up = await echoServer(t);
   const seen: HTTPFlow[] = [];
-  const proxy = await testProxy(t, { addons: [new ProxyAuth(), { name: 'rec', response: (f: HTTPFlow) => void seen.push(f) }], options: { proxyauth: 'alice:s3cret' } });
+  const proxy = await testProxy(t, { addons: [{ name: 'rec', response: (f: HTTPFlow) => void seen.push(f) }], options: { proxyauth: 'alice:s3cret' } });
   const denied = await curl(['-x', proxy.url, '-i', `${up.url}/x`]);
   assert.equal(denied.status, 407);
   assert.match(denied.stdout, /\r\nProxy-Authenticate: Basic realm="mitmproxy"\r\n/);
@@ -193,7 +193,7 @@ test('proxyauth through a real proxy: 407, then credentials, then a CONNECT tunn
 
 test('reverse proxy: 401 from a real proxy', async (t) => {
   const up = await echoServer(t);
-  const proxy = await testProxy(t, { addons: [new ProxyAuth()], options: { proxyauth: 'bob:pw', mode: [`reverse:http://127.0.0.1:${up.port}`] } });
+  const proxy = await testProxy(t, { options: { proxyauth: 'bob:pw', mode: [`reverse:http://127.0.0.1:${up.port}`] } });
   const denied = await curl(['-i', `${proxy.url}/r`]);
   assert.equal(denied.status, 401);
   assert.match(denied.stdout, /\r\nWWW-Authenticate: Basic realm="mitmproxy"\r\n/);

@@ -188,7 +188,7 @@ test('server replay through a real proxy: saved answers, no server needed', asyn
   const file = join(dir, 'flows');
   writeFlowsToFile(file, [saved({ url: `http://127.0.0.1:${port}/api`, respBody: '{"saved": true}' }), saved({ url: `http://127.0.0.1:${port}/other`, respBody: 'other' })]);
   const up = await echoServer(t);
-  const proxy = await testProxy(t, { addons: [new ServerPlayback()], options: { server_replay: [file], server_replay_extra: '404' } });
+  const proxy = await testProxy(t, { options: { server_replay: [file], server_replay_extra: '404' } });
   const r = await curl(['-x', proxy.url, `http://127.0.0.1:${port}/api`]);
   assert.equal(r.status, 200);
   assert.equal(r.stdout, '{"saved": true}');

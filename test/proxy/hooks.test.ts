@@ -18,7 +18,7 @@ test('hooks fire in mitmproxy order for one plain HTTP flow, each flow hook foll
     server_connected: () => void events.push('server_connected'),
     responseheaders: () => void events.push('responseheaders'),
     response: () => void events.push('response'),
-    update: () => void events.push('update'),
+    update: (flows: unknown[]) => void (flows.length && events.push('update')),
     server_disconnected: () => void events.push('server_disconnected'),
     client_disconnected: () => void events.push('client_disconnected'),
   };

@@ -1,0 +1,104 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Master } from '../../src/master.js';
+import { defaultAddons } from '../../src/addons/index.js';
+import { View } from '../../src/addons/view.js';
+import { CommandError, lexCommand } from '../../src/command.js';
+import { HTTPFlow, Request, Response } from '../../src/http.js';
+import { runCliToEnd } from '../helpers/cli.js';
+
+async function masterWithView(): Promise<{ m: Master; view: View }> {
+  const m = new Master();
+  const view = new View();
+  await m.addons.add(...defaultAddons(), view);
+  return { m, view };
+}
+
+function flow(method: string, url: string, status?: number): HTTPFlow {
+  const f = new HTTPFlow(undefined, undefined, false, Request.make(method, url));
+  if (status) f.response = Response.make(status, 'body');
+  return f;
+}
+
+test('command listing: mitmproxy JSON shape and signature help', async () => {
+  const { m } = await masterWithView();
+  const listing = m.commands.toJSON();
+  assert.deepEqual(listing['flow.mark'], {
+    help: 'Mark flows.',
+    parameters: [
+      { name: 'flows', type: 'flow[]', kind: 'POSITIONAL_OR_KEYWORD' },
+      { name: 'marker', type: 'marker', kind: 'POSITIONAL_OR_KEYWORD' },
+    ],
+    return_type: null,
+    signature_help: 'flow.mark flows marker',
+  });
+  assert.equal(listing['set']!.signature_help, 'set option *value');
+  assert.equal(listing['set']!.parameters[1]!.kind, 'VAR_POSITIONAL');
+  assert.equal(listing['flow.encode.options']!.signature_help, 'flow.encode.options  -> str[]');
+  assert.equal(listing['options.reset']!.signature_help, 'options.reset ', 'a trailing space after a name without parameters');
+  for (const name of ['set', 'options.load', 'options.save', 'options.reset', 'options.reset.one', 'flow.resume', 'flow.kill', 'flow.mark', 'flow.mark.toggle', 'flow.revert', 'flow.set', 'flow.set.options', 'flow.decode', 'flow.encode', 'flow.encode.toggle', 'flow.encode.options', 'flow.comment', 'export', 'export.formats', 'cut', 'save.file', 'save.har', 'replay.client', 'replay.server', 'script.run', 'proxyserver.active_connections', 'view.flows.resolve']) {
+    assert.ok(listing[name], `command ${name} is registered`);
+  }
+});
+
+test('executing commands from strings: set, flow.* over flow selectors, typed arguments', async () => {
+  const { m, view } = await masterWithView();
+  const a = flow('GET', 'http://example.com/a', 200);
+  const b = flow('POST', 'http://example.com/b', 500);
+  view.add([a, b]);
+  await m.commands.execute('set anticache true');
+  assert.equal(m.options.get('anticache'), true);
+  await m.commands.execute('set ignore_hosts a b');
+  assert.deepEqual(m.options.get('ignore_hosts'), ['a', 'b'], 'each value is its own --set, a sequence gets one entry per value');
+  await m.commands.execute('flow.mark @all true');
+  assert.equal(a.marked, ':default:');
+  assert.equal(b.marked, ':default:');
+  await m.commands.execute('flow.mark "~m POST" :red_circle:');
+  assert.equal(b.marked, ':red_circle:');
+  await m.commands.execute('flow.mark.toggle @marked');
+  assert.equal(a.marked, '');
+  await m.commands.execute('flow.comment "~c 500" "needs a look"');
+  assert.equal(b.comment, 'needs a look');
+  await m.commands.execute('flow.set @all status_code 404');
+  assert.equal(a.response!.statusCode, 404);
+  assert.equal(a.response!.reason, 'Not Found');
+  assert.deepEqual(await m.commands.execute('flow.set.options'), ['host', 'status_code', 'method', 'path', 'url', 'reason']);
+  await m.commands.execute('flow.encode @all response gzip');
+  assert.equal(a.response!.headers.get('content-encoding'), 'gzip');
+  assert.equal(a.response!.text, 'body');
+  assert.equal(a.modified(), true);
+  await m.commands.execute('flow.revert @all');
+  assert.equal(a.response!.headers.get('content-encoding'), undefined);
+  assert.equal(a.modified(), false);
+  assert.equal(await m.commands.execute('proxyserver.active_connections'), 0);
+});
+
+test('command errors say what is wrong', async () => {
+  const { m } = await masterWithView();
+  await assert.rejects(m.commands.execute('no.such.command'), (e: Error) => e instanceof CommandError && e.message === 'Unknown command: no.such.command');
+  await assert.rejects(m.commands.execute('set no_such_option 1'), /Unknown option: no_such_option/);
+  await assert.rejects(m.commands.execute('set listen_port banana'), /Not an integer/);
+  await assert.rejects(m.commands.execute('view.order.reverse maybe'), /Booleans are 'true' or 'false'/);
+  await assert.rejects(m.commands.execute('flow.set @all colour red'), /Invalid choice "colour"/);
+  await assert.rejects(m.commands.execute('flow.mark @all'), /argument mismatch/);
+  await assert.rejects(m.commands.execute('view.focus.go notanumber'), /Invalid int argument/);
+  await assert.rejects(m.commands.execute('flow.mark "(~q" true'), /Invalid filter expression/);
+});
+
+test('command line lexing and string escapes', async () => {
+  assert.deepEqual(lexCommand('a "b c" \'d e\' f'), ['a', 'b c', 'd e', 'f']);
+  assert.deepEqual(lexCommand('  spaced   out  '), ['spaced', 'out']);
+  const { m } = await masterWithView();
+  let got: unknown;
+  m.commands.add('test.echo', { params: [{ name: 's', type: 'str' }, { name: 'b', type: 'bytes' }] }, (s: string, b: Buffer) => (got = [s, b]));
+  await m.commands.execute('test.echo a\\nb\\x41\\u00e9 \\xff\\x00');
+  assert.deepEqual(got, ['a\nbAé', Buffer.from([0xff, 0x00])]);
+});
+
+test('mitmdump --commands prints every signature with its help', async () => {
+  const r = await runCliToEnd(['dump', '--commands']);
+  assert.equal(r.code, 0);
+  assert.match(r.stdout, /^flow\.mark flows marker\n {4}Mark flows\.\n/m);
+  assert.match(r.stdout, /^set option \*value\n/m);
+  assert.match(r.stdout, /^export\.formats {2}-> str\[\]\n/m);
+});

@@ -1,0 +1,162 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync, rmSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Master } from '../../src/master.js';
+import { OptManager, OptionsError } from '../../src/optmanager.js';
+import { defaultAddons } from '../../src/addons/index.js';
+import { runCliToEnd } from '../helpers/cli.js';
+
+async function master(): Promise<Master> {
+  const m = new Master();
+  await m.addons.add(...defaultAddons());
+  return m;
+}
+
+test('core option defaults match mitmproxy', async () => {
+  const m = await master();
+  const o = m.options;
+  assert.deepEqual(o.get('mode'), ['regular']);
+  assert.equal(o.get('listen_host'), '');
+  assert.equal(o.get('listen_port'), null);
+  assert.equal(o.get('confdir'), '~/.mitmproxy');
+  assert.equal(o.get('ssl_insecure'), false);
+  assert.equal(o.get('upstream_cert'), true);
+  assert.equal(o.get('http2'), true);
+  assert.equal(o.get('connection_strategy'), 'eager');
+  assert.equal(o.get('stream_large_bodies'), null);
+  assert.equal(o.get('body_size_limit'), null);
+  assert.equal(o.get('tcp_timeout'), 600);
+  assert.equal(o.get('key_size'), 2048);
+  assert.equal(o.get('content_view_lines_cutoff'), 512);
+  assert.equal(o.get('validate_inbound_headers'), true);
+  assert.equal(o.get('block_global'), true);
+  assert.equal(o.get('onboarding_host'), 'mitm.it');
+  assert.equal(o.get('tls_version_client_min'), 'TLS1_2');
+  const json = o.toJSON();
+  assert.deepEqual(json.anticomp, { type: 'bool', default: false, value: false, help: 'Try to convince servers to send us un-compressed data.', choices: null });
+  assert.equal(json.listen_port!.type, 'optional int');
+  assert.equal(json.mode!.type, 'sequence of str');
+  assert.equal(json.stream_large_bodies!.type, 'optional str');
+  assert.deepEqual(json.connection_strategy!.choices, ['eager', 'lazy']);
+});
+
+test('--set parsing: bare names, sequences, toggles, nullable values and errors', async () => {
+  const o = new OptManager();
+  o.add('flag', 'bool', false, 'a flag');
+  o.add('count', 'int', 1, 'an int');
+  o.add('maybe', 'optional int', 5, 'a nullable int');
+  o.add('name', 'str', 'x', 'a str');
+  o.add('list', 'sequence of str', ['a'], 'a list');
+  o.add('pick', 'str', 'one', 'a choice', ['one', 'two']);
+  await o.setFromSpecs(['flag', 'count=7', 'maybe', 'list=b', 'list=c']);
+  assert.equal(o.get('flag'), true);
+  assert.equal(o.get('count'), 7);
+  assert.equal(o.get('maybe'), null);
+  assert.deepEqual(o.get('list'), ['b', 'c'], 'repeated --set builds the list');
+  await o.setFromSpecs(['flag=toggle']);
+  assert.equal(o.get('flag'), false);
+  await o.setFromSpecs(['list']);
+  assert.deepEqual(o.get('list'), [], 'a bare sequence is emptied');
+
+  await assert.rejects(o.setFromSpecs(['name']), /Option is required: name/);
+  await assert.rejects(o.setFromSpecs(['count=abc']), /Not an integer: "abc"/);
+  await assert.rejects(o.setFromSpecs(['flag=yes']), /accepts true, false or toggle/);
+  await assert.rejects(o.setFromSpecs(['count=1', 'count=2']), /Received multiple values for count/);
+  await assert.rejects(o.setFromSpecs(['pick=three']), (e: Error) => e instanceof OptionsError && /Invalid value "three" for option pick\. Valid choices: one, two/.test(e.message));
+  await assert.rejects(o.update({ count: 'x' }), /Option count expects an integer, got "x"/);
+  await assert.rejects(o.update({ nope: 1 }), /Unknown option: nope/);
+  assert.equal(o.get('count'), 7, 'a failed update leaves the old value in place');
+  assert.equal(o.get('pick'), 'one');
+});
+
+test('unknown --set names wait until an addon declares the option', async () => {
+  const m = new Master();
+  await m.options.setFromSpecs(['late_option=42']);
+  assert.deepEqual(m.options.unknownDeferred(), ['late_option']);
+  await m.addons.add({ name: 'late', load: (l) => l.addOption('late_option', 'int', 0, 'declared later') });
+  assert.equal(m.options.get('late_option'), 42);
+  assert.deepEqual(m.options.unknownDeferred(), []);
+});
+
+test('configure fires with the changed names; an OptionsError from an addon rolls the change back', async () => {
+  const m = await master();
+  const seen: string[][] = [];
+  await m.addons.add({
+    name: 'watcher',
+    configure(updated: Set<string>) {
+      seen.push([...updated].sort());
+      if (m.options.get('listen_port') === 1) throw new OptionsError('port 1 is not allowed here');
+    },
+  });
+  await m.options.update({ listen_port: 0, listen_host: '127.0.0.1' });
+  await m.run();
+  assert.ok(seen[0]!.length > 50, 'the first configure gets every option name');
+  await m.options.update({ anticache: true });
+  assert.deepEqual(seen.at(-1), ['anticache']);
+  await assert.rejects(m.options.update({ listen_port: 1 }), /port 1 is not allowed/);
+  assert.equal(m.options.get('listen_port'), 0, 'rolled back');
+  await assert.rejects(m.options.update({ dumper_filter_does_not_exist: 'x' }), /Unknown option/);
+  await assert.rejects(m.options.update({ body_size_limit: '3 apples' }), /Invalid size specification/);
+  assert.equal(m.options.get('body_size_limit'), null);
+  await assert.rejects(m.options.update({ mode: ['nonsense'] }), /Invalid proxy mode specification "nonsense": unknown mode/);
+  await m.shutdown();
+});
+
+test('config.yaml is read from confdir; precedence: --set < config.yaml < dedicated flags', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'mitmproxy-ts-conf-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  writeFileSync(join(dir, 'config.yaml'), 'anticomp: true\nshowhost: true\nmodify_headers:\n  - /~q/X-From/config\n');
+  // A missing script is an option error: mitmdump refuses to start and names it.
+  const missing = await runCliToEnd(['dump', '--set', `confdir=${dir}`, '-n', '-s', join(dir, 'print-options.mjs')]);
+  assert.notEqual(missing.code, 0);
+  assert.match(missing.stderr, /No such script: .*print-options\.mjs/);
+
+  writeFileSync(
+    join(dir, 'print-options.mjs'),
+    "export function load(loader) { const o = loader.master.options; setTimeout(() => { console.log('OPTS ' + JSON.stringify({ showhost: o.get('showhost'), anticache: o.get('anticache'), anticomp: o.get('anticomp'), modify_headers: o.get('modify_headers') })); }, 0); }\n",
+  );
+  const r = await runCliToEnd(['dump', '--set', `confdir=${dir}`, '--set', 'showhost=false', '--set', 'anticache=true', '--no-anticomp', '-n', '-q', '--set', 'rfile=/dev/null', '-s', join(dir, 'print-options.mjs')]);
+  assert.equal(r.code, 0, r.stderr);
+  const line = r.stdout.split('\n').find((l) => l.startsWith('OPTS '));
+  assert.ok(line, r.stdout);
+  const opts = JSON.parse(line!.slice(5));
+  assert.equal(opts.showhost, true, 'config.yaml beats --set');
+  assert.equal(opts.anticache, true, '--set applies where config.yaml is silent');
+  assert.equal(opts.anticomp, false, 'a dedicated flag beats config.yaml');
+  assert.deepEqual(opts.modify_headers, ['/~q/X-From/config']);
+});
+
+test('config.yaml errors name the line; an invalid value is refused with the reason', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'mitmproxy-ts-conf-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  writeFileSync(join(dir, 'config.yaml'), 'anticomp: true\n  bad: [indent\n');
+  const r = await runCliToEnd(['dump', '--set', `confdir=${dir}`, '-n']);
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /Config error at line \d+/);
+  writeFileSync(join(dir, 'config.yaml'), 'listen_port: many\n');
+  const r2 = await runCliToEnd(['dump', '--set', `confdir=${dir}`, '-n']);
+  assert.equal(r2.code, 2);
+  assert.match(r2.stderr, /Option listen_port expects an integer or null, got "many"/);
+  const r3 = await runCliToEnd(['dump', '-n', '--set', 'no_such_option=1']);
+  assert.equal(r3.code, 2);
+  assert.match(r3.stderr, /Unknown option\(s\): no_such_option/);
+});
+
+test('--options prints every default as YAML with help comments; options.save writes only changes', async (t) => {
+  const r = await runCliToEnd(['dump', '--options']);
+  assert.equal(r.code, 0);
+  assert.match(r.stdout, /# Try to convince servers to send us un-compressed data\.\nanticomp: false\n/);
+  assert.match(r.stdout, /\nlisten_port: null\n/);
+  const m = await master();
+  const dir = mkdtempSync(join(tmpdir(), 'mitmproxy-ts-save-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  await m.options.update({ anticache: true, ignore_hosts: ['example\\.com'] });
+  await m.commands.execute(`options.save ${join(dir, 'saved.yaml')}`);
+  assert.equal(readFileSync(join(dir, 'saved.yaml'), 'utf8'), 'anticache: true\nignore_hosts:\n  - example\\.com\n');
+  await m.commands.execute('options.reset');
+  assert.equal(m.options.get('anticache'), false);
+  await m.commands.execute(`options.load ${join(dir, 'saved.yaml')}`);
+  assert.equal(m.options.get('anticache'), true);
+});

@@ -1,0 +1,94 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync, rmSync, utimesSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { runCli } from '../helpers/cli.js';
+import { curl } from '../helpers/clients.js';
+import { echoServer } from '../helpers/servers.js';
+import { testProxy } from '../helpers/proxy.js';
+
+function tmp(t: { after: (fn: () => void) => void }): string {
+  const dir = mkdtempSync(join(tmpdir(), 'mitmproxy-ts-scripts-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+/** Rewrite a file and move its mtime forward, so the reload check sees a change even within one second. */
+function rewrite(path: string, text: string, bump: number): void {
+  writeFileSync(path, text);
+  const when = new Date(Date.now() + bump * 1000);
+  utimesSync(path, when, when);
+}
+
+async function until(check: () => boolean | Promise<boolean>, what: string, timeoutMs = 15000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (Date.now() < end) {
+    if (await check()) return;
+    await sleep(100);
+  }
+  assert.fail(`timed out waiting for ${what}`);
+}
+
+test('scripts in .js, .mjs and .ts load; a script outside the package can import mitmproxy-ts', async (t) => {
+  const dir = tmp(t);
+  const up = await echoServer(t);
+  writeFileSync(join(dir, 'a.mjs'), "export function request(flow) { flow.request.headers.set('x-mjs', '1'); }\n");
+  writeFileSync(join(dir, 'b.js'), "exports.request = function (flow) { flow.request.headers.set('x-cjs', '1'); };\n");
+  writeFileSync(
+    join(dir, 'c.ts'),
+    "import { Response, type HTTPFlow } from 'mitmproxy-ts';\n" +
+      "const n: number = 418;\n" +
+      "export const addons = [{ name: 'teapot', request(flow: HTTPFlow): void { if (flow.request.path === '/tea') flow.response = Response.make(n, 'short and stout'); } }];\n",
+  );
+  const tool = await runCli(t, ['dump', '-p', '0', '--listen-host', '127.0.0.1', '-s', join(dir, 'a.mjs'), '-s', join(dir, 'b.js'), '-s', join(dir, 'c.ts')]);
+  const r = await curl(['-x', `http://127.0.0.1:${tool.port}`, `${up.url}/x`]);
+  const headers: string[] = JSON.parse(r.stdout).rawHeaders;
+  assert.ok(headers.includes('x-mjs'), 'ESM script ran');
+  assert.ok(headers.includes('x-cjs'), 'CommonJS script ran');
+  const tea = await curl(['-x', `http://127.0.0.1:${tool.port}`, `${up.url}/tea`]);
+  assert.equal(tea.status, 418);
+  assert.equal(tea.stdout, 'short and stout');
+});
+
+test('editing a script reloads it (done on the old, load/configure/running on the new); a syntax error is reported with file and line and the proxy keeps running', async (t) => {
+  const dir = tmp(t);
+  const up = await echoServer(t);
+  const script = join(dir, 'live.mjs');
+  writeFileSync(script, "export function load() { console.log('LOAD v1'); }\nexport function done() { console.log('DONE v1'); }\nexport function request(flow) { flow.request.headers.set('x-version', '1'); }\n");
+  const tool = await runCli(t, ['dump', '-p', '0', '--listen-host', '127.0.0.1', '-s', script]);
+  const version = async () => {
+    const r = await curl(['-x', `http://127.0.0.1:${tool.port}`, `${up.url}/v`]);
+    const h: string[] = JSON.parse(r.stdout).rawHeaders;
+    const i = h.indexOf('x-version');
+    return i < 0 ? null : h[i + 1];
+  };
+  assert.equal(await version(), '1');
+
+  rewrite(script, "export function load() { console.log('LOAD v2'); }\nexport function configure(u) { console.log('CONFIGURE v2 ' + (u.size > 10)); }\nexport function running() { console.log('RUNNING v2'); }\nexport function request(flow) { flow.request.headers.set('x-version', '2'); }\n", 5);
+  await tool.waitFor(/RUNNING v2/);
+  assert.match(tool.stdout(), /DONE v1[\s\S]*LOAD v2[\s\S]*CONFIGURE v2 true[\s\S]*RUNNING v2/);
+  assert.equal(await version(), '2');
+
+  rewrite(script, "export function request(flow) {\n  flow.request.headers.set('x-version', '3';\n}\n", 10);
+  await tool.waitFor(/Script error: .*live\.mjs:2/);
+  assert.equal(await version(), null, 'the broken script is unloaded, the proxy still answers');
+
+  rewrite(script, "export function request(flow) { flow.request.headers.set('x-version', '4'); }\n", 15);
+  await until(async () => (await version()) === '4', 'the fixed script');
+});
+
+test('a TypeScript syntax error names the file and line; a throwing load hook is reported too', async (t) => {
+  const dir = tmp(t);
+  const bad = join(dir, 'bad.ts');
+  writeFileSync(bad, 'const x: number = 1;\nexport function request( {\n');
+  const throwing = join(dir, 'throwing.mjs');
+  writeFileSync(throwing, "export function load() { throw new Error('no thanks'); }\n");
+  const proxy = await testProxy(t);
+  await proxy.master.options.update({ scripts: [bad, throwing] });
+  await until(() => proxy.logs.some((e) => e.level === 'error' && /Script error: .*bad\.ts:\d+:\d+: \S/.test(e.message)), 'the syntax error with its line');
+  await until(() => proxy.logs.some((e) => e.level === 'error' && e.message.includes('no thanks')), 'the load error');
+  const r = await curl(['-x', proxy.url, `http://127.0.0.1:${proxy.port}/`]);
+  assert.equal(r.status, 502, 'the proxy still serves');
+});
