@@ -1,0 +1,121 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { PassThrough } from 'node:stream';
+import { DumpMaster } from '../../src/tools/dump.js';
+import { curl } from '../helpers/clients.js';
+import { httpServer, rawServer } from '../helpers/servers.js';
+import { testConfdir } from '../helpers/proxy.js';
+import type { ProxyServer } from '../../src/addons/proxyserver.js';
+
+/** A running mitmdump (in-process) whose output we capture. */
+async function dump(t: import('node:test').TestContext, options: Record<string, unknown>) {
+  const out = new PassThrough();
+  let text = '';
+  out.on('data', (d) => (text += d));
+  const m = await DumpMaster.create({ out, withTermlog: false });
+  await m.options.update({ listen_host: '127.0.0.1', listen_port: 0, confdir: testConfdir(), ...options });
+  await m.run();
+  t.after(() => m.shutdown());
+  const port = (m.addons.get('proxyserver') as ProxyServer).listenAddresses()[0]!.port;
+  return { m, port, output: () => text };
+}
+
+const JSON_BODY = '{"hello": "world", "n": 1}\n';
+
+async function jsonServer(t: import('node:test').TestContext) {
+  // HTTP/1.0 answers make the versions appear on the lines, as in the spec's example.
+  return rawServer(t, (s) => {
+    s.once('data', () => s.end(`HTTP/1.0 200 OK\r\nServer: test\r\nContent-type: application/json\r\nContent-Length: ${JSON_BODY.length}\r\n\r\n${JSON_BODY}`));
+  });
+}
+
+test('flow_detail 1: request line and an aligned response line', async (t) => {
+  const up = await httpServer(t, (_q, r) => r.end('0123456789012345678901234567'));
+  const d = await dump(t, { flow_detail: 1 });
+  await curl(['-x', `http://127.0.0.1:${d.port}`, `${up.url}/data.json?x=1`]);
+  const lines = d.output().trimEnd().split('\n');
+  assert.equal(lines.length, 2);
+  assert.match(lines[0]!, new RegExp(`^127\\.0\\.0\\.1:(\\d+): GET http://127\\.0\\.0\\.1:${up.port}/data\\.json\\?x=1$`));
+  const client = /^(127\.0\.0\.1:\d+):/.exec(lines[0]!)![1]!;
+  // The << lines up under the method: len(client address) - 2 spaces, then " <<".
+  assert.equal(lines[1], `${' '.repeat(client.length - 2)} << 200 OK 28b`);
+});
+
+test('flow_detail 1 with an HTTP/1.0 server shows both versions; errors print " << reason"', async (t) => {
+  const up = await jsonServer(t);
+  const d = await dump(t, { flow_detail: 1 });
+  await curl(['-x', `http://127.0.0.1:${d.port}`, `${up.url}/data.json?x=1`]);
+  await curl(['-x', `http://127.0.0.1:${d.port}`, 'http://127.0.0.1:1/']);
+  const lines = d.output().trimEnd().split('\n');
+  assert.match(lines[0]!, /: GET http:\/\/127\.0\.0\.1:\d+\/data\.json\?x=1 HTTP\/1\.1$/);
+  const client = /^(127\.0\.0\.1:\d+):/.exec(lines[0]!)![1]!;
+  assert.equal(lines[1], `${' '.repeat(client.length - (2 + 'HTTP/1.0 '.length))} << HTTP/1.0 200 OK 27b`);
+  assert.match(lines[2]!, /: GET http:\/\/127\.0\.0\.1:1\/$/);
+  assert.equal(lines[3], ' << Connection refused (127.0.0.1:1)');
+});
+
+test('flow_detail 2 adds headers; 3 adds bodies through content views (the spec example); 4 does not cut', async (t) => {
+  const up = await jsonServer(t);
+  const d = await dump(t, { flow_detail: 3 });
+  await curl(['-x', `http://127.0.0.1:${d.port}`, '-A', 'curl/7.88.1', `${up.url}/data.json?x=1`]);
+  const expected = [
+    `127.0.0.1:PORT: GET http://127.0.0.1:${up.port}/data.json?x=1 HTTP/1.1`,
+    `    Host: 127.0.0.1:${up.port}`,
+    '    User-Agent: curl/7.88.1',
+    '    Accept: */*',
+    '    Proxy-Connection: Keep-Alive',
+    '',
+    "    x: '1'", // newest mitmproxy quotes numeric-looking strings (8.1.1 printed x: 1)
+    '',
+    ' << HTTP/1.0 200 OK 27b',
+    '    Server: test',
+    '    Content-type: application/json',
+    '    Content-Length: 27',
+    '',
+    '    {',
+    '        "hello": "world",',
+    '        "n": 1',
+    '    }',
+    '',
+  ].join('\n');
+  assert.equal(d.output().replace(/^127\.0\.0\.1:\d+:/, '127.0.0.1:PORT:'), expected + '\n');
+
+  await d.m.options.update({ flow_detail: 2 });
+  const before = d.output().length;
+  await curl(['-x', `http://127.0.0.1:${d.port}`, '-A', 'curl/7.88.1', `${up.url}/two`]);
+  const two = d.output().slice(before);
+  assert.match(two, /\n    Accept: \*\/\*\n    Proxy-Connection: Keep-Alive\n << HTTP\/1\.0 200 OK 27b\n    Server: test\n/);
+  assert.doesNotMatch(two, /"hello"/, 'no bodies at level 2');
+});
+
+test('level 3 cuts bodies at content_view_lines_cutoff, level 4 shows everything; -q style level 0 prints nothing', async (t) => {
+  const lines = Array.from({ length: 40 }, (_, i) => `line ${i}`).join('\n');
+  const up = await httpServer(t, (_q, r) => {
+    r.setHeader('Content-Type', 'text/plain');
+    r.end(lines);
+  });
+  const d = await dump(t, { flow_detail: 3, content_view_lines_cutoff: 10 });
+  await curl(['-x', `http://127.0.0.1:${d.port}`, `${up.url}/`]);
+  const three = d.output();
+  assert.match(three, /    line 9\n    \(cut off\)\n/);
+  assert.doesNotMatch(three, /line 10/);
+  await d.m.options.update({ flow_detail: 4 });
+  let mark = d.output().length;
+  await curl(['-x', `http://127.0.0.1:${d.port}`, `${up.url}/`]);
+  assert.match(d.output().slice(mark), /    line 39\n/);
+  assert.doesNotMatch(d.output().slice(mark), /cut off/);
+  await d.m.options.update({ flow_detail: 0 });
+  mark = d.output().length;
+  await curl(['-x', `http://127.0.0.1:${d.port}`, `${up.url}/`]);
+  assert.equal(d.output().slice(mark), '');
+});
+
+test('dumper_filter limits which flows are printed; an invalid filter is refused', async (t) => {
+  const up = await httpServer(t, (q, r) => r.end(q.url));
+  const d = await dump(t, { flow_detail: 1, dumper_filter: '~u keep' });
+  await curl(['-x', `http://127.0.0.1:${d.port}`, `${up.url}/keep-me`]);
+  await curl(['-x', `http://127.0.0.1:${d.port}`, `${up.url}/drop-me`]);
+  assert.match(d.output(), /keep-me/);
+  assert.doesNotMatch(d.output(), /drop-me/);
+  await assert.rejects(d.m.options.update({ dumper_filter: '(~q' }), /Invalid filter expression/);
+});

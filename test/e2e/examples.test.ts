@@ -1,0 +1,45 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { runCli, ROOT } from '../helpers/cli.js';
+import { curl } from '../helpers/clients.js';
+import { echoServer, httpServer } from '../helpers/servers.js';
+
+const example = (name: string) => join(ROOT, 'examples', name);
+
+test('examples/add-header.ts numbers every response', async (t) => {
+  const up = await echoServer(t);
+  const tool = await runCli(t, ['dump', '-p', '0', '--listen-host', '127.0.0.1', '-s', example('add-header.ts')]);
+  const proxy = `http://127.0.0.1:${tool.port}`;
+  const a = await curl(['-x', proxy, '-i', `${up.url}/1`]);
+  const b = await curl(['-x', proxy, '-i', `${up.url}/2`]);
+  assert.match(a.stdout, /x-mitmproxy-ts: response 1\r\n/i);
+  assert.match(b.stdout, /x-mitmproxy-ts: response 2\r\n/i);
+});
+
+test('examples/block-host.ts answers 403 for the blocked host and its subdomains only', async (t) => {
+  const up = await echoServer(t);
+  const tool = await runCli(t, ['dump', '-p', '0', '--listen-host', '127.0.0.1', '-s', example('block-host.ts'), '--set', 'block_host=blocked.invalid']);
+  const proxy = `http://127.0.0.1:${tool.port}`;
+  const blocked = await curl(['-x', proxy, 'http://blocked.invalid/x']);
+  const sub = await curl(['-x', proxy, 'http://ads.blocked.invalid/x']);
+  const other = await curl(['-x', proxy, `${up.url}/fine`]);
+  assert.equal(blocked.status, 403);
+  assert.equal(blocked.stdout, 'Blocked by mitmproxy-ts: blocked.invalid\n');
+  assert.equal(sub.status, 403);
+  assert.equal(other.status, 200);
+  await tool.waitFor(/blocked http:\/\/blocked\.invalid\/x/);
+});
+
+test('examples/log-slow-requests.ts warns about slow responses only', async (t) => {
+  const up = await httpServer(t, (req, res) => {
+    if (req.url === '/slow') setTimeout(() => res.end('late'), 1500);
+    else res.end('quick');
+  });
+  const tool = await runCli(t, ['dump', '-p', '0', '--listen-host', '127.0.0.1', '-s', example('log-slow-requests.ts'), '--set', 'slow_threshold_ms=1000']);
+  const proxy = `http://127.0.0.1:${tool.port}`;
+  await curl(['-x', proxy, `${up.url}/fast`]);
+  await curl(['-x', proxy, `${up.url}/slow`]);
+  const out = await tool.waitFor(/slow request: \d+ ms for GET http:\/\/127\.0\.0\.1:\d+\/slow/);
+  assert.doesNotMatch(out, /slow request: .*\/fast/);
+});

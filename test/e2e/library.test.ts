@@ -1,0 +1,51 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import http from 'node:http';
+// The package's own public entry point, as an embedding program imports it (the built dist).
+import { startProxy, Response, HTTPFlow, type Addon, type RunningProxy } from 'mitmproxy-ts';
+import { echoServer } from '../helpers/servers.js';
+
+test('a program embeds the proxy: start on port 0, add a typed addon, proxy a request, inspect the flow', async (t) => {
+  const up = await echoServer(t);
+  const seen: HTTPFlow[] = [];
+  const addon: Addon = {
+    name: 'embedder',
+    request(flow) {
+      flow.request.headers.set('x-embedded', 'yes');
+      if (flow.request.path === '/canned') flow.response = Response.make(201, 'canned');
+    },
+    response(flow) {
+      seen.push(flow);
+    },
+  };
+  const proxy: RunningProxy = await startProxy({ addons: [addon] });
+  t.after(() => proxy.close());
+  assert.equal(proxy.host, '127.0.0.1');
+  assert.ok(proxy.port > 0);
+
+  const get = (path: string) =>
+    new Promise<{ status: number; body: string }>((resolve, reject) => {
+      const req = http.request({ host: proxy.host, port: proxy.port, path: `${up.url}${path}`, headers: { host: `127.0.0.1:${up.port}` } }, (res) => {
+        let body = '';
+        res.on('data', (d) => (body += d));
+        res.on('end', () => resolve({ status: res.statusCode!, body }));
+      });
+      req.on('error', reject);
+      req.end();
+    });
+  const r = await get('/hello');
+  assert.equal(r.status, 200);
+  assert.ok(JSON.parse(r.body).rawHeaders.includes('x-embedded'));
+  const canned = await get('/canned');
+  assert.equal(canned.status, 201);
+  assert.equal(canned.body, 'canned');
+
+  assert.equal(seen.length, 2);
+  assert.ok(seen[0] instanceof HTTPFlow, 'flows are instances of the exported classes');
+  assert.equal(seen[0]!.request.prettyUrl, `${up.url}/hello`);
+  assert.equal(seen[0]!.response!.statusCode, 200);
+  assert.equal(seen[1]!.response!.text, 'canned');
+  const state = seen[0]!.getState();
+  assert.equal(state.type, 'http');
+  assert.equal(state.version, 21);
+});
