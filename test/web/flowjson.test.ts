@@ -13,7 +13,7 @@ import { Client, Server } from '../../src/connection.js';
 import { FlowError } from '../../src/flow.js';
 import { Headers } from '../../src/headers.js';
 import { HTTPFlow, Request, Response } from '../../src/http.js';
-import { certToJson, flowToJson, formatLogMessage, renderMarker, sha256Hex } from '../../src/tools/web/flowjson.js';
+import { certToJson, flowJsonText, flowToJson, formatLogMessage, renderMarker, sha256Hex } from '../../src/tools/web/flowjson.js';
 import { pyJson } from '../../src/tools/web/json.js';
 import { tdnsflow, tflow, ttcpflow } from './fixtures.js';
 
@@ -308,4 +308,46 @@ test('event log messages: time, then the client address when there is one', () =
   const f = tflow();
   f.error = new FlowError('x', 1);
   assert.equal(flowToJson(f).error!.msg, 'x');
+});
+
+test('the fast text serialiser writes exactly what pyJson(flowToJson()) writes, for every kind of flow', async () => {
+  const { certDer } = await generateCa({ keySize: 1024, commonName: 'Ünïcode CA </x>' });
+  const weird = tflow({ resp: true, err: true });
+  weird.id = 'f00d';
+  weird.comment = 'quote " backslash \\ tab \t newline \n </script> ü 😀 \u007f \u2028';
+  weird.marked = ':grapes:';
+  weird.request.headers.add('X-Bytes', 'caf\u00e9 ü');
+  weird.request.path = '/päth?q="x"';
+  weird.response!.reason = 'Non-Authoris\xe9';
+  weird.response!.trailers = new Headers([['x-t', 'v']]);
+  weird.clientConn.alpn = 'h2\u00ff';
+  weird.serverConn.certificateList = [certificatePem(certDer)];
+  weird.serverConn.peername = ['::1', 443, 0, 0];
+  weird.backup();
+  weird.request.method = 'PUT';
+  weird.intercepted = true;
+  weird.isReplay = 'request';
+  const flows = [
+    ...[tflow(), tflow({ resp: true }), tflow({ ws: true, resp: true }), tflow({ err: true }), weird],
+    ttcpflow(),
+    ttcpflow({ udp: true, err: true }),
+    tdnsflow(),
+    tdnsflow({ resp: true }),
+  ];
+  const memo = new Map();
+  for (const f of flows) {
+    for (const ascii of [true, false]) {
+      const expected = pyJson(flowToJson(f) as never, ascii);
+      assert.equal(flowJsonText(f, ascii), expected, `${f.type} ${f.id} ascii=${ascii}`);
+      if (ascii) assert.equal(flowJsonText(f, ascii, memo), expected, 'with a connection memo');
+    }
+  }
+  // Flows sharing a connection share its JSON through the memo.
+  const a = tflow();
+  const b = tflow();
+  b.clientConn = a.clientConn;
+  const m2 = new Map();
+  flowJsonText(a, true, m2);
+  assert.ok(m2.has(a.clientConn));
+  assert.equal(flowJsonText(b, true, m2), pyJson(flowToJson(b) as never, true));
 });

@@ -24,7 +24,7 @@ import type { View } from '../../addons/view.js';
 import type { Master } from '../../master.js';
 import { MITMPROXY_COMPAT_VERSION, SERVER_HEADER } from '../../version.js';
 import type { WebAuth } from './auth.js';
-import { RequestContext } from './context.js';
+import { RequestContext, type BodySink } from './context.js';
 import { CookieSigner, XSRF_COOKIE, decodeXsrfToken, encodeXsrfToken, parseCookies, safeEqual, setCookieHeader } from './cookies.js';
 import { ApiError, HttpError, errorPage, escapeHtml, reasonPhrase } from './errors.js';
 import { indexPage, loginPage } from './pages.js';
@@ -107,6 +107,7 @@ export class WebApp {
   private readonly sockets = new Set<net.Socket>();
   private readonly handshakeHeaders = new WeakMap<http.IncomingMessage, string[]>();
   private readonly xsrfStates = new WeakMap<RequestContext, XsrfState>();
+  private readonly responses = new WeakMap<RequestContext, http.ServerResponse>();
   /** Where the server listens, once it does. */
   address: { host: string; port: number } | null = null;
 
@@ -308,6 +309,7 @@ export class WebApp {
     }
     const body = await this.readBody(req);
     const ctx = new RequestContext(this, req, method, path, query, match.params, body);
+    this.responses.set(ctx, res);
     const route = match.route;
     try {
       if (!SAFE_METHODS.has(method)) {
@@ -431,10 +433,57 @@ export class WebApp {
     this.sendPage(res, 500, undefined, keep, withDefaults, this.debug ? `<pre>${escapeHtml(stack)}</pre>` : '');
   }
 
-  /** Turn what the handler wrote into the response: headers, Etag/304, gzip, length. */
-  private async finish(ctx: RequestContext, res: http.ServerResponse, withDefaults: boolean): Promise<void> {
-    let body = Buffer.concat(ctx.bodyChunks as Buffer[]);
-    let status = ctx.status;
+  /**
+   * Switch a response to streaming (see RequestContext.writeJsonPiece): send the headers now,
+   * without Etag and Content-Length, gzip on the fly when the client accepts it. Returns null
+   * when this request cannot stream (then the body stays buffered).
+   */
+  startStreaming(ctx: RequestContext): BodySink | null {
+    const res = this.responses.get(ctx);
+    if (!res || res.headersSent || ctx.status !== 200 || ctx.method !== 'GET') return null;
+    const headers = this.responseHeaders(ctx, true);
+    headers.set('Vary', 'Accept-Encoding');
+    const ctype = String(headers.get('Content-Type') ?? '').split(';', 1)[0]!.trim();
+    let out: NodeJS.WritableStream & { write(c: Buffer | string): boolean } = res;
+    let gz: zlib.Gzip | null = null;
+    if (/\bgzip\b/.test(ctx.header('accept-encoding') ?? '') && (ctype.startsWith('text/') || COMPRESSIBLE.has(ctype))) {
+      headers.set('Content-Encoding', 'gzip');
+      gz = zlib.createGzip({ level: 1 });
+      gz.on('error', () => res.destroy());
+      gz.pipe(res);
+      out = gz;
+    }
+    res.writeHead(200, reasonPhrase(200), flattenHeaders(headers));
+    const drain = () =>
+      new Promise<void>((resolve, reject) => {
+        const done = () => {
+          out.off('drain', done);
+          res.off('close', closed);
+          resolve();
+        };
+        const closed = () => {
+          out.off('drain', done);
+          reject(new Error('client went away'));
+        };
+        out.on('drain', done);
+        res.once('close', closed);
+      });
+    return {
+      write: async (chunk) => {
+        if (res.destroyed) throw new Error('client went away');
+        if (!out.write(chunk)) await drain();
+      },
+      end: () =>
+        new Promise<void>((resolve) => {
+          res.once('finish', () => resolve());
+          res.once('close', () => resolve());
+          out.end();
+        }),
+    };
+  }
+
+  /** Default headers, the framework's Content-Type, then what the handler set. */
+  private responseHeaders(ctx: RequestContext, withDefaults: boolean): Map<string, string | string[]> {
     const headers = new Map<string, string | string[]>();
     if (withDefaults) for (const [k, v] of DEFAULT_HEADERS) headers.set(k, v);
     headers.set('Content-Type', 'text/html; charset=UTF-8');
@@ -442,12 +491,30 @@ export class WebApp {
       for (const existing of headers.keys()) if (existing.toLowerCase() === k.toLowerCase()) headers.delete(existing);
       headers.set(k, v);
     }
+    return headers;
+  }
+
+  /** Turn what the handler wrote into the response: headers, Etag/304, gzip, length. */
+  private async finish(ctx: RequestContext, res: http.ServerResponse, withDefaults: boolean): Promise<void> {
+    if (ctx.sink) {
+      await ctx.sink.end();
+      return;
+    }
+    // Bodies stay in chunks: no second full-size copy.
+    let chunks: readonly Buffer[] = ctx.bodyChunks;
+    let length = 0;
+    for (const c of chunks) length += c.length;
+    let status = ctx.status;
+    const headers = this.responseHeaders(ctx, withDefaults);
     if (status === 200 && (ctx.method === 'GET' || ctx.method === 'HEAD') && ctx.getResponseHeader('Etag') === undefined) {
-      const etag = `"${createHash('sha1').update(body).digest('hex')}"`;
+      const hash = createHash('sha1');
+      for (const c of chunks) hash.update(c);
+      const etag = `"${hash.digest('hex')}"`;
       headers.set('Etag', etag);
       if (etagMatches(ctx.header('if-none-match'), etag)) {
         status = 304;
-        body = Buffer.alloc(0);
+        chunks = [];
+        length = 0;
         headers.delete('Content-Type');
       }
     }
@@ -455,23 +522,27 @@ export class WebApp {
     const ctype = String(headers.get('Content-Type') ?? '').split(';', 1)[0]!.trim();
     if (
       status !== 304 &&
-      body.length >= GZIP_MIN_LENGTH &&
+      length >= GZIP_MIN_LENGTH &&
       /\bgzip\b/.test(ctx.header('accept-encoding') ?? '') &&
       (ctype.startsWith('text/') || COMPRESSIBLE.has(ctype)) &&
       ctx.getResponseHeader('Content-Encoding') === undefined
     ) {
-      // Large bodies (a big flow list or dump) trade a little size for a lot of time.
-      body = await gzip(body, { level: body.length > 8 * 1024 * 1024 ? 1 : 6 });
+      // Compressed in the threadpool; large bodies (a big flow list or dump) trade a little size for a lot of time.
+      const body = await gzip(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks as Buffer[], length), { level: length > 8 * 1024 * 1024 ? 1 : 6 });
+      chunks = [body];
+      length = body.length;
       headers.set('Content-Encoding', 'gzip');
     }
-    if (status !== 304) headers.set('Content-Length', String(body.length));
-    const flat: string[] = [];
-    for (const [k, v] of headers) {
-      if (Array.isArray(v)) for (const x of v) flat.push(k, x);
-      else flat.push(k, v);
+    if (status !== 304) headers.set('Content-Length', String(length));
+    res.writeHead(status, reasonPhrase(status), flattenHeaders(headers));
+    if (status === 304 || ctx.method === 'HEAD') {
+      res.end();
+      return;
     }
-    res.writeHead(status, reasonPhrase(status), flat as unknown as http.OutgoingHttpHeaders);
-    res.end(status === 304 || ctx.method === 'HEAD' ? undefined : body);
+    res.cork();
+    for (const c of chunks) res.write(c);
+    res.end();
+    res.uncork();
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -528,6 +599,16 @@ export class WebApp {
       socket.destroy();
     }
   }
+}
+
+/** A header map as node's flat [name, value, ...] list (keeps repeated Set-Cookie lines apart). */
+function flattenHeaders(headers: Map<string, string | string[]>): http.OutgoingHttpHeaders {
+  const flat: string[] = [];
+  for (const [k, v] of headers) {
+    if (Array.isArray(v)) for (const x of v) flat.push(k, x);
+    else flat.push(k, v);
+  }
+  return flat as unknown as http.OutgoingHttpHeaders;
 }
 
 /** Tornado's `check_origin`: the Origin's host[:port] (lowercased) must equal the Host header. */

@@ -10,8 +10,21 @@ import { ApiError } from './errors.js';
 import { parseForm, type FormData } from './form.js';
 import { pyJson, type JsonValue } from './json.js';
 
+/** A body larger than this is streamed (chunked, without Etag) instead of being buffered whole. */
+export const STREAM_THRESHOLD = 1024 * 1024;
+
+/** Where a streamed body goes once the headers are out. */
+export interface BodySink {
+  /** Strings are written as UTF-8 without an intermediate Buffer. */
+  write(chunk: Buffer | string): Promise<void>;
+  end(): Promise<void>;
+}
+
 export class RequestContext {
   status = 200;
+  /** Set by the app when the body is being streamed. */
+  sink: BodySink | null = null;
+  private bufferedBytes = 0;
   /** Response headers set by the handler (name as written -> value). */
   readonly headers = new Map<string, string | string[]>();
   private chunks: Buffer[] = [];
@@ -106,6 +119,28 @@ export class RequestContext {
   writeJsonText(json: string): void {
     this.chunks.push(Buffer.from(json, 'utf8'));
     this.setHeader('Content-Type', 'application/json; charset=UTF-8');
+  }
+
+  /**
+   * Write the next piece of a possibly huge JSON body (the flow list of a big view). Small bodies
+   * are buffered like any other; once the body passes STREAM_THRESHOLD the headers are sent and
+   * everything else goes out as it is produced, waiting whenever the client is slower.
+   */
+  async writeJsonPiece(json: string | Buffer): Promise<void> {
+    if (this.sink) return this.sink.write(json);
+    const buf = typeof json === 'string' ? Buffer.from(json, 'utf8') : json;
+    this.chunks.push(buf);
+    this.bufferedBytes += buf.length;
+    this.setHeader('Content-Type', 'application/json; charset=UTF-8');
+    if (this.bufferedBytes >= STREAM_THRESHOLD) {
+      const sink = this.app.startStreaming(this);
+      if (sink) {
+        const pending = this.chunks;
+        this.chunks = [];
+        this.sink = sink;
+        for (const c of pending) await sink.write(c);
+      }
+    }
   }
 
   get bodyChunks(): readonly Buffer[] {

@@ -16,8 +16,8 @@ import { getContentData, getContentView, postContentData } from './content.js';
 import type { RequestContext } from './context.js';
 import { ApiError, HttpError } from './errors.js';
 import { applyFlowUpdate } from './flow-edit.js';
-import { flowToJson, logEntryToJson } from './flowjson.js';
-import { pyJson, type JsonValue } from './json.js';
+import { flowJsonText, flowToJson, logEntryToJson, type ConnJsonMemo } from './flowjson.js';
+import type { JsonValue } from './json.js';
 import { loadFlow } from '../../addons/readfile.js';
 import { optionsJson } from './options-json.js';
 import { stateJson } from './state.js';
@@ -114,10 +114,30 @@ function events(ctx: RequestContext): void {
   ctx.write(ctx.app.events.entries().map(logEntryToJson));
 }
 
-function flows(ctx: RequestContext): void {
-  const parts: string[] = [];
-  for (const f of ctx.app.view) parts.push(pyJson(flowToJson(f) as unknown as JsonValue, true));
-  ctx.writeJsonText(`[${parts.join(', ')}]`);
+/** Size of the pieces the `/flows` body is written in (never one giant string or buffer). */
+const FLOWS_CHUNK_BYTES = 256 * 1024;
+
+async function flows(ctx: RequestContext): Promise<void> {
+  // A snapshot: the view may change while a large answer is streamed.
+  const list = ctx.app.view.flows();
+  // REST JSON is pure ASCII (everything else is escaped), so each character is one byte.
+  let chunk = Buffer.allocUnsafeSlow(FLOWS_CHUNK_BYTES);
+  let off = 0;
+  let memo: ConnJsonMemo = new Map();
+  const put = async (text: string) => {
+    if (off + text.length > chunk.length) {
+      await ctx.writeJsonPiece(chunk.subarray(0, off));
+      // Connections may change while we wait for the client: a fresh memo per piece.
+      memo = new Map();
+      chunk = Buffer.allocUnsafeSlow(Math.max(FLOWS_CHUNK_BYTES, text.length));
+      off = 0;
+    }
+    off += chunk.write(text, off, 'latin1');
+  };
+  await put('[');
+  for (let i = 0; i < list.length; i++) await put((i ? ', ' : '') + flowJsonText(list[i]!, true, memo));
+  await put(']');
+  await ctx.writeJsonPiece(chunk.subarray(0, off));
 }
 
 function dumpFlows(ctx: RequestContext): void {

@@ -17,7 +17,7 @@ import type { AnyFlow } from '../../flows.js';
 import { parse, type Filter } from '../../flowfilter/index.js';
 import type { Master } from '../../master.js';
 import type { View } from '../../addons/view.js';
-import { flowToJson } from './flowjson.js';
+import { flowJsonText, type ConnJsonMemo } from './flowjson.js';
 import { jsonString, pyJson, type JsonValue } from './json.js';
 
 export type FlowMessageType = 'flows/add' | 'flows/update' | 'flows/remove';
@@ -37,6 +37,16 @@ export const FLOW_OVERFLOW = 250;
 const EVENT_OVERFLOW = 1000;
 /** A client with this much unsent data gets nothing new until it catches up (its queue keeps merging). */
 const MAX_BUFFERED_BYTES = 8 * 1024 * 1024;
+
+/** JSON built once per batch, shared by every client (all of it made without yielding). */
+interface FlushBatch {
+  flows: Map<AnyFlow, string>;
+  conns: ConnJsonMemo;
+}
+
+function newBatch(): FlushBatch {
+  return { flows: new Map(), conns: new Map() };
+}
 
 type QueueItem =
   | { kind: 'flow'; flow: AnyFlow; type: FlowMessageType | null }
@@ -140,7 +150,7 @@ export class UpdatesConnection {
     this.queue.push({ kind: 'raw', data: this.filterUpdateMessage(name, filter), isEvent: false });
     // The reply is computed from the view as it is now; later flow messages must come after it.
     this.pending.clear();
-    this.flush(new Map());
+    this.flush(newBatch());
   }
 
   private matchingFilters(flow: AnyFlow): string {
@@ -151,10 +161,10 @@ export class UpdatesConnection {
   }
 
   /**
-   * Send what is queued. `jsonCache` shares each flow's JSON between the clients of one batch.
+   * Send what is queued. `batch` shares each flow's JSON between the clients of one batch.
    * Returns the number of frames sent.
    */
-  flush(jsonCache: Map<AnyFlow, string>): number {
+  flush(batch: FlushBatch): number {
     if (this.closed || this.queue.length === 0) return 0;
     if (this.ws.bufferedAmount > MAX_BUFFERED_BYTES) return 0;
     const items = this.queue;
@@ -186,10 +196,10 @@ export class UpdatesConnection {
             data = `{"type": "flows/remove", "payload": ${jsonString(item.flow.id, false)}}`;
             break;
           }
-          let json = jsonCache.get(item.flow);
+          let json = batch.flows.get(item.flow);
           if (json === undefined) {
-            json = pyJson(flowToJson(item.flow) as unknown as JsonValue, false);
-            jsonCache.set(item.flow, json);
+            json = flowJsonText(item.flow, false, batch.conns);
+            batch.flows.set(item.flow, json);
           }
           data = `{"type": "${item.type}", "payload": {"flow": ${json}, "matching_filters": ${this.matchingFilters(item.flow)}}}`;
           break;
@@ -280,11 +290,11 @@ export class UpdatesHub {
   flushAll(): void {
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
-    const cache = new Map<AnyFlow, string>();
+    const batch = newBatch();
     let busy = false;
     let waiting = false;
     for (const c of this.connections) {
-      const frames = c.flush(cache);
+      const frames = c.flush(batch);
       if (frames > BUSY_FRAMES || c.overflowed) busy = true;
       c.overflowed = false;
       if (c.hasQueued) waiting = true;
