@@ -278,3 +278,19 @@ test('the API cannot be reached through the proxy port', async (t) => {
   }).catch(() => ({ status: 0 }) as HttpResult);
   assert.notEqual(ws.status, 101);
 });
+
+test('the startup URL: token, IPv6 host in brackets, no token with a password', async (t) => {
+  const w = await startWeb(t, { proxy: false });
+  assert.equal(w.master.webUrl, `http://127.0.0.1:${w.port}/?token=${w.token}`);
+  assert.ok(w.logs.includes(`info: Web server listening at http://127.0.0.1:${w.port}/?token=${w.token}`));
+  await w.master.options.update({ web_host: '::1' });
+  assert.equal(w.master.webUrl, `http://[::1]:${w.port}/?token=${w.token}`);
+  await w.master.options.update({ web_password: 'pw' });
+  assert.equal(w.master.webUrl, `http://[::1]:${w.port}/`);
+  const opts = w.master.options.toJSON();
+  assert.equal(opts.web_theme!.default, 'system');
+  assert.deepEqual(opts.web_theme!.choices, ['system', 'dark', 'light']);
+  assert.deepEqual(opts.web_columns!.default, ['tls', 'icon', 'path', 'method', 'status', 'size', 'time']);
+  assert.equal(opts.web_port!.default, 8081);
+  assert.equal(opts.web_host!.default, '127.0.0.1');
+});
