@@ -55,6 +55,8 @@ const GZIP_MIN_LENGTH = 1024;
 
 /** Largest request body accepted (flow file uploads can be big). */
 const MAX_BODY_BYTES = 1024 * 1024 * 1024;
+/** Largest body of a request that has not shown credentials yet (the login form is tiny). */
+const UNAUTHENTICATED_BODY_BYTES = 64 * 1024;
 
 export const DNS_REBIND_MESSAGE =
   'To protect against DNS rebinding, mitmweb can only be accessed by IP at the moment. (https://github.com/mitmproxy/mitmproxy/issues/3234)';
@@ -252,15 +254,26 @@ export class WebApp {
   // ---------------------------------------------------------------------------------------------
   // Requests
 
-  private async readBody(req: http.IncomingMessage): Promise<Buffer> {
+  private async readBody(req: http.IncomingMessage, limit: number): Promise<Buffer> {
+    const declared = Number(req.headers['content-length'] ?? 0);
+    if (declared > limit) throw new HttpError(413, 'Request body too large');
     const chunks: Buffer[] = [];
     let size = 0;
     for await (const c of req) {
       size += (c as Buffer).length;
-      if (size > MAX_BODY_BYTES) throw new HttpError(413, 'Request body too large');
+      if (size > limit) throw new HttpError(413, 'Request body too large');
       chunks.push(c as Buffer);
     }
     return Buffer.concat(chunks);
+  }
+
+  /**
+   * Whether the request carries valid credentials outside its body (cookie, Bearer, `?token=`).
+   * Only such requests may send large bodies: nobody can make us buffer a gigabyte unauthenticated.
+   */
+  private async credentialsOutsideBody(req: http.IncomingMessage, query: URLSearchParams): Promise<boolean> {
+    const ctx = new RequestContext(this, req, req.method ?? 'GET', '', query, {}, Buffer.alloc(0));
+    return (await this.authenticate(ctx)).ok;
   }
 
   private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
@@ -272,7 +285,9 @@ export class WebApp {
       // Only reachable for failures outside a handler (a broken socket while reading the body).
       if (!res.headersSent) {
         const status = e instanceof HttpError ? e.status : 500;
-        this.sendPage(res, status, e instanceof HttpError ? e.reason : undefined);
+        // The rest of an unread body would be taken for the next request: close the connection.
+        res.once('finish', () => req.socket.destroy());
+        this.sendPage(res, status, e instanceof HttpError ? e.reason : undefined, [['Connection', 'close']]);
       } else {
         res.destroy();
       }
@@ -307,7 +322,8 @@ export class WebApp {
       this.sendPage(res, 405);
       return;
     }
-    const body = await this.readBody(req);
+    const limit = (await this.credentialsOutsideBody(req, query)) ? MAX_BODY_BYTES : UNAUTHENTICATED_BODY_BYTES;
+    const body = await this.readBody(req, limit);
     const ctx = new RequestContext(this, req, method, path, query, match.params, body);
     this.responses.set(ctx, res);
     const route = match.route;
