@@ -11,8 +11,6 @@ import { ErrorCheck } from '../../addons/errorcheck.js';
 import { EventStore } from '../../addons/eventstore.js';
 import { Intercept } from '../../addons/intercept.js';
 import { ReadFile } from '../../addons/readfile.js';
-import { ClientPlayback } from '../../addons/clientplayback.js';
-import { CommandHistory } from '../../addons/command_history.js';
 import { View } from '../../addons/view.js';
 import { WebApp } from './app.js';
 import { WebAuth } from './auth.js';
@@ -76,10 +74,6 @@ export class WebMaster extends Master {
     const m = new WebMaster(opts);
     if (opts.withTermlog ?? true) await m.addons.add(new TermLog(opts.out));
     await m.addons.add(...defaultAddons());
-    // The web API replays flows with `replay.client` and the front end reads the command history:
-    // make sure both addons run even where the default chain does not (yet) include them.
-    if (!m.addons.get('clientplayback')) await m.addons.add(new ClientPlayback());
-    if (!m.addons.get('commandhistory')) await m.addons.add(new CommandHistory());
     await m.addons.add(new WebAddon(m.app, m.auth), m.auth, m.intercept, new ReadFile(), m.view, m.events, m.errorcheck);
     return m;
   }
