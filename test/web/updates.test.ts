@@ -168,3 +168,15 @@ test('a burst of 10 000 flows costs a client a handful of frames, not 10 000', a
   assert.ok(ws.messages.some((m) => m.type === 'flows/reset'), 'the client is told to read the view again');
   assert.equal((await w.api('/flows')).json<unknown[]>().length, 10_000);
 });
+
+test('a burst of log entries becomes one events/reset', async (t) => {
+  const w = await startWeb(t, { proxy: false });
+  const ws = await w.ws();
+  for (let i = 0; i < 5000; i++) w.master.log.debug(`line ${i}`);
+  await ws.next('events/reset');
+  await new Promise((r) => setTimeout(r, 200));
+  assert.ok(ws.raw.length < 1100, `${ws.raw.length} frames`);
+  assert.equal(ws.messages.filter((m) => m.type === 'events/reset').length, 1);
+  const events = (await w.api('/events')).json<Array<{ message: string }>>();
+  assert.match(events.at(-1)!.message, /line 4999$/);
+});

@@ -67,6 +67,8 @@ export class UpdatesConnection {
   overflowed = false;
   /** A `flows/reset` waits in the queue. */
   private resetQueued = false;
+  /** An `events/reset` waits in the queue. */
+  private eventsResetQueued = false;
 
   constructor(
     readonly ws: WebSocket,
@@ -111,6 +113,8 @@ export class UpdatesConnection {
 
   enqueueRaw(data: string, isEvent = false): void {
     if (isEvent) {
+      // The client reads the whole event log after a queued reset: that includes this entry.
+      if (this.eventsResetQueued) return;
       if (this.pendingEvents >= EVENT_OVERFLOW) {
         this.overflowed = true;
         this.enqueueEventsReset();
@@ -125,6 +129,7 @@ export class UpdatesConnection {
     this.queue = this.queue.filter((i) => !(i.kind === 'raw' && i.isEvent) && i.kind !== 'eventsReset');
     this.pendingEvents = 0;
     this.queue.push({ kind: 'eventsReset' });
+    this.eventsResetQueued = true;
   }
 
   /** A `flows/filterUpdate` with the ids of the view's flows that match `filter` (null: removed). */
@@ -172,6 +177,7 @@ export class UpdatesConnection {
     this.pending.clear();
     this.pendingEvents = 0;
     this.resetQueued = false;
+    this.eventsResetQueued = false;
     let frames = 0;
     for (const item of items) {
       let data: string;
