@@ -7,7 +7,6 @@ import http from 'node:http';
 import { test } from 'node:test';
 import { Master } from '../../src/master.js';
 import { Intercept } from '../../src/addons/intercept.js';
-import { Core } from '../../src/addons/core.js';
 import { View } from '../../src/addons/view.js';
 import { httpServer } from '../helpers/servers.js';
 import { testProxy } from '../helpers/proxy.js';

@@ -3,7 +3,6 @@
  * through the proxy, option changes, the filter protocol and its errors, resets, and batching.
  */
 import assert from 'node:assert/strict';
-import http from 'node:http';
 import { test } from 'node:test';
 import { HTTPFlow } from '../../src/http.js';
 import { httpServer } from '../helpers/servers.js';
@@ -16,7 +15,7 @@ test('a request through the proxy: flows/add at request time, flows/update with 
   const w = await startWeb(t);
   let release!: () => void;
   const released = new Promise<void>((r) => (release = r));
-  const upstream = await httpServer(t, (req, res) => {
+  const upstream = await httpServer(t, (_req, res) => {
     void released.then(() => {
       res.writeHead(201, { 'Content-Type': 'text/plain' });
       res.end('created');
