@@ -13,6 +13,8 @@ import { serveHttp1, sendConnectResponse } from './http1-client-side.js';
 import { relayRaw, relayTcpFlow } from './tcp-relay.js';
 import { sniff } from './sniff.js';
 import { interceptClientTls } from './tls-client.js';
+import { socks5Handshake } from './socks5.js';
+import { modeVia } from './upstream-proxy.js';
 import { hostIsIgnored, hostIsTcp } from './host-patterns.js';
 
 /**
@@ -91,6 +93,12 @@ async function serveConnection(ctx: ConnectionContext): Promise<void> {
   switch (mode.type) {
     case 'regular':
     case 'upstream': {
+      if (mode.type === 'upstream') {
+        // Requests name their own servers; every server connection goes through the upstream
+        // proxy (the pool adds it: proxy/upstream-proxy.ts), and flows show it as `via`.
+        ctx.server.address = null;
+        ctx.server.via = modeVia(mode);
+      }
       const kind = await sniff(ctx);
       if (kind === 'closed') return;
       if (kind === 'tls') {
@@ -105,6 +113,11 @@ async function serveConnection(ctx: ConnectionContext): Promise<void> {
       const scheme = mode.server!.scheme;
       ctx.server.tls = scheme === 'https' || scheme === 'tls';
       await serveTunnel(ctx, scheme === 'tcp' || scheme === 'tls');
+      return;
+    }
+    case 'socks5': {
+      if (!(await socks5Handshake(ctx))) return;
+      await serveTunnel(ctx, false);
       return;
     }
     default:

@@ -202,14 +202,16 @@ function resolveTarget(ctx: ConnectionContext, head: RequestHead, req: Request):
   if (!target.startsWith('/') && target !== '*') return `Bad HTTP request line: ${JSON.stringify(target.slice(0, 200))}`;
   req.path = target;
   const tls = ctx.client.tls;
-  if (mode.type === 'transparent' && ctx.server.address) {
-    req.setDestination(tls ? 'https' : 'http', ctx.server.address[0], ctx.server.address[1]);
-    return null;
-  }
   if (mode.type === 'reverse' && mode.server) {
     const [host, port] = mode.server.address;
     req.setDestination(mode.server.scheme === 'https' || mode.server.scheme === 'tls' ? 'https' : 'http', host, port);
     if (!ctx.options.keepHostHeader) req.headers.set('host', hostport(req.scheme, host, port));
+    return null;
+  }
+  if (ctx.server.address) {
+    // Inside a CONNECT or SOCKS5 tunnel (and in transparent mode) the destination is the tunnel's
+    // target, whatever the Host header says (mitmproxy's transparent HTTP mode).
+    req.setDestination(tls ? 'https' : 'http', ctx.server.address[0], ctx.server.address[1]);
     return null;
   }
   const hh = req.headers.get('host');

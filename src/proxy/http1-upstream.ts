@@ -9,6 +9,7 @@ import { expectedSize, keepAlive, responseBodyFraming, type BodyFraming } from '
 import { parseResponseHead } from './http1/parse.js';
 import { ConnectionClosedError, HeadTooLargeError } from './socket-reader.js';
 import { ConnectError, waitForDrain, type ServerConnection, type UpstreamTarget } from './upstream-pool.js';
+import { absoluteRequestTarget, routeThroughProxy } from './upstream-proxy.js';
 
 const CRLF = Buffer.from('\r\n');
 
@@ -53,7 +54,9 @@ export class Http1UpstreamExchange implements UpstreamExchange {
     const r = flow.request;
     const { fields, chunked } = framedFields(r.headers.fields, framing, true);
     this.chunked = chunked;
-    return assembleRequestHead(r.method, requestTarget(flow), wireVersion(r.httpVersion), fields);
+    // A connection to an upstream proxy that carries plain requests needs them in absolute form.
+    const target = this.conn.target.forwardPlain ? absoluteRequestTarget(flow) : requestTarget(flow);
+    return assembleRequestHead(r.method, target, wireVersion(r.httpVersion), fields);
   }
 
   async sendRequest(flow: HTTPFlow): Promise<void> {
@@ -199,6 +202,7 @@ export async function openHttp1Upstream(ctx: ConnectionContext, flow: HTTPFlow):
     target.sni = clientSni && ctx.server.address && ctx.server.address[0] === r.host ? clientSni : null;
     if (target.sni === null && !isIpLiteral(r.host)) target.sni = r.host;
   }
+  routeThroughProxy(ctx, flow, target);
   const reusedBefore = ctx.upstream.size;
   const conn = await ctx.upstream.acquire(target);
   flow.serverConn = conn.server;

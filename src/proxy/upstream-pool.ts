@@ -1,12 +1,13 @@
 import net from 'node:net';
 import type { Duplex } from 'node:stream';
-import { Server } from '../connection.js';
+import { Server, formatAddress, type Via } from '../connection.js';
 import type { ServerConnectionHookData } from '../hooks.js';
 import { now } from '../util/time.js';
 import type { ConnectionContext } from './context.js';
 import { describeNetworkError } from './error-page.js';
 import { SocketReader } from './socket-reader.js';
 import { startServerTls } from './tls-upstream.js';
+import { modeVia, openProxyPath, sameVia, UpstreamProxyError } from './upstream-proxy.js';
 
 /** Connecting upstream failed (refused, DNS, TLS, cancelled by an addon, or a loop into ourselves). */
 export class ConnectError extends Error {
@@ -27,6 +28,13 @@ export interface UpstreamTarget {
   sni?: string | null;
   /** ALPN protocols to offer when `tls`. */
   alpn?: string[];
+  /**
+   * The upstream HTTP(S) proxy to go through (proxy/upstream-proxy.ts). Left out: the mode's
+   * (upstream mode), or none; null: connect directly.
+   */
+  via?: Via | null;
+  /** With `via`: the connection carries plain HTTP requests in absolute form to the proxy (no CONNECT). */
+  forwardPlain?: boolean;
 }
 
 /** One open connection to an upstream server, used for one HTTP/1 exchange at a time. */
@@ -55,7 +63,9 @@ export class ServerConnection {
       a.address[0] === target.address[0] &&
       a.address[1] === target.address[1] &&
       a.tls === target.tls &&
-      (a.sni ?? null) === (target.sni ?? null)
+      (a.sni ?? null) === (target.sni ?? null) &&
+      sameVia(a.via, target.via) &&
+      !!a.forwardPlain === !!target.forwardPlain
     );
   }
 
@@ -101,6 +111,7 @@ export class UpstreamPool {
 
   /** An idle connection to `target`, or a new one (firing the server_connect hooks). */
   async acquire(target: UpstreamTarget): Promise<ServerConnection> {
+    target = this.withVia(target);
     for (const c of this.conns) {
       if (!c.inUse && c.reusable && !c.closed && c.reader.bufferedLength === 0 && c.matches(target)) {
         c.inUse = true;
@@ -120,7 +131,11 @@ export class UpstreamPool {
 
   /** The idle plain connection to `address` (the one opened eagerly for a CONNECT), if any. */
   idleFor(address: [string, number]): ServerConnection | null {
-    return this.conns.find((c) => !c.inUse && !c.closed && !c.target.tls && c.target.address[0] === address[0] && c.target.address[1] === address[1]) ?? null;
+    return (
+      this.conns.find(
+        (c) => !c.inUse && !c.closed && !c.target.tls && !c.target.forwardPlain && c.target.address[0] === address[0] && c.target.address[1] === address[1],
+      ) ?? null
+    );
   }
 
   /** The connection that carried a flow's 101 response, taken out of the pool for the new protocol. */
@@ -147,7 +162,7 @@ export class UpstreamPool {
       throw new ConnectError((e as Error).message);
     }
     conn.reader = new SocketReader(conn.socket);
-    conn.target = { address: conn.target.address, tls: true, sni, alpn };
+    conn.target = { ...conn.target, tls: true, sni, alpn };
   }
 
   /** Close every connection; resolves when their `server_disconnected` hooks have run. */
@@ -157,10 +172,20 @@ export class UpstreamPool {
     await Promise.all(conns.map((c) => c.finished));
   }
 
+  /** The target with its upstream proxy decided (the mode's when the caller did not say). */
+  private withVia(target: UpstreamTarget): UpstreamTarget {
+    if (target.via !== undefined) return target;
+    const via = modeVia(this.ctx.mode);
+    return via ? { ...target, via } : target;
+  }
+
   /** Open a connection to `target` with the connection hooks; throws ConnectError. */
   async open(target: UpstreamTarget, server = new Server({ address: target.address })): Promise<ServerConnection> {
     const { ctx } = this;
     const hooks = ctx.master.addons;
+    target = this.withVia(target);
+    const via = target.via ?? null;
+    server.via = via;
     server.address = target.address;
     server.tls = target.tls;
     if (target.tls) server.sni = target.sni !== undefined ? target.sni : net.isIP(target.address[0]) ? null : target.address[0];
@@ -172,10 +197,12 @@ export class UpstreamPool {
     }
     server.timestampStart = now();
     let socket: Duplex;
+    // Through an upstream proxy, the TCP connection goes to the proxy.
+    const dial = via ? via[1] : target.address;
     try {
-      socket = await tcpConnect(target.address[0], target.address[1], ctx.options.connectAddr);
+      socket = await tcpConnect(dial[0], dial[1], ctx.options.connectAddr);
     } catch (e) {
-      server.error = describeNetworkError(e);
+      server.error = via ? `Cannot connect to upstream proxy ${formatAddress(dial)}: ${describeNetworkError(e)}` : describeNetworkError(e);
       server.timestampEnd = now();
       await hooks.trigger('server_connect_error', data);
       throw new ConnectError(server.error);
@@ -191,10 +218,22 @@ export class UpstreamPool {
       await hooks.trigger('server_connect_error', data);
       throw new ConnectError(`Connection killed: ${DESTINATION_UNKNOWN}`);
     }
+    if (via) {
+      try {
+        socket = await openProxyPath(ctx, tcp, { via, target: target.address, forwardPlain: !!target.forwardPlain && !target.tls });
+      } catch (e) {
+        tcp.destroy();
+        server.error = e instanceof UpstreamProxyError ? e.message : describeNetworkError(e);
+        server.timestampEnd = now();
+        await hooks.trigger('server_connect_error', data);
+        throw new ConnectError(server.error);
+      }
+    }
     if (target.tls) {
       try {
-        socket = await startServerTls(ctx, server, tcp, target.alpn ?? ['http/1.1']);
+        socket = await startServerTls(ctx, server, socket as net.Socket, target.alpn ?? ['http/1.1']);
       } catch (e) {
+        socket.destroy();
         tcp.destroy();
         server.error = (e as Error).message;
         server.timestampEnd = now();
