@@ -9,6 +9,7 @@ import { attachKeylog } from './keylog.js';
 import { SocketReader } from './socket-reader.js';
 import { peerCertificateChainPem, tlsVersionName } from './tls-info.js';
 import { hostIsIgnored } from './host-patterns.js';
+import { opensslReason } from './tls-upstream.js';
 
 /** What happened to a TLS connection from a client. */
 export type ClientTlsOutcome =
@@ -83,7 +84,8 @@ export async function interceptClientTls(ctx: ConnectionContext, opts: { forceAl
   const http2 = (opts.http2Supported ?? false) && ctx.options.http2;
   if (data.establishServerTlsFirst && ctx.server.address && !ctx.server.tlsEstablished && !ctx.server.error) {
     const offers = hello.alpnProtocols.filter((p) => (p === 'h2' ? http2 : true));
-    const sni = client.sni ?? (net.isIP(ctx.server.address[0]) ? null : ctx.server.address[0]);
+    // A reverse proxy names its target (ctx.server.sni); otherwise the client's SNI goes upstream.
+    const sni = ctx.server.sni ?? client.sni ?? (net.isIP(ctx.server.address[0]) ? null : ctx.server.address[0]);
     try {
       const conn = ctx.upstream.idleFor(ctx.server.address) ?? (await ctx.upstream.open({ address: ctx.server.address, tls: false }, ctx.server));
       await ctx.upstream.startTls(conn, sni, offers);
@@ -118,7 +120,7 @@ export async function interceptClientTls(ctx: ConnectionContext, opts: { forceAl
       resolve(v);
     };
     const onSecure = () => done(null);
-    const onError = (e: Error) => done(e.message);
+    const onError = (e: Error) => done(opensslReason(e.message));
     const onClose = () => done('connection closed');
     socket.once('secure', onSecure);
     socket.once('error', onError);

@@ -14,6 +14,44 @@ import { attachKeylog } from './keylog.js';
  * CVE-2026-48934).
  */
 
+/** Options that go into a SecureContext (the rest are per connection). */
+const CONTEXT_KEYS = ['ca', 'cert', 'key', 'pfx', 'passphrase', 'minVersion', 'maxVersion', 'ciphers', 'ecdhCurve', 'sigalgs', 'secureOptions'] as const;
+const contextCache = new Map<string, tls.SecureContext>();
+const caIds = new WeakMap<object, number>();
+let nextCaId = 1;
+
+/**
+ * Build (once) the SecureContext for a set of TLS settings. Creating one per connection would load
+ * the whole root store every time: the single most expensive step of a new upstream connection.
+ */
+function sharedSecureContext(settings: Record<string, unknown>): tls.SecureContext {
+  const parts: unknown[] = [];
+  for (const k of CONTEXT_KEYS) {
+    const v = settings[k];
+    if (v !== null && typeof v === 'object' && !Buffer.isBuffer(v)) {
+      let id = caIds.get(v);
+      if (id === undefined) caIds.set(v, (id = nextCaId++));
+      parts.push(`#${id}`);
+    } else parts.push(Buffer.isBuffer(v) ? v.toString('base64') : v);
+  }
+  const key = JSON.stringify(parts);
+  let ctx = contextCache.get(key);
+  if (!ctx) {
+    const opts: Record<string, unknown> = {};
+    for (const k of CONTEXT_KEYS) if (settings[k] !== undefined) opts[k] = settings[k];
+    ctx = tls.createSecureContext(opts as tls.SecureContextOptions);
+    if (contextCache.size >= 64) contextCache.delete(contextCache.keys().next().value!);
+    contextCache.set(key, ctx);
+  }
+  return ctx;
+}
+
+/** The reason part of an OpenSSL error string ("error:0A000460:SSL routines:fn:reason:file:line"). */
+export function opensslReason(message: string): string {
+  const m = /error:[0-9A-Fa-f]+:[^:]*:[^:]*:([^:]+)/.exec(message);
+  return m ? m[1]!.trim() : message.split('\n')[0]!.trim();
+}
+
 /** mitmproxy's wording for upstream TLS failures. */
 function describeTlsError(err: Error & { code?: string }): string {
   switch (err.code) {
@@ -36,7 +74,7 @@ function describeTlsError(err: Error & { code?: string }): string {
     default:
       if (/wrong version number|packet length too long|unknown protocol|http request/i.test(err.message)) return 'The remote server does not speak TLS.';
       if (err.code && /CERT|VERIFY|SIGNATURE|ISSUER/.test(err.code)) return `Certificate verify failed: ${err.message}`;
-      return `TLS handshake failed: ${err.message}`;
+      return `TLS handshake failed: ${opensslReason(err.message)}`;
   }
 }
 
@@ -60,8 +98,13 @@ export async function startServerTls(ctx: ConnectionContext, server: Server, soc
   await hooks.trigger('tls_start_server', data);
   server.alpnOffers = alpn;
   try {
+    const connectOptions = { ...data.settings };
+    if (!connectOptions.secureContext) {
+      connectOptions.secureContext = sharedSecureContext(connectOptions);
+      for (const k of CONTEXT_KEYS) delete connectOptions[k];
+    }
     const ts = await new Promise<tls.TLSSocket>((resolve, reject) => {
-      const t = tls.connect(data.settings as tls.ConnectionOptions);
+      const t = tls.connect(connectOptions as tls.ConnectionOptions);
       attachKeylog(t);
       const onError = (e: Error) => reject(e);
       t.once('error', onError);

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import type { TestContext } from 'node:test';
 import { startProxy, type RunningProxy, type StartProxyOptions } from '../../src/index.js';
 import type { LogEntry } from '../../src/log.js';
+import type { TlsConfig } from '../../src/addons/tlsconfig.js';
 
 let sharedConfdir: string | null = null;
 
@@ -21,6 +22,9 @@ export function testConfdir(): string {
 export async function testProxy(t: TestContext, opts: StartProxyOptions = {}): Promise<RunningProxy & { logs: LogEntry[] }> {
   const logs: LogEntry[] = [];
   const p = await startProxy({ ...opts, options: { confdir: testConfdir(), ...opts.options } });
+  // Tests that use TLS read the CA file from confdir: make sure it exists before they start.
+  const tlsconfig = p.master.addons.get('tlsconfig') as TlsConfig | undefined;
+  if (tlsconfig) await tlsconfig.certStore().catch(() => undefined);
   p.master.log.subscribe((e) => logs.push(e));
   t.after(() => p.close());
   return Object.assign(p, { logs });

@@ -1,0 +1,291 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import https from 'node:https';
+import net from 'node:net';
+import tls from 'node:tls';
+import { X509Certificate } from 'node:crypto';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { TestContext } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { testProxy, testConfdir } from '../helpers/proxy.js';
+import { curl } from '../helpers/clients.js';
+import { connectTunnel, proxyCa, tlsThroughProxy } from '../helpers/tunnel.js';
+import { rawServer } from '../helpers/servers.js';
+import { runCli } from '../helpers/cli.js';
+import type { ClientHelloData, HTTPFlow, TCPFlow, TlsData } from '../../src/index.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'mitmproxy-ts-tls-'));
+process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
+
+/** A CA and a server certificate signed by it (SANs localhost, 127.0.0.1 and alt.example), made with openssl. */
+function makeUpstreamPki(): { caPem: string; key: Buffer; cert: Buffer; caFile: string } {
+  const q = (args: string[]) => execFileSync('openssl', args, { stdio: 'ignore' });
+  q(['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', join(dir, 'upca.key'), '-out', join(dir, 'upca.pem'), '-days', '3', '-subj', '/CN=Upstream Test CA', '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign']);
+  q(['req', '-newkey', 'rsa:2048', '-nodes', '-keyout', join(dir, 'srv.key'), '-out', join(dir, 'srv.csr'), '-subj', '/CN=localhost/O=Upstream Org']);
+  writeFileSync(join(dir, 'ext.cnf'), 'subjectAltName=DNS:localhost,IP:127.0.0.1,DNS:alt.example\n');
+  q(['x509', '-req', '-in', join(dir, 'srv.csr'), '-CA', join(dir, 'upca.pem'), '-CAkey', join(dir, 'upca.key'), '-CAcreateserial', '-out', join(dir, 'srv.pem'), '-days', '3', '-extfile', join(dir, 'ext.cnf')]);
+  return { caPem: readFileSync(join(dir, 'upca.pem'), 'utf8'), key: readFileSync(join(dir, 'srv.key')), cert: readFileSync(join(dir, 'srv.pem')), caFile: join(dir, 'upca.pem') };
+}
+const pki = makeUpstreamPki();
+
+async function httpsUpstream(t: TestContext) {
+  const server = https.createServer({ key: pki.key, cert: pki.cert }, (req, res) => res.end(`secure ${req.url}`));
+  const sockets = new Set<net.Socket>();
+  server.on('connection', (s) => {
+    sockets.add(s);
+    s.on('close', () => sockets.delete(s));
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  t.after(
+    () =>
+      new Promise<void>((r) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => r());
+      }),
+  );
+  return (server.address() as net.AddressInfo).port;
+}
+
+const caFile = () => join(testConfdir(), 'mitmproxy-ca-cert.pem');
+
+test('upstream verification: 502 naming the error by default, success with ssl_insecure or the upstream CA trusted', async (t) => {
+  const port = await httpsUpstream(t);
+  const failed: TlsData[] = [];
+  const strict = await testProxy(t, { addons: [{ name: 'spy', tls_failed_server: (d: TlsData) => void failed.push(d) }] });
+  const r = await curl(['--cacert', caFile(), '-x', strict.url, `https://localhost:${port}/a`]);
+  assert.equal(r.status, 502);
+  assert.match(r.stdout, /Certificate verify failed: (unable to get local issuer certificate|self-signed)/);
+  assert.equal(failed.length, 1, 'tls_failed_server fired');
+
+  const insecure = await testProxy(t, { options: { ssl_insecure: true } });
+  const ok = await curl(['--cacert', caFile(), '-x', insecure.url, `https://localhost:${port}/b`]);
+  assert.equal(ok.status, 200, ok.stderr);
+  assert.equal(ok.stdout, 'secure /b');
+
+  const trusted = await testProxy(t, { options: { ssl_verify_upstream_trusted_ca: pki.caFile } });
+  const ok2 = await curl(['--cacert', caFile(), '-x', trusted.url, `https://localhost:${port}/c`]);
+  assert.equal(ok2.status, 200, ok2.stderr);
+  const wrongName = await curl(['--cacert', caFile(), '-x', trusted.url, '--resolve', `nothere.example:${port}:127.0.0.1`, `https://127.0.0.1:${port}/d`, '-H', 'Host: nothere.example']);
+  assert.equal(wrongName.status, 200, 'an IP in the SANs verifies');
+});
+
+test('the leaf certificate: issued by our CA, names from the SNI, IP and the upstream certificate (upstream_cert), mitmproxy extensions', async (t) => {
+  const port = await httpsUpstream(t);
+  const proxy = await testProxy(t, { options: { ssl_insecure: true } });
+  const socket = await tlsThroughProxy(proxy.port, `127.0.0.1:${port}`, { ca: proxyCa(testConfdir()), servername: 'localhost' });
+  t.after(() => socket.destroy());
+  const leaf = socket.getPeerX509Certificate()!;
+  const ca = new X509Certificate(proxyCa(testConfdir()));
+  assert.ok(leaf.checkIssued(ca), 'issued by our CA');
+  assert.ok(leaf.verify(ca.publicKey));
+  assert.equal(leaf.publicKey.export({ type: 'spki', format: 'der' }).toString('hex'), ca.publicKey.export({ type: 'spki', format: 'der' }).toString('hex'), "the leaf carries the CA's own key, as mitmproxy's");
+  const sans = leaf.subjectAltName ?? '';
+  for (const name of ['DNS:localhost', 'DNS:alt.example', 'IP Address:127.0.0.1']) assert.ok(sans.includes(name), `${name} in ${sans}`);
+  assert.match(leaf.subject, /CN=localhost/);
+  assert.match(leaf.subject, /O=Upstream Org/, "the upstream certificate's organization is copied");
+  const notBefore = Date.parse(leaf.validFrom);
+  const notAfter = Date.parse(leaf.validTo);
+  assert.ok(Math.abs(Date.now() - 2 * 86400e3 - notBefore) < 3600e3, 'valid from two days ago');
+  assert.ok(Math.abs(notAfter - notBefore - 199 * 86400e3) < 3600e3, 'valid for 199 days');
+  const text = spawnSync('openssl', ['x509', '-noout', '-text'], { input: leaf.toString(), encoding: 'utf8' }).stdout;
+  assert.match(text, /X509v3 Extended Key Usage: *\n *TLS Web Server Authentication/);
+  assert.match(text, /X509v3 Authority Key Identifier/);
+  assert.doesNotMatch(text, /X509v3 Basic Constraints|X509v3 Subject Key Identifier/);
+
+  // Without upstream_cert only the SNI (and the server address) name the leaf.
+  const plain = await testProxy(t, { options: { ssl_insecure: true, upstream_cert: false } });
+  const s2 = await tlsThroughProxy(plain.port, `127.0.0.1:${port}`, { ca: proxyCa(testConfdir()), servername: 'localhost' });
+  t.after(() => s2.destroy());
+  const sans2 = s2.getPeerX509Certificate()!.subjectAltName ?? '';
+  assert.ok(!sans2.includes('alt.example'), sans2);
+  assert.ok(sans2.includes('DNS:localhost'));
+});
+
+test('TLS hooks fire in order with their data; connection objects get the TLS fields', async (t) => {
+  const port = await httpsUpstream(t);
+  const events: string[] = [];
+  let hello: ClientHelloData | null = null;
+  const flows: HTTPFlow[] = [];
+  const spy = {
+    name: 'spy',
+    tls_clienthello: (d: ClientHelloData) => {
+      hello = d;
+      events.push('tls_clienthello');
+    },
+    tls_start_server: () => void events.push('tls_start_server'),
+    tls_established_server: () => void events.push('tls_established_server'),
+    tls_start_client: () => void events.push('tls_start_client'),
+    tls_established_client: () => void events.push('tls_established_client'),
+    http_connect: () => void events.push('http_connect'),
+    http_connected: () => void events.push('http_connected'),
+    response: (f: HTTPFlow) => void flows.push(f),
+  };
+  const proxy = await testProxy(t, { addons: [spy], options: { ssl_insecure: true } });
+  const r = await curl(['--cacert', caFile(), '-x', proxy.url, '--http1.1', `https://localhost:${port}/hooks`]);
+  assert.equal(r.status, 200);
+  assert.deepEqual(events, ['http_connect', 'http_connected', 'tls_clienthello', 'tls_start_server', 'tls_established_server', 'tls_start_client', 'tls_established_client']);
+  const h = hello as unknown as ClientHelloData;
+  assert.equal(h.clientHello.sni, 'localhost');
+  assert.deepEqual(h.clientHello.alpnProtocols, ['http/1.1']);
+  const f = flows[0]!;
+  assert.equal(f.clientConn.tls, true);
+  assert.equal(f.clientConn.sni, 'localhost');
+  assert.match(f.clientConn.tlsVersion ?? '', /^TLSv1\.[23]$/);
+  assert.ok(f.clientConn.cipher);
+  assert.equal(f.clientConn.alpn, 'http/1.1');
+  assert.ok(f.clientConn.timestampTlsSetup);
+  assert.ok(f.clientConn.mitmcert?.includes('BEGIN CERTIFICATE'));
+  assert.equal(f.serverConn.tls, true);
+  assert.equal(f.serverConn.sni, 'localhost');
+  assert.equal(f.serverConn.certificateList.length, 1);
+  assert.match(new X509Certificate(f.serverConn.certificateList[0]!).subject, /O=Upstream Org/);
+  assert.equal(f.request.scheme, 'https');
+});
+
+test('ignore_hosts: the connection is passed through and the client sees the upstream certificate', async (t) => {
+  const port = await httpsUpstream(t);
+  const proxy = await testProxy(t, { options: { ignore_hosts: ['^localhost:'] } });
+  const socket = await tlsThroughProxy(proxy.port, `localhost:${port}`, { ca: pki.caPem, servername: 'localhost' });
+  t.after(() => socket.destroy());
+  assert.match(socket.getPeerX509Certificate()!.issuer, /CN=Upstream Test CA/);
+  const intercepted = await tlsThroughProxy(proxy.port, `127.0.0.1:${port}`, { ca: proxyCa(testConfdir()), servername: 'not-ignored.example' });
+  t.after(() => intercepted.destroy());
+  assert.match(intercepted.getPeerX509Certificate()!.issuer, /CN=mitmproxy/);
+});
+
+test('an addon can ignore a connection in tls_clienthello (pass-through)', async (t) => {
+  const port = await httpsUpstream(t);
+  const proxy = await testProxy(t, {
+    addons: [{ name: 'ignorer', tls_clienthello: (d: ClientHelloData) => void (d.ignoreConnection = d.clientHello.sni === 'localhost') }],
+  });
+  const socket = await tlsThroughProxy(proxy.port, `127.0.0.1:${port}`, { ca: pki.caPem, servername: 'localhost' });
+  t.after(() => socket.destroy());
+  assert.match(socket.getPeerX509Certificate()!.issuer, /CN=Upstream Test CA/);
+});
+
+test('raw TCP through CONNECT is recorded as a TCP flow, both directions', async (t) => {
+  const up = await rawServer(t, (s) => {
+    s.write('220 hello from a server that speaks first\r\n');
+    s.on('data', (d) => s.write(`echo: ${d}`));
+  });
+  const tcp: TCPFlow[] = [];
+  const ends: string[] = [];
+  const proxy = await testProxy(t, {
+    addons: [{ name: 'spy', tcp_start: (f: TCPFlow) => void tcp.push(f), tcp_end: () => void ends.push('end'), tcp_message: (f: TCPFlow) => void ends.push(`msg ${f.messages.at(-1)!.fromClient}`) }],
+  });
+  const s = await connectTunnel(proxy.port, `127.0.0.1:${up.port}`);
+  const received: string[] = [];
+  s.on('data', (d) => received.push(d.toString()));
+  await sleep(300);
+  s.write('PING\r\n');
+  await sleep(300);
+  s.end();
+  for (let i = 0; i < 50 && !ends.includes('end'); i++) await sleep(20);
+  assert.equal(received.join(''), '220 hello from a server that speaks first\r\necho: PING\r\n');
+  assert.equal(tcp.length, 1);
+  const msgs = tcp[0]!.messages.map((m) => [m.fromClient, m.content.toString()]);
+  assert.deepEqual(msgs, [
+    [false, '220 hello from a server that speaks first\r\n'],
+    [true, 'PING\r\n'],
+    [false, 'echo: PING\r\n'],
+  ]);
+  assert.ok(ends.includes('end'));
+});
+
+test('odd clients: no SNI (IP target), h2 offered, a handshake aborted, a client that distrusts our CA — no crash, clear log lines', async (t) => {
+  const port = await httpsUpstream(t);
+  const proxy = await testProxy(t, { options: { ssl_insecure: true } });
+  // No SNI: the leaf names the IP we were asked to connect to.
+  const raw = await connectTunnel(proxy.port, `127.0.0.1:${port}`);
+  const noSni = await new Promise<tls.TLSSocket>((resolve, reject) => {
+    const s = tls.connect({ socket: raw, ca: proxyCa(testConfdir()), ALPNProtocols: ['h2', 'http/1.1'] }, () => resolve(s));
+    s.on('error', reject);
+  });
+  t.after(() => noSni.destroy());
+  assert.ok((noSni.getPeerX509Certificate()!.subjectAltName ?? '').includes('IP Address:127.0.0.1'));
+  assert.ok(['h2', 'http/1.1'].includes(String(noSni.alpnProtocol)), 'an ALPN protocol both sides speak');
+
+  // A client that sends half a ClientHello and leaves.
+  const aborted = await connectTunnel(proxy.port, `127.0.0.1:${port}`);
+  aborted.write(Buffer.from([0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00]));
+  await sleep(100);
+  aborted.destroy();
+
+  // A client that does not trust our CA (it only trusts the upstream's, as pinning does).
+  const distrust = await connectTunnel(proxy.port, `127.0.0.1:${port}`);
+  await new Promise<void>((resolve) => {
+    const s = tls.connect({ socket: distrust, ca: pki.caPem, servername: 'localhost' });
+    s.on('error', () => resolve());
+    s.on('secureConnect', () => resolve());
+  });
+  // node's client just hangs up (TLS 1.3): mitmproxy's hint for a disconnect during the handshake.
+  for (let i = 0; i < 50 && !proxy.logs.some((e) => /may indicate that the client does not trust/.test(e.message)); i++) await sleep(20);
+  assert.ok(
+    proxy.logs.some((e) => /Client TLS handshake failed\. The client disconnected during the handshake\. If this happens consistently for localhost, this may indicate that the client does not trust the proxy's certificate\./.test(e.message)),
+    JSON.stringify(proxy.logs.map((e) => e.message)),
+  );
+  // curl (OpenSSL) sends an "unknown ca" alert: the log says so.
+  const pinned = await curl(['--cacert', pki.caFile, '-x', proxy.url, `https://localhost:${port}/pinned`]);
+  assert.notEqual(pinned.code, 0);
+  for (let i = 0; i < 50 && !proxy.logs.some((e) => /The client does not trust the proxy's certificate for localhost \(.*unknown ca/.test(e.message)); i++) await sleep(20);
+  assert.ok(proxy.logs.some((e) => /Client TLS handshake failed\. The client does not trust the proxy's certificate for localhost \(.*unknown ca/.test(e.message)), JSON.stringify(proxy.logs.map((e) => e.message)));
+  const ok = await curl(['--cacert', caFile(), '-x', proxy.url, `https://localhost:${port}/still`]);
+  assert.equal(ok.status, 200);
+});
+
+test('mitm.it through the proxy serves the CA in each form, byte-equal to the confdir files; not without the proxy', async (t) => {
+  const proxy = await testProxy(t);
+  const page = await curl(['-x', proxy.url, 'http://mitm.it/']);
+  assert.equal(page.status, 200);
+  assert.match(page.stdout, /Install mitmproxy's Certificate Authority/);
+  for (const [path, file, type] of [
+    ['/cert/pem', 'mitmproxy-ca-cert.pem', 'application/x-x509-ca-cert'],
+    ['/cert/cer', 'mitmproxy-ca-cert.cer', 'application/x-x509-ca-cert'],
+    ['/cert/p12', 'mitmproxy-ca-cert.p12', 'application/x-pkcs12'],
+  ] as const) {
+    const out = join(dir, `download-${file}`);
+    const r = await curl(['-x', proxy.url, '-D', join(dir, 'headers.txt'), '-o', out, `http://mitm.it${path}`]);
+    assert.equal(r.status, 200);
+    assert.deepEqual(readFileSync(out), readFileSync(join(testConfdir(), file)), `${path} equals ${file}`);
+    const headers = readFileSync(join(dir, 'headers.txt'), 'utf8');
+    assert.match(headers, new RegExp(`content-type: ${type.replace('/', '\\/')}`, 'i'));
+    assert.match(headers, new RegExp(`attachment; filename="?${file.replace(/\./g, '\\.')}`, 'i'));
+  }
+  const direct = await curl(['--noproxy', '*', '--resolve', 'mitm.it:80:127.0.0.1', `http://mitm.it:${proxy.port}/`]);
+  assert.notEqual(direct.status, 200, 'the onboarding app only answers through the proxy');
+});
+
+test('a CA created by the installed mitmproxy (or by openssl in its layout) is loaded and used', async (t) => {
+  const confdir = join(dir, 'foreign-ca');
+  const hasMitmdump = spawnSync('mitmdump', ['--version'], { stdio: 'ignore' }).status === 0;
+  if (hasMitmdump) {
+    spawnSync('mitmdump', ['-n', '-q', '--set', `confdir=${confdir}`, '-r', '/dev/null'], { timeout: 60_000 });
+  } else {
+    execFileSync('mkdir', ['-p', confdir]);
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', join(confdir, 'k.pem'), '-out', join(confdir, 'c.pem'), '-days', '30', '-subj', '/CN=mitmproxy/O=mitmproxy', '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign'], { stdio: 'ignore' });
+    writeFileSync(join(confdir, 'mitmproxy-ca.pem'), readFileSync(join(confdir, 'k.pem'), 'utf8') + readFileSync(join(confdir, 'c.pem'), 'utf8'));
+    writeFileSync(join(confdir, 'mitmproxy-ca-cert.pem'), readFileSync(join(confdir, 'c.pem')));
+  }
+  assert.ok(existsSync(join(confdir, 'mitmproxy-ca.pem')));
+  const before = readFileSync(join(confdir, 'mitmproxy-ca.pem'), 'utf8');
+  const port = await httpsUpstream(t);
+  const tool = await runCli(t, ['dump', '-p', '0', '--listen-host', '127.0.0.1', '--ssl-insecure', '--set', `confdir=${confdir}`]);
+  const r = await curl(['--cacert', join(confdir, 'mitmproxy-ca-cert.pem'), '-x', `http://127.0.0.1:${tool.port}`, `https://localhost:${port}/foreign`]);
+  assert.equal(r.status, 200, r.stderr);
+  assert.equal(readFileSync(join(confdir, 'mitmproxy-ca.pem'), 'utf8'), before, 'the existing CA is used as is');
+});
+
+test('SSLKEYLOGFILE receives the TLS secrets in NSS key log format', async (t) => {
+  const port = await httpsUpstream(t);
+  const keylog = join(dir, 'keys.log');
+  const tool = await runCli(t, ['dump', '-p', '0', '--listen-host', '127.0.0.1', '--ssl-insecure', '--set', `confdir=${testConfdir()}`], { env: { SSLKEYLOGFILE: keylog } });
+  const r = await curl(['--cacert', caFile(), '-x', `http://127.0.0.1:${tool.port}`, `https://localhost:${port}/k`]);
+  assert.equal(r.status, 200);
+  for (let i = 0; i < 50 && !existsSync(keylog); i++) await sleep(20);
+  const lines = readFileSync(keylog, 'utf8').trim().split('\n');
+  assert.ok(lines.length >= 4, 'secrets of the client and the server connection');
+  assert.ok(lines.every((l) => /^(CLIENT_HANDSHAKE_TRAFFIC_SECRET|SERVER_HANDSHAKE_TRAFFIC_SECRET|CLIENT_TRAFFIC_SECRET_0|SERVER_TRAFFIC_SECRET_0|EXPORTER_SECRET|CLIENT_RANDOM) [0-9a-f]{64} [0-9a-f]+$/.test(l)), lines[0]);
+});
