@@ -110,9 +110,15 @@ async function serveConnection(ctx: ConnectionContext): Promise<void> {
       return;
     }
     case 'reverse': {
-      const scheme = mode.server!.scheme;
-      ctx.server.tls = scheme === 'https' || scheme === 'tls';
-      await serveTunnel(ctx, scheme === 'tcp' || scheme === 'tls');
+      const { scheme, address } = mode.server!;
+      const secure = scheme === 'https' || scheme === 'tls';
+      const raw = scheme === 'tcp' || scheme === 'tls';
+      ctx.server.tls = secure;
+      // The target's name is the SNI sent upstream (and the name verified), not the client's,
+      // unless the client's Host header is kept (mitmproxy's ReverseProxy layer).
+      if (secure && !ctx.options.keepHostHeader) ctx.server.sni = address[0];
+      if (!(await connectEagerly(ctx, raw))) return;
+      await serveTunnel(ctx, raw);
       return;
     }
     case 'socks5': {
@@ -122,6 +128,26 @@ async function serveConnection(ctx: ConnectionContext): Promise<void> {
     }
     default:
       ctx.master.log.warn(`${mode.description} is not supported yet; closing the connection.`, ctx.clientLabel);
+  }
+}
+
+/**
+ * With connection_strategy "eager", connect to a fixed target before the client says anything
+ * (as mitmproxy): protocols where the server speaks first work, and a dead target shows at once.
+ * Raw TCP/TLS clients are then disconnected; HTTP clients get mitmproxy's 502 page for each
+ * request instead (the failure stays in `ctx.server.error`). Returns false to close.
+ */
+async function connectEagerly(ctx: ConnectionContext, rawTcp: boolean): Promise<boolean> {
+  const address = ctx.server.address;
+  if (ctx.options.connectionStrategy !== 'eager' || !address) return true;
+  try {
+    await ctx.upstream.open({ address, tls: false }, ctx.server);
+    return true;
+  } catch (e) {
+    const err = e instanceof ConnectError ? e.message : String(e);
+    ctx.server.error ??= err;
+    ctx.master.log.info(`Cannot connect to ${formatAddress(address)}: ${err}`, ctx.clientLabel);
+    return !rawTcp;
   }
 }
 
@@ -195,7 +221,7 @@ async function serveTunnel(ctx: ConnectionContext, rawTcp: boolean): Promise<voi
   let kind = await sniff(ctx);
   if (kind === 'closed') return;
   if (kind === 'tls') {
-    ctx.server.tls = true;
+    if (ctx.mode.type !== 'reverse') ctx.server.tls = true;
     const r = await interceptClientTls(ctx);
     if (r.kind === 'failed') return;
     if (r.kind === 'passthrough') {
@@ -227,7 +253,7 @@ async function relayToServer(ctx: ConnectionContext, opts: { passthrough: boolea
   }
   let conn;
   try {
-    const sni = opts.tls ? (ctx.client.sni ?? null) : undefined;
+    const sni = opts.tls ? (ctx.server.sni ?? ctx.client.sni ?? null) : undefined;
     conn = await ctx.upstream.acquire(opts.tls ? { address, tls: true, sni, alpn: [] } : { address, tls: false });
   } catch (e) {
     ctx.master.log.info(`cannot connect to ${formatAddress(address)}: ${(e as Error).message}`, ctx.clientLabel);

@@ -197,9 +197,9 @@ export async function openHttp1Upstream(ctx: ConnectionContext, flow: HTTPFlow):
   if (ctx.server.error && tunnel && tunnel[0] === r.host && tunnel[1] === r.port) throw new ConnectError(ctx.server.error);
   const target: UpstreamTarget = { address: [r.host, r.port], tls: r.scheme === 'https', alpn: ['http/1.1'] };
   if (target.tls) {
-    // Keep the SNI the client used when it talks to the same host; otherwise the host itself.
-    const clientSni = ctx.client.sni;
-    target.sni = clientSni && ctx.server.address && ctx.server.address[0] === r.host ? clientSni : null;
+    // For the connection's own server keep its SNI (reverse mode sets the target's) or the
+    // client's; otherwise the host itself.
+    target.sni = tunnel && tunnel[0] === r.host ? (ctx.server.sni ?? ctx.client.sni ?? null) : null;
     if (target.sni === null && !isIpLiteral(r.host)) target.sni = r.host;
   }
   routeThroughProxy(ctx, flow, target);

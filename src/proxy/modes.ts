@@ -107,9 +107,13 @@ export class ProxyMode {
           if (server.scheme !== 'http' && server.scheme !== 'https') throw new ModeSpecError('invalid upstream proxy scheme');
           break;
         }
-        case 'reverse':
-          server = parseServerSpec(data, 'https');
+        case 'reverse': {
+          // ws:// and wss:// targets are HTTP and HTTPS servers (WebSocket starts as an HTTP
+          // upgrade); mitmproxy itself only accepts http(s)://, so this is an alias.
+          const ws = /^(wss?):\/\//i.exec(data);
+          server = parseServerSpec(ws ? (ws[1]!.toLowerCase() === 'wss' ? 'https' : 'http') + data.slice(ws[1]!.length) : data, 'https');
           break;
+        }
         case 'wireguard':
         case 'local':
         case 'tun':

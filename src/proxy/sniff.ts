@@ -30,7 +30,10 @@ export async function sniff(ctx: ConnectionContext): Promise<Sniffed> {
   const eager = ctx.server.address ? ctx.upstream.idleFor(ctx.server.address) : null;
   for (let want = 1; ; ) {
     const clientBytes = ctx.reader.peek(want);
-    const winner = eager && want === 1 ? await Promise.race([clientBytes.then(() => 'client' as const), eager.reader.peek(1).then(() => 'server' as const)]) : 'client';
+    // Only bytes count as the server speaking first: an idle server closing its end (keep-alive
+    // timeout before the client's first request) must not turn the connection into raw TCP.
+    const serverBytes = (b: Buffer) => (b.length > 0 ? ('server' as const) : clientBytes.then(() => 'client' as const));
+    const winner = eager && want === 1 ? await Promise.race([clientBytes.then(() => 'client' as const), eager.reader.peek(1).then(serverBytes)]) : 'client';
     if (winner === 'server' && ctx.reader.bufferedLength === 0) return 'tcp';
     const first = await clientBytes;
     if (first.length === 0 && ctx.reader.atEnd) return 'closed';

@@ -118,6 +118,28 @@ export class UpstreamPool {
         return c;
       }
     }
+    if (target.tls) {
+      // The plain connection opened eagerly for this client connection's own server (reverse
+      // mode, a tunnel) gets TLS now rather than a second connection, as mitmproxy reuses it.
+      const [host, port] = target.address;
+      const plain = this.conns.find(
+        (c) =>
+          c.server === this.ctx.server &&
+          !c.inUse &&
+          !c.closed &&
+          !c.target.tls &&
+          !c.target.forwardPlain &&
+          c.reader.bufferedLength === 0 &&
+          c.target.address[0] === host &&
+          c.target.address[1] === port &&
+          sameVia(c.target.via, target.via),
+      );
+      if (plain) {
+        plain.inUse = true;
+        await this.startTls(plain, target.sni !== undefined ? target.sni : net.isIP(host) ? null : host, target.alpn ?? ['http/1.1']);
+        return plain;
+      }
+    }
     const c = await this.open(target);
     c.inUse = true;
     return c;
