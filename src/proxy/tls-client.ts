@@ -9,6 +9,7 @@ import { attachKeylog } from './keylog.js';
 import { SocketReader } from './socket-reader.js';
 import { peerCertificateChainPem, tlsVersionName } from './tls-info.js';
 import { hostIsIgnored } from './host-patterns.js';
+import { opensslReason } from './tls-upstream.js';
 
 /** What happened to a TLS connection from a client. */
 export type ClientTlsOutcome =
@@ -119,7 +120,7 @@ export async function interceptClientTls(ctx: ConnectionContext, opts: { forceAl
       resolve(v);
     };
     const onSecure = () => done(null);
-    const onError = (e: Error) => done(e.message);
+    const onError = (e: Error) => done(opensslReason(e.message));
     const onClose = () => done('connection closed');
     socket.once('secure', onSecure);
     socket.once('error', onError);
