@@ -11,6 +11,7 @@ import { SocketReader } from './socket-reader.js';
 import { UpstreamPool, ConnectError } from './upstream-pool.js';
 import { serveHttp1, sendConnectResponse } from './http1-client-side.js';
 import { relayRaw, relayTcpFlow } from './tcp-relay.js';
+import { relayWebSocket } from './websocket.js';
 import { sniff } from './sniff.js';
 import { interceptClientTls } from './tls-client.js';
 import { socks5Handshake } from './socks5.js';
@@ -264,10 +265,30 @@ async function relayToServer(ctx: ConnectionContext, opts: { passthrough: boolea
   conn.close();
 }
 
-/** After a 101 response: relay the bytes of the new protocol. */
+/**
+ * After a 101 response: a WebSocket (the `websocket` option on and a valid handshake) is relayed
+ * message by message; any other upgrade becomes a raw TCP flow, or, with `rawtcp` off, is refused
+ * as mitmproxy does ("no protocol is enabled to upgrade to").
+ */
 async function relayUpgraded(ctx: ConnectionContext, flow: HTTPFlow): Promise<void> {
   const server = ctx.upstream.takeUpgraded(flow);
   if (!server) return;
-  if (ctx.options.rawtcp || flow.websocket) await relayTcpFlow(ctx, server.socket, server.reader);
-  server.close();
+  try {
+    if (flow.websocket) {
+      await relayWebSocket(ctx, flow, { socket: ctx.socket, reader: ctx.reader }, { socket: server.socket, reader: server.reader });
+    } else if (ctx.options.rawtcp) {
+      // The TCP flow is about this request's server (a plain proxy connection has no tunnel target).
+      ctx.server = flow.serverConn;
+      await relayTcpFlow(ctx, server.socket, server.reader);
+    } else {
+      ctx.master.log.warn('Sent HTTP 101 response, but no protocol is enabled to upgrade to.', ctx.clientLabel);
+      ctx.socket.destroy();
+    }
+  } finally {
+    // The relay ended the server side after its last (close) frame; give it a moment to flush.
+    if (!server.socket.destroyed) {
+      server.socket.end();
+      setTimeout(() => server.close(), 5000).unref();
+    }
+  }
 }
