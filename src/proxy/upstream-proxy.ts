@@ -7,6 +7,7 @@ import { HTTPFlow, Request, hostport } from '../http.js';
 import { now } from '../util/time.js';
 import type { ConnectionContext } from './context.js';
 import type { ProxyMode } from './modes.js';
+import type { UpstreamTarget } from './upstream-pool.js';
 import { OutgoingMessageError, assembleRequestHead } from './http1/assemble.js';
 import { HttpSyntaxError, parseResponseHead } from './http1/parse.js';
 import { HeadTooLargeError, SocketReader } from './socket-reader.js';
@@ -58,17 +59,10 @@ export function connectAuthority(host: string, port: number): string {
  * mode's upstream proxy. Plain HTTP requests made to us as a proxy (not inside a tunnel) are
  * forwarded to it in absolute form; everything else gets a CONNECT tunnel.
  */
-export function routeThroughProxy(ctx: ConnectionContext, flow: HTTPFlow, target: UpstreamTargetLike): void {
+export function routeThroughProxy(ctx: ConnectionContext, flow: HTTPFlow, target: UpstreamTarget): void {
   const via = flow.serverConn.via ?? modeVia(ctx.mode);
   target.via = via;
   target.forwardPlain = via !== null && !target.tls && ctx.server.address === null;
-}
-
-/** The fields of proxy/upstream-pool.ts UpstreamTarget this module decides. */
-export interface UpstreamTargetLike {
-  tls: boolean;
-  via?: Via | null;
-  forwardPlain?: boolean;
 }
 
 /** The absolute-form request target a forwarded plain request is sent with ("OPTIONS *" becomes the bare origin). */
