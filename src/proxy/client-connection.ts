@@ -16,6 +16,7 @@ import { sniff } from './sniff.js';
 import { interceptClientTls } from './tls-client.js';
 import { socks5Handshake } from './socks5.js';
 import { modeVia } from './upstream-proxy.js';
+import { serveHttp2 } from './http2-client-side.js';
 import { hostIsIgnored, hostIsTcp } from './host-patterns.js';
 
 /**
@@ -106,6 +107,10 @@ async function serveConnection(ctx: ConnectionContext): Promise<void> {
         // A "secure web proxy": the client speaks TLS to the proxy itself, then HTTP/1 proxy requests.
         const r = await interceptClientTls(ctx, { forceAlpn: 'http/1.1' });
         if (r.kind !== 'intercepted') return;
+      } else if (kind === 'h2') {
+        // HTTP/2 with prior knowledge (h2c) straight to the proxy: each stream names its target.
+        await serveHttp2(ctx);
+        return;
       }
       await serveHttpLayers(ctx);
       return;
@@ -223,7 +228,7 @@ async function serveTunnel(ctx: ConnectionContext, rawTcp: boolean): Promise<voi
   if (kind === 'closed') return;
   if (kind === 'tls') {
     if (ctx.mode.type !== 'reverse') ctx.server.tls = true;
-    const r = await interceptClientTls(ctx);
+    const r = await interceptClientTls(ctx, { http2Supported: true });
     if (r.kind === 'failed') return;
     if (r.kind === 'passthrough') {
       await relayToServer(ctx, { passthrough: true, tls: false });
@@ -233,7 +238,7 @@ async function serveTunnel(ctx: ConnectionContext, rawTcp: boolean): Promise<voi
       await relayToServer(ctx, { passthrough: false, tls: true });
       return;
     }
-    kind = 'http1';
+    kind = r.alpn === 'h2' ? 'h2' : 'http1';
   } else if (rawTcp || hostIsTcp(ctx, null)) {
     kind = 'tcp';
   } else if (kind === 'http1' && hostIsIgnored(ctx, null)) {
@@ -241,6 +246,7 @@ async function serveTunnel(ctx: ConnectionContext, rawTcp: boolean): Promise<voi
     return;
   }
   if (kind === 'http1') await serveHttpLayers(ctx);
+  else if (kind === 'h2') await serveHttp2(ctx);
   else await relayToServer(ctx, { passthrough: !ctx.options.rawtcp, tls: false });
 }
 

@@ -12,7 +12,7 @@ import { readBody } from './http1/body.js';
 import { FramingError, expectedSize, keepAlive, requestBodyFraming, validateFraming, type BodyFraming } from './http1/framing.js';
 import { HttpSyntaxError, parseRequestHead, type RequestHead } from './http1/parse.js';
 import { HeadTooLargeError } from './socket-reader.js';
-import { openHttp1Upstream } from './http1-upstream.js';
+import { openUpstreamExchange } from './upstream-exchange.js';
 import { waitForDrain } from './upstream-pool.js';
 
 const CRLF = Buffer.from('\r\n');
@@ -296,7 +296,7 @@ export async function serveHttp1(ctx: ConnectionContext): Promise<Http1Exit> {
     if (head.method === 'CONNECT') return { kind: 'connect', flow };
 
     const exchange = new Http1ClientExchange(ctx, request, framing);
-    const outcome: FlowOutcome = await runHttpFlow(ctx, flow, exchange, (f) => openHttp1Upstream(ctx, f));
+    const outcome: FlowOutcome = await runHttpFlow(ctx, flow, exchange, (f) => openUpstreamExchange(ctx, f));
     if (outcome === 'close' || ctx.closed) {
       if (!ctx.socket.destroyed) ctx.socket.end();
       return { kind: 'closed' };

@@ -1,5 +1,5 @@
-import { Response, type HTTPFlow } from '../http.js';
-import type { Headers } from '../headers.js';
+import { Response, hostport, type HTTPFlow } from '../http.js';
+import type { Headers, HeaderField } from '../headers.js';
 import { now } from '../util/time.js';
 import type { ConnectionContext } from './context.js';
 import type { UpstreamExchange } from './http-stream.js';
@@ -8,8 +8,8 @@ import { readBody } from './http1/body.js';
 import { expectedSize, keepAlive, responseBodyFraming, type BodyFraming } from './http1/framing.js';
 import { parseResponseHead } from './http1/parse.js';
 import { ConnectionClosedError, HeadTooLargeError } from './socket-reader.js';
-import { ConnectError, waitForDrain, type ServerConnection, type UpstreamTarget } from './upstream-pool.js';
-import { absoluteRequestTarget, routeThroughProxy } from './upstream-proxy.js';
+import { ConnectError, waitForDrain, type ServerConnection } from './upstream-pool.js';
+import { absoluteRequestTarget } from './upstream-proxy.js';
 
 const CRLF = Buffer.from('\r\n');
 
@@ -17,8 +17,27 @@ const CRLF = Buffer.from('\r\n');
 function requestTarget(flow: HTTPFlow): string {
   const r = flow.request;
   if (r.method === 'CONNECT') return r.authority || `${r.host}:${r.port}`;
-  if (r.authority && r.path !== '*') return `${r.scheme}://${r.authority}${r.path}`;
+  // HTTP/2 requests always carry an authority; over HTTP/1 it becomes the Host header instead.
+  if (r.authority && r.path !== '*' && !(r.isHttp2 || r.isHttp3)) return `${r.scheme}://${r.authority}${r.path}`;
   return r.path;
+}
+
+/**
+ * The header fields of a request as HTTP/1 needs them: an HTTP/2 or HTTP/3 request gets a Host
+ * header from its :authority and its cookie fields joined (HTTP/1 allows only one Cookie header).
+ */
+function http1Fields(flow: HTTPFlow): HeaderField[] {
+  const r = flow.request;
+  if (!(r.isHttp2 || r.isHttp3)) return r.headers.fields;
+  let fields = r.headers.fields;
+  const cookies = fields.filter(([n]) => n.toLowerCase() === 'cookie');
+  if (cookies.length > 1) {
+    const joined = cookies.map(([, v]) => v).join('; ');
+    let placed = false;
+    fields = fields.flatMap((f): HeaderField[] => (f[0].toLowerCase() !== 'cookie' ? [f] : placed ? [] : ((placed = true), [[f[0], joined]])));
+  }
+  if (!fields.some(([n]) => n.toLowerCase() === 'host')) fields = [['Host', r.authority || hostport(r.scheme, r.host, r.port)], ...fields];
+  return fields;
 }
 
 /** HTTP/2 and HTTP/3 requests are sent upstream as HTTP/1.1. */
@@ -52,7 +71,7 @@ export class Http1UpstreamExchange implements UpstreamExchange {
 
   private head(flow: HTTPFlow, framing: OutgoingFraming): string {
     const r = flow.request;
-    const { fields, chunked } = framedFields(r.headers.fields, framing, true);
+    const { fields, chunked } = framedFields(http1Fields(flow), framing, true);
     this.chunked = chunked;
     // A connection to an upstream proxy that carries plain requests needs them in absolute form.
     const target = this.conn.target.forwardPlain ? absoluteRequestTarget(flow) : requestTarget(flow);
@@ -187,28 +206,4 @@ export class Http1UpstreamExchange implements UpstreamExchange {
     this.done = true;
     return this.conn;
   }
-}
-
-/** Open (or reuse) an HTTP/1 connection for a flow, based on its request's scheme, host and port. */
-export async function openHttp1Upstream(ctx: ConnectionContext, flow: HTTPFlow): Promise<Http1UpstreamExchange> {
-  const r = flow.request;
-  const tunnel = ctx.server.address;
-  // A failed eager connection (e.g. an untrusted upstream certificate) answers every request for it.
-  if (ctx.server.error && tunnel && tunnel[0] === r.host && tunnel[1] === r.port) throw new ConnectError(ctx.server.error);
-  const target: UpstreamTarget = { address: [r.host, r.port], tls: r.scheme === 'https', alpn: ['http/1.1'] };
-  if (target.tls) {
-    // For the connection's own server keep its SNI (reverse mode sets the target's) or the
-    // client's; otherwise the host itself.
-    target.sni = tunnel && tunnel[0] === r.host ? (ctx.server.sni ?? ctx.client.sni ?? null) : null;
-    if (target.sni === null && !isIpLiteral(r.host)) target.sni = r.host;
-  }
-  routeThroughProxy(ctx, flow, target);
-  const reusedBefore = ctx.upstream.size;
-  const conn = await ctx.upstream.acquire(target);
-  flow.serverConn = conn.server;
-  return new Http1UpstreamExchange(ctx, conn, ctx.upstream.size === reusedBefore);
-}
-
-function isIpLiteral(host: string): boolean {
-  return /^[\d.]+$/.test(host) || host.includes(':');
 }

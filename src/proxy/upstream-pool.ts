@@ -46,6 +46,10 @@ export class ServerConnection {
   reader: SocketReader;
   /** Resolves once the socket closed and `server_disconnected` ran. */
   finished: Promise<void> = Promise.resolve();
+  /** The HTTP/2 session when the server negotiated h2 (then many exchanges share the connection). */
+  h2: import('node:http2').ClientHttp2Session | null = null;
+  /** True for HTTP/2 connections: several exchanges at once, never exclusively "in use". */
+  multiplexed = false;
 
   constructor(
     readonly server: Server,
@@ -109,15 +113,44 @@ export class UpstreamPool {
     return this.conns.length;
   }
 
-  /** An idle connection to `target`, or a new one (firing the server_connect hooks). */
-  async acquire(target: UpstreamTarget): Promise<ServerConnection> {
-    target = this.withVia(target);
+  /** Connections being opened, by target: concurrent requests wait for one HTTP/2 connection instead of each opening their own. */
+  private readonly opening = new Map<string, Promise<ServerConnection>>();
+
+  /** A connection that can take a request for `target` now (an idle HTTP/1 one is marked in use). */
+  private findUsable(target: UpstreamTarget): ServerConnection | null {
     for (const c of this.conns) {
-      if (!c.inUse && c.reusable && !c.closed && c.reader.bufferedLength === 0 && c.matches(target)) {
+      if (c.multiplexed && c.reusable && !c.closed && c.matches(target)) return c;
+      if (!c.inUse && !c.multiplexed && c.reusable && !c.closed && c.reader.bufferedLength === 0 && c.matches(target)) {
         c.inUse = true;
         return c;
       }
     }
+    return null;
+  }
+
+  /** An idle (or shareable HTTP/2) connection to `target`, or a new one (firing the server_connect hooks). */
+  async acquire(target: UpstreamTarget): Promise<ServerConnection> {
+    target = this.withVia(target);
+    const usable = this.findUsable(target);
+    if (usable) return usable;
+    const key = JSON.stringify([target.address, target.tls, target.sni ?? null, target.via ?? null, !!target.forwardPlain]);
+    const pending = target.tls && target.alpn?.includes('h2') ? this.opening.get(key) : undefined;
+    if (pending) {
+      // Another request is already connecting there: if it turns out to be HTTP/2, share it.
+      await pending.catch(() => null);
+      const shared = this.findUsable(target);
+      if (shared) return shared;
+    }
+    const job = this.connectFor(target);
+    this.opening.set(key, job);
+    try {
+      return await job;
+    } finally {
+      if (this.opening.get(key) === job) this.opening.delete(key);
+    }
+  }
+
+  private async connectFor(target: UpstreamTarget): Promise<ServerConnection> {
     if (target.tls) {
       // The plain connection opened eagerly for this client connection's own server (reverse
       // mode, a tunnel) gets TLS now rather than a second connection, as mitmproxy reuses it.
@@ -137,16 +170,19 @@ export class UpstreamPool {
       if (plain) {
         plain.inUse = true;
         await this.startTls(plain, target.sni !== undefined ? target.sni : net.isIP(host) ? null : host, target.alpn ?? ['http/1.1']);
+        // An HTTP/2 connection is shared by every exchange rather than held by one.
+        if (plain.multiplexed) plain.inUse = false;
         return plain;
       }
     }
     const c = await this.open(target);
-    c.inUse = true;
+    c.inUse = !c.multiplexed;
     return c;
   }
 
   /** Hand a connection back after an exchange; it stays open only if it is reusable. */
   release(c: ServerConnection): void {
+    if (c.multiplexed) return;
     c.inUse = false;
     if (!c.reusable || c.closed) c.close();
   }
@@ -158,6 +194,11 @@ export class UpstreamPool {
         (c) => !c.inUse && !c.closed && !c.target.tls && !c.target.forwardPlain && c.target.address[0] === address[0] && c.target.address[1] === address[1],
       ) ?? null
     );
+  }
+
+  /** The open connection whose Server is `server` (to find the one an exchange used). */
+  byServer(server: Server): ServerConnection | null {
+    return this.conns.find((c) => c.server === server && !c.closed) ?? null;
   }
 
   /** The connection that carried a flow's 101 response, taken out of the pool for the new protocol. */
@@ -185,6 +226,7 @@ export class UpstreamPool {
     }
     conn.reader = new SocketReader(conn.socket);
     conn.target = { ...conn.target, tls: true, sni, alpn };
+    conn.multiplexed = server.alpn === 'h2';
   }
 
   /** Close every connection; resolves when their `server_disconnected` hooks have run. */
@@ -263,6 +305,7 @@ export class UpstreamPool {
       }
     }
     const conn = new ServerConnection(server, socket, target);
+    conn.multiplexed = server.alpn === 'h2';
     this.conns.push(conn);
     conn.finished = new Promise<void>((resolve) => {
       socket.once('close', () => {

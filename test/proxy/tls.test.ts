@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import https from 'node:https';
 import net from 'node:net';
 import tls from 'node:tls';
+import type { Duplex } from 'node:stream';
 import { X509Certificate } from 'node:crypto';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
@@ -33,7 +34,7 @@ const pki = makeUpstreamPki();
 
 async function httpsUpstream(t: TestContext) {
   const server = https.createServer({ key: pki.key, cert: pki.cert }, (req, res) => res.end(`secure ${req.url}`));
-  const sockets = new Set<net.Socket>();
+  const sockets = new Set<Duplex>();
   server.on('connection', (s) => {
     sockets.add(s);
     s.on('close', () => sockets.delete(s));

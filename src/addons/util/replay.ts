@@ -13,7 +13,7 @@ import type { HTTPFlow, Response } from '../../http.js';
 import type { Master } from '../../master.js';
 import type { ConnectionContext } from '../../proxy/context.js';
 import { runHttpFlow, type ClientExchange } from '../../proxy/http-stream.js';
-import { openHttp1Upstream } from '../../proxy/http1-upstream.js';
+import { openUpstreamExchange } from '../../proxy/upstream-exchange.js';
 import { ProxyMode } from '../../proxy/modes.js';
 import { OwnAddresses } from '../../proxy/own-addresses.js';
 import { readProxyOptions } from '../../proxy/proxy-options.js';
@@ -106,7 +106,7 @@ export async function replayRequest(master: Master, flow: HTTPFlow): Promise<voi
   req.timestampEnd = req.timestampStart;
   flow.live = true;
   try {
-    await runHttpFlow(ctx, flow, new ReplayClientExchange(body, req.trailers), (f) => openHttp1Upstream(ctx, f));
+    await runHttpFlow(ctx, flow, new ReplayClientExchange(body, req.trailers), (f) => openUpstreamExchange(ctx, f));
   } finally {
     flow.live = false;
     ctx.closed = true;

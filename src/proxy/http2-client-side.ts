@@ -1,0 +1,224 @@
+import http2 from 'node:http2';
+import type { Duplex } from 'node:stream';
+import { HTTPFlow, Request, Response, parseAuthority } from '../http.js';
+import { Headers } from '../headers.js';
+import { FlowError } from '../flow.js';
+import { now } from '../util/time.js';
+import { SERVER_HEADER } from '../version.js';
+import type { ConnectionContext } from './context.js';
+import { errorPage } from './error-page.js';
+import { runHttpFlow, type ClientExchange } from './http-stream.js';
+import { OutgoingMessageError } from './http1/assemble.js';
+import { isValidFieldValue } from './http1/parse.js';
+import { splitPseudoHeaders, toHttp2Fields } from './http2-headers.js';
+import { openUpstreamExchange } from './upstream-exchange.js';
+import { bridgeStream } from './stream-bridge.js';
+
+const { NGHTTP2_CANCEL, NGHTTP2_PROTOCOL_ERROR } = http2.constants;
+
+/** Limits for the client-facing HTTP/2 session (explicit, rather than node's defaults). */
+const SESSION_OPTIONS: http2.ServerOptions = {
+  maxSessionMemory: 64,
+  peerMaxConcurrentStreams: 1000,
+  settings: { enablePush: false, maxConcurrentStreams: 250, maxHeaderListSize: 64 * 1024 },
+  // CVE-2023-44487 style floods: node closes sessions that reset too many streams; keep its guard on.
+};
+
+/** Wait until a writable stream drains, or closes. */
+function drained(stream: Duplex): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      stream.off('drain', done);
+      stream.off('close', done);
+      resolve();
+    };
+    stream.on('drain', done);
+    stream.on('close', done);
+  });
+}
+
+/** Response header fields for an HTTP/2 client: connection-specific ones dropped, names lowercased. */
+function responseHeaders(resp: Response, bodyLength: number | null): http2.OutgoingHttpHeaders {
+  const { raw } = toHttp2Fields(resp.headers.fields, { dropHost: false });
+  const out: http2.OutgoingHttpHeaders = { ':status': resp.statusCode };
+  // Node wants repeated fields as arrays; set-cookie and the like must stay separate.
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!;
+    const value = raw[i + 1]!;
+    if (!isValidFieldValue(value)) throw new OutgoingMessageError(`Invalid characters in value of header ${name}`);
+    if (name === 'content-length' && bodyLength !== null) continue;
+    const prev = out[name];
+    if (prev === undefined) out[name] = value;
+    else out[name] = Array.isArray(prev) ? [...prev, value] : [String(prev), value];
+  }
+  if (bodyLength !== null) out['content-length'] = bodyLength;
+  return out;
+}
+
+/** The client's side of one HTTP/2 stream. */
+class Http2ClientExchange implements ClientExchange {
+  readonly expectedBodySize: number | null;
+  responseStarted = false;
+
+  constructor(
+    private readonly stream: http2.ServerHttp2Stream,
+    private readonly request: Request,
+    endStream: boolean,
+  ) {
+    const cl = request.headers.get('content-length');
+    this.expectedBodySize = endStream ? 0 : cl !== undefined && /^\d+$/.test(cl) ? Number(cl) : null;
+  }
+
+  async *requestBody(onTrailers: (t: Headers) => void): AsyncIterable<Buffer> {
+    const stream = this.stream;
+    const trailers = new Promise<void>((resolve) => {
+      stream.once('trailers', (_h: http2.IncomingHttpHeaders, _flags: number, raw: string[]) => {
+        onTrailers(Headers.fromRaw(raw));
+        resolve();
+      });
+      stream.once('end', () => resolve());
+    });
+    if (this.expectedBodySize === 0 && stream.readableEnded) return;
+    for await (const chunk of stream) yield chunk as Buffer;
+    await trailers;
+  }
+
+  sendContinue(): void {
+    if (!this.stream.destroyed) this.stream.additionalHeaders({ ':status': 100 });
+  }
+
+  private respond(resp: Response, bodyLength: number | null, endStream: boolean): void {
+    this.responseStarted = true;
+    const hasTrailers = Boolean(resp.trailers && resp.trailers.length);
+    this.stream.respond(responseHeaders(resp, bodyLength), { endStream: endStream && !hasTrailers, waitForTrailers: hasTrailers });
+    if (hasTrailers) {
+      const { raw } = toHttp2Fields(resp.trailers!.fields, { dropHost: false });
+      this.stream.once('wantTrailers', () => {
+        const t: http2.OutgoingHttpHeaders = {};
+        for (let i = 0; i < raw.length; i += 2) t[raw[i]!] = raw[i + 1]!;
+        this.stream.sendTrailers(t);
+      });
+    }
+  }
+
+  private noBody(resp: Response): boolean {
+    const sc = resp.statusCode;
+    return this.request.method === 'HEAD' || sc === 204 || sc === 304 || (sc >= 100 && sc < 200);
+  }
+
+  async sendResponse(resp: Response): Promise<void> {
+    if (this.stream.destroyed) return;
+    const body = resp.rawContent ?? Buffer.alloc(0);
+    const noBody = this.noBody(resp);
+    this.respond(resp, noBody ? null : body.length, noBody || body.length === 0);
+    if (!noBody && body.length) {
+      this.stream.end(body);
+    } else if (!noBody && resp.trailers?.length) {
+      this.stream.end();
+    }
+  }
+
+  async startResponse(resp: Response, bodySize: number | null): Promise<void> {
+    if (this.stream.destroyed) return;
+    const noBody = this.noBody(resp);
+    this.respond(resp, noBody || typeof resp.stream === 'function' ? null : bodySize, noBody);
+  }
+
+  async writeResponseData(chunk: Buffer): Promise<void> {
+    if (this.stream.destroyed) return;
+    if (!this.stream.write(chunk)) await drained(this.stream);
+  }
+
+  async endResponse(trailers: Headers | null): Promise<void> {
+    if (this.stream.destroyed) return;
+    if (trailers && trailers.length && !this.stream.headersSent) return;
+    this.stream.end();
+  }
+
+  async sendError(statusCode: number, message: string): Promise<void> {
+    if (this.stream.destroyed) return;
+    if (this.stream.headersSent) {
+      this.stream.close(NGHTTP2_CANCEL);
+      return;
+    }
+    const body = errorPage(statusCode, message);
+    this.responseStarted = true;
+    this.stream.respond({ ':status': statusCode, server: SERVER_HEADER, 'content-type': 'text/html', 'content-length': body.length });
+    this.stream.end(body);
+  }
+
+  abort(): void {
+    if (!this.stream.destroyed) this.stream.close(NGHTTP2_CANCEL);
+  }
+}
+
+/**
+ * Serve HTTP/2 on the client connection (after TLS with ALPN h2, or h2c with prior knowledge):
+ * each stream is an HTTPFlow through the same lifecycle as HTTP/1. Resolves when the session ends.
+ */
+export async function serveHttp2(ctx: ConnectionContext): Promise<void> {
+  const socket = bridgeStream(ctx.reader.handOver());
+  const server = http2.createServer(SESSION_OPTIONS);
+  const log = ctx.master.log;
+  const done = new Promise<void>((resolve) => {
+    server.on('session', (session: http2.ServerHttp2Session) => {
+      session.on('error', (e) => log.debug(`HTTP/2 session error: ${e.message}`, ctx.clientLabel));
+      session.once('close', () => resolve());
+      // Idle sessions close after tcp_timeout, as HTTP/1 connections do.
+      session.setTimeout(ctx.options.tcpTimeoutMs, () => session.close());
+    });
+    server.on('stream', (stream: http2.ServerHttp2Stream, _headers: http2.IncomingHttpHeaders, flags: number, rawHeaders: string[]) => {
+      stream.on('error', () => undefined);
+      void handleStream(ctx, stream, flags, rawHeaders).catch((e) => {
+        log.error(`Unexpected error in HTTP/2 stream: ${(e as Error).stack ?? String(e)}`, ctx.clientLabel);
+        if (!stream.destroyed) stream.close(NGHTTP2_PROTOCOL_ERROR);
+      });
+    });
+    socket.once('close', () => resolve());
+  });
+  server.emit('connection', socket);
+  await done;
+}
+
+async function handleStream(ctx: ConnectionContext, stream: http2.ServerHttp2Stream, flags: number, rawHeaders: string[]): Promise<void> {
+  const { pseudo, fields } = splitPseudoHeaders(rawHeaders);
+  const method = pseudo.get(':method') ?? 'GET';
+  const request = new Request({
+    host: '',
+    port: 0,
+    method,
+    scheme: pseudo.get(':scheme') ?? (ctx.client.tls ? 'https' : 'http'),
+    authority: pseudo.get(':authority') ?? '',
+    path: pseudo.get(':path') ?? '/',
+    httpVersion: 'HTTP/2.0',
+    headers: new Headers(),
+    content: null,
+    timestampStart: now(),
+  });
+  request.headers.fields = fields;
+  const flow = new HTTPFlow(ctx.client, ctx.server, true, request);
+  const exchange = new Http2ClientExchange(stream, request, (flags & http2.constants.NGHTTP2_FLAG_END_STREAM) !== 0);
+
+  // Where the request goes: the reverse target, else the :authority (or Host), as for HTTP/1.
+  let invalid: string | null = null;
+  if (method === 'CONNECT') invalid = 'HTTP/2 CONNECT (tunnels over HTTP/2) is not supported.';
+  else if (ctx.mode.type === 'reverse' && ctx.mode.server) {
+    const [host, port] = ctx.mode.server.address;
+    const scheme = ctx.mode.server.scheme === 'https' || ctx.mode.server.scheme === 'tls' ? 'https' : 'http';
+    request.setDestination(scheme, host, port);
+    if (!ctx.options.keepHostHeader) request.authority = port === (scheme === 'https' ? 443 : 80) ? host : `${host}:${port}`;
+  } else {
+    const a = parseAuthority(request.authority || request.headers.get('host') || '');
+    if (!a || !a.host) invalid = 'HTTP request has no host header, destination unknown.';
+    else request.setDestination(request.scheme === 'http' ? 'http' : 'https', a.host, a.port ?? (request.scheme === 'http' ? 80 : 443));
+  }
+  if (invalid) {
+    flow.error = new FlowError(invalid);
+    flow.live = false;
+    await ctx.master.addons.triggerFlow('requestheaders', flow);
+    await ctx.master.addons.triggerFlow('error', flow);
+    await exchange.sendError(400, invalid);
+    return;
+  }
+  await runHttpFlow(ctx, flow, exchange, (f) => openUpstreamExchange(ctx, f));
+}

@@ -1,0 +1,167 @@
+import http2 from 'node:http2';
+import type { Duplex } from 'node:stream';
+import { Response, hostport, type HTTPFlow } from '../http.js';
+import { Headers } from '../headers.js';
+import { now } from '../util/time.js';
+import type { ConnectionContext } from './context.js';
+import type { UpstreamExchange } from './http-stream.js';
+import { OutgoingMessageError } from './http1/assemble.js';
+import { isToken, isValidFieldValue } from './http1/parse.js';
+import { splitPseudoHeaders, toHttp2Fields } from './http2-headers.js';
+import { ConnectionClosedError } from './socket-reader.js';
+import type { ServerConnection } from './upstream-pool.js';
+import { bridgeStream } from './stream-bridge.js';
+
+const { NGHTTP2_CANCEL } = http2.constants;
+
+/** The HTTP/2 client session on an upstream connection, created on first use and shared by streams. */
+export function sessionFor(ctx: ConnectionContext, conn: ServerConnection): http2.ClientHttp2Session {
+  if (conn.h2 && !conn.h2.closed && !conn.h2.destroyed) return conn.h2;
+  const socket: Duplex = bridgeStream(conn.reader.handOver());
+  const [host, port] = conn.target.address;
+  const session = http2.connect(`https://${hostport('https', host, port)}`, {
+    createConnection: () => socket,
+    settings: { enablePush: false },
+    maxSessionMemory: 64,
+    // An upstream may announce a huge header table or stream count; bound what we keep (Node 20 CVEs).
+    maxHeaderListPairs: 4000,
+  });
+  session.on('error', (e) => ctx.master.log.debug(`HTTP/2 upstream session error: ${e.message}`, ctx.clientLabel));
+  // A GOAWAY or a closed session means new streams need a new connection.
+  session.on('goaway', () => (conn.reusable = false));
+  session.on('close', () => {
+    conn.reusable = false;
+    if (!conn.socket.destroyed) conn.socket.destroy();
+  });
+  const interval = ctx.master.options.has('http2_ping_keepalive') ? ctx.master.options.get<number>('http2_ping_keepalive') : 58;
+  if (interval > 0) {
+    const timer = setInterval(() => {
+      if (!session.closed && !session.destroyed) session.ping(() => undefined);
+    }, interval * 1000);
+    timer.unref();
+    session.once('close', () => clearInterval(timer));
+  }
+  conn.h2 = session;
+  conn.multiplexed = true;
+  return session;
+}
+
+function resetMessage(code: number): string {
+  const names: Record<number, string> = {
+    0: 'NO_ERROR', 1: 'PROTOCOL_ERROR', 2: 'INTERNAL_ERROR', 3: 'FLOW_CONTROL_ERROR', 5: 'STREAM_CLOSED', 6: 'FRAME_SIZE_ERROR',
+    7: 'REFUSED_STREAM', 8: 'CANCEL', 9: 'COMPRESSION_ERROR', 10: 'CONNECT_ERROR', 11: 'ENHANCE_YOUR_CALM', 12: 'INADEQUATE_SECURITY', 13: 'HTTP_1_1_REQUIRED',
+  };
+  return `stream reset by server (${names[code] ?? code})`;
+}
+
+/** One request as an HTTP/2 stream on a (shared) upstream connection. */
+export class Http2UpstreamExchange implements UpstreamExchange {
+  private stream: http2.ClientHttp2Stream | null = null;
+  private responseHead: Promise<{ headers: http2.IncomingHttpHeaders; flags: number; raw: string[] }> | null = null;
+  private bodySize: number | null = null;
+
+  constructor(
+    private readonly ctx: ConnectionContext,
+    private readonly conn: ServerConnection,
+  ) {}
+
+  private open(flow: HTTPFlow, endStream: boolean): http2.ClientHttp2Stream {
+    const r = flow.request;
+    if (!isToken(r.method)) throw new OutgoingMessageError(`Invalid request method: ${JSON.stringify(r.method)}`);
+    const authority = r.authority || r.headers.get('host') || hostport(r.scheme, r.host, r.port);
+    const headers: http2.OutgoingHttpHeaders = { ':method': r.method, ':scheme': r.scheme || 'https', ':authority': authority, ':path': r.path };
+    const { raw, lowercased } = toHttp2Fields(r.headers.fields, { dropHost: true });
+    if (lowercased.length && this.ctx.master.options.has('normalize_outbound_headers') && this.ctx.master.options.get<boolean>('normalize_outbound_headers')) {
+      for (const n of lowercased) this.ctx.master.log.debug(`Lowercased '${n}' header as uppercase is not allowed with HTTP/2.`, this.ctx.clientLabel);
+    }
+    for (let i = 0; i < raw.length; i += 2) {
+      const name = raw[i]!;
+      const value = raw[i + 1]!;
+      if (!isToken(name) || !isValidFieldValue(value)) throw new OutgoingMessageError(`Invalid header ${JSON.stringify(name)}`);
+      const prev = headers[name];
+      // Cookies may be split across fields in HTTP/2; everything else repeated becomes an array.
+      headers[name] = prev === undefined ? value : Array.isArray(prev) ? [...prev, value] : [String(prev), value];
+    }
+    const hasTrailers = Boolean(r.trailers && r.trailers.length);
+    const session = sessionFor(this.ctx, this.conn);
+    const stream = session.request(headers, { endStream: endStream && !hasTrailers, waitForTrailers: hasTrailers });
+    stream.on('error', () => undefined);
+    if (hasTrailers) {
+      const { raw: t } = toHttp2Fields(r.trailers!.fields, { dropHost: false });
+      stream.once('wantTrailers', () => {
+        const out: http2.OutgoingHttpHeaders = {};
+        for (let i = 0; i < t.length; i += 2) out[t[i]!] = t[i + 1]!;
+        stream.sendTrailers(out);
+      });
+    }
+    this.responseHead = new Promise((resolve, reject) => {
+      stream.once('response', (h: http2.IncomingHttpHeaders, flags: number, rawHeaders: string[]) => resolve({ headers: h, flags, raw: rawHeaders }));
+      stream.once('close', () => reject(stream.rstCode ? new ConnectionClosedError(resetMessage(stream.rstCode)) : new ConnectionClosedError('server closed connection')));
+      stream.once('error', (e: Error) => reject(e));
+    });
+    this.responseHead.catch(() => undefined);
+    this.stream = stream;
+    return stream;
+  }
+
+  async sendRequest(flow: HTTPFlow): Promise<void> {
+    const body = flow.request.rawContent ?? Buffer.alloc(0);
+    const stream = this.open(flow, body.length === 0);
+    if (body.length) stream.end(body);
+    else if (flow.request.trailers?.length) stream.end();
+  }
+
+  async startRequest(flow: HTTPFlow): Promise<void> {
+    this.open(flow, false);
+  }
+
+  async writeRequestData(chunk: Buffer): Promise<void> {
+    const s = this.stream!;
+    if (!s.write(chunk)) {
+      await new Promise<void>((resolve) => {
+        const done = () => {
+          s.off('drain', done);
+          s.off('close', done);
+          resolve();
+        };
+        s.on('drain', done);
+        s.on('close', done);
+      });
+    }
+  }
+
+  async endRequest(): Promise<void> {
+    this.stream!.end();
+  }
+
+  async readResponseHead(): Promise<Response> {
+    const { flags, raw } = await this.responseHead!;
+    const { pseudo, fields } = splitPseudoHeaders(raw);
+    const h = new Headers();
+    h.fields = fields;
+    const resp = new Response({ statusCode: Number(pseudo.get(':status') ?? 0), reason: '', httpVersion: 'HTTP/2.0', headers: h, content: null, timestampStart: now() });
+    const cl = h.get('content-length');
+    this.bodySize = (flags & http2.constants.NGHTTP2_FLAG_END_STREAM) !== 0 ? 0 : cl !== undefined && /^\d+$/.test(cl) ? Number(cl) : null;
+    return resp;
+  }
+
+  responseBodySize(): number | null {
+    return this.bodySize;
+  }
+
+  async *responseBody(onTrailers: (t: Headers) => void): AsyncIterable<Buffer> {
+    const stream = this.stream!;
+    stream.once('trailers', (_h: http2.IncomingHttpHeaders, _f: number, raw: string[]) => onTrailers(Headers.fromRaw(raw)));
+    if (this.bodySize === 0) return;
+    for await (const chunk of stream) yield chunk as Buffer;
+    if (stream.rstCode && stream.rstCode !== http2.constants.NGHTTP2_NO_ERROR) throw new ConnectionClosedError(resetMessage(stream.rstCode));
+  }
+
+  finish(): void {
+    // The session stays open for other streams.
+  }
+
+  abort(): void {
+    if (this.stream && !this.stream.destroyed) this.stream.close(NGHTTP2_CANCEL);
+  }
+}

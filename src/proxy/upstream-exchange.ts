@@ -1,0 +1,43 @@
+import net from 'node:net';
+import type { HTTPFlow } from '../http.js';
+import type { ConnectionContext } from './context.js';
+import type { UpstreamExchange } from './http-stream.js';
+import { Http1UpstreamExchange } from './http1-upstream.js';
+import { Http2UpstreamExchange } from './http2-upstream.js';
+import { ConnectError, type UpstreamTarget } from './upstream-pool.js';
+import { routeThroughProxy } from './upstream-proxy.js';
+
+/** The ALPN protocols to offer a server: mirror the client's offers (h2 only with the http2 option). */
+function alpnOffers(ctx: ConnectionContext, flow: HTTPFlow): string[] {
+  const offers = ctx.client.tls ? ctx.client.alpnOffers : [];
+  const allowed = offers.filter((p) => p === 'http/1.1' || (p === 'h2' && ctx.options.http2));
+  // We can always translate to HTTP/1.1, so never leave a server without a protocol we both speak.
+  if (!allowed.includes('http/1.1')) allowed.push('http/1.1');
+  if (allowed.length > 1 || !flow.request.isHttp2 || !ctx.options.http2) return allowed;
+  return ['h2', 'http/1.1'];
+}
+
+/**
+ * Open (or reuse) the upstream connection for a flow, based on its request's scheme, host and
+ * port, and start an exchange on it: HTTP/2 when the server negotiated h2, HTTP/1 otherwise.
+ */
+export async function openUpstreamExchange(ctx: ConnectionContext, flow: HTTPFlow): Promise<UpstreamExchange> {
+  const r = flow.request;
+  const tunnel = ctx.server.address;
+  // A failed eager connection (e.g. an untrusted upstream certificate) answers every request for it.
+  if (ctx.server.error && tunnel && tunnel[0] === r.host && tunnel[1] === r.port) throw new ConnectError(ctx.server.error);
+  const target: UpstreamTarget = { address: [r.host, r.port], tls: r.scheme === 'https' };
+  if (target.tls) {
+    // For the connection's own server keep its SNI (reverse mode sets the target's) or the
+    // client's; otherwise the host itself.
+    target.sni = tunnel && tunnel[0] === r.host ? (ctx.server.sni ?? ctx.client.sni ?? null) : null;
+    if (target.sni === null && !net.isIP(r.host)) target.sni = r.host;
+    target.alpn = alpnOffers(ctx, flow);
+  }
+  routeThroughProxy(ctx, flow, target);
+  const before = ctx.upstream.size;
+  const conn = await ctx.upstream.acquire(target);
+  flow.serverConn = conn.server;
+  if (conn.multiplexed || conn.server.alpn === 'h2') return new Http2UpstreamExchange(ctx, conn);
+  return new Http1UpstreamExchange(ctx, conn, ctx.upstream.size === before);
+}

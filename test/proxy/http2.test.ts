@@ -1,0 +1,210 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import http2 from 'node:http2';
+import https from 'node:https';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { AddressInfo } from 'node:net';
+import type { TestContext } from 'node:test';
+import { testProxy, testConfdir } from '../helpers/proxy.js';
+import { curl } from '../helpers/clients.js';
+import { proxyCa, tlsThroughProxy } from '../helpers/tunnel.js';
+import type { HTTPFlow } from '../../src/index.js';
+
+/** A self-signed certificate for localhost / 127.0.0.1, made once per test file. */
+const certDir = mkdtempSync(join(tmpdir(), 'mitmproxy-ts-h2-'));
+process.on('exit', () => rmSync(certDir, { recursive: true, force: true }));
+execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', join(certDir, 'key.pem'), '-out', join(certDir, 'cert.pem'), '-days', '2', '-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1'], { stdio: 'ignore' });
+const key = readFileSync(join(certDir, 'key.pem'));
+const cert = readFileSync(join(certDir, 'cert.pem'));
+
+/** An HTTPS upstream speaking h2 (and HTTP/1.1), echoing what it received. */
+async function h2Upstream(t: TestContext, handler?: (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => void) {
+  const sessions = { count: 0 };
+  const server = http2.createSecureServer({ key, cert, allowHTTP1: true }, handler ?? ((req, res) => {
+    let body = '';
+    req.on('data', (d) => (body += d));
+    req.on('end', () => {
+      res.setHeader('content-type', 'application/json');
+      res.end(JSON.stringify({ version: req.httpVersion, path: req.url, headers: req.rawHeaders, body }));
+    });
+  }));
+  server.on('secureConnection', () => sessions.count++);
+  // An http2 server's close() waits for its sessions; end them so teardown never hangs.
+  const open = new Set<http2.ServerHttp2Session>();
+  server.on('session', (s) => {
+    open.add(s);
+    s.on('close', () => open.delete(s));
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  t.after(
+    () =>
+      new Promise<void>((r) => {
+        for (const s of open) s.destroy();
+        server.close(() => r());
+      }),
+  );
+  return { port: (server.address() as AddressInfo).port, sessions, server };
+}
+
+function recorder() {
+  const flows: HTTPFlow[] = [];
+  return { flows, addon: { name: 'rec', response: (f: HTTPFlow) => void flows.push(f), error: (f: HTTPFlow) => void flows.push(f) } };
+}
+
+/** An HTTP/2 client session through the proxy (CONNECT + TLS with ALPN h2). */
+async function h2Through(proxyPort: number, target: string): Promise<http2.ClientHttp2Session> {
+  const socket = await tlsThroughProxy(proxyPort, target, { ca: proxyCa(testConfdir()), servername: 'localhost', alpn: ['h2'] });
+  assert.equal(socket.alpnProtocol, 'h2');
+  return http2.connect(`https://${target}`, { createConnection: () => socket });
+}
+
+function get(session: http2.ClientHttp2Session, path: string, extra: http2.OutgoingHttpHeaders = {}, body?: string) {
+  return new Promise<{ status: number; headers: http2.IncomingHttpHeaders; body: string; trailers: http2.IncomingHttpHeaders | null }>((resolve, reject) => {
+    const req = session.request({ ':path': path, ':method': body ? 'POST' : 'GET', ...extra });
+    let data = '';
+    let status = 0;
+    let headers: http2.IncomingHttpHeaders = {};
+    let trailers: http2.IncomingHttpHeaders | null = null;
+    req.on('response', (h) => {
+      status = Number(h[':status']);
+      headers = h;
+    });
+    req.on('trailers', (t) => (trailers = t));
+    req.on('data', (d) => (data += d));
+    req.on('end', () => resolve({ status, headers, body: data, trailers }));
+    req.on('error', reject);
+    if (body) req.end(body);
+    else req.end();
+  });
+}
+
+test('curl --http2 through the proxy to an h2 server: HTTP/2 on both sides, recorded as HTTP/2.0', async (t) => {
+  const up = await h2Upstream(t);
+  const rec = recorder();
+  const proxy = await testProxy(t, { addons: [rec.addon], options: { ssl_insecure: true } });
+  const r = await curl(['--http2', '--cacert', join(testConfdir(), 'mitmproxy-ca-cert.pem'), '-x', proxy.url, '-H', 'Cookie: a=1', '-H', 'Cookie: b=2', `https://localhost:${up.port}/h2?x=1`]);
+  assert.equal(r.status, 200, r.stderr);
+  const echoed = JSON.parse(r.stdout);
+  assert.equal(echoed.version, '2.0');
+  assert.equal(echoed.path, '/h2?x=1');
+  const f = rec.flows[0]!;
+  assert.equal(f.request.httpVersion, 'HTTP/2.0');
+  assert.equal(f.response!.httpVersion, 'HTTP/2.0');
+  assert.equal(f.request.authority, `localhost:${up.port}`);
+  assert.equal(f.clientConn.alpn, 'h2');
+  assert.equal(f.serverConn.alpn, 'h2');
+  assert.deepEqual(f.request.headers.getAll('cookie'), ['a=1', 'b=2'], 'HTTP/2 cookie fields stay separate in the flow');
+  assert.equal(f.response!.reason, '');
+});
+
+test('an h2 client and an HTTP/1-only server: translated (Host from :authority, cookies joined, connection headers dropped)', async (t) => {
+  const seen: Array<{ version: string; raw: string[] }> = [];
+  const server = https.createServer({ key, cert }, (req, res) => {
+    seen.push({ version: req.httpVersion, raw: req.rawHeaders });
+    res.setHeader('Connection', 'keep-alive');
+    res.setHeader('X-Upper', 'Yes');
+    res.end('from h1');
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  t.after(() => new Promise<void>((r) => server.close(() => r())));
+  const port = (server.address() as AddressInfo).port;
+  const rec = recorder();
+  // lazy: no upstream handshake before the client's, so the client gets h2 even though the server cannot.
+  const proxy = await testProxy(t, { addons: [rec.addon], options: { ssl_insecure: true, connection_strategy: 'lazy' } });
+  const session = await h2Through(proxy.port, `127.0.0.1:${port}`);
+  t.after(() => session.close());
+  const r = await get(session, '/translated', { cookie: ['a=1', 'b=2'] });
+  assert.equal(r.status, 200);
+  assert.equal(r.body, 'from h1');
+  assert.equal(r.headers['x-upper'], 'Yes');
+  assert.equal(r.headers['connection'], undefined);
+  assert.equal(seen[0]!.version, '1.1');
+  const raw = seen[0]!.raw;
+  assert.equal(raw[0], 'Host');
+  assert.equal(raw[1], `127.0.0.1:${port}`);
+  assert.deepEqual(raw.filter((_, i) => i % 2 === 0 && raw[i]!.toLowerCase() === 'cookie').length, 1);
+  assert.ok(raw.includes('a=1; b=2'));
+  assert.equal(rec.flows[0]!.request.httpVersion, 'HTTP/2.0');
+  assert.equal(rec.flows[0]!.response!.httpVersion, 'HTTP/1.1');
+});
+
+test('100 concurrent streams on one intercepted connection, multiplexed onto one upstream connection', async (t) => {
+  const up = await h2Upstream(t);
+  const rec = recorder();
+  const proxy = await testProxy(t, { addons: [rec.addon], options: { ssl_insecure: true } });
+  const session = await h2Through(proxy.port, `127.0.0.1:${up.port}`);
+  t.after(() => session.close());
+  const results = await Promise.all(Array.from({ length: 100 }, (_, i) => get(session, `/s${i}`)));
+  assert.ok(results.every((r, i) => r.status === 200 && JSON.parse(r.body).path === `/s${i}`));
+  assert.equal(rec.flows.length, 100);
+  assert.equal(up.sessions.count, 1, 'one upstream TLS connection carried all streams');
+});
+
+test('request and response trailers pass through HTTP/2', async (t) => {
+  const up = await h2Upstream(t, (req, res) => {
+    req.resume();
+    req.on('end', () => {
+      res.addTrailers({ 'x-checksum': 'abc', 'x-client-trailer': String(req.trailers['x-req-trailer'] ?? 'none') });
+      res.end('body');
+    });
+  });
+  const rec = recorder();
+  const proxy = await testProxy(t, { addons: [rec.addon], options: { ssl_insecure: true } });
+  const session = await h2Through(proxy.port, `127.0.0.1:${up.port}`);
+  t.after(() => session.close());
+  const result = await new Promise<{ trailers: http2.IncomingHttpHeaders; body: string }>((resolve, reject) => {
+    const req = session.request({ ':path': '/trailers', ':method': 'POST' }, { waitForTrailers: true });
+    req.on('wantTrailers', () => req.sendTrailers({ 'x-req-trailer': 'sent' }));
+    let body = '';
+    let trailers: http2.IncomingHttpHeaders = {};
+    req.on('trailers', (tr) => (trailers = tr));
+    req.on('data', (d) => (body += d));
+    req.on('end', () => resolve({ trailers, body }));
+    req.on('error', reject);
+    req.end('payload');
+  });
+  assert.equal(result.body, 'body');
+  assert.equal(result.trailers['x-checksum'], 'abc');
+  assert.equal(result.trailers['x-client-trailer'], 'sent');
+  const f = rec.flows[0]!;
+  assert.equal(f.request.trailers!.get('x-req-trailer'), 'sent');
+  assert.equal(f.response!.trailers!.get('x-checksum'), 'abc');
+});
+
+test('a stream reset by the server becomes a flow error; a stream reset by the client aborts upstream; the session keeps working', async (t) => {
+  const up = await h2Upstream(t, (req, res) => {
+    if (req.url === '/reset') res.stream.close(http2.constants.NGHTTP2_INTERNAL_ERROR);
+    else if (req.url === '/slow') setTimeout(() => res.end('late'), 3000);
+    else res.end('ok');
+  });
+  const rec = recorder();
+  const proxy = await testProxy(t, { addons: [rec.addon], options: { ssl_insecure: true } });
+  const session = await h2Through(proxy.port, `127.0.0.1:${up.port}`);
+  t.after(() => session.close());
+  const reset = await get(session, '/reset').catch((e: Error) => ({ status: -1, body: e.message }));
+  assert.ok(reset.status === 502 || reset.status === -1, `client sees an error (${reset.status})`);
+  const errFlow = rec.flows.find((f) => f.request.path === '/reset')!;
+  assert.match(errFlow.error!.msg, /reset|INTERNAL_ERROR|closed/);
+
+  const slow = session.request({ ':path': '/slow' });
+  slow.on('error', () => undefined);
+  await new Promise((r) => setTimeout(r, 300));
+  slow.close(http2.constants.NGHTTP2_CANCEL);
+  const ok = await get(session, '/after');
+  assert.equal(ok.status, 200);
+  assert.equal(ok.body, 'ok');
+});
+
+test('h2c with prior knowledge to the proxy port is served (each stream names its target)', async (t) => {
+  const up = await h2Upstream(t);
+  const rec = recorder();
+  const proxy = await testProxy(t, { addons: [rec.addon], options: { ssl_insecure: true } });
+  const session = http2.connect(proxy.url);
+  t.after(() => session.close());
+  const r = await get(session, '/prior', { ':authority': `127.0.0.1:${up.port}`, ':scheme': 'https' });
+  assert.equal(r.status, 200);
+  assert.equal(JSON.parse(r.body).path, '/prior');
+});
