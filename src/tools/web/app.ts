@@ -52,6 +52,8 @@ const COMPRESSIBLE = new Set([
   'application/xhtml+xml', 'image/svg+xml', 'application/octet-stream',
 ]);
 const GZIP_MIN_LENGTH = 1024;
+/** How much of a streamed answer may wait in memory for the client before we pause producing it. */
+const STREAM_BUFFER_BYTES = 512 * 1024;
 
 /** Largest request body accepted (flow file uploads can be big). */
 const MAX_BODY_BYTES = 1024 * 1024 * 1024;
@@ -460,11 +462,11 @@ export class WebApp {
     const headers = this.responseHeaders(ctx, true);
     headers.set('Vary', 'Accept-Encoding');
     const ctype = String(headers.get('Content-Type') ?? '').split(';', 1)[0]!.trim();
-    let out: NodeJS.WritableStream & { write(c: Buffer | string): boolean } = res;
+    let out: NodeJS.WritableStream & { write(c: Buffer | string): boolean; readonly writableLength: number } = res;
     let gz: zlib.Gzip | null = null;
     if (/\bgzip\b/.test(ctx.header('accept-encoding') ?? '') && (ctype.startsWith('text/') || COMPRESSIBLE.has(ctype))) {
       headers.set('Content-Encoding', 'gzip');
-      gz = zlib.createGzip({ level: 1 });
+      gz = zlib.createGzip({ level: 1, chunkSize: 64 * 1024 });
       gz.on('error', () => res.destroy());
       gz.pipe(res);
       out = gz;
@@ -487,7 +489,10 @@ export class WebApp {
     return {
       write: async (chunk) => {
         if (res.destroyed) throw new Error('client went away');
-        if (!out.write(chunk)) await drain();
+        // Keep producing while a few megabytes are in flight, so that serialising, compressing
+        // (in the threadpool) and sending overlap instead of taking turns.
+        out.write(chunk);
+        if (out.writableLength > STREAM_BUFFER_BYTES) await drain();
       },
       end: () =>
         new Promise<void>((resolve) => {

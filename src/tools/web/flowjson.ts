@@ -196,6 +196,22 @@ export function sha256Hex(data: Buffer): string {
   return d;
 }
 
+/** Bodies up to this size get their digest as soon as they are final (see `warmDigests`). */
+const EAGER_DIGEST_MAX = 64 * 1024;
+
+/**
+ * Compute the `contentHash` of a flow's small bodies now, while the flow is fresh in memory, so
+ * that the first `GET /flows` of a large view does not hash every body at once. Large bodies
+ * are left to be hashed when first shown. Cheap to call repeatedly: digests are remembered.
+ */
+export function warmDigests(flow: AnyFlow): void {
+  if (!(flow instanceof HTTPFlow)) return;
+  const req = flow.request.rawContent;
+  if (req !== null && req.length <= EAGER_DIGEST_MAX) sha256Hex(req);
+  const resp = flow.response?.rawContent;
+  if (resp && resp.length <= EAGER_DIGEST_MAX && flow.response!.timestampEnd !== null) sha256Hex(resp);
+}
+
 function headersJson(h: Headers): HeadersJson {
   return h.items(true);
 }

@@ -14,7 +14,7 @@ import { ReadFile } from '../../addons/readfile.js';
 import { View } from '../../addons/view.js';
 import { WebApp } from './app.js';
 import { WebAuth } from './auth.js';
-import { logEntryToJson } from './flowjson.js';
+import { logEntryToJson, warmDigests } from './flowjson.js';
 import type { JsonValue } from './json.js';
 import { optionsJson } from './options-json.js';
 import { WebAddon } from './webaddon.js';
@@ -53,8 +53,14 @@ export class WebMaster extends Master {
     });
     const hub = this.app.hub;
     this.view.subscribe({
-      add: (f) => hub.broadcastFlow('flows/add', f),
-      update: (f) => hub.broadcastFlow('flows/update', f),
+      add: (f) => {
+        warmDigests(f);
+        hub.broadcastFlow('flows/add', f);
+      },
+      update: (f) => {
+        warmDigests(f);
+        hub.broadcastFlow('flows/update', f);
+      },
       remove: (f) => hub.broadcastFlow('flows/remove', f),
       refresh: () => hub.broadcastReset(),
     });
