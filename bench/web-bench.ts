@@ -6,9 +6,10 @@
  *   - a view_filter change (PUT /options -> flows/reset on /updates),
  *   - GET /flows/dump.
  *
- * Run: node --import tsx --expose-gc bench/web-bench.ts [--flows N] [--proxy]
+ * Run: node --import tsx --expose-gc bench/web-bench.ts [--flows N] [--flows-per-connection N] [--proxy]
  *   Built in-process (default): browser-like GETs (7 request headers with a cookie, 5 response
- *            headers, ~300-byte JSON answers), 8 flows per keep-alive connection.
+ *            headers, ~300-byte JSON answers), 8 flows per keep-alive connection (1: every flow
+ *            on its own connection, the worst case for memory).
  *   --proxy  send the requests through the proxy to a local upstream instead (32 keep-alive
  *            connections; slower to set up; the flows then carry real connection data).
  * Targets (issue 7): GET /flows < 2 s, filter change < 1 s, RSS < 600 MB at 100 000 flows.
@@ -41,7 +42,7 @@ function flat(s: string): string {
 }
 
 /** Flows per keep-alive connection: a browser sends several requests over each connection. */
-const FLOWS_PER_CONNECTION = 8;
+const FLOWS_PER_CONNECTION = Number(args[args.indexOf('--flows-per-connection') + 1] || 0) || 8;
 let conns: { c: Client; s: Server } | null = null;
 
 /** A small flow like a browser's: a GET with typical headers and a ~300-byte JSON answer. */
@@ -255,7 +256,7 @@ async function main(): Promise<void> {
 
   const dump = await get(port, '/flows/dump', auth);
 
-  console.log(`mitmweb API with ${N} flows (${viaProxy ? 'through the proxy' : 'built in-process'}), Node ${process.versions.node}, HTTP client: ${hasCurl ? 'curl' : 'node:http'}`);
+  console.log(`mitmweb API with ${N} flows (${viaProxy ? 'through the proxy' : `built in-process, ${FLOWS_PER_CONNECTION} per connection`}), Node ${process.versions.node}, HTTP client: ${hasCurl ? 'curl' : 'node:http'}`);
   console.log(`  building the view:           ${(buildMs / 1000).toFixed(1)} s`);
   console.log(`  RSS:                         ${mb(rss)} (before the flows: ${mb(rssBefore)}; JS heap ${mb(heap)})${gc ? '' : '  [run with --expose-gc for settled figures]'}`);
   console.log(`  GET /flows:                  ${plain.ms.toFixed(0)} ms the first time, then ${plain2.ms.toFixed(0)} ms (median of 3) (${mb(plain.bytes)}, status ${plain.status})`);
