@@ -5,7 +5,8 @@
  *                                           frames parsed, messages recorded, hooks fired)
  *   ws client -> naive relay -> ws echo    (a bare node socket.pipe() relay: the ceiling for any
  *                                           Node proxy that touches the bytes in JS at all)
- * in the same run, several rounds alternating, best rate of each reported.
+ * in the same run, several rounds alternating; the ratio reported is the median of the per-round
+ * ratios (each round measures everything back to back, which cancels most of a noisy machine).
  *
  * By default the proxy (startProxy with the default addon chain) and the naive relay run in this
  * process, next to the client and the echo server: sequential round trips are latency-bound, and
@@ -27,6 +28,8 @@ import net from 'node:net';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import v8 from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import type { WebSocket } from 'ws';
 import { selfSignedCert, wsClient, wsClientViaProxy, wsServer } from '../test/proxy/websocket-helpers.js';
 
@@ -37,12 +40,17 @@ function arg(name: string, dflt: number): number {
 }
 const N = arg('--messages', 10_000);
 const SIZE = arg('--size', 1024);
-const ROUNDS = arg('--rounds', 3);
+const ROUNDS = arg('--rounds', 5);
 const deflate = args.includes('--deflate');
 const useTls = args.includes('--tls');
 const separate = args.includes('--separate-process');
 const withMitmdump = args.includes('--mitmdump');
 const perMessageDeflate = deflate ? { threshold: 0 } : false;
+
+// A full collection between measurements, so each starts without the previous one's garbage
+// (the flows of a finished connection are garbage, and in-process they share the heap).
+v8.setFlagsFromString('--expose-gc');
+const collectGarbage = runInNewContext('gc') as () => void;
 
 type Kind = 'naive-relay' | 'mitmproxy-ts' | 'mitmdump';
 
@@ -189,6 +197,7 @@ async function main(): Promise<void> {
   const relays = new Map<Kind, RunningRelay>();
   const confdirs: string[] = [];
   const rates = new Map<string, number[]>([['direct', []]]);
+  const ratios = new Map<string, number[]>();
   try {
     for (const kind of kinds) {
       const confdir = mkdtempSync(join(tmpdir(), 'ws-bench-'));
@@ -196,21 +205,35 @@ async function main(): Promise<void> {
       const inProcess = !separate && kind !== 'mitmdump';
       relays.set(kind, inProcess ? (kind === 'naive-relay' ? await startNaiveRelay() : await startInProcessProxy(confdir)) : await startChild(kind, confdir));
       rates.set(kind, []);
+      ratios.set(kind, []);
     }
-    // One short warm-up round (JIT, TLS, zlib), then alternating measured rounds.
-    for (let round = -1; round < ROUNDS; round++) {
-      const n = round < 0 ? Math.min(1000, N) : N;
-      const d = await wsClient(`${useTls ? 'wss' : 'ws'}://127.0.0.1:${up.port}/`, { perMessageDeflate, rejectUnauthorized: false });
-      const direct = await roundTrips(d, n);
-      d.terminate();
-      const line = [`direct ${direct.toFixed(0)}/s`];
-      if (round >= 0) rates.get('direct')!.push(direct);
-      for (const [kind, relay] of relays) {
-        const c = await wsClientViaProxy(relay.port, { port: up.port, tls: useTls, caPem: relay.ca }, { perMessageDeflate });
-        const r = await roundTrips(c, n);
+    // Warm-up rounds (JIT, TLS, zlib), then measured rounds. Each round measures direct and every
+    // relay back to back, so a round's ratios compare runs under the same machine load.
+    for (let round = -2; round < ROUNDS; round++) {
+      const n = round < 0 ? Math.min(2000, N) : N;
+      // Rotate the order so no contestant always runs right after another one's garbage.
+      const order: Array<'direct' | Kind> = ['direct', ...relays.keys()];
+      for (let k = 0; k < ((round % order.length) + order.length) % order.length; k++) order.push(order.shift()!);
+      const got = new Map<string, number>();
+      for (const kind of order) {
+        collectGarbage();
+        const relay = kind === 'direct' ? null : relays.get(kind)!;
+        const c = relay
+          ? await wsClientViaProxy(relay.port, { port: up.port, tls: useTls, caPem: relay.ca }, { perMessageDeflate })
+          : await wsClient(`${useTls ? 'wss' : 'ws'}://127.0.0.1:${up.port}/`, { perMessageDeflate, rejectUnauthorized: false });
+        got.set(kind, await roundTrips(c, n));
         c.terminate();
-        line.push(`${kind} ${r.toFixed(0)}/s`);
-        if (round >= 0) rates.get(kind)!.push(r);
+      }
+      const direct = got.get('direct')!;
+      if (round >= 0) rates.get('direct')!.push(direct);
+      const line = [`direct ${direct.toFixed(0)}/s`];
+      for (const kind of relays.keys()) {
+        const r = got.get(kind)!;
+        line.push(`${kind} ${r.toFixed(0)}/s (${(r / direct).toFixed(2)}x)`);
+        if (round >= 0) {
+          rates.get(kind)!.push(r);
+          ratios.get(kind)!.push(r / direct);
+        }
       }
       if (round >= 0) console.log(`round ${round + 1}: ${line.join(', ')}`);
     }
@@ -219,16 +242,19 @@ async function main(): Promise<void> {
     for (const c of confdirs) rmSync(c, { recursive: true, force: true });
     await up.close();
   }
-  const best = (k: string) => Math.max(...rates.get(k)!);
+  const median = (xs: number[]) => {
+    const v = [...xs].sort((a, b) => a - b);
+    return v.length % 2 ? v[(v.length - 1) / 2]! : (v[v.length / 2 - 1]! + v[v.length / 2]!) / 2;
+  };
   console.log(
     `WebSocket echo, ${N} sequential round trips of ${SIZE} B${deflate ? ', permessage-deflate' : ''}${useTls ? ', TLS' : ''}, ` +
-      `relays ${separate ? 'in their own processes' : 'in-process'} (node ${process.version}, load ${loadavg()[0]!.toFixed(2)}), best of ${ROUNDS}:`,
+      `relays ${separate ? 'in their own processes' : 'in-process'} (node ${process.version}, load ${loadavg()[0]!.toFixed(2)}), ${ROUNDS} rounds:`,
   );
-  console.log(`  direct        ${best('direct').toFixed(0)} round trips/s`);
+  console.log(`  direct        median ${median(rates.get('direct')!).toFixed(0)} round trips/s`);
   for (const kind of relays.keys()) {
-    const ratio = best(kind) / best('direct');
+    const ratio = median(ratios.get(kind)!);
     const verdict = kind === 'mitmproxy-ts' ? (ratio >= 0.5 ? ' (target >= 0.50x: OK)' : ' (target >= 0.50x: BELOW TARGET)') : '';
-    console.log(`  ${kind.padEnd(13)} ${best(kind).toFixed(0)} round trips/s, ${ratio.toFixed(2)}x direct${verdict}`);
+    console.log(`  ${kind.padEnd(13)} median ${median(rates.get(kind)!).toFixed(0)} round trips/s, median ratio ${ratio.toFixed(2)}x direct${verdict}`);
   }
 }
 

@@ -1,5 +1,6 @@
 import { isUtf8 } from 'node:buffer';
 import type { Duplex } from 'node:stream';
+import type { AddonManager } from '../addonmanager.js';
 import type { HTTPFlow } from '../http.js';
 import { pyBytesRepr } from '../io/pyrepr.js';
 import { now } from '../util/time.js';
@@ -45,6 +46,9 @@ export const websocketLimits: WebSocketLimits = { maxMessageSize: 64 * 1024 * 10
  */
 const FRAGMENT_SIZE = 4000;
 
+/** How long a closing connection may take to flush and close before it is destroyed. */
+const CLOSE_TIMEOUT_MS = 5000;
+
 /** The live relays, so `inject.websocket` can reach a flow's connection. */
 const liveRelays = new WeakMap<HTTPFlow, WebSocketRelay>();
 
@@ -86,18 +90,83 @@ interface IncomingMessage {
   compressed: boolean;
 }
 
-/** One direction of the relay: reading one peer, writing the other, strictly one message at a time. */
+/** Work that either finished synchronously (undefined) or is still running. */
+type MaybePromise = Promise<void> | undefined;
+
+/**
+ * Runs tasks one at a time, in the order they were queued. A synchronous task on an idle queue
+ * costs nothing (no promise, no microtask); a task queued while another runs (for instance an
+ * addon injecting a message from inside its hook) waits for it.
+ */
+class TaskQueue {
+  private busy = false;
+  private waiting: Array<() => void> = [];
+
+  run(task: () => MaybePromise): MaybePromise {
+    if (this.busy) {
+      return new Promise<void>((resolve, reject) => {
+        this.waiting.push(() => {
+          let r: MaybePromise;
+          try {
+            r = task();
+          } catch (e) {
+            reject(e);
+            this.next();
+            return;
+          }
+          if (!r) {
+            resolve();
+            this.next();
+          } else {
+            r.then(resolve, reject).finally(() => this.next());
+          }
+        });
+      });
+    }
+    this.busy = true;
+    let r: MaybePromise;
+    try {
+      r = task();
+    } catch (e) {
+      this.next();
+      throw e;
+    }
+    if (!r) {
+      this.next();
+      return undefined;
+    }
+    return r.finally(() => this.next());
+  }
+
+  /** Hand the queue to the next waiting task (it inherits `busy`), or mark it idle. */
+  private next(): void {
+    const w = this.waiting.shift();
+    if (w) w();
+    else this.busy = false;
+  }
+}
+
+/**
+ * One direction of the relay: reading one peer, writing the other. Reading is event driven (the
+ * socket's own 'data' events, no promise per chunk): frames are handled synchronously as long as
+ * nothing needs to wait, and the source socket is paused while a message waits for a hook, zlib,
+ * its turn, or a full send buffer on the other side, which is the backpressure.
+ */
 class Direction {
   readonly parser: FrameParser;
   /** The message whose frames are being collected. */
   pending: IncomingMessage | null = null;
+  /** Parsed frames not handled yet (they pile up only while `blocked`). */
+  frames: Frame[] = [];
+  frameIndex = 0;
+  /** A frame is being handled asynchronously; the source is paused until it is done. */
+  blocked = false;
+  /** The source ended (null: cleanly, at EOF) once this is not undefined. */
+  ended: Error | null | undefined = undefined;
+  readonly maxMessageSize: number;
+  listeners: { data: (b: Buffer) => void; end: () => void; error: (e: Error) => void } | null = null;
   private inflater: MessageInflater | null = null;
   private deflater: MessageDeflater | null = null;
-  /** A message is being delivered; others wait in `waiting`, in order. */
-  private busy = false;
-  private waiting: Array<() => void> = [];
-
-  readonly maxMessageSize: number;
 
   constructor(
     readonly fromClient: boolean,
@@ -117,29 +186,6 @@ class Direction {
   /** Frames we write to a server are masked (we are its client); frames to a client are not. */
   get maskOutgoing(): boolean {
     return this.fromClient;
-  }
-
-  /** Resolves when every queued message has been delivered. */
-  idle(): Promise<void> {
-    return this.serial(async () => undefined);
-  }
-
-  /**
-   * Run `task` after every task queued before it (read messages and injected ones share the
-   * order of one direction). A counter and a wait list, not a promise chain: most messages find
-   * the queue empty and cost no extra promise.
-   */
-  async serial(task: () => Promise<void>): Promise<void> {
-    if (this.busy) await new Promise<void>((resolve) => this.waiting.push(resolve));
-    this.busy = true;
-    try {
-      await task();
-    } finally {
-      const next = this.waiting.shift();
-      // The next task inherits `busy`, so nothing can slip in between.
-      if (next) next();
-      else this.busy = false;
-    }
   }
 
   inflate(payload: Buffer): Promise<Buffer> {
@@ -163,11 +209,22 @@ class Direction {
   }
 }
 
+function needsDrain(socket: Duplex): boolean {
+  return socket.writableNeedDrain && !socket.destroyed;
+}
+
 class WebSocketRelay {
   private readonly ws: WebSocketData;
   private readonly c2s: Direction;
   private readonly s2c: Direction;
   private readonly deflate: DeflateParams | null;
+  private readonly hooks: AddonManager;
+  /**
+   * Messages and close frames of both directions, read or injected, are handled one at a time in
+   * arrival order (as mitmproxy does per connection): `messages[-1]` is the hook's message for the
+   * whole hook, even for async addons, and a close waits for a message still in its hook.
+   */
+  private readonly queue = new TaskQueue();
   /** Set once a close frame, an error or a kill ended the conversation; nothing more is forwarded. */
   private closing = false;
   private stop!: () => void;
@@ -181,6 +238,7 @@ class WebSocketRelay {
     limits: WebSocketLimits,
   ) {
     this.ws = flow.websocket!;
+    this.hooks = ctx.master.addons;
     const ext = parseNegotiatedExtensions(flow.response?.headers.get('sec-websocket-extensions'));
     for (const name of ext.unknown) this.log(`Ignoring unknown WebSocket extension ${JSON.stringify(name)}.`);
     this.deflate = ext.deflate;
@@ -193,22 +251,23 @@ class WebSocketRelay {
   }
 
   async run(): Promise<void> {
-    const hooks = this.ctx.master.addons;
     const flow = this.flow;
     liveRelays.set(flow, this);
     const unsubscribeKill = flow.onKill(() => this.abort());
     try {
-      await hooks.triggerFlow('websocket_start', flow);
-      if (!flow.killed) {
-        // Once the relay stops (close frame, error, kill), a pump may still wait for bytes the peer
-        // never sends; it ends when the socket closes, but the flow is done now.
-        await Promise.race([Promise.all([this.pump(this.c2s), this.pump(this.s2c)]), this.stopped]);
+      await this.hooks.triggerFlow('websocket_start', flow);
+      if (!flow.killed && !this.closing) {
+        this.attach(this.c2s);
+        this.attach(this.s2c);
+        await this.stopped;
       }
-      // Messages still in their hook (read or injected before the end) finish first.
-      await Promise.all([this.c2s.idle(), this.s2c.idle()]);
+      // A message still in its hook (read or injected before the end) finishes first.
+      await this.queue.run(() => undefined);
     } finally {
       liveRelays.delete(flow);
       unsubscribeKill();
+      this.detach(this.c2s);
+      this.detach(this.s2c);
       this.c2s.closeZlib();
       this.s2c.closeZlib();
     }
@@ -216,40 +275,129 @@ class WebSocketRelay {
       this.ws.timestampEnd ??= now();
       return;
     }
-    await hooks.triggerFlow('websocket_end', flow);
+    await this.hooks.triggerFlow('websocket_end', flow);
     flow.live = false;
   }
 
-  /** Read one side until it closes, errs, or the relay stops. */
-  private async pump(d: Direction): Promise<void> {
-    try {
-      while (!this.closing) {
-        const chunk = await d.src.reader.readSome();
-        if (this.closing) return;
-        if (chunk === null) {
-          this.peerGone(d, null);
-          return;
-        }
-        const frames = d.parser.push(chunk);
-        for (let i = 0; i < frames.length; i++) {
-          const delivering = this.onFrame(d, frames[i]!);
-          if (delivering) await delivering;
-          if (this.closing) return;
-        }
-      }
-    } catch (e) {
-      if (e instanceof WebSocketProtocolError) this.protocolError(d, e);
-      else this.peerGone(d, e);
-    }
+  /** Take the source socket over from its SocketReader: its unread bytes first, then its events. */
+  private attach(d: Direction): void {
+    const socket = d.src.socket;
+    const leftover = d.src.reader.detach();
+    const listeners = {
+      data: (chunk: Buffer) => this.receive(d, chunk),
+      end: () => this.receiveEnd(d, null),
+      error: (e: Error) => this.receiveEnd(d, e),
+    };
+    d.listeners = listeners;
+    socket.on('data', listeners.data);
+    socket.on('end', listeners.end);
+    socket.on('close', listeners.end);
+    socket.on('error', listeners.error);
+    if (leftover.length) this.receive(d, leftover);
+    if (socket.readableEnded || socket.destroyed) this.receiveEnd(d, null);
+    else if (!d.blocked) socket.resume();
   }
 
-  /** Handle one frame; returns a promise only when it completed a message (delivered in order). */
-  private onFrame(d: Direction, f: Frame): Promise<void> | undefined {
+  private detach(d: Direction): void {
+    const l = d.listeners;
+    if (!l) return;
+    d.listeners = null;
+    const socket = d.src.socket;
+    socket.off('data', l.data);
+    socket.off('end', l.end);
+    socket.off('close', l.end);
+    socket.off('error', l.error);
+    // Read on (and discard) so the peer's FIN is seen and the socket can close.
+    if (!socket.destroyed) socket.resume();
+  }
+
+  private receive(d: Direction, chunk: Buffer): void {
+    if (this.closing) return;
+    let frames: Frame[];
+    try {
+      frames = d.parser.push(chunk);
+    } catch (e) {
+      this.fail(d, e);
+      return;
+    }
+    if (frames.length === 0) return;
+    if (d.frameIndex === d.frames.length) {
+      d.frames = frames;
+      d.frameIndex = 0;
+    } else {
+      for (const f of frames) d.frames.push(f);
+    }
+    this.drain(d);
+  }
+
+  private receiveEnd(d: Direction, err: Error | null): void {
+    if (d.ended !== undefined) return;
+    d.ended = err;
+    this.drain(d);
+  }
+
+  /** Handle queued frames until one has to wait; then pause the source until it is done. */
+  private drain(d: Direction): void {
+    while (!d.blocked && !this.closing && d.frameIndex < d.frames.length) {
+      const f = d.frames[d.frameIndex++]!;
+      let r: MaybePromise;
+      try {
+        r = this.onFrame(d, f);
+      } catch (e) {
+        this.fail(d, e);
+        return;
+      }
+      // A receiver that does not keep up slows this direction's reading down.
+      if (!r && needsDrain(d.dst.socket)) r = waitForDrain(d.dst.socket);
+      if (r) {
+        this.block(d, r);
+        return;
+      }
+    }
+    if (!d.blocked && d.ended !== undefined && d.frameIndex >= d.frames.length) this.peerGone(d, d.ended);
+  }
+
+  /** Pause reading `d` until `r` settles (and the other side has drained), then go on. */
+  private block(d: Direction, r: Promise<void>): void {
+    d.blocked = true;
+    d.src.socket.pause();
+    r.then(
+      () => {
+        if (!this.closing && needsDrain(d.dst.socket)) {
+          this.block(d, waitForDrain(d.dst.socket));
+          return;
+        }
+        d.blocked = false;
+        if (this.closing) return;
+        if (d.ended === undefined) d.src.socket.resume();
+        this.drain(d);
+      },
+      (e: unknown) => {
+        d.blocked = false;
+        this.fail(d, e);
+      },
+    );
+  }
+
+  private fail(d: Direction, e: unknown): void {
+    if (e instanceof WebSocketProtocolError) {
+      this.protocolError(d, e);
+      return;
+    }
+    // Not the peer's fault: a bug. Report it loudly, close both sides as an internal error.
+    this.ctx.master.log.error(`WebSocket relay error: ${(e as Error)?.stack ?? String(e)}`, this.ctx.clientLabel);
+    this.protocolError(d, new WebSocketProtocolError('Internal proxy error', CloseCode.INTERNAL_ERROR));
+  }
+
+  /** Handle one frame; returns a promise only when it has to wait (a hook, zlib, its turn). */
+  private onFrame(d: Direction, f: Frame): MaybePromise {
     if (isControlOpcode(f.opcode)) {
       if (f.opcode === Opcode.CLOSE) {
         const { code, reason } = parseClosePayload(f.payload);
-        this.onCloseFrame(d, code, reason);
-        return undefined;
+        return this.queue.run(() => {
+          this.onCloseFrame(d, code, reason);
+          return undefined;
+        });
       }
       this.log(`Received WebSocket ${f.opcode === Opcode.PING ? 'ping' : 'pong'} from ${d.label} (payload: ${pyBytesRepr(f.payload)})`);
       // Pings and pongs are forwarded, not answered: the peers keep their own liveness checks.
@@ -273,58 +421,88 @@ class WebSocketRelay {
     if (!f.fin) return undefined;
     d.pending = null;
     const complete = msg;
-    return d.serial(() => this.deliver(d, complete, false));
+    return this.queue.run(() => this.deliver(d, complete, false));
   }
 
-  /** Record a complete message, run `websocket_message`, and forward it unless dropped. */
-  private async deliver(d: Direction, incoming: IncomingMessage, injected: boolean): Promise<void> {
+  /**
+   * Record a complete message, run `websocket_message`, and forward it unless dropped. Runs in
+   * the connection's queue; synchronous unless something (zlib, a hook) has to be awaited.
+   */
+  private deliver(d: Direction, incoming: IncomingMessage, injected: boolean): MaybePromise {
+    if (this.closing) return undefined;
+    const payload = incoming.parts.length === 1 ? incoming.parts[0]! : Buffer.concat(incoming.parts, incoming.length);
+    if (incoming.compressed) return this.inflateAndDeliver(d, payload, incoming, injected);
+    return this.record(d, payload, incoming, injected);
+  }
+
+  private async inflateAndDeliver(d: Direction, payload: Buffer, incoming: IncomingMessage, injected: boolean): Promise<void> {
+    const content = await d.inflate(payload);
     if (this.closing) return;
-    let content = incoming.parts.length === 1 ? incoming.parts[0]! : Buffer.concat(incoming.parts, incoming.length);
-    if (incoming.compressed) content = await d.inflate(content);
+    const r = this.record(d, content, incoming, injected);
+    if (r) await r;
+  }
+
+  private record(d: Direction, content: Buffer, incoming: IncomingMessage, injected: boolean): MaybePromise {
     if (incoming.opcode === Opcode.TEXT && !injected && !isUtf8(content)) {
       throw new WebSocketProtocolError('Invalid UTF-8 in text message', CloseCode.INVALID_FRAME_PAYLOAD_DATA);
     }
     const message = new WebSocketMessage(incoming.opcode, d.fromClient, content, now(), false, injected);
     this.ws.messages.push(message);
-    const hooks = this.ctx.master.addons;
-    // Without listeners there is nothing to await; an intercepted flow still waits for its resume.
+    const hooks = this.hooks;
+    // Without listeners there is nothing to wait for; an intercepted flow still waits for its resume.
     if (hooks.hasHandlers('websocket_message') || hooks.hasHandlers('update') || this.flow.intercepted) {
-      await hooks.triggerFlow('websocket_message', this.flow);
+      return this.hookAndForward(d, message, incoming);
     }
-    if (this.closing || message.dropped) return;
-    await this.forward(d, message, incoming);
+    return this.forward(d, message, incoming);
   }
 
-  /** Write a (possibly modified) message to the receiving peer, compressed and framed like the original where possible. */
-  private async forward(d: Direction, message: WebSocketMessage, original: IncomingMessage): Promise<void> {
+  private async hookAndForward(d: Direction, message: WebSocketMessage, incoming: IncomingMessage): Promise<void> {
+    await this.hooks.triggerFlow('websocket_message', this.flow);
+    if (this.closing || message.dropped) return;
+    const r = this.forward(d, message, incoming);
+    if (r) await r;
+  }
+
+  /**
+   * Write a (possibly modified) message to the receiving peer, compressed and framed like the
+   * original where possible. The write itself never waits: backpressure is the reader's business.
+   */
+  private forward(d: Direction, message: WebSocketMessage, original: IncomingMessage): MaybePromise {
     const opcode = message.type === Opcode.TEXT ? Opcode.TEXT : Opcode.BINARY;
-    let payload = message.content;
-    const compress = original.compressed && this.deflate !== null;
-    if (compress) {
-      payload = await d.deflateFor(payload);
-      if (this.closing) return;
-    }
+    if (original.compressed && this.deflate !== null) return this.compressAndWrite(d, opcode, message.content, original);
+    this.writeMessage(d, opcode, message.content, false, original);
+    return undefined;
+  }
+
+  private async compressAndWrite(d: Direction, opcode: number, content: Buffer, original: IncomingMessage): Promise<void> {
+    const payload = await d.deflateFor(content);
+    if (this.closing) return;
+    this.writeMessage(d, opcode, payload, true, original);
+  }
+
+  private writeMessage(d: Direction, opcode: number, payload: Buffer, compressed: boolean, original: IncomingMessage): void {
     let lengths: number[];
-    if (!compress && payload.length === original.length) lengths = original.frameLengths;
+    if (!compressed && payload.length === original.length) lengths = original.frameLengths;
     else if (original.frameLengths.length <= 1 || payload.length <= FRAGMENT_SIZE) lengths = [payload.length];
     else {
       lengths = [];
       for (let left = payload.length; left > 0; left -= FRAGMENT_SIZE) lengths.push(Math.min(FRAGMENT_SIZE, left));
     }
-    let ok = true;
+    if (lengths.length === 1) {
+      write(d.dst, encodeFrame(opcode, payload, { fin: true, rsv1: compressed, mask: d.maskOutgoing }));
+      return;
+    }
     let offset = 0;
     for (let i = 0; i < lengths.length; i++) {
       const len = lengths[i]!;
       const frame = encodeFrame(i === 0 ? opcode : Opcode.CONTINUATION, payload.subarray(offset, offset + len), {
         fin: i === lengths.length - 1,
-        rsv1: compress && i === 0,
+        rsv1: compressed && i === 0,
         mask: d.maskOutgoing,
       });
       offset += len;
-      ok = write(d.dst, frame);
+      write(d.dst, frame);
     }
-    // Waiting here stops this direction's reading, so a slow receiver slows the sender down.
-    if (!ok && !d.dst.socket.destroyed) await waitForDrain(d.dst.socket);
   }
 
   inject(toClient: boolean, content: Buffer, isText: boolean): boolean {
@@ -338,9 +516,12 @@ class WebSocketRelay {
       frameLengths: [content.length],
       compressed: false,
     };
-    d.serial(() => this.deliver(d, msg, true)).catch((e: unknown) => {
-      this.ctx.master.log.debug(`Cannot inject WebSocket message: ${(e as Error).message}`, this.ctx.clientLabel);
-    });
+    const report = (e: unknown) => this.ctx.master.log.warn(`Cannot inject WebSocket message: ${(e as Error)?.message ?? String(e)}`, this.ctx.clientLabel);
+    try {
+      this.queue.run(() => this.deliver(d, msg, true))?.catch(report);
+    } catch (e) {
+      report(e);
+    }
     return true;
   }
 
@@ -390,6 +571,19 @@ class WebSocketRelay {
     for (const peer of [this.client, this.server]) {
       if (!peer.socket.destroyed && !peer.socket.writableEnded) peer.socket.end();
     }
+    // A peer that neither reads nor closes must not keep the connection open. (The timer holds
+    // the sockets only, not the relay: a finished flow must not stay in memory until it fires.)
+    const sockets = [this.client.socket, this.server.socket];
+    const timer = setTimeout(() => {
+      for (const s of sockets) s.destroy();
+    }, CLOSE_TIMEOUT_MS);
+    timer.unref();
+    let open = sockets.length;
+    for (const s of sockets) {
+      if (s.destroyed) open--;
+      else s.once('close', () => --open === 0 && clearTimeout(timer));
+    }
+    if (open === 0) clearTimeout(timer);
   }
 
   /** The flow was killed: drop both connections at once. */
@@ -405,7 +599,10 @@ class WebSocketRelay {
 function write(peer: WebSocketPeer, buffers: Buffer[]): boolean {
   const s = peer.socket;
   if (s.destroyed || s.writableEnded) return true;
+  if (buffers.length === 1) return s.write(buffers[0]!);
   let ok = true;
+  s.cork();
   for (const b of buffers) ok = s.write(b);
+  s.uncork();
   return ok;
 }

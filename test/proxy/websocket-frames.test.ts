@@ -176,18 +176,18 @@ test('property: any sequence of frames survives encoding, arbitrary chunking and
   );
 });
 
-test('maskInPlace is its own inverse for every length', () => {
-  for (let len = 0; len < 20; len++) {
-    const data = Buffer.from(Array.from({ length: len }, (_, i) => (i * 37) & 0xff));
-    const copy = Buffer.from(data);
-    maskInPlace(data, MASK);
-    if (len > 0) assert.notDeepEqual(data, copy);
-    assert.deepEqual(
-      data,
-      Buffer.from(copy.map((b, i) => b ^ MASK[i & 3]!)),
-    );
-    maskInPlace(data, MASK);
-    assert.deepEqual(data, copy);
+test('maskInPlace matches a byte-by-byte XOR for every length and memory alignment, and is its own inverse', () => {
+  const backing = Buffer.alloc(400);
+  for (let offset = 0; offset < 4; offset++) {
+    for (const len of [0, 1, 3, 4, 5, 63, 64, 65, 66, 67, 127, 128, 200, 301]) {
+      const data = backing.subarray(offset, offset + len);
+      for (let i = 0; i < len; i++) data[i] = (i * 37 + offset) & 0xff;
+      const copy = Buffer.from(data);
+      maskInPlace(data, MASK);
+      assert.deepEqual(data, Buffer.from(copy.map((b, i) => b ^ MASK[i & 3]!)), `offset ${offset}, length ${len}`);
+      maskInPlace(data, MASK);
+      assert.deepEqual(data, copy);
+    }
   }
 });
 

@@ -182,13 +182,14 @@ export function acceptKey(key: string): string {
 
 /** A socket with a pull-style reader, for hand-written WebSocket peers in tests. */
 export class RawPeer {
-  private buf = Buffer.alloc(0);
+  /** Received, not yet taken; merged into one buffer only when a reader looks (no copy per chunk). */
+  private chunks: Buffer[] = [];
   private waiters: Array<() => void> = [];
   ended = false;
 
   constructor(readonly socket: Duplex) {
     socket.on('data', (d: Buffer) => {
-      this.buf = Buffer.concat([this.buf, d]);
+      this.chunks.push(d);
       this.wake();
     });
     socket.on('close', () => {
@@ -204,14 +205,19 @@ export class RawPeer {
     for (const f of w) f();
   }
 
+  private merged(): Buffer {
+    if (this.chunks.length !== 1) this.chunks = [Buffer.concat(this.chunks)];
+    return this.chunks[0]!;
+  }
+
   /** Wait until `pred(buffered bytes)` returns a length to consume, then return those bytes. */
   async take(pred: (b: Buffer) => number | null, what: string): Promise<Buffer> {
     for (;;) {
-      const n = pred(this.buf);
+      const buf = this.merged();
+      const n = pred(buf);
       if (n !== null) {
-        const out = this.buf.subarray(0, n);
-        this.buf = this.buf.subarray(n);
-        return out;
+        this.chunks = [buf.subarray(n)];
+        return buf.subarray(0, n);
       }
       if (this.ended) throw new Error(`connection closed while waiting for ${what}`);
       await new Promise<void>((r) => this.waiters.push(r));
@@ -228,8 +234,8 @@ export class RawPeer {
   /** Everything received until the peer closed the connection. */
   async rest(): Promise<Buffer> {
     while (!this.ended) await new Promise<void>((r) => this.waiters.push(r));
-    const out = this.buf;
-    this.buf = Buffer.alloc(0);
+    const out = this.merged();
+    this.chunks = [];
     return out;
   }
 }

@@ -599,6 +599,77 @@ test('an addon can intercept a message; it is forwarded, in order, after resume'
   assert.deepEqual(got, ['hold', 'after']);
 });
 
+test('message hooks run one at a time per connection: messages[-1] stays the hook\'s message across awaits', async (t) => {
+  const stable: boolean[] = [];
+  const slow: Addon = {
+    name: 'slow',
+    async websocket_message(f: HTTPFlow) {
+      const m = f.websocket!.messages.at(-1);
+      await sleep(50);
+      stable.push(m === f.websocket!.messages.at(-1));
+    },
+  };
+  const up = await server(t, { onConnection: (sws) => sws.send('from server at once') });
+  const proxy = await testProxy(t, { addons: [slow] });
+  const ws = await wsClientViaProxy(proxy.port, { port: up.port });
+  closeClient(t, ws);
+  const first = nextMessage(ws);
+  ws.send('from client at once');
+  await first;
+  for (let i = 0; i < 100 && stable.length < 2; i++) await sleep(20);
+  assert.deepEqual(stable, [true, true]);
+});
+
+test('a close from one side waits for a message of the other side that is intercepted; that message goes first', async (t) => {
+  const up = await rawServer(t);
+  let held: HTTPFlow | null = null;
+  const interceptor: Addon = {
+    name: 'interceptor',
+    websocket_message(f: HTTPFlow) {
+      f.intercept();
+      held = f;
+    },
+  };
+  const rec = recorder();
+  const proxy = await testProxy(t, { addons: [interceptor, rec.addon] });
+  const ws = await wsClientViaProxy(proxy.port, { port: up.port }, { perMessageDeflate: false });
+  closeClient(t, ws);
+  const peer = await up.nextPeer();
+  const clientClosed = closeOf(ws);
+  ws.send('hold');
+  for (let i = 0; i < 100 && !held; i++) await sleep(20);
+  peer.socket.write(frame(Opcode.CLOSE, Buffer.from([0x03, 0xe8])));
+  await sleep(100);
+  held!.resume();
+  const first = await readFrame(peer, true);
+  const second = await readFrame(peer, true);
+  assert.deepEqual([first.opcode, first.text], [Opcode.TEXT, 'hold']);
+  assert.deepEqual([second.opcode, second.payload], [Opcode.CLOSE, Buffer.from([0x03, 0xe8])], 'then the close answer');
+  assert.equal((await clientClosed).code, 1000);
+  const flow = await rec.ended;
+  assert.equal(flow.websocket!.closedByClient, false);
+});
+
+test('backpressure: a server that stops reading stops the proxy reading the client; everything arrives once it reads again', async (t) => {
+  const up = await rawServer(t);
+  const proxy = await testProxy(t);
+  const ws = await wsClientViaProxy(proxy.port, { port: up.port }, { perMessageDeflate: false });
+  closeClient(t, ws);
+  const peer = await up.nextPeer();
+  peer.socket.pause();
+  const chunk = Buffer.alloc(1 << 20, 0x61);
+  const count = 48;
+  for (let i = 0; i < count; i++) ws.send(chunk);
+  await sleep(500);
+  const buffered = ws.bufferedAmount;
+  // Kernel buffers on both hops absorb a few MiB; the rest must still be waiting in the client.
+  assert.ok(buffered > 8 << 20, `the client still holds ${buffered} bytes`);
+  peer.socket.resume();
+  let total = 0;
+  for (let i = 0; i < count; i++) total += (await readFrame(peer, true)).payload.length;
+  assert.equal(total, count << 20);
+});
+
 test('killing the flow drops both connections; no websocket_end', async (t) => {
   const rec = recorder();
   const killer: Addon = {

@@ -10,6 +10,7 @@ export const CloseCode = {
   ABNORMAL_CLOSURE: 1006,
   INVALID_FRAME_PAYLOAD_DATA: 1007,
   MESSAGE_TOO_BIG: 1009,
+  INTERNAL_ERROR: 1011,
   TLS_HANDSHAKE_FAILED: 1015,
 } as const;
 
@@ -79,6 +80,7 @@ export class FrameParser {
   private chunks: Buffer[] = [];
   private buffered = 0;
   private header: FrameHeader | null = null;
+  private readonly maskKey = Buffer.alloc(4);
 
   constructor(private readonly opts: FrameParserOptions) {}
 
@@ -150,14 +152,24 @@ export class FrameParser {
     }
     let mask: Buffer | null = null;
     if (masked) {
-      // Copied: the header bytes are released below while the payload may not have arrived yet.
-      mask = Buffer.from(b.subarray(offset, offset + 4));
+      // Copied (into the parser's own 4 bytes: one frame at a time) because the header bytes
+      // are released below while the payload may not have arrived yet.
+      mask = this.maskKey;
+      b.copy(mask, 0, offset, offset + 4);
       offset += 4;
     }
     headerLength = offset;
-    this.consume(headerLength);
+    this.skip(headerLength);
     this.header = { fin, rsv1, opcode, mask, length };
     return true;
+  }
+
+  /** Drop `n` bytes (n <= buffered) that sit in the first chunk (a header, made whole by readHeader). */
+  private skip(n: number): void {
+    const first = this.chunks[0]!;
+    this.buffered -= n;
+    if (first.length > n) this.chunks[0] = first.subarray(n);
+    else this.chunks.shift();
   }
 
   /** Take `n` buffered bytes (n <= buffered), copying only when they span chunks. */
@@ -191,27 +203,38 @@ function formatHex(n: number): string {
   return `0x${n.toString(16)}`;
 }
 
-/** XOR `data` with the 4-byte `mask` in place (unmasking and masking are the same operation). */
-export function maskInPlace(data: Buffer, mask: Buffer): void {
-  maskInto(data, 0, data, mask);
+/** Below this many bytes a plain byte loop beats setting up a 32-bit view. */
+const WORD_MASK_THRESHOLD = 64;
+/** Scratch space to turn four mask bytes into one 32-bit word in the machine's byte order. */
+const wordBytes = new Uint8Array(4);
+const wordView = new Uint32Array(wordBytes.buffer);
+
+/** The mask as a 32-bit word, rotated to start at mask byte `phase`. */
+function maskWord(mask: Buffer, phase: number): number {
+  wordBytes[0] = mask[phase & 3]!;
+  wordBytes[1] = mask[(phase + 1) & 3]!;
+  wordBytes[2] = mask[(phase + 2) & 3]!;
+  wordBytes[3] = mask[(phase + 3) & 3]!;
+  return wordView[0]!;
 }
 
-/** Write `src` XOR `mask` into `dst` at `offset`: one pass, four bytes per step. */
-function maskInto(dst: Buffer, offset: number, src: Buffer, mask: Buffer): void {
-  const m0 = mask[0]!;
-  const m1 = mask[1]!;
-  const m2 = mask[2]!;
-  const m3 = mask[3]!;
-  const n = src.length;
-  const end4 = n - (n & 3);
+/**
+ * XOR `data` with the 4-byte `mask` in place (unmasking and masking are the same operation):
+ * byte by byte up to a 4-byte boundary of the underlying memory, then a word at a time.
+ */
+export function maskInPlace(data: Buffer, mask: Buffer): void {
+  const n = data.length;
   let i = 0;
-  for (; i < end4; i += 4) {
-    dst[offset + i] = src[i]! ^ m0;
-    dst[offset + i + 1] = src[i + 1]! ^ m1;
-    dst[offset + i + 2] = src[i + 2]! ^ m2;
-    dst[offset + i + 3] = src[i + 3]! ^ m3;
+  if (n >= WORD_MASK_THRESHOLD) {
+    const base = data.byteOffset;
+    for (; ((base + i) & 3) !== 0; i++) data[i] = data[i]! ^ mask[i & 3]!;
+    const words = (n - i) >>> 2;
+    const view = new Uint32Array(data.buffer, base + i, words);
+    const w = maskWord(mask, i);
+    for (let k = 0; k < words; k++) view[k] = view[k]! ^ w;
+    i += words * 4;
   }
-  for (; i < n; i++) dst[offset + i] = src[i]! ^ mask[i & 3]!;
+  for (; i < n; i++) data[i] = data[i]! ^ mask[i & 3]!;
 }
 
 /** Masking keys come from a pool of random bytes, refilled in bulk (one crypto call per 2048 frames). */
@@ -248,7 +271,11 @@ export function encodeFrame(opcode: number, payload: Buffer, opts: FrameOptions)
   const lenBytes = len <= MAX_CONTROL_PAYLOAD ? 0 : len <= 0xffff ? 2 : 8;
   const headerLength = 2 + lenBytes + (opts.mask ? 4 : 0);
   const inline = opts.mask || len <= COPY_LIMIT;
-  const out = Buffer.allocUnsafe(inline ? headerLength + len : headerLength);
+  // For a masked frame, start the buffer so the payload sits on a 4-byte boundary (allocations
+  // are 8-byte aligned): the masking loop can then work a word at a time from the first byte.
+  const pad = opts.mask ? (4 - (headerLength & 3)) & 3 : 0;
+  const size = inline ? headerLength + len : headerLength;
+  const out = pad ? Buffer.allocUnsafe(pad + size).subarray(pad) : Buffer.allocUnsafe(size);
   out[0] = (opts.fin ? 0x80 : 0) | (opts.rsv1 ? 0x40 : 0) | (opcode & 0x0f);
   const maskBit = opts.mask ? 0x80 : 0;
   if (lenBytes === 0) {
@@ -264,7 +291,8 @@ export function encodeFrame(opcode: number, payload: Buffer, opts: FrameOptions)
   if (opts.mask) {
     const key = nextMaskKey();
     key.copy(out, headerLength - 4);
-    maskInto(out, headerLength, payload, key);
+    payload.copy(out, headerLength);
+    maskInPlace(out.subarray(headerLength), key);
     return [out];
   }
   if (inline) {
