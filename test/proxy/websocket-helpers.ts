@@ -245,7 +245,12 @@ export class RawPeer {
  * Sec-WebSocket-Extensions value given) and hands the connection to `onPeer`, to send and
  * inspect exact frames.
  */
-export async function rawWsServer(onPeer: (peer: RawPeer, requestHead: string) => void, extensions?: string): Promise<{ port: number; close(): Promise<void> }> {
+export async function rawWsServer(
+  onPeer: (peer: RawPeer, requestHead: string) => void,
+  extensions?: string,
+  /** Bytes sent in the same write as the 101 response. */
+  withHandshake?: Buffer,
+): Promise<{ port: number; close(): Promise<void> }> {
   const sockets = new Set<net.Socket>();
   const server = net.createServer((s) => {
     sockets.add(s);
@@ -254,11 +259,11 @@ export async function rawWsServer(onPeer: (peer: RawPeer, requestHead: string) =
     void peer.readHead().then(
       (head) => {
         const key = /sec-websocket-key: *(\S+)/i.exec(head)?.[1] ?? '';
-        s.write(
+        const response =
           `HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${acceptKey(key)}\r\n` +
-            (extensions ? `Sec-WebSocket-Extensions: ${extensions}\r\n` : '') +
-            '\r\n',
-        );
+          (extensions ? `Sec-WebSocket-Extensions: ${extensions}\r\n` : '') +
+          '\r\n';
+        s.write(Buffer.concat([Buffer.from(response, 'latin1'), withHandshake ?? Buffer.alloc(0)]));
         onPeer(peer, head);
       },
       () => s.destroy(),
@@ -276,13 +281,18 @@ export async function rawWsServer(onPeer: (peer: RawPeer, requestHead: string) =
 }
 
 /** A hand-written WebSocket client through the proxy (CONNECT, plain): resolves after the 101. */
-export async function rawWsClientViaProxy(proxyPort: number, port: number, extraHeaders = ''): Promise<{ peer: RawPeer; response: string }> {
+export async function rawWsClientViaProxy(
+  proxyPort: number,
+  port: number,
+  opts: { extraHeaders?: string; pipelined?: Buffer } = {},
+): Promise<{ peer: RawPeer; response: string }> {
   const socket = await connectTunnel(proxyPort, '127.0.0.1', port);
   const peer = new RawPeer(socket);
-  socket.write(
+  const head =
     `GET / HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
-      `Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n${extraHeaders}\r\n`,
-  );
+    `Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n${opts.extraHeaders ?? ''}\r\n`;
+  // `pipelined` bytes go out in the same write as the request, before any answer.
+  socket.write(Buffer.concat([Buffer.from(head, 'latin1'), opts.pipelined ?? Buffer.alloc(0)]));
   const response = await peer.readHead();
   return { peer, response };
 }

@@ -14,7 +14,7 @@ import { Opcode } from '../../src/websocket.js';
 import type { TCPFlow } from '../../src/tcp.js';
 import { Inject } from '../../src/addons/inject.js';
 import { encodeFlow, readFlows } from '../../src/io/index.js';
-import { websocketLimits } from '../../src/proxy/websocket.js';
+import { injectWebSocketMessage, websocketLimits } from '../../src/proxy/websocket.js';
 import { FrameParser, encodeFrame, parseClosePayload } from '../../src/proxy/websocket/frame.js';
 import {
   RawPeer,
@@ -177,14 +177,14 @@ async function readFrame(peer: RawPeer, fromClient: boolean): Promise<{ fin: boo
 }
 
 /** A hand-written WebSocket server for the test; `nextPeer` resolves with each connection after its handshake. */
-async function rawServer(t: TestContext, extensions?: string): Promise<{ port: number; nextPeer(): Promise<RawPeer> }> {
+async function rawServer(t: TestContext, extensions?: string, withHandshake?: Buffer): Promise<{ port: number; nextPeer(): Promise<RawPeer> }> {
   const peers: RawPeer[] = [];
   const waiting: Array<(p: RawPeer) => void> = [];
   const s = await rawWsServer((peer) => {
     const w = waiting.shift();
     if (w) w(peer);
     else peers.push(peer);
-  }, extensions);
+  }, extensions, withHandshake);
   t.after(() => s.close());
   return {
     port: s.port,
@@ -488,6 +488,41 @@ test('a server that vanishes without a close frame: 1006 recorded, the client ge
   assert.equal(flow.websocket!.closeReason, null);
   assert.equal(flow.error, null, 'like mitmproxy, the close code tells what happened; the flow has no error');
   assert.ok(proxy.logs.some((e) => /WebSocket connection closed abnormally: the server disconnected/.test(e.message)));
+});
+
+test('frames that arrive together with the handshake (pipelined by the client, in the 101 packet from the server) are relayed', async (t) => {
+  const up = await rawServer(t, undefined, frame(Opcode.TEXT, 'server spoke first'));
+  const rec = recorder();
+  const proxy = await testProxy(t, { addons: [rec.addon] });
+  const { peer, response } = await rawWsClientViaProxy(proxy.port, up.port, { pipelined: frame(Opcode.TEXT, 'client spoke early', true, true) });
+  t.after(() => peer.socket.destroy());
+  assert.match(response, /^HTTP\/1\.1 101 /);
+  const fromServer = await readFrame(peer, false);
+  assert.deepEqual([fromServer.opcode, fromServer.text, fromServer.maskKey], [Opcode.TEXT, 'server spoke first', null]);
+  const server = await up.nextPeer();
+  const fromClient = await readFrame(server, true);
+  assert.deepEqual([fromClient.opcode, fromClient.text], [Opcode.TEXT, 'client spoke early']);
+  peer.socket.write(frame(Opcode.CLOSE, Buffer.from([0x03, 0xe8]), true, true));
+  await rec.ended;
+  assert.deepEqual(rec.flow!.websocket!.messages.map((m) => [m.fromClient, m.text]).sort(), [
+    [false, 'server spoke first'],
+    [true, 'client spoke early'],
+  ]);
+});
+
+test('an addon can inject a message from websocket_start (a greeting before anything else)', async (t) => {
+  const greeter: Addon = {
+    name: 'greeter',
+    websocket_start(f: HTTPFlow) {
+      injectWebSocketMessage(f, true, Buffer.from('welcome'), true);
+    },
+  };
+  const up = await server(t);
+  const proxy = await testProxy(t, { addons: [greeter] });
+  const raw = await rawWsClientViaProxy(proxy.port, up.port);
+  t.after(() => raw.peer.socket.destroy());
+  const first = await readFrame(raw.peer, false);
+  assert.deepEqual([first.opcode, first.text], [Opcode.TEXT, 'welcome']);
 });
 
 test('a client breaking the protocol: both sides get a 1002 close with the reason, and the flow records it', async (t) => {
