@@ -7,7 +7,6 @@
  * Target: h2 rps >= 0.5 x h1 rps.
  */
 import http2 from 'node:http2';
-import https from 'node:https';
 import net from 'node:net';
 import tls from 'node:tls';
 import { execFileSync, spawn } from 'node:child_process';
@@ -30,7 +29,7 @@ const upstream = http2.createSecureServer({ key: readFileSync(join(dir, 'k.pem')
 await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', () => r()));
 const upPort = (upstream.address() as net.AddressInfo).port;
 
-const proxy = spawn(process.execPath, [join(root, 'bin/mitmproxy-ts.js'), 'dump', '-q', '--listen-host', '127.0.0.1', '-p', '0', '--set', 'termlog_verbosity=info', '--set', 'flow_detail=0', '--set', `confdir=${join(dir, 'conf')}`, '--ssl-insecure'], { stdio: ['ignore', 'pipe', 'inherit'] });
+const proxy = spawn(process.execPath, [join(root, 'bin/mitmproxy-ts.js'), 'dump', '--listen-host', '127.0.0.1', '-p', '0', '--set', 'flow_detail=0', '--set', `confdir=${join(dir, 'conf')}`, '--ssl-insecure'], { stdio: ['ignore', 'pipe', 'inherit'] });
 const port = await new Promise<number>((resolve, reject) => {
   let out = '';
   proxy.stdout!.on('data', (d) => {
@@ -63,22 +62,33 @@ function tunnel(alpn: string[]): Promise<tls.TLSSocket> {
   });
 }
 
+/** Sequential keep-alive GETs on one intercepted HTTP/1.1 connection, parsed by hand (as https-bench.js). */
+function getOnce(socket: tls.TLSSocket): Promise<void> {
+  return new Promise((resolve, reject) => {
+    let buf = Buffer.alloc(0);
+    const onData = (d: Buffer) => {
+      buf = Buffer.concat([buf, d]);
+      const i = buf.indexOf('\r\n\r\n');
+      if (i < 0) return;
+      const m = /content-length:\s*(\d+)/i.exec(buf.subarray(0, i).toString());
+      if (!m) return reject(new Error('no content-length'));
+      if (buf.length >= i + 4 + Number(m[1])) {
+        socket.off('data', onData);
+        resolve();
+      }
+    };
+    socket.on('data', onData);
+    socket.write(`GET /size/1024 HTTP/1.1\r\nHost: 127.0.0.1:${upPort}\r\n\r\n`);
+  });
+}
+
 async function h1(): Promise<number> {
   let done = 0;
   const end = Date.now() + seconds * 1000;
   const worker = async () => {
     const socket = await tunnel(['http/1.1']);
-    const agent = new https.Agent({ keepAlive: true, maxSockets: 1 });
-    (agent as unknown as { createConnection: () => tls.TLSSocket }).createConnection = () => socket;
     while (Date.now() < end) {
-      await new Promise<void>((resolve, reject) => {
-        const req = https.request({ host: '127.0.0.1', port: upPort, path: '/size/1024', agent, ca, servername: 'localhost' }, (res) => {
-          res.resume();
-          res.on('end', () => resolve());
-        });
-        req.on('error', reject);
-        req.end();
-      });
+      await getOnce(socket);
       done++;
     }
     socket.destroy();
