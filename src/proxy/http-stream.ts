@@ -79,6 +79,12 @@ export async function runHttpFlow(ctx: ConnectionContext, flow: HTTPFlow, client
     client.abort();
     upstream?.abort();
   });
+  // A flow paused by interception must not wait forever for a client that is gone (or for a
+  // proxy that is shutting down and closed the connection).
+  const onClientGone = () => {
+    if (flow.intercepted) flow.kill();
+  };
+  ctx.rawSocket.once('close', onClientGone);
 
   const fail = async (status: number, message: string, fireError = true): Promise<FlowOutcome> => {
     flow.error ??= new FlowError(message);
@@ -308,6 +314,7 @@ export async function runHttpFlow(ctx: ConnectionContext, flow: HTTPFlow, client
     throw e;
   } finally {
     unsubscribeKill();
+    ctx.rawSocket.off('close', onClientGone);
   }
 }
 

@@ -170,3 +170,17 @@ test('server_connect can cancel the upstream connection by setting server.error'
   assert.match(r.stdout, /blocked by addon/);
   assert.equal(up.connections, 0);
 });
+
+test('shutting down while a flow is intercepted kills the flow instead of hanging', async (t) => {
+  const up = await echoServer(t);
+  const held: HTTPFlow[] = [];
+  const { startProxy } = await import('../../src/index.js');
+  const proxy = await startProxy({ addons: [{ name: 'hold', request: (f: HTTPFlow) => void (f.intercept(), held.push(f)) }] });
+  const pending = curl(['-x', proxy.url, `${up.url}/held`]);
+  for (let i = 0; i < 100 && held.length === 0; i++) await sleep(20);
+  assert.equal(held.length, 1);
+  const closed = await Promise.race([proxy.close().then(() => 'closed'), sleep(5000).then(() => 'hung')]);
+  assert.equal(closed, 'closed');
+  assert.equal(held[0]!.error?.msg, 'Connection killed.');
+  assert.equal((await pending).status, 0);
+});
