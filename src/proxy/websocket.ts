@@ -20,6 +20,7 @@ import {
   type Frame,
 } from './websocket/frame.js';
 import { MessageDeflater, MessageInflater, parseNegotiatedExtensions, type DeflateParams } from './websocket/permessage-deflate.js';
+import { TaskQueue, type MaybePromise } from './websocket/task-queue.js';
 
 /** One side of a WebSocket connection: the byte stream and the reader that owns its incoming bytes. */
 export interface WebSocketPeer {
@@ -66,7 +67,8 @@ export function injectWebSocketMessage(flow: HTTPFlow, toClient: boolean, conten
  * Relay a WebSocket connection after its 101 response: frames are parsed on both sides, messages
  * reassembled (and decompressed), recorded in `flow.websocket`, passed through `websocket_message`
  * and written to the other side (compressed and framed again); `websocket_start` and
- * `websocket_end` bracket the conversation. Resolves when both sides are done.
+ * `websocket_end` bracket the conversation. Resolves after `websocket_end` (or a kill); by then
+ * both sockets have been ended (closing frames flushed) or destroyed.
  */
 export async function relayWebSocket(
   ctx: ConnectionContext,
@@ -90,61 +92,6 @@ interface IncomingMessage {
   compressed: boolean;
 }
 
-/** Work that either finished synchronously (undefined) or is still running. */
-type MaybePromise = Promise<void> | undefined;
-
-/**
- * Runs tasks one at a time, in the order they were queued. A synchronous task on an idle queue
- * costs nothing (no promise, no microtask); a task queued while another runs (for instance an
- * addon injecting a message from inside its hook) waits for it.
- */
-class TaskQueue {
-  private busy = false;
-  private waiting: Array<() => void> = [];
-
-  run(task: () => MaybePromise): MaybePromise {
-    if (this.busy) {
-      return new Promise<void>((resolve, reject) => {
-        this.waiting.push(() => {
-          let r: MaybePromise;
-          try {
-            r = task();
-          } catch (e) {
-            reject(e);
-            this.next();
-            return;
-          }
-          if (!r) {
-            resolve();
-            this.next();
-          } else {
-            r.then(resolve, reject).finally(() => this.next());
-          }
-        });
-      });
-    }
-    this.busy = true;
-    let r: MaybePromise;
-    try {
-      r = task();
-    } catch (e) {
-      this.next();
-      throw e;
-    }
-    if (!r) {
-      this.next();
-      return undefined;
-    }
-    return r.finally(() => this.next());
-  }
-
-  /** Hand the queue to the next waiting task (it inherits `busy`), or mark it idle. */
-  private next(): void {
-    const w = this.waiting.shift();
-    if (w) w();
-    else this.busy = false;
-  }
-}
 
 /**
  * One direction of the relay: reading one peer, writing the other. Reading is event driven (the
