@@ -2,7 +2,7 @@ import { isUtf8 } from 'node:buffer';
 import type { Duplex } from 'node:stream';
 import type { AddonManager } from '../addonmanager.js';
 import type { HTTPFlow } from '../http.js';
-import { pyBytesRepr } from '../io/pyrepr.js';
+import { pyBytesRepr, pyStrRepr } from '../io/pyrepr.js';
 import { now } from '../util/time.js';
 import { Opcode, WebSocketMessage, type WebSocketData } from '../websocket.js';
 import type { ConnectionContext } from './context.js';
@@ -187,7 +187,7 @@ class WebSocketRelay {
     this.ws = flow.websocket!;
     this.hooks = ctx.master.addons;
     const ext = parseNegotiatedExtensions(flow.response?.headers.get('sec-websocket-extensions'));
-    for (const name of ext.unknown) this.log(`Ignoring unknown WebSocket extension ${JSON.stringify(name)}.`);
+    for (const name of ext.unknown) this.log(`Ignoring unknown WebSocket extension ${pyStrRepr(name)}.`);
     this.deflate = ext.deflate;
     this.c2s = new Direction(true, client, server, this.deflate, limits);
     this.s2c = new Direction(false, server, client, this.deflate, limits);
@@ -398,15 +398,15 @@ class WebSocketRelay {
     const hooks = this.hooks;
     // Without listeners there is nothing to wait for; an intercepted flow still waits for its resume.
     if (hooks.hasHandlers('websocket_message') || hooks.hasHandlers('update') || this.flow.intercepted) {
-      return this.hookAndForward(d, message, incoming);
+      return this.hookAndForward(d, message, incoming, content);
     }
-    return this.forward(d, message, incoming);
+    return this.forward(d, message, incoming, content);
   }
 
-  private async hookAndForward(d: Direction, message: WebSocketMessage, incoming: IncomingMessage): Promise<void> {
+  private async hookAndForward(d: Direction, message: WebSocketMessage, incoming: IncomingMessage, received: Buffer): Promise<void> {
     await this.hooks.triggerFlow('websocket_message', this.flow);
     if (this.closing || message.dropped) return;
-    const r = this.forward(d, message, incoming);
+    const r = this.forward(d, message, incoming, received);
     if (r) await r;
   }
 
@@ -414,10 +414,16 @@ class WebSocketRelay {
    * Write a (possibly modified) message to the receiving peer, compressed and framed like the
    * original where possible. The write itself never waits: backpressure is the reader's business.
    */
-  private forward(d: Direction, message: WebSocketMessage, original: IncomingMessage): MaybePromise {
+  private forward(d: Direction, message: WebSocketMessage, original: IncomingMessage, received: Buffer): MaybePromise {
     const opcode = message.type === Opcode.TEXT ? Opcode.TEXT : Opcode.BINARY;
-    if (original.compressed && this.deflate !== null) return this.compressAndWrite(d, opcode, message.content, original);
-    this.writeMessage(d, opcode, message.content, false, original);
+    let content = message.content;
+    // Text an addon wrote (or injected) goes out as valid UTF-8, bad sequences replaced as
+    // mitmproxy does, rather than making the receiver fail the connection with 1007.
+    if (opcode === Opcode.TEXT && (content !== received || message.injected) && !isUtf8(content)) {
+      content = Buffer.from(content.toString('utf8'), 'utf8');
+    }
+    if (original.compressed && this.deflate !== null) return this.compressAndWrite(d, opcode, content, original);
+    this.writeMessage(d, opcode, content, false, original);
     return undefined;
   }
 

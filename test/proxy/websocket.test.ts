@@ -525,6 +525,24 @@ test('an addon can inject a message from websocket_start (a greeting before anyt
   assert.deepEqual([first.opcode, first.text], [Opcode.TEXT, 'welcome']);
 });
 
+test('text an addon made invalid UTF-8 is sent with replacement characters; unknown extensions are logged and ignored', async (t) => {
+  const up = await rawServer(t, 'x-unknown-ext; param=1');
+  const breaker: Addon = {
+    name: 'breaker',
+    websocket_message(f: HTTPFlow) {
+      f.websocket!.messages.at(-1)!.content = Buffer.from([0x61, 0xff, 0x62]);
+    },
+  };
+  const proxy = await testProxy(t, { addons: [breaker] });
+  const { peer } = await rawWsClientViaProxy(proxy.port, up.port);
+  t.after(() => peer.socket.destroy());
+  peer.socket.write(frame(Opcode.TEXT, 'valid', true, true));
+  const server = await up.nextPeer();
+  const got = await readFrame(server, true);
+  assert.deepEqual(got.payload, Buffer.from('a\ufffdb'));
+  assert.ok(proxy.logs.some((e) => e.message === "Ignoring unknown WebSocket extension 'x-unknown-ext'."));
+});
+
 test('a client breaking the protocol: both sides get a 1002 close with the reason, and the flow records it', async (t) => {
   const rec = recorder();
   let serverClose: Promise<{ code: number; reason: string }> | null = null;
