@@ -12,6 +12,7 @@ import { Cut } from './cut.js';
 import { DisableH2C } from './disable_h2c.js';
 import { Export } from './export.js';
 import { Onboarding } from './onboarding.js';
+import { Inject } from './inject.js';
 import { ProxyAuth } from './proxyauth.js';
 import { ProxyServer } from './proxyserver.js';
 import { ScriptLoader } from './script.js';
@@ -52,6 +53,7 @@ export function defaultAddons(): Addon[] {
     new Onboarding(),
     new ProxyAuth(),
     new ProxyServer(),
+    new Inject(),
     new ScriptLoader(),
     new ServerPlayback(),
     new MapRemote(),
@@ -70,6 +72,6 @@ export function defaultAddons(): Addon[] {
 
 export {
   Core, Browser, Block, BlockList, AntiCache, AntiComp, ClientPlayback, CommandHistory, Comment, Cut, DisableH2C, Export, Onboarding,
-  ProxyAuth, ProxyServer, ScriptLoader, ServerPlayback, MapRemote, MapLocal, ModifyBody, ModifyHeaders, StickyAuth, StickyCookie, Save,
+  ProxyAuth, ProxyServer, Inject, ScriptLoader, ServerPlayback, MapRemote, MapLocal, ModifyBody, ModifyHeaders, StickyAuth, StickyCookie, Save,
   SaveHar, TlsConfig, UpstreamAuth, UpdateAltSvc,
 };

@@ -46,6 +46,28 @@ function sharedSecureContext(settings: Record<string, unknown>): tls.SecureConte
   return ctx;
 }
 
+/**
+ * TLS sessions to resume, per server and TLS configuration. Resuming skips the server's
+ * certificate signature and our verification of it (the result was stored with the session, and
+ * we only resume under the same verification settings, SNI and address — never across server
+ * names, CVE-2026-48934). Browsers do the same with every server.
+ */
+/** Sessions with the certificate chain the server showed when the session was made (a resumed TLS 1.3 handshake carries none). */
+const sessionCache = new Map<string, { session: Buffer; certificateList: string[] }>();
+const SESSION_CACHE_SIZE = 256;
+
+function sessionKey(settings: Record<string, unknown>, context: tls.SecureContext, address: [string, number]): string {
+  return JSON.stringify([address[0], address[1], settings.servername ?? null, settings.host ?? null, settings.rejectUnauthorized ?? true, contextIds(context), settings.ALPNProtocols ?? null]);
+}
+
+const contextIdMap = new WeakMap<tls.SecureContext, number>();
+let nextContextId = 1;
+function contextIds(c: tls.SecureContext): number {
+  let id = contextIdMap.get(c);
+  if (id === undefined) contextIdMap.set(c, (id = nextContextId++));
+  return id;
+}
+
 /** The reason part of an OpenSSL error string ("error:0A000460:SSL routines:fn:reason:file:line"). */
 export function opensslReason(message: string): string {
   const m = /error:[0-9A-Fa-f]+:[^:]*:[^:]*:([^:]+)/.exec(message);
@@ -99,12 +121,33 @@ export async function startServerTls(ctx: ConnectionContext, server: Server, soc
   server.alpnOffers = alpn;
   try {
     const connectOptions = { ...data.settings };
+    let key: string | null = null;
     if (!connectOptions.secureContext) {
       connectOptions.secureContext = sharedSecureContext(connectOptions);
       for (const k of CONTEXT_KEYS) delete connectOptions[k];
+      // Resume only sessions we made ourselves under identical settings (an addon's own context opts out).
+      key = sessionKey(connectOptions, connectOptions.secureContext as tls.SecureContext, server.address!);
+      const cached = sessionCache.get(key);
+      if (cached) connectOptions.session = cached.session;
     }
+    // A session ticket may arrive before the handshake is reported complete; it is stored with
+    // the certificate chain once both are known.
+    let ticket: Buffer | null = null;
+    let chain: string[] | null = null;
+    const remember = () => {
+      if (key === null || ticket === null || chain === null) return;
+      sessionCache.delete(key);
+      if (sessionCache.size >= SESSION_CACHE_SIZE) sessionCache.delete(sessionCache.keys().next().value!);
+      sessionCache.set(key, { session: ticket, certificateList: chain });
+    };
     const ts = await new Promise<tls.TLSSocket>((resolve, reject) => {
       const t = tls.connect(connectOptions as tls.ConnectionOptions);
+      if (key !== null) {
+        t.on('session', (session: Buffer) => {
+          ticket = session;
+          remember();
+        });
+      }
       attachKeylog(t);
       const onError = (e: Error) => reject(e);
       t.once('error', onError);
@@ -119,6 +162,9 @@ export async function startServerTls(ctx: ConnectionContext, server: Server, soc
     server.cipher = ts.getCipher()?.name ?? null;
     server.alpn = ts.alpnProtocol === false ? '' : (ts.alpnProtocol ?? '');
     server.certificateList = peerCertificateChainPem(ts);
+    if (server.certificateList.length === 0 && key !== null && ts.isSessionReused()) server.certificateList = [...(sessionCache.get(key)?.certificateList ?? [])];
+    chain = server.certificateList;
+    remember();
     await hooks.trigger('tls_established_server', data);
     return ts;
   } catch (e) {

@@ -290,3 +290,30 @@ test('SSLKEYLOGFILE receives the TLS secrets in NSS key log format', async (t) =
   assert.ok(lines.length >= 4, 'secrets of the client and the server connection');
   assert.ok(lines.every((l) => /^(CLIENT_HANDSHAKE_TRAFFIC_SECRET|SERVER_HANDSHAKE_TRAFFIC_SECRET|CLIENT_TRAFFIC_SECRET_0|SERVER_TRAFFIC_SECRET_0|EXPORTER_SECRET|CLIENT_RANDOM) [0-9a-f]{64} [0-9a-f]+$/.test(l)), lines[0]);
 });
+
+test('upstream TLS sessions are resumed for the same server name only, and the certificate is still known', async (t) => {
+  const resumed: boolean[] = [];
+  const server = https.createServer({ key: pki.key, cert: pki.cert }, (req, res) => {
+    resumed.push((req.socket as tls.TLSSocket).isSessionReused());
+    res.setHeader('Connection', 'close');
+    res.end('ok');
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  t.after(() => new Promise<void>((r) => server.close(() => r())));
+  const port = (server.address() as net.AddressInfo).port;
+  const certs: number[] = [];
+  const snis: Array<string | null> = [];
+  const proxy = await testProxy(t, {
+    options: { ssl_insecure: true },
+    addons: [{ name: 'spy', tls_established_server: (d: TlsData) => void (certs.push(d.conn.certificateList.length), snis.push(d.conn.sni)) }],
+  });
+  for (let i = 0; i < 3; i++) {
+    const r = await curl(['--cacert', caFile(), '-x', proxy.url, `https://localhost:${port}/s${i}`]);
+    assert.equal(r.status, 200);
+  }
+  const other = await curl(['--cacert', caFile(), '-x', proxy.url, `https://127.0.0.1:${port}/ip`]);
+  assert.equal(other.status, 200);
+  assert.deepEqual(snis, ['localhost', 'localhost', 'localhost', null]);
+  assert.deepEqual(resumed, [false, true, true, false], 'resumed for the same name, never across names');
+  assert.deepEqual(certs, [1, 1, 1, 1], 'the upstream certificate is known on resumed connections too');
+});
