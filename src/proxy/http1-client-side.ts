@@ -12,6 +12,7 @@ import { readBody } from './http1/body.js';
 import { FramingError, expectedSize, keepAlive, requestBodyFraming, validateFraming, type BodyFraming } from './http1/framing.js';
 import { HttpSyntaxError, parseRequestHead, type RequestHead } from './http1/parse.js';
 import { HeadTooLargeError } from './socket-reader.js';
+import { writeHttp1Message } from './http1/write.js';
 import { openUpstreamExchange } from './upstream-exchange.js';
 import { waitForDrain } from './upstream-pool.js';
 
@@ -69,7 +70,7 @@ class Http1ClientExchange implements ClientExchange {
 
   async sendResponse(resp: Response): Promise<void> {
     const body = resp.rawContent ?? Buffer.alloc(0);
-    let framing: OutgoingFraming = this.noBody(resp) ? { kind: 'no-body' } : { kind: 'buffered', length: body.length };
+    const framing: OutgoingFraming = this.noBody(resp) ? { kind: 'no-body' } : { kind: 'buffered', length: body.length };
     // An HTTP/1.0 client cannot read chunked bodies: give it a Content-Length instead.
     const fieldsIn = this.request.httpVersion === 'HTTP/1.0' ? resp.headers.fields.filter(([n]) => n.toLowerCase() !== 'transfer-encoding') : resp.headers.fields;
     const { fields, chunked } = framedFields(fieldsIn, framing, false);
@@ -78,23 +79,8 @@ class Http1ClientExchange implements ClientExchange {
     this.noteConnectionHeader(resp);
     this.responseStarted = true;
     const s = this.ctx.socket;
-    s.cork();
-    s.write(head, 'latin1');
-    if (framing.kind !== 'no-body') {
-      if (chunked) {
-        if (body.length) {
-          s.write(chunkHeader(body.length), 'latin1');
-          s.write(body);
-          s.write(CRLF);
-        }
-        s.write(lastChunk(resp.trailers?.fields ?? null), 'latin1');
-      } else if (body.length) {
-        s.write(body);
-      }
-    }
-    framing = { kind: 'no-body' };
-    s.uncork();
-    if (s.writableNeedDrain) await waitForDrain(s);
+    const mustWait = writeHttp1Message(s, head, framing.kind === 'no-body' ? null : body, chunked, resp.trailers?.fields ?? null);
+    if (mustWait) await waitForDrain(s);
   }
 
   async startResponse(resp: Response, bodySize: number | null): Promise<void> {

@@ -7,6 +7,7 @@ import { assembleRequestHead, chunkHeader, framedFields, lastChunk, type Outgoin
 import { readBody } from './http1/body.js';
 import { expectedSize, keepAlive, responseBodyFraming, type BodyFraming } from './http1/framing.js';
 import { parseResponseHead } from './http1/parse.js';
+import { writeHttp1Message } from './http1/write.js';
 import { ConnectionClosedError, HeadTooLargeError } from './socket-reader.js';
 import { ConnectError, waitForDrain, type ServerConnection } from './upstream-pool.js';
 import { absoluteRequestTarget } from './upstream-proxy.js';
@@ -88,20 +89,7 @@ export class Http1UpstreamExchange implements UpstreamExchange {
 
   private async writeBuffered(head: string, body: Buffer, trailers: Headers | null): Promise<void> {
     const s = this.conn.socket;
-    s.cork();
-    s.write(head, 'latin1');
-    if (this.chunked) {
-      if (body.length) {
-        s.write(chunkHeader(body.length), 'latin1');
-        s.write(body);
-        s.write(CRLF);
-      }
-      s.write(lastChunk(trailers?.fields ?? null), 'latin1');
-    } else if (body.length) {
-      s.write(body);
-    }
-    s.uncork();
-    if (s.writableNeedDrain) await waitForDrain(s);
+    if (writeHttp1Message(s, head, body, this.chunked, trailers?.fields ?? null)) await waitForDrain(s);
   }
 
   async startRequest(flow: HTTPFlow, bodySize: number | null): Promise<void> {
