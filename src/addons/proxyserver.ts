@@ -5,6 +5,9 @@ import { ProxyMode, ModeSpecError } from '../proxy/modes.js';
 import { ProxyServers } from '../proxy/server.js';
 import { readProxyOptions, type ProxyOptions } from '../proxy/proxy-options.js';
 
+/** Options that change how upstream connections are made (kept idle ones become unusable). */
+const KEEPALIVE_OPTIONS = new Set(['client_certs', 'upstream_cert', 'connect_addr', 'certs', 'confdir', 'http2', 'upstream_auth']);
+
 /** Options whose change restarts the listeners. */
 const LISTEN_OPTIONS = ['mode', 'listen_host', 'listen_port', 'server'];
 
@@ -109,6 +112,8 @@ export class ProxyServer {
       throw new OptionsError((e as Error).message);
     }
     Object.assign(this.options, fresh);
+    // Kept upstream connections were opened under the old TLS and routing settings.
+    if ([...updated].some((n) => KEEPALIVE_OPTIONS.has(n) || n.startsWith('tls_') || n.startsWith('ciphers_') || n.startsWith('ssl_'))) this.servers?.idle.clear();
     if (updated.has('mode')) this.modes();
     if (this.isRunning && LISTEN_OPTIONS.some((n) => updated.has(n))) await this.restart();
   }

@@ -6,6 +6,7 @@ import { now } from '../util/time.js';
 import type { ConnectionContext } from './context.js';
 import type { ProxyMode } from './modes.js';
 import type { OwnAddresses } from './own-addresses.js';
+import type { IdleConnections } from './idle-connections.js';
 import type { ProxyOptions } from './proxy-options.js';
 import { SocketReader } from './socket-reader.js';
 import { UpstreamPool, ConnectError } from './upstream-pool.js';
@@ -30,6 +31,7 @@ export async function handleClientConnection(
   socket: net.Socket,
   options: ProxyOptions,
   own: OwnAddresses,
+  idle?: IdleConnections,
 ): Promise<void> {
   socket.setNoDelay(true);
   const client = new Client({
@@ -51,6 +53,7 @@ export async function handleClientConnection(
     upstream: undefined as unknown as UpstreamPool,
     options,
     own,
+    idle,
     clientLabel,
     closed: false,
   };
@@ -190,7 +193,10 @@ async function handleConnect(ctx: ConnectionContext, flow: HTTPFlow): Promise<'t
   const req = flow.request;
   ctx.server = new Server({ address: [req.host, req.port] });
   flow.serverConn = ctx.server;
-  if (!flow.response && ctx.options.connectionStrategy === 'eager') {
+  // An idle TLS connection to the target kept from this client's previous tunnel will serve it:
+  // no need to open another one now.
+  const keptForClient = ctx.idle?.hasTls(ctx.client.peername?.[0] ?? '', [req.host, req.port]) ?? false;
+  if (!flow.response && ctx.options.connectionStrategy === 'eager' && !keptForClient) {
     try {
       const conn = await ctx.upstream.open({ address: [req.host, req.port], tls: false }, ctx.server);
       flow.serverConn = conn.server;

@@ -6,6 +6,7 @@ import type { SocketReader } from './socket-reader.js';
 import type { UpstreamPool } from './upstream-pool.js';
 import type { ProxyOptions } from './proxy-options.js';
 import type { OwnAddresses } from './own-addresses.js';
+import type { IdleConnections } from './idle-connections.js';
 
 /**
  * Everything the protocol code needs to know about one client connection: who the client is,
@@ -31,6 +32,8 @@ export interface ConnectionContext {
   options: ProxyOptions;
   /** The proxy's own listening addresses, to refuse requests that would loop back into it. */
   own: OwnAddresses;
+  /** Upstream connections kept between client connections from the same address (absent for replays). */
+  idle?: IdleConnections;
   /** "host:port" of the client, for log lines. */
   clientLabel: string;
   /** Set once the client connection is closing; layers stop reading. */

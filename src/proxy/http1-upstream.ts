@@ -61,9 +61,9 @@ export class Http1UpstreamExchange implements UpstreamExchange {
   constructor(
     private readonly ctx: ConnectionContext,
     private conn: ServerConnection,
-    reused: boolean,
   ) {
-    this.reused = reused;
+    this.reused = conn.exchanges > 0;
+    conn.exchanges++;
   }
 
   get server() {
@@ -127,6 +127,7 @@ export class Http1UpstreamExchange implements UpstreamExchange {
         this.ctx.upstream.release(this.conn);
         this.conn = await this.ctx.upstream.open(this.conn.target);
         this.conn.inUse = true;
+        this.conn.exchanges++;
         flow.serverConn = this.conn.server;
         await this.sendRequest(flow);
         return await this.readHeadOnce(flow);

@@ -63,7 +63,9 @@ export class Http2UpstreamExchange implements UpstreamExchange {
   constructor(
     private readonly ctx: ConnectionContext,
     private readonly conn: ServerConnection,
-  ) {}
+  ) {
+    conn.exchanges++;
+  }
 
   private open(flow: HTTPFlow, endStream: boolean): http2.ClientHttp2Stream {
     const r = flow.request;

@@ -4,6 +4,7 @@ import { ProxyMode } from './modes.js';
 import { handleClientConnection } from './client-connection.js';
 import type { ProxyOptions } from './proxy-options.js';
 import { OwnAddresses } from './own-addresses.js';
+import { IdleConnections } from './idle-connections.js';
 
 /** The modes this version can serve. */
 const SUPPORTED_MODES: ReadonlySet<string> = new Set(['regular', 'reverse', 'upstream', 'socks5']);
@@ -39,6 +40,8 @@ export interface Listener {
 export class ProxyServers {
   readonly listeners: Listener[] = [];
   readonly own = new OwnAddresses();
+  /** Upstream connections kept between client connections from the same address. */
+  readonly idle = new IdleConnections();
   private readonly sockets = new Set<net.Socket>();
   private readonly handlers = new Set<Promise<void>>();
 
@@ -93,7 +96,7 @@ export class ProxyServers {
     socket.on('error', () => undefined);
     this.sockets.add(socket);
     socket.once('close', () => this.sockets.delete(socket));
-    const p = handleClientConnection(this.master, mode, socket, this.options, this.own).catch((e) => {
+    const p = handleClientConnection(this.master, mode, socket, this.options, this.own, this.idle).catch((e) => {
       this.master.log.error(`Unexpected error: ${(e as Error).stack ?? String(e)}`);
     });
     this.handlers.add(p);
@@ -112,5 +115,6 @@ export class ProxyServers {
     for (const s of this.sockets) s.destroy();
     await Promise.all(closing);
     await Promise.allSettled([...this.handlers]);
+    this.idle.clear();
   }
 }

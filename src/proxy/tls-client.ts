@@ -87,8 +87,15 @@ export async function interceptClientTls(ctx: ConnectionContext, opts: { forceAl
     // A reverse proxy names its target (ctx.server.sni); otherwise the client's SNI goes upstream.
     const sni = ctx.server.sni ?? client.sni ?? (net.isIP(ctx.server.address[0]) ? null : ctx.server.address[0]);
     try {
-      const conn = ctx.upstream.idleFor(ctx.server.address) ?? (await ctx.upstream.open({ address: ctx.server.address, tls: false }, ctx.server));
-      await ctx.upstream.startTls(conn, sni, offers);
+      // A TLS connection this client's previous tunnel left behind serves (no second handshake).
+      const kept = ctx.upstream.adoptIdle({ address: ctx.server.address, tls: true, sni, alpn: offers }, { claim: false });
+      if (kept) {
+        ctx.server = kept.server;
+        context.server = kept.server;
+      } else {
+        const conn = ctx.upstream.idleFor(ctx.server.address) ?? (await ctx.upstream.open({ address: ctx.server.address, tls: false }, ctx.server));
+        await ctx.upstream.startTls(conn, sni, offers);
+      }
     } catch (e) {
       // Requests on this connection will be answered with this error (mitmproxy: test_reuse_error).
       ctx.server.error = (e as Error).message;

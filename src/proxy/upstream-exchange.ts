@@ -35,9 +35,8 @@ export async function openUpstreamExchange(ctx: ConnectionContext, flow: HTTPFlo
     target.alpn = alpnOffers(ctx, flow);
   }
   routeThroughProxy(ctx, flow, target);
-  const before = ctx.upstream.size;
   const conn = await ctx.upstream.acquire(target);
   flow.serverConn = conn.server;
   if (conn.multiplexed || conn.server.alpn === 'h2') return new Http2UpstreamExchange(ctx, conn);
-  return new Http1UpstreamExchange(ctx, conn, ctx.upstream.size === before);
+  return new Http1UpstreamExchange(ctx, conn);
 }

@@ -50,6 +50,10 @@ export class ServerConnection {
   h2: import('node:http2').ClientHttp2Session | null = null;
   /** True for HTTP/2 connections: several exchanges at once, never exclusively "in use". */
   multiplexed = false;
+  /** Exchanges this connection has carried (a failure on a used connection may just mean it went stale). */
+  exchanges = 0;
+  /** Who holds the connection now (a client connection's pool, or the idle cache): told when it closes. */
+  owner: { forget(conn: ServerConnection): void } | null = null;
 
   constructor(
     readonly server: Server,
@@ -141,6 +145,8 @@ export class UpstreamPool {
       const shared = this.findUsable(target);
       if (shared) return shared;
     }
+    const kept = this.adoptIdle(target);
+    if (kept) return kept;
     const job = this.connectFor(target);
     this.opening.set(key, job);
     try {
@@ -148,6 +154,22 @@ export class UpstreamPool {
     } finally {
       if (this.opening.get(key) === job) this.opening.delete(key);
     }
+  }
+
+  /**
+   * An idle connection an earlier client connection from the same address left behind
+   * (idle-connections.ts), taken over by this pool.
+   */
+  adoptIdle(target: UpstreamTarget, opts: { claim: boolean } = { claim: true }): ServerConnection | null {
+    const idle = this.ctx.idle;
+    const host = this.ctx.client.peername?.[0];
+    if (!idle || host === undefined) return null;
+    const conn = idle.take(host, this.withVia(target));
+    if (!conn) return null;
+    this.conns.push(conn);
+    conn.owner = this;
+    conn.inUse = opts.claim && !conn.multiplexed;
+    return conn;
   }
 
   private async connectFor(target: UpstreamTarget): Promise<ServerConnection> {
@@ -185,6 +207,11 @@ export class UpstreamPool {
     if (c.multiplexed) return;
     c.inUse = false;
     if (!c.reusable || c.closed) c.close();
+  }
+
+  /** A connection of ours closed. */
+  forget(conn: ServerConnection): void {
+    this.conns = this.conns.filter((c) => c !== conn);
   }
 
   /** The idle plain connection to `address` (the one opened eagerly for a CONNECT), if any. */
@@ -229,11 +256,25 @@ export class UpstreamPool {
     conn.multiplexed = server.alpn === 'h2';
   }
 
-  /** Close every connection; resolves when their `server_disconnected` hooks have run. */
+  /**
+   * The client connection ended: idle, reusable HTTP/1 connections are kept for the client's next
+   * connection (idle-connections.ts); the others are closed. Resolves when the closed ones' hooks ran.
+   */
   async closeAll(): Promise<void> {
     const conns = [...this.conns];
-    for (const c of conns) c.close();
-    await Promise.all(conns.map((c) => c.finished));
+    this.conns = [];
+    const host = this.ctx.client.peername?.[0];
+    const closing: ServerConnection[] = [];
+    for (const c of conns) {
+      // Only TLS connections are worth keeping (a handshake saved); plain ones close as before, so
+      // hook order for plain HTTP stays mitmproxy's (server_disconnected before client_disconnected).
+      const kept = c.target.tls && !c.target.via && !c.multiplexed && c.exchanges > 0 && host !== undefined && this.ctx.idle?.park(host, c);
+      if (!kept) {
+        c.close();
+        closing.push(c);
+      }
+    }
+    await Promise.all(closing.map((c) => c.finished));
   }
 
   /** The target with its upstream proxy decided (the mode's when the caller did not say). */
@@ -306,13 +347,14 @@ export class UpstreamPool {
     }
     const conn = new ServerConnection(server, socket, target);
     conn.multiplexed = server.alpn === 'h2';
+    conn.owner = this;
     this.conns.push(conn);
     conn.finished = new Promise<void>((resolve) => {
       socket.once('close', () => {
         conn.closed = true;
         conn.reusable = false;
         server.timestampEnd = now();
-        this.conns = this.conns.filter((c) => c !== conn);
+        conn.owner?.forget(conn);
         void hooks.trigger('server_disconnected', data).finally(resolve);
       });
     });

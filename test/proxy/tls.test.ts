@@ -317,3 +317,49 @@ test('upstream TLS sessions are resumed for the same server name only, and the c
   assert.deepEqual(resumed, [false, true, true, false], 'resumed for the same name, never across names');
   assert.deepEqual(certs, [1, 1, 1, 1], 'the upstream certificate is known on resumed connections too');
 });
+
+test('a new tunnel from the same client reuses the TLS connection its previous tunnel left idle (one handshake, not two)', async (t) => {
+  const connections: number[] = [];
+  const server = https.createServer({ key: pki.key, cert: pki.cert }, (req, res) => res.end(`n=${connections.length}`));
+  server.on('secureConnection', () => connections.push(Date.now()));
+  const sockets = new Set<Duplex>();
+  server.on('connection', (s) => {
+    sockets.add(s);
+    s.on('close', () => sockets.delete(s));
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  t.after(() => new Promise<void>((r) => (sockets.forEach((s) => s.destroy()), server.close(() => r()))));
+  const port = (server.address() as net.AddressInfo).port;
+  const proxy = await testProxy(t, { options: { ssl_insecure: true } });
+  for (let i = 0; i < 5; i++) {
+    // curl opens a new CONNECT tunnel and a new TLS session with the proxy every time.
+    const r = await curl(['--cacert', caFile(), '-x', proxy.url, `https://localhost:${port}/fresh${i}`]);
+    assert.equal(r.status, 200, r.stderr);
+    await sleep(50);
+  }
+  assert.equal(connections.length, 1, 'one upstream TLS connection served five client tunnels');
+});
+
+test('kept upstream connections are never handed to another client address', async () => {
+  const { IdleConnections } = await import('../../src/proxy/idle-connections.js');
+  const idle = new IdleConnections();
+  const fake = {
+    closed: false,
+    reusable: true,
+    inUse: false,
+    reader: { bufferedLength: 0 },
+    target: { address: ['example.com', 443], tls: true, sni: 'example.com' },
+    socket: { once: () => undefined },
+    matches: () => true,
+    close() {
+      this.closed = true;
+    },
+  };
+  assert.ok(idle.park('10.0.0.1', fake as never));
+  assert.equal(idle.take('10.0.0.2', { address: ['example.com', 443], tls: true, sni: 'example.com' }), null);
+  assert.equal(idle.take('10.0.0.1', { address: ['example.com', 443], tls: true, sni: 'example.com' }), fake);
+  assert.ok(idle.park('10.0.0.1', fake as never));
+  idle.clear();
+  assert.equal(fake.closed, true);
+  assert.equal(idle.size, 0);
+});

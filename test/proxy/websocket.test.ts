@@ -12,7 +12,6 @@ import { testProxy } from '../helpers/proxy.js';
 import { HTTPFlow, type Addon } from '../../src/index.js';
 import { Opcode } from '../../src/websocket.js';
 import type { TCPFlow } from '../../src/tcp.js';
-import { Inject } from '../../src/addons/inject.js';
 import { encodeFlow, readFlows } from '../../src/io/index.js';
 import { injectWebSocketMessage, websocketLimits } from '../../src/proxy/websocket.js';
 import { FrameParser, encodeFrame, parseClosePayload } from '../../src/proxy/websocket/frame.js';
@@ -347,7 +346,7 @@ test('permessage-deflate on the wire: forwarded messages are compressed (RSV1) w
     },
   };
   const rec = recorder();
-  const proxy = await testProxy(t, { addons: [rec.addon, rewrite, new Inject()] });
+  const proxy = await testProxy(t, { addons: [rec.addon, rewrite] });
   const ws = await wsClientViaProxy(proxy.port, { port: up.port }, { perMessageDeflate: { threshold: 0 } });
   closeClient(t, ws);
   const peer = await up.nextPeer();
@@ -441,7 +440,7 @@ test('inject.websocket sends messages to either side; they go through websocket_
   const rec = recorder();
   const got: Array<[string, boolean]> = [];
   const up = await server(t, { onConnection: (sws) => sws.on('message', (d, isBinary) => got.push([Buffer.from(d as Buffer).toString('hex'), isBinary])) });
-  const proxy = await testProxy(t, { addons: [new Inject(), rec.addon] });
+  const proxy = await testProxy(t, { addons: [rec.addon] });
   const ws = await wsClientViaProxy(proxy.port, { port: up.port });
   closeClient(t, ws);
   const flow = await rec.started;
