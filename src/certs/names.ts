@@ -79,7 +79,21 @@ export interface CertNameInputs {
   crlPath?: string | null;
 }
 
+/** Upstream certificates seen recently, parsed (every connection to a server presents the same one). */
+const parsedUpstream = new Map<string, ParsedCertificate | null>();
+
 function upstreamLeaf(input: string | Uint8Array): ParsedCertificate | null {
+  if (typeof input !== 'string') return parseUpstreamLeaf(input);
+  let parsed = parsedUpstream.get(input);
+  if (parsed === undefined) {
+    parsed = parseUpstreamLeaf(input);
+    if (parsedUpstream.size >= 256) parsedUpstream.delete(parsedUpstream.keys().next().value!);
+    parsedUpstream.set(input, parsed);
+  }
+  return parsed;
+}
+
+function parseUpstreamLeaf(input: string | Uint8Array): ParsedCertificate | null {
   try {
     const der = typeof input === 'string' ? pemCertificates(input)[0] : Buffer.from(input);
     return der ? parseCertificate(der) : null;
