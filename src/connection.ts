@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { uuid4 } from './util/uuid.js';
 
 /** A socket address: `[host, port]`, or `[host, port, flowinfo, scopeId]` for some IPv6 sockets. */
 export type Address = [host: string, port: number] | [host: string, port: number, flowinfo: number, scopeId: number];
@@ -49,7 +49,7 @@ export interface ServerState extends ConnectionState {
  * timestamps. Certificates are kept as PEM text.
  */
 export abstract class Connection {
-  id: string = randomUUID();
+  id: string = uuid4();
   peername: Address | null = null;
   sockname: Address | null = null;
   transportProtocol: TransportProtocol = 'tcp';

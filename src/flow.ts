@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { uuid4 } from './util/uuid.js';
 import { isDeepStrictEqual } from 'node:util';
 import { Client, Server, type ClientState, type ServerState } from './connection.js';
 import { now } from './util/time.js';
@@ -74,7 +74,7 @@ export interface FlowState extends FlowStateBase {
 export abstract class Flow {
   abstract readonly type: FlowType;
 
-  id: string = randomUUID();
+  id: string = uuid4();
   clientConn: Client;
   serverConn: Server;
   error: FlowError | null = null;
@@ -92,9 +92,10 @@ export abstract class Flow {
   timestampCreated: number = now();
 
   private backupState: FlowState | null = null;
-  private resumeWaiters: Array<() => void> = [];
+  // Created on first use: most flows are never intercepted, and a stored flow should stay small.
+  private resumeWaiters: Array<() => void> | null = null;
   /** Called by `kill()` so the proxy can tear down the connection at once. */
-  private killListeners: Array<() => void> = [];
+  private killListeners: Array<() => void> | null = null;
 
   constructor(clientConn?: Client, serverConn?: Server, live = false) {
     this.clientConn = clientConn ?? new Client({ timestampStart: now() });
@@ -132,28 +133,29 @@ export abstract class Flow {
     this.live = false;
     this.wakeWaiters();
     const listeners = this.killListeners;
-    this.killListeners = [];
-    for (const l of listeners) l();
+    this.killListeners = null;
+    for (const l of listeners ?? []) l();
   }
 
   /** Resolves once the flow is no longer intercepted (at once when it is not). */
   waitForResume(): Promise<void> {
     if (!this.intercepted) return Promise.resolve();
-    return new Promise((resolve) => this.resumeWaiters.push(resolve));
+    return new Promise((resolve) => (this.resumeWaiters ??= []).push(resolve));
   }
 
   /** Register a callback that runs when the flow is killed. Returns a function that unregisters it. */
   onKill(listener: () => void): () => void {
-    this.killListeners.push(listener);
+    (this.killListeners ??= []).push(listener);
     return () => {
-      this.killListeners = this.killListeners.filter((l) => l !== listener);
+      const rest = this.killListeners?.filter((l) => l !== listener) ?? [];
+      this.killListeners = rest.length ? rest : null;
     };
   }
 
   private wakeWaiters(): void {
     const waiters = this.resumeWaiters;
-    this.resumeWaiters = [];
-    for (const w of waiters) w();
+    this.resumeWaiters = null;
+    for (const w of waiters ?? []) w();
   }
 
   /** Save a snapshot of the flow to revert to later; does nothing when one exists, unless `force`. */
@@ -191,7 +193,7 @@ export abstract class Flow {
     const ctor = this.constructor as new () => this;
     const f = new ctor();
     f.setState(state);
-    f.id = randomUUID();
+    f.id = uuid4();
     f.live = false;
     f.intercepted = false;
     return f;

@@ -35,6 +35,9 @@ function asBytes(v: Uint8Array | string): string {
 /** Either `true` (stream the body unchanged) or a function that transforms each chunk. */
 export type StreamSetting = boolean | ((chunk: Buffer) => Buffer | null | undefined);
 
+/** Shared by messages created without a body (a zero-length Buffer cannot be written to). */
+const EMPTY_BODY = Buffer.alloc(0);
+
 /** Options for reading text: which charset to assume and whether to fail on bad encodings. */
 const CHARSET_ALIASES: Record<string, string> = { gb2312: 'gb18030', gbk: 'gb18030', latin1: 'latin-1', 'iso-8859-1': 'latin-1' };
 
@@ -380,7 +383,7 @@ export class Request extends Message {
     timestampStart?: number;
     timestampEnd?: number | null;
   }) {
-    super(init.headers, init.content === undefined ? Buffer.alloc(0) : init.content, init.timestampStart ?? now());
+    super(init.headers, init.content === undefined ? EMPTY_BODY : init.content, init.timestampStart ?? now());
     this._host = init.host;
     this._port = init.port;
     this.method = init.method ?? 'GET';
@@ -634,7 +637,7 @@ export class Response extends Message {
     timestampStart?: number;
     timestampEnd?: number | null;
   }) {
-    super(init.headers, init.content === undefined ? Buffer.alloc(0) : init.content, init.timestampStart ?? now());
+    super(init.headers, init.content === undefined ? EMPTY_BODY : init.content, init.timestampStart ?? now());
     this.statusCode = init.statusCode;
     this.reason = init.reason ?? STATUS_CODES[init.statusCode] ?? '';
     if (init.httpVersion !== undefined) this.httpVersion = init.httpVersion;

@@ -7,7 +7,7 @@
  * cache of 11→12). mitmproxy keeps that in process-wide globals; here it lives in a
  * `MigrationContext` owned by one reader, so reading many files does not grow memory forever.
  */
-import { randomUUID } from 'node:crypto';
+import { uuid4 } from '../util/uuid.js';
 import { FLOW_FORMAT_VERSION } from '../version.js';
 import { MITMPROXY_COMPAT_VERSION } from '../version.js';
 import { setDictKey, type TNetDict, type TNetValue } from './tnetstring.js';
@@ -256,7 +256,7 @@ step(4, (d, ctx) => {
   const idFor = (cache: Map<string, string>, key: string): string => {
     let id = cache.get(key);
     if (id === undefined) {
-      id = randomUUID();
+      id = uuid4();
       cache.set(key, id);
     }
     return id;

@@ -65,6 +65,9 @@ export type FlowOutcome = 'keep-alive' | 'close' | { upgrade: HTTPFlow };
 
 class BodyLimitError extends Error {}
 
+/** Shared by every empty body (a zero-length Buffer cannot be written to); each new one costs ~190 bytes. */
+const EMPTY_BODY = Buffer.alloc(0);
+
 /**
  * Run one flow. `flow.request` holds the parsed request head. Returns how the client connection
  * continues. Never throws for network or protocol problems: they become `flow.error`, an `error`
@@ -151,7 +154,7 @@ export async function runHttpFlow(ctx: ConnectionContext, flow: HTTPFlow, client
     }
 
     if (!streamRequest) {
-      req.rawContent = prefix.length === 1 ? prefix[0]! : Buffer.concat(prefix, prefixSize);
+      req.rawContent = prefix.length === 1 ? prefix[0]! : prefixSize === 0 ? EMPTY_BODY : Buffer.concat(prefix, prefixSize);
       prefix = [];
       req.timestampEnd = now();
       await hooks.triggerFlow('request', flow);
@@ -261,7 +264,7 @@ export async function runHttpFlow(ctx: ConnectionContext, flow: HTTPFlow, client
       }
     }
     if (!streamResponse) {
-      resp.rawContent = respPrefix.length === 1 ? respPrefix[0]! : Buffer.concat(respPrefix, respSize);
+      resp.rawContent = respPrefix.length === 1 ? respPrefix[0]! : respSize === 0 ? EMPTY_BODY : Buffer.concat(respPrefix, respSize);
       respPrefix = [];
       if (respTrailers) resp.trailers = respTrailers;
       upstream.finish();
