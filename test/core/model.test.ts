@@ -1,0 +1,174 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import zlib from 'node:zlib';
+import { Headers } from '../../src/headers.js';
+import { HTTPFlow, Request, Response } from '../../src/http.js';
+import { Client, Server } from '../../src/connection.js';
+import { ContentEncodingError, ZSTD_ENCODE_SUPPORTED, decode, encode } from '../../src/encoding.js';
+import { FlowError } from '../../src/flow.js';
+import { Master } from '../../src/master.js';
+import type { Addon } from '../../src/hooks.js';
+
+test('Headers keep case, order and duplicates; lookups ignore case', () => {
+  const h = Headers.fromRaw(['Content-Type', 'text/plain', 'X-Dup', 'a', 'set-cookie', 'x=1', 'x-dup', 'b']);
+  assert.equal(h.get('content-type'), 'text/plain');
+  assert.equal(h.get('X-DUP'), 'a, b', 'repeated fields joined with ", "');
+  assert.deepEqual(h.getAll('x-dup'), ['a', 'b']);
+  h.set('x-dup', 'c');
+  assert.deepEqual(h.toRaw(), ['Content-Type', 'text/plain', 'X-Dup', 'c', 'set-cookie', 'x=1'], 'set replaces the first in place and drops the rest');
+  h.add('X-New', '1');
+  h.set('new-header', 'appended');
+  assert.deepEqual(h.keys(), ['Content-Type', 'X-Dup', 'set-cookie', 'X-New', 'new-header']);
+  assert.ok(h.delete('SET-COOKIE'));
+  assert.equal(h.has('set-cookie'), false);
+  h.set('x-text', 'héllo');
+  assert.equal(h.fields.at(-1)![1], 'h\xc3\xa9llo', 'text is stored as UTF-8 bytes');
+  assert.equal(h.get('x-text'), 'héllo');
+  h.fields.push(['x-latin', 'caf\xe9']);
+  assert.equal(h.get('x-latin'), 'caf\xe9', 'bytes that are not UTF-8 read as latin1');
+  h.setAll('x-multi', ['1', '2']);
+  assert.deepEqual(h.getAll('x-multi'), ['1', '2']);
+  assert.equal(h.copy().equals(h), true);
+});
+
+test('Request: url, pretty url and host, query, cookies and urlencoded forms', () => {
+  const r = Request.make('post', 'http://example.com:8080/path?a=1&b=two%20words&a=3', 'x', { Host: 'example.com:8080', Cookie: 'k=v; other=2' });
+  assert.equal(r.method, 'POST');
+  assert.equal(r.url, 'http://example.com:8080/path?a=1&b=two%20words&a=3');
+  assert.deepEqual(r.query.getAll('a'), ['1', '3']);
+  assert.equal(r.query.get('b'), 'two words');
+  r.query.set('b', 'new value');
+  assert.equal(r.path, '/path?a=1&b=new+value&a=3', 'changing the query rewrites the path');
+  assert.deepEqual(r.cookies.fields, [['k', 'v'], ['other', '2']]);
+  r.cookies.delete('other');
+  assert.equal(r.headers.get('cookie'), 'k=v');
+  r.url = 'https://other.example/x';
+  assert.equal(r.scheme, 'https');
+  assert.equal(r.host, 'other.example');
+  assert.equal(r.port, 443);
+  assert.equal(r.headers.get('host'), 'other.example', 'the url setter keeps the Host header in step');
+  r.headers.set('host', 'shown.example');
+  assert.equal(r.prettyHost, 'shown.example');
+  assert.equal(r.prettyUrl, 'https://shown.example/x');
+  r.urlencodedForm = [['q', 'a b'], ['n', '1']];
+  assert.equal(r.text, 'q=a+b&n=1');
+  assert.equal(r.headers.get('content-type'), 'application/x-www-form-urlencoded');
+  assert.equal(r.headers.get('content-length'), '9');
+  assert.deepEqual(r.urlencodedForm.fields, [['q', 'a b'], ['n', '1']]);
+  r.anticache();
+  r.anticomp();
+  assert.equal(r.headers.get('accept-encoding'), 'identity');
+  const connect = new Request({ host: 'example.com', port: 443, method: 'CONNECT', authority: 'example.com:443', path: '' });
+  assert.equal(connect.url, 'example.com:443');
+  assert.equal(connect.firstLineFormat, 'authority');
+});
+
+test('Response.make, reasons and Set-Cookie parsing', () => {
+  const r = Response.make(404, 'not here', { 'Set-Cookie': ['a=1; Path=/', 'b=2; HttpOnly'] as unknown as string });
+  assert.equal(r.reason, 'Not Found');
+  assert.equal(r.headers.get('content-length'), '8');
+  assert.deepEqual(r.cookies.get('a'), ['1', [['Path', '/']]]);
+  assert.deepEqual(r.cookies.get('b'), ['2', [['HttpOnly', '']]]);
+  assert.equal(Response.make(204).rawContent!.length, 0);
+});
+
+test('content decodes lazily by Content-Encoding and re-encodes on write; a broken body is reported, not thrown into the proxy', () => {
+  const plain = Buffer.from('hello, hello, hello');
+  for (const enc of ['gzip', 'deflate', 'br']) {
+    const r = Response.make(200);
+    r.headers.set('content-encoding', enc);
+    r.rawContent = encode(plain, enc);
+    assert.deepEqual(r.content, plain, `${enc} decodes`);
+    r.text = 'changed';
+    assert.deepEqual(decode(r.rawContent!, enc), Buffer.from('changed'), `${enc} re-encodes`);
+    assert.equal(r.headers.get('content-length'), String(r.rawContent!.length));
+  }
+  // deflate without the zlib wrapper, as some servers send it
+  assert.deepEqual(decode(zlib.deflateRawSync(plain), 'deflate'), plain);
+  // stacked codings are undone last-first
+  assert.deepEqual(decode(zlib.brotliCompressSync(zlib.gzipSync(plain)), 'gzip, br'), plain);
+  const broken = Response.make(200);
+  broken.headers.set('content-encoding', 'gzip');
+  broken.rawContent = Buffer.from('not gzip at all');
+  assert.throws(() => broken.content, ContentEncodingError);
+  assert.deepEqual(broken.getContent(false), Buffer.from('not gzip at all'), 'non-strict reads give the raw bytes');
+  assert.equal(broken.getText(false), 'not gzip at all');
+  const r = Response.make(200, 'x');
+  r.encode('gzip');
+  assert.equal(r.headers.get('content-encoding'), 'gzip');
+  r.decode();
+  assert.equal(r.headers.get('content-encoding'), undefined);
+  assert.equal(r.text, 'x');
+});
+
+test('zstd: decoding works on every Node; encoding where node:zlib has it (Node >= 22.15), else a clear error', () => {
+  const plain = Buffer.from('zstandard body '.repeat(20));
+  // A zstd frame made by the reference implementation (zstd -19 of the text above), so decoding is tested on Node 20 too.
+  const z = zlib as unknown as { zstdCompressSync?: (b: Buffer) => Buffer };
+  if (ZSTD_ENCODE_SUPPORTED) {
+    const frame = encode(plain, 'zstd');
+    assert.deepEqual(decode(frame, 'zstd'), plain);
+    assert.deepEqual(decode(z.zstdCompressSync!(plain), 'zstd'), plain);
+  } else {
+    assert.throws(() => encode(plain, 'zstd'), /zstd compression needs Node 22\.15 or newer/);
+  }
+  // A tiny known frame: "abc" (zstd 1.5, no checksum): decodes everywhere through fzstd or zlib.
+  const known = Buffer.from('28b52ffd2003190000616263', 'hex');
+  assert.deepEqual(decode(known, 'zstd'), Buffer.from('abc'));
+});
+
+test('flows: intercept/resume, kill, backup/revert/modified, copy, state round trip', async () => {
+  const f = new HTTPFlow(new Client({ peername: ['127.0.0.1', 1234], timestampStart: 1 }), new Server({ address: ['example.com', 80] }), true, Request.make('GET', 'http://example.com/'));
+  f.response = Response.make(200, 'ok');
+  f.intercept();
+  let resumed = false;
+  const waiting = f.waitForResume().then(() => (resumed = true));
+  await Promise.resolve();
+  assert.equal(resumed, false);
+  f.resume();
+  await waiting;
+  assert.equal(resumed, true);
+
+  assert.equal(f.modified(), false);
+  f.backup();
+  f.request.path = '/changed';
+  f.marked = ':default:';
+  assert.equal(f.modified(), true);
+  f.revert();
+  assert.equal(f.request.path, '/');
+  assert.equal(f.marked, '');
+  assert.equal(f.modified(), false);
+
+  const c = f.copy();
+  assert.notEqual(c.id, f.id);
+  assert.equal(c.live, false);
+  assert.equal(c.request.url, f.request.url);
+  const state = f.getState();
+  const back = HTTPFlow.fromState(state);
+  assert.deepEqual(back.getState(), state, 'state round trip is exact');
+  assert.deepEqual(Object.keys(state), ['version', 'type', 'id', 'error', 'client_conn', 'server_conn', 'intercepted', 'is_replay', 'marked', 'metadata', 'comment', 'timestamp_created', 'backup', 'request', 'response', 'websocket']);
+
+  let killedCallback = false;
+  f.onKill(() => (killedCallback = true));
+  assert.equal(f.killable, true);
+  f.kill();
+  assert.equal(f.error!.msg, FlowError.KILLED_MESSAGE);
+  assert.equal(f.live, false);
+  assert.equal(killedCallback, true);
+  assert.equal(f.killable, false);
+});
+
+test('nested addons are dispatched after their parent, depth first, and registered by name', async () => {
+  const calls: string[] = [];
+  const child2: Addon = { name: 'child2', running: () => void calls.push('child2') };
+  const child1: Addon = { name: 'child1', running: () => void calls.push('child1'), addons: [child2] };
+  const parent: Addon = { name: 'parent', running: () => void calls.push('parent'), addons: [child1] };
+  const last: Addon = { name: 'last', running: () => void calls.push('last') };
+  const m = new Master();
+  await m.addons.add(parent, last);
+  await m.run();
+  assert.deepEqual(calls, ['parent', 'child1', 'child2', 'last']);
+  assert.equal(m.addons.get('child2'), child2);
+  await assert.rejects(m.addons.add({ name: 'child1' }), /An addon called 'child1' already exists/);
+  await m.shutdown();
+});
