@@ -86,6 +86,11 @@ export async function runHttpFlow(ctx: ConnectionContext, flow: HTTPFlow, client
   // proxy that is shutting down and closed the connection).
   const onClientGone = () => {
     if (flow.intercepted) flow.kill();
+    else if (flow.live && !flow.response?.timestampEnd) {
+      // Nobody is left to answer: stop waiting for the server (the pending read fails at once).
+      flow.error ??= new FlowError('Client disconnected.');
+      upstream?.abort();
+    }
   };
   ctx.rawSocket.once('close', onClientGone);
 

@@ -313,6 +313,8 @@ export class UpstreamPool {
       throw new ConnectError(server.error);
     }
     const tcp = socket as net.Socket;
+    // A server that stays silent longer than tcp_timeout is given up on, as a client is.
+    tcp.setTimeout(ctx.options.tcpTimeoutMs, () => tcp.destroy());
     server.timestampTcpSetup = now();
     server.peername = [tcp.remoteAddress ?? target.address[0], tcp.remotePort ?? target.address[1]];
     server.sockname = [tcp.localAddress ?? '', tcp.localPort ?? 0];

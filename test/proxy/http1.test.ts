@@ -245,3 +245,17 @@ test('a request to the proxy itself through the proxy is refused (no loop)', asy
     assert.match(r.stdout, /destination unknown/);
   }
 });
+
+test('a silent upstream: the connection is closed after tcp_timeout of inactivity, and the flow records an error', async (t) => {
+  const up = await rawServer(t, () => undefined);
+  const rec = recorder();
+  const proxy = await testProxy(t, { addons: [rec.addon], options: { tcp_timeout: 2 } });
+  const started = Date.now();
+  const r = await curl(['-x', proxy.url, `${up.url}/silent`], { timeoutMs: 30000 });
+  const elapsed = Date.now() - started;
+  assert.equal(r.status, 0, 'no response');
+  assert.ok(elapsed >= 1500 && elapsed < 15000, `closed after ${elapsed} ms`);
+  for (let i = 0; i < 50 && rec.flows.length === 0; i++) await new Promise((res) => setTimeout(res, 20));
+  assert.equal(rec.flows.length, 1);
+  assert.ok(rec.flows[0]!.error, 'error hook fired');
+});
