@@ -363,3 +363,83 @@ test('kept upstream connections are never handed to another client address', asy
   assert.equal(fake.closed, true);
   assert.equal(idle.size, 0);
 });
+
+test('TLS options: tls_version_client_min refuses older clients with the hint; invalid ciphers and curves are option errors', async (t) => {
+  const port = await httpsUpstream(t);
+  const proxy = await testProxy(t, { options: { ssl_insecure: true, tls_version_client_min: 'TLS1_3' } });
+  const old = await curl(['--cacert', caFile(), '--tlsv1.2', '--tls-max', '1.2', '-x', proxy.url, `https://localhost:${port}/`]);
+  assert.notEqual(old.code, 0, 'a TLS 1.2-only client cannot connect');
+  for (let i = 0; i < 50 && !proxy.logs.some((e) => /cannot agree on a TLS version/.test(e.message)); i++) await sleep(20);
+  assert.ok(proxy.logs.some((e) => /Client TLS handshake failed\. Client and mitmproxy cannot agree on a TLS version to use\. You may need to adjust mitmproxy's tls_version_client_min option\./.test(e.message)));
+  const modern = await curl(['--cacert', caFile(), '--tlsv1.3', '-x', proxy.url, `https://localhost:${port}/`]);
+  assert.equal(modern.status, 200);
+  await assert.rejects(proxy.master.options.update({ ciphers_client: 'NOT-A-CIPHER' }), /Invalid cipher list "NOT-A-CIPHER" for ciphers_client/);
+  await assert.rejects(proxy.master.options.update({ tls_ecdh_curve_server: 'not-a-curve' }), /Invalid ECDH curve/);
+  await assert.rejects(proxy.master.options.update({ tls_version_server_min: 'TLS9' }), /Valid choices: UNBOUNDED, SSL3, TLS1, TLS1_1, TLS1_2, TLS1_3/);
+  await assert.rejects(proxy.master.options.update({ ssl_verify_upstream_trusted_ca: '/does/not/exist.pem' }), /Trusted CA file does not exist/);
+});
+
+test('ssl_verify_upstream_trusted_confdir trusts a directory of CA files', async (t) => {
+  const port = await httpsUpstream(t);
+  const cadir = join(dir, 'cadir');
+  execFileSync('mkdir', ['-p', cadir]);
+  writeFileSync(join(cadir, 'upstream-ca.pem'), pki.caPem);
+  const proxy = await testProxy(t, { options: { ssl_verify_upstream_trusted_confdir: cadir } });
+  const r = await curl(['--cacert', caFile(), '-x', proxy.url, `https://localhost:${port}/trusted-dir`]);
+  assert.equal(r.status, 200, r.stdout);
+});
+
+test('client_certs: the proxy presents a client certificate to servers that ask for one (mTLS)', async (t) => {
+  // The upstream requires a client certificate signed by the upstream test CA.
+  const q = (args: string[]) => execFileSync('openssl', args, { stdio: 'ignore' });
+  q(['req', '-newkey', 'rsa:2048', '-nodes', '-keyout', join(dir, 'client.key'), '-out', join(dir, 'client.csr'), '-subj', '/CN=proxy-client']);
+  q(['x509', '-req', '-in', join(dir, 'client.csr'), '-CA', join(dir, 'upca.pem'), '-CAkey', join(dir, 'upca.key'), '-CAcreateserial', '-out', join(dir, 'client.crt'), '-days', '2']);
+  writeFileSync(join(dir, 'client-bundle.pem'), readFileSync(join(dir, 'client.crt'), 'utf8') + readFileSync(join(dir, 'client.key'), 'utf8'));
+  const seen: string[] = [];
+  const server = https.createServer({ key: pki.key, cert: pki.cert, ca: pki.caPem, requestCert: true, rejectUnauthorized: true }, (req, res) => {
+    seen.push((req.socket as tls.TLSSocket).getPeerCertificate().subject.CN as string);
+    res.end('mutual');
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  t.after(() => new Promise<void>((r) => server.close(() => r())));
+  const port = (server.address() as net.AddressInfo).port;
+  const without = await testProxy(t, { options: { ssl_insecure: true } });
+  const r1 = await curl(['--cacert', caFile(), '-x', without.url, `https://localhost:${port}/`]);
+  assert.equal(r1.status, 502, 'refused without a client certificate');
+  const withCert = await testProxy(t, { options: { ssl_insecure: true, client_certs: join(dir, 'client-bundle.pem') } });
+  const r2 = await curl(['--cacert', caFile(), '-x', withCert.url, `https://localhost:${port}/`]);
+  assert.equal(r2.status, 200, r2.stdout);
+  assert.deepEqual(seen, ['proxy-client']);
+});
+
+test('allow_hosts intercepts only matching hosts; tcp_hosts relays matching TLS connections as raw TCP after interception', async (t) => {
+  const port = await httpsUpstream(t);
+  const allow = await testProxy(t, { options: { allow_hosts: ['^allowed\\.example:'] } });
+  const passed = await tlsThroughProxy(allow.port, `127.0.0.1:${port}`, { ca: pki.caPem, servername: 'localhost' });
+  t.after(() => passed.destroy());
+  assert.match(passed.getPeerX509Certificate()!.issuer, /CN=Upstream Test CA/, 'not in allow_hosts: passed through');
+
+  const tcpFlows: TCPFlow[] = [];
+  const tcp = await testProxy(t, { options: { ssl_insecure: true, tcp_hosts: ['^localhost:'] }, addons: [{ name: 'spy', tcp_start: (f: TCPFlow) => void tcpFlows.push(f) }] });
+  const s = await tlsThroughProxy(tcp.port, `localhost:${port}`, { ca: proxyCa(testConfdir()), servername: 'localhost' });
+  t.after(() => s.destroy());
+  assert.match(s.getPeerX509Certificate()!.issuer, /CN=mitmproxy/, 'TLS is still intercepted');
+  s.write(`GET /raw HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n`);
+  const reply = await new Promise<string>((resolve) => {
+    let out = '';
+    s.on('data', (d) => (out += d));
+    s.on('end', () => resolve(out));
+    s.on('close', () => resolve(out));
+  });
+  assert.match(reply, /secure \/raw/);
+  assert.equal(tcpFlows.length, 1, 'recorded as a TCP flow, not an HTTP flow');
+  assert.ok(tcpFlows[0]!.messages.some((m) => m.fromClient && m.content.toString().startsWith('GET /raw')));
+});
+
+test('the http2 option off: clients and servers are offered HTTP/1.1 only', async (t) => {
+  const port = await httpsUpstream(t);
+  const proxy = await testProxy(t, { options: { ssl_insecure: true, http2: false } });
+  const s = await tlsThroughProxy(proxy.port, `localhost:${port}`, { ca: proxyCa(testConfdir()), servername: 'localhost', alpn: ['h2', 'http/1.1'] });
+  t.after(() => s.destroy());
+  assert.equal(s.alpnProtocol, 'http/1.1');
+});
