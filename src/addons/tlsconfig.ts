@@ -7,7 +7,7 @@ import { OptionsError, expandHome } from '../optmanager.js';
 import { Client, Server } from '../connection.js';
 import type { ClientHelloData, TlsData } from '../hooks.js';
 import { Response, type HTTPFlow } from '../http.js';
-import { CertStore, certStoreConfigFromOptions, certStoreNeedsReload, chooseCertNames, type CertEntry } from '../certs/index.js';
+import { CertStore, certStoreConfigFromOptions, certStoreNeedsReload, chooseCertNames, type CertEntry, type CertRequest } from '../certs/index.js';
 import { upstreamTrustStore } from '../certs/trust-store.js';
 
 export const TLS_VERSION_CHOICES = ['UNBOUNDED', 'SSL3', 'TLS1', 'TLS1_1', 'TLS1_2', 'TLS1_3'] as const;
@@ -60,6 +60,8 @@ export class TlsConfig {
   private storeLoading: Promise<CertStore> | null = null;
   /** SecureContexts per certificate entry; rebuilt when TLS options change. */
   private contexts = new WeakMap<CertEntry, tls.SecureContext>();
+  /** Certificate names chosen for recent (upstream certificate, SNI, address) combinations. */
+  private readonly namesMemo = new Map<string, CertRequest>();
 
   load(loader: Loader): void {
     this.master = loader.master;
@@ -173,14 +175,22 @@ export class TlsConfig {
     const server = data.context.server;
     const o = this.master.options;
     const store = await this.certStore();
-    const names = chooseCertNames({
+    const inputs = {
       upstreamCert: o.get<boolean>('upstream_cert'),
       upstreamCertificate: server.certificateList[0] ?? null,
       sni: client.sni,
       clientSocknameHost: client.sockname?.[0] ?? null,
       serverAddressHost: server.address?.[0] ?? null,
       crlPath: store.crlPath(),
-    });
+    };
+    // The same server and name give the same certificate names: remember the choice.
+    const memoKey = JSON.stringify([inputs.upstreamCert, inputs.upstreamCertificate, inputs.sni, inputs.clientSocknameHost, inputs.serverAddressHost, inputs.crlPath]);
+    let names = this.namesMemo.get(memoKey);
+    if (!names) {
+      names = chooseCertNames(inputs);
+      if (this.namesMemo.size >= 1024) this.namesMemo.delete(this.namesMemo.keys().next().value!);
+      this.namesMemo.set(memoKey, names);
+    }
     const entry = await store.getCert(names);
     const extra = o.get<boolean>('add_upstream_certs_to_client_chain') ? server.certificateList : [];
     data.settings.secureContext = this.secureContext(entry, extra);

@@ -39,14 +39,27 @@ const V6_PRIVATE_EXCEPTIONS = list(
 
 export interface AddressClass {
   /** The address checked: IPv4-mapped IPv6 addresses are unwrapped, zone ids removed. */
-  address: string;
-  loopback: boolean;
-  private: boolean;
-  global: boolean;
+  readonly address: string;
+  readonly loopback: boolean;
+  readonly private: boolean;
+  readonly global: boolean;
 }
 
 /** Classify an IP address text; null when it is not an IP address. */
+/** Classes of recently seen client addresses: every client connection asks, mostly for the same few. */
+const recent = new Map<string, AddressClass | null>();
+
 export function classifyAddress(text: string): AddressClass | null {
+  let cls = recent.get(text);
+  if (cls === undefined) {
+    cls = classify(text);
+    if (recent.size >= 1024) recent.delete(recent.keys().next().value!);
+    recent.set(text, cls);
+  }
+  return cls;
+}
+
+function classify(text: string): AddressClass | null {
   const bytes = ipToBytes(text.split('%')[0]!);
   if (!bytes) return null;
   let b: Buffer = bytes;
