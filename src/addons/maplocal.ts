@@ -8,6 +8,7 @@ import { OptionsError, expandHome } from '../optmanager.js';
 import { pyStrRepr } from '../io/pyrepr.js';
 import { SERVER_HEADER } from '../version.js';
 import { guessMimeType } from './util/mimetypes.js';
+import { pyOsErrorText } from './util/pyoserror.js';
 import { compileStrPattern, pySearch, PatternError, type PyPattern } from './util/pyre.js';
 import { parseSpec, SpecError, type FlowMatcher } from './util/spec.js';
 
@@ -32,9 +33,7 @@ export function parseMapLocalSpec(option: string): MapLocalSpec {
   try {
     localPath = realpathSync(expandHome(replacement));
   } catch (e) {
-    const err = e as NodeJS.ErrnoException;
-    const why = err.code === 'ENOENT' ? `[Errno 2] No such file or directory: ${pyStrRepr(replacement)}` : err.message;
-    throw new SpecError(`Invalid file path: ${replacement} (${why})`);
+    throw new SpecError(`Invalid file path: ${replacement} (${pyOsErrorText(e, replacement)})`);
   }
   if (regex.groups > 0 && !regex.sameNumbering) {
     throw new SpecError(`Invalid regular expression ${pyStrRepr(subject)} (groups cannot be used with atomic groups or possessive quantifiers)`);

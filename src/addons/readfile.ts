@@ -11,6 +11,7 @@ import type { Filter } from '../flowfilter/index.js';
 import { FlowReader, FlowReadError, type FlowSource } from '../io/flowreader.js';
 import { ProxyMode } from '../proxy/modes.js';
 import { filterOption } from './save.js';
+import { pyOsErrorText } from './util/pyoserror.js';
 
 /** The hooks a loaded flow goes through, in order (mitmproxy's eventsequence). */
 function* flowEvents(flow: AnyFlow): Generator<string> {
@@ -86,21 +87,6 @@ export async function loadFlow(master: Master, flow: AnyFlow): Promise<void> {
   asFlowStore(master.addons.get('view'))?.add([flow]);
 }
 
-/** Python-style OS error text, as mitmproxy users see it ("[Errno 2] No such file or directory: 'x'"). */
-export function pyOsError(e: unknown, path: string): string {
-  const err = e as NodeJS.ErrnoException;
-  const known: Record<string, [number, string]> = {
-    ENOENT: [2, 'No such file or directory'],
-    EACCES: [13, 'Permission denied'],
-    EISDIR: [21, 'Is a directory'],
-    ENOTDIR: [20, 'Not a directory'],
-    EPERM: [1, 'Operation not permitted'],
-  };
-  const k = err && typeof err.code === 'string' ? known[err.code] : undefined;
-  if (k) return `[Errno ${k[0]}] ${k[1]}: '${path}'`;
-  return e instanceof Error ? e.message : String(e);
-}
-
 /**
  * `rfile` (`-r PATH`, `-` for stdin): read flows from a file at startup, as if they happened,
  * keeping only those matching `readfile_filter`. Reading runs in the background;
@@ -160,7 +146,7 @@ export class ReadFile {
         await fh.close();
       }
     } catch (e) {
-      const msg = pyOsError(e, p);
+      const msg = pyOsErrorText(e, p);
       this.master.log.error(`Cannot load flows: ${msg}`);
       throw new FlowReadError(msg);
     }

@@ -6,8 +6,8 @@
 import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { expandHome } from '../../optmanager.js';
-import { pyStrRepr } from '../../io/pyrepr.js';
 import { escapedStrToBytes, EscapeError } from './pyescape.js';
+import { pyOsErrorText } from './pyoserror.js';
 import { parseSpec, SpecError, type FlowMatcher } from './spec.js';
 
 export interface ModifySpec {
@@ -16,19 +16,6 @@ export interface ModifySpec {
   subject: Buffer;
   /** The replacement as written: literal (escaped) bytes, or "@path". */
   replacementStr: string;
-}
-
-/** Python's text for an OSError on `path`, e.g. "[Errno 2] No such file or directory: 'x'". */
-export function osErrorText(e: unknown, path: string): string {
-  const err = e as NodeJS.ErrnoException;
-  const known: Record<string, [number, string]> = {
-    ENOENT: [2, 'No such file or directory'],
-    EACCES: [13, 'Permission denied'],
-    EISDIR: [21, 'Is a directory'],
-    ENOTDIR: [20, 'Not a directory'],
-  };
-  const k = err && typeof err.code === 'string' ? known[err.code] : undefined;
-  return k ? `[Errno ${k[0]}] ${k[1]}: ${pyStrRepr(path)}` : (err?.message ?? String(e));
 }
 
 /** The replacement bytes, read from the file for "@path" (synchronously: for option checks only). */
@@ -58,7 +45,7 @@ export function parseModifySpec(option: string): ModifySpec {
     readReplacementSync(spec);
   } catch (e) {
     if (e instanceof EscapeError) throw new SpecError(e.message);
-    throw new SpecError(`Invalid file path: ${replacement.slice(1)} (${osErrorText(e, replacement.slice(1))})`);
+    throw new SpecError(`Invalid file path: ${replacement.slice(1)} (${pyOsErrorText(e, replacement.slice(1))})`);
   }
   return spec;
 }

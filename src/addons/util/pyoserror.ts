@@ -1,0 +1,26 @@
+/**
+ * Python's text for an OSError about a file, as mitmproxy prints it in its messages
+ * ("[Errno 2] No such file or directory: 'x'"). Python's OSError puts the repr of the file name
+ * after the reason, so the path is quoted (and escaped) the way Python's repr does.
+ */
+import { pyStrRepr } from '../../io/pyrepr.js';
+
+/** Node error codes and the errno number and strerror text Python shows for them on Linux. */
+const PY_ERRNO: ReadonlyMap<string, readonly [number, string]> = new Map([
+  ['EPERM', [1, 'Operation not permitted']],
+  ['ENOENT', [2, 'No such file or directory']],
+  ['EACCES', [13, 'Permission denied']],
+  ['ENOTDIR', [20, 'Not a directory']],
+  ['EISDIR', [21, 'Is a directory']],
+]);
+
+/**
+ * The text Python would show for this file-system error on `path`; for an error code not in the
+ * table (or something that is not a Node errno error) the error's own message.
+ */
+export function pyOsErrorText(e: unknown, path: string): string {
+  const err = e as NodeJS.ErrnoException;
+  const known = err && typeof err.code === 'string' ? PY_ERRNO.get(err.code) : undefined;
+  if (known) return `[Errno ${known[0]}] ${known[1]}: ${pyStrRepr(path)}`;
+  return e instanceof Error ? e.message : String(e);
+}
