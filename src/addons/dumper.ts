@@ -1,6 +1,5 @@
 import type { Loader } from '../addonmanager.js';
 import type { Master } from '../master.js';
-import { OptionsError } from '../optmanager.js';
 import { formatAddress } from '../connection.js';
 import { STATUS_CODES } from 'node:http';
 import type { Headers } from '../headers.js';
@@ -12,8 +11,9 @@ import type { AnyFlow } from '../flows.js';
 import type { WebSocketMessage } from '../websocket.js';
 import { escapeBytes } from '../util/escapes.js';
 import { prettySize } from '../util/human.js';
-import { parse as parseFilter, type Filter } from '../flowfilter/index.js';
+import type { Filter } from '../flowfilter/index.js';
 import { contentViewChoices, prettifyMessage } from '../contentviews/index.js';
+import { filterOption } from './util/filteroption.js';
 
 /** WebSocket close codes by name (RFC 6455 §7.4.1), for error lines. */
 const CLOSE_NAMES: Record<number, string> = {
@@ -67,16 +67,7 @@ export class Dumper {
   }
 
   configure(updated: Set<string>): void {
-    if (updated.has('dumper_filter')) {
-      const text = this.master.options.get<string | null>('dumper_filter');
-      if (text) {
-        try {
-          this.filter = parseFilter(text);
-        } catch (e) {
-          throw new OptionsError((e as Error).message);
-        }
-      } else this.filter = null;
-    }
+    if (updated.has('dumper_filter')) this.filter = filterOption(this.master.options.get<string | null>('dumper_filter'));
   }
 
   private get detail(): number {

@@ -5,9 +5,9 @@
  */
 import type { Loader } from '../addonmanager.js';
 import type { AnyFlow } from '../flows.js';
-import { parse, type Filter } from '../flowfilter/index.js';
+import type { Filter } from '../flowfilter/index.js';
 import type { Master } from '../master.js';
-import { OptionsError } from '../optmanager.js';
+import { filterOption } from './util/filteroption.js';
 
 export class Intercept {
   readonly name = 'intercept';
@@ -22,16 +22,7 @@ export class Intercept {
 
   async configure(updated: Set<string>): Promise<void> {
     if (!updated.has('intercept')) return;
-    const expr = this.master.options.get<string | null>('intercept');
-    if (expr) {
-      try {
-        this.filter = parse(expr);
-      } catch (e) {
-        throw new OptionsError((e as Error).message);
-      }
-    } else {
-      this.filter = null;
-    }
+    this.filter = filterOption(this.master.options.get<string | null>('intercept'));
     // Setting a filter switches interception on, clearing it switches it off (as mitmproxy).
     const active = this.filter !== null;
     if (this.master.options.get<boolean>('intercept_active') !== active) await this.master.options.update({ intercept_active: active });

@@ -10,7 +10,7 @@ import { expandHome } from '../optmanager.js';
 import type { Filter } from '../flowfilter/index.js';
 import { FlowReader, FlowReadError, type FlowSource } from '../io/flowreader.js';
 import { ProxyMode } from '../proxy/modes.js';
-import { filterOption } from './save.js';
+import { filterOption } from './util/filteroption.js';
 import { pyOsErrorText } from './util/pyoserror.js';
 
 /** The hooks a loaded flow goes through, in order (mitmproxy's eventsequence). */

@@ -7,25 +7,15 @@ import type { TCPFlow, UDPFlow } from '../tcp.js';
 import type { DNSFlow } from '../dns.js';
 import { OptionsError, expandHome } from '../optmanager.js';
 import { CommandError } from '../command.js';
-import { parse as parseFilter, FilterError, type Filter } from '../flowfilter/index.js';
+import type { Filter } from '../flowfilter/index.js';
 import { FlowWriter } from '../io/flowwriter.js';
 import { strftime } from '../io/strftime.js';
+import { filterOption } from './util/filteroption.js';
 
 /** A `+path` spec appends; the path itself has `~` expanded. */
 export function savePath(spec: string): { path: string; append: boolean } {
   const append = spec.startsWith('+');
   return { path: expandHome(append ? spec.slice(1) : spec), append };
-}
-
-/** Parse a filter option value, turning a bad expression into an OptionsError naming it. */
-export function filterOption(value: string | null): Filter | null {
-  if (!value) return null;
-  try {
-    return parseFilter(value);
-  } catch (e) {
-    if (e instanceof FilterError) throw new OptionsError(e.message);
-    throw e;
-  }
 }
 
 function osMessage(e: unknown): string {

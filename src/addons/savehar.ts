@@ -8,7 +8,7 @@ import { CommandError } from '../command.js';
 import { prettySize } from '../util/human.js';
 import type { Filter } from '../flowfilter/index.js';
 import { harToBytes, harToJson } from '../io/har.js';
-import { filterOption } from './save.js';
+import { filterOption } from './util/filteroption.js';
 
 /**
  * `hardump`: collect HTTP flows as they finish (matching `save_stream_filter`) and write them as

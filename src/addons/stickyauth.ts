@@ -1,8 +1,8 @@
 import type { Loader } from '../addonmanager.js';
 import type { HTTPFlow } from '../http.js';
 import type { Master } from '../master.js';
-import { OptionsError } from '../optmanager.js';
-import { compileFilter, SpecError, type FlowMatcher } from './util/spec.js';
+import { filterOption } from './util/filteroption.js';
+import type { FlowMatcher } from './util/spec.js';
 
 /**
  * `stickyauth FILTER`: remember the last Authorization header sent to each host and add it to
@@ -21,17 +21,7 @@ export class StickyAuth {
   }
 
   configure(updated: Set<string>): void {
-    if (!updated.has('stickyauth')) return;
-    const expr = this.master.options.get<string | null>('stickyauth');
-    if (!expr) {
-      this.filter = null;
-      return;
-    }
-    try {
-      this.filter = compileFilter(expr);
-    } catch (e) {
-      throw new OptionsError(e instanceof SpecError ? e.message : String(e));
-    }
+    if (updated.has('stickyauth')) this.filter = filterOption(this.master.options.get<string | null>('stickyauth'));
   }
 
   request(flow: HTTPFlow): void {

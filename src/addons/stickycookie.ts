@@ -1,11 +1,11 @@
 import type { Loader } from '../addonmanager.js';
 import type { HTTPFlow } from '../http.js';
 import type { Master } from '../master.js';
-import { OptionsError } from '../optmanager.js';
 import { cookieAttr, parseSetCookieHeader } from '../io/cookies.js';
 import { now } from '../util/time.js';
 import { cookieIsExpired, formatCookieHeader } from './util/cookies.js';
-import { compileFilter, SpecError, type FlowMatcher } from './util/spec.js';
+import { filterOption } from './util/filteroption.js';
+import type { FlowMatcher } from './util/spec.js';
 
 /** Python's http.cookiejar.is_HDN: a host name, not an IPv4 address, without leading/trailing dot. */
 function isHostDomainName(text: string): boolean {
@@ -54,17 +54,7 @@ export class StickyCookie {
   }
 
   configure(updated: Set<string>): void {
-    if (!updated.has('stickycookie')) return;
-    const expr = this.master.options.get<string | null>('stickycookie');
-    if (!expr) {
-      this.filter = null;
-      return;
-    }
-    try {
-      this.filter = compileFilter(expr);
-    } catch (e) {
-      throw new OptionsError(e instanceof SpecError ? e.message : String(e));
-    }
+    if (updated.has('stickycookie')) this.filter = filterOption(this.master.options.get<string | null>('stickycookie'));
   }
 
   response(flow: HTTPFlow): void {

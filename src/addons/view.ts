@@ -25,6 +25,7 @@ import { FlowReader } from '../io/flowreader.js';
 import { OptionsError } from '../optmanager.js';
 import { TCPFlow } from '../tcp.js';
 import { bytesToText } from '../util/bytes.js';
+import { filterOption } from './util/filteroption.js';
 
 /** The `view_order` choices, in mitmproxy's order. */
 export const VIEW_ORDERS = ['time', 'method', 'url', 'size'] as const;
@@ -555,16 +556,7 @@ export class View implements Iterable<AnyFlow> {
   configure(updated: Set<string>): void {
     const o = this.master!.options;
     if (updated.has('view_filter')) {
-      const expr = o.get<string | null>('view_filter');
-      let filt: Filter | null = null;
-      if (expr) {
-        try {
-          filt = parse(expr);
-        } catch (e) {
-          throw new OptionsError((e as Error).message);
-        }
-      }
-      this.setFilter(filt);
+      this.setFilter(filterOption(o.get<string | null>('view_filter')));
     }
     if (updated.has('view_order')) {
       const order = o.get<string>('view_order');
