@@ -370,7 +370,10 @@ async function sendResponse(
 function upstreamErrorMessage(e: unknown): string {
   if (e instanceof ConnectError) return e.message;
   if (e instanceof ConnectionClosedError) return e.message === 'peer closed connection' ? 'server closed connection' : e.message;
-  if (e instanceof HttpSyntaxError || e instanceof FramingError || e instanceof OutgoingMessageError) return e.message;
+  if (e instanceof FramingError) {
+    return `Received ${e.message} from server, refusing to prevent request smuggling attacks. Disable the validate_inbound_headers option to skip this security check.`;
+  }
+  if (e instanceof HttpSyntaxError || e instanceof OutgoingMessageError) return e.message;
   return describeNetworkError(e);
 }
 

@@ -261,7 +261,7 @@ export async function serveHttp1(ctx: ConnectionContext): Promise<Http1Exit> {
           validateFraming(request.headers, { isRequest: true, httpVersion: request.httpVersion });
           if (request.headers.getAll('host').length > 1) throw new FramingError('multiple host headers');
         }
-        framing = requestBodyFraming(request.headers);
+        framing = requestBodyFraming(request.headers, ctx.options.validateInboundHeaders);
       } catch (e) {
         invalid =
           e instanceof FramingError

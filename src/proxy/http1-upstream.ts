@@ -159,7 +159,7 @@ export class Http1UpstreamExchange implements UpstreamExchange {
         content: null,
         timestampStart: ts,
       });
-      this.framing = responseBodyFraming(flow.request.method, head.statusCode, head.headers);
+      this.framing = responseBodyFraming(flow.request.method, head.statusCode, head.headers, this.ctx.options.validateInboundHeaders);
       this.upgraded = head.statusCode === 101;
       this.responseKeepAlive = keepAlive(head.httpVersion, head.headers) && this.framing.kind !== 'close' && !this.upgraded;
       return resp;

@@ -71,8 +71,17 @@ export function validateFraming(
   }
 }
 
+/**
+ * A Content-Length value. Strict: only canonical digits. Lenient (validate_inbound_headers off):
+ * what Python's int() would read, e.g. "03" or " 3 ".
+ */
+function contentLength(value: string, strict: boolean): number {
+  if (strict ? !CONTENT_LENGTH.test(value) : !/^\s*\d{1,16}\s*$/.test(value)) throw new FramingError(`invalid content-length header: ${JSON.stringify(value)}`);
+  return Number(value);
+}
+
 /** Framing of a request body (requests are never close-delimited). */
-export function requestBodyFraming(headers: Headers): BodyFraming {
+export function requestBodyFraming(headers: Headers, strict = true): BodyFraming {
   const { te, cl } = framingFields(headers);
   if (te.length) {
     const parsed = normalizeTe(te[te.length - 1]!);
@@ -80,15 +89,14 @@ export function requestBodyFraming(headers: Headers): BodyFraming {
     return { kind: 'chunked' };
   }
   if (cl.length) {
-    if (!CONTENT_LENGTH.test(cl[0]!)) throw new FramingError(`invalid content-length header: ${JSON.stringify(cl[0])}`);
-    const n = Number(cl[0]);
+    const n = contentLength(cl[0]!, strict);
     return n === 0 ? { kind: 'none' } : { kind: 'length', length: n };
   }
   return { kind: 'none' };
 }
 
 /** Framing of a response body, which depends on the request (HEAD, CONNECT) and the status. */
-export function responseBodyFraming(requestMethod: string, statusCode: number, headers: Headers): BodyFraming {
+export function responseBodyFraming(requestMethod: string, statusCode: number, headers: Headers, strict = true): BodyFraming {
   if (requestMethod === 'HEAD' || (statusCode >= 100 && statusCode < 200) || statusCode === 204 || statusCode === 304) {
     return { kind: 'none' };
   }
@@ -99,8 +107,7 @@ export function responseBodyFraming(requestMethod: string, statusCode: number, h
     return TE_CHUNKED.has(parsed) ? { kind: 'chunked' } : { kind: 'close' };
   }
   if (cl.length) {
-    if (!CONTENT_LENGTH.test(cl[0]!)) throw new FramingError(`invalid content-length header: ${JSON.stringify(cl[0])}`);
-    const n = Number(cl[0]);
+    const n = contentLength(cl[0]!, strict);
     return n === 0 ? { kind: 'none' } : { kind: 'length', length: n };
   }
   return { kind: 'close' };
