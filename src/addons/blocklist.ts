@@ -1,9 +1,8 @@
 import type { Loader } from '../addonmanager.js';
 import { Response, type HTTPFlow } from '../http.js';
 import type { Master } from '../master.js';
-import { OptionsError } from '../optmanager.js';
 import { SERVER_HEADER } from '../version.js';
-import { compileFilter, splitSpec, SpecError, type FlowMatcher } from './util/spec.js';
+import { compileFilter, parseSpecListOption, splitSpec, SpecError, type FlowMatcher } from './util/spec.js';
 
 /** The non-standard status (nginx's) that means "close the connection without a response". */
 export const NO_RESPONSE = 444;
@@ -45,16 +44,7 @@ export class BlockList {
 
   configure(updated: Set<string>): void {
     if (!updated.has('block_list')) return;
-    const items: BlockSpec[] = [];
-    for (const option of this.master.options.get<string[]>('block_list')) {
-      try {
-        items.push(parseBlockSpec(option));
-      } catch (e) {
-        if (e instanceof SpecError) throw new OptionsError(`Cannot parse block_list option ${option}: ${e.message}`);
-        throw e;
-      }
-    }
-    this.items = items;
+    this.items = parseSpecListOption('block_list', this.master.options.get<string[]>('block_list'), parseBlockSpec);
   }
 
   request(flow: HTTPFlow): void {

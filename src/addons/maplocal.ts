@@ -4,13 +4,13 @@ import { join, posix } from 'node:path';
 import type { Loader } from '../addonmanager.js';
 import { Response, type HTTPFlow } from '../http.js';
 import type { Master } from '../master.js';
-import { OptionsError, expandHome } from '../optmanager.js';
+import { expandHome } from '../optmanager.js';
 import { pyStrRepr } from '../io/pyrepr.js';
 import { SERVER_HEADER } from '../version.js';
 import { guessMimeType } from './util/mimetypes.js';
 import { pyOsErrorText } from './util/pyoserror.js';
 import { compileStrPattern, pySearch, PatternError, type PyPattern } from './util/pyre.js';
-import { parseSpec, SpecError, type FlowMatcher } from './util/spec.js';
+import { parseSpec, parseSpecListOption, SpecError, type FlowMatcher } from './util/spec.js';
 
 export interface MapLocalSpec {
   filter: FlowMatcher;
@@ -117,16 +117,7 @@ export class MapLocal {
 
   configure(updated: Set<string>): void {
     if (!updated.has('map_local')) return;
-    const specs: MapLocalSpec[] = [];
-    for (const option of this.master.options.get<string[]>('map_local')) {
-      try {
-        specs.push(parseMapLocalSpec(option));
-      } catch (e) {
-        if (e instanceof SpecError) throw new OptionsError(`Cannot parse map_local option ${option}: ${e.message}`);
-        throw e;
-      }
-    }
-    this.replacements = specs;
+    this.replacements = parseSpecListOption('map_local', this.master.options.get<string[]>('map_local'), parseMapLocalSpec);
   }
 
   async request(flow: HTTPFlow): Promise<void> {

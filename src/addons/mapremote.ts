@@ -1,10 +1,9 @@
 import type { Loader } from '../addonmanager.js';
 import type { HTTPFlow } from '../http.js';
 import type { Master } from '../master.js';
-import { OptionsError } from '../optmanager.js';
 import { pyStrRepr } from '../io/pyrepr.js';
 import { compileStrPattern, parseTemplate, pySub, PatternError, type PyPattern, type Template } from './util/pyre.js';
-import { parseSpec, SpecError, type FlowMatcher } from './util/spec.js';
+import { parseSpec, parseSpecListOption, SpecError, type FlowMatcher } from './util/spec.js';
 
 export interface MapRemoteSpec {
   filter: FlowMatcher;
@@ -52,16 +51,7 @@ export class MapRemote {
 
   configure(updated: Set<string>): void {
     if (!updated.has('map_remote')) return;
-    const specs: MapRemoteSpec[] = [];
-    for (const option of this.master.options.get<string[]>('map_remote')) {
-      try {
-        specs.push(parseMapRemoteSpec(option));
-      } catch (e) {
-        if (e instanceof SpecError) throw new OptionsError(`Cannot parse map_remote option ${option}: ${e.message}`);
-        throw e;
-      }
-    }
-    this.replacements = specs;
+    this.replacements = parseSpecListOption('map_remote', this.master.options.get<string[]>('map_remote'), parseMapRemoteSpec);
   }
 
   request(flow: HTTPFlow): void {

@@ -1,10 +1,9 @@
 import type { Loader } from '../addonmanager.js';
 import type { HTTPFlow, Message } from '../http.js';
 import type { Master } from '../master.js';
-import { OptionsError } from '../optmanager.js';
 import { pyBytesRepr } from '../io/pyrepr.js';
 import { compileBytesPattern, pySubLiteral, PatternError, type PyPattern } from './util/pyre.js';
-import { SpecError } from './util/spec.js';
+import { parseSpecListOption, SpecError } from './util/spec.js';
 import { parseModifySpec, readReplacement, type ModifySpec } from './util/modifyspec.js';
 
 interface BodySpec extends ModifySpec {
@@ -44,18 +43,7 @@ export class ModifyBody {
 
   configure(updated: Set<string>): void {
     const o = this.master.options;
-    if (updated.has('modify_body')) {
-      const specs: BodySpec[] = [];
-      for (const option of o.get<string[]>('modify_body')) {
-        try {
-          specs.push(parseModifyBodySpec(option));
-        } catch (e) {
-          if (e instanceof SpecError) throw new OptionsError(`Cannot parse modify_body option ${option}: ${e.message}`);
-          throw e;
-        }
-      }
-      this.replacements = specs;
-    }
+    if (updated.has('modify_body')) this.replacements = parseSpecListOption('modify_body', o.get<string[]>('modify_body'), parseModifyBodySpec);
     const streaming = o.has('stream_large_bodies') && o.get<string | null>('stream_large_bodies');
     if (o.get<string[]>('modify_body').length && streaming && (updated.has('modify_body') || updated.has('stream_large_bodies'))) {
       this.master.log.alert('Both modify_body and stream_large_bodies are active. Streamed bodies will not be modified.');

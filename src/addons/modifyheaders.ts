@@ -1,9 +1,8 @@
 import type { Loader } from '../addonmanager.js';
 import type { Headers, HTTPFlow } from '../http.js';
 import type { Master } from '../master.js';
-import { OptionsError } from '../optmanager.js';
 import { bufferToBytes } from '../util/bytes.js';
-import { SpecError } from './util/spec.js';
+import { parseSpecListOption } from './util/spec.js';
 import { parseModifySpec, readReplacement, type ModifySpec } from './util/modifyspec.js';
 
 /**
@@ -29,16 +28,7 @@ export class ModifyHeaders {
 
   configure(updated: Set<string>): void {
     if (!updated.has('modify_headers')) return;
-    const specs: ModifySpec[] = [];
-    for (const option of this.master.options.get<string[]>('modify_headers')) {
-      try {
-        specs.push(parseModifySpec(option));
-      } catch (e) {
-        if (e instanceof SpecError) throw new OptionsError(`Cannot parse modify_headers option ${option}: ${e.message}`);
-        throw e;
-      }
-    }
-    this.replacements = specs;
+    this.replacements = parseSpecListOption('modify_headers', this.master.options.get<string[]>('modify_headers'), parseModifySpec);
   }
 
   async requestheaders(flow: HTTPFlow): Promise<void> {

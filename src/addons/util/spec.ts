@@ -6,6 +6,7 @@
  */
 import { parse as parseFilter } from '../../flowfilter/index.js';
 import type { HTTPFlow } from '../../http.js';
+import { OptionsError } from '../../optmanager.js';
 
 /** What the addons need of a compiled flow filter. */
 export interface FlowMatcher {
@@ -65,4 +66,22 @@ export function parseSpec(option: string): ParsedSpec {
   if (parts.length === 2) return { filter: MATCH_ALL, subject: parts[0]!, replacement: parts[1]! };
   if (parts.length === 3) return { filter: compileFilter(parts[0]!), subject: parts[1]!, replacement: parts[2]! };
   throw new SpecError('Invalid number of parameters (2 or 3 are expected)');
+}
+
+/**
+ * Parse every spec of a list option (map_remote, map_local, modify_headers, modify_body,
+ * block_list) with `parse`. The first spec that cannot be parsed is refused with mitmproxy's
+ * message, which names the option and the spec: "Cannot parse map_remote option |x: ...".
+ */
+export function parseSpecListOption<T>(optionName: string, specs: readonly string[], parse: (spec: string) => T): T[] {
+  const parsed: T[] = [];
+  for (const spec of specs) {
+    try {
+      parsed.push(parse(spec));
+    } catch (e) {
+      if (e instanceof SpecError) throw new OptionsError(`Cannot parse ${optionName} option ${spec}: ${e.message}`);
+      throw e;
+    }
+  }
+  return parsed;
 }
