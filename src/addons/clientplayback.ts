@@ -2,9 +2,9 @@ import type { Loader } from '../addonmanager.js';
 import { CommandError } from '../command.js';
 import type { Flow } from '../flow.js';
 import { HTTPFlow } from '../http.js';
-import { FlowReadError, readFlowsFromPaths } from '../io/flowreader.js';
 import type { Master } from '../master.js';
 import { OptionsError } from '../optmanager.js';
+import { readFlowFiles } from './util/flowfiles.js';
 import { replayRequest } from './util/replay.js';
 
 /**
@@ -53,14 +53,7 @@ export class ClientPlayback {
       throw new OptionsError('Currently the only valid client_replay_concurrency values are -1 and 1.');
     }
     if (updated.has('client_replay') && o.get<string[]>('client_replay').length) {
-      let flows;
-      try {
-        flows = await readFlowsFromPaths(o.get<string[]>('client_replay'));
-      } catch (e) {
-        if (e instanceof FlowReadError) throw new OptionsError(e.message);
-        throw e;
-      }
-      await this.startReplay(flows);
+      await this.startReplay(await readFlowFiles(o.get<string[]>('client_replay'), OptionsError));
     }
   }
 
@@ -118,14 +111,7 @@ export class ClientPlayback {
   }
 
   async loadFile(path: string): Promise<void> {
-    let flows;
-    try {
-      flows = await readFlowsFromPaths([path]);
-    } catch (e) {
-      if (e instanceof FlowReadError) throw new CommandError(e.message);
-      throw e;
-    }
-    await this.startReplay(flows);
+    await this.startReplay(await readFlowFiles([path], CommandError));
   }
 
   /** Start as many queued replays as the concurrency limit allows. */

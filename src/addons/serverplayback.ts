@@ -3,12 +3,12 @@ import type { Loader } from '../addonmanager.js';
 import { CommandError } from '../command.js';
 import type { Flow } from '../flow.js';
 import { HTTPFlow, Response, type Request } from '../http.js';
-import { FlowReadError, readFlowsFromPaths } from '../io/flowreader.js';
 import type { Master } from '../master.js';
 import { OptionsError } from '../optmanager.js';
 import { decodeMultipart } from '../contentviews/views/multipart.js';
 import { now } from '../util/time.js';
 import { refreshSetCookieHeader } from './util/cookies.js';
+import { readFlowFiles } from './util/flowfiles.js';
 import { formatHttpDate, parseHttpDate } from './util/httpdate.js';
 
 /** Options that change how requests are matched: changing one re-indexes the saved flows. */
@@ -123,14 +123,7 @@ export class ServerPlayback {
   }
 
   async loadFile(path: string): Promise<void> {
-    let flows;
-    try {
-      flows = await readFlowsFromPaths([path]);
-    } catch (e) {
-      if (e instanceof FlowReadError) throw new CommandError(e.message);
-      throw e;
-    }
-    await this.loadFlows(flows);
+    await this.loadFlows(await readFlowFiles([path], CommandError));
   }
 
   async clear(): Promise<void> {
@@ -209,14 +202,7 @@ export class ServerPlayback {
       this.master.log.error('server_replay_nopop has been renamed to server_replay_reuse, please update your config.');
     }
     if (updated.has('server_replay') && o.get<string[]>('server_replay').length) {
-      let flows;
-      try {
-        flows = await readFlowsFromPaths(o.get<string[]>('server_replay'));
-      } catch (e) {
-        if (e instanceof FlowReadError) throw new OptionsError(e.message);
-        throw e;
-      }
-      await this.loadFlows(flows);
+      await this.loadFlows(await readFlowFiles(o.get<string[]>('server_replay'), OptionsError));
     } else if (HASH_OPTIONS.some((n) => updated.has(n))) {
       // The keys depend on these options: index the saved flows again.
       await this.loadFlows([...this.flowmap.values()].flat());
