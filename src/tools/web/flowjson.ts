@@ -32,7 +32,11 @@ export type CertJson = {
   altnames: string[];
 };
 
-export type ClientConnJson = {
+/**
+ * The fields both sides of a connection have (mitmproxy's Connection base class). The key order
+ * on the wire is set by clientConnJson/serverConnJson, not by these types.
+ */
+type ConnectionJson = {
   id: string;
   peername: AddressJson;
   sockname: AddressJson;
@@ -47,21 +51,12 @@ export type ClientConnJson = {
   timestamp_end: number | null;
 };
 
-export type ServerConnJson = {
-  id: string;
-  peername: AddressJson;
-  sockname: AddressJson;
+export type ClientConnJson = ConnectionJson;
+
+/** A server connection also has the address it was asked to connect to and when TCP was set up. */
+export type ServerConnJson = ConnectionJson & {
   address: AddressJson;
-  tls_established: boolean;
-  cert: CertJson | null;
-  sni: string | null;
-  cipher: string | null;
-  alpn: string | null;
-  tls_version: string | null;
-  timestamp_start: number | null;
   timestamp_tcp_setup: number | null;
-  timestamp_tls_setup: number | null;
-  timestamp_end: number | null;
 };
 
 export type MessagesMetaJson = { contentLength: number; count: number; timestamp_last: number | null };
