@@ -1,6 +1,7 @@
 import { readFileSync, existsSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import YAML from 'yaml';
+import { wrapWords } from './util/wrap.js';
 
 /** Option type names, spelled as mitmproxy's web API reports them. */
 export type OptionType = 'bool' | 'str' | 'int' | 'optional str' | 'optional int' | 'sequence of str';
@@ -350,7 +351,7 @@ export class OptManager {
     const out: string[] = [];
     for (const d of this.definitions()) {
       if (opts.onlyChanged && d.isDefault) continue;
-      if (!opts.onlyChanged) for (const line of wrap(d.help, 76)) out.push(`# ${line}`);
+      if (!opts.onlyChanged) for (const line of wrapWords(d.help, 76)) out.push(`# ${line}`);
       if (!opts.onlyChanged && d.choices) out.push(`# Valid values are: ${d.choices.join(', ')}.`);
       const doc = YAML.stringify({ [d.name]: opts.onlyChanged ? d.value : d.defaultValue }).trimEnd();
       out.push(doc);
@@ -384,16 +385,3 @@ export function expandHome(p: string): string {
   return p;
 }
 
-function wrap(text: string, width: number): string[] {
-  const words = text.split(/\s+/).filter((w) => w !== '');
-  const lines: string[] = [];
-  let line = '';
-  for (const w of words) {
-    if (line && line.length + 1 + w.length > width) {
-      lines.push(line);
-      line = w;
-    } else line = line ? `${line} ${w}` : w;
-  }
-  if (line) lines.push(line);
-  return lines;
-}

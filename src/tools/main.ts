@@ -3,6 +3,7 @@ import { versions, platform, arch } from 'node:process';
 import type { Master } from '../master.js';
 import { expandHome, OptionsError } from '../optmanager.js';
 import { MITMPROXY_COMPAT_VERSION, VERSION } from '../version.js';
+import { wrapWords } from '../util/wrap.js';
 import { parseCommandLine, type ToolName } from './cmdline.js';
 import { DumpMaster } from './dump.js';
 import { createWebMaster } from './web/master.js';
@@ -23,23 +24,10 @@ function commandsText(master: Master): string {
   const lines: string[] = [];
   for (const c of master.commands.all()) {
     lines.push(c.signatureHelp());
-    if (c.help) for (const l of wrap(c.help, 70)) lines.push(`    ${l}`);
+    if (c.help) for (const l of wrapWords(c.help, 70)) lines.push(`    ${l}`);
     lines.push('');
   }
   return lines.join('\n');
-}
-
-function wrap(text: string, width: number): string[] {
-  const out: string[] = [];
-  let line = '';
-  for (const w of text.split(/\s+/).filter(Boolean)) {
-    if (line && line.length + 1 + w.length > width) {
-      out.push(line);
-      line = w;
-    } else line = line ? `${line} ${w}` : w;
-  }
-  if (line) out.push(line);
-  return out;
 }
 
 /**
