@@ -5,6 +5,7 @@
  * integers and rejects NaN/Infinity (which Python accepts).
  */
 import { pythonFloatRepr } from './pyrepr.js';
+import { pyJsonString } from '../util/pyjson-string.js';
 
 /** A number kept as the text Python would print for it. */
 export class JsonNumber {
@@ -215,26 +216,6 @@ export function parsePythonJsonBytes(data: Uint8Array): JsonValue {
   return parsePythonJson(text);
 }
 
-// eslint-disable-next-line no-control-regex
-const NEEDS_ESCAPE = /["\\\x00-\x1f]/;
-// eslint-disable-next-line no-control-regex
-const NEEDS_ESCAPE_ASCII = /["\\\x00-\x1f\x7f-\uffff]/;
-const SHORT_ESCAPES: Record<string, string> = { '"': '\\"', '\\': '\\\\', '\n': '\\n', '\r': '\\r', '\t': '\\t', '\b': '\\b', '\f': '\\f' };
-
-function quote(s: string, ensureAscii: boolean): string {
-  if (!(ensureAscii ? NEEDS_ESCAPE_ASCII : NEEDS_ESCAPE).test(s)) return '"' + s + '"';
-  let out = '"';
-  for (let i = 0; i < s.length; i++) {
-    const ch = s[i]!;
-    const c = s.charCodeAt(i);
-    const short = SHORT_ESCAPES[ch];
-    if (short !== undefined) out += short;
-    else if (c < 0x20 || (ensureAscii && c > 0x7e)) out += '\\u' + c.toString(16).padStart(4, '0');
-    else out += ch;
-  }
-  return out + '"';
-}
-
 export interface DumpOptions {
   indent: number;
   /** Escape non-ASCII characters as \uXXXX (Python's default); mitmproxy's JSON view turns this off. */
@@ -263,7 +244,7 @@ export function dumpPythonJson(value: JsonValue, opts: DumpOptions): { text: str
     return s;
   };
   const write = (v: JsonValue, level: number): void => {
-    if (typeof v === 'string') out += quote(v, ensureAscii);
+    if (typeof v === 'string') out += pyJsonString(v, ensureAscii);
     else if (v instanceof JsonNumber) out += v.text;
     else if (v === null) out += 'null';
     else if (v === true) out += 'true';
@@ -290,7 +271,7 @@ export function dumpPythonJson(value: JsonValue, opts: DumpOptions): { text: str
       let first = true;
       for (const [k, item] of v) {
         if (++lines > maxLines) throw new LineBudgetExceeded();
-        out += (first ? '{' : ',') + inner + quote(k, ensureAscii) + ': ';
+        out += (first ? '{' : ',') + inner + pyJsonString(k, ensureAscii) + ': ';
         first = false;
         write(item, level + 1);
       }

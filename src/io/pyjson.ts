@@ -5,24 +5,9 @@
  * lets users diff our HAR files against mitmproxy's.
  */
 import { PyFloat, pyFloatRepr } from './tnetstring.js';
+import { pyJsonString } from '../util/pyjson-string.js';
 
 export type PyJson = null | boolean | number | string | PyFloat | PyJson[] | { [key: string]: PyJson };
-
-const ESCAPES: Record<string, string> = { '"': '\\"', '\\': '\\\\', '\n': '\\n', '\r': '\\r', '\t': '\\t', '\b': '\\b', '\f': '\\f' };
-
-/** A string literal with Python's ensure_ascii escaping (lone surrogates come out as `\udcXX`). */
-export function pyJsonString(s: string): string {
-  let out = '"';
-  for (let i = 0; i < s.length; i++) {
-    const ch = s[i]!;
-    const c = s.charCodeAt(i);
-    const esc = ESCAPES[ch];
-    if (esc !== undefined) out += esc;
-    else if (c < 0x20 || c > 0x7e) out += '\\u' + c.toString(16).padStart(4, '0');
-    else out += ch;
-  }
-  return out + '"';
-}
 
 function num(v: number, float: boolean): string {
   if (!Number.isFinite(v)) return Number.isNaN(v) ? 'NaN' : v > 0 ? 'Infinity' : '-Infinity';
