@@ -10,7 +10,7 @@
 import { uuid4 } from '../util/uuid.js';
 import { FLOW_FORMAT_VERSION } from '../version.js';
 import { MITMPROXY_COMPAT_VERSION } from '../version.js';
-import { setDictKey, type TNetDict, type TNetValue } from './tnetstring.js';
+import { cloneTNetValue, setDictKey, type TNetDict, type TNetValue } from './tnetstring.js';
 
 /** A version that cannot be read, or a dict too broken to migrate. The message is mitmproxy's where it has one. */
 export class MigrationError extends Error {
@@ -479,16 +479,7 @@ step(20, (d) => {
 });
 
 function structuredCloneDict(d: TNetDict): TNetDict {
-  return cloneValue(d) as TNetDict;
-}
-
-function cloneValue(v: TNetValue): TNetValue {
-  if (v === null || typeof v !== 'object') return v;
-  if (Buffer.isBuffer(v)) return Buffer.from(v);
-  if (Array.isArray(v)) return v.map(cloneValue);
-  const out: TNetDict = {};
-  for (const k of Object.keys(v)) setDictKey(out, k, cloneValue(v[k]!));
-  return out;
+  return cloneTNetValue(d) as TNetDict;
 }
 
 /** The format version of a flow dict: an int, or the first two numbers of an old version list. */

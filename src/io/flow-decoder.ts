@@ -18,7 +18,7 @@ import { TCPFlow, TCPMessage, UDPFlow, UDPMessage } from '../tcp.js';
 import { Client, Server, type Address, type TlsVersion, type Via, type ViaScheme } from '../connection.js';
 import { WebSocketData, WebSocketMessage } from '../websocket.js';
 import { FLOW_FORMAT_VERSION } from '../version.js';
-import { loads, type TNetValue } from './tnetstring.js';
+import { cloneTNetValue, loads, type TNetValue } from './tnetstring.js';
 import { TLS_VERSION_VALUES, VIA_SCHEMES } from './state-schema.js';
 
 /** Thrown inside the decoder to give up on an item (never escapes this module). */
@@ -424,19 +424,6 @@ function websocket(c: Cursor): WebSocketData {
   return ws;
 }
 
-function cloneMetadata(v: TNetValue): MetadataValue {
-  if (v === null || typeof v !== 'object') return v;
-  if (Buffer.isBuffer(v)) return Buffer.from(v);
-  if (Array.isArray(v)) return v.map(cloneMetadata);
-  const out: { [key: string]: MetadataValue } = {};
-  for (const key of Object.keys(v)) {
-    const x = cloneMetadata(v[key]!);
-    if (key === '__proto__') Object.defineProperty(out, key, { value: x, enumerable: true, writable: true, configurable: true });
-    else out[key] = x;
-  }
-  return out;
-}
-
 /** The common flow fields from `timestamp_created` down to `version` (disk order). */
 function flowTail(c: Cursor, flow: HTTPFlow | TCPFlow, expectedType: string | null): string {
   c.key(k['timestamp_created']!);
@@ -446,7 +433,7 @@ function flowTail(c: Cursor, flow: HTTPFlow | TCPFlow, expectedType: string | nu
   c.key(k['metadata']!);
   const md = c.any();
   if (typeof md !== 'object' || md === null || Array.isArray(md) || Buffer.isBuffer(md)) throw OFF;
-  flow.metadata = cloneMetadata(md) as Record<string, MetadataValue>;
+  flow.metadata = cloneTNetValue(md) as Record<string, MetadataValue>;
   c.key(k['marked']!);
   flow.marked = c.text();
   c.key(k['is_replay']!);

@@ -286,6 +286,16 @@ export function setDictKey(d: TNetDict, key: string, value: TNetValue): void {
   else d[key] = value;
 }
 
+/** A deep copy of a decoded value: lists, dicts and byte strings are new, "__proto__" keys stay keys. */
+export function cloneTNetValue(v: TNetValue): TNetValue {
+  if (v === null || typeof v !== 'object') return v;
+  if (Buffer.isBuffer(v)) return Buffer.from(v);
+  if (Array.isArray(v)) return v.map(cloneTNetValue);
+  const out: TNetDict = {};
+  for (const key of Object.keys(v)) setDictKey(out, key, cloneTNetValue(v[key]!));
+  return out;
+}
+
 /** What Python's repr of a finite float looks like; anything else goes the long way. */
 const SIMPLE_FLOAT_RE = /^-?\d+(?:\.\d+)?(?:e[+-]\d+)?$/;
 const INT_RE = /^\s*[+-]?\d+(?:_\d+)*\s*$/;
