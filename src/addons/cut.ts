@@ -6,7 +6,7 @@ import { HTTPFlow, Request, Response, Headers } from '../http.js';
 import { Connection } from '../connection.js';
 import { CommandError } from '../command.js';
 import { expandHome } from '../optmanager.js';
-import { pyFloatRepr } from '../io/tnetstring.js';
+import { pyFloatRepr } from '../util/pyfloat.js';
 import { pyBytesRepr, pyRepr } from '../io/pyrepr.js';
 import { decodeUtf8Surrogateescape, encodeUtf8Surrogateescape, getTextLikeMitmproxy } from '../io/text.js';
 import { prettyHost, prettyUrl } from '../io/export.js';

@@ -5,7 +5,7 @@
  */
 import { inflateSync } from 'node:zlib';
 import { decodeUtf8BackslashReplace } from './text.js';
-import { pythonFloatRepr } from './pyrepr.js';
+import { pyFloatRepr } from '../util/pyfloat.js';
 
 export type ImageMetadata = Array<[string, string]>;
 
@@ -94,7 +94,7 @@ export function parsePng(data: Buffer): ImageMetadata {
     r.u4(); // CRC, not checked (mitmproxy does not either)
     if (type === 'gAMA') {
       if (body.length < 4) throw new Error('short gAMA chunk');
-      parts.push(['gamma', pythonFloatRepr(body.readUInt32BE(0) / 100000)]);
+      parts.push(['gamma', pyFloatRepr(body.readUInt32BE(0) / 100000)]);
     } else if (type === 'pHYs') {
       if (body.length < 9) throw new Error('short pHYs chunk');
       parts.push(['aspect', `${body.readUInt32BE(0)} x ${body.readUInt32BE(4)}`]);

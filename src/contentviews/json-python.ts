@@ -4,7 +4,7 @@
  * JS moves integer-like keys to the front of an object, turns 1.0 into 1, loses precision of big
  * integers and rejects NaN/Infinity (which Python accepts).
  */
-import { pythonFloatRepr } from './pyrepr.js';
+import { pyFloatRepr } from '../util/pyfloat.js';
 import { pyJsonString } from '../util/pyjson-string.js';
 
 /** A number kept as the text Python would print for it. */
@@ -105,7 +105,7 @@ class Parser {
       const js = String(f);
       return new JsonNumber(js.includes('.') ? js : js + '.0');
     }
-    return new JsonNumber(pythonFloatRepr(f));
+    return new JsonNumber(pyFloatRepr(f));
   }
 
   private string(): string {

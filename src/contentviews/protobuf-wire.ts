@@ -5,7 +5,7 @@
  * schema guessed from the first, else bytes), then the message is printed as YAML with every
  * reading of a number (unsigned, zigzag, float, signed) given in a comment.
  */
-import { rustF32Display, rustF64Display } from './pyrepr.js';
+import { rustF32Display, rustF64Display } from './rust-floats.js';
 import { YamlMap, YamlRaw, YamlTagged, type YamlNode } from './yaml-emit.js';
 
 export class ProtobufError extends Error {

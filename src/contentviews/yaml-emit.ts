@@ -8,7 +8,8 @@
  * The `yaml` package is not used here because its quoting and folding rules differ from both,
  * and mitmproxy users compare this text with what mitmproxy shows.
  */
-import { pythonFloatRepr, serdeYamlFloat } from './pyrepr.js';
+import { serdeYamlFloat } from './rust-floats.js';
+import { pyFloatRepr } from '../util/pyfloat.js';
 
 /** A mapping with keys in insertion order; keys may be any scalar (protobuf uses numbers). */
 export class YamlMap {
@@ -365,7 +366,7 @@ class Emitter {
 function pythonYamlFloat(x: number): string {
   if (Number.isNaN(x)) return '.nan';
   if (!Number.isFinite(x)) return x > 0 ? '.inf' : '-.inf';
-  return pythonFloatRepr(x);
+  return pyFloatRepr(x);
 }
 
 function isCollection(node: YamlNode): node is YamlMap | YamlNode[] {

@@ -4,6 +4,9 @@
  * values for `~meta` (a dict value is searched as `{'key': 'value'}`).
  */
 
+import { pyBytesRepr } from '../io/pyrepr.js';
+import { pyFloatRepr } from '../util/pyfloat.js';
+
 const NON_PRINTABLE = /[\p{Cc}\p{Cf}\p{Cs}\p{Co}\p{Cn}\p{Zl}\p{Zp}\p{Zs}]/u;
 
 function hexEscape(cp: number): string {
@@ -25,48 +28,6 @@ export function pyStrRepr(s: string): string {
     else out += ch;
   }
   return out + quote;
-}
-
-/** `repr(bytes)`: `b'...'` with printable ASCII kept and everything else escaped. */
-export function pyBytesRepr(b: Uint8Array): string {
-  let hasSingle = false;
-  let hasDouble = false;
-  for (const x of b) {
-    if (x === 0x27) hasSingle = true;
-    if (x === 0x22) hasDouble = true;
-  }
-  const quote = hasSingle && !hasDouble ? '"' : "'";
-  let out = 'b' + quote;
-  for (const x of b) {
-    if (x === 0x5c || x === quote.charCodeAt(0)) out += '\\' + String.fromCharCode(x);
-    else if (x === 0x0a) out += '\\n';
-    else if (x === 0x0d) out += '\\r';
-    else if (x === 0x09) out += '\\t';
-    else if (x < 0x20 || x >= 0x7f) out += `\\x${x.toString(16).padStart(2, '0')}`;
-    else out += String.fromCharCode(x);
-  }
-  return out + quote;
-}
-
-/** `repr(float)`: shortest round-trip digits; scientific notation below 1e-4 or from 1e16 on. */
-export function pyFloatRepr(x: number): string {
-  if (Number.isNaN(x)) return 'nan';
-  if (x === Infinity) return 'inf';
-  if (x === -Infinity) return '-inf';
-  if (x === 0) return Object.is(x, -0) ? '-0.0' : '0.0';
-  const [mantissa, expText] = x.toExponential().split('e') as [string, string];
-  const exp = Number(expText);
-  const negative = mantissa.startsWith('-');
-  const digits = mantissa.replace('-', '').replace('.', '');
-  const sign = negative ? '-' : '';
-  if (exp < -4 || exp >= 16) {
-    const m = digits.length > 1 ? `${digits[0]}.${digits.slice(1)}` : digits;
-    return `${sign}${m}e${exp < 0 ? '-' : '+'}${String(Math.abs(exp)).padStart(2, '0')}`;
-  }
-  if (exp < 0) return `${sign}0.${'0'.repeat(-exp - 1)}${digits}`;
-  const intPart = digits.slice(0, exp + 1).padEnd(exp + 1, '0');
-  const frac = digits.slice(exp + 1);
-  return `${sign}${intPart}.${frac || '0'}`;
 }
 
 function pyNumberRepr(x: number): string {

@@ -4,7 +4,8 @@
  * `[]`/`{}` for empty containers. mitmproxy writes HAR files this way, and byte-identical output
  * lets users diff our HAR files against mitmproxy's.
  */
-import { PyFloat, pyFloatRepr } from './tnetstring.js';
+import { PyFloat } from './tnetstring.js';
+import { pyFloatRepr } from '../util/pyfloat.js';
 import { pyJsonString } from '../util/pyjson-string.js';
 
 export type PyJson = null | boolean | number | string | PyFloat | PyJson[] | { [key: string]: PyJson };

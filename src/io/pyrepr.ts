@@ -2,7 +2,8 @@
  * Python's `repr()` of decoded tnetstring values and of bytes, for messages that mitmproxy users
  * know (`Invalid flow: loaded=[b'hello']`) and for the HAR `headersSize` quirk (spec §5.7).
  */
-import { pyFloatRepr, type TNetValue } from './tnetstring.js';
+import type { TNetValue } from './tnetstring.js';
+import { pyFloatRepr } from '../util/pyfloat.js';
 
 /** Python's repr of a bytes object: `b'...'`, or `b"..."` when it contains `'` but no `"`. */
 export function pyBytesRepr(b: Uint8Array): string {

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { dumpPythonJson, parsePythonJson } from '../../src/contentviews/json-python.js';
-import { pythonFloatRepr } from '../../src/contentviews/pyrepr.js';
+import { pyFloatRepr } from '../../src/util/pyfloat.js';
 
 const pretty = (s: string, ensureAscii = false): string => dumpPythonJson(parsePythonJson(s), { indent: 4, ensureAscii }).text;
 
@@ -60,11 +60,11 @@ test('property: parsing keeps the data JSON.parse sees (for JSON without integer
   );
 });
 
-test('pythonFloatRepr matches repr(float)', () => {
+test('pyFloatRepr matches repr(float)', () => {
   const cases: Array<[number, string]> = [
     [1, '1.0'], [0.5, '0.5'], [1e16, '1e+16'], [1e15, '1000000000000000.0'], [1.5e-7, '1.5e-07'],
     [123456789012345678, '1.2345678901234568e+17'], [-2.5, '-2.5'], [0.45455, '0.45455'], [5e-324, '5e-324'],
   ];
-  for (const [x, want] of cases) assert.equal(pythonFloatRepr(x), want);
+  for (const [x, want] of cases) assert.equal(pyFloatRepr(x), want);
 });
 

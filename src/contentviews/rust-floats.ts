@@ -1,8 +1,8 @@
 /**
- * Number formatting that matches what mitmproxy's views print, which comes from Python (`repr`
- * of a float) or Rust (`Display` of f32/f64). JavaScript's own `toString` differs in when it
- * switches to exponent notation, so the digits are taken from JS (shortest round-trip, the same
- * digits all three languages pick) and laid out per language here.
+ * Float text as the views of mitmproxy that are written in Rust print it (`Display` of f32/f64,
+ * serde_yaml); Python's `repr(float)` is util/pyfloat.ts. JavaScript's own `toString` differs in
+ * when it switches to exponent notation, so the digits are taken from JS (shortest round-trip,
+ * the same digits both languages pick) and laid out the Rust way here.
  */
 
 /** Shortest round-trip digits and decimal exponent: 1234.5 -> { digits: "12345", exp: 3 }. */
@@ -18,22 +18,6 @@ function fixedLayout(digits: string, exp: number): string {
   if (exp < 0) return '0.' + '0'.repeat(-exp - 1) + digits;
   if (digits.length <= exp + 1) return digits + '0'.repeat(exp + 1 - digits.length);
   return digits.slice(0, exp + 1) + '.' + digits.slice(exp + 1);
-}
-
-/** Python's `repr(float)`: "1.0", "0.0001", "1e-05", "1e+16", "inf", "nan". */
-export function pythonFloatRepr(x: number): string {
-  if (Number.isNaN(x)) return 'nan';
-  if (!Number.isFinite(x)) return x > 0 ? 'inf' : '-inf';
-  if (x === 0) return Object.is(x, -0) ? '-0.0' : '0.0';
-  const { negative, digits, exp } = shortestDigits(x);
-  const sign = negative ? '-' : '';
-  if (exp >= -4 && exp < 16) {
-    const fixed = fixedLayout(digits, exp);
-    return sign + (fixed.includes('.') ? fixed : fixed + '.0');
-  }
-  const mant = digits.length > 1 ? `${digits[0]}.${digits.slice(1)}` : digits;
-  const expAbs = Math.abs(exp).toString().padStart(2, '0');
-  return `${sign}${mant}e${exp < 0 ? '-' : '+'}${expAbs}`;
 }
 
 /** Rust's `Display` for f64: shortest round-trip digits, never in exponent form ("1e20" is "100000000000000000000"). */
