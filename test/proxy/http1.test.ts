@@ -4,28 +4,11 @@ import http from 'node:http';
 import { testProxy } from '../helpers/proxy.js';
 import { curl, rawRequest } from '../helpers/clients.js';
 import { echoServer, httpServer, rawServer, closedPort } from '../helpers/servers.js';
-import type { HTTPFlow } from '../../src/index.js';
-
-/** Collects finished flows (response or error) from an in-process proxy. */
-function recorder() {
-  const flows: HTTPFlow[] = [];
-  return {
-    flows,
-    addon: {
-      name: 'recorder',
-      response(f: HTTPFlow) {
-        flows.push(f);
-      },
-      error(f: HTTPFlow) {
-        flows.push(f);
-      },
-    },
-  };
-}
+import { flowRecorder } from '../helpers/recorder.js';
 
 test('GET through the proxy with curl: body, status and the flow are right', async (t) => {
   const up = await echoServer(t);
-  const rec = recorder();
+  const rec = flowRecorder();
   const proxy = await testProxy(t, { addons: [rec.addon] });
   const r = await curl(['-x', proxy.url, `${up.url}/path?x=1`]);
   assert.equal(r.status, 200);
@@ -46,7 +29,7 @@ test('GET through the proxy with curl: body, status and the flow are right', asy
 
 test('POST with a body, and a chunked upload, arrive intact', async (t) => {
   const up = await echoServer(t);
-  const rec = recorder();
+  const rec = flowRecorder();
   const proxy = await testProxy(t, { addons: [rec.addon] });
   const r1 = await curl(['-x', proxy.url, '-d', 'hello=world', `${up.url}/post`]);
   assert.equal(JSON.parse(r1.stdout).body, 'hello=world');
@@ -101,7 +84,7 @@ test('HEAD, 204 and 304 responses carry no body and keep the connection usable',
 
 test('Expect: 100-continue is answered by the proxy and not forwarded', async (t) => {
   const up = await echoServer(t);
-  const rec = recorder();
+  const rec = flowRecorder();
   const proxy = await testProxy(t, { addons: [rec.addon] });
   const raw = await rawRequest(
     proxy.port,
@@ -155,7 +138,7 @@ test('header case, order and duplicates survive in both directions (raw bytes ch
 
 test('a refused upstream gives the client a 502 page naming the reason, and an error hook', async (t) => {
   const port = await closedPort();
-  const rec = recorder();
+  const rec = flowRecorder();
   const proxy = await testProxy(t, { addons: [rec.addon] });
   const r = await curl(['-x', proxy.url, `http://127.0.0.1:${port}/`]);
   assert.equal(r.status, 502);
@@ -210,7 +193,7 @@ test('a large body streams through with stream_large_bodies and is not stored', 
     res.writeHead(200, { 'Content-Length': String(size) });
     res.end(Buffer.alloc(size, 'z'));
   });
-  const rec = recorder();
+  const rec = flowRecorder();
   const proxy = await testProxy(t, { addons: [rec.addon], options: { stream_large_bodies: '1m' } });
   const r = await curl(['-x', proxy.url, '-o', '/dev/null', `${up.url}/big`]);
   assert.equal(r.status, 200);
@@ -225,7 +208,7 @@ test('body_size_limit: 413 for a large request, 502 for a large response', async
     req.resume();
     res.end(Buffer.alloc(5000, 'y'));
   });
-  const rec = recorder();
+  const rec = flowRecorder();
   const proxy = await testProxy(t, { addons: [rec.addon], options: { body_size_limit: '2k' } });
   const big = await curl(['-x', proxy.url, '--data-binary', '@-', `${up.url}/upload`], { input: 'a'.repeat(4096) });
   assert.equal(big.status, 413);
@@ -248,7 +231,7 @@ test('a request to the proxy itself through the proxy is refused (no loop)', asy
 
 test('a silent upstream: the connection is closed after tcp_timeout of inactivity, and the flow records an error', async (t) => {
   const up = await rawServer(t, () => undefined);
-  const rec = recorder();
+  const rec = flowRecorder();
   const proxy = await testProxy(t, { addons: [rec.addon], options: { tcp_timeout: 2 } });
   const started = Date.now();
   const r = await curl(['-x', proxy.url, `${up.url}/silent`], { timeoutMs: 30000 });

@@ -11,7 +11,7 @@ import type { TestContext } from 'node:test';
 import { testProxy, testConfdir } from '../helpers/proxy.js';
 import { curl } from '../helpers/clients.js';
 import { proxyCa, tlsThroughProxy } from '../helpers/tunnel.js';
-import type { HTTPFlow } from '../../src/index.js';
+import { flowRecorder } from '../helpers/recorder.js';
 
 /** A self-signed certificate for localhost / 127.0.0.1, made once per test file. */
 const certDir = mkdtempSync(join(tmpdir(), 'mitmproxy-ts-h2-'));
@@ -49,11 +49,6 @@ async function h2Upstream(t: TestContext, handler?: (req: http2.Http2ServerReque
   return { port: (server.address() as AddressInfo).port, sessions, server };
 }
 
-function recorder() {
-  const flows: HTTPFlow[] = [];
-  return { flows, addon: { name: 'rec', response: (f: HTTPFlow) => void flows.push(f), error: (f: HTTPFlow) => void flows.push(f) } };
-}
-
 /** An HTTP/2 client session through the proxy (CONNECT + TLS with ALPN h2). */
 async function h2Through(proxyPort: number, target: string): Promise<http2.ClientHttp2Session> {
   const socket = await tlsThroughProxy(proxyPort, target, { ca: proxyCa(testConfdir()), servername: 'localhost', alpn: ['h2'] });
@@ -83,7 +78,7 @@ function get(session: http2.ClientHttp2Session, path: string, extra: http2.Outgo
 
 test('curl --http2 through the proxy to an h2 server: HTTP/2 on both sides, recorded as HTTP/2.0', async (t) => {
   const up = await h2Upstream(t);
-  const rec = recorder();
+  const rec = flowRecorder();
   const proxy = await testProxy(t, { addons: [rec.addon], options: { ssl_insecure: true } });
   const r = await curl(['--http2', '--cacert', join(testConfdir(), 'mitmproxy-ca-cert.pem'), '-x', proxy.url, '-H', 'Cookie: a=1', '-H', 'Cookie: b=2', `https://localhost:${up.port}/h2?x=1`]);
   assert.equal(r.status, 200, r.stderr);
@@ -111,7 +106,7 @@ test('an h2 client and an HTTP/1-only server: translated (Host from :authority, 
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
   t.after(() => new Promise<void>((r) => server.close(() => r())));
   const port = (server.address() as AddressInfo).port;
-  const rec = recorder();
+  const rec = flowRecorder();
   // lazy: no upstream handshake before the client's, so the client gets h2 even though the server cannot.
   const proxy = await testProxy(t, { addons: [rec.addon], options: { ssl_insecure: true, connection_strategy: 'lazy' } });
   const session = await h2Through(proxy.port, `127.0.0.1:${port}`);
@@ -133,7 +128,7 @@ test('an h2 client and an HTTP/1-only server: translated (Host from :authority, 
 
 test('100 concurrent streams on one intercepted connection, multiplexed onto one upstream connection', async (t) => {
   const up = await h2Upstream(t);
-  const rec = recorder();
+  const rec = flowRecorder();
   const proxy = await testProxy(t, { addons: [rec.addon], options: { ssl_insecure: true } });
   const session = await h2Through(proxy.port, `127.0.0.1:${up.port}`);
   t.after(() => session.close());
@@ -151,7 +146,7 @@ test('request and response trailers pass through HTTP/2', async (t) => {
       res.end('body');
     });
   });
-  const rec = recorder();
+  const rec = flowRecorder();
   const proxy = await testProxy(t, { addons: [rec.addon], options: { ssl_insecure: true } });
   const session = await h2Through(proxy.port, `127.0.0.1:${up.port}`);
   t.after(() => session.close());
@@ -180,7 +175,7 @@ test('a stream reset by the server becomes a flow error; a stream reset by the c
     else if (req.url === '/slow') setTimeout(() => res.end('late'), 3000);
     else res.end('ok');
   });
-  const rec = recorder();
+  const rec = flowRecorder();
   const proxy = await testProxy(t, { addons: [rec.addon], options: { ssl_insecure: true } });
   const session = await h2Through(proxy.port, `127.0.0.1:${up.port}`);
   t.after(() => session.close());
@@ -200,7 +195,7 @@ test('a stream reset by the server becomes a flow error; a stream reset by the c
 
 test('h2c with prior knowledge to the proxy port is served (each stream names its target)', async (t) => {
   const up = await h2Upstream(t);
-  const rec = recorder();
+  const rec = flowRecorder();
   const proxy = await testProxy(t, { addons: [rec.addon], options: { ssl_insecure: true } });
   const session = http2.connect(proxy.url);
   t.after(() => session.close());

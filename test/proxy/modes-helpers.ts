@@ -1,6 +1,6 @@
 /**
  * Helpers shared by the proxy mode tests (modes-*.test.ts): an HTTPS origin with its own CA, a
- * flow recorder, a log recorder that sees the startup lines, and a scripted raw TCP client.
+ * flow recorder for the modes, a log recorder that sees the startup lines, and a scripted raw TCP client.
  */
 import https from 'node:https';
 import net from 'node:net';
@@ -15,6 +15,7 @@ import type { Loader } from '../../src/addonmanager.js';
 import type { HTTPFlow, TCPFlow } from '../../src/index.js';
 import type { LogEntry } from '../../src/log.js';
 import { testConfdir } from '../helpers/proxy.js';
+import { flowRecorder } from '../helpers/recorder.js';
 
 let proxyCa: Promise<string> | null = null;
 
@@ -78,25 +79,19 @@ export async function httpsOrigin(t: TestContext, handler: http.RequestListener)
   return { port, url: `https://localhost:${port}`, caFile, servernames, server };
 }
 
-/** Collects finished HTTP flows (response or error), TCP flows, and CONNECTs sent upstream. */
+/** A flow recorder (finished HTTP flows) that also collects TCP flows, CONNECTs sent upstream and connect errors. */
 export function recorder() {
-  const flows: HTTPFlow[] = [];
+  const base = flowRecorder();
   const tcp: TCPFlow[] = [];
   const connectsUpstream: HTTPFlow[] = [];
   const hooks: string[] = [];
   return {
-    flows,
+    flows: base.flows,
     tcp,
     connectsUpstream,
     hooks,
     addon: {
-      name: 'recorder',
-      response(f: HTTPFlow) {
-        flows.push(f);
-      },
-      error(f: HTTPFlow) {
-        flows.push(f);
-      },
+      ...base.addon,
       http_connect_upstream(f: HTTPFlow) {
         connectsUpstream.push(f);
       },
