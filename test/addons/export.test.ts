@@ -1,22 +1,15 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Master } from '../../src/master.js';
 import { Export, NO_CLIPBOARD } from '../../src/addons/export.js';
 import { CommandError } from '../../src/command.js';
 import { HTTPFlow, Request, Response } from '../../src/http.js';
-import type { LogEntry } from '../../src/log.js';
+import { runningMaster, type AfterHook } from '../helpers/master.js';
+import { tempDir } from '../helpers/tempdir.js';
 
-async function setup(t: { after: (fn: () => void | Promise<void>) => void }) {
-  const master = new Master();
-  await master.addons.add(new Export());
-  await master.run();
-  const log: LogEntry[] = [];
-  master.log.subscribe((e) => log.push(e));
-  t.after(() => master.shutdown());
-  return { master, log };
+function setup(t: AfterHook) {
+  return runningMaster(t, new Export());
 }
 
 function flow(): HTTPFlow {
@@ -45,8 +38,7 @@ test('export.formats, export, export.file', async (t) => {
   assert.equal(await master.commands.call('export', 'curl', f), `curl -H 'Content-Type: application/json' -X POST http://example.com/api -d '{"a": 1}'`);
   await master.options.update({ export_preserve_original_ip: true });
   assert.match((await master.commands.call('export', 'curl', f)) as string, /^curl --resolve 'example\.com:80:\[10\.1\.2\.3\]'/);
-  const dir = mkdtempSync(join(tmpdir(), 'mitmts-exp-'));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const dir = tempDir(t, 'mitmts-exp-');
   await master.commands.call('export.file', 'raw_response', f, join(dir, 'resp.txt'));
   assert.equal(readFileSync(join(dir, 'resp.txt'), 'latin1'), 'HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\ncontent-length: 4\r\n\r\ndone');
   await master.commands.call('export.file', 'raw', f, join(dir, 'no', 'dir', 'x'));

@@ -1,9 +1,7 @@
 import { test, mock } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, existsSync, readdirSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { Master } from '../../src/master.js';
 import { OptionsError } from '../../src/optmanager.js';
 import { Save } from '../../src/addons/save.js';
 import { readFlows } from '../../src/io/flowreader.js';
@@ -11,21 +9,14 @@ import { HTTPFlow, Request, Response } from '../../src/http.js';
 import { TCPFlow, TCPMessage } from '../../src/tcp.js';
 import { DNSFlow } from '../../src/dns.js';
 import { WebSocketData, WebSocketMessage } from '../../src/websocket.js';
-import type { LogEntry } from '../../src/log.js';
+import { runningMaster, type AfterHook } from '../helpers/master.js';
+import { tempDir } from '../helpers/tempdir.js';
 import { FlowError } from '../../src/flow.js';
 
-async function setup(t: { after: (fn: () => void | Promise<void>) => void }) {
-  const dir = mkdtempSync(join(tmpdir(), 'mitmts-save-'));
-  const master = new Master();
+async function setup(t: AfterHook) {
   const save = new Save();
-  await master.addons.add(save);
-  await master.run();
-  const log: LogEntry[] = [];
-  master.log.subscribe((e) => log.push(e));
-  t.after(async () => {
-    await master.shutdown();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  const { master, log } = await runningMaster(t, save);
+  const dir = tempDir(t, 'mitmts-save-');
   return { dir, master, save, log };
 }
 

@@ -1,7 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { inflateSync } from 'node:zlib';
@@ -15,7 +14,8 @@ import { harToJson } from '../../src/io/har.js';
 import { HTTPFlow, Request, Response } from '../../src/http.js';
 import { WebSocketData } from '../../src/websocket.js';
 import { TCPFlow } from '../../src/tcp.js';
-import type { LogEntry } from '../../src/log.js';
+import { runningMaster, type AfterHook } from '../helpers/master.js';
+import { tempDir } from '../helpers/tempdir.js';
 
 const FIXTURE = join(import.meta.dirname, '../fixtures/flows/mitmdump-8.1.1.mitm');
 
@@ -27,19 +27,11 @@ class Sink extends Writable {
   }
 }
 
-async function setup(t: { after: (fn: () => void | Promise<void>) => void }) {
-  const dir = mkdtempSync(join(tmpdir(), 'mitmts-har-'));
-  const master = new Master();
+async function setup(t: AfterHook) {
   const out = new Sink();
   const savehar = new SaveHar(out);
-  await master.addons.add(new Save(), savehar);
-  await master.run();
-  const log: LogEntry[] = [];
-  master.log.subscribe((e) => log.push(e));
-  t.after(async () => {
-    await master.shutdown();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  const { master, log } = await runningMaster(t, new Save(), savehar);
+  const dir = tempDir(t, 'mitmts-har-');
   return { dir, master, savehar, out, log };
 }
 
@@ -104,8 +96,7 @@ test('save.har command, with the size in the alert and non-HTTP flows skipped', 
 });
 
 test('mitmdump -r file.mitm --set hardump=x.har: HAR of a loaded 8.1.1 file', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'mitmts-har-'));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const dir = tempDir(t, 'mitmts-har-');
   const master = new Master();
   const rf = new ReadFile();
   await master.addons.add(rf, new Save(), new SaveHar());
