@@ -6,6 +6,7 @@ import { TCPFlow, TCPMessage, UDPFlow, UDPMessage } from '../../src/tcp.js';
 import { DNSFlow, DNSMessage, DNSQuestion, DNSResourceRecord, ipToRdata } from '../../src/dns.js';
 import { Opcode, WebSocketData, WebSocketMessage } from '../../src/websocket.js';
 import type { AnyFlow } from '../../src/flows.js';
+import { testRequestFields, testResponseFields } from '../helpers/tflow.js';
 
 function client(): Client {
   return new Client({ peername: ['127.0.0.1', 22], timestampStart: 1 });
@@ -19,34 +20,13 @@ function server(): Server {
 
 /** R: `GET http://address:22/path`, headers `header: qvalue`, `content-length: 7`, body `content`, no response. */
 export function R(): HTTPFlow {
-  const req = new Request({
-    host: 'address',
-    port: 22,
-    method: 'GET',
-    scheme: 'http',
-    authority: '',
-    path: '/path',
-    headers: [
-      ['header', 'qvalue'],
-      ['content-length', '7'],
-    ],
-    content: Buffer.from('content'),
-  });
-  return new HTTPFlow(client(), server(), false, req);
+  return new HTTPFlow(client(), server(), false, new Request(testRequestFields()));
 }
 
 /** S: R with a `200 OK` response, headers `header-response: svalue`, `content-length: 7`, body `message`. */
 export function S(): HTTPFlow {
   const f = R();
-  f.response = new Response({
-    statusCode: 200,
-    reason: 'OK',
-    headers: [
-      ['header-response', 'svalue'],
-      ['content-length', '7'],
-    ],
-    content: Buffer.from('message'),
-  });
+  f.response = new Response(testResponseFields());
   return f;
 }
 

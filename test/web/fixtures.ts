@@ -6,10 +6,10 @@ import { randomUUID } from 'node:crypto';
 import { Client, Server } from '../../src/connection.js';
 import { DNSFlow, DNSMessage, DNSQuestion, DNSResourceRecord } from '../../src/dns.js';
 import { FlowError } from '../../src/flow.js';
-import { Headers } from '../../src/headers.js';
 import { HTTPFlow, Request, Response } from '../../src/http.js';
 import { TCPFlow, TCPMessage, UDPFlow, UDPMessage } from '../../src/tcp.js';
 import { Opcode, WebSocketData, WebSocketMessage } from '../../src/websocket.js';
+import { testRequestFields, testResponseFields } from '../helpers/tflow.js';
 
 export function tclientConn(): Client {
   const c = new Client({ peername: ['127.0.0.1', 22], sockname: ['', 0], timestampStart: 946681200 });
@@ -38,37 +38,11 @@ export function tserverConn(): Server {
 }
 
 export function treq(): Request {
-  return new Request({
-    host: 'address',
-    port: 22,
-    method: 'GET',
-    scheme: 'http',
-    authority: '',
-    path: '/path',
-    httpVersion: 'HTTP/1.1',
-    headers: new Headers([
-      ['header', 'qvalue'],
-      ['content-length', '7'],
-    ]),
-    content: Buffer.from('content'),
-    timestampStart: 946681200,
-    timestampEnd: 946681201,
-  });
+  return new Request({ ...testRequestFields(), timestampStart: 946681200, timestampEnd: 946681201 });
 }
 
 export function tresp(): Response {
-  return new Response({
-    statusCode: 200,
-    reason: 'OK',
-    httpVersion: 'HTTP/1.1',
-    headers: new Headers([
-      ['header-response', 'svalue'],
-      ['content-length', '7'],
-    ]),
-    content: Buffer.from('message'),
-    timestampStart: 946681202,
-    timestampEnd: 946681203,
-  });
+  return new Response({ ...testResponseFields(), timestampStart: 946681202, timestampEnd: 946681203 });
 }
 
 export function twebsocket(): WebSocketData {
