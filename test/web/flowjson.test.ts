@@ -17,7 +17,10 @@ import { certToJson, flowJsonText, flowToJson, formatLogMessage, renderMarker, s
 import { pyJson } from '../../src/tools/web/json.js';
 import { tdnsflow, tflow, ttcpflow } from './fixtures.js';
 
-/** The example of web-api.md §4.6, as written there. */
+/** The TLS fields of a connection without TLS: both connections of the spec example below. */
+const NO_TLS = { tls_established: false, cert: null, sni: null, cipher: null, alpn: null, tls_version: null };
+
+/** The example of web-api.md §4.6, as written there (its TLS fields once, in NO_TLS). */
 const SPEC_EXAMPLE = {
   id: '8ad9c653-096a-48b6-bb4e-499954971f74',
   intercepted: false,
@@ -31,12 +34,7 @@ const SPEC_EXAMPLE = {
     id: 'ab230570-4815-4d1d-8512-b375d61d6ec6',
     peername: ['127.0.0.1', 48770],
     sockname: ['127.0.0.1', 28080],
-    tls_established: false,
-    cert: null,
-    sni: null,
-    cipher: null,
-    alpn: null,
-    tls_version: null,
+    ...NO_TLS,
     timestamp_start: 1795793503.3892024,
     timestamp_tls_setup: null,
     timestamp_end: 1795793503.408296,
@@ -46,12 +44,7 @@ const SPEC_EXAMPLE = {
     peername: ['127.0.0.1', 18090],
     sockname: ['127.0.0.1', 33566],
     address: ['127.0.0.1', 18090],
-    tls_established: false,
-    cert: null,
-    sni: null,
-    cipher: null,
-    alpn: null,
-    tls_version: null,
+    ...NO_TLS,
     timestamp_start: 1795793503.3931842,
     timestamp_tcp_setup: 1795793503.3969164,
     timestamp_tls_setup: null,
