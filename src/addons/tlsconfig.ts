@@ -9,6 +9,7 @@ import type { ClientHelloData, TlsData } from '../hooks.js';
 import { Response, type HTTPFlow } from '../http.js';
 import { CertStore, certStoreConfigFromOptions, certStoreNeedsReload, chooseCertNames, type CertEntry, type CertRequest } from '../certs/index.js';
 import { upstreamTrustStore } from '../certs/trust-store.js';
+import { BoundedCache } from '../util/bounded-cache.js';
 
 export const TLS_VERSION_CHOICES = ['UNBOUNDED', 'SSL3', 'TLS1', 'TLS1_1', 'TLS1_2', 'TLS1_3'] as const;
 type TlsVersionOption = (typeof TLS_VERSION_CHOICES)[number];
@@ -61,7 +62,7 @@ export class TlsConfig {
   /** SecureContexts per certificate entry; rebuilt when TLS options change. */
   private contexts = new WeakMap<CertEntry, tls.SecureContext>();
   /** Certificate names chosen for recent (upstream certificate, SNI, address) combinations. */
-  private readonly namesMemo = new Map<string, CertRequest>();
+  private readonly namesMemo = new BoundedCache<string, CertRequest>(1024);
 
   load(loader: Loader): void {
     this.master = loader.master;
@@ -185,12 +186,7 @@ export class TlsConfig {
     };
     // The same server and name give the same certificate names: remember the choice.
     const memoKey = JSON.stringify([inputs.upstreamCert, inputs.upstreamCertificate, inputs.sni, inputs.clientSocknameHost, inputs.serverAddressHost, inputs.crlPath]);
-    let names = this.namesMemo.get(memoKey);
-    if (!names) {
-      names = chooseCertNames(inputs);
-      if (this.namesMemo.size >= 1024) this.namesMemo.delete(this.namesMemo.keys().next().value!);
-      this.namesMemo.set(memoKey, names);
-    }
+    const names = this.namesMemo.getOrCompute(memoKey, () => chooseCertNames(inputs));
     const entry = await store.getCert(names);
     const extra = o.get<boolean>('add_upstream_certs_to_client_chain') ? server.certificateList : [];
     data.settings.secureContext = this.secureContext(entry, extra);

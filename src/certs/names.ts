@@ -7,6 +7,7 @@ import { domainToASCII } from 'node:url';
 import { canonicalIp, isIpLiteral } from './ip.js';
 import { parseCertificate, type ParsedCertificate } from './x509.js';
 import { pemCertificates } from './pem.js';
+import { BoundedCache } from '../util/bounded-cache.js';
 
 /** A name as it goes into a leaf's subjectAltName. */
 export type SubjectAltName = { type: 'dns'; value: string } | { type: 'ip'; value: string };
@@ -80,17 +81,11 @@ export interface CertNameInputs {
 }
 
 /** Upstream certificates seen recently, parsed (every connection to a server presents the same one). */
-const parsedUpstream = new Map<string, ParsedCertificate | null>();
+const parsedUpstream = new BoundedCache<string, ParsedCertificate | null>(256);
 
 function upstreamLeaf(input: string | Uint8Array): ParsedCertificate | null {
   if (typeof input !== 'string') return parseUpstreamLeaf(input);
-  let parsed = parsedUpstream.get(input);
-  if (parsed === undefined) {
-    parsed = parseUpstreamLeaf(input);
-    if (parsedUpstream.size >= 256) parsedUpstream.delete(parsedUpstream.keys().next().value!);
-    parsedUpstream.set(input, parsed);
-  }
-  return parsed;
+  return parsedUpstream.getOrCompute(input, parseUpstreamLeaf);
 }
 
 function parseUpstreamLeaf(input: string | Uint8Array): ParsedCertificate | null {

@@ -14,6 +14,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { bcryptDigest, parseBcryptHash } from './bcrypt.js';
 import { shaCrypt } from './shacrypt.js';
+import { BoundedCache } from '../../util/bounded-cache.js';
 
 /** A malformed line or a password format we cannot check. */
 export class HtpasswdError extends Error {
@@ -114,16 +115,11 @@ export class HtpasswdFile {
    * SHA-crypt tens of ms, on the event loop). A proxy client sends the same credentials with
    * every request, so they are checked once.
    */
-  private readonly slowCache = new Map<string, boolean>();
+  private readonly slowCache = new BoundedCache<string, boolean>(1024);
 
   private checkSlow(username: string, hash: string, password: string, check: () => boolean): boolean {
     const key = createHash('sha256').update(`${username}\0${password}\0${hash}`, 'utf8').digest('base64');
-    const known = this.slowCache.get(key);
-    if (known !== undefined) return known;
-    const ok = check();
-    if (this.slowCache.size >= 1024) this.slowCache.delete(this.slowCache.keys().next().value!);
-    this.slowCache.set(key, ok);
-    return ok;
+    return this.slowCache.getOrCompute(key, check);
   }
 
   get size(): number {

@@ -5,6 +5,7 @@
  */
 import { BlockList } from 'node:net';
 import { bytesToIp, ipToBytes } from '../../certs/ip.js';
+import { BoundedCache } from '../../util/bounded-cache.js';
 
 function list(entries: ReadonlyArray<readonly [string, number]>, type: 'ipv4' | 'ipv6'): BlockList {
   const b = new BlockList();
@@ -45,18 +46,12 @@ export interface AddressClass {
   readonly global: boolean;
 }
 
-/** Classify an IP address text; null when it is not an IP address. */
 /** Classes of recently seen client addresses: every client connection asks, mostly for the same few. */
-const recent = new Map<string, AddressClass | null>();
+const recent = new BoundedCache<string, AddressClass | null>(1024);
 
+/** Classify an IP address text; null when it is not an IP address. */
 export function classifyAddress(text: string): AddressClass | null {
-  let cls = recent.get(text);
-  if (cls === undefined) {
-    cls = classify(text);
-    if (recent.size >= 1024) recent.delete(recent.keys().next().value!);
-    recent.set(text, cls);
-  }
-  return cls;
+  return recent.getOrCompute(text, classify);
 }
 
 function classify(text: string): AddressClass | null {

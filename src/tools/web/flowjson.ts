@@ -15,6 +15,7 @@ import { DNSFlow, DNSMessage, DNSResourceRecord, dnsClassName, dnsOpcodeName, dn
 import { parseCertificate, pemCertificates } from '../../certs/index.js';
 import type { LogEntry } from '../../log.js';
 import { bytesToText } from '../../util/bytes.js';
+import { BoundedCache } from '../../util/bounded-cache.js';
 import { EMOJI_SHORTCODES } from './emoji-data.js';
 import { jsonString, pyJson, type JsonValue } from './json.js';
 
@@ -261,21 +262,21 @@ function keyInfo(spkiDer: Buffer): [string, number] {
 }
 
 /** Parsed certificate JSON by PEM text; a handful of certificates are shared by thousands of flows. */
-const certCache = new Map<string, CertJson | null>();
-const CERT_CACHE_SIZE = 512;
+const certCache = new BoundedCache<string, CertJson | null>(512);
 
 /** mitmproxy's `cert_to_json`: only the first certificate of the chain, or null. */
 export function certToJson(certificateList: readonly string[]): CertJson | null {
   const pem = certificateList[0];
   if (!pem) return null;
-  const cached = certCache.get(pem);
-  if (cached !== undefined) return cached;
-  let out: CertJson | null = null;
+  return certCache.getOrCompute(pem, pemToCertJson);
+}
+
+function pemToCertJson(pem: string): CertJson | null {
   try {
     const der = pemCertificates(pem)[0];
     if (der) {
       const c = parseCertificate(der);
-      out = {
+      return {
         keyinfo: keyInfo(c.spkiDer),
         sha256: crypto.createHash('sha256').update(c.der).digest('hex'),
         notbefore: Math.floor(c.notBefore.getTime() / 1000),
@@ -287,11 +288,9 @@ export function certToJson(certificateList: readonly string[]): CertJson | null 
       };
     }
   } catch {
-    out = null;
+    // A certificate we cannot read is shown as none.
   }
-  if (certCache.size >= CERT_CACHE_SIZE) certCache.delete(certCache.keys().next().value!);
-  certCache.set(pem, out);
-  return out;
+  return null;
 }
 
 export function clientConnJson(c: Client): ClientConnJson {
