@@ -39,7 +39,9 @@ export async function sniff(ctx: ConnectionContext): Promise<Sniffed> {
     if (first.length === 0 && ctx.reader.atEnd) return 'closed';
     const kind = classify(first);
     if (kind !== 'more') return kind;
-    if (ctx.reader.atEnd) return 'tcp';
+    // The client stopped sending before saying enough: no more bytes will come (and waiting for
+    // them again would spin on an ended stream without ever giving the event loop back).
+    if (ctx.reader.ended) return 'tcp';
     want = first.length + 1;
   }
 }

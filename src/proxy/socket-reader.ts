@@ -28,7 +28,7 @@ const CRLFCRLF = Buffer.from('\r\n\r\n');
 export class SocketReader {
   private chunks: Buffer[] = [];
   private buffered = 0;
-  private ended = false;
+  private endedFlag = false;
   private failure: Error | null = null;
   private wake: (() => void) | null = null;
   private detached = false;
@@ -51,13 +51,13 @@ export class SocketReader {
   };
 
   private onEnd = (): void => {
-    this.ended = true;
+    this.endedFlag = true;
     this.notify();
   };
 
   private onError = (err: Error): void => {
     this.failure ??= err;
-    this.ended = true;
+    this.endedFlag = true;
     this.notify();
   };
 
@@ -74,9 +74,14 @@ export class SocketReader {
     return this.buffered;
   }
 
+  /** True once the peer finished sending (or the socket failed): no more bytes will arrive. */
+  get ended(): boolean {
+    return this.endedFlag;
+  }
+
   /** True once the peer finished sending (or the socket failed) and every byte was read. */
   get atEnd(): boolean {
-    return this.ended && this.buffered === 0;
+    return this.endedFlag && this.buffered === 0;
   }
 
   /** The socket error that ended the stream, if any. */
@@ -86,7 +91,7 @@ export class SocketReader {
 
   /** Wait until more bytes arrive or the stream ends. */
   private waitForData(): Promise<void> {
-    if (this.ended) return Promise.resolve();
+    if (this.endedFlag) return Promise.resolve();
     // Someone needs more bytes right now, so buffering past the high-water mark is intended.
     if (this.socket.isPaused()) this.socket.resume();
     return new Promise((resolve) => (this.wake = resolve));
@@ -133,7 +138,7 @@ export class SocketReader {
         if (all.length > maxSize) throw new HeadTooLargeError(maxSize);
         searchFrom = all.length;
       }
-      if (this.ended) {
+      if (this.endedFlag) {
         if (this.failure && this.buffered === 0) throw this.failure;
         if (this.buffered === 0) return null;
         // Only stray CRLFs before EOF count as a clean end.
@@ -157,7 +162,7 @@ export class SocketReader {
         }
         return this.take(Math.min(max, this.buffered));
       }
-      if (this.ended) {
+      if (this.endedFlag) {
         if (this.failure) throw this.failure;
         return null;
       }
@@ -168,7 +173,7 @@ export class SocketReader {
   /** Read exactly `n` bytes; throws ConnectionClosedError when the stream ends first. */
   async readExactly(n: number): Promise<Buffer> {
     while (this.buffered < n) {
-      if (this.ended) {
+      if (this.endedFlag) {
         if (this.failure) throw this.failure;
         throw new ConnectionClosedError();
       }
@@ -192,7 +197,7 @@ export class SocketReader {
         if (all.length > maxLength + 2) throw new HeadTooLargeError(maxLength);
         searchFrom = all.length;
       }
-      if (this.ended) {
+      if (this.endedFlag) {
         if (this.failure) throw this.failure;
         throw new ConnectionClosedError();
       }
@@ -202,7 +207,7 @@ export class SocketReader {
 
   /** Wait until at least `n` bytes are buffered (or the stream ends) and return a copy of the buffered bytes without consuming them. */
   async peek(n: number): Promise<Buffer> {
-    while (this.buffered < n && !this.ended) await this.waitForData();
+    while (this.buffered < n && !this.endedFlag) await this.waitForData();
     return Buffer.from(this.merge());
   }
 

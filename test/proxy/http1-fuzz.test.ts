@@ -51,3 +51,12 @@ test('random garbage and mutated requests never take the proxy down', async (t) 
   const r = await curl(['-x', proxy.url, `${up.url}/still-alive`]);
   assert.equal(r.status, 200);
 });
+
+test('a client that sends part of a method name and hangs up does not stall the proxy (found by the fuzz test)', async (t) => {
+  const up = await echoServer(t);
+  const proxy = await testProxy(t);
+  await rawRequest(proxy.port, 'EO+', { idleMs: 200 });
+  await rawRequest(proxy.port, 'GE', { idleMs: 200 });
+  const r = await curl(['-x', proxy.url, `${up.url}/after`], { timeoutMs: 10000 });
+  assert.equal(r.status, 200);
+});
