@@ -393,6 +393,9 @@ class WebSocketRelay {
     if (incoming.opcode === Opcode.TEXT && !injected && !isUtf8(content)) {
       throw new WebSocketProtocolError('Invalid UTF-8 in text message', CloseCode.INVALID_FRAME_PAYLOAD_DATA);
     }
+    // A message read as a slice of a larger socket chunk would keep the whole chunk alive in the
+    // flow: store a compact copy instead.
+    if (content.buffer.byteLength > content.length * 2) content = Buffer.from(content);
     const message = new WebSocketMessage(incoming.opcode, d.fromClient, content, now(), false, injected);
     this.ws.messages.push(message);
     const hooks = this.hooks;
