@@ -36,3 +36,29 @@ export { MultiDict } from './util/multidict.js';
 export { defaultAddons } from './addons/index.js';
 export { DumpMaster } from './tools/dump.js';
 export { VERSION } from './version.js';
+
+// Flow filters: `parseFilter('~d example.com & ~c 200').match(flow)`.
+export { type Filter, parse as parseFilter, tryParse as tryParseFilter, matchFilter, FilterError, FILTER_HELP } from './flowfilter/index.js';
+
+// Flow files (.mitm in any version, HAR) and the export formats (curl, httpie, raw).
+export {
+  FlowReader,
+  FlowReadError,
+  readFlows,
+  readFlowsFromPaths,
+  FlowWriter,
+  writeFlowsToFile,
+  encodeFlow,
+  type FlowSource,
+  type FlowSink,
+  type WriteFormat,
+  makeHar,
+  harToJson,
+  harToFlows,
+  HarImportError,
+  type HarOptions,
+  exportFlow,
+  exportToString,
+  EXPORT_FORMATS,
+  type ExportFormat,
+} from './io/index.js';

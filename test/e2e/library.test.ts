@@ -2,7 +2,22 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 // The package's own public entry point, as an embedding program imports it (the built dist).
-import { startProxy, Response, HTTPFlow, type Addon, type RunningProxy } from 'mitmproxy-ts';
+import {
+  startProxy,
+  Response,
+  HTTPFlow,
+  parseFilter,
+  FilterError,
+  writeFlowsToFile,
+  readFlows,
+  makeHar,
+  exportToString,
+  type Addon,
+  type RunningProxy,
+} from 'mitmproxy-ts';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { echoServer } from '../helpers/servers.js';
 
 test('a program embeds the proxy: start on port 0, add a typed addon, proxy a request, inspect the flow', async (t) => {
@@ -48,4 +63,38 @@ test('a program embeds the proxy: start on port 0, add a typed addon, proxy a re
   const state = seen[0]!.getState();
   assert.equal(state.type, 'http');
   assert.equal(state.version, 21);
+});
+
+test('the package entry point also offers filters, flow files, HAR and export for captured flows', async (t) => {
+  const up = await echoServer(t);
+  const seen: HTTPFlow[] = [];
+  const proxy = await startProxy({ addons: [{ response: (flow: HTTPFlow) => void seen.push(flow) }] });
+  t.after(() => proxy.close());
+  await new Promise<void>((resolve, reject) => {
+    const req = http.request({ host: proxy.host, port: proxy.port, path: `${up.url}/lib?x=1`, headers: { host: `127.0.0.1:${up.port}` } }, (res) => {
+      res.resume();
+      res.on('end', resolve);
+    });
+    req.on('error', reject);
+    req.end();
+  });
+  assert.equal(seen.length, 1);
+  const flow = seen[0]!;
+
+  assert.equal(parseFilter('~u /lib & ~c 200').match(flow), true);
+  assert.equal(parseFilter('~c 404').match(flow), false);
+  assert.throws(() => parseFilter('~c'), FilterError);
+
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mitmts-lib-'));
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const file = path.join(dir, 'out.mitm');
+  assert.equal(writeFlowsToFile(file, [flow]), 1);
+  const back = await readFlows(file);
+  assert.equal(back.length, 1);
+  assert.ok(back[0] instanceof HTTPFlow);
+  assert.equal((back[0] as HTTPFlow).request.path, '/lib?x=1');
+
+  const har = makeHar([flow]) as { log: { entries: Array<{ request: { url: string } }> } };
+  assert.equal(har.log.entries[0]!.request.url, `${up.url}/lib?x=1`);
+  assert.match(exportToString('curl', flow), /^curl .*\/lib\?x=1/);
 });
