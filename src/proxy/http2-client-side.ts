@@ -13,6 +13,7 @@ import { isValidFieldValue } from './http1/parse.js';
 import { splitPseudoHeaders, toHttp2Fields } from './http2-headers.js';
 import { openUpstreamExchange } from './upstream-exchange.js';
 import { bridgeStream } from './stream-bridge.js';
+import { extendedConnectSettings, serveWebSocketStream, toWebSocketHandshake } from './websocket-h2.js';
 
 const { NGHTTP2_CANCEL, NGHTTP2_PROTOCOL_ERROR } = http2.constants;
 
@@ -158,7 +159,8 @@ class Http2ClientExchange implements ClientExchange {
  */
 export async function serveHttp2(ctx: ConnectionContext): Promise<void> {
   const socket = bridgeStream(ctx.reader.handOver());
-  const server = http2.createServer(SESSION_OPTIONS);
+  // RFC 8441 extended CONNECT (WebSockets over HTTP/2) is advertised only with the websocket option.
+  const server = http2.createServer({ ...SESSION_OPTIONS, settings: { ...SESSION_OPTIONS.settings, ...extendedConnectSettings(ctx) } });
   const log = ctx.master.log;
   const done = new Promise<void>((resolve) => {
     server.on('session', (session: http2.ServerHttp2Session) => {
@@ -198,10 +200,14 @@ async function handleStream(ctx: ConnectionContext, stream: http2.ServerHttp2Str
   request.headers.fields = fields;
   const flow = new HTTPFlow(ctx.client, ctx.server, true, request);
   const exchange = new Http2ClientExchange(stream, request, (flags & http2.constants.NGHTTP2_FLAG_END_STREAM) !== 0);
+  // An extended CONNECT (RFC 8441) is recorded as the WebSocket handshake it stands for (websocket-h2.ts).
+  const protocol = method === 'CONNECT' ? pseudo.get(':protocol') : undefined;
+  const invalidConnect =
+    protocol !== undefined ? toWebSocketHandshake(ctx, request, protocol) : method === 'CONNECT' ? 'HTTP/2 CONNECT (tunnels over HTTP/2) is not supported.' : null;
 
   // Where the request goes: the reverse target, else the :authority (or Host), as for HTTP/1.
   let invalid: string | null = null;
-  if (method === 'CONNECT') invalid = 'HTTP/2 CONNECT (tunnels over HTTP/2) is not supported.';
+  if (invalidConnect) invalid = invalidConnect;
   else if (ctx.mode.type === 'reverse' && ctx.mode.server) {
     const [host, port] = ctx.mode.server.address;
     const scheme = ctx.mode.server.scheme === 'https' || ctx.mode.server.scheme === 'tls' ? 'https' : 'http';
@@ -220,5 +226,6 @@ async function handleStream(ctx: ConnectionContext, stream: http2.ServerHttp2Str
     await exchange.sendError(400, invalid);
     return;
   }
-  await runHttpFlow(ctx, flow, exchange, (f) => openUpstreamExchange(ctx, f));
+  if (protocol !== undefined) await serveWebSocketStream(ctx, flow, stream, exchange);
+  else await runHttpFlow(ctx, flow, exchange, (f) => openUpstreamExchange(ctx, f));
 }
