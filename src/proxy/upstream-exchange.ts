@@ -18,10 +18,11 @@ function alpnOffers(ctx: ConnectionContext, flow: HTTPFlow): string[] {
 }
 
 /**
- * Open (or reuse) the upstream connection for a flow, based on its request's scheme, host and
- * port, and start an exchange on it: HTTP/2 when the server negotiated h2, HTTP/1 otherwise.
+ * Where a flow's request goes upstream: its scheme, host and port, the SNI to present, the ALPN
+ * offers (`alpn`, or mirrored from the client) and any upstream proxy to go through. Throws the
+ * eager connection's error when that connection already failed for this server.
  */
-export async function openUpstreamExchange(ctx: ConnectionContext, flow: HTTPFlow): Promise<UpstreamExchange> {
+export function upstreamTargetFor(ctx: ConnectionContext, flow: HTTPFlow, alpn?: string[]): UpstreamTarget {
   const r = flow.request;
   const tunnel = ctx.server.address;
   // A failed eager connection (e.g. an untrusted upstream certificate) answers every request for it.
@@ -32,10 +33,18 @@ export async function openUpstreamExchange(ctx: ConnectionContext, flow: HTTPFlo
     // client's; otherwise the host itself.
     target.sni = tunnel && tunnel[0] === r.host ? (ctx.server.sni ?? ctx.client.sni ?? null) : null;
     if (target.sni === null && !net.isIP(r.host)) target.sni = r.host;
-    target.alpn = alpnOffers(ctx, flow);
+    target.alpn = alpn ?? alpnOffers(ctx, flow);
   }
   routeThroughProxy(ctx, flow, target);
-  const conn = await ctx.upstream.acquire(target);
+  return target;
+}
+
+/**
+ * Open (or reuse) the upstream connection for a flow and start an exchange on it: HTTP/2 when
+ * the server negotiated h2, HTTP/1 otherwise.
+ */
+export async function openUpstreamExchange(ctx: ConnectionContext, flow: HTTPFlow): Promise<UpstreamExchange> {
+  const conn = await ctx.upstream.acquire(upstreamTargetFor(ctx, flow));
   flow.serverConn = conn.server;
   if (conn.multiplexed || conn.server.alpn === 'h2') return new Http2UpstreamExchange(ctx, conn);
   return new Http1UpstreamExchange(ctx, conn);

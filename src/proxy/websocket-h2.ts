@@ -1,8 +1,8 @@
 import { createHash, randomBytes } from 'node:crypto';
-import net from 'node:net';
 import http2 from 'node:http2';
 import type { HTTPFlow, Request, Response } from '../http.js';
 import type { Headers } from '../headers.js';
+import { FlowError } from '../flow.js';
 import type { ConnectionContext } from './context.js';
 import { runHttpFlow, type ClientExchange } from './http-stream.js';
 import { OutgoingMessageError } from './http1/assemble.js';
@@ -10,8 +10,7 @@ import { isValidFieldValue } from './http1/parse.js';
 import { Http1UpstreamExchange } from './http1-upstream.js';
 import { toHttp2Fields } from './http2-headers.js';
 import { SocketReader } from './socket-reader.js';
-import { ConnectError, type UpstreamTarget } from './upstream-pool.js';
-import { routeThroughProxy } from './upstream-proxy.js';
+import { upstreamTargetFor } from './upstream-exchange.js';
 import { relayWebSocket } from './websocket.js';
 
 /**
@@ -85,6 +84,13 @@ export async function serveWebSocketStream(ctx: ConnectionContext, flow: HTTPFlo
   if (typeof outcome !== 'object' || !flow.websocket || !server) {
     // Killed or failed after the 101, an addon's own 101, or a handshake an addon made invalid: nothing to relay.
     server?.close();
+    if (typeof outcome === 'object' && !flow.websocket && !flow.error) {
+      // The client got a 502 for a 101 that is no WebSocket handshake (an addon changed the request or response).
+      flow.error = new FlowError(NOT_A_WEBSOCKET_HANDSHAKE);
+      flow.live = false;
+      ctx.master.log.info(`WebSocket over HTTP/2: ${NOT_A_WEBSOCKET_HANDSHAKE}`, ctx.clientLabel);
+      await ctx.master.addons.triggerFlow('error', flow);
+    }
     // A client told 200 must not wait for frames that never come; any other answer stands as sent.
     if (client.accepted && !stream.destroyed) stream.close(http2.constants.NGHTTP2_CANCEL);
     return;
@@ -99,6 +105,8 @@ export async function serveWebSocketStream(ctx: ConnectionContext, flow: HTTPFlo
     }
   }
 }
+
+const NOT_A_WEBSOCKET_HANDSHAKE = 'The server switched protocols, but the handshake is no valid WebSocket handshake.';
 
 /**
  * The client's side of the handshake: an HTTP/2 stream whose request has no body (its DATA
@@ -132,7 +140,7 @@ class ExtendedConnectExchange implements ClientExchange {
 
   async sendResponse(resp: Response): Promise<void> {
     if (resp.statusCode !== 101) return this.inner.sendResponse(resp);
-    if (!this.flow.websocket) return this.inner.sendError(502, 'The server switched protocols, but the handshake is no valid WebSocket handshake.');
+    if (!this.flow.websocket) return this.inner.sendError(502, NOT_A_WEBSOCKET_HANDSHAKE);
     if (this.stream.destroyed) return;
     this.stream.respond(acceptedHeaders(resp), { endStream: false });
     this.accepted = true;
@@ -191,16 +199,7 @@ function acceptedHeaders(resp: Response): http2.OutgoingHttpHeaders {
  * used: an Upgrade needs a connection of its own.
  */
 async function openUpgradeExchange(ctx: ConnectionContext, flow: HTTPFlow): Promise<UpgradeExchange> {
-  const r = flow.request;
-  const tunnel = ctx.server.address;
-  if (ctx.server.error && tunnel && tunnel[0] === r.host && tunnel[1] === r.port) throw new ConnectError(ctx.server.error);
-  const target: UpstreamTarget = { address: [r.host, r.port], tls: r.scheme === 'https' };
-  if (target.tls) {
-    target.sni = tunnel && tunnel[0] === r.host ? (ctx.server.sni ?? ctx.client.sni ?? null) : null;
-    if (target.sni === null && !net.isIP(r.host)) target.sni = r.host;
-    target.alpn = ['http/1.1'];
-  }
-  routeThroughProxy(ctx, flow, target);
+  const target = upstreamTargetFor(ctx, flow, ['http/1.1']);
   let conn = await ctx.upstream.acquire(target);
   if (conn.multiplexed) {
     conn = await ctx.upstream.open(target);

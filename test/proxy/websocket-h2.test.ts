@@ -494,3 +494,50 @@ test('the websocket option turned off while a session is open: an extended CONNE
   assert.deepEqual(rec.events, ['requestheaders CONNECT HTTP/2.0', 'error']);
   assert.equal(up.clients.length, 0);
 });
+
+test('an addon that makes the handshake no WebSocket one: the client gets 502, the flow an error and the error hook fires', async (t) => {
+  // A server that accepts any Upgrade correctly, whatever version the request names.
+  const lenient = net.createServer((s) => {
+    s.on('error', () => undefined);
+    s.once('data', (d: Buffer) => {
+      const key = /sec-websocket-key: *(\S+)/i.exec(d.toString('latin1'))?.[1] ?? '';
+      s.write(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${acceptKey(key)}\r\n\r\n`);
+    });
+  });
+  const sockets = new Set<net.Socket>();
+  lenient.on('connection', (s) => sockets.add(s));
+  await new Promise<void>((r) => lenient.listen(0, '127.0.0.1', () => r()));
+  t.after(
+    () =>
+      new Promise<void>((r) => {
+        for (const s of sockets) s.destroy();
+        lenient.close(() => r());
+      }),
+  );
+  const rec = wsRecorder();
+  let failed: HTTPFlow | null = null;
+  const breaker: Addon = {
+    name: 'version-breaker',
+    request(f: HTTPFlow) {
+      f.request.headers.set('sec-websocket-version', '8');
+    },
+    error(f: HTTPFlow) {
+      failed = f;
+    },
+  };
+  const proxy = await testProxy(t, { addons: [rec.addon, breaker] });
+  const session = http2.connect(proxy.url);
+  session.on('error', () => undefined);
+  t.after(() => session.destroy());
+  await once(session, 'remoteSettings');
+
+  const port = (lenient.address() as net.AddressInfo).port;
+  const bad = await refusedWebSocket(session, `127.0.0.1:${port}`, '/', {}, 'http');
+  assert.equal(bad.status, 502);
+  assert.match(bad.body, /no valid WebSocket handshake/);
+  assert.ok(rec.events.includes('response websocket=false'));
+  assert.ok(rec.events.includes('error'));
+  assert.ok(!rec.events.includes('websocket_start'));
+  assert.match(failed!.error!.msg, /no valid WebSocket handshake/);
+  assert.equal(failed!.live, false);
+});
