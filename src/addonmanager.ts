@@ -168,9 +168,7 @@ export class AddonManager {
     try {
       await (fn as HookFn).apply(addon, args);
     } catch (e) {
-      if (e instanceof AddonHalt) return;
-      if (e instanceof OptionsError) throw e;
-      this.reportError(addon, hook, e);
+      this.stopsDispatch(addon, hook, e);
     }
   }
 
@@ -185,19 +183,8 @@ export class AddonManager {
    * name and the dispatch continues; `AddonHalt` stops it.
    */
   async trigger(hook: string, ...args: unknown[]): Promise<void> {
-    const list = this.handlers(hook);
-    for (let i = 0; i < list.length; i++) {
-      const [addon, fn] = list[i]!;
-      try {
-        const r = fn.apply(addon, args);
-        if (r !== undefined && typeof (r as Promise<unknown>).then === 'function') await r;
-      } catch (e) {
-        if (e instanceof AddonHalt) return;
-        // An invalid option found in `configure` rolls the option change back (see OptManager.update).
-        if (e instanceof OptionsError) throw e;
-        this.reportError(addon, hook, e);
-      }
-    }
+    const pending = this.runHandlers(hook, args, 0);
+    if (pending) await pending;
   }
 
   /**
@@ -205,8 +192,71 @@ export class AddonManager {
    * flow is intercepted (until an addon, command or the web API resumes or kills it).
    */
   async triggerFlow(hook: string, flow: Flow): Promise<void> {
-    await this.trigger(hook, flow);
-    if (FLOW_HOOKS.has(hook) && this.handlers('update').length > 0) await this.trigger('update', [flow]);
-    if (flow.intercepted) await flow.waitForResume();
+    const pending = this.triggerFlowFast(hook, flow);
+    if (pending) await pending;
+  }
+
+  /**
+   * `triggerFlow` for per-message hot paths (WebSocket and TCP messages): it stays synchronous
+   * while every handler does, and returns a promise only when something has to be awaited (an
+   * async handler, an intercepted flow). Saves a chain of promises per message.
+   */
+  triggerFlowFast(hook: string, flow: Flow): Promise<void> | undefined {
+    const pending = this.runHandlers(hook, [flow], 0);
+    if (pending) return pending.then(() => this.afterFlowHook(hook, flow));
+    return this.afterFlowHook(hook, flow);
+  }
+
+  /** What follows a flow hook: `update([flow])` for the hooks the UI shows, then an interception. */
+  private afterFlowHook(hook: string, flow: Flow): Promise<void> | undefined {
+    if (FLOW_HOOKS.has(hook) && this.handlers('update').length > 0) {
+      const pending = this.runHandlers('update', [[flow]], 0);
+      if (pending) return pending.then(() => (flow.intercepted ? flow.waitForResume() : undefined));
+    }
+    return flow.intercepted ? flow.waitForResume() : undefined;
+  }
+
+  /**
+   * Run the handlers of `hook` from index `start` on, synchronously until one returns a promise;
+   * the rest then run after it, and the returned promise says when all are done.
+   */
+  private runHandlers(hook: string, args: unknown[], start: number): Promise<void> | undefined {
+    const list = this.handlers(hook);
+    for (let i = start; i < list.length; i++) {
+      const [addon, fn] = list[i]!;
+      let result: unknown;
+      try {
+        result = fn.apply(addon, args);
+      } catch (e) {
+        if (this.stopsDispatch(addon, hook, e)) return undefined;
+        continue;
+      }
+      if (result !== undefined && result !== null && typeof (result as Promise<unknown>).then === 'function') {
+        return this.continueAfter(result as Promise<unknown>, addon, hook, args, i + 1);
+      }
+    }
+    return undefined;
+  }
+
+  private async continueAfter(result: Promise<unknown>, addon: Addon, hook: string, args: unknown[], next: number): Promise<void> {
+    try {
+      await result;
+    } catch (e) {
+      if (this.stopsDispatch(addon, hook, e)) return;
+    }
+    const pending = this.runHandlers(hook, args, next);
+    if (pending) await pending;
+  }
+
+  /**
+   * A handler threw: `AddonHalt` stops the dispatch (true), an invalid option found in
+   * `configure` is rethrown so the option change rolls back (see OptManager.update), anything
+   * else is logged with the addon's name and the dispatch goes on (false).
+   */
+  private stopsDispatch(addon: Addon, hook: string, e: unknown): boolean {
+    if (e instanceof AddonHalt) return true;
+    if (e instanceof OptionsError) throw e;
+    this.reportError(addon, hook, e);
+    return false;
   }
 }

@@ -33,7 +33,8 @@ export async function relayTcpFlow(ctx: ConnectionContext, serverSocket: Duplex,
         if (chunk === null) break;
         const msg = new TCPMessage(fromClient, chunk);
         flow.messages.push(msg);
-        await hooks.triggerFlow('tcp_message', flow);
+        const pending = hooks.triggerFlowFast('tcp_message', flow);
+        if (pending) await pending;
         if (flow.killed) return;
         if (msg.content.length && !to.destroyed) {
           if (!to.write(msg.content)) await waitForDrain(to);

@@ -398,19 +398,15 @@ class WebSocketRelay {
     if (content.buffer.byteLength > content.length * 2) content = Buffer.from(content);
     const message = new WebSocketMessage(incoming.opcode, d.fromClient, content, now(), false, injected);
     this.ws.messages.push(message);
-    const hooks = this.hooks;
-    // Without listeners there is nothing to wait for; an intercepted flow still waits for its resume.
-    if (hooks.hasHandlers('websocket_message') || hooks.hasHandlers('update') || this.flow.intercepted) {
-      return this.hookAndForward(d, message, incoming, content);
-    }
-    return this.forward(d, message, incoming, content);
+    // Synchronous handlers (the usual case) cost no promise; an async one or an interception is awaited.
+    const pending = this.hooks.triggerFlowFast('websocket_message', this.flow);
+    if (pending) return pending.then(() => this.forwardUnlessDropped(d, message, incoming, content));
+    return this.forwardUnlessDropped(d, message, incoming, content);
   }
 
-  private async hookAndForward(d: Direction, message: WebSocketMessage, incoming: IncomingMessage, received: Buffer): Promise<void> {
-    await this.hooks.triggerFlow('websocket_message', this.flow);
-    if (this.closing || message.dropped) return;
-    const r = this.forward(d, message, incoming, received);
-    if (r) await r;
+  private forwardUnlessDropped(d: Direction, message: WebSocketMessage, incoming: IncomingMessage, received: Buffer): MaybePromise {
+    if (this.closing || message.dropped) return undefined;
+    return this.forward(d, message, incoming, received);
   }
 
   /**

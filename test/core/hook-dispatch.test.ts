@@ -1,0 +1,86 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { AddonHalt } from '../../src/addonmanager.js';
+import { TCPFlow } from '../../src/tcp.js';
+import { Client, Server } from '../../src/connection.js';
+import type { Addon } from '../../src/hooks.js';
+import { runningMaster } from '../helpers/master.js';
+
+function tcpFlow(): TCPFlow {
+  return new TCPFlow(new Client({ peername: ['127.0.0.1', 1234], sockname: ['127.0.0.1', 8080] }), new Server({ address: ['127.0.0.1', 80] }), true);
+}
+
+test('triggerFlowFast stays synchronous while every handler is, and runs them in chain order', async (t) => {
+  const calls: string[] = [];
+  const a: Addon = { name: 'a', tcp_message: () => void calls.push('a') };
+  const b: Addon = { name: 'b', tcp_message: () => void calls.push('b') };
+  const { master } = await runningMaster(t, a, b);
+  const flow = tcpFlow();
+  const pending = master.addons.triggerFlowFast('tcp_message', flow);
+  assert.equal(pending, undefined, 'no promise when nothing had to be awaited');
+  assert.deepEqual(calls, ['a', 'b'], 'every handler ran before the call returned');
+});
+
+test('triggerFlowFast: an async handler is awaited before the next one runs; errors are logged and the chain goes on; AddonHalt stops it', async (t) => {
+  const calls: string[] = [];
+  let release!: () => void;
+  const gate = new Promise<void>((r) => (release = r));
+  const slow: Addon = {
+    name: 'slow',
+    async tcp_message() {
+      calls.push('slow start');
+      await gate;
+      calls.push('slow end');
+    },
+  };
+  const broken: Addon = {
+    name: 'broken',
+    tcp_message() {
+      throw new Error('boom');
+    },
+  };
+  const after: Addon = { name: 'after', tcp_message: () => void calls.push('after') };
+  const halt: Addon = {
+    name: 'halt',
+    tcp_message() {
+      calls.push('halt');
+      throw new AddonHalt();
+    },
+  };
+  const never: Addon = { name: 'never', tcp_message: () => void calls.push('never') };
+  const { master, log } = await runningMaster(t, slow, broken, after, halt, never);
+  const pending = master.addons.triggerFlowFast('tcp_message', tcpFlow());
+  assert.ok(pending instanceof Promise);
+  assert.deepEqual(calls, ['slow start'], 'later handlers wait for the async one');
+  release();
+  await pending;
+  assert.deepEqual(calls, ['slow start', 'slow end', 'after', 'halt']);
+  assert.ok(log.some((e) => e.level === 'error' && e.message.includes('broken.tcp_message') && e.message.includes('boom')));
+});
+
+test('triggerFlowFast: a flow intercepted by a handler is waited for until it is resumed', async (t) => {
+  const interceptor: Addon = { name: 'interceptor', tcp_message: (f: TCPFlow) => f.intercept() };
+  const { master } = await runningMaster(t, interceptor);
+  const flow = tcpFlow();
+  const pending = master.addons.triggerFlowFast('tcp_message', flow);
+  assert.ok(pending instanceof Promise, 'an intercepted flow must be waited for');
+  let done = false;
+  void pending.then(() => (done = true));
+  await new Promise((r) => setImmediate(r));
+  assert.equal(done, false);
+  flow.resume();
+  await pending;
+  assert.equal(done, true);
+});
+
+test('triggerFlowFast fires update([flow]) after a flow hook when an addon listens to it', async (t) => {
+  const seen: string[] = [];
+  const ui: Addon = {
+    name: 'ui',
+    tcp_message: () => void seen.push('tcp_message'),
+    update: (flows: TCPFlow[]) => void seen.push(`update ${flows.length}`),
+  };
+  const { master } = await runningMaster(t, ui);
+  assert.equal(master.addons.triggerFlowFast('tcp_message', tcpFlow()), undefined);
+  assert.deepEqual(seen, ['tcp_message', 'update 1']);
+});
