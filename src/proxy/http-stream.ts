@@ -10,6 +10,7 @@ import { OutgoingMessageError } from './http1/assemble.js';
 import { FramingError, validateFraming } from './http1/framing.js';
 import { HttpSyntaxError } from './http1/parse.js';
 import { ConnectionClosedError } from './socket-reader.js';
+import { watchSocketClose } from './socket-close-watch.js';
 
 /**
  * The life of one HTTP flow, shared by every client protocol (HTTP/1 today, HTTP/2 via the same
@@ -92,7 +93,7 @@ export async function runHttpFlow(ctx: ConnectionContext, flow: HTTPFlow, client
       upstream?.abort();
     }
   };
-  ctx.rawSocket.once('close', onClientGone);
+  const stopWatchingClient = watchSocketClose(ctx.rawSocket, onClientGone);
 
   const fail = async (status: number, message: string, fireError = true): Promise<FlowOutcome> => {
     flow.error ??= new FlowError(message);
@@ -322,7 +323,7 @@ export async function runHttpFlow(ctx: ConnectionContext, flow: HTTPFlow, client
     throw e;
   } finally {
     unsubscribeKill();
-    ctx.rawSocket.off('close', onClientGone);
+    stopWatchingClient();
   }
 }
 

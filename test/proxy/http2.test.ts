@@ -132,10 +132,17 @@ test('100 concurrent streams on one intercepted connection, multiplexed onto one
   const proxy = await testProxy(t, { addons: [rec.addon], options: { ssl_insecure: true } });
   const session = await h2Through(proxy.port, `127.0.0.1:${up.port}`);
   t.after(() => session.close());
+  // Streams in flight must not pile listeners onto the client's socket (Node warns past 10).
+  const warnings: string[] = [];
+  const onWarning = (w: Error) => void warnings.push(`${w.name}: ${w.message}`);
+  process.on('warning', onWarning);
+  t.after(() => void process.off('warning', onWarning));
   const results = await Promise.all(Array.from({ length: 100 }, (_, i) => get(session, `/s${i}`)));
   assert.ok(results.every((r, i) => r.status === 200 && JSON.parse(r.body).path === `/s${i}`));
   assert.equal(rec.flows.length, 100);
   assert.equal(up.sessions.count, 1, 'one upstream TLS connection carried all streams');
+  await new Promise((r) => setImmediate(r));
+  assert.deepEqual(warnings.filter((w) => w.startsWith('MaxListenersExceededWarning')), []);
 });
 
 test('request and response trailers pass through HTTP/2', async (t) => {
