@@ -97,8 +97,16 @@ export class Http2UpstreamExchange implements UpstreamExchange {
       });
     }
     this.responseHead = new Promise((resolve, reject) => {
-      stream.once('response', (h: http2.IncomingHttpHeaders, flags: number, rawHeaders: string[]) => resolve({ headers: h, flags, raw: rawHeaders }));
-      stream.once('close', () => reject(stream.rstCode ? new ConnectionClosedError(resetMessage(stream.rstCode)) : new ConnectionClosedError('server closed connection')));
+      let answered = false;
+      stream.once('response', (h: http2.IncomingHttpHeaders, flags: number, rawHeaders: string[]) => {
+        answered = true;
+        resolve({ headers: h, flags, raw: rawHeaders });
+      });
+      // Every stream closes; only one closed before its response is an error (and an error's
+      // stack trace is too costly to build per request just to be ignored).
+      stream.once('close', () => {
+        if (!answered) reject(new ConnectionClosedError(stream.rstCode ? resetMessage(stream.rstCode) : 'server closed connection'));
+      });
       stream.once('error', (e: Error) => reject(e));
     });
     this.responseHead.catch(() => undefined);
