@@ -120,8 +120,12 @@ export class MapLocal {
     this.replacements = parseSpecListOption('map_local', this.master.options.get<string[]>('map_local'), parseMapLocalSpec);
   }
 
-  async request(flow: HTTPFlow): Promise<void> {
-    if (flow.response || flow.error || !flow.live) return;
+  request(flow: HTTPFlow): Promise<void> | undefined {
+    if (this.replacements.length === 0 || flow.response || flow.error || !flow.live) return undefined;
+    return this.mapToLocalFile(flow);
+  }
+
+  private async mapToLocalFile(flow: HTTPFlow): Promise<void> {
     const url = flow.request.prettyUrl;
     const allCandidates: string[] = [];
     for (const spec of this.replacements) {

@@ -50,14 +50,15 @@ export class ModifyBody {
     }
   }
 
-  async request(flow: HTTPFlow): Promise<void> {
-    if (flow.response || flow.error || !flow.live) return;
-    await this.run(flow);
+  // Synchronous when there is nothing to do: a promise per request per hook is not free.
+  request(flow: HTTPFlow): Promise<void> | undefined {
+    if (this.replacements.length === 0 || flow.response || flow.error || !flow.live) return undefined;
+    return this.run(flow);
   }
 
-  async response(flow: HTTPFlow): Promise<void> {
-    if (flow.error || !flow.live) return;
-    await this.run(flow);
+  response(flow: HTTPFlow): Promise<void> | undefined {
+    if (this.replacements.length === 0 || flow.error || !flow.live) return undefined;
+    return this.run(flow);
   }
 
   private async run(flow: HTTPFlow): Promise<void> {

@@ -37,13 +37,15 @@ export class Onboarding {
     );
   }
 
-  async request(flow: HTTPFlow): Promise<void> {
+  request(flow: HTTPFlow): Promise<void> | undefined {
     const o = this.master.options;
-    if (!o.get<boolean>('onboarding')) return;
+    if (!o.get<boolean>('onboarding')) return undefined;
     // Same conditions as mitmproxy's in-proxy apps: a live flow nobody has answered or failed yet.
-    if (!flow.live || flow.error || flow.response) return;
-    if (flow.request.prettyHost !== o.get<string>('onboarding_host')) return;
-    flow.response = await this.respond(flow.request.method, flow.request.path);
+    if (!flow.live || flow.error || flow.response) return undefined;
+    if (flow.request.prettyHost !== o.get<string>('onboarding_host')) return undefined;
+    return this.respond(flow.request.method, flow.request.path).then((response) => {
+      flow.response = response;
+    });
   }
 
   private async respond(method: string, target: string): Promise<Response> {
