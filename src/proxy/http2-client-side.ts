@@ -1,4 +1,5 @@
 import http2 from 'node:http2';
+import tls from 'node:tls';
 import type { Duplex } from 'node:stream';
 import { HTTPFlow, Request, Response, parseAuthority } from '../http.js';
 import { Headers } from '../headers.js';
@@ -12,7 +13,7 @@ import { OutgoingMessageError } from './http1/assemble.js';
 import { isValidFieldValue } from './http1/parse.js';
 import { splitPseudoHeaders, toHttp2Fields } from './http2-headers.js';
 import { openUpstreamExchange } from './upstream-exchange.js';
-import { bridgeStream } from './stream-bridge.js';
+import { readableChunks } from './readable-chunks.js';
 import { extendedConnectSettings, serveWebSocketStream, toWebSocketHandshake } from './websocket-h2.js';
 
 const { NGHTTP2_CANCEL, NGHTTP2_PROTOCOL_ERROR } = http2.constants;
@@ -24,6 +25,8 @@ const SESSION_OPTIONS: http2.ServerOptions = {
   settings: { enablePush: false, maxConcurrentStreams: 250, maxHeaderListSize: 64 * 1024 },
   // CVE-2023-44487 style floods: node closes sessions that reset too many streams; keep its guard on.
 };
+
+const NO_CHUNKS: AsyncIterable<Buffer> = { [Symbol.asyncIterator]: () => ({ next: () => Promise.resolve({ value: undefined, done: true }) }) };
 
 /** Wait until a writable stream drains, or closes. */
 function drained(stream: Duplex): Promise<void> {
@@ -64,24 +67,24 @@ class Http2ClientExchange implements ClientExchange {
   constructor(
     private readonly stream: http2.ServerHttp2Stream,
     private readonly request: Request,
-    endStream: boolean,
+    private readonly endStream: boolean,
   ) {
     const cl = request.headers.get('content-length');
     this.expectedBodySize = endStream ? 0 : cl !== undefined && /^\d+$/.test(cl) ? Number(cl) : null;
   }
 
-  async *requestBody(onTrailers: (t: Headers) => void): AsyncIterable<Buffer> {
+  requestBody(onTrailers: (t: Headers) => void): AsyncIterable<Buffer> {
     const stream = this.stream;
-    const trailers = new Promise<void>((resolve) => {
-      stream.once('trailers', (_h: http2.IncomingHttpHeaders, _flags: number, raw: string[]) => {
-        onTrailers(Headers.fromRaw(raw));
-        resolve();
-      });
-      stream.once('end', () => resolve());
-    });
-    if (this.expectedBodySize === 0 && stream.readableEnded) return;
-    for await (const chunk of stream) yield chunk as Buffer;
-    await trailers;
+    if (this.endStream) {
+      // END_STREAM came with the headers: no body and no trailers can follow. Let the readable
+      // side end so the stream can close once the response is sent.
+      stream.resume();
+      return NO_CHUNKS;
+    }
+    // Trailers arrive (as their own event) before the readable side ends, so the body's end
+    // is after them.
+    stream.once('trailers', (_h: http2.IncomingHttpHeaders, _flags: number, raw: string[]) => onTrailers(Headers.fromRaw(raw)));
+    return readableChunks(stream);
   }
 
   sendContinue(): void {
@@ -158,7 +161,10 @@ class Http2ClientExchange implements ClientExchange {
  * each stream is an HTTPFlow through the same lifecycle as HTTP/1. Resolves when the session ends.
  */
 export async function serveHttp2(ctx: ConnectionContext): Promise<void> {
-  const socket = bridgeStream(ctx.reader.handOver());
+  const socket = ctx.reader.handOver();
+  // node leaves secureConnecting set on a server-side TLSSocket made without a tls.Server, and
+  // an http2 session would wait for a 'secureConnect' that never comes. The handshake is done.
+  if (socket instanceof tls.TLSSocket) (socket as tls.TLSSocket & { secureConnecting: boolean }).secureConnecting = false;
   // RFC 8441 extended CONNECT (WebSockets over HTTP/2) is advertised only with the websocket option.
   const server = http2.createServer({ ...SESSION_OPTIONS, settings: { ...SESSION_OPTIONS.settings, ...extendedConnectSettings(ctx) } });
   const log = ctx.master.log;
@@ -179,6 +185,7 @@ export async function serveHttp2(ctx: ConnectionContext): Promise<void> {
     socket.once('close', () => resolve());
   });
   server.emit('connection', socket);
+  process.nextTick(() => socket.resume());
   await done;
 }
 

@@ -10,14 +10,14 @@ import { isToken, isValidFieldValue } from './http1/parse.js';
 import { splitPseudoHeaders, toHttp2Fields } from './http2-headers.js';
 import { ConnectionClosedError } from './socket-reader.js';
 import type { ServerConnection } from './upstream-pool.js';
-import { bridgeStream } from './stream-bridge.js';
+import { readableChunks } from './readable-chunks.js';
 
 const { NGHTTP2_CANCEL } = http2.constants;
 
 /** The HTTP/2 client session on an upstream connection, created on first use and shared by streams. */
 export function sessionFor(ctx: ConnectionContext, conn: ServerConnection): http2.ClientHttp2Session {
   if (conn.h2 && !conn.h2.closed && !conn.h2.destroyed) return conn.h2;
-  const socket: Duplex = bridgeStream(conn.reader.handOver());
+  const socket: Duplex = conn.reader.handOver();
   const [host, port] = conn.target.address;
   const session = http2.connect(`https://${hostport('https', host, port)}`, {
     createConnection: () => socket,
@@ -26,6 +26,7 @@ export function sessionFor(ctx: ConnectionContext, conn: ServerConnection): http
     // An upstream may announce a huge header table or stream count; bound what we keep (Node 20 CVEs).
     maxHeaderListPairs: 4000,
   });
+  process.nextTick(() => socket.resume());
   session.on('error', (e) => ctx.master.log.debug(`HTTP/2 upstream session error: ${e.message}`, ctx.clientLabel));
   // A GOAWAY or a closed session means new streams need a new connection.
   session.on('goaway', () => (conn.reusable = false));
@@ -163,7 +164,7 @@ export class Http2UpstreamExchange implements UpstreamExchange {
     const stream = this.stream!;
     stream.once('trailers', (_h: http2.IncomingHttpHeaders, _f: number, raw: string[]) => onTrailers(Headers.fromRaw(raw)));
     if (this.bodySize === 0) return;
-    for await (const chunk of stream) yield chunk as Buffer;
+    for await (const chunk of readableChunks(stream)) yield chunk;
     if (stream.rstCode && stream.rstCode !== http2.constants.NGHTTP2_NO_ERROR) throw new ConnectionClosedError(resetMessage(stream.rstCode));
   }
 
