@@ -150,8 +150,12 @@ export class CertStore {
   }
   /** "/mitmproxy-<CA serial in decimal>.crl": requests whose path ends with this get the CRL. */
   crlPath(): string {
-    return `/mitmproxy-${this.state.ca.cert.serial.toString()}.crl`;
+    // Asked on every request (tlsconfig answers the CRL URL): a bigint to decimal is worth keeping.
+    const serial = this.state.ca.cert.serial;
+    if (this.crlPathCache?.serial !== serial) this.crlPathCache = { serial, path: `/mitmproxy-${serial.toString()}.crl` };
+    return this.crlPathCache.path;
   }
+  private crlPathCache: { serial: bigint; path: string } | null = null;
   /** Number of generated leaves currently cached. */
   get generatedCount(): number {
     return this.state.generated.size;
