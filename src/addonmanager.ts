@@ -157,6 +157,17 @@ export class AddonManager {
     return list;
   }
 
+  /**
+   * Whether firing flow hook `hook` (and the `update` after it) can only read the flow: every
+   * handler's addon declares `readsOnly(hook)` (see Addon.readsOnly). Asked per message, so it
+   * reflects the current options (an intercept filter set a moment ago counts).
+   */
+  onlyReads(hook: string): boolean {
+    for (const [addon] of this.handlers(hook)) if (addon.readsOnly?.(hook) !== true) return false;
+    for (const [addon] of this.handlers('update')) if (addon.readsOnly?.('update') !== true) return false;
+    return true;
+  }
+
   /** Whether any addon implements `hook` (lets hot paths skip work nobody listens to). */
   hasHandlers(hook: string): boolean {
     return this.handlers(hook).length > 0;

@@ -132,6 +132,15 @@ export interface Addon {
 
   socks5_auth?(data: Socks5AuthData): MaybePromise<void>;
   next_layer?(data: NextLayerData): MaybePromise<void>;
+
+  /**
+   * Not a hook: whether this addon's handler for `hook` only reads the flow, never changing,
+   * dropping, killing or intercepting it. When every handler that would see a WebSocket or TCP
+   * message (its message hook and `update`) says so, the proxy forwards the message first and runs
+   * the hooks right after, which takes them off the message's round trip. Addons without it are
+   * assumed to modify, and messages wait for them as mitmproxy's do.
+   */
+  readsOnly?(hook: string): boolean;
 }
 
 /** Every hook name, in mitmproxy's spelling. */

@@ -188,6 +188,11 @@ export class Dumper {
     if (this.match(f)) this.echoFlow(f);
   }
 
+  /** The dumper only prints: no handler of it changes a flow (see Addon.readsOnly). */
+  readsOnly(): boolean {
+    return true;
+  }
+
   websocket_message(f: HTTPFlow): void {
     if (!f.websocket || !this.match(f)) return;
     const m = f.websocket.messages[f.websocket.messages.length - 1]!;

@@ -36,6 +36,11 @@ export class Intercept {
     if (this.shouldIntercept(f)) f.intercept();
   }
 
+  /** Without an active filter nothing is intercepted: a message need not wait for this addon. */
+  readsOnly(): boolean {
+    return !(this.filter && this.master.options.get<boolean>('intercept_active'));
+  }
+
   request(f: AnyFlow): void {
     this.process(f);
   }

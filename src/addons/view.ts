@@ -355,6 +355,11 @@ export class View implements Iterable<AnyFlow> {
     }
   }
 
+  /** The view files flows away and tells its listeners; its flow hooks never change a flow (see Addon.readsOnly). */
+  readsOnly(): boolean {
+    return true;
+  }
+
   /**
    * Flows changed: re-check them against the filter and the order. Flows not in the store are
    * ignored. This is also the `update` hook.

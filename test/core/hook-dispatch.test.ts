@@ -5,6 +5,10 @@ import { TCPFlow } from '../../src/tcp.js';
 import { Client, Server } from '../../src/connection.js';
 import type { Addon } from '../../src/hooks.js';
 import { runningMaster } from '../helpers/master.js';
+import { PassThrough } from 'node:stream';
+import { Dumper } from '../../src/addons/dumper.js';
+import { View } from '../../src/addons/view.js';
+import { Intercept } from '../../src/addons/intercept.js';
 
 function tcpFlow(): TCPFlow {
   return new TCPFlow(new Client({ peername: ['127.0.0.1', 1234], sockname: ['127.0.0.1', 8080] }), new Server({ address: ['127.0.0.1', 80] }), true);
@@ -83,4 +87,27 @@ test('triggerFlowFast fires update([flow]) after a flow hook when an addon liste
   const { master } = await runningMaster(t, ui);
   assert.equal(master.addons.triggerFlowFast('tcp_message', tcpFlow()), undefined);
   assert.deepEqual(seen, ['tcp_message', 'update 1']);
+});
+
+test('onlyReads: true only while every handler of the hook and of update declares readsOnly; the intercept addon counts as reading only without an active filter', async (t) => {
+  const observer: Addon = { name: 'observer', readsOnly: () => true, tcp_message: () => undefined, update: () => undefined };
+  const { master } = await runningMaster(t, observer);
+  assert.equal(master.addons.onlyReads('tcp_message'), true);
+  assert.equal(master.addons.onlyReads('websocket_message'), true, 'a hook nobody handles cannot change anything');
+
+  await master.addons.add({ name: 'changer', tcp_message: () => undefined });
+  assert.equal(master.addons.onlyReads('tcp_message'), false, 'a handler without readsOnly may modify');
+  assert.equal(master.addons.onlyReads('websocket_message'), true);
+
+  await master.addons.add({ name: 'updater', update: () => undefined });
+  assert.equal(master.addons.onlyReads('websocket_message'), false, 'an update handler runs after every message hook');
+});
+
+test('the message observers of mitmdump and mitmweb (dumper, view, intercept without a filter) only read; an intercept filter changes that', async (t) => {
+  const { master } = await runningMaster(t, new Dumper(new PassThrough()), new View(), new Intercept());
+  for (const hook of ['websocket_message', 'tcp_message']) assert.equal(master.addons.onlyReads(hook), true, hook);
+  await master.options.update({ intercept: '~websocket' });
+  assert.equal(master.addons.onlyReads('websocket_message'), false, 'with a filter, intercept may hold the message');
+  await master.options.update({ intercept: null });
+  assert.equal(master.addons.onlyReads('websocket_message'), true);
 });
