@@ -31,12 +31,17 @@ export async function relayTcpFlow(ctx: ConnectionContext, serverSocket: Duplex,
       for (;;) {
         const chunk = await from.readSome();
         if (chunk === null) break;
+        // When every tcp_message handler only reads, the chunk goes out before the hooks run
+        // (they cannot change it), off the round trip of request/response protocols.
+        const forwardFirst = !flow.intercepted && hooks.onlyReads('tcp_message');
+        const wait = forwardFirst && !to.destroyed && !to.write(chunk);
         const msg = new TCPMessage(fromClient, chunk);
         flow.messages.push(msg);
         const pending = hooks.triggerFlowFast('tcp_message', flow);
         if (pending) await pending;
         if (flow.killed) return;
-        if (msg.content.length && !to.destroyed) {
+        if (wait) await waitForDrain(to);
+        else if (!forwardFirst && msg.content.length && !to.destroyed) {
           if (!to.write(msg.content)) await waitForDrain(to);
         }
       }

@@ -90,6 +90,8 @@ interface IncomingMessage {
   frameLengths: number[];
   /** permessage-deflate compressed (RSV1 on its first frame). */
   compressed: boolean;
+  /** A message of one frame that arrived in one chunk: that frame as received (Frame.raw). */
+  raw: Buffer | null;
 }
 
 
@@ -357,7 +359,7 @@ class WebSocketRelay {
       if (f.rsv1) throw new WebSocketProtocolError('Reserved bit set unexpectedly');
     } else {
       if (msg) throw new WebSocketProtocolError(`expected CONTINUATION, got ${Opcode[f.opcode] ?? f.opcode}`);
-      msg = d.pending = { opcode: f.opcode, parts: [], length: 0, frameLengths: [], compressed: f.rsv1 };
+      msg = d.pending = { opcode: f.opcode, parts: [], length: 0, frameLengths: [], compressed: f.rsv1, raw: f.fin ? f.raw : null };
     }
     msg.length += f.payload.length;
     if (msg.length > d.maxMessageSize) {
@@ -379,20 +381,29 @@ class WebSocketRelay {
     if (this.closing) return undefined;
     const payload = incoming.parts.length === 1 ? incoming.parts[0]! : Buffer.concat(incoming.parts, incoming.length);
     if (incoming.compressed) return this.inflateAndDeliver(d, payload, incoming, injected);
-    return this.record(d, payload, incoming, injected);
+    // When no addon can change, drop or hold the message (every handler only reads), it goes out
+    // before it is recorded and hooked: sequential request/response traffic then does not wait
+    // for the hooks. (Compressed messages keep the usual order: re-compression needs the final content.)
+    if (!injected && !this.flow.intercepted && this.hooks.onlyReads('websocket_message')) {
+      checkText(incoming.opcode, payload);
+      // A frame that arrived whole goes on as it came (a client's masking key is as good as ours).
+      if (incoming.raw) write(d.dst, [incoming.raw]);
+      else this.writeMessage(d, incoming.opcode, payload, false, incoming);
+      return this.record(d, payload, incoming, injected, true);
+    }
+    return this.record(d, payload, incoming, injected, false);
   }
 
   private async inflateAndDeliver(d: Direction, payload: Buffer, incoming: IncomingMessage, injected: boolean): Promise<void> {
     const content = await d.inflate(payload);
     if (this.closing) return;
-    const r = this.record(d, content, incoming, injected);
+    const r = this.record(d, content, incoming, injected, false);
     if (r) await r;
   }
 
-  private record(d: Direction, content: Buffer, incoming: IncomingMessage, injected: boolean): MaybePromise {
-    if (incoming.opcode === Opcode.TEXT && !injected && !isUtf8(content)) {
-      throw new WebSocketProtocolError('Invalid UTF-8 in text message', CloseCode.INVALID_FRAME_PAYLOAD_DATA);
-    }
+  /** Record a message and run `websocket_message`; then forward it, unless it went out already (`forwarded`). */
+  private record(d: Direction, content: Buffer, incoming: IncomingMessage, injected: boolean, forwarded: boolean): MaybePromise {
+    if (!injected && !forwarded) checkText(incoming.opcode, content);
     // A message read as a slice of a larger socket chunk would keep the whole chunk alive in the
     // flow: store a compact copy instead.
     if (content.buffer.byteLength > content.length * 2) content = Buffer.from(content);
@@ -400,6 +411,7 @@ class WebSocketRelay {
     this.ws.messages.push(message);
     // Synchronous handlers (the usual case) cost no promise; an async one or an interception is awaited.
     const pending = this.hooks.triggerFlowFast('websocket_message', this.flow);
+    if (forwarded) return pending;
     if (pending) return pending.then(() => this.forwardUnlessDropped(d, message, incoming, content));
     return this.forwardUnlessDropped(d, message, incoming, content);
   }
@@ -467,6 +479,7 @@ class WebSocketRelay {
       length: content.length,
       frameLengths: [content.length],
       compressed: false,
+      raw: null,
     };
     const report = (e: unknown) => this.ctx.master.log.warn(`Cannot inject WebSocket message: ${(e as Error)?.message ?? String(e)}`, this.ctx.clientLabel);
     try {
@@ -544,6 +557,13 @@ class WebSocketRelay {
     this.stop();
     this.client.socket.destroy();
     this.server.socket.destroy();
+  }
+}
+
+/** A text message a peer sent must be UTF-8 (RFC 6455 §8.1); otherwise the connection fails with 1007. */
+function checkText(opcode: number, content: Buffer): void {
+  if (opcode === Opcode.TEXT && !isUtf8(content)) {
+    throw new WebSocketProtocolError('Invalid UTF-8 in text message', CloseCode.INVALID_FRAME_PAYLOAD_DATA);
   }
 }
 

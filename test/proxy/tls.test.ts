@@ -443,3 +443,36 @@ test('the http2 option off: clients and servers are offered HTTP/1.1 only', asyn
   t.after(() => s.destroy());
   assert.equal(s.alpnProtocol, 'http/1.1');
 });
+
+for (const readsOnly of [true, false]) {
+  test(`raw TCP: a chunk ${readsOnly ? 'goes out before its tcp_message hook when every handler only reads' : 'waits for its tcp_message hook when a handler may change it'}`, async (t) => {
+    const got: string[] = [];
+    const up = await rawServer(t, (s) => s.on('data', (d) => got.push(d.toString())));
+    let release!: () => void;
+    const released = new Promise<void>((r) => (release = r));
+    t.after(() => release());
+    let hooked = 0;
+    const proxy = await testProxy(t, {
+      addons: [
+        {
+          name: 'slow-observer',
+          readsOnly: () => readsOnly,
+          async tcp_message(f: TCPFlow) {
+            if (!f.messages.at(-1)!.fromClient) return;
+            hooked++;
+            await released;
+          },
+        },
+      ],
+    });
+    const s = await connectTunnel(proxy.port, `127.0.0.1:${up.port}`);
+    t.after(() => s.destroy());
+    s.write('PING\r\n');
+    for (let i = 0; i < 100 && hooked < 1; i++) await sleep(20);
+    await sleep(300);
+    assert.deepEqual(got, readsOnly ? ['PING\r\n'] : []);
+    release();
+    for (let i = 0; i < 100 && got.length < 1; i++) await sleep(20);
+    assert.deepEqual(got, ['PING\r\n']);
+  });
+}

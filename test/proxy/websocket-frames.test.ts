@@ -285,3 +285,25 @@ test('permessage-deflate: the inflater keeps its window across messages and boun
   await assert.rejects(broken.inflate(Buffer.from([0xff, 0xff, 0xff])), (e: unknown) => e instanceof WebSocketProtocolError && e.code === 1007);
   broken.close();
 });
+
+test('Frame.raw is the frame exactly as received (a client frame still masked) when it arrived in one chunk, else null', () => {
+  const fromClient = new FrameParser({ fromClient: true, allowRsv1: false, maxPayload: 1 << 20 });
+  const masked1 = rawFrame(0x82, Buffer.from('hello'), { mask: MASK });
+  const masked2 = rawFrame(0x81, Buffer.alloc(300, 'x'), { mask: MASK });
+  const empty = rawFrame(0x82, Buffer.alloc(0), { mask: MASK });
+  const frames = fromClient.push(Buffer.concat([masked1, masked2, empty]));
+  assert.deepEqual(frames.map((f) => f.payload.toString()), ['hello', 'x'.repeat(300), '']);
+  assert.deepEqual(frames.map((f) => f.raw?.toString('hex')), [masked1, masked2, empty].map((b) => b.toString('hex')), 'raw bytes stay masked');
+
+  // A frame split across reads has no raw form (its bytes were reassembled).
+  const split = rawFrame(0x82, Buffer.alloc(200, 'y'), { mask: MASK });
+  assert.deepEqual(fromClient.push(split.subarray(0, 50)), []);
+  const [late] = fromClient.push(split.subarray(50));
+  assert.equal(late!.payload.toString(), 'y'.repeat(200));
+  assert.equal(late!.raw, null);
+
+  const fromServer = new FrameParser({ fromClient: false, allowRsv1: false, maxPayload: 1 << 20 });
+  const plain = rawFrame(0x81, Buffer.from('hi'));
+  const [f] = fromServer.push(plain);
+  assert.equal(f!.raw!.toString('hex'), plain.toString('hex'));
+});

@@ -768,3 +768,50 @@ test('a WebSocket flow survives a flow file round trip', async (t) => {
   assert.equal(back.websocket!.closeReason, 'reason ✓');
   assert.equal(back.response!.statusCode, 101);
 });
+
+for (const readsOnly of [true, false]) {
+  test(`a message waits for its websocket_message hook ${readsOnly ? 'only when a handler may change it: with read-only handlers it goes out first' : 'when a handler may change it'}; hooks stay in order`, async (t) => {
+    let release!: () => void;
+    const released = new Promise<void>((r) => (release = r));
+    t.after(() => release());
+    const hooked: string[] = [];
+    const observer: Addon = {
+      name: 'slow-observer',
+      readsOnly: () => readsOnly,
+      async websocket_message(f: HTTPFlow) {
+        const m = f.websocket!.messages.at(-1)!;
+        if (!m.fromClient) return;
+        hooked.push(m.text);
+        if (m.text === 'first') await released;
+      },
+    };
+    const got: string[] = [];
+    const up = await server(t, { onConnection: (sws) => sws.on('message', (d) => got.push(String(d))) });
+    const proxy = await testProxy(t, { addons: [observer] });
+    const ws = await wsClientViaProxy(proxy.port, { port: up.port }, { perMessageDeflate: false });
+    closeClient(t, ws);
+    ws.send('first');
+    for (let i = 0; i < 100 && hooked.length < 1; i++) await sleep(20);
+    ws.send('second');
+    await sleep(300);
+    assert.deepEqual(hooked, ['first'], 'the second message waits for the first one\'s hook');
+    assert.deepEqual(got, readsOnly ? ['first'] : [], readsOnly ? 'the server has the first message while its hook runs' : 'nothing passes before its hook');
+    release();
+    for (let i = 0; i < 100 && got.length < 2; i++) await sleep(20);
+    assert.deepEqual(got, ['first', 'second']);
+    assert.deepEqual(hooked, ['first', 'second']);
+  });
+}
+
+test('with read-only hooks a text message that is not UTF-8 is still refused with 1007, not forwarded', async (t) => {
+  const up = await rawServer(t);
+  const observer: Addon = { name: 'observer', readsOnly: () => true, websocket_message: () => undefined };
+  const proxy = await testProxy(t, { addons: [observer] });
+  const { peer: client } = await rawWsClientViaProxy(proxy.port, up.port);
+  t.after(() => client.socket.destroy());
+  const server = await up.nextPeer();
+  client.socket.write(frame(Opcode.TEXT, Buffer.from([0x68, 0xff, 0x69]), true, true));
+  const toServer = await readFrame(server, true);
+  assert.equal(toServer.opcode, Opcode.CLOSE, 'the server gets the close, not the invalid message');
+  assert.deepEqual(parseClosePayload(toServer.payload), { code: 1007, reason: 'Invalid UTF-8 in text message' });
+});

@@ -43,6 +43,12 @@ export interface Frame {
   rsv1: boolean;
   opcode: number;
   payload: Buffer;
+  /**
+   * The frame exactly as received (header and, from a client, the still-masked payload) when it
+   * arrived within one read chunk, else null: a relay can pass such a frame on without encoding
+   * it again.
+   */
+  raw: Buffer | null;
 }
 
 interface FrameHeader {
@@ -51,6 +57,7 @@ interface FrameHeader {
   opcode: number;
   mask: Buffer | null;
   length: number;
+  headerLength: number;
 }
 
 export function isControlOpcode(opcode: number): boolean {
@@ -80,6 +87,8 @@ export class FrameParser {
   private chunks: Buffer[] = [];
   private buffered = 0;
   private header: FrameHeader | null = null;
+  /** The chunk that starts with the current header's bytes (for Frame.raw), until the frame is complete. */
+  private headerChunk: Buffer | null = null;
   private readonly maskKey = Buffer.alloc(4);
 
   constructor(private readonly opts: FrameParserOptions) {}
@@ -100,10 +109,21 @@ export class FrameParser {
       if (this.header === null && !this.readHeader()) break;
       const h = this.header!;
       if (this.buffered < h.length) break;
-      const payload = this.consume(h.length);
-      if (h.mask) maskInPlace(payload, h.mask);
-      frames.push({ fin: h.fin, rsv1: h.rsv1, opcode: h.opcode, payload });
+      const headerChunk = this.headerChunk;
+      let payload = this.consume(h.length);
+      // Header and payload side by side in one chunk: that slice is the frame as received.
+      const contiguous =
+        headerChunk !== null &&
+        (h.length === 0 || (payload.buffer === headerChunk.buffer && payload.byteOffset === headerChunk.byteOffset + h.headerLength));
+      const raw = contiguous ? headerChunk.subarray(0, h.headerLength + h.length) : null;
+      if (h.mask) {
+        // Unmask a copy when the masked bytes are the raw frame (kept intact for relaying).
+        if (raw !== null && h.length > 0) payload = Buffer.from(payload);
+        maskInPlace(payload, h.mask);
+      }
+      frames.push({ fin: h.fin, rsv1: h.rsv1, opcode: h.opcode, payload, raw });
       this.header = null;
+      this.headerChunk = null;
     }
     return frames;
   }
@@ -159,8 +179,9 @@ export class FrameParser {
       offset += 4;
     }
     headerLength = offset;
+    this.headerChunk = b;
     this.skip(headerLength);
-    this.header = { fin, rsv1, opcode, mask, length };
+    this.header = { fin, rsv1, opcode, mask, length, headerLength };
     return true;
   }
 
