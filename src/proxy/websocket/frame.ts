@@ -100,11 +100,18 @@ export class FrameParser {
 
   /** Add received bytes; returns the frames they complete (possibly none). Throws WebSocketProtocolError. */
   push(chunk: Buffer): Frame[] {
+    const frames: Frame[] = [];
+    if (this.chunks.length === 0 && this.header === null) {
+      // Nothing buffered (the usual case): take whole frames straight out of the chunk, as
+      // slices, and buffer only an unfinished frame at its end.
+      const rest = this.framesIn(chunk, frames);
+      if (rest === chunk.length) return frames;
+      chunk = chunk.subarray(rest);
+    }
     if (chunk.length) {
       this.chunks.push(chunk);
       this.buffered += chunk.length;
     }
-    const frames: Frame[] = [];
     for (;;) {
       if (this.header === null && !this.readHeader()) break;
       const h = this.header!;
@@ -128,6 +135,31 @@ export class FrameParser {
     return frames;
   }
 
+  /** Append the complete frames at the start of `b` to `frames`; returns where the first incomplete one starts. */
+  private framesIn(b: Buffer, frames: Frame[]): number {
+    let off = 0;
+    while (off < b.length) {
+      const h = this.decodeHeader(b, off);
+      if (h === null) break;
+      const start = off + h.headerLength;
+      const end = start + h.length;
+      if (end > b.length) break;
+      const raw = off === 0 && end === b.length ? b : b.subarray(off, end);
+      let payload: Buffer;
+      if (h.mask) {
+        // Unmask a copy: the masked bytes are the raw frame, kept intact for relaying.
+        payload = Buffer.allocUnsafe(h.length);
+        b.copy(payload, 0, start, end);
+        maskInPlace(payload, h.mask);
+      } else {
+        payload = b.subarray(start, end);
+      }
+      frames.push({ fin: h.fin, rsv1: h.rsv1, opcode: h.opcode, payload, raw });
+      off = end;
+    }
+    return off;
+  }
+
   /** Parse the next header if all of its bytes are here. */
   private readHeader(): boolean {
     if (this.buffered < 2) return false;
@@ -136,14 +168,29 @@ export class FrameParser {
       this.chunks.splice(0, 2, Buffer.concat([this.chunks[0]!, this.chunks[1]!]));
     }
     const b = this.chunks[0]!;
-    const b0 = b[0]!;
-    const b1 = b[1]!;
+    const h = this.decodeHeader(b, 0);
+    if (h === null) return false;
+    this.headerChunk = b;
+    this.skip(h.headerLength);
+    this.header = h;
+    return true;
+  }
+
+  /**
+   * Decode and check the frame header at `b[off]`; null when its bytes are not all there yet.
+   * A masked frame's key is copied into the parser's own 4 bytes (one frame at a time), as the
+   * header bytes may be released before the payload arrives.
+   */
+  private decodeHeader(b: Buffer, off: number): FrameHeader | null {
+    if (b.length - off < 2) return null;
+    const b0 = b[off]!;
+    const b1 = b[off + 1]!;
     const fin = (b0 & 0x80) !== 0;
     const rsv1 = (b0 & 0x40) !== 0;
     const opcode = b0 & 0x0f;
     const masked = (b1 & 0x80) !== 0;
     let length = b1 & 0x7f;
-    let headerLength = 2 + (length === 126 ? 2 : length === 127 ? 8 : 0) + (masked ? 4 : 0);
+    const headerLength = 2 + (length === 126 ? 2 : length === 127 ? 8 : 0) + (masked ? 4 : 0);
     if (!isKnownOpcode(opcode)) throw new WebSocketProtocolError(`Invalid opcode ${formatHex(opcode)}`);
     const control = isControlOpcode(opcode);
     if (control && !fin) throw new WebSocketProtocolError('Invalid attempt to fragment control frame');
@@ -152,16 +199,13 @@ export class FrameParser {
     }
     if (control && length > MAX_CONTROL_PAYLOAD) throw new WebSocketProtocolError('Control frame with payload len > 125');
     if ((b0 & 0x30) !== 0 || (rsv1 && (!this.opts.allowRsv1 || control))) throw new WebSocketProtocolError('Reserved bit set unexpectedly');
-    if (b.length < headerLength) return false;
-    let offset = 2;
+    if (b.length - off < headerLength) return null;
     if (length === 126) {
-      length = b.readUInt16BE(2);
-      offset = 4;
+      length = b.readUInt16BE(off + 2);
       if (length <= MAX_CONTROL_PAYLOAD) throw new WebSocketProtocolError('Payload length used 2 bytes when 1 would have sufficed');
     } else if (length === 127) {
-      const high = b.readUInt32BE(2);
-      const low = b.readUInt32BE(6);
-      offset = 10;
+      const high = b.readUInt32BE(off + 2);
+      const low = b.readUInt32BE(off + 6);
       if (high >= 0x80000000) throw new WebSocketProtocolError('8-byte payload length with non-zero MSB');
       if (high === 0 && low <= 0xffff) throw new WebSocketProtocolError('Payload length used 8 bytes when 2 would have sufficed');
       // Above 2^53 the number is imprecise, but it is far beyond any size limit anyway.
@@ -172,17 +216,10 @@ export class FrameParser {
     }
     let mask: Buffer | null = null;
     if (masked) {
-      // Copied (into the parser's own 4 bytes: one frame at a time) because the header bytes
-      // are released below while the payload may not have arrived yet.
       mask = this.maskKey;
-      b.copy(mask, 0, offset, offset + 4);
-      offset += 4;
+      b.copy(mask, 0, off + headerLength - 4, off + headerLength);
     }
-    headerLength = offset;
-    this.headerChunk = b;
-    this.skip(headerLength);
-    this.header = { fin, rsv1, opcode, mask, length, headerLength };
-    return true;
+    return { fin, rsv1, opcode, mask, length, headerLength };
   }
 
   /** Drop `n` bytes (n <= buffered) that sit in the first chunk (a header, made whole by readHeader). */
