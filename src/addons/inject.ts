@@ -3,6 +3,8 @@ import type { AnyFlow } from '../flows.js';
 import { HTTPFlow } from '../http.js';
 import type { Master } from '../master.js';
 import { injectWebSocketMessage } from '../proxy/websocket.js';
+import { injectTcpMessage } from '../proxy/tcp-relay.js';
+import { TCPFlow, UDPFlow } from '../tcp.js';
 
 /**
  * The `inject.*` commands: send new messages into live connections. mitmproxy declares them on
@@ -28,6 +30,37 @@ export class Inject {
       },
       (flow: AnyFlow, toClient: boolean, message: Buffer | string, isText = true) => this.websocket(flow, toClient, message, isText),
     );
+    for (const kind of ['tcp', 'udp'] as const) {
+      loader.addCommand(
+        `inject.${kind}`,
+        {
+          help: `Inject a ${kind.toUpperCase()} message into a live flow.`,
+          params: [
+            { name: 'flow', type: 'flow' },
+            { name: 'to_client', type: 'bool' },
+            { name: 'message', type: 'bytes' },
+          ],
+        },
+        (flow: AnyFlow, toClient: boolean, message: Buffer | string) => (kind === 'tcp' ? this.tcp(flow, toClient, message) : this.udp(flow)),
+      );
+    }
+  }
+
+  tcp(flow: AnyFlow, toClient: boolean, message: Buffer | string): void {
+    if (!(flow instanceof TCPFlow) || flow instanceof UDPFlow) {
+      this.master.log.warn('Cannot inject TCP messages into non-TCP flows.');
+      return;
+    }
+    if (!injectTcpMessage(flow, toClient, toBuffer(message))) this.master.log.warn('Flow is not from a live connection.');
+  }
+
+  /** There are no UDP modes here, so no UDP flow is ever live (a UDP flow can only come from a file). */
+  udp(flow: AnyFlow): void {
+    if (!(flow instanceof UDPFlow)) {
+      this.master.log.warn('Cannot inject UDP messages into non-UDP flows.');
+      return;
+    }
+    this.master.log.warn('Flow is not from a live connection.');
   }
 
   /**
@@ -39,7 +72,11 @@ export class Inject {
       this.master.log.warn('Cannot inject WebSocket messages into non-WebSocket flows.');
       return;
     }
-    const content = typeof message === 'string' ? Buffer.from(message, 'utf8') : Buffer.from(message);
-    if (!injectWebSocketMessage(flow, toClient, content, isText)) this.master.log.warn('Flow is not from a live connection.');
+    if (!injectWebSocketMessage(flow, toClient, toBuffer(message), isText)) this.master.log.warn('Flow is not from a live connection.');
   }
+}
+
+/** A command's bytes argument as our own copy. */
+function toBuffer(message: Buffer | string): Buffer {
+  return typeof message === 'string' ? Buffer.from(message, 'utf8') : Buffer.from(message);
 }

@@ -6,6 +6,21 @@ import type { SocketReader } from './socket-reader.js';
 import { waitForDrain } from './upstream-pool.js';
 import { describeNetworkError } from './error-page.js';
 
+/** The live TCP relays, so `inject.tcp` can reach a flow's connection. */
+const liveTcpFlows = new WeakMap<TCPFlow, (toClient: boolean, content: Buffer) => void>();
+
+/**
+ * Send a message into a live TCP flow, as the `inject.tcp` command does: it is recorded as if the
+ * other side had sent it, goes through `tcp_message` (which may change or empty it) and is then
+ * written to the chosen side. Returns false when the flow has no live connection.
+ */
+export function injectTcpMessage(flow: TCPFlow, toClient: boolean, content: Buffer): boolean {
+  const inject = liveTcpFlows.get(flow);
+  if (!inject) return false;
+  inject(toClient, content);
+  return true;
+}
+
 /**
  * Relay raw bytes between client and server as a TCP flow: every chunk read from either side is
  * recorded as a message and goes through `tcp_message` (which may change its content, or empty it
@@ -52,7 +67,22 @@ export async function relayTcpFlow(ctx: ConnectionContext, serverSocket: Duplex,
     }
   };
 
-  await Promise.all([pump(ctx.reader, serverSocket, true), pump(serverReader, ctx.socket, false)]);
+  liveTcpFlows.set(flow, (toClient, content) => {
+    const to = toClient ? ctx.socket : serverSocket;
+    const msg = new TCPMessage(!toClient, content);
+    flow.messages.push(msg);
+    const deliver = () => {
+      if (!flow.killed && msg.content.length && !to.destroyed && !to.writableEnded) to.write(msg.content);
+    };
+    const pending = hooks.triggerFlowFast('tcp_message', flow);
+    if (pending) pending.then(deliver, (e: unknown) => ctx.master.log.warn(`Cannot inject TCP message: ${(e as Error)?.message ?? String(e)}`, ctx.clientLabel));
+    else deliver();
+  });
+  try {
+    await Promise.all([pump(ctx.reader, serverSocket, true), pump(serverReader, ctx.socket, false)]);
+  } finally {
+    liveTcpFlows.delete(flow);
+  }
   killed();
   flow.live = false;
   if (flow.killed) return;

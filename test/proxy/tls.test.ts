@@ -476,3 +476,52 @@ for (const readsOnly of [true, false]) {
     assert.deepEqual(got, ['PING\r\n']);
   });
 }
+
+test('inject.tcp sends a message to either side of a live TCP flow, recorded as from the other side and hooked; inject.udp and dead flows warn', async (t) => {
+  const got: string[] = [];
+  const up = await rawServer(t, (s) => s.on('data', (d) => got.push(d.toString())));
+  const flows: TCPFlow[] = [];
+  const hooked: string[] = [];
+  const proxy = await testProxy(t, {
+    addons: [
+      {
+        name: 'spy',
+        tcp_start: (f: TCPFlow) => void flows.push(f),
+        tcp_message: (f: TCPFlow) => {
+          const m = f.messages.at(-1)!;
+          hooked.push(`${m.fromClient ? '->' : '<-'} ${m.content.toString()}`);
+          if (m.content.toString() === 'change me') m.content = Buffer.from('changed');
+        },
+      },
+    ],
+  });
+  const s = await connectTunnel(proxy.port, `127.0.0.1:${up.port}`);
+  t.after(() => s.destroy());
+  const received: string[] = [];
+  s.on('data', (d) => received.push(d.toString()));
+  s.write('\x01hello');
+  for (let i = 0; i < 100 && got.length < 1; i++) await sleep(20);
+  assert.equal(flows.length, 1, 'a byte no protocol starts with makes the tunnel a TCP flow');
+  const flow = flows[0]!;
+  await proxy.master.commands.call('inject.tcp', flow, true, Buffer.from('to the client'));
+  await proxy.master.commands.call('inject.tcp', flow, false, Buffer.from('change me'));
+  for (let i = 0; i < 100 && (received.length < 1 || got.length < 2); i++) await sleep(20);
+  assert.equal(received.join(''), 'to the client', JSON.stringify(proxy.logs.filter((e) => e.level !== 'debug').map((e) => e.message)));
+  assert.deepEqual(got, ['\x01hello', 'changed'], 'an addon changed the injected message before it went out');
+  assert.deepEqual(
+    flow.messages.map((m) => [m.fromClient, m.content.toString()]),
+    [
+      [true, '\x01hello'],
+      [false, 'to the client'],
+      [true, 'changed'],
+    ],
+  );
+  assert.deepEqual(hooked, ['-> \x01hello', '<- to the client', '-> change me']);
+
+  await proxy.master.commands.call('inject.udp', flow, true, Buffer.from('x'));
+  assert.ok(proxy.logs.some((e) => e.level === 'warn' && e.message === 'Cannot inject UDP messages into non-UDP flows.'));
+  s.end();
+  for (let i = 0; i < 100 && flow.live; i++) await sleep(20);
+  await proxy.master.commands.call('inject.tcp', flow, true, Buffer.from('too late'));
+  assert.ok(proxy.logs.some((e) => e.level === 'warn' && e.message === 'Flow is not from a live connection.'));
+});
