@@ -210,3 +210,19 @@ test('h2c with prior knowledge to the proxy port is served (each stream names it
   assert.equal(r.status, 200);
   assert.equal(JSON.parse(r.body).path, '/prior');
 });
+
+test('HTTP/2 on TLS inside TLS: through an upstream:https:// proxy chain both proxies speak h2 on every hop', async (t) => {
+  const up = await h2Upstream(t);
+  const rec1 = flowRecorder();
+  const rec2 = flowRecorder();
+  const p2 = await testProxy(t, { addons: [rec2.addon], options: { ssl_insecure: true } });
+  const p1 = await testProxy(t, { addons: [rec1.addon], options: { mode: [`upstream:https://127.0.0.1:${p2.port}`], ssl_insecure: true } });
+  for (let i = 0; i < 3; i++) {
+    const r = await curl(['--http2', '-k', '-x', p1.url, `https://localhost:${up.port}/x${i}`]);
+    assert.equal(r.status, 200, r.stderr);
+    assert.equal(JSON.parse(r.stdout).version, '2.0');
+  }
+  assert.deepEqual(rec1.flows.map((f) => [f.request.httpVersion, f.clientConn.alpn, f.serverConn.alpn]), Array(3).fill(['HTTP/2.0', 'h2', 'h2']));
+  // The second proxy's client connection is TLS inside its own TLS listener connection.
+  assert.deepEqual(rec2.flows.map((f) => [f.request.httpVersion, f.clientConn.alpn, f.serverConn.alpn]), Array(3).fill(['HTTP/2.0', 'h2', 'h2']));
+});
