@@ -76,9 +76,11 @@ class Http2ClientExchange implements ClientExchange {
   requestBody(onTrailers: (t: Headers) => void): AsyncIterable<Buffer> {
     const stream = this.stream;
     if (this.endStream) {
-      // END_STREAM came with the headers: no body and no trailers can follow. Let the readable
-      // side end so the stream can close once the response is sent.
-      stream.resume();
+      // END_STREAM came with the headers: no body and no trailers can follow. The readable side
+      // is let end only once the response is written: node destroys a closed stream at once when
+      // its readable side has ended, before the response's write completes, and Node 20 then
+      // builds an ERR_STREAM_DESTROYED error per response that nobody sees (~4% of the CPU).
+      stream.once('finish', () => stream.resume());
       return NO_CHUNKS;
     }
     // Trailers arrive (as their own event) before the readable side ends, so the body's end
