@@ -14,7 +14,7 @@ import { HttpSyntaxError, parseRequestHead, type RequestHead } from './http1/par
 import { HeadTooLargeError } from './socket-reader.js';
 import { writeHttp1Message } from './http1/write.js';
 import { openUpstreamExchange } from './upstream-exchange.js';
-import { waitForDrain } from './upstream-pool.js';
+import { waitForDrain } from './wait-for-drain.js';
 
 const CRLF = Buffer.from('\r\n');
 const CONTINUE = 'HTTP/1.1 100 Continue\r\n\r\n';

@@ -9,7 +9,8 @@ import { expectedSize, keepAlive, responseBodyFraming, type BodyFraming } from '
 import { parseResponseHead } from './http1/parse.js';
 import { writeHttp1Message } from './http1/write.js';
 import { ConnectionClosedError, HeadTooLargeError } from './socket-reader.js';
-import { ConnectError, waitForDrain, type ServerConnection } from './upstream-pool.js';
+import { ConnectError, type ServerConnection } from './upstream-pool.js';
+import { waitForDrain } from './wait-for-drain.js';
 import { absoluteRequestTarget } from './upstream-proxy.js';
 
 const CRLF = Buffer.from('\r\n');

@@ -1,6 +1,5 @@
 import http2 from 'node:http2';
 import tls from 'node:tls';
-import type { Duplex } from 'node:stream';
 import { HTTPFlow, Request, Response, parseAuthority } from '../http.js';
 import { Headers } from '../headers.js';
 import { FlowError } from '../flow.js';
@@ -14,6 +13,7 @@ import { isValidFieldValue } from './http1/parse.js';
 import { splitPseudoHeaders, toHttp2Fields } from './http2-headers.js';
 import { openUpstreamExchange } from './upstream-exchange.js';
 import { readableChunks } from './readable-chunks.js';
+import { waitForDrain } from './wait-for-drain.js';
 import { extendedConnectSettings, serveWebSocketStream, toWebSocketHandshake } from './websocket-h2.js';
 
 const { NGHTTP2_CANCEL, NGHTTP2_PROTOCOL_ERROR } = http2.constants;
@@ -27,19 +27,6 @@ const SESSION_OPTIONS: http2.ServerOptions = {
 };
 
 const NO_CHUNKS: AsyncIterable<Buffer> = { [Symbol.asyncIterator]: () => ({ next: () => Promise.resolve({ value: undefined, done: true }) }) };
-
-/** Wait until a writable stream drains, or closes. */
-function drained(stream: Duplex): Promise<void> {
-  return new Promise((resolve) => {
-    const done = () => {
-      stream.off('drain', done);
-      stream.off('close', done);
-      resolve();
-    };
-    stream.on('drain', done);
-    stream.on('close', done);
-  });
-}
 
 /** Response header fields for an HTTP/2 client: connection-specific ones dropped, names lowercased. */
 function responseHeaders(resp: Response, bodyLength: number | null): http2.OutgoingHttpHeaders {
@@ -132,7 +119,7 @@ class Http2ClientExchange implements ClientExchange {
 
   async writeResponseData(chunk: Buffer): Promise<void> {
     if (this.stream.destroyed) return;
-    if (!this.stream.write(chunk)) await drained(this.stream);
+    if (!this.stream.write(chunk)) await waitForDrain(this.stream);
   }
 
   async endResponse(trailers: Headers | null): Promise<void> {

@@ -11,6 +11,7 @@ import { splitPseudoHeaders, toHttp2Fields } from './http2-headers.js';
 import { ConnectionClosedError } from './socket-reader.js';
 import type { ServerConnection } from './upstream-pool.js';
 import { readableChunks } from './readable-chunks.js';
+import { waitForDrain } from './wait-for-drain.js';
 
 const { NGHTTP2_CANCEL, NGHTTP2_DEFAULT_WEIGHT } = http2.constants;
 
@@ -135,17 +136,7 @@ export class Http2UpstreamExchange implements UpstreamExchange {
 
   async writeRequestData(chunk: Buffer): Promise<void> {
     const s = this.stream!;
-    if (!s.write(chunk)) {
-      await new Promise<void>((resolve) => {
-        const done = () => {
-          s.off('drain', done);
-          s.off('close', done);
-          resolve();
-        };
-        s.on('drain', done);
-        s.on('close', done);
-      });
-    }
+    if (!s.write(chunk)) await waitForDrain(s);
   }
 
   async endRequest(): Promise<void> {

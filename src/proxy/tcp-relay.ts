@@ -3,7 +3,7 @@ import { FlowError } from '../flow.js';
 import { TCPFlow, TCPMessage } from '../tcp.js';
 import type { ConnectionContext } from './context.js';
 import type { SocketReader } from './socket-reader.js';
-import { waitForDrain } from './upstream-pool.js';
+import { waitForDrain } from './wait-for-drain.js';
 import { describeNetworkError } from './error-page.js';
 
 /** The live TCP relays, so `inject.tcp` can reach a flow's connection. */

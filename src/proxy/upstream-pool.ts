@@ -8,6 +8,7 @@ import { describeNetworkError } from './error-page.js';
 import { SocketReader } from './socket-reader.js';
 import { startServerTls } from './tls-upstream.js';
 import { modeVia, openProxyPath, sameVia, UpstreamProxyError } from './upstream-proxy.js';
+import { waitForDrain } from './wait-for-drain.js';
 
 /** Connecting upstream failed (refused, DNS, TLS, cancelled by an addon, or a loop into ourselves). */
 export class ConnectError extends Error {
@@ -88,18 +89,6 @@ export class ServerConnection {
     this.reusable = false;
     if (!this.socket.destroyed) this.socket.destroy();
   }
-}
-
-export function waitForDrain(socket: Duplex): Promise<void> {
-  return new Promise((resolve) => {
-    const done = () => {
-      socket.off('drain', done);
-      socket.off('close', done);
-      resolve();
-    };
-    socket.on('drain', done);
-    socket.on('close', done);
-  });
 }
 
 /**

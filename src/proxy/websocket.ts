@@ -8,7 +8,7 @@ import { Opcode, WebSocketMessage, type WebSocketData } from '../websocket.js';
 import type { ConnectionContext } from './context.js';
 import { describeNetworkError } from './error-page.js';
 import type { SocketReader } from './socket-reader.js';
-import { waitForDrain } from './upstream-pool.js';
+import { waitForDrain } from './wait-for-drain.js';
 import {
   CloseCode,
   FrameParser,
