@@ -8,9 +8,7 @@ import { SERVER_HEADER } from '../version.js';
 import type { ConnectionContext } from './context.js';
 import { errorPage } from './error-page.js';
 import { runHttpFlow, type ClientExchange } from './http-stream.js';
-import { OutgoingMessageError } from './http1/assemble.js';
-import { isValidFieldValue } from './http1/parse.js';
-import { splitPseudoHeaders, toHttp2Fields } from './http2-headers.js';
+import { addHttp2Headers, splitPseudoHeaders } from './http2-headers.js';
 import { openUpstreamExchange } from './upstream-exchange.js';
 import { readableChunks } from './readable-chunks.js';
 import { waitForDrain } from './wait-for-drain.js';
@@ -28,20 +26,10 @@ const SESSION_OPTIONS: http2.ServerOptions = {
 
 const NO_CHUNKS: AsyncIterable<Buffer> = { [Symbol.asyncIterator]: () => ({ next: () => Promise.resolve({ value: undefined, done: true }) }) };
 
-/** Response header fields for an HTTP/2 client: connection-specific ones dropped, names lowercased. */
+/** Response header fields for an HTTP/2 client; the body's length, when known, replaces content-length. */
 function responseHeaders(resp: Response, bodyLength: number | null): http2.OutgoingHttpHeaders {
-  const { raw } = toHttp2Fields(resp.headers.fields, { dropHost: false });
   const out: http2.OutgoingHttpHeaders = { ':status': resp.statusCode };
-  // Node wants repeated fields as arrays; set-cookie and the like must stay separate.
-  for (let i = 0; i < raw.length; i += 2) {
-    const name = raw[i]!;
-    const value = raw[i + 1]!;
-    if (!isValidFieldValue(value)) throw new OutgoingMessageError(`Invalid characters in value of header ${name}`);
-    if (name === 'content-length' && bodyLength !== null) continue;
-    const prev = out[name];
-    if (prev === undefined) out[name] = value;
-    else out[name] = Array.isArray(prev) ? [...prev, value] : [String(prev), value];
-  }
+  addHttp2Headers(out, resp.headers.fields, { dropHost: false, skip: bodyLength !== null ? ['content-length'] : undefined });
   if (bodyLength !== null) out['content-length'] = bodyLength;
   return out;
 }
@@ -83,15 +71,11 @@ class Http2ClientExchange implements ClientExchange {
   private respond(resp: Response, bodyLength: number | null, endStream: boolean): void {
     this.responseStarted = true;
     const hasTrailers = Boolean(resp.trailers && resp.trailers.length);
-    this.stream.respond(responseHeaders(resp, bodyLength), { endStream: endStream && !hasTrailers, waitForTrailers: hasTrailers });
-    if (hasTrailers) {
-      const { raw } = toHttp2Fields(resp.trailers!.fields, { dropHost: false });
-      this.stream.once('wantTrailers', () => {
-        const t: http2.OutgoingHttpHeaders = {};
-        for (let i = 0; i < raw.length; i += 2) t[raw[i]!] = raw[i + 1]!;
-        this.stream.sendTrailers(t);
-      });
-    }
+    const headers = responseHeaders(resp, bodyLength);
+    const trailers: http2.OutgoingHttpHeaders = {};
+    if (hasTrailers) addHttp2Headers(trailers, resp.trailers!.fields, { dropHost: false });
+    this.stream.respond(headers, { endStream: endStream && !hasTrailers, waitForTrailers: hasTrailers });
+    if (hasTrailers) this.stream.once('wantTrailers', () => this.stream.sendTrailers(trailers));
   }
 
   private noBody(resp: Response): boolean {

@@ -1,4 +1,7 @@
+import type http2 from 'node:http2';
 import type { HeaderField } from '../headers.js';
+import { OutgoingMessageError } from './http1/assemble.js';
+import { isToken, isValidFieldValue } from './http1/parse.js';
 
 /**
  * Header rules at the HTTP/1 <-> HTTP/2 boundary (RFC 9113 §8.2): HTTP/2 has no
@@ -12,23 +15,40 @@ export function isConnectionSpecific(name: string): boolean {
   return CONNECTION_SPECIFIC.has(name.toLowerCase());
 }
 
+export interface Http2HeaderOptions {
+  /** Leave out `host` (a request's, which becomes :authority). */
+  dropHost: boolean;
+  /** Refuse names that are not tokens too (values are always checked). */
+  checkNames?: boolean;
+  /** Lowercase names the caller sets itself, left out. */
+  skip?: readonly string[];
+}
+
 /**
- * Header fields ready for node's http2 API as a flat raw array (names lowercased, repeated names
- * kept in order): connection-specific fields and `host` (which becomes :authority) left out.
- * `te` survives only as "trailers", as RFC 9113 allows.
+ * Add header fields to a header object for node's http2 API (which may already hold the
+ * pseudo-headers): names lowercased, connection-specific fields left out, `te` only as
+ * "trailers" (RFC 9113 allows nothing else), and repeated names as arrays in their order, so
+ * set-cookie and split cookies stay separate fields. A value (or, with `checkNames`, a name)
+ * HTTP/1 would refuse to send is refused with the same OutgoingMessageError. Returns the names
+ * that had to be lowercased.
  */
-export function toHttp2Fields(fields: readonly HeaderField[], opts: { dropHost: boolean }): { raw: string[]; lowercased: string[] } {
-  const raw: string[] = [];
+export function addHttp2Headers(out: http2.OutgoingHttpHeaders, fields: readonly HeaderField[], opts: Http2HeaderOptions): string[] {
   const lowercased: string[] = [];
   for (const [name, value] of fields) {
     const lower = name.toLowerCase();
     if (CONNECTION_SPECIFIC.has(lower)) continue;
     if (opts.dropHost && lower === 'host') continue;
     if (lower === 'te' && value.trim().toLowerCase() !== 'trailers') continue;
+    if (opts.skip?.includes(lower)) continue;
+    if (opts.checkNames && !isToken(lower)) throw new OutgoingMessageError(`Invalid header name: ${JSON.stringify(name)}`);
+    if (!isValidFieldValue(value)) throw new OutgoingMessageError(`Invalid characters in value of header ${name}`);
     if (lower !== name) lowercased.push(name);
-    raw.push(lower, value);
+    const prev = out[lower];
+    if (prev === undefined) out[lower] = value;
+    else if (Array.isArray(prev)) prev.push(value);
+    else out[lower] = [String(prev), value];
   }
-  return { raw, lowercased };
+  return lowercased;
 }
 
 /** Split node's flat rawHeaders of an HTTP/2 message into pseudo-headers and regular fields. */

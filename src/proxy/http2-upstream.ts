@@ -6,8 +6,8 @@ import { now } from '../util/time.js';
 import type { ConnectionContext } from './context.js';
 import type { UpstreamExchange } from './http-stream.js';
 import { OutgoingMessageError } from './http1/assemble.js';
-import { isToken, isValidFieldValue } from './http1/parse.js';
-import { splitPseudoHeaders, toHttp2Fields } from './http2-headers.js';
+import { isToken } from './http1/parse.js';
+import { addHttp2Headers, splitPseudoHeaders } from './http2-headers.js';
 import { ConnectionClosedError } from './socket-reader.js';
 import type { ServerConnection } from './upstream-pool.js';
 import { readableChunks } from './readable-chunks.js';
@@ -81,30 +81,17 @@ export class Http2UpstreamExchange implements UpstreamExchange {
     if (!isToken(r.method)) throw new OutgoingMessageError(`Invalid request method: ${JSON.stringify(r.method)}`);
     const authority = r.authority || r.headers.get('host') || hostport(r.scheme, r.host, r.port);
     const headers: http2.OutgoingHttpHeaders = { ':method': r.method, ':scheme': r.scheme || 'https', ':authority': authority, ':path': r.path };
-    const { raw, lowercased } = toHttp2Fields(r.headers.fields, { dropHost: true });
+    const lowercased = addHttp2Headers(headers, r.headers.fields, { dropHost: true, checkNames: true });
     if (lowercased.length && this.ctx.master.options.has('normalize_outbound_headers') && this.ctx.master.options.get<boolean>('normalize_outbound_headers')) {
       for (const n of lowercased) this.ctx.master.log.debug(`Lowercased '${n}' header as uppercase is not allowed with HTTP/2.`, this.ctx.clientLabel);
     }
-    for (let i = 0; i < raw.length; i += 2) {
-      const name = raw[i]!;
-      const value = raw[i + 1]!;
-      if (!isToken(name) || !isValidFieldValue(value)) throw new OutgoingMessageError(`Invalid header ${JSON.stringify(name)}`);
-      const prev = headers[name];
-      // Cookies may be split across fields in HTTP/2; everything else repeated becomes an array.
-      headers[name] = prev === undefined ? value : Array.isArray(prev) ? [...prev, value] : [String(prev), value];
-    }
     const hasTrailers = Boolean(r.trailers && r.trailers.length);
+    const trailers: http2.OutgoingHttpHeaders = {};
+    if (hasTrailers) addHttp2Headers(trailers, r.trailers!.fields, { dropHost: false });
     const session = sessionFor(this.ctx, this.conn);
     const stream = session.request(headers, { endStream: endStream && !hasTrailers, waitForTrailers: hasTrailers, ...PRIORITY_DEFAULTS });
     stream.on('error', () => undefined);
-    if (hasTrailers) {
-      const { raw: t } = toHttp2Fields(r.trailers!.fields, { dropHost: false });
-      stream.once('wantTrailers', () => {
-        const out: http2.OutgoingHttpHeaders = {};
-        for (let i = 0; i < t.length; i += 2) out[t[i]!] = t[i + 1]!;
-        stream.sendTrailers(out);
-      });
-    }
+    if (hasTrailers) stream.once('wantTrailers', () => stream.sendTrailers(trailers));
     this.responseHead = new Promise((resolve, reject) => {
       let answered = false;
       stream.once('response', (h: http2.IncomingHttpHeaders, flags: number, rawHeaders: string[]) => {

@@ -5,10 +5,8 @@ import type { Headers } from '../headers.js';
 import { FlowError } from '../flow.js';
 import type { ConnectionContext } from './context.js';
 import { runHttpFlow, type ClientExchange } from './http-stream.js';
-import { OutgoingMessageError } from './http1/assemble.js';
-import { isValidFieldValue } from './http1/parse.js';
 import { Http1UpstreamExchange } from './http1-upstream.js';
-import { toHttp2Fields } from './http2-headers.js';
+import { addHttp2Headers } from './http2-headers.js';
 import { SocketReader } from './socket-reader.js';
 import { upstreamTargetFor } from './upstream-exchange.js';
 import { relayWebSocket } from './websocket.js';
@@ -181,15 +179,7 @@ class ExtendedConnectExchange implements ClientExchange {
  */
 function acceptedHeaders(resp: Response): http2.OutgoingHttpHeaders {
   const out: http2.OutgoingHttpHeaders = { ':status': 200 };
-  const { raw } = toHttp2Fields(resp.headers.fields, { dropHost: false });
-  for (let i = 0; i < raw.length; i += 2) {
-    const name = raw[i]!;
-    const value = raw[i + 1]!;
-    if (name === 'sec-websocket-accept' || name === 'content-length') continue;
-    if (!isValidFieldValue(value)) throw new OutgoingMessageError(`Invalid characters in value of header ${name}`);
-    const prev = out[name];
-    out[name] = prev === undefined ? value : Array.isArray(prev) ? [...prev, value] : [String(prev), value];
-  }
+  addHttp2Headers(out, resp.headers.fields, { dropHost: false, skip: ['sec-websocket-accept', 'content-length'] });
   return out;
 }
 
