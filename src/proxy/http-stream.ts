@@ -69,6 +69,11 @@ class BodyLimitError extends Error {}
 /** Shared by every empty body (a zero-length Buffer cannot be written to); each new one costs ~190 bytes. */
 const EMPTY_BODY = Buffer.alloc(0);
 
+/** A buffered body from the chunks it arrived in: the chunk itself when there was one, no copy. */
+function joinBody(chunks: Buffer[], size: number): Buffer {
+  return chunks.length === 1 ? chunks[0]! : size === 0 ? EMPTY_BODY : Buffer.concat(chunks, size);
+}
+
 /**
  * Run one flow. `flow.request` holds the parsed request head. Returns how the client connection
  * continues. Never throws for network or protocol problems: they become `flow.error`, an `error`
@@ -160,7 +165,7 @@ export async function runHttpFlow(ctx: ConnectionContext, flow: HTTPFlow, client
     }
 
     if (!streamRequest) {
-      req.rawContent = prefix.length === 1 ? prefix[0]! : prefixSize === 0 ? EMPTY_BODY : Buffer.concat(prefix, prefixSize);
+      req.rawContent = joinBody(prefix, prefixSize);
       prefix = [];
       req.timestampEnd = now();
       await hooks.triggerFlow('request', flow);
@@ -270,7 +275,7 @@ export async function runHttpFlow(ctx: ConnectionContext, flow: HTTPFlow, client
       }
     }
     if (!streamResponse) {
-      resp.rawContent = respPrefix.length === 1 ? respPrefix[0]! : respSize === 0 ? EMPTY_BODY : Buffer.concat(respPrefix, respSize);
+      resp.rawContent = joinBody(respPrefix, respSize);
       respPrefix = [];
       if (respTrailers) resp.trailers = respTrailers;
       upstream.finish();
