@@ -10,7 +10,7 @@ import { errorPage } from './error-page.js';
 import { runHttpFlow, type ClientExchange } from './http-stream.js';
 import { addHttp2Headers, splitPseudoHeaders } from './http2-headers.js';
 import { openUpstreamExchange } from './upstream-exchange.js';
-import { readableChunks } from './readable-chunks.js';
+import { NO_CHUNKS, readableChunks } from './readable-chunks.js';
 import { waitForDrain } from './wait-for-drain.js';
 import { extendedConnectSettings, serveWebSocketStream, toWebSocketHandshake } from './websocket-h2.js';
 
@@ -23,8 +23,6 @@ const SESSION_OPTIONS: http2.ServerOptions = {
   settings: { enablePush: false, maxConcurrentStreams: 250, maxHeaderListSize: 64 * 1024 },
   // CVE-2023-44487 style floods: node closes sessions that reset too many streams; keep its guard on.
 };
-
-const NO_CHUNKS: AsyncIterable<Buffer> = { [Symbol.asyncIterator]: () => ({ next: () => Promise.resolve({ value: undefined, done: true }) }) };
 
 /** Response header fields for an HTTP/2 client; the body's length, when known, replaces content-length. */
 function responseHeaders(resp: Response, bodyLength: number | null): http2.OutgoingHttpHeaders {

@@ -13,6 +13,9 @@ export function readableChunks(stream: Readable): AsyncIterable<Buffer> {
   return { [Symbol.asyncIterator]: () => new ChunkIterator(stream) };
 }
 
+/** The chunks of a body that has none. */
+export const NO_CHUNKS: AsyncIterable<Buffer> = { [Symbol.asyncIterator]: () => ({ next: () => Promise.resolve({ value: undefined, done: true }) }) };
+
 class PrematureCloseError extends Error {
   readonly code = 'ERR_STREAM_PREMATURE_CLOSE';
   constructor() {

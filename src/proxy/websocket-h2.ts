@@ -7,6 +7,7 @@ import type { ConnectionContext } from './context.js';
 import { runHttpFlow, type ClientExchange } from './http-stream.js';
 import { Http1UpstreamExchange } from './http1-upstream.js';
 import { addHttp2Headers } from './http2-headers.js';
+import { NO_CHUNKS } from './readable-chunks.js';
 import { SocketReader } from './socket-reader.js';
 import { upstreamTargetFor } from './upstream-exchange.js';
 import { relayWebSocket } from './websocket.js';
@@ -128,8 +129,9 @@ class ExtendedConnectExchange implements ClientExchange {
     return this.accepted || this.inner.responseStarted;
   }
 
-  async *requestBody(): AsyncIterable<Buffer> {
+  requestBody(): AsyncIterable<Buffer> {
     // Nothing: the stream's bytes belong to the WebSocket.
+    return NO_CHUNKS;
   }
 
   sendContinue(): void {
