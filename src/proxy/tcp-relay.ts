@@ -41,6 +41,20 @@ export async function relayTcpFlow(ctx: ConnectionContext, serverSocket: Duplex,
   });
   let failure: string | null = null;
 
+  /** Write a message's (possibly changed) content to `to`, unless it went out already or is empty; a promise when `to` asks to wait. */
+  const writeOut = (msg: TCPMessage, to: Duplex, sent: boolean): Promise<void> | undefined => {
+    if (flow.killed || sent || !msg.content.length || to.destroyed || to.writableEnded) return undefined;
+    return to.write(msg.content) ? undefined : waitForDrain(to);
+  };
+
+  /** Record a message, run `tcp_message` (synchronously when every handler is), then write it out. */
+  const deliver = (msg: TCPMessage, to: Duplex, sent: boolean): Promise<void> | undefined => {
+    flow.messages.push(msg);
+    const pending = hooks.triggerFlowFast('tcp_message', flow);
+    if (pending) return pending.then(() => writeOut(msg, to, sent));
+    return writeOut(msg, to, sent);
+  };
+
   const pump = async (from: SocketReader, to: Duplex, fromClient: boolean): Promise<void> => {
     try {
       for (;;) {
@@ -48,17 +62,12 @@ export async function relayTcpFlow(ctx: ConnectionContext, serverSocket: Duplex,
         if (chunk === null) break;
         // When every tcp_message handler only reads, the chunk goes out before the hooks run
         // (they cannot change it), off the round trip of request/response protocols.
-        const forwardFirst = !flow.intercepted && hooks.onlyReads('tcp_message');
-        const wait = forwardFirst && !to.destroyed && !to.write(chunk);
-        const msg = new TCPMessage(fromClient, chunk);
-        flow.messages.push(msg);
-        const pending = hooks.triggerFlowFast('tcp_message', flow);
+        const sent = !flow.intercepted && hooks.onlyReads('tcp_message');
+        const mustWait = sent && !to.destroyed && !to.write(chunk);
+        const pending = deliver(new TCPMessage(fromClient, chunk), to, sent);
         if (pending) await pending;
         if (flow.killed) return;
-        if (wait) await waitForDrain(to);
-        else if (!forwardFirst && msg.content.length && !to.destroyed) {
-          if (!to.write(msg.content)) await waitForDrain(to);
-        }
+        if (mustWait) await waitForDrain(to);
       }
       if (!to.destroyed) to.end();
     } catch (e) {
@@ -68,15 +77,9 @@ export async function relayTcpFlow(ctx: ConnectionContext, serverSocket: Duplex,
   };
 
   liveTcpFlows.set(flow, (toClient, content) => {
-    const to = toClient ? ctx.socket : serverSocket;
-    const msg = new TCPMessage(!toClient, content);
-    flow.messages.push(msg);
-    const deliver = () => {
-      if (!flow.killed && msg.content.length && !to.destroyed && !to.writableEnded) to.write(msg.content);
-    };
-    const pending = hooks.triggerFlowFast('tcp_message', flow);
-    if (pending) pending.then(deliver, (e: unknown) => ctx.master.log.warn(`Cannot inject TCP message: ${(e as Error)?.message ?? String(e)}`, ctx.clientLabel));
-    else deliver();
+    // Recorded as if the other side had sent it.
+    const pending = deliver(new TCPMessage(!toClient, content), toClient ? ctx.socket : serverSocket, false);
+    pending?.catch((e: unknown) => ctx.master.log.warn(`Cannot inject TCP message: ${(e as Error)?.message ?? String(e)}`, ctx.clientLabel));
   });
   try {
     await Promise.all([pump(ctx.reader, serverSocket, true), pump(serverReader, ctx.socket, false)]);
