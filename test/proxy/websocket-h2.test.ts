@@ -12,6 +12,7 @@ import net from 'node:net';
 import zlib from 'node:zlib';
 import { testProxy, testConfdir } from '../helpers/proxy.js';
 import { proxyCa, tlsThroughProxy } from '../helpers/tunnel.js';
+import { rawServer } from '../helpers/servers.js';
 import type { Addon, HTTPFlow } from '../../src/index.js';
 import { Opcode } from '../../src/websocket.js';
 import { encodeFlow, readFlows } from '../../src/io/index.js';
@@ -429,20 +430,9 @@ test('h2c with prior knowledge to the proxy: ws:// upstream; a wrong Sec-WebSock
   const up = await wsServer();
   t.after(() => up.close());
   // A server that answers every Upgrade with a 101 carrying a made-up accept value.
-  const liar = net.createServer((s) => {
-    s.on('error', () => undefined);
+  const liar = await rawServer(t, (s) => {
     s.once('data', () => s.write('HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: bm9wZQ==\r\n\r\n'));
   });
-  const liarSockets = new Set<net.Socket>();
-  liar.on('connection', (s) => liarSockets.add(s));
-  await new Promise<void>((r) => liar.listen(0, '127.0.0.1', () => r()));
-  t.after(
-    () =>
-      new Promise<void>((r) => {
-        for (const s of liarSockets) s.destroy();
-        liar.close(() => r());
-      }),
-  );
   const rec = wsRecorder();
   const proxy = await testProxy(t, { addons: [rec.addon] });
   const session = http2.connect(proxy.url);
@@ -457,8 +447,7 @@ test('h2c with prior knowledge to the proxy: ws:// upstream; a wrong Sec-WebSock
   const flow = await rec.ended;
   assert.equal(flow.request.url, `http://127.0.0.1:${up.port}/plain`);
 
-  const liarPort = (liar.address() as net.AddressInfo).port;
-  const bad = await refusedWebSocket(session, `127.0.0.1:${liarPort}`, '/', {}, 'http');
+  const bad = await refusedWebSocket(session, `127.0.0.1:${liar.port}`, '/', {}, 'http');
   assert.equal(bad.status, 502);
   assert.match(bad.body, /invalid Sec-WebSocket-Accept/);
   assert.ok(rec.events.includes('error'));
@@ -497,23 +486,12 @@ test('the websocket option turned off while a session is open: an extended CONNE
 
 test('an addon that makes the handshake no WebSocket one: the client gets 502, the flow an error and the error hook fires', async (t) => {
   // A server that accepts any Upgrade correctly, whatever version the request names.
-  const lenient = net.createServer((s) => {
-    s.on('error', () => undefined);
+  const lenient = await rawServer(t, (s) => {
     s.once('data', (d: Buffer) => {
       const key = /sec-websocket-key: *(\S+)/i.exec(d.toString('latin1'))?.[1] ?? '';
       s.write(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${acceptKey(key)}\r\n\r\n`);
     });
   });
-  const sockets = new Set<net.Socket>();
-  lenient.on('connection', (s) => sockets.add(s));
-  await new Promise<void>((r) => lenient.listen(0, '127.0.0.1', () => r()));
-  t.after(
-    () =>
-      new Promise<void>((r) => {
-        for (const s of sockets) s.destroy();
-        lenient.close(() => r());
-      }),
-  );
   const rec = wsRecorder();
   let failed: HTTPFlow | null = null;
   const breaker: Addon = {
@@ -531,7 +509,7 @@ test('an addon that makes the handshake no WebSocket one: the client gets 502, t
   t.after(() => session.destroy());
   await once(session, 'remoteSettings');
 
-  const port = (lenient.address() as net.AddressInfo).port;
+  const port = lenient.port;
   const bad = await refusedWebSocket(session, `127.0.0.1:${port}`, '/', {}, 'http');
   assert.equal(bad.status, 502);
   assert.match(bad.body, /no valid WebSocket handshake/);
