@@ -19,6 +19,7 @@ import { socks5Handshake } from './socks5.js';
 import { modeVia } from './upstream-proxy.js';
 import { serveHttp2 } from './http2-client-side.js';
 import { hostIsIgnored, hostIsTcp } from './host-patterns.js';
+import { OriginalDestinationError, lookupOriginalDestination } from './original-destination.js';
 
 /**
  * One accepted client connection, from `client_connected` to `client_disconnected`: the layers
@@ -132,6 +133,20 @@ async function serveConnection(ctx: ConnectionContext): Promise<void> {
     }
     case 'socks5': {
       if (!(await socks5Handshake(ctx))) return;
+      await serveTunnel(ctx, false);
+      return;
+    }
+    case 'transparent': {
+      // A redirected connection: its destination is the one the client dialled, as in a tunnel.
+      try {
+        const { peername, sockname } = ctx.client;
+        if (!peername || !sockname) throw new OriginalDestinationError('the connection has no addresses');
+        ctx.server.address = await lookupOriginalDestination([peername[0], peername[1]], [sockname[0], sockname[1]]);
+      } catch (e) {
+        const why = e instanceof OriginalDestinationError ? e.message : String(e);
+        ctx.master.log.warn(`Transparent mode failure: ${why}`, ctx.clientLabel);
+        return;
+      }
       await serveTunnel(ctx, false);
       return;
     }

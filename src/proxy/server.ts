@@ -5,24 +5,10 @@ import { handleClientConnection } from './client-connection.js';
 import type { ProxyOptions } from './proxy-options.js';
 import { OwnAddresses } from './own-addresses.js';
 import { IdleConnections } from './idle-connections.js';
+import { checkConntrackReadable } from './original-destination.js';
 
 /** The modes this version can serve. */
-const SUPPORTED_MODES: ReadonlySet<string> = new Set(['regular', 'reverse', 'upstream', 'socks5']);
-
-/**
- * Why transparent mode is refused. A transparent proxy must learn each redirected connection's
- * original destination from the kernel (Linux: getsockopt(SO_ORIGINAL_DST) after an iptables
- * REDIRECT); Node's net API has no getsockopt and a native addon is ruled out. The other source,
- * /proc/net/nf_conntrack, is readable by root only (mode 0440; mitmproxy's own setup runs the
- * proxy as an unprivileged user), is a deprecated interface missing on kernels built without
- * CONFIG_NF_CONNTRACK_PROCFS, and must be read whole for every lookup. TPROXY would make the
- * original destination the socket's local address, but needs IP_TRANSPARENT on the listening
- * socket, which Node cannot set either.
- */
-export const TRANSPARENT_UNSUPPORTED =
-  'Transparent mode is not supported by mitmproxy-ts: Node.js cannot read the original destination of a redirected ' +
-  "connection (Linux's SO_ORIGINAL_DST needs getsockopt, which Node's net API does not offer). " +
-  'Use --mode regular (configure the clients to use the proxy), --mode socks5, or --mode reverse:URL for a single target instead.';
+const SUPPORTED_MODES: ReadonlySet<string> = new Set(['regular', 'transparent', 'reverse', 'upstream', 'socks5']);
 
 /** One listening socket for one mode spec. */
 export interface Listener {
@@ -58,11 +44,12 @@ export class ProxyServers {
   async start(modes: ProxyMode[], listenHost: string, listenPort: number | null): Promise<void> {
     for (const mode of modes) {
       if (mode.transportProtocol === 'udp') throw new Error(`${mode.description} (${mode.fullSpec}) needs UDP, which is not supported yet.`);
-      if (mode.type === 'transparent') throw new Error(TRANSPARENT_UNSUPPORTED);
       if (!SUPPORTED_MODES.has(mode.type)) {
         throw new Error(`Proxy mode "${mode.type}" is not supported by mitmproxy-ts yet (${mode.fullSpec}).`);
       }
     }
+    // A transparent listener learns destinations from the conntrack table: say at once when it cannot.
+    if (modes.some((m) => m.type === 'transparent')) await checkConntrackReadable();
     try {
       for (const mode of modes) await this.listen(mode, mode.listenHost(listenHost), mode.listenPort(listenPort) ?? 8080);
     } catch (e) {

@@ -1,12 +1,10 @@
 /**
- * Several modes at once (one listener per mode, each with its startup line), address clashes,
- * and transparent mode's refusal at startup.
+ * Several modes at once (one listener per mode, each with its startup line) and address clashes.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { startProxy } from '../../src/index.js';
-import { TRANSPARENT_UNSUPPORTED } from '../../src/proxy/server.js';
 import { testConfdir, testProxy } from '../helpers/proxy.js';
 import { curl } from '../helpers/clients.js';
 import { echoServer } from '../helpers/servers.js';
@@ -58,15 +56,4 @@ test('two modes on the same address are refused; the port 0 exception lets tests
     startProxy({ options: { confdir: testConfdir(), mode: [`regular@${port}`, `socks5@${port}`] } }),
     (e: Error) => e.message.includes(`Cannot spawn multiple servers on the same address: regular@${port} and socks5@${port} both use 127.0.0.1:${port}`),
   );
-});
-
-test('transparent mode is refused at startup with the reason and the alternatives', async () => {
-  assert.match(TRANSPARENT_UNSUPPORTED, /SO_ORIGINAL_DST/);
-  await assert.rejects(startProxy({ options: { confdir: testConfdir(), mode: ['transparent@0'] } }), (e: Error) => {
-    assert.equal(e.message, TRANSPARENT_UNSUPPORTED);
-    assert.match(e.message, /--mode regular.*--mode socks5.*--mode reverse:URL/);
-    return true;
-  });
-  // Together with a working mode the whole start fails rather than silently serving half.
-  await assert.rejects(startProxy({ options: { confdir: testConfdir(), mode: ['regular@0', 'transparent@0'] } }), /Transparent mode is not supported/);
 });
