@@ -1,6 +1,5 @@
 import { constants, createReadStream } from 'node:fs';
 import { access } from 'node:fs/promises';
-import { createInterface } from 'node:readline';
 import { formatAddress } from '../connection.js';
 
 /**
@@ -16,7 +15,7 @@ import { formatAddress } from '../connection.js';
  *
  * The table is readable by root only (mode 0440), exists on kernels built with
  * CONFIG_NF_CONNTRACK_PROCFS (Debian's and Ubuntu's are), and is per network namespace, which
- * is what a proxy wants. A lookup reads it line by line up to the match.
+ * is what a proxy wants. A lookup reads it up to the match (see scanTable).
  */
 export const CONNTRACK_TABLE = '/proc/net/nf_conntrack';
 
@@ -111,25 +110,52 @@ export async function checkConntrackReadable(table = CONNTRACK_TABLE): Promise<v
  * it would loop back into the proxy).
  */
 export async function lookupOriginalDestination(client: HostPort, local: HostPort, table = CONNTRACK_TABLE): Promise<HostPort> {
-  const stream = createReadStream(table, { encoding: 'utf8' });
-  const lines = createInterface({ input: stream, crlfDelay: Infinity });
-  let found: HostPort | null = null;
+  let found: HostPort | null;
   try {
-    for await (const line of lines) {
-      found = originalDestinationIn(line, client, local);
-      if (found) break;
-    }
+    found = await scanTable(table, client, local);
   } catch (e) {
     throw new OriginalDestinationError(`cannot read ${table}: ${(e as Error).message}`);
-  } finally {
-    lines.close();
-    stream.destroy();
   }
   if (!found) throw new OriginalDestinationError(`no connection tracking entry for ${formatPair(client)} -> ${formatPair(local)} in ${table}`);
   if (found[0] === canonicalIp(local[0]) && found[1] === local[1]) {
     throw new OriginalDestinationError(`the connection from ${formatPair(client)} was made to the proxy itself, not redirected to it`);
   }
   return found;
+}
+
+/**
+ * Read the table chunk by chunk and parse only the lines that contain our reply tuple's ports
+ * ("sport=<proxy port> dport=<client port>"): a gateway's table can hold tens of thousands of
+ * entries, and splitting and parsing every line would cost that much per accepted connection.
+ */
+async function scanTable(table: string, client: HostPort, local: HostPort): Promise<HostPort | null> {
+  const needle = `sport=${local[1]} dport=${client[1]}`;
+  const stream = createReadStream(table, { encoding: 'utf8' });
+  // The unfinished last line of the previous chunk.
+  let carry = '';
+  try {
+    for await (const chunk of stream as AsyncIterable<string>) {
+      const text = carry + chunk;
+      const complete = text.lastIndexOf('\n') + 1;
+      const found = searchLines(text.slice(0, complete), needle, client, local);
+      if (found) return found;
+      carry = text.slice(complete);
+    }
+    return searchLines(carry, needle, client, local);
+  } finally {
+    stream.destroy();
+  }
+}
+
+/** The original destination from the first line of `text` that holds `needle` and is our entry. */
+function searchLines(text: string, needle: string, client: HostPort, local: HostPort): HostPort | null {
+  for (let i = text.indexOf(needle); i >= 0; i = text.indexOf(needle, i + needle.length)) {
+    const start = text.lastIndexOf('\n', i) + 1;
+    const end = text.indexOf('\n', i);
+    const found = originalDestinationIn(text.slice(start, end < 0 ? text.length : end), client, local);
+    if (found) return found;
+  }
+  return null;
 }
 
 function formatPair([host, port]: HostPort): string {

@@ -85,6 +85,26 @@ test('lookupOriginalDestination: reads a table up to the match; no entry and a c
   });
 });
 
+test('lookupOriginalDestination: an entry split across read chunks, ports that only look alike, and a last line without a newline', async (t) => {
+  const dir = tempDir(t, 'conntrack-');
+  const table = join(dir, 'nf_conntrack');
+  // Put our entry across the first 64 KiB read boundary, after lines whose ports contain ours as
+  // a prefix ("sport=8080 dport=512340") or sit in the original tuple.
+  const lookalike = REDIRECTED.replace('dport=51234 [ASSURED]', 'dport=512340 [ASSURED]');
+  const originalSide = 'ipv4     2 tcp      6 431999 ESTABLISHED src=10.0.0.1 dst=10.0.0.7 sport=8080 dport=51234 src=10.0.0.7 dst=10.0.0.1 sport=80 dport=8080 mark=0';
+  const head = [lookalike, originalSide, ''].join('\n');
+  const filler = 'x'.repeat(99) + '\n';
+  let before = head;
+  while (before.length + filler.length < 65536 - 40) before += filler;
+  const text = before + REDIRECTED + '\n' + OTHER;
+  assert.ok(before.length < 65536 && before.length + REDIRECTED.length > 65536, 'the entry straddles the boundary');
+  writeFileSync(table, text);
+  assert.deepEqual(await lookupOriginalDestination(['10.0.0.2', 51234], ['10.0.0.1', 8080], table), ['93.184.216.34', 443]);
+  // The table's last line without a newline is read too.
+  writeFileSync(table, [OTHER, REDIRECTED].join('\n'));
+  assert.deepEqual(await lookupOriginalDestination(['10.0.0.2', 51234], ['10.0.0.1', 8080], table), ['93.184.216.34', 443]);
+});
+
 test('checkConntrackReadable: a missing table fails with the reason and the alternatives', async (t) => {
   const dir = tempDir(t, 'conntrack-');
   await assert.rejects(checkConntrackReadable(join(dir, 'nf_conntrack')), (e: Error) => {
