@@ -47,6 +47,15 @@ export const websocketLimits: WebSocketLimits = { maxMessageSize: 64 * 1024 * 10
  */
 const FRAGMENT_SIZE = 4000;
 
+/**
+ * A recorded message that is a slice of a much larger buffer (a small frame out of a big socket
+ * chunk) would keep all of that buffer alive as long as its flow lives, so it is stored as a copy.
+ * Less slack than this is kept as it is: a copy per message costs more than it saves, and it is
+ * the usual case (a frame that came alone in its chunk; an unmasked client message, which sits in
+ * node's 8 KiB allocation pool next to its neighbours).
+ */
+const MAX_RETAINED_SLACK = 16 * 1024;
+
 /** How long a closing connection may take to flush and close before it is destroyed. */
 const CLOSE_TIMEOUT_MS = 5000;
 
@@ -404,9 +413,7 @@ class WebSocketRelay {
   /** Record a message and run `websocket_message`; then forward it, unless it went out already (`forwarded`). */
   private record(d: Direction, content: Buffer, incoming: IncomingMessage, injected: boolean, forwarded: boolean): MaybePromise {
     if (!injected && !forwarded) checkText(incoming.opcode, content);
-    // A message read as a slice of a larger socket chunk would keep the whole chunk alive in the
-    // flow: store a compact copy instead.
-    if (content.buffer.byteLength > content.length * 2) content = Buffer.from(content);
+    if (content.buffer.byteLength - content.length > MAX_RETAINED_SLACK) content = Buffer.from(content);
     const message = new WebSocketMessage(incoming.opcode, d.fromClient, content, now(), false, injected);
     this.ws.messages.push(message);
     // Synchronous handlers (the usual case) cost no promise; an async one or an interception is awaited.
