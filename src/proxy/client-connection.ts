@@ -147,6 +147,9 @@ async function serveConnection(ctx: ConnectionContext): Promise<void> {
         ctx.master.log.warn(`Transparent mode failure: ${why}`, ctx.clientLabel);
         return;
       }
+      // As mitmproxy: connect before the client speaks (so a server that speaks first is seen),
+      // and close the client when its destination cannot be reached.
+      if (!(await connectEagerly(ctx, true))) return;
       await serveTunnel(ctx, false);
       return;
     }
@@ -158,10 +161,11 @@ async function serveConnection(ctx: ConnectionContext): Promise<void> {
 /**
  * With connection_strategy "eager", connect to a fixed target before the client says anything
  * (as mitmproxy): protocols where the server speaks first work, and a dead target shows at once.
- * Raw TCP/TLS clients are then disconnected; HTTP clients get mitmproxy's 502 page for each
- * request instead (the failure stays in `ctx.server.error`). Returns false to close.
+ * When it fails, `closeOnFailure` clients (reverse tcp:/tls: and transparent mode) are
+ * disconnected; reverse HTTP clients get mitmproxy's 502 page for each request instead (the
+ * failure stays in `ctx.server.error`). Returns false to close.
  */
-async function connectEagerly(ctx: ConnectionContext, rawTcp: boolean): Promise<boolean> {
+async function connectEagerly(ctx: ConnectionContext, closeOnFailure: boolean): Promise<boolean> {
   const address = ctx.server.address;
   if (ctx.options.connectionStrategy !== 'eager' || !address) return true;
   try {
@@ -171,7 +175,7 @@ async function connectEagerly(ctx: ConnectionContext, rawTcp: boolean): Promise<
     const err = e instanceof ConnectError ? e.message : String(e);
     ctx.server.error ??= err;
     ctx.master.log.info(`Cannot connect to ${formatAddress(address)}: ${err}`, ctx.clientLabel);
-    return !rawTcp;
+    return !closeOnFailure;
   }
 }
 

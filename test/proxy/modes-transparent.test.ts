@@ -7,6 +7,7 @@ import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile, execFileSync } from 'node:child_process';
 import { accessSync, constants, writeFileSync } from 'node:fs';
+import http2 from 'node:http2';
 import net from 'node:net';
 import { join } from 'node:path';
 import { startProxy } from '../../src/index.js';
@@ -19,9 +20,10 @@ import {
   originalDestinationIn,
 } from '../../src/proxy/original-destination.js';
 import { testConfdir, testProxy } from '../helpers/proxy.js';
-import { echoServer } from '../helpers/servers.js';
+import { closedPort, echoServer, rawServer } from '../helpers/servers.js';
 import { tempDir } from '../helpers/tempdir.js';
 import { httpsOrigin, logRecorder, recorder, waitFor } from './modes-helpers.js';
+import { selfSignedCert } from './websocket-helpers.js';
 
 // Lines as the kernel writes them: a REDIRECTed IPv4 connection, the same with [UNREPLIED] between
 // the tuples, an IPv6 one (full-form addresses), a UDP entry and an unrelated TCP connection.
@@ -191,6 +193,13 @@ test('redirected HTTP and HTTPS connections are intercepted and go to the addres
   assert.equal(r2.code, 0, r2.stderr);
   assert.equal(r2.stdout, 'secure /tls');
 
+  // A destination nobody listens on: the client is disconnected (no 502 page in transparent mode).
+  const dead = await closedPort();
+  redirect(t, dead, port);
+  const r3 = await curlAsNobody([`http://127.0.0.1:${dead}/`]);
+  assert.notEqual(r3.code, 0);
+  assert.equal(r3.stdout, '');
+
   await waitFor(() => rec.flows.length === 2, 10000, 'two flows');
   const [f1, f2] = rec.flows;
   // The destination is the one dialled, whatever the Host header says (mitmproxy's transparent HTTP).
@@ -202,6 +211,64 @@ test('redirected HTTP and HTTPS connections are intercepted and go to the addres
   assert.equal(f2!.request.url, `https://127.0.0.1:${secure.port}/tls`);
   assert.equal(f2!.clientConn.tls, true);
   assert.equal(f2!.response?.statusCode, 200);
+});
+
+/** A node script run as nobody (its connections are redirected too); resolves with its stdout. */
+function nodeAsNobody(script: string): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, ['-e', script], { uid: NOBODY, gid: NOBODY, encoding: 'utf8', timeout: 20000 }, (err, stdout, stderr) => {
+      resolve({ code: err ? Number((err as { code?: unknown }).code) || 1 : 0, stdout, stderr });
+    });
+  });
+}
+
+test('redirected HTTP/2 and a server-speaks-first TCP protocol are served too', { skip: skipRedirect ?? false }, async (t) => {
+  const { key, cert } = await selfSignedCert();
+  const h2server = http2.createSecureServer({ key, cert }, (req, res) => res.end(`h2 upstream ${req.url} ${req.httpVersion}`));
+  const sessions = new Set<http2.ServerHttp2Session>();
+  h2server.on('session', (session) => {
+    sessions.add(session);
+    session.on('close', () => sessions.delete(session));
+  });
+  await new Promise<void>((resolve) => h2server.listen(0, '127.0.0.1', () => resolve()));
+  t.after(() => new Promise<void>((resolve) => {
+    for (const session of sessions) session.destroy();
+    h2server.close(() => resolve());
+  }));
+  const secure = { port: (h2server.address() as net.AddressInfo).port };
+  const banner = await rawServer(t, (socket) => {
+    socket.write('220 ready\r\n');
+    socket.on('data', (d: Buffer) => socket.end(`echo ${d.toString()}`));
+  });
+  const rec = recorder();
+  const proxy = await testProxy(t, { options: { mode: ['transparent@0'], ssl_insecure: true }, addons: [rec.addon] });
+  const port = proxy.listeners[0]!.port;
+  redirect(t, secure.port, port);
+  redirect(t, banner.port, port);
+
+  const h2 = await curlAsNobody(['-k', '--http2', `https://127.0.0.1:${secure.port}/over-h2`]);
+  assert.equal(h2.code, 0, h2.stderr);
+  assert.equal(h2.stdout, 'h2 upstream /over-h2 2.0');
+  const tcp = await nodeAsNobody(
+    `const s = require('net').connect(${banner.port}, '127.0.0.1'); let got = '';` +
+      `s.on('data', (d) => { got += d; if (got === '220 ready\\r\\n') s.write('HELO x'); }); s.on('end', () => console.log(JSON.stringify(got)));`,
+  );
+  assert.equal(tcp.code, 0, tcp.stderr);
+  assert.equal(JSON.parse(tcp.stdout), '220 ready\r\necho HELO x');
+
+  await waitFor(() => rec.flows.length === 1 && rec.tcp.length === 1, 10000, 'one HTTP and one TCP flow');
+  assert.equal(rec.flows[0]!.request.httpVersion, 'HTTP/2.0');
+  assert.deepEqual(rec.flows[0]!.serverConn.address, ['127.0.0.1', secure.port]);
+  const flow = rec.tcp[0]!;
+  assert.deepEqual(flow.serverConn.address, ['127.0.0.1', banner.port]);
+  assert.deepEqual(
+    flow.messages.map((m) => [m.fromClient, m.content.toString()]),
+    [
+      [false, '220 ready\r\n'],
+      [true, 'HELO x'],
+      [false, 'echo HELO x'],
+    ],
+  );
 });
 
 test('a connection made straight to the transparent port is closed with "Transparent mode failure", not looped', { skip: skipRedirect ?? false }, async (t) => {
