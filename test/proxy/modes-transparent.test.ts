@@ -148,20 +148,30 @@ const NOBODY = 65534;
 function iptablesUsable(): string | null {
   if (process.getuid?.() !== 0) return 'not running as root';
   if (!conntrackReadable()) return `${CONNTRACK_TABLE} is not readable`;
+  // Add and remove the kind of rule the tests use (a container may list the nat table but refuse changes).
+  const probe = natRule(1, 2);
   try {
-    execFileSync('iptables', ['-w', '5', '-t', 'nat', '-L', 'OUTPUT', '-n'], { stdio: 'ignore' });
+    execFileSync('iptables', probe('-A'), { stdio: 'ignore' });
+    execFileSync('iptables', probe('-D'), { stdio: 'ignore' });
   } catch {
-    return 'iptables (nat table) is not available';
+    return 'iptables cannot add a nat REDIRECT rule here';
   }
   return null;
 }
 
+/** iptables arguments that add (-A) or delete (-D) the rule redirecting nobody's connections to 127.0.0.1:`fromPort` into `toPort`. */
+function natRule(fromPort: number, toPort: number): (action: '-A' | '-D') => string[] {
+  return (action) => [
+    '-w', '5', '-t', 'nat', action, 'OUTPUT', '-p', 'tcp', '-d', '127.0.0.1', '--dport', String(fromPort),
+    '-m', 'owner', '--uid-owner', String(NOBODY), '-j', 'REDIRECT', '--to-ports', String(toPort),
+  ];
+}
+
 /** Redirect nobody's TCP connections to 127.0.0.1:`fromPort` into 127.0.0.1:`toPort` for the rest of the test. */
 function redirect(t: TestContext, fromPort: number, toPort: number): void {
-  const rule = ['-t', 'nat', 'OUTPUT', '-p', 'tcp', '-d', '127.0.0.1', '--dport', String(fromPort), '-m', 'owner', '--uid-owner', String(NOBODY), '-j', 'REDIRECT', '--to-ports', String(toPort)];
-  const withAction = (action: string) => ['-w', '5', ...rule.slice(0, 2), action, ...rule.slice(2)];
-  execFileSync('iptables', withAction('-A'));
-  t.after(() => execFileSync('iptables', withAction('-D')));
+  const rule = natRule(fromPort, toPort);
+  execFileSync('iptables', rule('-A'));
+  t.after(() => execFileSync('iptables', rule('-D')));
 }
 
 /** curl run as nobody, so the REDIRECT rule applies to it. */
