@@ -13,9 +13,10 @@ import { formatAddress } from '../connection.js';
  * NAT (src=proxy dst=client). The entry whose reply tuple is our socket, seen from our side,
  * holds the original destination.
  *
- * The table is readable by root only (mode 0440), exists on kernels built with
- * CONFIG_NF_CONNTRACK_PROCFS (Debian's and Ubuntu's are), and is per network namespace, which
- * is what a proxy wants. A lookup reads it up to the match (see scanTable).
+ * The table is readable by root only (mode 0440) and per network namespace, which is what a proxy
+ * wants. It exists on kernels built with CONFIG_NF_CONNTRACK_PROCFS, a deprecated interface some
+ * distributions leave out; without it a transparent listener refuses to start and says why
+ * (checkConntrackReadable). A lookup reads the table up to the match (see scanTable).
  */
 export const CONNTRACK_TABLE = '/proc/net/nf_conntrack';
 
