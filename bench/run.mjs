@@ -13,6 +13,7 @@ const benches = [
   ['flowfile', 'bench/flowfile-bench.ts'],
   ['contentview', 'bench/contentview-bench.ts'],
   ['cert', 'bench/cert-bench.ts'],
+  ['conntrack', 'bench/conntrack-bench.ts'],
   ['websocket', 'bench/websocket-bench.ts'],
   ['h2', 'bench/h2-bench.ts'],
   ['web', 'bench/web-bench.ts'],
