@@ -16,7 +16,7 @@ import { formatAddress } from '../connection.js';
  * The table is readable by root only (mode 0440) and per network namespace, which is what a proxy
  * wants. It exists on kernels built with CONFIG_NF_CONNTRACK_PROCFS, a deprecated interface some
  * distributions leave out; without it a transparent listener refuses to start and says why
- * (checkConntrackReadable). A lookup reads the table up to the match (see scanTable).
+ * (checkConntrackReadable). Lookups share their reads of the table (see SharedTableReader).
  */
 export const CONNTRACK_TABLE = '/proc/net/nf_conntrack';
 
@@ -111,9 +111,11 @@ export async function checkConntrackReadable(table = CONNTRACK_TABLE): Promise<v
  * it would loop back into the proxy).
  */
 export async function lookupOriginalDestination(client: HostPort, local: HostPort, table = CONNTRACK_TABLE): Promise<HostPort> {
+  let reader = readers.get(table);
+  if (!reader) readers.set(table, (reader = new SharedTableReader(table)));
   let found: HostPort | null;
   try {
-    found = await scanTable(table, client, local);
+    found = await reader.lookup(client, local);
   } catch (e) {
     throw new OriginalDestinationError(`cannot read ${table}: ${(e as Error).message}`);
   }
@@ -124,13 +126,68 @@ export async function lookupOriginalDestination(client: HostPort, local: HostPor
   return found;
 }
 
+/** How many times `table` has been read by lookups so far (diagnostics; the tests watch the sharing). */
+export function conntrackTableReads(table = CONNTRACK_TABLE): number {
+  return readers.get(table)?.reads ?? 0;
+}
+
+/** One lookup waiting for a read of the table. */
+interface PendingLookup {
+  client: HostPort;
+  local: HostPort;
+  /** Our reply tuple's ports as the kernel writes them: "sport=<proxy port> dport=<client port>". */
+  needle: string;
+  resolve(found: HostPort | null): void;
+  reject(e: Error): void;
+}
+
+const readers = new Map<string, SharedTableReader>();
+
 /**
- * Read the table chunk by chunk and parse only the lines that contain our reply tuple's ports
- * ("sport=<proxy port> dport=<client port>"): a gateway's table can hold tens of thousands of
- * entries, and splitting and parsing every line would cost that much per accepted connection.
+ * The reads of one conntrack table, shared by the lookups: one made while the table is being read
+ * waits for the next read (the current one may have passed its entry already), and that read
+ * serves every lookup that arrived meanwhile. A busy gateway then reads its (possibly huge) table
+ * once per batch of new connections instead of once per connection.
  */
-async function scanTable(table: string, client: HostPort, local: HostPort): Promise<HostPort | null> {
-  const needle = `sport=${local[1]} dport=${client[1]}`;
+class SharedTableReader {
+  private waiting: PendingLookup[] = [];
+  private reading = false;
+  reads = 0;
+
+  constructor(private readonly table: string) {}
+
+  lookup(client: HostPort, local: HostPort): Promise<HostPort | null> {
+    return new Promise((resolve, reject) => {
+      this.waiting.push({ client, local, needle: `sport=${local[1]} dport=${client[1]}`, resolve, reject });
+      if (!this.reading) void this.readWhileWaited();
+    });
+  }
+
+  private async readWhileWaited(): Promise<void> {
+    this.reading = true;
+    while (this.waiting.length > 0) {
+      const batch = this.waiting;
+      this.waiting = [];
+      this.reads++;
+      try {
+        // Those not found by the end of the table have no entry.
+        for (const lookup of await scanTable(this.table, batch)) lookup.resolve(null);
+      } catch (e) {
+        for (const lookup of batch) lookup.reject(e as Error);
+      }
+    }
+    this.reading = false;
+  }
+}
+
+/**
+ * Read the table chunk by chunk and parse only the lines that contain a lookup's reply-tuple
+ * ports: a gateway's table can hold tens of thousands of entries, and splitting and parsing every
+ * line would cost that much. Lookups are resolved as their entries are found; returns those that
+ * were not. The read stops early once every lookup is answered.
+ */
+async function scanTable(table: string, lookups: PendingLookup[]): Promise<PendingLookup[]> {
+  let open = lookups;
   const stream = createReadStream(table, { encoding: 'utf8' });
   // The unfinished last line of the previous chunk.
   let carry = '';
@@ -138,18 +195,29 @@ async function scanTable(table: string, client: HostPort, local: HostPort): Prom
     for await (const chunk of stream as AsyncIterable<string>) {
       const text = carry + chunk;
       const complete = text.lastIndexOf('\n') + 1;
-      const found = searchLines(text.slice(0, complete), needle, client, local);
-      if (found) return found;
+      open = answerFrom(text.slice(0, complete), open);
+      if (open.length === 0) return open;
       carry = text.slice(complete);
     }
-    return searchLines(carry, needle, client, local);
+    return answerFrom(carry, open);
   } finally {
     stream.destroy();
   }
 }
 
-/** The original destination from the first line of `text` that holds `needle` and is our entry. */
-function searchLines(text: string, needle: string, client: HostPort, local: HostPort): HostPort | null {
+/** Resolve the lookups whose entries are among the complete lines of `text`; returns the others. */
+function answerFrom(text: string, lookups: PendingLookup[]): PendingLookup[] {
+  const open: PendingLookup[] = [];
+  for (const lookup of lookups) {
+    const found = searchLines(text, lookup);
+    if (found) lookup.resolve(found);
+    else open.push(lookup);
+  }
+  return open;
+}
+
+/** The original destination from the first line of `text` that holds the lookup's needle and is its entry. */
+function searchLines(text: string, { needle, client, local }: PendingLookup): HostPort | null {
   for (let i = text.indexOf(needle); i >= 0; i = text.indexOf(needle, i + needle.length)) {
     const start = text.lastIndexOf('\n', i) + 1;
     const end = text.indexOf('\n', i);

@@ -16,6 +16,7 @@ import {
   OriginalDestinationError,
   canonicalIp,
   checkConntrackReadable,
+  conntrackTableReads,
   lookupOriginalDestination,
   originalDestinationIn,
 } from '../../src/proxy/original-destination.js';
@@ -105,6 +106,25 @@ test('lookupOriginalDestination: an entry split across read chunks, ports that o
   // The table's last line without a newline is read too.
   writeFileSync(table, [OTHER, REDIRECTED].join('\n'));
   assert.deepEqual(await lookupOriginalDestination(['10.0.0.2', 51234], ['10.0.0.1', 8080], table), ['93.184.216.34', 443]);
+});
+
+test('lookupOriginalDestination: lookups made while the table is being read share the next read', async (t) => {
+  const dir = tempDir(t, 'conntrack-');
+  const table = join(dir, 'nf_conntrack');
+  const entry = (i: number) =>
+    `ipv4     2 tcp      6 431999 ESTABLISHED src=10.1.0.${i} dst=198.51.100.${i} sport=${40000 + i} dport=443 src=10.0.0.1 dst=10.1.0.${i} sport=8080 dport=${40000 + i} [ASSURED] mark=0 zone=0 use=2`;
+  writeFileSync(table, [UDP, ...Array.from({ length: 20 }, (_, i) => entry(i)), OTHER, ''].join('\n'));
+  const before = conntrackTableReads(table);
+  // Twenty connections with entries and one without, all looked up at once.
+  const lookups = Array.from({ length: 20 }, (_, i) => lookupOriginalDestination([`10.1.0.${i}`, 40000 + i], ['10.0.0.1', 8080], table));
+  const missing = lookupOriginalDestination(['10.1.0.99', 40099], ['10.0.0.1', 8080], table);
+  assert.deepEqual(
+    await Promise.all(lookups),
+    Array.from({ length: 20 }, (_, i) => [`198.51.100.${i}`, 443]),
+  );
+  await assert.rejects(missing, /no connection tracking entry for 10\.1\.0\.99:40099/);
+  // The first lookup started a read; the twenty others arrived during it and shared one more.
+  assert.equal(conntrackTableReads(table) - before, 2);
 });
 
 test('checkConntrackReadable: a missing table fails with the reason and the alternatives', async (t) => {
