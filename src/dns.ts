@@ -1,5 +1,6 @@
 import { isIP } from 'node:net';
 import { Flow, type FlowState } from './flow.js';
+import { now } from './util/time.js';
 import type { Client, Server } from './connection.js';
 
 /** DNS record types by number (the common ones; others print as TYPE<n>). */
@@ -73,6 +74,9 @@ export class DNSQuestion {
 }
 
 export class DNSResourceRecord {
+  /** The TTL of records the proxy makes up itself (resolved A/AAAA answers), as mitmproxy's. */
+  static readonly DEFAULT_TTL = 60;
+
   constructor(
     public name: string,
     public type: number,
@@ -293,6 +297,31 @@ export class DNSMessage {
         pos = start + len;
       }
     }
+    return m;
+  }
+
+  /** The answer to this query: NOERROR with `answers`, recursion available (mitmproxy's `succeed`). */
+  succeed(answers: DNSResourceRecord[]): DNSMessage {
+    return this.reply(0, answers, true);
+  }
+
+  /** A refusal of this query with an error `responseCode` such as NXDOMAIN or SERVFAIL (mitmproxy's `fail`). */
+  fail(responseCode: number): DNSMessage {
+    if (responseCode === 0) throw new Error('response_code must be an error code.');
+    return this.reply(responseCode, [], false);
+  }
+
+  private reply(responseCode: number, answers: DNSResourceRecord[], recursionAvailable: boolean): DNSMessage {
+    const m = new DNSMessage();
+    m.timestamp = now();
+    m.id = this.id;
+    m.query = false;
+    m.opCode = this.opCode;
+    m.recursionDesired = this.recursionDesired;
+    m.recursionAvailable = recursionAvailable;
+    m.responseCode = responseCode;
+    m.questions = this.questions.map((q) => new DNSQuestion(q.name, q.type, q.class_));
+    m.answers = answers;
     return m;
   }
 

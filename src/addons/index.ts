@@ -16,6 +16,7 @@ import { Inject } from './inject.js';
 import { ProxyAuth } from './proxyauth.js';
 import { ProxyServer } from './proxyserver.js';
 import { ScriptLoader } from './script.js';
+import { DnsResolver } from './dns-resolver.js';
 import { ServerPlayback } from './serverplayback.js';
 import { MapRemote } from './mapremote.js';
 import { MapLocal } from './maplocal.js';
@@ -55,6 +56,8 @@ export function defaultAddons(): Addon[] {
     new ProxyServer(),
     new Inject(),
     new ScriptLoader(),
+    // After the scripts, as in mitmproxy: a script's dns_request answer wins.
+    new DnsResolver(),
     new ServerPlayback(),
     new MapRemote(),
     new MapLocal(),
@@ -72,6 +75,6 @@ export function defaultAddons(): Addon[] {
 
 export {
   Core, Browser, Block, BlockList, AntiCache, AntiComp, ClientPlayback, CommandHistory, Comment, Cut, DisableH2C, Export, Onboarding,
-  ProxyAuth, ProxyServer, Inject, ScriptLoader, ServerPlayback, MapRemote, MapLocal, ModifyBody, ModifyHeaders, StickyAuth, StickyCookie, Save,
+  ProxyAuth, ProxyServer, Inject, ScriptLoader, DnsResolver, ServerPlayback, MapRemote, MapLocal, ModifyBody, ModifyHeaders, StickyAuth, StickyCookie, Save,
   SaveHar, TlsConfig, UpstreamAuth, UpdateAltSvc,
 };

@@ -6,9 +6,15 @@ import type { ProxyOptions } from './proxy-options.js';
 import { OwnAddresses } from './own-addresses.js';
 import { IdleConnections } from './idle-connections.js';
 import { checkConntrackReadable } from './original-destination.js';
+import { DnsServer } from './dns-server.js';
 
 /** The modes this version can serve. */
-const SUPPORTED_MODES: ReadonlySet<string> = new Set(['regular', 'transparent', 'reverse', 'upstream', 'socks5']);
+const SUPPORTED_MODES: ReadonlySet<string> = new Set(['regular', 'transparent', 'reverse', 'upstream', 'socks5', 'dns']);
+
+/** A DNS server (UDP and TCP) rather than a TCP proxy: `dns` mode and reverse proxies to a dns:// target. */
+function servesDns(mode: ProxyMode): boolean {
+  return mode.type === 'dns' || (mode.type === 'reverse' && mode.server?.scheme === 'dns');
+}
 
 /** One listening socket for one mode spec. */
 export interface Listener {
@@ -17,6 +23,8 @@ export interface Listener {
   /** The address actually bound (port 0 resolved). */
   host: string;
   port: number;
+  /** For a DNS mode: its server (UDP and TCP; `server` is the TCP side). */
+  dns?: DnsServer;
 }
 
 /**
@@ -43,6 +51,7 @@ export class ProxyServers {
   /** Start a listener for each mode; on failure, close the ones already started and throw. */
   async start(modes: ProxyMode[], listenHost: string, listenPort: number | null): Promise<void> {
     for (const mode of modes) {
+      if (servesDns(mode)) continue;
       if (mode.transportProtocol === 'udp') throw new Error(`${mode.description} (${mode.fullSpec}) needs UDP, which is not supported yet.`);
       if (!SUPPORTED_MODES.has(mode.type)) {
         throw new Error(`Proxy mode "${mode.type}" is not supported by mitmproxy-ts yet (${mode.fullSpec}).`);
@@ -51,7 +60,12 @@ export class ProxyServers {
     // A transparent listener learns destinations from the conntrack table: say at once when it cannot.
     if (modes.some((m) => m.type === 'transparent')) await checkConntrackReadable();
     try {
-      for (const mode of modes) await this.listen(mode, mode.listenHost(listenHost), mode.listenPort(listenPort) ?? 8080);
+      for (const mode of modes) {
+        const host = mode.listenHost(listenHost);
+        const port = mode.listenPort(listenPort) ?? 8080;
+        if (servesDns(mode)) await this.listenDns(mode, host, port);
+        else await this.listen(mode, host, port);
+      }
     } catch (e) {
       await this.stop();
       throw e;
@@ -78,6 +92,20 @@ export class ProxyServers {
     });
   }
 
+  private async listenDns(mode: ProxyMode, host: string, port: number): Promise<void> {
+    const dns = new DnsServer(this.master, mode);
+    try {
+      await dns.listen(host, port);
+    } catch (e) {
+      await dns.close();
+      const code = (e as NodeJS.ErrnoException).code;
+      throw new Error(`Failed to start ${mode.description} on ${host || '*'}:${port}: ${code === 'EADDRINUSE' ? 'address already in use' : (e as Error).message}`);
+    }
+    this.listeners.push({ mode, server: dns.tcpServer!, host, port: dns.port, dns });
+    const shown = host ? (host.includes(':') ? `[${host}]` : host) : '*';
+    this.master.log.info(`${mode.description} listening at ${shown}:${dns.port}.`);
+  }
+
   private accept(mode: ProxyMode, socket: net.Socket): void {
     // From birth every socket has an error handler: a reset client must never crash the process.
     socket.on('error', () => undefined);
@@ -96,7 +124,8 @@ export class ProxyServers {
       (l) =>
         new Promise<void>((resolve) => {
           this.own.remove(l.port);
-          l.server.close(() => resolve());
+          if (l.dns) void l.dns.close().then(resolve);
+          else l.server.close(() => resolve());
         }),
     );
     for (const s of this.sockets) s.destroy();

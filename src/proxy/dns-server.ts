@@ -1,0 +1,217 @@
+import dgram from 'node:dgram';
+import net from 'node:net';
+import { Client, Server, formatAddress } from '../connection.js';
+import { DNSFlow, DNSMessage } from '../dns.js';
+import { FlowError } from '../flow.js';
+import type { Master } from '../master.js';
+import { now } from '../util/time.js';
+import type { ProxyMode } from './modes.js';
+
+/** How long a forwarded query may wait for the server's answer before the flow fails. */
+const UPSTREAM_TIMEOUT_MS = 5000;
+/** DNS over TCP frames each message with a 2-byte length; a TCP client may send several. */
+const MAX_TCP_BUFFER = 64 * 1024 + 2;
+
+/** How a query came in, and so how its answer goes back (and how it is forwarded). */
+interface Reply {
+  transport: 'udp' | 'tcp';
+  send(message: Buffer): void;
+}
+
+/**
+ * A DNS listener (`--mode dns`, `--mode reverse:dns://host:port`): queries over UDP and over TCP
+ * on the same port, each one a DNSFlow through `dns_request`, the server (unless a hook answered),
+ * `dns_response` and back to the client; failures go through `dns_error`. In `dns` mode the
+ * DnsResolver addon answers address queries and names the server for the rest; a reverse mode
+ * forwards everything to its target.
+ */
+export class DnsServer {
+  private udp: dgram.Socket | null = null;
+  private tcp: net.Server | null = null;
+  private readonly tcpClients = new Set<net.Socket>();
+  private readonly pending = new Set<Promise<void>>();
+  host = '';
+  port = 0;
+
+  constructor(
+    private readonly master: Master,
+    readonly mode: ProxyMode,
+  ) {}
+
+  /** Bind UDP and TCP on `host:port` (port 0: UDP picks one, TCP takes the same). */
+  async listen(host: string, port: number): Promise<void> {
+    const ipv6 = host === '' || host.includes(':');
+    const udp = dgram.createSocket({ type: ipv6 ? 'udp6' : 'udp4', ipv6Only: false });
+    this.udp = udp;
+    await new Promise<void>((resolve, reject) => {
+      udp.once('error', reject);
+      udp.bind({ address: host || '::', port }, () => {
+        udp.off('error', reject);
+        resolve();
+      });
+    });
+    udp.on('error', (e) => this.master.log.error(`${this.mode.description}: ${e.message}`));
+    udp.on('message', (data, rinfo) => {
+      const reply: Reply = { transport: 'udp', send: (m) => udp.send(m, rinfo.port, rinfo.address) };
+      this.track(this.handle(data, [rinfo.address, rinfo.port], reply));
+    });
+    this.port = udp.address().port;
+    this.host = host;
+    const tcp = net.createServer((socket) => this.acceptTcp(socket));
+    this.tcp = tcp;
+    await new Promise<void>((resolve, reject) => {
+      tcp.once('error', reject);
+      tcp.listen({ host: host || undefined, port: this.port }, () => {
+        tcp.off('error', reject);
+        resolve();
+      });
+    });
+    tcp.on('error', (e) => this.master.log.error(`${this.mode.description}: ${e.message}`));
+  }
+
+  /** The TCP side (its address is the listener's). */
+  get tcpServer(): net.Server | null {
+    return this.tcp;
+  }
+
+  async close(): Promise<void> {
+    this.udp?.close();
+    this.udp = null;
+    for (const s of this.tcpClients) s.destroy();
+    if (this.tcp) await new Promise<void>((resolve) => this.tcp!.close(() => resolve()));
+    this.tcp = null;
+    await Promise.allSettled([...this.pending]);
+  }
+
+  private track(p: Promise<void>): void {
+    const tracked = p.catch((e) => this.master.log.error(`DNS: unexpected error: ${(e as Error).stack ?? String(e)}`));
+    this.pending.add(tracked);
+    void tracked.finally(() => this.pending.delete(tracked));
+  }
+
+  /** DNS over TCP: length-prefixed messages, answered in the order their answers are ready. */
+  private acceptTcp(socket: net.Socket): void {
+    this.tcpClients.add(socket);
+    socket.on('close', () => this.tcpClients.delete(socket));
+    socket.on('error', () => undefined);
+    socket.setTimeout(60_000, () => socket.destroy());
+    const reply: Reply = {
+      transport: 'tcp',
+      send: (m) => {
+        if (!socket.destroyed) socket.write(withLength(m));
+      },
+    };
+    let buffered: Buffer = Buffer.alloc(0);
+    socket.on('data', (chunk: Buffer) => {
+      buffered = buffered.length ? Buffer.concat([buffered, chunk]) : chunk;
+      while (buffered.length >= 2 && buffered.length >= 2 + buffered.readUInt16BE(0)) {
+        const len = buffered.readUInt16BE(0);
+        const message = buffered.subarray(2, 2 + len);
+        buffered = buffered.subarray(2 + len);
+        this.track(this.handle(Buffer.from(message), [socket.remoteAddress ?? '', socket.remotePort ?? 0], reply));
+      }
+      if (buffered.length > MAX_TCP_BUFFER) socket.destroy();
+    });
+  }
+
+  /** One query: a flow from `dns_request` to the answer sent back, or to `dns_error`. */
+  private async handle(data: Buffer, peer: [string, number], reply: Reply): Promise<void> {
+    const hooks = this.master.addons;
+    const client = new Client({ peername: peer, sockname: [this.host, this.port], timestampStart: now(), proxyMode: this.mode.fullSpec });
+    client.transportProtocol = reply.transport;
+    const server = new Server({ address: this.mode.server ? [this.mode.server.address[0], this.mode.server.address[1]] : null });
+    server.transportProtocol = reply.transport;
+    let request: DNSMessage;
+    try {
+      request = DNSMessage.unpack(data, now());
+    } catch (e) {
+      const flow = new DNSFlow(client, server, true);
+      flow.error = new FlowError(`Invalid DNS message: ${(e as Error).message}`);
+      flow.live = false;
+      this.master.log.info(`${formatAddress(peer)}: ${flow.error.msg}`);
+      await hooks.triggerFlow('dns_error', flow);
+      return;
+    }
+    const flow = new DNSFlow(client, server, true, request);
+    await hooks.triggerFlow('dns_request', flow);
+    if (flow.killed) return;
+    if (!flow.response && !flow.error) {
+      const address = flow.serverConn.address;
+      try {
+        if (!address) throw new Error('no DNS server to forward the query to');
+        const answer = await (reply.transport === 'udp' ? queryUdp : queryTcp)(request.pack(), address, request.id);
+        flow.serverConn.timestampStart ??= now();
+        flow.response = DNSMessage.unpack(answer, now());
+      } catch (e) {
+        flow.error = new FlowError(`${address ? `DNS query to ${formatAddress(address)} failed: ` : ''}${(e as Error).message}`);
+      }
+    }
+    if (flow.error || !flow.response) {
+      flow.live = false;
+      flow.error ??= new FlowError('no DNS response');
+      this.master.log.info(`${formatAddress(peer)}: ${flow.error.msg}`);
+      await hooks.triggerFlow('dns_error', flow);
+      return;
+    }
+    flow.response.timestamp ??= now();
+    await hooks.triggerFlow('dns_response', flow);
+    flow.live = false;
+    if (flow.killed) return;
+    let packed: Buffer;
+    try {
+      packed = flow.response.pack();
+    } catch (e) {
+      this.master.log.error(`${formatAddress(peer)}: cannot send the DNS response: ${(e as Error).message}`);
+      return;
+    }
+    reply.send(packed);
+  }
+}
+
+function withLength(message: Buffer): Buffer {
+  const len = Buffer.alloc(2);
+  len.writeUInt16BE(message.length);
+  return Buffer.concat([len, message]);
+}
+
+/** Send a query over UDP from a socket of its own and wait for the answer with the same id. */
+function queryUdp(query: Buffer, [host, port]: [string, number], id: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const socket = dgram.createSocket(net.isIPv6(host) ? 'udp6' : 'udp4');
+    const finish = (err: Error | null, answer?: Buffer) => {
+      clearTimeout(timer);
+      socket.close();
+      if (err) reject(err);
+      else resolve(answer!);
+    };
+    const timer = setTimeout(() => finish(new Error(`no answer within ${UPSTREAM_TIMEOUT_MS / 1000} s`)), UPSTREAM_TIMEOUT_MS);
+    socket.on('error', (e) => finish(e));
+    // Only an answer from the server we asked, to our query, counts (anything else is ignored).
+    socket.on('message', (msg, rinfo) => {
+      if (rinfo.port === port && msg.length >= 2 && msg.readUInt16BE(0) === id) finish(null, msg);
+    });
+    socket.connect(port, host, () => socket.send(query));
+  });
+}
+
+/** Send a query over TCP (length-prefixed) and read the one answer. */
+function queryTcp(query: Buffer, [host, port]: [string, number]): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect({ host, port });
+    let buffered: Buffer = Buffer.alloc(0);
+    const finish = (err: Error | null, answer?: Buffer) => {
+      clearTimeout(timer);
+      socket.destroy();
+      if (err) reject(err);
+      else resolve(answer!);
+    };
+    const timer = setTimeout(() => finish(new Error(`no answer within ${UPSTREAM_TIMEOUT_MS / 1000} s`)), UPSTREAM_TIMEOUT_MS);
+    socket.on('connect', () => socket.write(withLength(query)));
+    socket.on('error', (e) => finish(e));
+    socket.on('data', (chunk: Buffer) => {
+      buffered = Buffer.concat([buffered, chunk]);
+      if (buffered.length >= 2 && buffered.length >= 2 + buffered.readUInt16BE(0)) finish(null, buffered.subarray(2, 2 + buffered.readUInt16BE(0)));
+    });
+    socket.on('end', () => finish(new Error('the server closed the connection without an answer')));
+  });
+}

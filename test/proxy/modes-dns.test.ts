@@ -1,0 +1,261 @@
+/**
+ * DNS mode (`--mode dns`) and reverse proxies to DNS servers: real queries from node's resolver
+ * (UDP) and raw DNS over TCP, a scripted upstream name server on 127.0.0.1, the DnsResolver
+ * addon's answers (hosts file, name servers), forwarding, hook answers and broken input.
+ */
+import { test, type TestContext } from 'node:test';
+import assert from 'node:assert/strict';
+import dgram from 'node:dgram';
+import { Resolver } from 'node:dns';
+import net from 'node:net';
+import { DNSFlow, DNSMessage, DNSResourceRecord, ipToRdata } from '../../src/dns.js';
+import { parseServer } from '../../src/addons/dns-resolver.js';
+import { testProxy } from '../helpers/proxy.js';
+import { logRecorder, waitFor } from './modes-helpers.js';
+
+const A = 1;
+const TXT = 16;
+const NXDOMAIN = 3;
+
+/** A name server on 127.0.0.1 (UDP and TCP on one port): example.test has an A and a TXT record, other names do not exist. */
+async function upstreamDns(t: TestContext) {
+  const queries: Array<{ name: string; type: number; transport: string }> = [];
+  const answer = (query: Buffer, transport: string): Buffer => {
+    const q = DNSMessage.unpack(query);
+    const question = q.questions[0]!;
+    queries.push({ name: question.name, type: question.type, transport });
+    if (question.name !== 'example.test') return q.fail(NXDOMAIN).pack();
+    if (question.type === A) return q.succeed([new DNSResourceRecord(question.name, A, 1, 300, ipToRdata('192.0.2.7'))]).pack();
+    if (question.type === TXT) return q.succeed([new DNSResourceRecord(question.name, TXT, 1, 300, Buffer.from('\x05hello'))]).pack();
+    return q.succeed([]).pack();
+  };
+  const udp = dgram.createSocket('udp4');
+  udp.on('message', (msg, rinfo) => udp.send(answer(msg, 'udp'), rinfo.port, rinfo.address));
+  await new Promise<void>((resolve) => udp.bind(0, '127.0.0.1', () => resolve()));
+  const port = udp.address().port;
+  const sockets = new Set<net.Socket>();
+  const tcp = net.createServer((s) => {
+    sockets.add(s);
+    s.on('close', () => sockets.delete(s));
+    s.on('data', (d: Buffer) => s.write(framed(answer(d.subarray(2, 2 + d.readUInt16BE(0)), 'tcp'))));
+  });
+  await new Promise<void>((resolve) => tcp.listen(port, '127.0.0.1', () => resolve()));
+  t.after(
+    () =>
+      new Promise<void>((resolve) => {
+        udp.close();
+        for (const s of sockets) s.destroy();
+        tcp.close(() => resolve());
+      }),
+  );
+  return { port, queries };
+}
+
+function framed(m: Buffer): Buffer {
+  const len = Buffer.alloc(2);
+  len.writeUInt16BE(m.length);
+  return Buffer.concat([len, m]);
+}
+
+/** node's own stub resolver, asking the proxy (UDP, one try). */
+function resolverFor(port: number): Resolver {
+  const r = new Resolver({ timeout: 5000, tries: 1 });
+  r.setServers([`127.0.0.1:${port}`]);
+  return r;
+}
+
+function resolve(r: Resolver, method: 'resolve4' | 'resolveTxt', name: string): Promise<unknown> {
+  return new Promise((ok, fail) => {
+    const done = (err: NodeJS.ErrnoException | null, value: unknown) => (err ? fail(err) : ok(value));
+    if (method === 'resolve4') r.resolve4(name, { ttl: true }, done);
+    else r.resolveTxt(name, done);
+  });
+}
+
+/** Finished DNS flows (answered or failed) and the hooks seen. */
+function dnsRecorder() {
+  const flows: DNSFlow[] = [];
+  const hooks: string[] = [];
+  return {
+    flows,
+    hooks,
+    addon: {
+      name: 'dnsrecorder',
+      dns_request(f: DNSFlow) {
+        hooks.push(`dns_request ${f.request.questions[0]?.name ?? ''}`);
+      },
+      dns_response(f: DNSFlow) {
+        hooks.push(`dns_response ${f.request.questions[0]?.name}`);
+        flows.push(f);
+      },
+      dns_error(f: DNSFlow) {
+        hooks.push(`dns_error ${f.error?.msg}`);
+        flows.push(f);
+      },
+    },
+  };
+}
+
+test('parseServer: name server entries with and without ports', () => {
+  assert.deepEqual(parseServer('8.8.8.8'), ['8.8.8.8', 53]);
+  assert.deepEqual(parseServer('127.0.0.1:5353'), ['127.0.0.1', 5353]);
+  assert.deepEqual(parseServer('::1'), ['::1', 53]);
+  assert.deepEqual(parseServer('[::1]:5353'), ['::1', 5353]);
+  assert.deepEqual(parseServer('[2001:db8::1]'), ['2001:db8::1', 53]);
+});
+
+test('DNSMessage.succeed and fail answer a query as mitmproxy does', () => {
+  const q = new DNSMessage();
+  q.id = 4242;
+  q.recursionDesired = true;
+  q.questions = [{ name: 'example.test', type: A, class_: 1 } as never];
+  const ok = q.succeed([new DNSResourceRecord('example.test', A, 1, DNSResourceRecord.DEFAULT_TTL, ipToRdata('192.0.2.1'))]);
+  assert.equal(ok.id, 4242);
+  assert.equal(ok.query, false);
+  assert.equal(ok.recursionDesired, true);
+  assert.equal(ok.recursionAvailable, true);
+  assert.equal(ok.responseCode, 0);
+  assert.equal(ok.answers[0]!.ttl, 60);
+  const bad = q.fail(NXDOMAIN);
+  assert.equal(bad.responseCode, NXDOMAIN);
+  assert.equal(bad.recursionAvailable, false);
+  assert.deepEqual(bad.answers, []);
+  assert.throws(() => q.fail(0), /must be an error code/);
+});
+
+test('dns mode: address queries are answered by the resolver, other queries are forwarded to the first name server', async (t) => {
+  const upstream = await upstreamDns(t);
+  const log = logRecorder();
+  const rec = dnsRecorder();
+  const proxy = await testProxy(t, { options: { mode: ['dns@0'], dns_name_servers: [`127.0.0.1:${upstream.port}`] }, addons: [log.addon, rec.addon] });
+  const port = proxy.listeners[0]!.port;
+  assert.ok(log.logs.some((l) => l.message === `DNS server listening at 127.0.0.1:${port}.`));
+  const r = resolverFor(port);
+
+  // A: resolved by the proxy (from the name server), with the proxy's own TTL.
+  assert.deepEqual(await resolve(r, 'resolve4', 'example.test'), [{ address: '192.0.2.7', ttl: 60 }]);
+  // A for a name in the hosts file: the hosts file answers, the name server is not asked.
+  assert.deepEqual(await resolve(r, 'resolve4', 'localhost'), [{ address: '127.0.0.1', ttl: 60 }]);
+  // A for a name that does not exist: NXDOMAIN.
+  await assert.rejects(resolve(r, 'resolve4', 'missing.test'), (e: NodeJS.ErrnoException) => e.code === 'ENOTFOUND');
+  // TXT: forwarded to the name server, its answer relayed unchanged.
+  assert.deepEqual(await resolve(r, 'resolveTxt', 'example.test'), [['hello']]);
+
+  await waitFor(() => rec.flows.length === 4, 10000, 'four DNS flows');
+  assert.deepEqual(
+    upstream.queries.map((q) => `${q.name} ${q.type}`),
+    ['example.test 1', 'missing.test 1', 'example.test 16'],
+  );
+  const [a, hosts, missing, txt] = rec.flows;
+  assert.equal(a!.response!.answers[0]!.dataText(), '192.0.2.7');
+  assert.equal(a!.serverConn.address, null, 'resolved by the proxy, no server connection');
+  assert.equal(hosts!.response!.answers[0]!.dataText(), '127.0.0.1');
+  assert.equal(missing!.response!.responseCode, NXDOMAIN);
+  assert.deepEqual(txt!.serverConn.address, ['127.0.0.1', upstream.port]);
+  assert.equal(txt!.response!.answers[0]!.ttl, 300, "the server's own answer");
+  assert.equal(txt!.clientConn.proxyMode, 'dns@0');
+  assert.equal(txt!.live, false);
+});
+
+test('dns mode with dns_use_hosts_file off forwards address queries too', async (t) => {
+  const upstream = await upstreamDns(t);
+  const rec = dnsRecorder();
+  const proxy = await testProxy(t, {
+    options: { mode: ['dns@0'], dns_name_servers: [`127.0.0.1:${upstream.port}`], dns_use_hosts_file: false },
+    addons: [rec.addon],
+  });
+  assert.deepEqual(await resolve(resolverFor(proxy.listeners[0]!.port), 'resolve4', 'example.test'), [{ address: '192.0.2.7', ttl: 300 }]);
+  await waitFor(() => rec.flows.length === 1, 10000, 'the flow');
+  assert.deepEqual(rec.flows[0]!.serverConn.address, ['127.0.0.1', upstream.port]);
+});
+
+test('reverse:dns:// forwards every query to its target, over UDP and over TCP', async (t) => {
+  const upstream = await upstreamDns(t);
+  const rec = dnsRecorder();
+  const proxy = await testProxy(t, { options: { mode: [`reverse:dns://127.0.0.1:${upstream.port}@0`] }, addons: [rec.addon] });
+  const port = proxy.listeners[0]!.port;
+  assert.deepEqual(await resolve(resolverFor(port), 'resolve4', 'example.test'), [{ address: '192.0.2.7', ttl: 300 }]);
+
+  // DNS over TCP: a length-prefixed query on a TCP connection to the same port.
+  const query = new DNSMessage();
+  query.id = 777;
+  query.recursionDesired = true;
+  query.questions = DNSMessage.unpack(resolveQueryBytes('example.test', TXT)).questions;
+  const socket = net.connect(port, '127.0.0.1');
+  t.after(() => socket.destroy());
+  socket.write(framed(query.pack()));
+  const reply = await new Promise<Buffer>((ok, fail) => {
+    let got = Buffer.alloc(0);
+    socket.on('data', (d: Buffer) => {
+      got = Buffer.concat([got, d]);
+      if (got.length >= 2 && got.length >= 2 + got.readUInt16BE(0)) ok(got.subarray(2, 2 + got.readUInt16BE(0)));
+    });
+    socket.on('error', fail);
+  });
+  const m = DNSMessage.unpack(reply);
+  assert.equal(m.id, 777);
+  assert.equal(m.answers[0]!.dataText(), 'hello');
+  await waitFor(() => rec.flows.length === 2, 10000, 'two flows');
+  assert.deepEqual(
+    upstream.queries.map((q) => q.transport),
+    ['udp', 'tcp'],
+  );
+  assert.equal(rec.flows[1]!.clientConn.transportProtocol, 'tcp');
+});
+
+/** The wire bytes of a one-question query. */
+function resolveQueryBytes(name: string, type: number): Buffer {
+  const m = new DNSMessage();
+  m.id = 1;
+  m.questions = [{ name, type, class_: 1 } as never];
+  return m.pack();
+}
+
+test('a dns_request hook can answer (nothing is forwarded); broken datagrams become dns_error flows', async (t) => {
+  const upstream = await upstreamDns(t);
+  const rec = dnsRecorder();
+  const answering = {
+    name: 'answering',
+    dns_request(f: DNSFlow) {
+      if (f.request.questions[0]?.name === 'blocked.test') f.response = f.request.fail(NXDOMAIN);
+    },
+  };
+  const proxy = await testProxy(t, { options: { mode: [`reverse:dns://127.0.0.1:${upstream.port}@0`] }, addons: [answering, rec.addon] });
+  const port = proxy.listeners[0]!.port;
+  await assert.rejects(resolve(resolverFor(port), 'resolve4', 'blocked.test'), (e: NodeJS.ErrnoException) => e.code === 'ENOTFOUND');
+  assert.deepEqual(upstream.queries, []);
+
+  const client = dgram.createSocket('udp4');
+  t.after(() => client.close());
+  client.send(Buffer.from('not dns'), port, '127.0.0.1');
+  await waitFor(() => rec.hooks.some((h) => h.startsWith('dns_error')), 10000, 'the dns_error hook');
+  assert.ok(rec.hooks.includes('dns_error Invalid DNS message: DNS message too short'), rec.hooks.join('\n'));
+  // The proxy goes on serving.
+  assert.deepEqual(await resolve(resolverFor(port), 'resolve4', 'example.test'), [{ address: '192.0.2.7', ttl: 300 }]);
+});
+
+test('a name server that does not answer ends the flow with dns_error', async (t) => {
+  // A bound UDP port nobody answers on: queries to it get no reply, and ICMP says so at once on loopback.
+  const silent = dgram.createSocket('udp4');
+  await new Promise<void>((r) => silent.bind(0, '127.0.0.1', () => r()));
+  const deadPort = silent.address().port;
+  silent.close();
+  const rec = dnsRecorder();
+  const proxy = await testProxy(t, { options: { mode: [`reverse:dns://127.0.0.1:${deadPort}@0`] }, addons: [rec.addon] });
+  await assert.rejects(resolve(resolverFor(proxy.listeners[0]!.port), 'resolve4', 'example.test'));
+  await waitFor(() => rec.flows.length === 1, 10000, 'the failed flow');
+  assert.match(rec.flows[0]!.error!.msg, new RegExp(`^DNS query to 127\\.0\\.0\\.1:${deadPort} failed: `));
+});
+
+test('dns mode without dns_name_servers answers as the system resolves; a name without addresses of one family is NOERROR, not NXDOMAIN', async (t) => {
+  const rec = dnsRecorder();
+  const proxy = await testProxy(t, { options: { mode: ['dns@0'] }, addons: [rec.addon] });
+  const r = resolverFor(proxy.listeners[0]!.port);
+  assert.deepEqual(await resolve(r, 'resolve4', 'localhost'), [{ address: '127.0.0.1', ttl: 60 }]);
+  // Whether the hosts file gives localhost an IPv6 address depends on the machine; NXDOMAIN is wrong either way.
+  const v6 = await new Promise<{ code?: string; addresses?: string[] }>((ok) => r.resolve6('localhost', (err, addresses) => ok(err ? { code: err.code } : { addresses })));
+  if (v6.addresses) assert.deepEqual(v6.addresses, ['::1']);
+  else assert.equal(v6.code, 'ENODATA');
+  await waitFor(() => rec.flows.length === 2, 10000, 'two flows');
+  assert.equal(rec.flows[1]!.response!.responseCode, 0);
+});
