@@ -3,6 +3,7 @@ import { Core } from './core.js';
 import { Browser } from './browser.js';
 import { Block } from './block.js';
 import { BlockList } from './blocklist.js';
+import { StripDnsHttpsRecords } from './strip-dns-https-records.js';
 import { AntiCache } from './anticache.js';
 import { AntiComp } from './anticomp.js';
 import { ClientPlayback } from './clientplayback.js';
@@ -33,15 +34,16 @@ import { UpdateAltSvc } from './update_alt_svc.js';
 /**
  * The addons every tool runs, in mitmproxy's chain order (which decides hook order). Each
  * feature is one addon; a tool adds its own (termlog, dumper, view, web) around these.
- * Not here yet: StripDnsHttpsRecords and DnsResolver (no DNS mode); NextLayer's decisions
- * (ignore_hosts, allow_hosts, tcp_hosts) live in the proxy core (proxy/host-patterns.ts) and
- * addons can still override them through the next_layer and tls_clienthello hooks.
+ * NextLayer is not an addon here: its decisions (ignore_hosts, allow_hosts, tcp_hosts) live in
+ * the proxy core (proxy/host-patterns.ts), and addons can still override them through the
+ * next_layer and tls_clienthello hooks.
  */
 export function defaultAddons(): Addon[] {
   return [
     new Core(),
     new Browser(),
     new Block(),
+    new StripDnsHttpsRecords(),
     new BlockList(),
     new AntiCache(),
     new AntiComp(),
@@ -74,7 +76,7 @@ export function defaultAddons(): Addon[] {
 }
 
 export {
-  Core, Browser, Block, BlockList, AntiCache, AntiComp, ClientPlayback, CommandHistory, Comment, Cut, DisableH2C, Export, Onboarding,
+  Core, Browser, Block, StripDnsHttpsRecords, BlockList, AntiCache, AntiComp, ClientPlayback, CommandHistory, Comment, Cut, DisableH2C, Export, Onboarding,
   ProxyAuth, ProxyServer, Inject, ScriptLoader, DnsResolver, ServerPlayback, MapRemote, MapLocal, ModifyBody, ModifyHeaders, StickyAuth, StickyCookie, Save,
   SaveHar, TlsConfig, UpstreamAuth, UpdateAltSvc,
 };

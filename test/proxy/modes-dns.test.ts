@@ -10,12 +10,22 @@ import { Resolver } from 'node:dns';
 import net from 'node:net';
 import { DNSFlow, DNSMessage, DNSResourceRecord, ipToRdata } from '../../src/dns.js';
 import { parseServer } from '../../src/addons/dns-resolver.js';
+import { packServiceBinding, parseServiceBinding } from '../../src/addons/strip-dns-https-records.js';
 import { testProxy } from '../helpers/proxy.js';
 import { logRecorder, waitFor } from './modes-helpers.js';
 
 const A = 1;
 const TXT = 16;
 const NXDOMAIN = 3;
+const HTTPS = 65;
+
+/** An HTTPS record (RFC 9460): priority 1, target ".", alpn h3,h2, port 443, an ECH config. */
+const svcParam = (key: number, value: Buffer) => Buffer.concat([Buffer.from([key >> 8, key & 255, value.length >> 8, value.length & 255]), value]);
+const HTTPS_HEAD = Buffer.from([0, 1, 0]);
+const ALPN_H3_H2 = svcParam(1, Buffer.from('\x02h3\x02h2', 'latin1'));
+const PORT_443 = svcParam(3, Buffer.from([1, 187]));
+const ECH = svcParam(5, Buffer.from([0xab, 0xcd, 0xef]));
+const HTTPS_RDATA = Buffer.concat([HTTPS_HEAD, ALPN_H3_H2, PORT_443, ECH]);
 
 /** A name server on 127.0.0.1 (UDP and TCP on one port): example.test has an A and a TXT record, other names do not exist. */
 async function upstreamDns(t: TestContext) {
@@ -27,6 +37,7 @@ async function upstreamDns(t: TestContext) {
     if (question.name !== 'example.test') return q.fail(NXDOMAIN).pack();
     if (question.type === A) return q.succeed([new DNSResourceRecord(question.name, A, 1, 300, ipToRdata('192.0.2.7'))]).pack();
     if (question.type === TXT) return q.succeed([new DNSResourceRecord(question.name, TXT, 1, 300, Buffer.from('\x05hello'))]).pack();
+    if (question.type === HTTPS) return q.succeed([new DNSResourceRecord(question.name, HTTPS, 1, 300, HTTPS_RDATA)]).pack();
     return q.succeed([]).pack();
   };
   const udp = dgram.createSocket('udp4');
@@ -258,4 +269,35 @@ test('dns mode without dns_name_servers answers as the system resolves; a name w
   else assert.equal(v6.code, 'ENODATA');
   await waitFor(() => rec.flows.length === 2, 10000, 'two flows');
   assert.equal(rec.flows[1]!.response!.responseCode, 0);
+});
+
+/** Ask the proxy for example.test's HTTPS record over UDP; the record data it answers. */
+async function httpsRecordVia(t: TestContext, port: number): Promise<Buffer> {
+  const client = dgram.createSocket('udp4');
+  t.after(() => client.close());
+  const answer = new Promise<Buffer>((ok) => client.once('message', (m) => ok(m)));
+  client.send(resolveQueryBytes('example.test', HTTPS), port, '127.0.0.1');
+  const m = DNSMessage.unpack(await answer);
+  assert.equal(m.answers.length, 1);
+  return m.answers[0]!.data;
+}
+
+test('parseServiceBinding / packServiceBinding: HTTPS record data round-trips; malformed data is refused', () => {
+  const sb = parseServiceBinding(HTTPS_RDATA)!;
+  assert.deepEqual(sb.params.map((p) => p.key), [1, 3, 5]);
+  assert.deepEqual(packServiceBinding(sb), HTTPS_RDATA);
+  assert.equal(parseServiceBinding(Buffer.from([0, 1])), null);
+  assert.equal(parseServiceBinding(Buffer.concat([HTTPS_HEAD, Buffer.from([0, 1, 0, 9, 2])])), null, 'parameter longer than the data');
+  assert.equal(parseServiceBinding(Buffer.from([0, 1, 70, 0])), null, 'label over 63 bytes');
+});
+
+test('strip_ech (on by default) removes the ECH configuration from HTTPS records; http3 off also removes the h3 ALPNs', async (t) => {
+  const upstream = await upstreamDns(t);
+  const target = `reverse:dns://127.0.0.1:${upstream.port}@0`;
+  const plain = await testProxy(t, { options: { mode: [target] } });
+  assert.deepEqual(await httpsRecordVia(t, plain.listeners[0]!.port), Buffer.concat([HTTPS_HEAD, ALPN_H3_H2, PORT_443]));
+  const noH3 = await testProxy(t, { options: { mode: [target], http3: false } });
+  assert.deepEqual(await httpsRecordVia(t, noH3.listeners[0]!.port), Buffer.concat([HTTPS_HEAD, svcParam(1, Buffer.from('\x02h2', 'latin1')), PORT_443]));
+  const untouched = await testProxy(t, { options: { mode: [target], strip_ech: false } });
+  assert.deepEqual(await httpsRecordVia(t, untouched.listeners[0]!.port), HTTPS_RDATA);
 });
