@@ -38,8 +38,23 @@ export class DnsServer {
     readonly mode: ProxyMode,
   ) {}
 
-  /** Bind UDP and TCP on `host:port` (port 0: UDP picks one, TCP takes the same). */
+  /**
+   * Bind UDP and TCP on `host:port`. With port 0, UDP picks a free port and TCP takes the same
+   * one; when that TCP port happens to be taken, both try again on another.
+   */
   async listen(host: string, port: number): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.bindBoth(host, port);
+        return;
+      } catch (e) {
+        await this.close();
+        if (port !== 0 || (e as NodeJS.ErrnoException).code !== 'EADDRINUSE' || attempt === 10) throw e;
+      }
+    }
+  }
+
+  private async bindBoth(host: string, port: number): Promise<void> {
     const ipv6 = host === '' || host.includes(':');
     const udp = dgram.createSocket({ type: ipv6 ? 'udp6' : 'udp4', ipv6Only: false });
     this.udp = udp;
@@ -78,8 +93,10 @@ export class DnsServer {
     this.udp?.close();
     this.udp = null;
     for (const s of this.tcpClients) s.destroy();
-    if (this.tcp) await new Promise<void>((resolve) => this.tcp!.close(() => resolve()));
+    const tcp = this.tcp;
     this.tcp = null;
+    // A server whose listen() failed is not listening: close() would report that, not call back.
+    if (tcp?.listening) await new Promise<void>((resolve) => tcp.close(() => resolve()));
     await Promise.allSettled([...this.pending]);
   }
 

@@ -40,26 +40,37 @@ async function upstreamDns(t: TestContext) {
     if (question.type === HTTPS) return q.succeed([new DNSResourceRecord(question.name, HTTPS, 1, 300, HTTPS_RDATA)]).pack();
     return q.succeed([]).pack();
   };
-  const udp = dgram.createSocket('udp4');
-  udp.on('message', (msg, rinfo) => udp.send(answer(msg, 'udp'), rinfo.port, rinfo.address));
-  await new Promise<void>((resolve) => udp.bind(0, '127.0.0.1', () => resolve()));
-  const port = udp.address().port;
   const sockets = new Set<net.Socket>();
-  const tcp = net.createServer((s) => {
+  const serve = (s: net.Socket) => {
     sockets.add(s);
     s.on('close', () => sockets.delete(s));
     s.on('data', (d: Buffer) => s.write(framed(answer(d.subarray(2, 2 + d.readUInt16BE(0)), 'tcp'))));
-  });
-  await new Promise<void>((resolve) => tcp.listen(port, '127.0.0.1', () => resolve()));
-  t.after(
-    () =>
+  };
+  // UDP picks a free port and TCP takes the same one; if that TCP port is taken, try another.
+  for (let attempt = 1; ; attempt++) {
+    const udp = dgram.createSocket('udp4');
+    const tcp = net.createServer(serve);
+    const close = () =>
       new Promise<void>((resolve) => {
         udp.close();
         for (const s of sockets) s.destroy();
-        tcp.close(() => resolve());
-      }),
-  );
-  return { port, queries };
+        if (tcp.listening) tcp.close(() => resolve());
+        else resolve();
+      });
+    udp.on('message', (msg, rinfo) => udp.send(answer(msg, 'udp'), rinfo.port, rinfo.address));
+    await new Promise<void>((resolve) => udp.bind(0, '127.0.0.1', () => resolve()));
+    const port = udp.address().port;
+    const listening = await new Promise<boolean>((resolve) => {
+      tcp.once('error', () => resolve(false));
+      tcp.listen(port, '127.0.0.1', () => resolve(true));
+    });
+    if (listening) {
+      t.after(close);
+      return { port, queries };
+    }
+    await close();
+    if (attempt === 10) throw new Error('no port free for both UDP and TCP');
+  }
 }
 
 function framed(m: Buffer): Buffer {
