@@ -9,6 +9,11 @@ import type { ProxyMode } from './modes.js';
 
 /** How long a forwarded query may wait for the server's answer before the flow fails. */
 const UPSTREAM_TIMEOUT_MS = 5000;
+/**
+ * UDP has no connections: a UDP client is a peer address, "connected" (`client_connected`) from
+ * its first query until it has been quiet this long (`client_disconnected`).
+ */
+const UDP_CLIENT_IDLE_MS = 20_000;
 /** DNS over TCP frames each message with a 2-byte length; a TCP client may send several. */
 const MAX_TCP_BUFFER = 64 * 1024 + 2;
 
@@ -30,6 +35,8 @@ export class DnsServer {
   private tcp: net.Server | null = null;
   private readonly tcpClients = new Set<net.Socket>();
   private readonly pending = new Set<Promise<void>>();
+  /** UDP clients by "address port": the Client and whether client_connected let it in. */
+  private readonly udpClients = new Map<string, { client: Client; admitted: Promise<boolean>; idle: NodeJS.Timeout }>();
   host = '';
   port = 0;
 
@@ -68,7 +75,8 @@ export class DnsServer {
     udp.on('error', (e) => this.master.log.error(`${this.mode.description}: ${e.message}`));
     udp.on('message', (data, rinfo) => {
       const reply: Reply = { transport: 'udp', send: (m) => udp.send(m, rinfo.port, rinfo.address) };
-      this.track(this.handle(data, [rinfo.address, rinfo.port], reply));
+      const { client, admitted } = this.udpClient([rinfo.address, rinfo.port]);
+      this.track(admitted.then((ok) => (ok ? this.handle(data, client, reply) : undefined)));
     });
     this.port = udp.address().port;
     this.host = host;
@@ -92,7 +100,11 @@ export class DnsServer {
   async close(): Promise<void> {
     this.udp?.close();
     this.udp = null;
+    for (const key of [...this.udpClients.keys()]) this.track(this.disconnectUdp(key));
+    // Wait for the TCP clients' close events: their client_disconnected belongs before we return.
+    const closed = [...this.tcpClients].map((s) => new Promise<void>((resolve) => s.once('close', () => resolve())));
     for (const s of this.tcpClients) s.destroy();
+    await Promise.all(closed);
     const tcp = this.tcp;
     this.tcp = null;
     // A server whose listen() failed is not listening: close() would report that, not call back.
@@ -106,36 +118,91 @@ export class DnsServer {
     void tracked.finally(() => this.pending.delete(tracked));
   }
 
+  /** The client a datagram from `peer` belongs to: known and kept alive, or new (then `client_connected` decides). */
+  private udpClient(peer: [string, number]): { client: Client; admitted: Promise<boolean> } {
+    const key = `${peer[0]} ${peer[1]}`;
+    const known = this.udpClients.get(key);
+    if (known) {
+      known.idle.refresh();
+      return known;
+    }
+    const client = this.newClient(peer, 'udp');
+    const admitted = this.connect(client);
+    const idle = setTimeout(() => this.track(this.disconnectUdp(key)), UDP_CLIENT_IDLE_MS);
+    idle.unref();
+    const entry = { client, admitted, idle };
+    this.udpClients.set(key, entry);
+    return entry;
+  }
+
+  private async disconnectUdp(key: string): Promise<void> {
+    const entry = this.udpClients.get(key);
+    if (!entry) return;
+    this.udpClients.delete(key);
+    clearTimeout(entry.idle);
+    if (await entry.admitted) await this.disconnect(entry.client);
+  }
+
+  private newClient(peer: [string, number], transport: 'udp' | 'tcp'): Client {
+    const client = new Client({ peername: peer, sockname: [this.host, this.port], timestampStart: now(), proxyMode: this.mode.fullSpec });
+    client.transportProtocol = transport;
+    return client;
+  }
+
+  /** `client_connected`; false when an addon refused the client (block_global, block_private, a script). */
+  private async connect(client: Client): Promise<boolean> {
+    const label = formatAddress(client.peername);
+    this.master.log.info('client connect', label);
+    await this.master.addons.trigger('client_connected', client);
+    if (!client.error) return true;
+    this.master.log.info(`client connection killed: ${client.error}`, label);
+    await this.disconnect(client);
+    return false;
+  }
+
+  private async disconnect(client: Client): Promise<void> {
+    client.timestampEnd = now();
+    this.master.log.info('client disconnect', formatAddress(client.peername));
+    await this.master.addons.trigger('client_disconnected', client);
+  }
+
   /** DNS over TCP: length-prefixed messages, answered in the order their answers are ready. */
   private acceptTcp(socket: net.Socket): void {
     this.tcpClients.add(socket);
-    socket.on('close', () => this.tcpClients.delete(socket));
     socket.on('error', () => undefined);
     socket.setTimeout(60_000, () => socket.destroy());
+    const client = this.newClient([socket.remoteAddress ?? '', socket.remotePort ?? 0], 'tcp');
+    const admitted = this.connect(client);
+    socket.on('close', () => {
+      this.tcpClients.delete(socket);
+      this.track(admitted.then((ok) => (ok ? this.disconnect(client) : undefined)));
+    });
     const reply: Reply = {
       transport: 'tcp',
       send: (m) => {
         if (!socket.destroyed) socket.write(withLength(m));
       },
     };
+    void admitted.then((ok) => {
+      if (!ok) socket.destroy();
+    });
     let buffered: Buffer = Buffer.alloc(0);
     socket.on('data', (chunk: Buffer) => {
       buffered = buffered.length ? Buffer.concat([buffered, chunk]) : chunk;
       while (buffered.length >= 2 && buffered.length >= 2 + buffered.readUInt16BE(0)) {
         const len = buffered.readUInt16BE(0);
-        const message = buffered.subarray(2, 2 + len);
+        const message = Buffer.from(buffered.subarray(2, 2 + len));
         buffered = buffered.subarray(2 + len);
-        this.track(this.handle(Buffer.from(message), [socket.remoteAddress ?? '', socket.remotePort ?? 0], reply));
+        this.track(admitted.then((ok) => (ok ? this.handle(message, client, reply) : undefined)));
       }
       if (buffered.length > MAX_TCP_BUFFER) socket.destroy();
     });
   }
 
   /** One query: a flow from `dns_request` to the answer sent back, or to `dns_error`. */
-  private async handle(data: Buffer, peer: [string, number], reply: Reply): Promise<void> {
+  private async handle(data: Buffer, client: Client, reply: Reply): Promise<void> {
     const hooks = this.master.addons;
-    const client = new Client({ peername: peer, sockname: [this.host, this.port], timestampStart: now(), proxyMode: this.mode.fullSpec });
-    client.transportProtocol = reply.transport;
+    const peer = client.peername!;
     const server = new Server({ address: this.mode.server ? [this.mode.server.address[0], this.mode.server.address[1]] : null });
     server.transportProtocol = reply.transport;
     let request: DNSMessage;

@@ -312,3 +312,37 @@ test('strip_ech (on by default) removes the ECH configuration from HTTPS records
   const untouched = await testProxy(t, { options: { mode: [target], strip_ech: false } });
   assert.deepEqual(await httpsRecordVia(t, untouched.listeners[0]!.port), HTTPS_RDATA);
 });
+
+test('DNS clients go through client_connected: a refused client gets no answers and makes no flows', async (t) => {
+  const upstream = await upstreamDns(t);
+  const rec = dnsRecorder();
+  const events: string[] = [];
+  let refuse = false;
+  const gate = {
+    name: 'gate',
+    client_connected(c: { error: string | null; transportProtocol: string }) {
+      events.push(`connected ${c.transportProtocol}`);
+      if (refuse) c.error = 'refused by the test';
+    },
+    client_disconnected(c: { transportProtocol: string }) {
+      events.push(`disconnected ${c.transportProtocol}`);
+    },
+  };
+  const proxy = await testProxy(t, { options: { mode: [`reverse:dns://127.0.0.1:${upstream.port}@0`] }, addons: [gate, rec.addon] });
+  const port = proxy.listeners[0]!.port;
+  assert.deepEqual(await resolve(resolverFor(port), 'resolve4', 'example.test'), [{ address: '192.0.2.7', ttl: 300 }]);
+  await waitFor(() => rec.flows.length === 1, 10000, 'the flow');
+  assert.deepEqual(events, ['connected udp']);
+
+  refuse = true;
+  const impatient = new Resolver({ timeout: 1000, tries: 1 });
+  impatient.setServers([`127.0.0.1:${port}`]);
+  await assert.rejects(resolve(impatient, 'resolve4', 'example.test'), (e: NodeJS.ErrnoException) => e.code === 'ETIMEOUT');
+  assert.deepEqual(events, ['connected udp', 'connected udp', 'disconnected udp']);
+  assert.equal(rec.flows.length, 1, 'no flow for the refused client');
+  assert.equal(upstream.queries.length, 1);
+
+  // Shutting down disconnects the UDP client that is still "connected".
+  await proxy.close();
+  assert.deepEqual(events, ['connected udp', 'connected udp', 'disconnected udp', 'disconnected udp']);
+});
