@@ -1,19 +1,15 @@
 import dgram from 'node:dgram';
 import net from 'node:net';
-import { Client, Server, formatAddress } from '../connection.js';
+import { Server, formatAddress, type Client } from '../connection.js';
 import { DNSFlow, DNSMessage } from '../dns.js';
 import { FlowError } from '../flow.js';
 import type { Master } from '../master.js';
 import { now } from '../util/time.js';
 import type { ProxyMode } from './modes.js';
+import { UdpClients } from './udp-clients.js';
 
 /** How long a forwarded query may wait for the server's answer before the flow fails. */
 const UPSTREAM_TIMEOUT_MS = 5000;
-/**
- * UDP has no connections: a UDP client is a peer address, "connected" (`client_connected`) from
- * its first query until it has been quiet this long (`client_disconnected`).
- */
-const UDP_CLIENT_IDLE_MS = 20_000;
 /** DNS over TCP frames each message with a 2-byte length; a TCP client may send several. */
 const MAX_TCP_BUFFER = 64 * 1024 + 2;
 
@@ -35,15 +31,16 @@ export class DnsServer {
   private tcp: net.Server | null = null;
   private readonly tcpClients = new Set<net.Socket>();
   private readonly pending = new Set<Promise<void>>();
-  /** UDP clients by "address port": the Client and whether client_connected let it in. */
-  private readonly udpClients = new Map<string, { client: Client; admitted: Promise<boolean>; idle: NodeJS.Timeout }>();
+  private readonly clients: UdpClients<null>;
   host = '';
   port = 0;
 
   constructor(
     private readonly master: Master,
     readonly mode: ProxyMode,
-  ) {}
+  ) {
+    this.clients = new UdpClients(master, mode, () => [this.host, this.port], () => null);
+  }
 
   /**
    * Bind UDP and TCP on `host:port`. With port 0, UDP picks a free port and TCP takes the same
@@ -75,7 +72,7 @@ export class DnsServer {
     udp.on('error', (e) => this.master.log.error(`${this.mode.description}: ${e.message}`));
     udp.on('message', (data, rinfo) => {
       const reply: Reply = { transport: 'udp', send: (m) => udp.send(m, rinfo.port, rinfo.address) };
-      const { client, admitted } = this.udpClient([rinfo.address, rinfo.port]);
+      const { client, admitted } = this.clients.get([rinfo.address, rinfo.port]);
       this.track(admitted.then((ok) => (ok ? this.handle(data, client, reply) : undefined)));
     });
     this.port = udp.address().port;
@@ -100,7 +97,7 @@ export class DnsServer {
   async close(): Promise<void> {
     this.udp?.close();
     this.udp = null;
-    for (const key of [...this.udpClients.keys()]) this.track(this.disconnectUdp(key));
+    this.track(this.clients.closeAll());
     // Wait for the TCP clients' close events: their client_disconnected belongs before we return.
     const closed = [...this.tcpClients].map((s) => new Promise<void>((resolve) => s.once('close', () => resolve())));
     for (const s of this.tcpClients) s.destroy();
@@ -118,64 +115,16 @@ export class DnsServer {
     void tracked.finally(() => this.pending.delete(tracked));
   }
 
-  /** The client a datagram from `peer` belongs to: known and kept alive, or new (then `client_connected` decides). */
-  private udpClient(peer: [string, number]): { client: Client; admitted: Promise<boolean> } {
-    const key = `${peer[0]} ${peer[1]}`;
-    const known = this.udpClients.get(key);
-    if (known) {
-      known.idle.refresh();
-      return known;
-    }
-    const client = this.newClient(peer, 'udp');
-    const admitted = this.connect(client);
-    const idle = setTimeout(() => this.track(this.disconnectUdp(key)), UDP_CLIENT_IDLE_MS);
-    idle.unref();
-    const entry = { client, admitted, idle };
-    this.udpClients.set(key, entry);
-    return entry;
-  }
-
-  private async disconnectUdp(key: string): Promise<void> {
-    const entry = this.udpClients.get(key);
-    if (!entry) return;
-    this.udpClients.delete(key);
-    clearTimeout(entry.idle);
-    if (await entry.admitted) await this.disconnect(entry.client);
-  }
-
-  private newClient(peer: [string, number], transport: 'udp' | 'tcp'): Client {
-    const client = new Client({ peername: peer, sockname: [this.host, this.port], timestampStart: now(), proxyMode: this.mode.fullSpec });
-    client.transportProtocol = transport;
-    return client;
-  }
-
-  /** `client_connected`; false when an addon refused the client (block_global, block_private, a script). */
-  private async connect(client: Client): Promise<boolean> {
-    const label = formatAddress(client.peername);
-    this.master.log.info('client connect', label);
-    await this.master.addons.trigger('client_connected', client);
-    if (!client.error) return true;
-    this.master.log.info(`client connection killed: ${client.error}`, label);
-    await this.disconnect(client);
-    return false;
-  }
-
-  private async disconnect(client: Client): Promise<void> {
-    client.timestampEnd = now();
-    this.master.log.info('client disconnect', formatAddress(client.peername));
-    await this.master.addons.trigger('client_disconnected', client);
-  }
-
   /** DNS over TCP: length-prefixed messages, answered in the order their answers are ready. */
   private acceptTcp(socket: net.Socket): void {
     this.tcpClients.add(socket);
     socket.on('error', () => undefined);
     socket.setTimeout(60_000, () => socket.destroy());
-    const client = this.newClient([socket.remoteAddress ?? '', socket.remotePort ?? 0], 'tcp');
-    const admitted = this.connect(client);
+    const client = this.clients.newClient([socket.remoteAddress ?? '', socket.remotePort ?? 0], 'tcp');
+    const admitted = this.clients.connect(client);
     socket.on('close', () => {
       this.tcpClients.delete(socket);
-      this.track(admitted.then((ok) => (ok ? this.disconnect(client) : undefined)));
+      this.track(admitted.then((ok) => (ok ? this.clients.disconnect(client) : undefined)));
     });
     const reply: Reply = {
       transport: 'tcp',
