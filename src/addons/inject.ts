@@ -5,6 +5,7 @@ import type { Master } from '../master.js';
 import { injectWebSocketMessage } from '../proxy/websocket.js';
 import { injectTcpMessage } from '../proxy/tcp-relay.js';
 import { TCPFlow, UDPFlow } from '../tcp.js';
+import { injectUdpMessage } from '../proxy/udp-relay.js';
 
 /**
  * The `inject.*` commands: send new messages into live connections. mitmproxy declares them on
@@ -41,7 +42,7 @@ export class Inject {
             { name: 'message', type: 'bytes' },
           ],
         },
-        (flow: AnyFlow, toClient: boolean, message: Buffer | string) => (kind === 'tcp' ? this.tcp(flow, toClient, message) : this.udp(flow)),
+        (flow: AnyFlow, toClient: boolean, message: Buffer | string) => (kind === 'tcp' ? this.tcp(flow, toClient, message) : this.udp(flow, toClient, message)),
       );
     }
   }
@@ -54,13 +55,12 @@ export class Inject {
     if (!injectTcpMessage(flow, toClient, toBuffer(message))) this.master.log.warn('Flow is not from a live connection.');
   }
 
-  /** There are no UDP modes here, so no UDP flow is ever live (a UDP flow can only come from a file). */
-  udp(flow: AnyFlow): void {
+  udp(flow: AnyFlow, toClient: boolean, message: Buffer | string): void {
     if (!(flow instanceof UDPFlow)) {
       this.master.log.warn('Cannot inject UDP messages into non-UDP flows.');
       return;
     }
-    this.master.log.warn('Flow is not from a live connection.');
+    if (!injectUdpMessage(flow, toClient, toBuffer(message))) this.master.log.warn('Flow is not from a live connection.');
   }
 
   /**

@@ -89,9 +89,9 @@ export class DnsServer {
     tcp.on('error', (e) => this.master.log.error(`${this.mode.description}: ${e.message}`));
   }
 
-  /** The TCP side (its address is the listener's). */
-  get tcpServer(): net.Server | null {
-    return this.tcp;
+  /** The bound address (the UDP socket's; TCP has the same). */
+  address(): net.AddressInfo | null {
+    return this.udp ? this.udp.address() : null;
   }
 
   async close(): Promise<void> {

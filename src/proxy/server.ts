@@ -7,9 +7,15 @@ import { OwnAddresses } from './own-addresses.js';
 import { IdleConnections } from './idle-connections.js';
 import { checkConntrackReadable } from './original-destination.js';
 import { DnsServer } from './dns-server.js';
+import { UdpRelay } from './udp-relay.js';
 
 /** The modes this version can serve. */
 const SUPPORTED_MODES: ReadonlySet<string> = new Set(['regular', 'transparent', 'reverse', 'upstream', 'socks5', 'dns']);
+
+/** A UDP relay: reverse proxies to a udp:// target. */
+function relaysUdp(mode: ProxyMode): boolean {
+  return mode.type === 'reverse' && mode.server?.scheme === 'udp';
+}
 
 /** A DNS server (UDP and TCP) rather than a TCP proxy: `dns` mode and reverse proxies to a dns:// target. */
 function servesDns(mode: ProxyMode): boolean {
@@ -19,12 +25,13 @@ function servesDns(mode: ProxyMode): boolean {
 /** One listening socket for one mode spec. */
 export interface Listener {
   mode: ProxyMode;
-  server: net.Server;
-  /** The address actually bound (port 0 resolved). */
+  /** The host asked for and the port actually bound (port 0 resolved). */
   host: string;
   port: number;
-  /** For a DNS mode: its server (UDP and TCP; `server` is the TCP side). */
-  dns?: DnsServer;
+  /** The bound address as the socket reports it ("::" for every interface, say). */
+  address(): net.AddressInfo | null;
+  /** Stop listening (and, for DNS and UDP, end the clients the listener keeps). */
+  close(): Promise<void>;
 }
 
 /**
@@ -51,7 +58,7 @@ export class ProxyServers {
   /** Start a listener for each mode; on failure, close the ones already started and throw. */
   async start(modes: ProxyMode[], listenHost: string, listenPort: number | null): Promise<void> {
     for (const mode of modes) {
-      if (servesDns(mode)) continue;
+      if (servesDns(mode) || relaysUdp(mode)) continue;
       if (mode.transportProtocol === 'udp') throw new Error(`${mode.description} (${mode.fullSpec}) needs UDP, which is not supported yet.`);
       if (!SUPPORTED_MODES.has(mode.type)) {
         throw new Error(`Proxy mode "${mode.type}" is not supported by mitmproxy-ts yet (${mode.fullSpec}).`);
@@ -63,7 +70,7 @@ export class ProxyServers {
       for (const mode of modes) {
         const host = mode.listenHost(listenHost);
         const port = mode.listenPort(listenPort) ?? 8080;
-        if (servesDns(mode)) await this.listenDns(mode, host, port);
+        if (servesDns(mode) || relaysUdp(mode)) await this.listenDatagrams(mode, host, port);
         else await this.listen(mode, host, port);
       }
     } catch (e) {
@@ -80,7 +87,13 @@ export class ProxyServers {
       });
       server.listen({ host: host || undefined, port }, () => {
         const a = server.address() as net.AddressInfo;
-        const l: Listener = { mode, server, host, port: a.port };
+        const l: Listener = {
+          mode,
+          host,
+          port: a.port,
+          address: () => server.address() as net.AddressInfo | null,
+          close: () => new Promise<void>((done) => server.close(() => done())),
+        };
         this.listeners.push(l);
         this.own.add(host || '', a.port);
         const shown = host ? (host.includes(':') ? `[${host}]` : host) : '*';
@@ -92,18 +105,19 @@ export class ProxyServers {
     });
   }
 
-  private async listenDns(mode: ProxyMode, host: string, port: number): Promise<void> {
-    const dns = new DnsServer(this.master, mode);
+  /** A listener that is not a TCP proxy: a DNS server (UDP and TCP) or a UDP relay. */
+  private async listenDatagrams(mode: ProxyMode, host: string, port: number): Promise<void> {
+    const server = servesDns(mode) ? new DnsServer(this.master, mode) : new UdpRelay(this.master, mode);
     try {
-      await dns.listen(host, port);
+      await server.listen(host, port);
     } catch (e) {
-      await dns.close();
+      await server.close();
       const code = (e as NodeJS.ErrnoException).code;
       throw new Error(`Failed to start ${mode.description} on ${host || '*'}:${port}: ${code === 'EADDRINUSE' ? 'address already in use' : (e as Error).message}`);
     }
-    this.listeners.push({ mode, server: dns.tcpServer!, host, port: dns.port, dns });
+    this.listeners.push({ mode, host, port: server.port, address: () => server.address(), close: () => server.close() });
     const shown = host ? (host.includes(':') ? `[${host}]` : host) : '*';
-    this.master.log.info(`${mode.description} listening at ${shown}:${dns.port}.`);
+    this.master.log.info(`${mode.description} listening at ${shown}:${server.port}.`);
   }
 
   private accept(mode: ProxyMode, socket: net.Socket): void {
@@ -124,8 +138,7 @@ export class ProxyServers {
       (l) =>
         new Promise<void>((resolve) => {
           this.own.remove(l.port);
-          if (l.dns) void l.dns.close().then(resolve);
-          else l.server.close(() => resolve());
+          void l.close().then(resolve);
         }),
     );
     for (const s of this.sockets) s.destroy();

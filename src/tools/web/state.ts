@@ -45,7 +45,7 @@ export function serversJson(master: Master): Record<string, ServerInfoJson> {
     const running = listeners.filter((l) => l.mode.fullSpec === spec);
     const addrs: Array<[string, number]> = [];
     for (const l of running) {
-      const a = l.server.address() as AddressInfo | null;
+      const a = l.address();
       if (a) addrs.push([a.address, a.port]);
     }
     out[mode.fullSpec] = {

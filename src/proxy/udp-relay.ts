@@ -1,0 +1,166 @@
+import dgram from 'node:dgram';
+import { isIPv6, type AddressInfo } from 'node:net';
+import { Server, formatAddress } from '../connection.js';
+import { FlowError } from '../flow.js';
+import type { Master } from '../master.js';
+import { TCPMessage, UDPFlow } from '../tcp.js';
+import { now } from '../util/time.js';
+import type { ProxyMode } from './modes.js';
+import { UdpClients, type UdpPeer } from './udp-clients.js';
+
+/** What the relay keeps per client: its flow (once started) and its socket towards the target. */
+interface Session {
+  flow: UDPFlow | null;
+  /** Resolves once `udp_start` has run; false when the flow was killed there. */
+  started: Promise<boolean> | null;
+  upstream: dgram.Socket | null;
+  /** Datagrams are recorded, hooked and sent one at a time, in arrival order. */
+  queue: Promise<void>;
+}
+
+/** The live UDP flows, so `inject.udp` can reach a flow's session. */
+const liveUdpFlows = new WeakMap<UDPFlow, (toClient: boolean, content: Buffer) => void>();
+
+/**
+ * Send a datagram into a live UDP flow, as the `inject.udp` command does: recorded as if the
+ * other side had sent it, through `udp_message`, then sent. False when the flow is not live.
+ */
+export function injectUdpMessage(flow: UDPFlow, toClient: boolean, content: Buffer): boolean {
+  const inject = liveUdpFlows.get(flow);
+  if (!inject) return false;
+  inject(toClient, content);
+  return true;
+}
+
+/**
+ * A UDP reverse proxy (`--mode reverse:udp://host:port`): each client address gets a socket of
+ * its own towards the target, and the datagrams both ways make one UDPFlow per client:
+ * `udp_start`, `udp_message` per datagram (an addon may change it, or empty it to drop it), then
+ * `udp_end` when the client has been quiet for a while, or `udp_error` when the target refuses.
+ */
+export class UdpRelay {
+  private socket: dgram.Socket | null = null;
+  private readonly clients: UdpClients<Session>;
+  host = '';
+  port = 0;
+
+  constructor(
+    private readonly master: Master,
+    readonly mode: ProxyMode,
+  ) {
+    this.clients = new UdpClients<Session>(
+      master,
+      mode,
+      () => [this.host, this.port],
+      () => ({ flow: null, started: null, upstream: null, queue: Promise.resolve() }),
+      (peer) => this.endSession(peer),
+    );
+  }
+
+  async listen(host: string, port: number): Promise<void> {
+    const socket = dgram.createSocket({ type: host === '' || host.includes(':') ? 'udp6' : 'udp4', ipv6Only: false });
+    this.socket = socket;
+    await new Promise<void>((resolve, reject) => {
+      socket.once('error', reject);
+      socket.bind({ address: host || '::', port }, () => {
+        socket.off('error', reject);
+        resolve();
+      });
+    });
+    socket.on('error', (e) => this.master.log.error(`${this.mode.description}: ${e.message}`));
+    socket.on('message', (data, rinfo) => this.fromClient(data, [rinfo.address, rinfo.port]));
+    this.host = host;
+    this.port = socket.address().port;
+  }
+
+  /** The bound address. */
+  address(): AddressInfo | null {
+    return this.socket ? this.socket.address() : null;
+  }
+
+  async close(): Promise<void> {
+    await this.clients.closeAll();
+    this.socket?.close();
+    this.socket = null;
+  }
+
+  private fromClient(data: Buffer, address: [string, number]): void {
+    const peer = this.clients.get(address);
+    const session = peer.state;
+    session.started ??= peer.admitted.then((ok) => (ok ? this.start(peer) : false));
+    this.enqueue(peer, (flow) => this.deliver(peer, flow, new TCPMessage(true, data)));
+  }
+
+  /** Run `step` for the session's flow after everything queued before it (nothing when the flow did not start). */
+  private enqueue(peer: UdpPeer<Session>, step: (flow: UDPFlow) => Promise<void>): void {
+    const session = peer.state;
+    session.queue = session.queue
+      .then(async () => {
+        if (!(await session.started) || !session.flow || !session.flow.live) return;
+        await step(session.flow);
+      })
+      .catch((e) => this.master.log.error(`UDP relay: unexpected error: ${(e as Error).stack ?? String(e)}`));
+  }
+
+  /** `udp_start`, then the socket towards the target. False when an addon killed the flow. */
+  private async start(peer: UdpPeer<Session>): Promise<boolean> {
+    const [host, port] = this.mode.server!.address;
+    const server = new Server({ address: [host, port] });
+    server.transportProtocol = 'udp';
+    const flow = new UDPFlow(peer.client, server, true);
+    peer.state.flow = flow;
+    await this.master.addons.triggerFlow('udp_start', flow);
+    if (flow.killed) {
+      flow.live = false;
+      return false;
+    }
+    const upstream = dgram.createSocket(isIPv6(host) ? 'udp6' : 'udp4');
+    peer.state.upstream = upstream;
+    upstream.on('message', (data) => {
+      this.clients.touch(peer);
+      this.enqueue(peer, (f) => this.deliver(peer, f, new TCPMessage(false, data)));
+    });
+    // On loopback and LANs a closed port answers with ICMP, which a connected socket reports here.
+    upstream.on('error', (e) => void this.fail(peer, flow, e));
+    await new Promise<void>((resolve) => upstream.connect(port, host, () => resolve()));
+    server.timestampStart = now();
+    liveUdpFlows.set(flow, (toClient, content) => this.enqueue(peer, (f) => this.deliver(peer, f, new TCPMessage(!toClient, content))));
+    return true;
+  }
+
+  /** Record a datagram, run `udp_message`, and send it on unless an addon emptied it. */
+  private async deliver(peer: UdpPeer<Session>, flow: UDPFlow, message: TCPMessage): Promise<void> {
+    flow.messages.push(message);
+    await this.master.addons.triggerFlow('udp_message', flow);
+    if (!flow.live || message.content.length === 0) return;
+    if (message.fromClient) peer.state.upstream?.send(message.content);
+    else this.socket?.send(message.content, peer.client.peername![1], peer.client.peername![0]);
+  }
+
+  private async fail(peer: UdpPeer<Session>, flow: UDPFlow, e: Error): Promise<void> {
+    if (!flow.live) return;
+    flow.error = new FlowError(`${formatAddress(flow.serverConn.address)}: ${(e as NodeJS.ErrnoException).code === 'ECONNREFUSED' ? 'connection refused' : e.message}`);
+    await this.clients.endPeer(peer);
+  }
+
+  /** The client went quiet (or the relay closes, or the flow failed): `udp_end` or `udp_error`. */
+  private async endSession(peer: UdpPeer<Session>): Promise<void> {
+    await peer.state.queue;
+    const { flow, upstream } = peer.state;
+    try {
+      upstream?.close();
+    } catch {
+      // already closed
+    }
+    if (!flow || !(await peer.state.started)) return;
+    liveUdpFlows.delete(flow);
+    flow.live = false;
+    flow.serverConn.timestampEnd = now();
+    if (flow.error) {
+      this.master.log.info(`UDP flow to ${formatAddress(flow.serverConn.address)} failed: ${flow.error.msg}`, formatAddress(peer.client.peername));
+      await this.master.addons.triggerFlow('udp_error', flow);
+    } else {
+      await this.master.addons.triggerFlow('udp_end', flow);
+    }
+  }
+}

@@ -1,0 +1,119 @@
+/**
+ * reverse:udp:// mode: datagrams relayed to a UDP server on 127.0.0.1 as one UDP flow per client,
+ * with udp_message changes and drops, inject.udp, udp_end at shutdown and udp_error for a target
+ * that refuses.
+ */
+import { test, type TestContext } from 'node:test';
+import assert from 'node:assert/strict';
+import dgram from 'node:dgram';
+import type { UDPFlow } from '../../src/tcp.js';
+import { testProxy } from '../helpers/proxy.js';
+import { waitFor } from './modes-helpers.js';
+
+/** A UDP server on 127.0.0.1 answering every datagram with "echo:" and the datagram. */
+async function udpEcho(t: TestContext) {
+  const received: string[] = [];
+  const socket = dgram.createSocket('udp4');
+  socket.on('message', (msg, rinfo) => {
+    received.push(msg.toString());
+    socket.send(Buffer.concat([Buffer.from('echo:'), msg]), rinfo.port, rinfo.address);
+  });
+  await new Promise<void>((r) => socket.bind(0, '127.0.0.1', () => r()));
+  t.after(() => socket.close());
+  return { port: socket.address().port, received };
+}
+
+/** A client socket on 127.0.0.1 that collects what it receives. */
+async function udpClient(t: TestContext) {
+  const received: string[] = [];
+  const socket = dgram.createSocket('udp4');
+  socket.on('message', (msg) => received.push(msg.toString()));
+  await new Promise<void>((r) => socket.bind(0, '127.0.0.1', () => r()));
+  t.after(() => socket.close());
+  return { socket, received, send: (port: number, text: string) => socket.send(text, port, '127.0.0.1') };
+}
+
+test('reverse:udp relays datagrams both ways as one UDP flow per client; udp_message can change and drop them; inject.udp sends', async (t) => {
+  const echo = await udpEcho(t);
+  const hooks: string[] = [];
+  let live: UDPFlow | null = null;
+  const ended: UDPFlow[] = [];
+  const addon = {
+    name: 'udpwatch',
+    client_connected(c: { transportProtocol: string }) {
+      hooks.push(`client_connected ${c.transportProtocol}`);
+    },
+    udp_start(f: UDPFlow) {
+      hooks.push('udp_start');
+      live = f;
+    },
+    udp_message(f: UDPFlow) {
+      const m = f.messages[f.messages.length - 1]!;
+      if (m.fromClient && m.content.toString() === 'shout') m.content = Buffer.from('SHOUT');
+      if (m.fromClient && m.content.toString() === 'drop me') m.content = Buffer.alloc(0);
+    },
+    udp_end(f: UDPFlow) {
+      hooks.push('udp_end');
+      ended.push(f);
+    },
+    client_disconnected() {
+      hooks.push('client_disconnected');
+    },
+  };
+  const proxy = await testProxy(t, { options: { mode: [`reverse:udp://127.0.0.1:${echo.port}@0`] }, addons: [addon] });
+  const port = proxy.listeners[0]!.port;
+  const client = await udpClient(t);
+  client.send(port, 'one');
+  await waitFor(() => client.received.length === 1, 10000, 'the first echo');
+  client.send(port, 'drop me');
+  client.send(port, 'shout');
+  await waitFor(() => client.received.length === 2, 10000, 'the second echo');
+  assert.deepEqual(client.received, ['echo:one', 'echo:SHOUT']);
+  assert.deepEqual(echo.received, ['one', 'SHOUT']);
+
+  await proxy.master.commands.call('inject.udp', live!, true, Buffer.from('injected'));
+  await waitFor(() => client.received.length === 3, 10000, 'the injected datagram');
+  assert.equal(client.received[2], 'injected');
+
+  await proxy.close();
+  assert.deepEqual(hooks, ['client_connected udp', 'udp_start', 'udp_end', 'client_disconnected']);
+  const flow = ended[0]!;
+  assert.deepEqual(
+    flow.messages.map((m) => [m.fromClient, m.content.toString()]),
+    [
+      [true, 'one'],
+      [false, 'echo:one'],
+      [true, ''],
+      [true, 'SHOUT'],
+      [false, 'echo:SHOUT'],
+      [false, 'injected'],
+    ],
+  );
+  assert.deepEqual(flow.serverConn.address, ['127.0.0.1', echo.port]);
+  assert.equal(flow.serverConn.transportProtocol, 'udp');
+  assert.equal(flow.live, false);
+  assert.equal(flow.type, 'udp');
+});
+
+test('reverse:udp to a port nobody listens on ends the flow with udp_error', async (t) => {
+  const probe = dgram.createSocket('udp4');
+  await new Promise<void>((r) => probe.bind(0, '127.0.0.1', () => r()));
+  const deadPort = probe.address().port;
+  probe.close();
+  const errors: UDPFlow[] = [];
+  const proxy = await testProxy(t, {
+    options: { mode: [`reverse:udp://127.0.0.1:${deadPort}@0`] },
+    addons: [{ name: 'errors', udp_error: (f: UDPFlow) => void errors.push(f) }],
+  });
+  const client = await udpClient(t);
+  client.send(proxy.listeners[0]!.port, 'anyone there?');
+  await waitFor(() => errors.length === 1, 10000, 'udp_error');
+  assert.equal(errors[0]!.error!.msg, `127.0.0.1:${deadPort}: connection refused`);
+  assert.deepEqual(
+    errors[0]!.messages.map((m) => m.content.toString()),
+    ['anyone there?'],
+  );
+  // A new datagram from the same client starts a new flow (and fails the same way).
+  client.send(proxy.listeners[0]!.port, 'again');
+  await waitFor(() => errors.length === 2, 10000, 'the second udp_error');
+});
