@@ -71,7 +71,8 @@ export class DnsServer {
     });
     udp.on('error', (e) => this.master.log.error(`${this.mode.description}: ${e.message}`));
     udp.on('message', (data, rinfo) => {
-      const reply: Reply = { transport: 'udp', send: (m) => udp.send(m, rinfo.port, rinfo.address) };
+      // An answer that is ready after the listener closed has nowhere to go.
+      const reply: Reply = { transport: 'udp', send: (m) => this.udp === udp && udp.send(m, rinfo.port, rinfo.address) };
       const { client, admitted } = this.clients.get([rinfo.address, rinfo.port]);
       this.track(admitted.then((ok) => (ok ? this.handle(data, client, reply) : undefined)));
     });

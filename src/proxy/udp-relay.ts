@@ -134,7 +134,7 @@ export class UdpRelay {
     await this.master.addons.triggerFlow('udp_message', flow);
     if (!flow.live || message.content.length === 0) return;
     if (message.fromClient) peer.state.upstream?.send(message.content);
-    else this.socket?.send(message.content, peer.client.peername![1], peer.client.peername![0]);
+    else if (this.socket) this.socket.send(message.content, peer.client.peername![1], peer.client.peername![0]);
   }
 
   private async fail(peer: UdpPeer<Session>, flow: UDPFlow, e: Error): Promise<void> {
@@ -147,6 +147,8 @@ export class UdpRelay {
   private async endSession(peer: UdpPeer<Session>): Promise<void> {
     await peer.state.queue;
     const { flow, upstream } = peer.state;
+    // Datagrams still queued after this point are recorded but have no socket to go out on.
+    peer.state.upstream = null;
     try {
       upstream?.close();
     } catch {
