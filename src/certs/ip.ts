@@ -63,6 +63,21 @@ export function bytesToIp(b: Uint8Array): string {
   return hex.slice(0, bestStart).join(':') + '::' + hex.slice(bestStart + bestLen).join(':');
 }
 
+/** An IPv4 address seen through a dual-stack socket (::ffff:a.b.c.d) as its 4 bytes; other addresses unchanged. */
+export function unmapIPv4(b: Buffer): Buffer {
+  return b.length === 16 && b.subarray(0, 10).every((x) => x === 0) && b[10] === 0xff && b[11] === 0xff ? b.subarray(12) : b;
+}
+
+/**
+ * One spelling per peer address, for comparing addresses from different sources (node's sockets,
+ * the kernel's tables, option values): the canonical text, IPv4-mapped IPv6 as plain IPv4, and
+ * anything that is not an IP literal lowercased.
+ */
+export function canonicalPeerIp(s: string): string {
+  const b = ipToBytes(s);
+  return b ? bytesToIp(unmapIPv4(b)) : s.toLowerCase();
+}
+
 /** The canonical text of an IP literal, or null when `s` is not one. */
 export function canonicalIp(s: string): string | null {
   const b = ipToBytes(s);

@@ -1,5 +1,6 @@
 import { constants, createReadStream } from 'node:fs';
 import { access } from 'node:fs/promises';
+import { canonicalPeerIp } from '../certs/ip.js';
 import { formatAddress } from '../connection.js';
 
 /**
@@ -30,22 +31,6 @@ export class OriginalDestinationError extends Error {
   }
 }
 
-/**
- * One spelling per IP address: the kernel prints IPv6 addresses in full ("0000:...:0001"), Node
- * in short form ("::1"), and a dual-stack socket shows IPv4 peers as "::ffff:127.0.0.1".
- */
-export function canonicalIp(ip: string): string {
-  const a = ip.toLowerCase();
-  if (!a.includes(':')) return a;
-  if (a.startsWith('::ffff:') && a.includes('.')) return a.slice(7);
-  try {
-    // The URL parser writes IPv6 hosts in RFC 5952's compressed form.
-    return new URL(`http://[${a}]/`).hostname.slice(1, -1);
-  } catch {
-    return a;
-  }
-}
-
 interface Tuple {
   src: string;
   dst: string;
@@ -61,8 +46,8 @@ function parseTcpEntry(line: string): [Tuple, Tuple] | null {
   for (const m of line.matchAll(/\b(src|dst|sport|dport)=(\S+)/g)) values[m[1] as keyof typeof values].push(m[2]!);
   if (values.src.length < 2 || values.dst.length < 2 || values.sport.length < 2 || values.dport.length < 2) return null;
   const tuple = (i: number): Tuple => ({
-    src: canonicalIp(values.src[i]!),
-    dst: canonicalIp(values.dst[i]!),
+    src: canonicalPeerIp(values.src[i]!),
+    dst: canonicalPeerIp(values.dst[i]!),
     sport: Number(values.sport[i]),
     dport: Number(values.dport[i]),
   });
@@ -78,7 +63,7 @@ export function originalDestinationIn(line: string, client: HostPort, local: Hos
   if (!entry) return null;
   const [original, reply] = entry;
   const matches =
-    reply.src === canonicalIp(local[0]) && reply.sport === local[1] && reply.dst === canonicalIp(client[0]) && reply.dport === client[1];
+    reply.src === canonicalPeerIp(local[0]) && reply.sport === local[1] && reply.dst === canonicalPeerIp(client[0]) && reply.dport === client[1];
   return matches ? [original.dst, original.dport] : null;
 }
 
@@ -120,7 +105,7 @@ export async function lookupOriginalDestination(client: HostPort, local: HostPor
     throw new OriginalDestinationError(`cannot read ${table}: ${(e as Error).message}`);
   }
   if (!found) throw new OriginalDestinationError(`no connection tracking entry for ${formatPair(client)} -> ${formatPair(local)} in ${table}`);
-  if (found[0] === canonicalIp(local[0]) && found[1] === local[1]) {
+  if (found[0] === canonicalPeerIp(local[0]) && found[1] === local[1]) {
     throw new OriginalDestinationError(`the connection from ${formatPair(client)} was made to the proxy itself, not redirected to it`);
   }
   return found;
@@ -228,5 +213,5 @@ function searchLines(text: string, { needle, client, local }: PendingLookup): Ho
 }
 
 function formatPair([host, port]: HostPort): string {
-  return formatAddress([canonicalIp(host), port]);
+  return formatAddress([canonicalPeerIp(host), port]);
 }

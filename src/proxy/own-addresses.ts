@@ -1,4 +1,5 @@
 import { networkInterfaces } from 'node:os';
+import { canonicalPeerIp } from '../certs/ip.js';
 
 /**
  * The addresses the proxy (and the web API) listen on. A request whose upstream connection ends
@@ -39,10 +40,8 @@ export class OwnAddresses {
 }
 
 function normalize(ip: string): string {
-  let a = ip.toLowerCase();
-  if (a.startsWith('[') && a.endsWith(']')) a = a.slice(1, -1);
-  if (a.startsWith('::ffff:') && a.includes('.')) a = a.slice(7);
-  return a;
+  const a = ip.startsWith('[') && ip.endsWith(']') ? ip.slice(1, -1) : ip;
+  return canonicalPeerIp(a);
 }
 
 function isLoopback(ip: string): boolean {

@@ -11,10 +11,10 @@ import http2 from 'node:http2';
 import net from 'node:net';
 import { join } from 'node:path';
 import { startProxy } from '../../src/index.js';
+import { canonicalPeerIp } from '../../src/certs/ip.js';
 import {
   CONNTRACK_TABLE,
   OriginalDestinationError,
-  canonicalIp,
   checkConntrackReadable,
   conntrackTableReads,
   lookupOriginalDestination,
@@ -39,12 +39,12 @@ const UDP = 'ipv4     2 udp      17 29 src=10.0.0.2 dst=10.0.0.53 sport=5353 dpo
 const OTHER =
   'ipv4     2 tcp      6 431999 ESTABLISHED src=10.0.0.3 dst=1.1.1.1 sport=51234 dport=443 src=1.1.1.1 dst=10.0.0.3 sport=443 dport=51234 [ASSURED] mark=0 zone=0 use=2';
 
-test('canonicalIp: one spelling for the kernel\'s full IPv6 form, Node\'s short form and IPv4-mapped peers', () => {
-  assert.equal(canonicalIp('0000:0000:0000:0000:0000:0000:0000:0001'), '::1');
-  assert.equal(canonicalIp('2001:0DB8:0000:0000:0000:0000:0000:00aa'), '2001:db8::aa');
-  assert.equal(canonicalIp('::ffff:127.0.0.1'), '127.0.0.1');
-  assert.equal(canonicalIp('127.0.0.1'), '127.0.0.1');
-  assert.equal(canonicalIp('not-an-address:x'), 'not-an-address:x');
+test('canonicalPeerIp: one spelling for the kernel\'s full IPv6 form, Node\'s short form and IPv4-mapped peers', () => {
+  assert.equal(canonicalPeerIp('0000:0000:0000:0000:0000:0000:0000:0001'), '::1');
+  assert.equal(canonicalPeerIp('2001:0DB8:0000:0000:0000:0000:0000:00aa'), '2001:db8::aa');
+  assert.equal(canonicalPeerIp('::ffff:127.0.0.1'), '127.0.0.1');
+  assert.equal(canonicalPeerIp('127.0.0.1'), '127.0.0.1');
+  assert.equal(canonicalPeerIp('not-an-address:x'), 'not-an-address:x');
 });
 
 test('originalDestinationIn: the entry whose reply tuple is our socket gives the address the client dialled', () => {

@@ -4,7 +4,7 @@
  * ranges that are not globally reachable) and global.
  */
 import { BlockList } from 'node:net';
-import { bytesToIp, ipToBytes } from '../../certs/ip.js';
+import { bytesToIp, ipToBytes, unmapIPv4 } from '../../certs/ip.js';
 import { BoundedCache } from '../../util/bounded-cache.js';
 
 function list(entries: ReadonlyArray<readonly [string, number]>, type: 'ipv4' | 'ipv6'): BlockList {
@@ -57,9 +57,7 @@ export function classifyAddress(text: string): AddressClass | null {
 function classify(text: string): AddressClass | null {
   const bytes = ipToBytes(text.split('%')[0]!);
   if (!bytes) return null;
-  let b: Buffer = bytes;
-  // ::ffff:a.b.c.d is an IPv4 client seen through a dual-stack socket.
-  if (b.length === 16 && b.subarray(0, 10).every((x) => x === 0) && b[10] === 0xff && b[11] === 0xff) b = b.subarray(12);
+  const b = unmapIPv4(bytes);
   const address = bytesToIp(b);
   if (b.length === 4) {
     const isPrivate = V4_PRIVATE.check(address, 'ipv4') && !V4_PRIVATE_EXCEPTIONS.check(address, 'ipv4');
