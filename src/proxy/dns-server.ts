@@ -7,6 +7,7 @@ import type { Master } from '../master.js';
 import { now } from '../util/time.js';
 import type { ProxyMode } from './modes.js';
 import { UdpClients } from './udp-clients.js';
+import { bindUdp } from './bind-udp.js';
 
 /** How long a forwarded query may wait for the server's answer before the flow fails. */
 const UPSTREAM_TIMEOUT_MS = 5000;
@@ -59,16 +60,8 @@ export class DnsServer {
   }
 
   private async bindBoth(host: string, port: number): Promise<void> {
-    const ipv6 = host === '' || host.includes(':');
-    const udp = dgram.createSocket({ type: ipv6 ? 'udp6' : 'udp4', ipv6Only: false });
+    const udp = await bindUdp(host, port);
     this.udp = udp;
-    await new Promise<void>((resolve, reject) => {
-      udp.once('error', reject);
-      udp.bind({ address: host || '::', port }, () => {
-        udp.off('error', reject);
-        resolve();
-      });
-    });
     udp.on('error', (e) => this.master.log.error(`${this.mode.description}: ${e.message}`));
     udp.on('message', (data, rinfo) => {
       // An answer that is ready after the listener closed has nowhere to go.
@@ -136,16 +129,12 @@ export class DnsServer {
     void admitted.then((ok) => {
       if (!ok) socket.destroy();
     });
-    let buffered: Buffer = Buffer.alloc(0);
+    const messages = new TcpMessageReader();
     socket.on('data', (chunk: Buffer) => {
-      buffered = buffered.length ? Buffer.concat([buffered, chunk]) : chunk;
-      while (buffered.length >= 2 && buffered.length >= 2 + buffered.readUInt16BE(0)) {
-        const len = buffered.readUInt16BE(0);
-        const message = Buffer.from(buffered.subarray(2, 2 + len));
-        buffered = buffered.subarray(2 + len);
+      for (const message of messages.push(chunk)) {
         this.track(admitted.then((ok) => (ok ? this.handle(message, client, reply) : undefined)));
       }
-      if (buffered.length > MAX_TCP_BUFFER) socket.destroy();
+      if (messages.bufferedLength > MAX_TCP_BUFFER) socket.destroy();
     });
   }
 
@@ -202,6 +191,28 @@ export class DnsServer {
   }
 }
 
+/** DNS over TCP (RFC 1035 4.2.2) puts a 2-byte length before each message; this takes them out of the chunks read. */
+class TcpMessageReader {
+  private buffered: Buffer = Buffer.alloc(0);
+
+  /** The messages `chunk` completes (copies, so they do not keep the chunk alive). */
+  push(chunk: Buffer): Buffer[] {
+    this.buffered = this.buffered.length ? Buffer.concat([this.buffered, chunk]) : chunk;
+    const messages: Buffer[] = [];
+    while (this.buffered.length >= 2 && this.buffered.length >= 2 + this.buffered.readUInt16BE(0)) {
+      const len = this.buffered.readUInt16BE(0);
+      messages.push(Buffer.from(this.buffered.subarray(2, 2 + len)));
+      this.buffered = this.buffered.subarray(2 + len);
+    }
+    return messages;
+  }
+
+  /** Bytes of a message not complete yet. */
+  get bufferedLength(): number {
+    return this.buffered.length;
+  }
+}
+
 function withLength(message: Buffer): Buffer {
   const len = Buffer.alloc(2);
   len.writeUInt16BE(message.length);
@@ -232,7 +243,7 @@ function queryUdp(query: Buffer, [host, port]: [string, number], id: number): Pr
 function queryTcp(query: Buffer, [host, port]: [string, number]): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const socket = net.connect({ host, port });
-    let buffered: Buffer = Buffer.alloc(0);
+    const messages = new TcpMessageReader();
     const finish = (err: Error | null, answer?: Buffer) => {
       clearTimeout(timer);
       socket.destroy();
@@ -243,8 +254,8 @@ function queryTcp(query: Buffer, [host, port]: [string, number]): Promise<Buffer
     socket.on('connect', () => socket.write(withLength(query)));
     socket.on('error', (e) => finish(e));
     socket.on('data', (chunk: Buffer) => {
-      buffered = Buffer.concat([buffered, chunk]);
-      if (buffered.length >= 2 && buffered.length >= 2 + buffered.readUInt16BE(0)) finish(null, buffered.subarray(2, 2 + buffered.readUInt16BE(0)));
+      const [answer] = messages.push(chunk);
+      if (answer) finish(null, answer);
     });
     socket.on('end', () => finish(new Error('the server closed the connection without an answer')));
   });

@@ -7,6 +7,7 @@ import { TCPMessage, UDPFlow } from '../tcp.js';
 import { now } from '../util/time.js';
 import type { ProxyMode } from './modes.js';
 import { UdpClients, type UdpPeer } from './udp-clients.js';
+import { bindUdp } from './bind-udp.js';
 
 /** What the relay keeps per client: its flow (once started) and its socket towards the target. */
 interface Session {
@@ -58,15 +59,8 @@ export class UdpRelay {
   }
 
   async listen(host: string, port: number): Promise<void> {
-    const socket = dgram.createSocket({ type: host === '' || host.includes(':') ? 'udp6' : 'udp4', ipv6Only: false });
+    const socket = await bindUdp(host, port);
     this.socket = socket;
-    await new Promise<void>((resolve, reject) => {
-      socket.once('error', reject);
-      socket.bind({ address: host || '::', port }, () => {
-        socket.off('error', reject);
-        resolve();
-      });
-    });
     socket.on('error', (e) => this.master.log.error(`${this.mode.description}: ${e.message}`));
     socket.on('message', (data, rinfo) => this.fromClient(data, [rinfo.address, rinfo.port]));
     this.host = host;
