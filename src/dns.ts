@@ -1,7 +1,13 @@
-import { isIP } from 'node:net';
+import { bytesToIp, ipToBytes } from './certs/ip.js';
 import { Flow, type FlowState } from './flow.js';
 import { now } from './util/time.js';
 import type { Client, Server } from './connection.js';
+
+/** The record types, class, opcode and response codes the proxy itself works with, by name. */
+export const DnsType = { A: 1, NS: 2, CNAME: 5, PTR: 12, TXT: 16, AAAA: 28, HTTPS: 65 } as const;
+export const DnsClass = { IN: 1 } as const;
+export const DnsOpcode = { QUERY: 0 } as const;
+export const DnsRcode = { NOERROR: 0, SERVFAIL: 2, NXDOMAIN: 3 } as const;
 
 /** DNS record types by number (the common ones; others print as TYPE<n>). */
 export const DNS_TYPES: Record<number, string> = {
@@ -93,17 +99,17 @@ export class DNSResourceRecord {
   dataText(): string {
     try {
       switch (this.type) {
-        case 1:
+        case DnsType.A:
           if (this.data.length !== 4) throw new Error('bad A');
           return Array.from(this.data).join('.');
-        case 28:
+        case DnsType.AAAA:
           if (this.data.length !== 16) throw new Error('bad AAAA');
-          return formatIPv6(this.data);
-        case 2:
-        case 5:
-        case 12:
+          return bytesToIp(this.data);
+        case DnsType.NS:
+        case DnsType.CNAME:
+        case DnsType.PTR:
           return readName(this.data, 0, this.data).name;
-        case 16:
+        case DnsType.TXT:
           return readTxt(this.data);
         default:
           return `0x${this.data.toString('hex')}`;
@@ -118,28 +124,6 @@ export class DNSResourceRecord {
   }
 }
 
-function formatIPv6(b: Buffer): string {
-  const groups: string[] = [];
-  for (let i = 0; i < 16; i += 2) groups.push(b.readUInt16BE(i).toString(16));
-  // Compress the longest run of zero groups, as inet_ntop does.
-  let bestStart = -1;
-  let bestLen = 0;
-  for (let i = 0; i < 8; ) {
-    if (groups[i] === '0') {
-      let j = i;
-      while (j < 8 && groups[j] === '0') j++;
-      if (j - i > bestLen && j - i > 1) {
-        bestStart = i;
-        bestLen = j - i;
-      }
-      i = j;
-    } else i++;
-  }
-  if (bestStart < 0) return groups.join(':');
-  const left = groups.slice(0, bestStart).join(':');
-  const right = groups.slice(bestStart + bestLen).join(':');
-  return `${left}::${right}`;
-}
 
 function readTxt(b: Buffer): string {
   const parts: string[] = [];
@@ -292,7 +276,7 @@ export class DNSMessage {
         if (start + len > data.length) throw new Error('record data out of bounds');
         let rdata = data.subarray(start, start + len);
         // Names inside NS/CNAME/PTR data may point into the message: store them expanded.
-        if (type === 2 || type === 5 || type === 12) rdata = writeName(readName(data, start, data).name);
+        if (type === DnsType.NS || type === DnsType.CNAME || type === DnsType.PTR) rdata = writeName(readName(data, start, data).name);
         sections[s]!.push(new DNSResourceRecord(name, type, cls, ttl, Buffer.from(rdata)));
         pos = start + len;
       }
@@ -368,18 +352,9 @@ export class DNSMessage {
 
 /** Build the RDATA of an A or AAAA record from an IP text. */
 export function ipToRdata(ip: string): Buffer {
-  if (isIP(ip) === 4) return Buffer.from(ip.split('.').map(Number));
-  if (isIP(ip) === 6) {
-    const [head, tail] = ip.includes('::') ? ip.split('::') : [ip, undefined];
-    const h = head ? head.split(':') : [];
-    const t = tail !== undefined && tail !== '' ? tail.split(':') : [];
-    const fill = tail !== undefined ? new Array(8 - h.length - t.length).fill('0') : [];
-    const groups = [...h, ...fill, ...t];
-    const b = Buffer.alloc(16);
-    groups.forEach((g, i) => b.writeUInt16BE(parseInt(g || '0', 16), i * 2));
-    return b;
-  }
-  throw new Error(`not an IP address: ${ip}`);
+  const bytes = ipToBytes(ip);
+  if (!bytes) throw new Error(`not an IP address: ${ip}`);
+  return bytes;
 }
 
 export interface DNSFlowState extends FlowState {

@@ -2,16 +2,11 @@ import { Resolver, getServers, promises as dnsPromises } from 'node:dns';
 import { readFile } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import type { Loader } from '../addonmanager.js';
-import { DNSResourceRecord, ipToRdata, type DNSFlow, type DNSMessage } from '../dns.js';
+import { parseAuthority } from '../http.js';
+import { DNSResourceRecord, DnsClass, DnsOpcode, DnsRcode, DnsType, ipToRdata, type DNSFlow, type DNSMessage } from '../dns.js';
 import type { Master } from '../master.js';
 import { modeType } from './util/mode.js';
 
-const TYPE_A = 1;
-const TYPE_AAAA = 28;
-const CLASS_IN = 1;
-const OPCODE_QUERY = 0;
-const RCODE_NXDOMAIN = 3;
-const RCODE_SERVFAIL = 2;
 
 /** Where the system keeps its host names (getaddrinfo reads it too). */
 const HOSTS_FILE = '/etc/hosts';
@@ -56,7 +51,7 @@ export class DnsResolver {
     if (!shouldResolve) return;
     const req = flow.request;
     const allIpLookups =
-      req.query && req.opCode === OPCODE_QUERY && req.questions.every((q) => (q.type === TYPE_A || q.type === TYPE_AAAA) && q.class_ === CLASS_IN);
+      req.query && req.opCode === DnsOpcode.QUERY && req.questions.every((q) => (q.type === DnsType.A || q.type === DnsType.AAAA) && q.class_ === DnsClass.IN);
     if (allIpLookups && this.master.options.get<boolean>('dns_use_hosts_file')) {
       flow.response = await this.resolveMessage(req);
     } else if (!flow.serverConn.address) {
@@ -69,7 +64,7 @@ export class DnsResolver {
     try {
       const answers: DNSResourceRecord[] = [];
       for (const q of message.questions) {
-        for (const ip of await this.lookup(q.name, q.type === TYPE_A ? 4 : 6)) {
+        for (const ip of await this.lookup(q.name, q.type === DnsType.A ? 4 : 6)) {
           answers.push(new DNSResourceRecord(q.name, q.type, q.class_, DNSResourceRecord.DEFAULT_TTL, ipToRdata(ip)));
         }
       }
@@ -102,9 +97,9 @@ export class DnsResolver {
       const code = (e as NodeJS.ErrnoException).code;
       // "No such name" is NXDOMAIN; "the name exists but has no address of this family" is an
       // empty NOERROR answer; anything else (no server reachable, a timeout) is SERVFAIL.
-      if (code === 'ENOTFOUND') throw new ResolveError(RCODE_NXDOMAIN);
+      if (code === 'ENOTFOUND') throw new ResolveError(DnsRcode.NXDOMAIN);
       if (code === 'ENODATA') return [];
-      throw new ResolveError(RCODE_SERVFAIL);
+      throw new ResolveError(DnsRcode.SERVFAIL);
     }
   }
 }
@@ -127,12 +122,9 @@ async function systemLookup(name: string, family: 4 | 6): Promise<string[]> {
 
 /** A name server entry ("8.8.8.8", "127.0.0.1:5353", "[::1]:5353", "::1") as an address, port 53 by default. */
 export function parseServer(spec: string): [string, number] {
-  const bracketed = /^\[([^\]]+)\](?::(\d+))?$/.exec(spec);
-  if (bracketed) return [bracketed[1]!, bracketed[2] ? Number(bracketed[2]) : 53];
-  if (isIP(spec) === 6) return [spec, 53];
-  const withPort = /^([^:]+):(\d+)$/.exec(spec);
-  if (withPort) return [withPort[1]!, Number(withPort[2])];
-  return [spec, 53];
+  // A bare IPv6 address is all colons; anything else is an authority with an optional port.
+  const authority = isIP(spec) === 6 ? null : parseAuthority(spec);
+  return authority ? [authority.host, authority.port ?? 53] : [spec, 53];
 }
 
 /** Addresses the hosts file gives `name` (case-insensitive, comments ignored), of one family. */

@@ -1,9 +1,8 @@
 import type { Loader } from '../addonmanager.js';
-import type { DNSFlow } from '../dns.js';
+import { DnsType, type DNSFlow } from '../dns.js';
 import type { Master } from '../master.js';
 
-/** DNS record type HTTPS (RFC 9460) and the SvcParamKeys this addon edits. */
-const TYPE_HTTPS = 65;
+/** The SvcParamKeys (RFC 9460) this addon edits. */
 const KEY_ALPN = 1;
 const KEY_ECH = 5;
 
@@ -94,7 +93,7 @@ export class StripDnsHttpsRecords {
     const stripH3 = this.master.options.has('http3') && !this.master.options.get<boolean>('http3');
     if (!stripEch && !stripH3) return;
     for (const answer of response.answers) {
-      if (answer.type !== TYPE_HTTPS) continue;
+      if (answer.type !== DnsType.HTTPS) continue;
       const sb = parseServiceBinding(answer.data);
       if (!sb) continue;
       let changed = false;
