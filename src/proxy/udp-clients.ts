@@ -38,7 +38,7 @@ export class UdpClients<T> {
 
   /** The client a datagram from `address` belongs to: known (and kept alive), or new. */
   get(address: [string, number]): UdpPeer<T> {
-    const key = `${address[0]} ${address[1]}`;
+    const key = keyOf(address);
     const known = this.peers.get(key);
     if (known) {
       known.idle.refresh();
@@ -55,12 +55,12 @@ export class UdpClients<T> {
 
   /** Keep `peer` alive: traffic the other way counts too. */
   touch(peer: UdpPeer<T>): void {
-    (peer as UdpPeer<T> & { idle: NodeJS.Timeout }).idle.refresh();
+    this.peers.get(keyOf(peer.client.peername!))?.idle.refresh();
   }
 
   /** End one client now (its flow failed, say). */
   endPeer(peer: UdpPeer<T>): Promise<void> {
-    return this.end(`${peer.client.peername![0]} ${peer.client.peername![1]}`);
+    return this.end(keyOf(peer.client.peername!));
   }
 
   async closeAll(): Promise<void> {
@@ -105,4 +105,8 @@ export class UdpClients<T> {
     void done.finally(() => this.ending.delete(done));
     return done;
   }
+}
+
+function keyOf(address: readonly [string, number] | readonly [string, number, number, number]): string {
+  return `${address[0]} ${address[1]}`;
 }
