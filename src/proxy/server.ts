@@ -9,8 +9,14 @@ import { checkConntrackReadable } from './original-destination.js';
 import { DnsServer } from './dns-server.js';
 import { UdpRelay } from './udp-relay.js';
 
-/** The modes this version can serve. */
-const SUPPORTED_MODES: ReadonlySet<string> = new Set(['regular', 'transparent', 'reverse', 'upstream', 'socks5', 'dns']);
+/** The TCP modes this version can serve (DNS and UDP relays are told apart by servesDns / relaysUdp). */
+const SUPPORTED_MODES: ReadonlySet<string> = new Set(['regular', 'transparent', 'reverse', 'upstream', 'socks5']);
+
+/** Why a listener could not start, as the startup error says it. */
+function startFailure(mode: ProxyMode, host: string, port: number, e: unknown): Error {
+  const why = (e as NodeJS.ErrnoException).code === 'EADDRINUSE' ? 'address already in use' : (e as Error).message;
+  return new Error(`Failed to start ${mode.description} on ${host || '*'}:${port}: ${why}`);
+}
 
 /** A UDP relay: reverse proxies to a udp:// target. */
 function relaysUdp(mode: ProxyMode): boolean {
@@ -82,22 +88,15 @@ export class ProxyServers {
   private listen(mode: ProxyMode, host: string, port: number): Promise<void> {
     return new Promise((resolve, reject) => {
       const server = net.createServer({ noDelay: true }, (socket) => this.accept(mode, socket));
-      server.on('error', (e: NodeJS.ErrnoException) => {
-        reject(new Error(`Failed to start ${mode.description} on ${host || '*'}:${port}: ${e.code === 'EADDRINUSE' ? 'address already in use' : e.message}`));
-      });
+      server.on('error', (e) => reject(startFailure(mode, host, port, e)));
       server.listen({ host: host || undefined, port }, () => {
-        const a = server.address() as net.AddressInfo;
-        const l: Listener = {
+        this.added({
           mode,
           host,
-          port: a.port,
+          port: (server.address() as net.AddressInfo).port,
           address: () => server.address() as net.AddressInfo | null,
           close: () => new Promise<void>((done) => server.close(() => done())),
-        };
-        this.listeners.push(l);
-        this.own.add(host || '', a.port);
-        const shown = host ? (host.includes(':') ? `[${host}]` : host) : '*';
-        this.master.log.info(`${mode.description} listening at ${shown}:${a.port}.`);
+        });
         server.removeAllListeners('error');
         server.on('error', (e) => this.master.log.error(`${mode.description}: ${e.message}`));
         resolve();
@@ -112,12 +111,17 @@ export class ProxyServers {
       await server.listen(host, port);
     } catch (e) {
       await server.close();
-      const code = (e as NodeJS.ErrnoException).code;
-      throw new Error(`Failed to start ${mode.description} on ${host || '*'}:${port}: ${code === 'EADDRINUSE' ? 'address already in use' : (e as Error).message}`);
+      throw startFailure(mode, host, port, e);
     }
-    this.listeners.push({ mode, host, port: server.port, address: () => server.address(), close: () => server.close() });
-    const shown = host ? (host.includes(':') ? `[${host}]` : host) : '*';
-    this.master.log.info(`${mode.description} listening at ${shown}:${server.port}.`);
+    this.added({ mode, host, port: server.port, address: () => server.address(), close: () => server.close() });
+  }
+
+  /** Keep a started listener, count its port as our own, and say where it listens. */
+  private added(l: Listener): void {
+    this.listeners.push(l);
+    this.own.add(l.host || '', l.port);
+    const shown = l.host ? (l.host.includes(':') ? `[${l.host}]` : l.host) : '*';
+    this.master.log.info(`${l.mode.description} listening at ${shown}:${l.port}.`);
   }
 
   private accept(mode: ProxyMode, socket: net.Socket): void {
@@ -134,13 +138,10 @@ export class ProxyServers {
 
   /** Close every listener and every client connection. */
   async stop(): Promise<void> {
-    const closing = this.listeners.splice(0).map(
-      (l) =>
-        new Promise<void>((resolve) => {
-          this.own.remove(l.port);
-          void l.close().then(resolve);
-        }),
-    );
+    const closing = this.listeners.splice(0).map((l) => {
+      this.own.remove(l.port);
+      return l.close();
+    });
     for (const s of this.sockets) s.destroy();
     await Promise.all(closing);
     await Promise.allSettled([...this.handlers]);
