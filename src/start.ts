@@ -54,7 +54,8 @@ export async function startProxy(opts: StartProxyOptions = {}): Promise<RunningP
   }
   const ps = master.addons.get('proxyserver') as ProxyServer | undefined;
   const listeners = ps?.listenAddresses() ?? [];
-  if (listeners.length === 0) {
+  // A library caller asked for every one of its modes: one that could not start is a failure.
+  if (listeners.length === 0 || (ps?.startErrors().length ?? 0) > 0) {
     await master.shutdown();
     throw new Error(errors.length ? errors.join('; ') : 'the proxy did not start');
   }

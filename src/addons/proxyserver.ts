@@ -18,17 +18,15 @@ const LISTEN_OPTIONS = ['mode', 'listen_host', 'listen_port', 'server'];
 export class ProxyServer {
   readonly name = 'proxyserver';
   private master!: Master;
-  servers: ProxyServers | null = null;
+  /** The servers for `mode`; created on load, updated whenever the listen options change. */
+  servers!: ProxyServers;
   /** Shared with every connection; replaced field by field on configure so running connections see changes. */
   private readonly options = {} as ProxyOptions;
   private isRunning = false;
-  /** Other listeners of this process (the mitmweb API) that proxied connections must never reach. */
-  private readonly extraOwnAddresses: Array<{ host: string; port: number }> = [];
-  /** Why the listeners last failed to start, or null. */
-  lastError: string | null = null;
 
   load(loader: Loader): void {
     this.master = loader.master;
+    this.servers = new ProxyServers(this.master, this.options);
     loader.addOption(
       'store_streamed_bodies',
       'bool',
@@ -79,7 +77,7 @@ export class ProxyServer {
       null,
       'Set the local IP address that mitmproxy should use when connecting to upstream servers.',
     );
-    loader.addCommand('proxyserver.active_connections', { help: 'Number of open client connections.', returns: 'int' }, () => this.servers?.activeConnections ?? 0);
+    loader.addCommand('proxyserver.active_connections', { help: 'Number of open client connections.', returns: 'int' }, () => this.servers.activeConnections);
   }
 
   private modes(): ProxyMode[] {
@@ -113,30 +111,26 @@ export class ProxyServer {
     }
     Object.assign(this.options, fresh);
     // Kept upstream connections were opened under the old TLS and routing settings.
-    if ([...updated].some((n) => KEEPALIVE_OPTIONS.has(n) || n.startsWith('tls_') || n.startsWith('ciphers_') || n.startsWith('ssl_'))) this.servers?.idle.clear();
+    if ([...updated].some((n) => KEEPALIVE_OPTIONS.has(n) || n.startsWith('tls_') || n.startsWith('ciphers_') || n.startsWith('ssl_'))) this.servers.idle.clear();
     if (updated.has('mode')) this.modes();
-    if (this.isRunning && LISTEN_OPTIONS.some((n) => updated.has(n))) await this.restart();
+    if (this.isRunning && LISTEN_OPTIONS.some((n) => updated.has(n))) await this.updateServers();
   }
 
   async running(): Promise<void> {
     this.isRunning = true;
-    await this.restart();
+    await this.updateServers();
   }
 
-  private async restart(): Promise<void> {
-    if (this.servers) await this.servers.stop();
-    this.servers = null;
-    if (!this.master.options.get<boolean>('server')) return;
-    const servers = new ProxyServers(this.master, this.options);
-    for (const a of this.extraOwnAddresses) servers.own.add(a.host, a.port);
-    try {
-      await servers.start(this.modes(), this.master.options.get<string>('listen_host'), this.master.options.get<number | null>('listen_port'));
-      this.servers = servers;
-      this.lastError = null;
-    } catch (e) {
-      this.lastError = (e as Error).message;
-      this.master.log.error((e as Error).message);
-    }
+  /** Start, keep or stop servers to match the options; false if any failed to start. */
+  private updateServers(): Promise<boolean> {
+    const o = this.master.options;
+    const modes = o.get<boolean>('server') ? this.modes() : [];
+    return this.servers.update(modes, o.get<string>('listen_host'), o.get<number | null>('listen_port'));
+  }
+
+  /** Why servers that should run do not, as their start failures said it. */
+  startErrors(): string[] {
+    return this.servers.servers.flatMap((s) => (s.lastError ? [s.lastError] : []));
   }
 
   /**
@@ -144,24 +138,20 @@ export class ProxyServer {
    * up there are refused like connections to the proxy's own ports (GHSA-wg33-5h85-7q5p).
    */
   addOwnAddress(host: string, port: number): void {
-    this.extraOwnAddresses.push({ host, port });
-    this.servers?.own.add(host, port);
+    this.servers.own.add(host, port);
   }
 
   removeOwnAddress(host: string, port: number): void {
-    const i = this.extraOwnAddresses.findIndex((a) => a.host === host && a.port === port);
-    if (i >= 0) this.extraOwnAddresses.splice(i, 1);
-    this.servers?.own.remove(port);
+    this.servers.own.remove(port);
   }
 
   /** The addresses the listeners are bound to, in mode order (port 0 resolved). */
   listenAddresses(): Array<{ mode: string; host: string; port: number }> {
-    return (this.servers?.listeners ?? []).map((l) => ({ mode: l.mode.fullSpec, host: l.host, port: l.port }));
+    return this.servers.listeners.map((l) => ({ mode: l.mode.fullSpec, host: l.host, port: l.port }));
   }
 
   async done(): Promise<void> {
     this.isRunning = false;
-    if (this.servers) await this.servers.stop();
-    this.servers = null;
+    await this.servers.stop();
   }
 }

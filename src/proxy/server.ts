@@ -41,16 +41,39 @@ export interface Listener {
 }
 
 /**
- * The proxy's listeners, one per mode spec, and the connections they accepted. The options
+ * The server for one entry of `mode`: its listener while it runs, or why it does not. Each
+ * starts and fails on its own, so one mode that cannot bind leaves the others serving.
+ */
+export interface ServerInstance {
+  readonly mode: ProxyMode;
+  /** Where it was asked to listen (`listen_host`/`listen_port` applied); a change restarts it. */
+  readonly host: string;
+  readonly requestedPort: number;
+  listener: Listener | null;
+  lastError: string | null;
+}
+
+/** Why `mode` cannot be served at all by this version, or null. */
+function unsupported(mode: ProxyMode): string | null {
+  if (servesDns(mode) || relaysUdp(mode)) return null;
+  if (mode.transportProtocol === 'udp') return `${mode.description} (${mode.fullSpec}) needs UDP, which is not supported yet.`;
+  if (!SUPPORTED_MODES.has(mode.type)) return `Proxy mode "${mode.type}" is not supported by mitmproxy-ts yet (${mode.fullSpec}).`;
+  return null;
+}
+
+/**
+ * The proxy's servers, one per mode spec, and the connections they accepted. The options
  * object is shared with every connection and updated in place on `configure`.
  */
 export class ProxyServers {
-  readonly listeners: Listener[] = [];
+  private instances: ServerInstance[] = [];
   readonly own = new OwnAddresses();
   /** Upstream connections kept between client connections from the same address. */
   readonly idle = new IdleConnections();
   private readonly sockets = new Set<net.Socket>();
   private readonly handlers = new Set<Promise<void>>();
+  /** Updates run one after another, each on the outcome of the one before. */
+  private updating: Promise<unknown> = Promise.resolve();
 
   constructor(
     private readonly master: Master,
@@ -61,51 +84,97 @@ export class ProxyServers {
     return this.sockets.size;
   }
 
-  /** Start a listener for each mode; on failure, close the ones already started and throw. */
-  async start(modes: ProxyMode[], listenHost: string, listenPort: number | null): Promise<void> {
-    for (const mode of modes) {
-      if (servesDns(mode) || relaysUdp(mode)) continue;
-      if (mode.transportProtocol === 'udp') throw new Error(`${mode.description} (${mode.fullSpec}) needs UDP, which is not supported yet.`);
-      if (!SUPPORTED_MODES.has(mode.type)) {
-        throw new Error(`Proxy mode "${mode.type}" is not supported by mitmproxy-ts yet (${mode.fullSpec}).`);
-      }
-    }
-    // A transparent listener learns destinations from the conntrack table: say at once when it cannot.
-    if (modes.some((m) => m.type === 'transparent')) await checkConntrackReadable();
-    try {
-      for (const mode of modes) {
-        const host = mode.listenHost(listenHost);
-        const port = mode.listenPort(listenPort) ?? 8080;
-        if (servesDns(mode) || relaysUdp(mode)) await this.listenDatagrams(mode, host, port);
-        else await this.listen(mode, host, port);
-      }
-    } catch (e) {
-      await this.stop();
-      throw e;
-    }
+  /** Every server, running or failed, in `mode` order. */
+  get servers(): readonly ServerInstance[] {
+    return this.instances;
   }
 
-  private listen(mode: ProxyMode, host: string, port: number): Promise<void> {
+  /** The running listeners, in `mode` order. */
+  get listeners(): Listener[] {
+    const out: Listener[] = [];
+    for (const i of this.instances) if (i.listener) out.push(i.listener);
+    return out;
+  }
+
+  /**
+   * Make the servers match `modes`: servers whose spec and address are unchanged keep running
+   * (and keep their port and connections), removed ones stop, new ones start. A server that
+   * fails records why and logs it; the rest are not affected. Resolves to false if any failed.
+   */
+  update(modes: ProxyMode[], listenHost: string, listenPort: number | null): Promise<boolean> {
+    const run = this.updating.then(() => this.applyUpdate(modes, listenHost, listenPort));
+    this.updating = run.catch(() => undefined);
+    return run;
+  }
+
+  private async applyUpdate(modes: ProxyMode[], listenHost: string, listenPort: number | null): Promise<boolean> {
+    const previous = [...this.instances];
+    const next: ServerInstance[] = [];
+    for (const mode of modes) {
+      const host = mode.listenHost(listenHost);
+      const requestedPort = mode.listenPort(listenPort) ?? 8080;
+      const i = previous.findIndex((p) => p.mode.fullSpec === mode.fullSpec && p.host === host && p.requestedPort === requestedPort);
+      next.push(i >= 0 ? previous.splice(i, 1)[0]! : { mode, host, requestedPort, listener: null, lastError: null });
+    }
+    this.instances = next;
+    // Free the ports of the removed servers before new ones may want them.
+    await Promise.all(previous.map((p) => this.stopInstance(p)));
+    let ok = true;
+    for (const instance of next) {
+      if (!instance.listener && !(await this.startInstance(instance))) ok = false;
+    }
+    return ok;
+  }
+
+  private async startInstance(instance: ServerInstance): Promise<boolean> {
+    const { mode, host, requestedPort } = instance;
+    try {
+      const why = unsupported(mode);
+      if (why) throw new Error(why);
+      // A transparent listener learns destinations from the conntrack table: say at once when it cannot.
+      if (mode.type === 'transparent') await checkConntrackReadable();
+      instance.listener = servesDns(mode) || relaysUdp(mode) ? await this.listenDatagrams(mode, host, requestedPort) : await this.listen(mode, host, requestedPort);
+      instance.lastError = null;
+    } catch (e) {
+      instance.lastError = (e as Error).message;
+      this.master.log.error(instance.lastError);
+      return false;
+    }
+    this.own.add(host || '', instance.listener.port);
+    this.master.log.info(`${mode.description} listening at ${showAddress(host, instance.listener.port)}.`);
+    return true;
+  }
+
+  /** Stop listening; connections already accepted go on until they end (as in mitmproxy). */
+  private async stopInstance(instance: ServerInstance): Promise<void> {
+    const l = instance.listener;
+    if (!l) return;
+    instance.listener = null;
+    this.own.remove(l.port);
+    await l.close();
+    this.master.log.info(`${instance.mode.description} at ${showAddress(l.host, l.port)} stopped.`);
+  }
+
+  private listen(mode: ProxyMode, host: string, port: number): Promise<Listener> {
     return new Promise((resolve, reject) => {
       const server = net.createServer({ noDelay: true }, (socket) => this.accept(mode, socket));
       server.on('error', (e) => reject(startFailure(mode, host, port, e)));
       server.listen({ host: host || undefined, port }, () => {
-        this.added({
+        server.removeAllListeners('error');
+        server.on('error', (e) => this.master.log.error(`${mode.description}: ${e.message}`));
+        resolve({
           mode,
           host,
           port: (server.address() as net.AddressInfo).port,
           address: () => server.address() as net.AddressInfo | null,
           close: () => new Promise<void>((done) => server.close(() => done())),
         });
-        server.removeAllListeners('error');
-        server.on('error', (e) => this.master.log.error(`${mode.description}: ${e.message}`));
-        resolve();
       });
     });
   }
 
   /** A listener that is not a TCP proxy: a DNS server (UDP and TCP) or a UDP relay. */
-  private async listenDatagrams(mode: ProxyMode, host: string, port: number): Promise<void> {
+  private async listenDatagrams(mode: ProxyMode, host: string, port: number): Promise<Listener> {
     const server = servesDns(mode) ? new DnsServer(this.master, mode) : new UdpRelay(this.master, mode);
     try {
       await server.listen(host, port);
@@ -113,15 +182,7 @@ export class ProxyServers {
       await server.close();
       throw startFailure(mode, host, port, e);
     }
-    this.added({ mode, host, port: server.port, address: () => server.address(), close: () => server.close() });
-  }
-
-  /** Keep a started listener, count its port as our own, and say where it listens. */
-  private added(l: Listener): void {
-    this.listeners.push(l);
-    this.own.add(l.host || '', l.port);
-    const shown = l.host ? (l.host.includes(':') ? `[${l.host}]` : l.host) : '*';
-    this.master.log.info(`${l.mode.description} listening at ${shown}:${l.port}.`);
+    return { mode, host, port: server.port, address: () => server.address(), close: () => server.close() };
   }
 
   private accept(mode: ProxyMode, socket: net.Socket): void {
@@ -136,15 +197,20 @@ export class ProxyServers {
     void p.finally(() => this.handlers.delete(p));
   }
 
-  /** Close every listener and every client connection. */
+  /** Stop every server and end every client connection. */
   async stop(): Promise<void> {
-    const closing = this.listeners.splice(0).map((l) => {
-      this.own.remove(l.port);
-      return l.close();
-    });
+    await this.updating;
+    const instances = this.instances;
+    this.instances = [];
+    const closing = instances.map((i) => this.stopInstance(i));
     for (const s of this.sockets) s.destroy();
     await Promise.all(closing);
     await Promise.allSettled([...this.handlers]);
     this.idle.clear();
   }
+}
+
+/** `host:port` as the listening messages show it (`*` for every interface). */
+function showAddress(host: string, port: number): string {
+  return `${host ? (host.includes(':') ? `[${host}]` : host) : '*'}:${port}`;
 }

@@ -3,12 +3,25 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import http from 'node:http';
 import net from 'node:net';
+import { once } from 'node:events';
+import type { ProxyServer } from '../../src/addons/proxyserver.js';
+import { serversJson } from '../../src/tools/web/state.js';
 import { startProxy } from '../../src/index.js';
 import { testConfdir, testProxy } from '../helpers/proxy.js';
 import { curl } from '../helpers/clients.js';
 import { echoServer } from '../helpers/servers.js';
 import { logRecorder, recorder } from './modes-helpers.js';
+
+/** Whether something accepts TCP connections on 127.0.0.1:port. */
+function accepts(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const c = net.connect(port, '127.0.0.1');
+    c.on('connect', () => (c.destroy(), resolve(true)));
+    c.on('error', () => resolve(false));
+  });
+}
 
 test('regular, socks5, reverse and upstream at once: one listener each, a startup line each, each serving its mode', async (t) => {
   const up = await echoServer(t);
@@ -56,4 +69,76 @@ test('two modes on the same address are refused; the port 0 exception lets tests
     startProxy({ options: { confdir: testConfdir(), mode: [`regular@${port}`, `socks5@${port}`] } }),
     (e: Error) => e.message.includes(`Cannot spawn multiple servers on the same address: regular@${port} and socks5@${port} both use 127.0.0.1:${port}`),
   );
+});
+
+test('changing `mode` while running starts and stops only what changed; a mode that cannot bind fails alone', async (t) => {
+  // An origin that holds /slow until told to answer: a request in flight across the change.
+  let release!: () => void;
+  const released = new Promise<void>((r) => (release = r));
+  let arrived!: () => void;
+  const slowArrived = new Promise<void>((r) => (arrived = r));
+  const origin = http.createServer((req, res) => {
+    if (req.url === '/slow') {
+      arrived();
+      void released.then(() => res.end('slow done'));
+    } else res.end('ok');
+  });
+  origin.listen(0, '127.0.0.1');
+  await once(origin, 'listening');
+  t.after(() => {
+    release();
+    origin.closeAllConnections();
+    origin.close();
+  });
+  const target = `http://127.0.0.1:${(origin.address() as net.AddressInfo).port}`;
+  const log = logRecorder();
+  const proxy = await testProxy(t, { options: { mode: ['regular@0'] }, addons: [log.addon] });
+  const ps = proxy.master.addons.get('proxyserver') as ProxyServer;
+  const regular = proxy.port;
+  const proxyUrl = `http://127.0.0.1:${regular}`;
+
+  const inflight = curl(['-x', proxyUrl, `${target}/slow`]);
+  await slowArrived;
+  await proxy.master.options.update({ mode: ['regular@0', 'socks5@0'] });
+  release();
+  const slow = await inflight;
+  assert.equal(slow.status, 200, 'the request in flight through the kept server completes');
+  assert.equal(slow.stdout, 'slow done');
+  const [kept, socks] = ps.listenAddresses();
+  assert.deepEqual(kept, { mode: 'regular@0', host: '127.0.0.1', port: regular }, 'the unchanged server keeps its port');
+  assert.equal((await curl(['--socks5-hostname', `127.0.0.1:${socks!.port}`, `${target}/socks`])).status, 200);
+
+  // A port someone else holds: that server fails, with its own error; the others go on.
+  const busy = net.createServer();
+  busy.listen(0, '127.0.0.1');
+  await once(busy, 'listening');
+  t.after(() => busy.close());
+  const busyPort = (busy.address() as net.AddressInfo).port;
+  await proxy.master.options.update({ mode: ['regular@0', `socks5@${busyPort}`] });
+  const state = serversJson(proxy.master);
+  assert.equal(state['regular@0']!.is_running, true);
+  assert.equal(state['regular@0']!.last_exception, null);
+  assert.deepEqual(state['regular@0']!.listen_addrs, [['127.0.0.1', regular]]);
+  assert.equal(state[`socks5@${busyPort}`]!.is_running, false);
+  assert.equal(state[`socks5@${busyPort}`]!.last_exception, `Failed to start SOCKS v5 proxy on 127.0.0.1:${busyPort}: address already in use`);
+  assert.equal((await curl(['-x', proxyUrl, `${target}/still`])).status, 200, 'the regular proxy still serves');
+  // The removed socks5@0 stopped listening, and said so.
+  assert.ok(log.logs.some((l) => l.message === `SOCKS v5 proxy at 127.0.0.1:${socks!.port} stopped.`));
+  assert.equal(await accepts(socks!.port), false, 'the removed server no longer accepts connections');
+});
+
+test('startProxy fails when any of its modes cannot start, and leaves nothing listening', async (t) => {
+  const busy = net.createServer();
+  busy.listen(0, '127.0.0.1');
+  await once(busy, 'listening');
+  t.after(() => busy.close());
+  const busyPort = (busy.address() as net.AddressInfo).port;
+  const log = logRecorder();
+  await assert.rejects(
+    startProxy({ options: { confdir: testConfdir(), mode: ['regular@0', `socks5@${busyPort}`] }, addons: [log.addon] }),
+    (e: Error) => e.message === `Failed to start SOCKS v5 proxy on 127.0.0.1:${busyPort}: address already in use`,
+  );
+  const started = log.logs.map((l) => /^HTTP\(S\) proxy listening at 127\.0\.0\.1:(\d+)\.$/.exec(l.message)?.[1]).find(Boolean);
+  assert.ok(started, 'the regular proxy had started');
+  assert.equal(await accepts(Number(started)), false, 'the regular proxy was stopped with the failed start');
 });

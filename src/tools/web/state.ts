@@ -29,10 +29,10 @@ export type StateJson = {
   localModeUnavailable: string | null;
 };
 
-/** The proxy servers by full mode spec, in `mode` order. */
+/** The proxy servers by full mode spec, in `mode` order, each running or with why it is not. */
 export function serversJson(master: Master): Record<string, ServerInfoJson> {
   const ps = master.addons.get('proxyserver') as ProxyServer | undefined;
-  const listeners = ps?.servers?.listeners ?? [];
+  const instances = ps?.servers.servers ?? [];
   const out: Record<string, ServerInfoJson> = {};
   const specs = master.options.has('mode') ? master.options.get<string[]>('mode') : [];
   for (const spec of specs) {
@@ -42,19 +42,15 @@ export function serversJson(master: Master): Record<string, ServerInfoJson> {
     } catch {
       continue;
     }
-    const running = listeners.filter((l) => l.mode.fullSpec === spec);
-    const addrs: Array<[string, number]> = [];
-    for (const l of running) {
-      const a = l.address();
-      if (a) addrs.push([a.address, a.port]);
-    }
+    const instance = instances.find((i) => i.mode.fullSpec === mode.fullSpec);
+    const address = instance?.listener?.address();
     out[mode.fullSpec] = {
       type: mode.type,
       description: mode.description,
       full_spec: mode.fullSpec,
-      is_running: running.length > 0,
-      last_exception: running.length > 0 ? null : (ps?.lastError ?? null),
-      listen_addrs: addrs,
+      is_running: Boolean(instance?.listener),
+      last_exception: instance?.lastError ?? null,
+      listen_addrs: address ? [[address.address, address.port]] : [],
     };
   }
   return out;
