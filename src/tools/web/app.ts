@@ -3,7 +3,7 @@
  * `/updates` WebSocket.
  *
  * Every request goes through the same steps, in Tornado's order (web-api.md §1–2):
- *   Host check (DNS rebinding) -> static files (no auth) -> route match (404) -> supported
+ *   static files (no auth) -> route match (404) -> supported
  *   method (405) -> XSRF double submit for unsafe methods (403) -> Sec-Fetch-Site (403) ->
  *   method implemented by the route (405) -> authentication (403) -> handler.
  * Answers get mitmweb's default security headers, an Etag (and 304) for GETs, and gzip when the
@@ -52,6 +52,15 @@ const COMPRESSIBLE = new Set([
   'application/xhtml+xml', 'image/svg+xml', 'application/octet-stream',
 ]);
 const GZIP_MIN_LENGTH = 1024;
+
+/** Whether a body of this type and length is gzipped for a client that accepts it (web-api.md §1.6). */
+function isCompressible(contentType: string, length: number): boolean {
+  return length >= GZIP_MIN_LENGTH && (contentType.startsWith('text/') || COMPRESSIBLE.has(contentType));
+}
+
+function acceptsGzip(acceptEncoding: string | undefined): boolean {
+  return /\bgzip\b/.test(acceptEncoding ?? '');
+}
 /** How much of a streamed answer may wait in memory for the client before we pause producing it. */
 const STREAM_BUFFER_BYTES = 512 * 1024;
 
@@ -59,9 +68,6 @@ const STREAM_BUFFER_BYTES = 512 * 1024;
 const MAX_BODY_BYTES = 1024 * 1024 * 1024;
 /** Largest body of a request that has not shown credentials yet (the login form is tiny). */
 const UNAUTHENTICATED_BODY_BYTES = 64 * 1024;
-
-export const DNS_REBIND_MESSAGE =
-  'To protect against DNS rebinding, mitmweb can only be accessed by IP at the moment. (https://github.com/mitmproxy/mitmproxy/issues/3234)';
 
 const STATIC_TYPES: Record<string, string> = {
   '.js': 'text/javascript',
@@ -174,25 +180,6 @@ export class WebApp {
   // ---------------------------------------------------------------------------------------------
   // Checks
 
-  /**
-   * DNS-rebinding protection: the Host must be an IP literal, `localhost`, or the configured
-   * `web_host`. (mitmweb dropped this check when it added token auth; we keep both.)
-   */
-  hostAllowed(hostHeader: string | undefined): boolean {
-    if (hostHeader === undefined || hostHeader === '') return true;
-    let h = hostHeader.trim().toLowerCase();
-    if (h.startsWith('[')) {
-      const end = h.indexOf(']');
-      if (end < 0) return false;
-      h = h.slice(0, end + 1);
-    } else {
-      h = h.replace(/:\d*$/, '');
-    }
-    if (/^(localhost|[0-9.]+|\[[0-9a-f:.]+\])$/.test(h)) return true;
-    const webHost = this.master.options.has('web_host') ? this.master.options.get<string>('web_host').toLowerCase() : '';
-    return webHost !== '' && (h === webHost || h === `[${webHost}]`);
-  }
-
   private xsrfState(ctx: RequestContext): XsrfState {
     let s = this.xsrfStates.get(ctx);
     if (!s) {
@@ -303,11 +290,6 @@ export class WebApp {
     const path = qi < 0 ? rawUrl : rawUrl.slice(0, qi);
     const query = new URLSearchParams(qi < 0 ? '' : rawUrl.slice(qi + 1));
 
-    if (!this.hostAllowed(req.headers.host)) {
-      req.resume();
-      this.sendPage(res, 403, DNS_REBIND_MESSAGE);
-      return;
-    }
     if (this.staticDir && (path.startsWith('/static/') || path === '/favicon.ico' || path === '/robots.txt')) {
       req.resume();
       await this.serveStatic(req, res, path === '/favicon.ico' || path === '/robots.txt' ? path.slice(1) : path.slice('/static/'.length));
@@ -401,15 +383,34 @@ export class WebApp {
       return;
     }
     const etag = `"${createHash('sha1').update(data).digest('hex')}"`;
-    const headers: Record<string, string> = { 'Content-Type': STATIC_TYPES[extname(file).toLowerCase()] ?? 'application/octet-stream', Etag: etag };
+    const ctype = STATIC_TYPES[extname(file).toLowerCase()] ?? 'application/octet-stream';
+    const headers: Record<string, string> = { 'Content-Type': ctype, Etag: etag };
     if (etagMatches(req.headers['if-none-match'], etag)) {
       res.writeHead(304, headers);
       res.end();
       return;
     }
+    if (isCompressible(ctype, data.length)) {
+      headers.Vary = 'Accept-Encoding';
+      if (acceptsGzip(req.headers['accept-encoding'])) {
+        data = await this.gzippedStatic(etag, data);
+        headers['Content-Encoding'] = 'gzip';
+      }
+    }
     headers['Content-Length'] = String(data.length);
     res.writeHead(200, headers);
     res.end(req.method === 'HEAD' ? undefined : data);
+  }
+
+  /** Compressed front-end files by Etag: the bundles are large and never change while we run. */
+  private readonly gzipCache = new Map<string, Promise<Buffer>>();
+  private gzippedStatic(etag: string, data: Buffer): Promise<Buffer> {
+    let cached = this.gzipCache.get(etag);
+    if (!cached) {
+      cached = gzip(data, { level: 9 });
+      this.gzipCache.set(etag, cached);
+    }
+    return cached;
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -464,7 +465,7 @@ export class WebApp {
     const ctype = String(headers.get('Content-Type') ?? '').split(';', 1)[0]!.trim();
     let out: NodeJS.WritableStream & { write(c: Buffer | string): boolean; readonly writableLength: number } = res;
     let gz: zlib.Gzip | null = null;
-    if (/\bgzip\b/.test(ctx.header('accept-encoding') ?? '') && (ctype.startsWith('text/') || COMPRESSIBLE.has(ctype))) {
+    if (acceptsGzip(ctx.header('accept-encoding')) && isCompressible(ctype, Infinity)) {
       headers.set('Content-Encoding', 'gzip');
       gz = zlib.createGzip({ level: 1, chunkSize: 64 * 1024 });
       gz.on('error', () => res.destroy());
@@ -543,9 +544,8 @@ export class WebApp {
     const ctype = String(headers.get('Content-Type') ?? '').split(';', 1)[0]!.trim();
     if (
       status !== 304 &&
-      length >= GZIP_MIN_LENGTH &&
-      /\bgzip\b/.test(ctx.header('accept-encoding') ?? '') &&
-      (ctype.startsWith('text/') || COMPRESSIBLE.has(ctype)) &&
+      isCompressible(ctype, length) &&
+      acceptsGzip(ctx.header('accept-encoding')) &&
       ctx.getResponseHeader('Content-Encoding') === undefined
     ) {
       // Compressed in the threadpool; large bodies (a big flow list or dump) trade a little size for a lot of time.
@@ -582,10 +582,6 @@ export class WebApp {
       const qi = rawUrl.indexOf('?');
       const path = qi < 0 ? rawUrl : rawUrl.slice(0, qi);
       const query = new URLSearchParams(qi < 0 ? '' : rawUrl.slice(qi + 1));
-      if (!this.hostAllowed(req.headers.host)) {
-        this.rawResponse(socket, 403, errorPage(403, DNS_REBIND_MESSAGE), [], DNS_REBIND_MESSAGE);
-        return;
-      }
       const match = matchRoute(path);
       if (!match) {
         this.rawResponse(socket, 404, errorPage(404));
