@@ -4,9 +4,26 @@ import type { ConnectionContext } from './context.js';
 export type Sniffed = 'tls' | 'http1' | 'h2' | 'tcp' | 'closed';
 
 const H2_PREFACE = 'PRI * HTTP/2.0\r\n';
-const HTTP_METHOD_START = /^[A-Za-z!#$%&'*+\-.^_`|~0-9]{1,32} /;
+const TOKEN_THEN_SPACE = /^[A-Za-z!#$%&'*+\-.^_`|~0-9]{1,32} /;
+const TOKEN = /^[A-Za-z!#$%&'*+\-.^_`|~0-9]{1,32}$/;
 
-/** Classify bytes: TLS handshake record, HTTP/2 preface, an HTTP/1 request line, or anything else. */
+/**
+ * Methods that make a request line HTTP at once, before its line end arrives: HTTP's own and
+ * WebDAV's. A client that sends one of them slowly is still served as HTTP.
+ */
+const KNOWN_METHODS: readonly string[] = [
+  'GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'CONNECT', 'OPTIONS', 'TRACE', 'PATCH',
+  'PROPFIND', 'PROPPATCH', 'MKCOL', 'COPY', 'MOVE', 'LOCK', 'UNLOCK', 'REPORT', 'SEARCH', 'MKCALENDAR',
+];
+
+/**
+ * Classify bytes: TLS handshake record, HTTP/2 preface, an HTTP/1 request line, or anything else.
+ *
+ * A request line with a known method is HTTP (waiting for a method name still arriving). Any
+ * other token counts as a method only when the bytes so far hold the whole first line, with its
+ * space, and start with three letters: mitmproxy's test. So a text protocol whose client speaks
+ * first without a line end ("hello tcp") is relayed as TCP rather than waiting for an HTTP line.
+ */
 export function classify(first: Buffer): Sniffed | 'more' {
   if (first.length === 0) return 'more';
   if (first[0] === 0x16) {
@@ -16,9 +33,14 @@ export function classify(first: Buffer): Sniffed | 'more' {
   const text = first.subarray(0, 40).toString('latin1');
   if (H2_PREFACE.startsWith(text) && text.length < H2_PREFACE.length) return 'more';
   if (text.startsWith(H2_PREFACE)) return 'h2';
-  if (HTTP_METHOD_START.test(text)) return 'http1';
-  // A method name still arriving: wait for the space that ends it.
-  if (/^[A-Za-z!#$%&'*+\-.^_`|~0-9]{1,32}$/.test(text) && first.length < 33) return 'more';
+  const method = TOKEN_THEN_SPACE.exec(text)?.[0].slice(0, -1);
+  if (method !== undefined) {
+    if (KNOWN_METHODS.includes(method)) return 'http1';
+    const lineEnd = first.indexOf(0x0a);
+    return lineEnd > method.length && /^[A-Za-z]{3}/.test(text) && !text.startsWith('SSH') ? 'http1' : 'tcp';
+  }
+  // A known method's name still arriving: wait for the space that ends it.
+  if (TOKEN.test(text) && KNOWN_METHODS.some((m) => m.startsWith(text))) return 'more';
   return 'tcp';
 }
 

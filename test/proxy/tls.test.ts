@@ -196,6 +196,21 @@ test('raw TCP through CONNECT is recorded as a TCP flow, both directions', async
   assert.ok(ends.includes('end'));
 });
 
+test('a tunnel whose client speaks first without a line end is TCP, not a half-read HTTP request', async (t) => {
+  const up = await rawServer(t, (s) => s.on('data', (d) => s.write(`echo: ${d}`)));
+  const tcp: TCPFlow[] = [];
+  const proxy = await testProxy(t, { addons: [{ name: 'spy', tcp_start: (f: TCPFlow) => void tcp.push(f) }] });
+  const s = await connectTunnel(proxy.port, `127.0.0.1:${up.port}`);
+  t.after(() => s.destroy());
+  const received: string[] = [];
+  s.on('data', (d) => received.push(d.toString()));
+  s.write('hello tcp');
+  for (let i = 0; i < 250 && received.length === 0; i++) await sleep(20);
+  assert.equal(received.join(''), 'echo: hello tcp');
+  assert.equal(tcp.length, 1);
+  assert.deepEqual(tcp[0]!.messages.map((m) => m.content.toString()), ['hello tcp', 'echo: hello tcp']);
+});
+
 test('odd clients: no SNI (IP target), h2 offered, a handshake aborted, a client that distrusts our CA — no crash, clear log lines', async (t) => {
   const port = await httpsUpstream(t);
   const proxy = await testProxy(t, { options: { ssl_insecure: true } });
