@@ -8,7 +8,13 @@ import { pathToFileURL } from 'node:url';
  * works), and the bare name 'mitmproxy-ts' resolves to this very copy of the package, so classes
  * and state are shared with the running proxy. Both happen in a module loader hook (node's
  * `module.register`, Node >= 20.6).
+ *
+ * The hook is process-wide, so it only touches what belongs to a script: the script's URL carries
+ * a marker query (`SCRIPT_MARK`), and the files it imports from outside node_modules inherit it.
+ * A program that embeds the proxy keeps its own module resolution and its own TypeScript loader;
+ * and a script's helper files reload with it, since the marker changes with every load.
  */
+export const SCRIPT_MARK = 'mitmproxy-ts-script';
 
 const require = createRequire(import.meta.url);
 
@@ -23,23 +29,29 @@ export async function initialize(data) {
   packageIndex = data.index;
 }
 const TS = /\\.[cm]?ts$/;
+const MARK = /[?&]${SCRIPT_MARK}=([^&#]*)/;
+const withoutQuery = (url) => url.split(/[?#]/)[0];
 export async function resolve(specifier, context, next) {
+  const mark = MARK.exec(context.parentURL ?? '');
+  if (!mark) return next(specifier, context);
   if (specifier === 'mitmproxy-ts') return { url: packageIndex, shortCircuit: true };
+  let resolved;
   try {
-    return await next(specifier, context);
+    resolved = await next(specifier, context);
   } catch (e) {
     // TypeScript sources import "./util.js" meaning "./util.ts".
-    const parent = context.parentURL ? context.parentURL.split('?')[0] : '';
-    if (TS.test(parent) && /^\\.\\.?\\//.test(specifier) && /\\.[cm]?js$/.test(specifier)) {
-      return next(specifier.replace(/\\.([cm]?)js$/, '.$1ts'), context);
-    }
-    throw e;
+    if (!(TS.test(withoutQuery(context.parentURL)) && /^\\.\\.?\\//.test(specifier) && /\\.[cm]?js$/.test(specifier))) throw e;
+    resolved = await next(specifier.replace(/\\.([cm]?)js$/, '.$1ts'), context);
   }
+  const url = resolved.url;
+  if (url.startsWith('file:') && !url.includes('/node_modules/') && !/[?#]/.test(url)) {
+    return { ...resolved, url: url + '?${SCRIPT_MARK}=' + mark[1], shortCircuit: true };
+  }
+  return resolved;
 }
 export async function load(url, context, next) {
-  const bare = url.split('?')[0];
-  if (bare.startsWith('file:') && TS.test(bare)) {
-    const path = fileURLToPath(bare);
+  if (url.startsWith('file:') && MARK.test(url) && TS.test(withoutQuery(url))) {
+    const path = fileURLToPath(withoutQuery(url));
     const source = await readFile(path, 'utf8');
     const out = await esbuild.transform(source, { loader: 'ts', format: 'esm', sourcefile: path, sourcemap: 'inline', target: 'node20' });
     return { format: 'module', source: out.code, shortCircuit: true };

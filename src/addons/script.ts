@@ -1,6 +1,6 @@
 import { statSync, existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { installScriptLoaderHooks, syntaxErrorLocation } from './script-modules.js';
+import { SCRIPT_MARK, installScriptLoaderHooks, syntaxErrorLocation } from './script-modules.js';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Loader } from '../addonmanager.js';
@@ -46,7 +46,7 @@ async function importFresh(path: string, version: number): Promise<Record<string
       // not loaded as CommonJS before
     }
   }
-  return (await import(`${pathToFileURL(path).href}?v=${version}`)) as Record<string, unknown>;
+  return (await import(`${pathToFileURL(path).href}?${SCRIPT_MARK}=${version}`)) as Record<string, unknown>;
 }
 
 /**

@@ -1,13 +1,15 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync, rmSync, utimesSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync, rmSync, utimesSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { runCli } from '../helpers/cli.js';
+import { ROOT, runCli } from '../helpers/cli.js';
 import { curl } from '../helpers/clients.js';
 import { echoServer } from '../helpers/servers.js';
-import { testProxy } from '../helpers/proxy.js';
+import { testConfdir, testProxy } from '../helpers/proxy.js';
 
 function tmp(t: { after: (fn: () => void) => void }): string {
   const dir = mkdtempSync(join(tmpdir(), 'mitmproxy-ts-scripts-'));
@@ -91,4 +93,41 @@ test('a TypeScript syntax error names the file and line; a throwing load hook is
   await until(() => proxy.logs.some((e) => e.level === 'error' && e.message.includes('no thanks')), 'the load error');
   const r = await curl(['-x', proxy.url, `http://127.0.0.1:${proxy.port}/`]);
   assert.equal(r.status, 502, 'the proxy still serves');
+});
+
+test("a script's own TypeScript helper files are compiled, and reload with the script", async (t) => {
+  const dir = tmp(t);
+  const up = await echoServer(t);
+  const helper = join(dir, 'helper.ts');
+  const script = join(dir, 'main.ts');
+  writeFileSync(helper, "export const version: string = 'helper 1';\n");
+  writeFileSync(script, "import { version } from './helper.js';\nexport function request(flow: { request: { headers: { set(k: string, v: string): void } } }): void { flow.request.headers.set('x-helper', version); }\n");
+  const tool = await runCli(t, ['dump', '-p', '0', '--listen-host', '127.0.0.1', '-s', script]);
+  const helperVersion = async () => {
+    const h: string[] = JSON.parse((await curl(['-x', `http://127.0.0.1:${tool.port}`, `${up.url}/v`])).stdout).rawHeaders;
+    return h[h.indexOf('x-helper') + 1];
+  };
+  assert.equal(await helperVersion(), 'helper 1');
+  rewrite(helper, "export const version: string = 'helper 2';\n", 5);
+  rewrite(script, readFileSync(script, 'utf8') + '// touched\n', 5);
+  await until(async () => (await helperVersion()) === 'helper 2', 'the helper edited with the script');
+});
+
+test("the script loader leaves the embedding program's own modules alone", async (t) => {
+  const dir = tmp(t);
+  writeFileSync(join(dir, 'script.ts'), "import { VERSION } from 'mitmproxy-ts';\nexport function running(): void { console.log('SCRIPT RAN ' + typeof VERSION); }\n");
+  // TypeScript that node cannot load by itself (an enum: not even Node 24's type stripping takes it).
+  writeFileSync(join(dir, 'host.ts'), 'enum Color { Red }\nexport const red = Color.Red;\n');
+  const program = [
+    `import { startProxy } from ${JSON.stringify(pathToFileURL(join(ROOT, 'dist/src/index.js')).href)};`,
+    `const proxy = await startProxy({ options: { confdir: ${JSON.stringify(testConfdir())}, scripts: [${JSON.stringify(join(dir, 'script.ts'))}] } });`,
+    `try { await import(${JSON.stringify(pathToFileURL(join(dir, 'host.ts')).href)}); console.log('HOST TS COMPILED BY THE PROXY'); }`,
+    `catch (e) { console.log('HOST TS LEFT TO NODE: ' + e.code); }`,
+    'await proxy.close();',
+  ].join('\n');
+  const out = await new Promise<string>((resolve, reject) => {
+    execFile(process.execPath, ['--input-type=module', '-e', program], { cwd: dir, timeout: 60_000 }, (err, stdout, stderr) => (err ? reject(new Error(`${err.message}\n${stderr}`)) : resolve(stdout)));
+  });
+  assert.match(out, /SCRIPT RAN string/, 'the script itself was compiled and found mitmproxy-ts');
+  assert.match(out, /HOST TS LEFT TO NODE: ERR_/);
 });
