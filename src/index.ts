@@ -1,3 +1,4 @@
+/// <reference types="node" preserve="true" />
 /**
  * mitmproxy-ts as a library: start a proxy in your process, add addons written in TypeScript,
  * and inspect flows. Names of hooks, options and commands are mitmproxy's.
@@ -6,11 +7,12 @@
  *     const proxy = await startProxy({ addons: [{ response(flow: HTTPFlow) { ... } }] });
  */
 export { startProxy, type StartProxyOptions, type RunningProxy } from './start.js';
+export type { ProxyServer } from './addons/proxyserver.js';
 export { Master } from './master.js';
 export { AddonManager, AddonHalt, Loader } from './addonmanager.js';
-export { OptManager, OptionsError, type OptionType, type OptionValue } from './optmanager.js';
-export { CommandManager, CommandError, type CommandSpec, type CommandParam, type CommandType } from './command.js';
-export { EventLog, type LogEntry, type LogLevel } from './log.js';
+export { OptManager, OptionsError, type OptionType, type OptionValue, type OptionDef, type ChangeListener } from './optmanager.js';
+export { CommandManager, CommandError, Command, type CommandSpec, type CommandParam, type CommandType, type CommandFunction } from './command.js';
+export { EventLog, type LogEntry, type LogLevel, type LogListener } from './log.js';
 export type {
   Addon,
   ClientHello,
@@ -23,18 +25,18 @@ export type {
   HookName,
 } from './hooks.js';
 export { HOOK_NAMES } from './hooks.js';
-export { Flow, FlowError, type FlowState, type FlowType, type MetadataValue } from './flow.js';
-export { HTTPFlow, Request, Response, Message, type StreamSetting } from './http.js';
+export { Flow, FlowError, type FlowState, type FlowType, type MetadataValue, type ReplayKind } from './flow.js';
+export { HTTPFlow, Request, Response, Message, type StreamSetting, type HTTPFlowState, type RequestState, type ResponseState } from './http.js';
 export { Headers, type HeaderField, type HeadersInit } from './headers.js';
-export { Client, Server, Connection, type Address, type TlsVersion } from './connection.js';
-export { WebSocketData, WebSocketMessage, Opcode } from './websocket.js';
-export { TCPFlow, TCPMessage, UDPFlow, UDPMessage } from './tcp.js';
-export { DNSFlow, DNSMessage, DNSQuestion, DNSResourceRecord } from './dns.js';
+export { Client, Server, Connection, type Address, type TlsVersion, type ClientState, type ServerState, type Via, type TransportProtocol } from './connection.js';
+export { WebSocketData, WebSocketMessage, Opcode, type WebSocketState, type WebSocketMessageState } from './websocket.js';
+export { TCPFlow, TCPMessage, UDPFlow, UDPMessage, type TCPFlowState, type UDPFlowState } from './tcp.js';
+export { DNSFlow, DNSMessage, DNSQuestion, DNSResourceRecord, type DNSFlowState, type DNSMessageState, type DNSQuestionState, type DNSResourceRecordState } from './dns.js';
 export { type AnyFlow, flowFromState } from './flows.js';
 export { ContentEncodingError } from './encoding.js';
 export { MultiDict } from './util/multidict.js';
 export { defaultAddons } from './addons/index.js';
-export { DumpMaster } from './tools/dump.js';
+export { DumpMaster, type DumpMasterOptions } from './tools/dump.js';
 export { VERSION } from './version.js';
 
 // Flow filters: `parseFilter('~d example.com & ~c 200').match(flow)`.
@@ -61,4 +63,6 @@ export {
   exportToString,
   EXPORT_FORMATS,
   type ExportFormat,
+  type ExportOptions,
 } from './io/index.js';
+export type { PyJson } from './io/pyjson.js';

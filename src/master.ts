@@ -1,9 +1,12 @@
 import { AddonManager } from './addonmanager.js';
 import { CommandManager } from './command.js';
-import { EventLog } from './log.js';
+import { EventLog, type LogEntry } from './log.js';
 import { OptManager } from './optmanager.js';
 import { declareCoreOptions } from './options.js';
 import type { Addon } from './hooks.js';
+
+/** The log line of an `add_log` handler that failed (AddonManager's "Addon error: name.hook: ..."). */
+const ADD_LOG_FAILURE = /^Addon error: .*\.add_log: /;
 
 /**
  * The centre of a running proxy: options, the addon chain, commands and the event log. The proxy
@@ -34,6 +37,27 @@ export class Master {
     this.options.onChange(async (updated) => {
       if (this.configured) await this.addons.trigger('configure', updated);
     });
+    this.log.subscribe((entry) => this.deliverLogEntry(entry));
+  }
+
+  /** True while `add_log` handlers run: what they log themselves is not fed back to them. */
+  private inAddLog = false;
+
+  /**
+   * The `add_log` hook (deprecated in mitmproxy, still fired there): each log entry, after the
+   * code that logged it has returned. A handler's own entries and its failures are not sent back
+   * to it, which would loop forever.
+   */
+  private deliverLogEntry(entry: LogEntry): void {
+    if (this.inAddLog || !this.addons.hasHandlers('add_log') || ADD_LOG_FAILURE.test(entry.message)) return;
+    queueMicrotask(() => {
+      this.inAddLog = true;
+      try {
+        void this.addons.trigger('add_log', entry);
+      } finally {
+        this.inAddLog = false;
+      }
+    });
   }
 
   private configured = false;
@@ -48,14 +72,25 @@ export class Master {
    * `proxyserver` addon starts its listeners in `running`.
    */
   async run(): Promise<void> {
+    if (this.shuttingDown) throw new Error('This master has been shut down; create a new one to run again.');
     this.configured = true;
     await this.addons.trigger('configure', new Set(this.options.names()));
     await this.addons.trigger('running');
     this.isRunning = true;
   }
 
-  /** Stop: every addon gets `done` (listeners close, files are flushed). Safe to call twice. */
-  shutdown(): Promise<void> {
+  /**
+   * What the process running this master should exit with: 0, or 1 once a failure asked for the
+   * shutdown (the command line tools return it; a program embedding the proxy may read it).
+   */
+  exitCode = 0;
+
+  /**
+   * Stop: every addon gets `done` (listeners close, files are flushed). Safe to call twice.
+   * `exitCode` 1 says the proxy stops because something failed (see `Master.exitCode`).
+   */
+  shutdown(exitCode = 0): Promise<void> {
+    this.exitCode = Math.max(this.exitCode, exitCode);
     if (!this.shuttingDown) {
       this.shuttingDown = (async () => {
         this.exitResolve();

@@ -3,7 +3,7 @@ import type { Loader } from '../addonmanager.js';
 import type { Master } from '../master.js';
 import type { AnyFlow } from '../flows.js';
 import { CommandError } from '../command.js';
-import { EXPORT_FORMATS, exportToBytes, exportToString, isExportFormat, type ExportOptions } from '../io/export.js';
+import { EXPORT_FORMATS, exportToBytes, exportToString, isExportFormat, type ExportFormat, type ExportOptions } from '../io/export.js';
 
 /** Copying to the clipboard is not something a headless proxy can do; say so plainly. */
 export const NO_CLIPBOARD = 'No clipboard is available in mitmproxy-ts: use export (returns the text) or export.file instead.';
@@ -71,14 +71,14 @@ export class Export {
     return [...EXPORT_FORMATS].sort();
   }
 
-  private check(format: string): void {
+  private check(format: string): ExportFormat {
     if (!isExportFormat(format)) throw new CommandError(`No such export format: ${format}`);
+    return format;
   }
 
   /** `export.file`: bytes as they are, text as UTF-8. A write error is logged, as in mitmproxy. */
   file(format: string, flow: AnyFlow, path: string): void {
-    this.check(format);
-    const data = exportToBytes(format, flow, this.options());
+    const data = exportToBytes(this.check(format), flow, this.options());
     try {
       writeFileSync(path, data);
     } catch (e) {
@@ -87,13 +87,11 @@ export class Export {
   }
 
   clip(format: string, flow: AnyFlow): void {
-    this.check(format);
-    exportToString(format, flow, this.options());
+    exportToString(this.check(format), flow, this.options());
     throw new CommandError(NO_CLIPBOARD);
   }
 
   exportStr(format: string, flow: AnyFlow): string {
-    this.check(format);
-    return exportToString(format, flow, this.options());
+    return exportToString(this.check(format), flow, this.options());
   }
 }

@@ -106,8 +106,7 @@ export class Save {
       // Traffic must not go on unrecorded: report loudly and stop the proxy (mitmproxy exits).
       this.failed = true;
       this.master.log.error(`Error while writing to ${this.currentPath}: ${osMessage(e)}`);
-      process.exitCode = 1;
-      void this.master.shutdown();
+      void this.master.shutdown(1);
       return;
     }
     this.activeFlows.delete(flow);
@@ -115,10 +114,13 @@ export class Save {
 
   done(): void {
     if (!this.writer) return;
-    try {
-      for (const f of this.activeFlows) this.write(f);
-    } catch (e) {
-      this.master.log.error(`Error while writing to ${this.currentPath}: ${osMessage(e)}`);
+    // After a failed write the file is not written again (the failure was reported once).
+    if (!this.failed) {
+      try {
+        for (const f of this.activeFlows) this.write(f);
+      } catch (e) {
+        this.master.log.error(`Error while writing to ${this.currentPath}: ${osMessage(e)}`);
+      }
     }
     this.activeFlows.clear();
     this.currentPath = null;

@@ -134,6 +134,11 @@ export class TlsConfig {
     void this.certStore().catch((e) => this.master.log.error(`Cannot load the certificate authority: ${(e as Error).message}`));
   }
 
+  /** A CA still being created finishes before the proxy counts as stopped (its files are complete). */
+  async done(): Promise<void> {
+    await this.storeLoading?.catch(() => undefined);
+  }
+
   private loadStore(): Promise<CertStore> {
     const job = CertStore.open(certStoreConfigFromOptions(this.master.options), { onWarning: (m) => this.master.log.warn(m) });
     this.storeLoading = job;

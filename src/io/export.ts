@@ -243,7 +243,7 @@ export function isExportFormat(format: string): format is ExportFormat {
 }
 
 /** Render a flow in a format: a string for the command lines, bytes for the raw formats. */
-export function exportFlow(format: string, f: AnyFlow, opts: ExportOptions = {}): string | Buffer {
+export function exportFlow(format: ExportFormat, f: AnyFlow, opts: ExportOptions = {}): string | Buffer {
   switch (format) {
     case 'curl':
       return curlCommand(f, opts);
@@ -261,14 +261,14 @@ export function exportFlow(format: string, f: AnyFlow, opts: ExportOptions = {})
 }
 
 /** What the `export` command returns: text, with undecodable bytes shown as `\xNN`. */
-export function exportToString(format: string, f: AnyFlow, opts: ExportOptions = {}): string {
+export function exportToString(format: ExportFormat, f: AnyFlow, opts: ExportOptions = {}): string {
   const v = exportFlow(format, f, opts);
   const bytes = typeof v === 'string' ? encodeUtf8Surrogateescape(v) : v;
   return decodeUtf8Backslashreplace(bytes);
 }
 
 /** What `export.file` writes: bytes as they are, text as UTF-8 (surrogate escapes back to their bytes). */
-export function exportToBytes(format: string, f: AnyFlow, opts: ExportOptions = {}): Buffer {
+export function exportToBytes(format: ExportFormat, f: AnyFlow, opts: ExportOptions = {}): Buffer {
   const v = exportFlow(format, f, opts);
   return typeof v === 'string' ? encodeUtf8Surrogateescape(v) : v;
 }

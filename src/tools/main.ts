@@ -102,5 +102,5 @@ export async function runTool(tool: ToolName, argv: string[], programName = tool
   errorcheck?.finish();
   await master.shouldExit;
   await master.shutdown();
-  return 0;
+  return master.exitCode;
 }

@@ -88,9 +88,9 @@ export class WebMaster extends Master {
    * Stop: flows still held by interception are killed first, so the connections waiting on them
    * end and the proxy can close (mitmproxy cancels them with its connection tasks).
    */
-  override shutdown(): Promise<void> {
+  override shutdown(exitCode = 0): Promise<void> {
     for (const f of this.view.storedFlows()) if (f.intercepted && f.killable) f.kill();
-    return super.shutdown();
+    return super.shutdown(exitCode);
   }
 
   /** The URL of the API with the token (`http://127.0.0.1:8081/?token=...`). */
