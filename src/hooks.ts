@@ -1,3 +1,4 @@
+import type { LayerName } from './proxy/next-layer.js';
 import type { Client, Server } from './connection.js';
 import type { HTTPFlow } from './http.js';
 import type { TCPFlow, UDPFlow } from './tcp.js';
@@ -67,8 +68,12 @@ export interface NextLayerData {
   dataClient(): Buffer;
   /** Bytes received from the server so far. */
   dataServer(): Buffer;
-  /** "http", "tls", "tcp", "udp", "dns" or null to let the proxy decide. */
-  layer: string | null;
+  /**
+   * The layer the proxy chose; set it to change the choice: "http" (HTTP/1 or HTTP/2 as the
+   * bytes say), "tls" (intercept TLS), "tcp" (a recorded TCP flow) or "ignore" (relay the bytes
+   * untouched, unrecorded). null leaves the proxy's choice.
+   */
+  layer: LayerName | null;
 }
 
 type MaybePromise<T> = T | Promise<T>;

@@ -25,6 +25,7 @@ export type {
   HookName,
 } from './hooks.js';
 export { HOOK_NAMES } from './hooks.js';
+export { LAYER_NAMES, type LayerName } from './proxy/next-layer.js';
 export { Flow, FlowError, type FlowState, type FlowType, type MetadataValue, type ReplayKind } from './flow.js';
 export { HTTPFlow, Request, Response, Message, type StreamSetting, type HTTPFlowState, type RequestState, type ResponseState } from './http.js';
 export { Headers, type HeaderField, type HeadersInit } from './headers.js';

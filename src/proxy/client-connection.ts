@@ -13,7 +13,8 @@ import { UpstreamPool, ConnectError } from './upstream-pool.js';
 import { serveHttp1, sendConnectResponse } from './http1-client-side.js';
 import { relayRaw, relayTcpFlow } from './tcp-relay.js';
 import { relayWebSocket } from './websocket.js';
-import { sniff } from './sniff.js';
+import { eagerConnection, sniff } from './sniff.js';
+import { chooseLayer, type LayerName } from './next-layer.js';
 import { interceptClientTls } from './tls-client.js';
 import { socks5Handshake } from './socks5.js';
 import { modeVia } from './upstream-proxy.js';
@@ -107,7 +108,9 @@ async function serveConnection(ctx: ConnectionContext): Promise<void> {
       }
       const kind = await sniff(ctx);
       if (kind === 'closed') return;
-      if (kind === 'tls') {
+      // Without a destination yet, only HTTP (proxy requests) or TLS to the proxy itself can be served.
+      const layer = await chooseLayer(ctx, kind === 'tls' ? 'tls' : 'http', ['http', 'tls']);
+      if (layer === 'tls') {
         // A "secure web proxy": the client speaks TLS to the proxy itself, then HTTP/1 proxy requests.
         const r = await interceptClientTls(ctx, { forceAlpn: 'http/1.1' });
         if (r.kind !== 'intercepted') return;
@@ -246,33 +249,45 @@ async function handleConnect(ctx: ConnectionContext, flow: HTTPFlow): Promise<'t
 
 /**
  * Serve what a tunnel (or a reverse proxy connection) carries: TLS (intercepted or passed
- * through), HTTP/1, or raw TCP. `rawTcp` forces raw TCP after any TLS (reverse tcp:/tls: modes).
+ * through), HTTP, or raw TCP. `rawTcp` forces raw TCP after any TLS (reverse tcp:/tls: modes).
+ * The choice is the proxy's (ignore_hosts, tcp_hosts, rawtcp, the first bytes) unless a
+ * `next_layer` handler makes another.
  */
 async function serveTunnel(ctx: ConnectionContext, rawTcp: boolean): Promise<void> {
-  let kind = await sniff(ctx);
+  const kind = await sniff(ctx);
   if (kind === 'closed') return;
-  if (kind === 'tls') {
-    if (ctx.mode.type !== 'reverse') ctx.server.tls = true;
-    const r = await interceptClientTls(ctx, { http2Supported: true });
-    if (r.kind === 'failed') return;
-    if (r.kind === 'passthrough') {
-      await relayToServer(ctx, { passthrough: true, tls: false });
-      return;
-    }
-    if (rawTcp || hostIsTcp(ctx, ctx.client.sni)) {
-      await relayToServer(ctx, { passthrough: false, tls: true });
-      return;
-    }
-    kind = r.alpn === 'h2' ? 'h2' : 'http1';
-  } else if (rawTcp || hostIsTcp(ctx, null)) {
-    kind = 'tcp';
-  } else if (kind === 'http1' && hostIsIgnored(ctx, null)) {
+  let proposed: LayerName;
+  if (kind === 'tls') proposed = 'tls';
+  else if (rawTcp || hostIsTcp(ctx, null)) proposed = 'tcp';
+  else if (kind === 'tcp') proposed = ctx.options.rawtcp ? 'tcp' : 'ignore';
+  else proposed = hostIsIgnored(ctx, null) ? 'ignore' : 'http';
+  const layer = await chooseLayer(ctx, proposed);
+  if (layer === 'tls') await serveClientTls(ctx, rawTcp);
+  else if (layer === 'http') await (kind === 'h2' ? serveHttp2(ctx) : serveHttpLayers(ctx));
+  else await relayToServer(ctx, { passthrough: layer === 'ignore', tls: false });
+}
+
+/**
+ * Intercept the client's TLS, then serve what it carries: HTTP when ALPN says so; otherwise the
+ * first decrypted bytes decide, and a server that greets first (SMTPS, IMAPS) makes it TCP.
+ */
+async function serveClientTls(ctx: ConnectionContext, rawTcp: boolean): Promise<void> {
+  if (ctx.mode.type !== 'reverse') ctx.server.tls = true;
+  const r = await interceptClientTls(ctx, { http2Supported: true });
+  if (r.kind === 'failed') return;
+  if (r.kind === 'passthrough') {
     await relayToServer(ctx, { passthrough: true, tls: false });
     return;
   }
-  if (kind === 'http1') await serveHttpLayers(ctx);
-  else if (kind === 'h2') await serveHttp2(ctx);
-  else await relayToServer(ctx, { passthrough: !ctx.options.rawtcp, tls: false });
+  const inner = r.alpn === 'h2' ? 'h2' : r.alpn === 'http/1.1' || rawTcp ? 'http1' : await sniff(ctx);
+  if (inner === 'closed') return;
+  let proposed: LayerName;
+  if (rawTcp || hostIsTcp(ctx, ctx.client.sni)) proposed = 'tcp';
+  else if (inner === 'tcp' || inner === 'tls') proposed = ctx.options.rawtcp ? 'tcp' : 'ignore';
+  else proposed = 'http';
+  const layer = await chooseLayer(ctx, proposed, ['http', 'tcp', 'ignore']);
+  if (layer === 'http') await (inner === 'h2' ? serveHttp2(ctx) : serveHttpLayers(ctx));
+  else await relayToServer(ctx, { passthrough: layer === 'ignore', tls: true });
 }
 
 /** Relay the connection's bytes to its server, as a recorded TCP flow or (passthrough) untouched. */
@@ -283,10 +298,15 @@ async function relayToServer(ctx: ConnectionContext, opts: { passthrough: boolea
     ctx.master.log.info(`cannot relay to ${formatAddress(address)}: ${ctx.server.error}`, ctx.clientLabel);
     return;
   }
-  let conn;
+  let conn = eagerConnection(ctx);
   try {
-    const sni = opts.tls ? (ctx.server.sni ?? ctx.client.sni ?? null) : undefined;
-    conn = await ctx.upstream.acquire(opts.tls ? { address, tls: true, sni, alpn: [] } : { address, tls: false });
+    if (conn && conn.target.tls === opts.tls) {
+      // The connection opened before the client spoke: what the server sent already waits in it.
+      conn.inUse = true;
+    } else {
+      const sni = opts.tls ? (ctx.server.sni ?? ctx.client.sni ?? null) : undefined;
+      conn = await ctx.upstream.acquire(opts.tls ? { address, tls: true, sni, alpn: [] } : { address, tls: false });
+    }
   } catch (e) {
     ctx.master.log.info(`cannot connect to ${formatAddress(address)}: ${(e as Error).message}`, ctx.clientLabel);
     return;

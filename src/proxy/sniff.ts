@@ -1,4 +1,5 @@
 import type { ConnectionContext } from './context.js';
+import type { ServerConnection } from './upstream-pool.js';
 
 /** What the first bytes of a connection (or tunnel) say it carries. */
 export type Sniffed = 'tls' | 'http1' | 'h2' | 'tcp' | 'closed';
@@ -49,7 +50,7 @@ export function classify(first: Buffer): Sniffed | 'more' {
  * connection opened for CONNECT speaks first (SMTP, FTP, ...), the tunnel is raw TCP.
  */
 export async function sniff(ctx: ConnectionContext): Promise<Sniffed> {
-  const eager = ctx.server.address ? ctx.upstream.idleFor(ctx.server.address) : null;
+  const eager = eagerConnection(ctx);
   for (let want = 1; ; ) {
     const clientBytes = ctx.reader.peek(want);
     // Only bytes count as the server speaking first: an idle server closing its end (keep-alive
@@ -66,4 +67,18 @@ export async function sniff(ctx: ConnectionContext): Promise<Sniffed> {
     if (ctx.reader.ended) return 'tcp';
     want = first.length + 1;
   }
+}
+
+/**
+ * The server connection opened before the client said anything (connection_strategy eager), if
+ * there is one: what it sends first is the server speaking first. After TLS with the client, it
+ * is the TLS connection made for the same handshake.
+ */
+export function eagerConnection(ctx: ConnectionContext): ServerConnection | null {
+  if (!ctx.server.address) return null;
+  if (ctx.server.tlsEstablished) {
+    const conn = ctx.upstream.byServer(ctx.server);
+    return conn && !conn.inUse ? conn : null;
+  }
+  return ctx.upstream.idleFor(ctx.server.address);
 }

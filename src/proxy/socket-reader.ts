@@ -208,6 +208,11 @@ export class SocketReader {
   /** Wait until at least `n` bytes are buffered (or the stream ends) and return a copy of the buffered bytes without consuming them. */
   async peek(n: number): Promise<Buffer> {
     while (this.buffered < n && !this.endedFlag) await this.waitForData();
+    return this.unread();
+  }
+
+  /** A copy of the bytes received but not read yet (nothing is consumed). */
+  unread(): Buffer {
     return Buffer.from(this.merge());
   }
 

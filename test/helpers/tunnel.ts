@@ -7,18 +7,23 @@ import { join } from 'node:path';
 export function connectTunnel(proxyPort: number, target: string): Promise<net.Socket> {
   return new Promise((resolve, reject) => {
     const s = net.connect(proxyPort, '127.0.0.1', () => s.write(`CONNECT ${target} HTTP/1.1\r\nHost: ${target}\r\n\r\n`));
-    let buf = '';
-    const onData = (d: Buffer) => {
-      buf += d.toString('latin1');
-      const end = buf.indexOf('\r\n\r\n');
-      if (end < 0) return;
-      s.off('data', onData);
-      if (!/^HTTP\/1\.1 200/.test(buf)) return reject(new Error(`CONNECT refused: ${buf.split('\r\n')[0]}`));
-      const rest = buf.slice(end + 4);
-      if (rest) s.unshift(Buffer.from(rest, 'latin1'));
-      resolve(s);
+    let buf = Buffer.alloc(0);
+    // Paused-mode reading: what follows the response head in the same chunk (a server that speaks
+    // first) is put back, and reaches the caller's own 'data' listener once it attaches.
+    const onReadable = () => {
+      for (let chunk: Buffer | null; (chunk = s.read() as Buffer | null) !== null; ) {
+        buf = Buffer.concat([buf, chunk]);
+        const end = buf.indexOf('\r\n\r\n');
+        if (end < 0) continue;
+        s.off('readable', onReadable);
+        const head = buf.subarray(0, end).toString('latin1');
+        if (!/^HTTP\/1\.1 200/.test(head)) return reject(new Error(`CONNECT refused: ${head.split('\r\n')[0]}`));
+        const rest = buf.subarray(end + 4);
+        if (rest.length) s.unshift(rest);
+        return resolve(s);
+      }
     };
-    s.on('data', onData);
+    s.on('readable', onReadable);
     s.on('error', reject);
   });
 }
