@@ -40,6 +40,13 @@ export interface ClientExchange {
   abort(): void;
   /** Whether a response head was already sent (errors can then only abort). */
   readonly responseStarted: boolean;
+  /**
+   * Call `onGone` when the client gives up on this exchange (an HTTP/2 stream reset or closed);
+   * returns the function that stops watching. Without it, the client connection closing counts.
+   */
+  watchGone?(onGone: (reason?: string) => void): () => void;
+  /** Why this client cannot be sent `response` (a status its protocol cannot carry), or null. */
+  responseProblem?(response: Response): string | null;
 }
 
 /** One request sent to the upstream server and its response. */
@@ -90,15 +97,29 @@ export async function runHttpFlow(ctx: ConnectionContext, flow: HTTPFlow, client
   });
   // A flow paused by interception must not wait forever for a client that is gone (or for a
   // proxy that is shutting down and closed the connection).
-  const onClientGone = () => {
+  let clientGone = false;
+  const onClientGone = (reason = 'Client disconnected.') => {
     if (flow.intercepted) flow.kill();
     else if (flow.live && !flow.response?.timestampEnd) {
-      // Nobody is left to answer: stop waiting for the server (the pending read fails at once).
-      flow.error ??= new FlowError('Client disconnected.');
+      // Nobody is left to answer: stop waiting for the server (the pending read fails at once),
+      // and send nothing to a server not reached yet (a client resetting streams at once must
+      // not make us open a connection for each).
+      clientGone = true;
+      flow.error ??= new FlowError(reason);
       upstream?.abort();
     }
   };
-  const stopWatchingClient = watchSocketClose(ctx.rawSocket, onClientGone);
+  const stopWatchingClient = client.watchGone ? client.watchGone(onClientGone) : watchSocketClose(ctx.rawSocket, () => onClientGone());
+  /** The upstream exchange for the flow, unless the client has gone meanwhile. */
+  const connectUpstream = async (): Promise<UpstreamExchange> => {
+    if (clientGone) throw new ClientGoneError();
+    const u = await openUpstream(flow);
+    if (clientGone) {
+      u.abort();
+      throw new ClientGoneError();
+    }
+    return u;
+  };
 
   const fail = async (status: number, message: string, fireError = true): Promise<FlowOutcome> => {
     flow.error ??= new FlowError(message);
@@ -178,9 +199,10 @@ export async function runHttpFlow(ctx: ConnectionContext, flow: HTTPFlow, client
         return await sendResponse(ctx, flow, client, null, false);
       }
       try {
-        upstream = await openUpstream(flow);
+        upstream = await connectUpstream();
         await upstream.sendRequest(flow);
       } catch (e) {
+        if (e instanceof ClientGoneError) throw e;
         return await fail(502, upstreamErrorMessage(e));
       }
     } else {
@@ -188,9 +210,10 @@ export async function runHttpFlow(ctx: ConnectionContext, flow: HTTPFlow, client
         return await fail(502, "Can't set a response and enable streaming at the same time.");
       }
       try {
-        upstream = await openUpstream(flow);
+        upstream = await connectUpstream();
         await upstream.startRequest(flow, expected);
       } catch (e) {
+        if (e instanceof ClientGoneError) throw e;
         return await fail(502, upstreamErrorMessage(e));
       }
       ctx.master.log.debug(`Streaming request to ${req.host}.`, ctx.clientLabel);
@@ -229,6 +252,11 @@ export async function runHttpFlow(ctx: ConnectionContext, flow: HTTPFlow, client
       return await fail(502, upstreamErrorMessage(e));
     }
     flow.response = resp;
+    const unsendable = client.responseProblem?.(resp);
+    if (unsendable) {
+      upstream.abort();
+      return await fail(502, unsendable);
+    }
     if (opts.validateInboundHeaders) {
       try {
         validateFraming(resp.headers, { isRequest: false, httpVersion: resp.httpVersion, statusCode: resp.statusCode });
@@ -314,11 +342,13 @@ export async function runHttpFlow(ctx: ConnectionContext, flow: HTTPFlow, client
     upstream.finish();
     return await sendResponse(ctx, flow, client, upstream, true);
   } catch (e) {
-    // The client went away or sent garbage in the middle of its body.
-    if (e instanceof ConnectionClosedError || isSocketError(e)) {
-      flow.error ??= new FlowError('Client disconnected.');
+    // The client went away, reset its stream, or broke the protocol in the middle of its body.
+    const clientProblem = clientFailure(e, clientGone);
+    if (clientProblem) {
+      flow.error ??= new FlowError(clientProblem);
       flow.live = false;
       upstream?.abort();
+      ctx.master.log.info(`${flowLabel(flow)}: ${flow.error.msg}`, ctx.clientLabel);
       await hooks.triggerFlow('error', flow);
       client.abort();
       return 'close';
@@ -355,6 +385,16 @@ async function sendResponse(
     client.abort();
     return 'close';
   }
+  // A status the client's protocol cannot carry (101 or 600 over HTTP/2, made by an addon) fails the flow.
+  const unsendable = alreadyStreamed ? null : client.responseProblem?.(resp);
+  if (unsendable) {
+    flow.error = new FlowError(unsendable);
+    flow.live = false;
+    ctx.master.log.warn(`${flowLabel(flow)}: ${unsendable}`, ctx.clientLabel);
+    await ctx.master.addons.triggerFlow('error', flow);
+    await client.sendError(502, unsendable);
+    return 'close';
+  }
   try {
     if (!alreadyStreamed) await client.sendResponse(resp);
     else await client.endResponse(resp.trailers);
@@ -383,9 +423,22 @@ function upstreamErrorMessage(e: unknown): string {
   return describeNetworkError(e);
 }
 
-function isSocketError(e: unknown): boolean {
+/** The client left before the flow reached its server. */
+class ClientGoneError extends Error {
+  constructor() {
+    super('Client disconnected.');
+  }
+}
+
+/** What went wrong on the client's side of a flow, as the flow's error says it; null if `e` is something else. */
+function clientFailure(e: unknown, clientGone: boolean): string | null {
+  if (e instanceof ClientGoneError || e instanceof ConnectionClosedError) return 'Client disconnected.';
   const code = (e as NodeJS.ErrnoException | undefined)?.code;
-  return code === 'ECONNRESET' || code === 'EPIPE' || code === 'ERR_STREAM_DESTROYED' || code === 'ERR_STREAM_WRITE_AFTER_END';
+  if (code === 'ECONNRESET' || code === 'EPIPE' || code === 'ERR_STREAM_DESTROYED' || code === 'ERR_STREAM_WRITE_AFTER_END') return 'Client disconnected.';
+  // node's HTTP/2 server reset the stream (a body longer or shorter than its content-length, ...).
+  if (code === 'ERR_HTTP2_STREAM_ERROR') return `HTTP/2 protocol error in the client's stream: ${(e as Error).message}`;
+  if (clientGone && code === 'ABORT_ERR') return 'Client disconnected.';
+  return null;
 }
 
 function flowLabel(flow: HTTPFlow): string {

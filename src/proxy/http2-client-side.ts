@@ -27,7 +27,9 @@ const SESSION_OPTIONS: http2.ServerOptions = {
 /** Response header fields for an HTTP/2 client; the body's length, when known, replaces content-length. */
 function responseHeaders(resp: Response, bodyLength: number | null): http2.OutgoingHttpHeaders {
   const out: http2.OutgoingHttpHeaders = { ':status': resp.statusCode };
-  addHttp2Headers(out, resp.headers.fields, { dropHost: false, skip: bodyLength !== null ? ['content-length'] : undefined });
+  // A 204 has no body, so no length (RFC 9110 §8.6): HTTP/2 clients reset a stream that has one.
+  const dropLength = bodyLength !== null || resp.statusCode === 204;
+  addHttp2Headers(out, resp.headers.fields, { dropHost: false, skip: dropLength ? ['content-length'] : undefined });
   if (bodyLength !== null) out['content-length'] = bodyLength;
   return out;
 }
@@ -124,6 +126,27 @@ class Http2ClientExchange implements ClientExchange {
 
   abort(): void {
     if (!this.stream.destroyed) this.stream.close(NGHTTP2_CANCEL);
+  }
+
+  /** A reset stream (or a session that ended) is a client that left, whatever the connection does. */
+  watchGone(onGone: (reason?: string) => void): () => void {
+    const stream = this.stream;
+    // node resets a stream with PROTOCOL_ERROR itself when the client breaks the rules in it
+    // (a body longer or shorter than its content-length): not a client that just left.
+    const gone = () => onGone(stream.rstCode === NGHTTP2_PROTOCOL_ERROR ? "HTTP/2 protocol error in the client's stream." : undefined);
+    if (stream.closed) {
+      queueMicrotask(gone);
+      return () => undefined;
+    }
+    stream.once('close', gone);
+    return () => void stream.off('close', gone);
+  }
+
+  responseProblem(resp: Response): string | null {
+    const sc = resp.statusCode;
+    // HTTP/2 has no 101 (RFC 9113 §8.6), sends 1xx only before a final status, and has no status
+    // outside 100-599.
+    return sc >= 200 && sc <= 599 ? null : `Cannot send status code ${sc} over HTTP/2.`;
   }
 }
 

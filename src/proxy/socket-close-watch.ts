@@ -8,6 +8,11 @@ const watchers = new WeakMap<Duplex, Set<() => void>>();
  * 'close' listener: no listener-count warnings, no linear removal per finished stream.
  */
 export function watchSocketClose(socket: Duplex, fn: () => void): () => void {
+  // Closed already (a connection that died while its request was on the way here): say so now.
+  if (socket.closed) {
+    queueMicrotask(fn);
+    return () => undefined;
+  }
   let callbacks = watchers.get(socket);
   if (!callbacks) {
     const created = new Set<() => void>();

@@ -172,6 +172,15 @@ class ExtendedConnectExchange implements ClientExchange {
   abort(): void {
     this.inner.abort();
   }
+
+  watchGone(onGone: (reason?: string) => void): () => void {
+    return this.inner.watchGone ? this.inner.watchGone(onGone) : () => undefined;
+  }
+
+  responseProblem(resp: Response): string | null {
+    // The server's 101 becomes the client's 200 here.
+    return resp.statusCode === 101 ? null : (this.inner.responseProblem?.(resp) ?? null);
+  }
 }
 
 /**
