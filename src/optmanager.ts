@@ -315,7 +315,12 @@ export class OptManager {
   async loadFile(path: string): Promise<void> {
     if (!existsSync(path)) return;
     const text = readFileSync(path, 'utf8');
-    await this.loadYaml(text, dirname(path));
+    try {
+      await this.loadYaml(text, dirname(path));
+    } catch (e) {
+      if (e instanceof OptionsError) throw new OptionsError(`Error reading ${path}: ${e.message}`);
+      throw e;
+    }
   }
 
   async loadYaml(text: string, baseDir = process.cwd()): Promise<void> {

@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { versions, platform, arch } from 'node:process';
 import type { Master } from '../master.js';
-import { expandHome, OptionsError } from '../optmanager.js';
+import { expandHome } from '../optmanager.js';
 import { MITMPROXY_COMPAT_VERSION, VERSION } from '../version.js';
 import { wrapWords } from '../util/wrap.js';
 import { parseCommandLine, type ToolName } from './cmdline.js';
@@ -73,8 +73,9 @@ export async function runTool(tool: ToolName, argv: string[], programName = tool
     await master.options.update(flags);
     if (args.filterArgs.length) master.log.info(`Only processing flows that match "${args.filterArgs.join(' & ')}"`);
   } catch (e) {
-    console.error((e as Error).message);
-    return 2;
+    // As mitmdump: the program name, the reason, status 1.
+    console.error(`${programName}: ${(e as Error).message}`);
+    return 1;
   }
 
   const stop = () => void master.shutdown();
@@ -87,20 +88,22 @@ export async function runTool(tool: ToolName, argv: string[], programName = tool
     await master.shutdown();
     return 1;
   }
-  // Options for scripts are declared when the scripts load (during run); anything left is a typo.
+  // Options for scripts are declared when the scripts load (during run). What is left belongs to
+  // another tool (a config.yaml shared with mitmweb or mitmproxy names web_port or console_*) or
+  // is a typo: mitmdump goes on without a word; we go on and say which.
   const unknown = master.options.unknownDeferred();
-  if (unknown.length) {
-    console.error(new OptionsError(`Unknown option(s): ${unknown.join(', ')}`).message);
-    await master.shutdown();
-    return 2;
-  }
+  if (unknown.length) master.log.warn(`Ignoring unknown option(s): ${unknown.join(', ')}`);
   if (errorcheck?.hasErrored) {
     console.error(errorcheck.message());
     await master.shutdown();
     return 1;
   }
   errorcheck?.finish();
+  // Run until told to stop, even with nothing listening (-n without -r, say): an empty event
+  // loop would otherwise end the process with the await unsettled.
+  const keepAlive = setInterval(() => undefined, 1 << 30);
   await master.shouldExit;
+  clearInterval(keepAlive);
   await master.shutdown();
   return master.exitCode;
 }

@@ -6,7 +6,9 @@ import { join } from 'node:path';
 import { Master } from '../../src/master.js';
 import { OptManager, OptionsError } from '../../src/optmanager.js';
 import { defaultAddons } from '../../src/addons/index.js';
-import { runCliToEnd } from '../helpers/cli.js';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { runCli, runCliToEnd } from '../helpers/cli.js';
+import { testConfdir } from '../helpers/proxy.js';
 
 async function master(): Promise<Master> {
   const m = new Master();
@@ -128,20 +130,33 @@ test('config.yaml is read from confdir; precedence: --set < config.yaml < dedica
   assert.deepEqual(opts.modify_headers, ['/~q/X-From/config']);
 });
 
-test('config.yaml errors name the line; an invalid value is refused with the reason', async (t) => {
+test('config.yaml errors name the file and line; an invalid value is refused with the reason (status 1, as mitmdump)', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'mitmproxy-ts-conf-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   writeFileSync(join(dir, 'config.yaml'), 'anticomp: true\n  bad: [indent\n');
   const r = await runCliToEnd(['dump', '--set', `confdir=${dir}`, '-n']);
-  assert.equal(r.code, 2);
-  assert.match(r.stderr, /Config error at line \d+/);
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, new RegExp(`^mitmproxy-ts dump: Error reading ${join(dir, 'config.yaml')}: Config error at line \\d+`));
   writeFileSync(join(dir, 'config.yaml'), 'listen_port: many\n');
   const r2 = await runCliToEnd(['dump', '--set', `confdir=${dir}`, '-n']);
-  assert.equal(r2.code, 2);
+  assert.equal(r2.code, 1);
   assert.match(r2.stderr, /Option listen_port expects an integer or null, got "many"/);
-  const r3 = await runCliToEnd(['dump', '-n', '--set', 'no_such_option=1']);
-  assert.equal(r3.code, 2);
-  assert.match(r3.stderr, /Unknown option\(s\): no_such_option/);
+});
+
+test('unknown options (a config.yaml shared with mitmweb, a typo) are ignored with a warning, as mitmdump ignores them', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'mitmproxy-ts-conf-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  writeFileSync(join(dir, 'config.yaml'), 'web_port: 8082\nconsole_palette: dark\n');
+  const r = await runCliToEnd(['dump', '--set', `confdir=${dir}`, '-n', '--set', 'no_such_option=1', '--set', 'rfile=/dev/null']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout + r.stderr, /Ignoring unknown option\(s\): (?=.*web_port)(?=.*console_palette)(?=.*no_such_option)/);
+});
+
+test('-n with nothing to read keeps running until interrupted', async (t) => {
+  const tool = await runCli(t, ['dump', '-n', '--set', `confdir=${testConfdir()}`], { waitListening: false });
+  await sleep(2000);
+  assert.equal(tool.child.exitCode, null, `exited early:\n${tool.stdout()}\n${tool.stderr()}`);
+  assert.equal(await tool.stop(), 0);
 });
 
 test('--options prints every default as YAML with help comments; options.save writes only changes', async (t) => {
