@@ -119,6 +119,35 @@ export class AddonManager {
     }
   }
 
+  /**
+   * Add `child` to `parent`'s children at `index` (default: last) and run its `load` (and, when
+   * the master runs, `configure` and `running`). Its hooks then run at the parent's place in the
+   * chain: scripts sit under the script loader, before save and the dumper, as in mitmproxy.
+   */
+  async addChild(parent: Addon, child: Addon, index?: number): Promise<void> {
+    const children = (parent.addons ??= []);
+    this.register(child);
+    children.splice(index ?? children.length, 0, child);
+    this.invalidate();
+    await this.invokeAddonTree(child, 'load', new Loader(this.master));
+    await this.master.options.processDeferred();
+    if (this.master.isRunning) {
+      await this.invokeAddonTree(child, 'configure', new Set(this.master.options.names()));
+      await this.invokeAddonTree(child, 'running');
+    }
+  }
+
+  /** Take `child` out of `parent`'s children, calling `done` on it (and its children). */
+  async removeChild(parent: Addon, child: Addon): Promise<void> {
+    const children = parent.addons ?? [];
+    const i = children.indexOf(child);
+    if (i < 0) return;
+    children.splice(i, 1);
+    this.unregister(child);
+    this.invalidate();
+    await this.invokeAddonTree(child, 'done');
+  }
+
   /** Remove an addon (and its children), calling `done` on them. */
   async remove(addon: Addon): Promise<void> {
     const i = this.chain.indexOf(addon);

@@ -87,6 +87,8 @@ class Script {
  */
 export class ScriptLoader {
   readonly name = 'scriptloader';
+  /** The loaded scripts' addons, in `scripts` order: they run at the loader's place in the chain. */
+  readonly addons: Addon[] = [];
   private master!: Master;
   private scripts = new Map<string, Script>();
   private timer: NodeJS.Timeout | null = null;
@@ -167,7 +169,7 @@ export class ScriptLoader {
     if (s.addon) {
       const a = s.addon;
       s.addon = null;
-      await this.master.addons.remove(a);
+      await this.master.addons.removeChild(this, a);
     }
   }
 
@@ -188,7 +190,10 @@ export class ScriptLoader {
     }
     const addon = moduleToAddon(s.path, ns);
     try {
-      await this.master.addons.add(addon);
+      // A reloaded script keeps its place among the others.
+      const order = [...this.scripts.values()];
+      const index = order.slice(0, order.indexOf(s)).filter((x) => x.addon).length;
+      await this.master.addons.addChild(this, addon, index);
       s.addon = addon;
       // Before the master runs, the general configure reaches only addons that existed when it began.
       if (!this.master.isRunning) await this.master.addons.invokeAddonTree(addon, 'configure', new Set(this.master.options.names()));

@@ -10,6 +10,8 @@ import { ROOT, runCli } from '../helpers/cli.js';
 import { curl } from '../helpers/clients.js';
 import { echoServer } from '../helpers/servers.js';
 import { testConfdir, testProxy } from '../helpers/proxy.js';
+import { readFlows } from '../../src/io/index.js';
+import type { HTTPFlow } from '../../src/index.js';
 
 function tmp(t: { after: (fn: () => void) => void }): string {
   const dir = mkdtempSync(join(tmpdir(), 'mitmproxy-ts-scripts-'));
@@ -130,4 +132,21 @@ test("the script loader leaves the embedding program's own modules alone", async
   });
   assert.match(out, /SCRIPT RAN string/, 'the script itself was compiled and found mitmproxy-ts');
   assert.match(out, /HOST TS LEFT TO NODE: ERR_/);
+});
+
+test("scripts run at the script loader's place: what a response hook changes is in the saved flow and the dumper's output", async (t) => {
+  const dir = tmp(t);
+  const up = await echoServer(t);
+  const script = join(dir, 'mark.mjs');
+  writeFileSync(script, "export function response(flow) { flow.response.headers.set('x-added-by-script', 'yes'); flow.comment = 'seen'; flow.marked = ':star:'; }\n");
+  const out = join(dir, 'out.mitm');
+  const tool = await runCli(t, ['dump', '-p', '0', '--listen-host', '127.0.0.1', '-s', script, '-w', out, '--flow-detail', '2']);
+  const r = await curl(['-x', `http://127.0.0.1:${tool.port}`, `${up.url}/x`]);
+  assert.equal(r.status, 200);
+  await tool.waitFor(/x-added-by-script: yes/);
+  assert.equal(await tool.stop(), 0);
+  const [flow] = (await readFlows(out)) as HTTPFlow[];
+  assert.equal(flow!.response!.headers.get('x-added-by-script'), 'yes');
+  assert.equal(flow!.comment, 'seen');
+  assert.equal(flow!.marked, ':star:');
 });
