@@ -21,7 +21,7 @@ export class ContentEncodingError extends Error {
 
 type ZstdZlib = {
   zstdCompressSync?: (b: Uint8Array) => Buffer;
-  zstdDecompressSync?: (b: Uint8Array) => Buffer;
+  zstdDecompressSync?: (b: Uint8Array, opts?: { maxOutputLength?: number }) => Buffer;
 };
 const zstdZlib = zlib as unknown as ZstdZlib;
 
@@ -31,7 +31,20 @@ export const ZSTD_ENCODE_SUPPORTED = typeof zstdZlib.zstdCompressSync === 'funct
 /** The codings `flow.encode` offers, as mitmproxy's `flow.encode.options`. */
 export const ENCODINGS = ['gzip', 'deflate', 'br', 'zstd'] as const;
 
-function decodeOne(data: Buffer, enc: string): Buffer {
+/**
+ * The most a body may grow to when decoded: 100 times its encoded size, and at least 64 MiB.
+ * Real content compresses 3 to 20 times; a compression bomb (a kilobyte of gzip inflating to a
+ * gigabyte) would hold the process for seconds and take gigabytes of memory, for a content
+ * view, a filter or an addon reading `.text`. mitmproxy has no such limit.
+ */
+export const DECODE_FLOOR_BYTES = 64 * 1024 * 1024;
+export const DECODE_MAX_RATIO = 100;
+
+function decodeLimit(encodedLength: number): number {
+  return Math.max(DECODE_FLOOR_BYTES, encodedLength * DECODE_MAX_RATIO);
+}
+
+function decodeOne(data: Buffer, enc: string, maxOutputLength: number): Buffer {
   switch (enc) {
     case '':
     case 'identity':
@@ -39,19 +52,23 @@ function decodeOne(data: Buffer, enc: string): Buffer {
       return data;
     case 'gzip':
     case 'x-gzip':
-      return zlib.gunzipSync(data);
+      return zlib.gunzipSync(data, { maxOutputLength });
     case 'deflate':
       // Servers disagree on whether "deflate" carries the zlib wrapper; accept both, as browsers do.
       try {
-        return zlib.inflateSync(data);
-      } catch {
-        return zlib.inflateRawSync(data);
+        return zlib.inflateSync(data, { maxOutputLength });
+      } catch (e) {
+        if (isTooLarge(e)) throw e;
+        return zlib.inflateRawSync(data, { maxOutputLength });
       }
     case 'br':
-      return zlib.brotliDecompressSync(data);
-    case 'zstd':
-      if (zstdZlib.zstdDecompressSync) return zstdZlib.zstdDecompressSync(data);
-      return Buffer.from(fzstdDecompress(data));
+      return zlib.brotliDecompressSync(data, { maxOutputLength });
+    case 'zstd': {
+      if (zstdZlib.zstdDecompressSync) return zstdZlib.zstdDecompressSync(data, { maxOutputLength });
+      const out = Buffer.from(fzstdDecompress(data));
+      if (out.length > maxOutputLength) throw Object.assign(new RangeError('too large'), { code: 'ERR_BUFFER_TOO_LARGE' });
+      return out;
+    }
     default:
       throw new ContentEncodingError(enc, `Unknown content encoding: ${enc}`);
   }
@@ -89,16 +106,25 @@ function parseCodings(header: string): string[] {
 export function decode(data: Buffer, contentEncoding: string): Buffer {
   let out = data;
   const codings = parseCodings(contentEncoding);
+  // One limit for every stage: "gzip, gzip" must not multiply it.
+  const limit = decodeLimit(data.length);
   for (let i = codings.length - 1; i >= 0; i--) {
     const enc = codings[i]!;
     try {
-      out = decodeOne(out, enc);
+      out = decodeOne(out, enc, limit);
     } catch (e) {
       if (e instanceof ContentEncodingError) throw e;
+      if (isTooLarge(e)) {
+        throw new ContentEncodingError(enc, `Cannot decode ${enc} content: it would be larger than ${limit} bytes, ${DECODE_MAX_RATIO} times its encoded size (a compression bomb?)`);
+      }
       throw new ContentEncodingError(enc, `Cannot decode ${enc} content: ${(e as Error).message}`);
     }
   }
   return out;
+}
+
+function isTooLarge(e: unknown): boolean {
+  return (e as NodeJS.ErrnoException | undefined)?.code === 'ERR_BUFFER_TOO_LARGE';
 }
 
 /** Apply a Content-Encoding header value to plain bytes. */

@@ -172,3 +172,22 @@ test('nested addons are dispatched after their parent, depth first, and register
   await assert.rejects(m.addons.add({ name: 'child1' }), /An addon called 'child1' already exists/);
   await m.shutdown();
 });
+
+test('decoding refuses compression bombs: more than 100 times the encoded size beyond 64 MiB', () => {
+  // 80 MiB of zeros gzip to ~80 KiB; gzipped twice they are a few hundred bytes.
+  const zeros = Buffer.alloc(80 * 1024 * 1024);
+  const once = zlib.gzipSync(zeros, { level: 1 });
+  const twice = zlib.gzipSync(once);
+  for (const [body, coding] of [[once, 'gzip'], [twice, 'gzip, gzip'], [zlib.brotliCompressSync(zeros, { params: { [zlib.constants.BROTLI_PARAM_QUALITY]: 1 } }), 'br']] as const) {
+    assert.throws(
+      () => decode(body, coding),
+      (e: Error) => e instanceof ContentEncodingError && /would be larger than 67108864 bytes, 100 times its encoded size \(a compression bomb\?\)/.test(e.message),
+      coding,
+    );
+  }
+  // Ordinary content decodes as before.
+  const text = Buffer.from('{"id": 12345, "name": "a record"},\n'.repeat(100_000));
+  assert.deepEqual(decode(zlib.gzipSync(text), 'gzip'), text);
+  const resp = new Response({ statusCode: 200, headers: [['content-encoding', 'gzip']], content: once });
+  assert.throws(() => resp.content, ContentEncodingError);
+});
