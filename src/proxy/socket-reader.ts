@@ -16,7 +16,20 @@ export class HeadTooLargeError extends Error {
   }
 }
 
-const CRLFCRLF = Buffer.from('\r\n\r\n');
+const LF_CRLF = Buffer.from('\n\r\n');
+const LF_LF = Buffer.from('\n\n');
+
+/**
+ * Where a message head ends (the offset after its blank line), or -1. The blank line is CRLF;
+ * one written with a bare LF ends the head too, so the parser can refuse it with a 400 instead
+ * of the connection waiting for a CRLF that will never come.
+ */
+function headEnd(data: Buffer, from: number): number {
+  const crlf = data.indexOf(LF_CRLF, from);
+  const lf = data.indexOf(LF_LF, from);
+  if (crlf < 0) return lf < 0 ? -1 : lf + 2;
+  return lf < 0 || crlf < lf ? crlf + 3 : lf + 2;
+}
 
 /**
  * Pull-style reading from a socket: the protocol code awaits exactly what it needs next (a message
@@ -130,10 +143,10 @@ export class SocketReader {
           all = this.merge();
           searchFrom = 0;
         }
-        const idx = all.indexOf(CRLFCRLF, Math.max(0, searchFrom - 3));
-        if (idx >= 0) {
-          if (idx + 4 > maxSize) throw new HeadTooLargeError(maxSize);
-          return this.take(idx + 4);
+        const end = headEnd(all, Math.max(0, searchFrom - 3));
+        if (end >= 0) {
+          if (end > maxSize) throw new HeadTooLargeError(maxSize);
+          return this.take(end);
         }
         if (all.length > maxSize) throw new HeadTooLargeError(maxSize);
         searchFrom = all.length;

@@ -73,3 +73,15 @@ test('an HTML-looking host name is escaped in the error page (no XSS)', async (t
   const raw = (await rawRequest(proxy.port, 'GET http://x<script>alert(1)</script>.invalid/ HTTP/1.1\r\nHost: x\r\n\r\n')).toString('latin1');
   assert.doesNotMatch(raw, /<script>/);
 });
+
+test('a head ended by a bare LF blank line gets its 400 at once instead of waiting for a CRLF', async (t) => {
+  const up = await rawServer(t, (s) => s.on('data', () => s.end('HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n')));
+  const proxy = await testProxy(t);
+  const target = `http://127.0.0.1:${up.port}/`;
+  for (const head of [`GET ${target} HTTP/1.1\nHost: x\n\n`, `GET ${target} HTTP/1.1\r\nHost: x\n\r\n`, `GET ${target} HTTP/1.1\r\nHost: x\r\n\n`]) {
+    // The connection stays open after the request, so only an answer (not a close) ends the wait.
+    const raw = (await rawRequest(proxy.port, head, { idleMs: 10_000 })).toString('latin1');
+    assert.match(raw, /^HTTP\/1\.1 400 Bad Request\r\n/, JSON.stringify(head));
+  }
+  assert.equal(up.connections, 0);
+});
