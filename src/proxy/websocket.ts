@@ -21,6 +21,7 @@ import {
 } from './websocket/frame.js';
 import { MessageDeflater, MessageInflater, parseNegotiatedExtensions, type DeflateParams } from './websocket/permessage-deflate.js';
 import { TaskQueue, type MaybePromise } from './websocket/task-queue.js';
+import { addFragment, joinFragments, type FragmentedPayload } from './websocket/fragments.js';
 
 /** One side of a WebSocket connection: the byte stream and the reader that owns its incoming bytes. */
 export interface WebSocketPeer {
@@ -90,13 +91,9 @@ export async function relayWebSocket(
 }
 
 /** A data message collected from frames (or injected), before it is recorded. */
-interface IncomingMessage {
+/** A message as received: its payload (the wire payload, compressed when `compressed`) and how it was framed. */
+interface IncomingMessage extends FragmentedPayload {
   opcode: number;
-  parts: Buffer[];
-  /** Sum of the parts' lengths (the wire payload, compressed when `compressed`). */
-  length: number;
-  /** Payload length of each frame it arrived in, to frame it the same way when forwarding. */
-  frameLengths: number[];
   /** permessage-deflate compressed (RSV1 on its first frame). */
   compressed: boolean;
   /** A message of one frame that arrived in one chunk: that frame as received (Frame.raw). */
@@ -368,14 +365,12 @@ class WebSocketRelay {
       if (f.rsv1) throw new WebSocketProtocolError('Reserved bit set unexpectedly');
     } else {
       if (msg) throw new WebSocketProtocolError(`expected CONTINUATION, got ${Opcode[f.opcode] ?? f.opcode}`);
-      msg = d.pending = { opcode: f.opcode, parts: [], length: 0, frameLengths: [], compressed: f.rsv1, raw: f.fin ? f.raw : null };
+      msg = d.pending = { opcode: f.opcode, parts: [], length: 0, frameLengths: [], slab: null, slabUsed: 0, compressed: f.rsv1, raw: f.fin ? f.raw : null };
     }
-    msg.length += f.payload.length;
-    if (msg.length > d.maxMessageSize) {
+    if (msg.length + f.payload.length > d.maxMessageSize) {
       throw new WebSocketProtocolError(`Message too big: more than ${d.maxMessageSize} bytes`, CloseCode.MESSAGE_TOO_BIG);
     }
-    msg.parts.push(f.payload);
-    msg.frameLengths.push(f.payload.length);
+    addFragment(msg, f.payload);
     if (!f.fin) return undefined;
     d.pending = null;
     const complete = msg;
@@ -388,7 +383,7 @@ class WebSocketRelay {
    */
   private deliver(d: Direction, incoming: IncomingMessage, injected: boolean): MaybePromise {
     if (this.closing) return undefined;
-    const payload = incoming.parts.length === 1 ? incoming.parts[0]! : Buffer.concat(incoming.parts, incoming.length);
+    const payload = joinFragments(incoming);
     if (incoming.compressed) return this.inflateAndDeliver(d, payload, incoming, injected);
     // When no addon can change, drop or hold the message (every handler only reads), it goes out
     // before it is recorded and hooked: sequential request/response traffic then does not wait
@@ -453,8 +448,8 @@ class WebSocketRelay {
 
   private writeMessage(d: Direction, opcode: number, payload: Buffer, compressed: boolean, original: IncomingMessage): void {
     let lengths: number[];
-    if (!compressed && payload.length === original.length) lengths = original.frameLengths;
-    else if (original.frameLengths.length <= 1 || payload.length <= FRAGMENT_SIZE) lengths = [payload.length];
+    if (!compressed && payload.length === original.length && original.frameLengths) lengths = original.frameLengths;
+    else if ((original.frameLengths && original.frameLengths.length <= 1) || payload.length <= FRAGMENT_SIZE) lengths = [payload.length];
     else {
       lengths = [];
       for (let left = payload.length; left > 0; left -= FRAGMENT_SIZE) lengths.push(Math.min(FRAGMENT_SIZE, left));
@@ -485,6 +480,8 @@ class WebSocketRelay {
       parts: [content],
       length: content.length,
       frameLengths: [content.length],
+      slab: null,
+      slabUsed: 0,
       compressed: false,
       raw: null,
     };
