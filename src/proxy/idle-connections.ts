@@ -43,7 +43,9 @@ export class IdleConnections {
     if (!list) return null;
     for (let i = list.length - 1; i >= 0; i--) {
       const p = list[i]!;
-      if (!p.conn.closed && p.conn.reusable && p.conn.reader.bufferedLength === 0 && p.conn.matches(target)) {
+      // The protocol a kept TLS connection negotiated answered its first client's ALPN offer: a
+      // client offering something else (h2 after an http/1.1-only client) needs its own handshake.
+      if (!p.conn.closed && p.conn.reusable && p.conn.reader.bufferedLength === 0 && p.conn.matches(target) && sameOffers(p.conn.target.alpn, target.alpn)) {
         this.remove(clientHost, p);
         return p.conn;
       }
@@ -82,4 +84,11 @@ export class IdleConnections {
   get size(): number {
     return this.total;
   }
+}
+
+/** Whether two ALPN offers are the same protocols (no offer counts as the default, http/1.1 only). */
+function sameOffers(a: readonly string[] | undefined, b: readonly string[] | undefined): boolean {
+  const x = a && a.length ? [...a].sort() : ['http/1.1'];
+  const y = b && b.length ? [...b].sort() : ['http/1.1'];
+  return x.length === y.length && x.every((p, i) => p === y[i]);
 }

@@ -102,6 +102,24 @@ test('curl --http2 through the proxy to an h2 server: HTTP/2 on both sides, reco
   assert.equal(f.response!.reason, '');
 });
 
+test('an upstream connection kept from an HTTP/1.1-only client is not handed to a client that offers h2', async (t) => {
+  const up = await h2Upstream(t);
+  const rec = flowRecorder();
+  const proxy = await testProxy(t, { addons: [rec.addon], options: { ssl_insecure: true } });
+  const ca = join(testConfdir(), 'mitmproxy-ca-cert.pem');
+  const url = `https://localhost:${up.port}/`;
+  for (const [flag, version] of [['--http1.1', '1.1'], ['--http2', '2.0'], ['--http2', '2.0'], ['--http1.1', '1.1']] as const) {
+    const r = await curl([flag, '--cacert', ca, '-x', proxy.url, url]);
+    assert.equal(r.status, 200, r.stderr);
+    assert.equal(JSON.parse(r.stdout).version, version, flag);
+  }
+  assert.deepEqual(
+    rec.flows.map((f) => f.request.httpVersion),
+    ['HTTP/1.1', 'HTTP/2.0', 'HTTP/2.0', 'HTTP/1.1'],
+  );
+  assert.ok(up.sessions.count < 4, 'a kept connection still serves a later client with the same offer');
+});
+
 test('an h2 client and an HTTP/1-only server: translated (Host from :authority, cookies joined, connection headers dropped)', async (t) => {
   const seen: Array<{ version: string; raw: string[] }> = [];
   const server = https.createServer({ key, cert }, (req, res) => {
