@@ -201,7 +201,8 @@ export function harEntry(flow: HTTPFlow, serversSeen: Set<string>): { [key: stri
     }
     response = {
       status: resp.statusCode,
-      statusText: headerText(resp.reason),
+      // The reason phrase is ISO-8859-1 text (mitmproxy's Response.reason), not UTF-8 like header values.
+      statusText: resp.reason,
       httpVersion: resp.httpVersion,
       cookies: responseCookies(resp),
       headers: headerList(resp.headers),

@@ -250,3 +250,9 @@ test('HAR round trip: HTTP flows exported and imported keep method, URL, headers
     assert.ok(Math.abs(g.request.timestampStart - f.request.timestampStart) < 1e-6);
   });
 });
+
+test('HAR statusText: the reason phrase is ISO-8859-1, as mitmproxy decodes it', () => {
+  const resp = new Response({ statusCode: 200, reason: 'Gut\xe9', content: Buffer.from('x'), timestampStart: 2, timestampEnd: 3 });
+  const e = harEntry(flow(Request.make('GET', 'http://example.com/'), resp), new Set()) as any;
+  assert.equal(e.response.statusText, 'Guté');
+});
