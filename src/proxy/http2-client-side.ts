@@ -120,8 +120,17 @@ class Http2ClientExchange implements ClientExchange {
     }
     const body = errorPage(statusCode, message);
     this.responseStarted = true;
-    this.stream.respond({ ':status': statusCode, server: SERVER_HEADER, 'content-type': 'text/html', 'content-length': body.length });
-    this.stream.end(body);
+    const stream = this.stream;
+    stream.respond({ ':status': statusCode, server: SERVER_HEADER, 'content-type': 'text/html', 'content-length': body.length });
+    stream.end(body);
+    // A request body still on its way (a 413 for an upload) is not wanted: once the answer is
+    // out, end the stream with NO_ERROR (RFC 9113 §8.1) instead of leaving the client blocked on
+    // flow control with its stream never freed.
+    if (!stream.readableEnded) {
+      stream.once('finish', () => {
+        if (!stream.destroyed && !stream.readableEnded) stream.close(http2.constants.NGHTTP2_NO_ERROR);
+      });
+    }
   }
 
   abort(): void {

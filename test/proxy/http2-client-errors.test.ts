@@ -111,3 +111,27 @@ test('a request body that contradicts its content-length fails the flow with an 
   assert.equal(up.held.size, 0, 'nothing reached the server');
   assert.ok(!proxy.logs.some((e) => e.level === 'error'), JSON.stringify(proxy.logs.filter((e) => e.level === 'error').map((e) => e.message)));
 });
+
+test('an upload refused with 413 is answered, then its stream is ended so the client is not left blocked', async (t) => {
+  const up = await rawHttpServer(t, {});
+  const errors: HTTPFlow[] = [];
+  const proxy = await testProxy(t, { options: { body_size_limit: '1m' }, addons: [{ name: 'errors', error: (f: HTTPFlow) => void errors.push(f) }] });
+  const session = http2.connect(proxy.url);
+  session.on('error', () => undefined);
+  t.after(() => session.destroy());
+  const req = session.request({ ':method': 'POST', ':path': '/up', ':authority': `127.0.0.1:${up.port}`, ':scheme': 'http' });
+  req.on('error', () => undefined);
+  let status = 0;
+  let body = '';
+  req.on('response', (h) => (status = Number(h[':status'])));
+  req.on('data', (d: Buffer) => (body += d));
+  const chunk = Buffer.alloc(64 * 1024, 1);
+  // Write 20 MiB (far more than the limit and the flow-control windows), as fast as allowed.
+  void (async () => {
+    for (let i = 0; i < 320 && !req.destroyed; i++) if (!req.write(chunk)) await once(req, 'drain').catch(() => undefined);
+  })();
+  await once(req, 'close', { signal: AbortSignal.timeout(20_000) });
+  assert.equal(status, 413);
+  assert.match(body, /Request body exceeds mitmproxy&#x27;s body_size_limit\./);
+  assert.equal(errors.length, 1);
+});
