@@ -7,7 +7,7 @@ import type { ConnectionContext } from './context.js';
 import type { ProxyMode } from './modes.js';
 import type { OwnAddresses } from './own-addresses.js';
 import type { IdleConnections } from './idle-connections.js';
-import type { ProxyOptions } from './proxy-options.js';
+import { clientMessageTimeoutMs, type ProxyOptions } from './proxy-options.js';
 import { SocketReader } from './socket-reader.js';
 import { UpstreamPool, ConnectError } from './upstream-pool.js';
 import { serveHttp1, sendConnectResponse } from './http1-client-side.js';
@@ -44,6 +44,7 @@ export async function handleClientConnection(
   });
   const clientLabel = formatAddress(client.peername);
   const reader = new SocketReader(socket);
+  reader.messageTimeoutMs = clientMessageTimeoutMs(options);
   const ctx: ConnectionContext = {
     master,
     mode,

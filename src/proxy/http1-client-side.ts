@@ -11,7 +11,7 @@ import { assembleResponseHead, chunkHeader, framedFields, lastChunk, type Outgoi
 import { readBody } from './http1/body.js';
 import { FramingError, expectedSize, keepAlive, requestBodyFraming, validateFraming, type BodyFraming } from './http1/framing.js';
 import { HttpSyntaxError, parseRequestHead, type RequestHead } from './http1/parse.js';
-import { HeadTooLargeError } from './socket-reader.js';
+import { HeadTooLargeError, MessageTimeoutError } from './socket-reader.js';
 import { writeHttp1Message } from './http1/write.js';
 import { openUpstreamExchange } from './upstream-exchange.js';
 import { waitForDrain } from './wait-for-drain.js';
@@ -222,6 +222,10 @@ export async function serveHttp1(ctx: ConnectionContext): Promise<Http1Exit> {
       if (e instanceof HeadTooLargeError) {
         await sendErrorResponse(ctx, 431, `Request header fields exceed ${e.limit} bytes.`);
         return { kind: 'closed' };
+      }
+      if (e instanceof MessageTimeoutError) {
+        log.info(`client sent an incomplete request head (${e.message})`, ctx.clientLabel);
+        await sendErrorResponse(ctx, 408, 'Request head not received in time.');
       }
       return { kind: 'closed' };
     }

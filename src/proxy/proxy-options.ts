@@ -63,3 +63,13 @@ export function readProxyOptions(o: OptManager): ProxyOptions {
     tcpHosts: compileHostPatterns('tcp_hosts', get<string[]>('tcp_hosts', [])),
   };
 }
+
+/**
+ * How long a client may take over one request head or handshake (CONNECT, SOCKS5, ClientHello,
+ * the HTTP/2 preface), from its first byte to its last, and a server over its TLS handshake:
+ * 60 s as node's headersTimeout, or half of tcp_timeout when that is shorter (so the stall is
+ * reported before the idle timeout drops the connection without a word).
+ */
+export function clientMessageTimeoutMs(options: ProxyOptions): number {
+  return Math.min(60_000, options.tcpTimeoutMs / 2);
+}

@@ -1,5 +1,6 @@
 import type { ConnectionContext } from './context.js';
 import type { ServerConnection } from './upstream-pool.js';
+import { MessageTimeoutError } from './socket-reader.js';
 
 /** What the first bytes of a connection (or tunnel) say it carries. */
 export type Sniffed = 'tls' | 'http1' | 'h2' | 'tcp' | 'closed';
@@ -50,6 +51,16 @@ export function classify(first: Buffer): Sniffed | 'more' {
  * connection opened for CONNECT speaks first (SMTP, FTP, ...), the tunnel is raw TCP.
  */
 export async function sniff(ctx: ConnectionContext): Promise<Sniffed> {
+  try {
+    return await sniffFirstBytes(ctx);
+  } catch (e) {
+    if (!(e instanceof MessageTimeoutError)) throw e;
+    ctx.master.log.info(`Client sent an incomplete first message (${e.message}); closing.`, ctx.clientLabel);
+    return 'closed';
+  }
+}
+
+async function sniffFirstBytes(ctx: ConnectionContext): Promise<Sniffed> {
   const eager = eagerConnection(ctx);
   for (let want = 1; ; ) {
     const clientBytes = ctx.reader.peek(want);

@@ -8,6 +8,14 @@ export class ConnectionClosedError extends Error {
   }
 }
 
+/** A message (a request head, a handshake) that began arriving did not complete in time. */
+export class MessageTimeoutError extends Error {
+  constructor(readonly timeoutMs: number) {
+    super(`incomplete message for more than ${Math.round(timeoutMs / 1000)} s`);
+    this.name = 'MessageTimeoutError';
+  }
+}
+
 /** More bytes than allowed arrived before the end of a message head. */
 export class HeadTooLargeError extends Error {
   constructor(readonly limit: number) {
@@ -45,6 +53,14 @@ export class SocketReader {
   private failure: Error | null = null;
   private wake: (() => void) | null = null;
   private detached = false;
+  /**
+   * How long a message head or handshake may take from its first byte to its last (null: no
+   * limit). Without it a client sending one byte every few seconds (slowloris) holds a
+   * connection for as long as it likes: every byte resets the idle timeout.
+   */
+  messageTimeoutMs: number | null = null;
+  /** When the oldest unread byte arrived (null while nothing is unread). */
+  private partialSince: number | null = null;
 
   constructor(
     readonly socket: Duplex,
@@ -57,6 +73,7 @@ export class SocketReader {
   }
 
   private onData = (chunk: Buffer): void => {
+    if (this.buffered === 0) this.partialSince = Date.now();
     this.chunks.push(chunk);
     this.buffered += chunk.length;
     if (this.buffered > this.highWaterMark) this.socket.pause();
@@ -102,12 +119,28 @@ export class SocketReader {
     return this.failure;
   }
 
-  /** Wait until more bytes arrive or the stream ends. */
-  private waitForData(): Promise<void> {
+  /**
+   * Wait until more bytes arrive or the stream ends. `partialMessage`: the wait is for the rest of
+   * a message that has begun, which fails with MessageTimeoutError past `messageTimeoutMs`.
+   */
+  private waitForData(partialMessage = false): Promise<void> {
     if (this.endedFlag) return Promise.resolve();
     // Someone needs more bytes right now, so buffering past the high-water mark is intended.
     if (this.socket.isPaused()) this.socket.resume();
-    return new Promise((resolve) => (this.wake = resolve));
+    const limit = this.messageTimeoutMs;
+    if (!partialMessage || limit === null || this.partialSince === null) return new Promise((resolve) => (this.wake = resolve));
+    const left = this.partialSince + limit - Date.now();
+    if (left <= 0) return Promise.reject(new MessageTimeoutError(limit));
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.wake = null;
+        reject(new MessageTimeoutError(limit));
+      }, left);
+      this.wake = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
   }
 
   private merge(): Buffer {
@@ -122,6 +155,8 @@ export class SocketReader {
     const rest = all.subarray(n);
     this.chunks = rest.length ? [rest] : [];
     this.buffered = rest.length;
+    // What is left is the start of the next message.
+    this.partialSince = rest.length ? Date.now() : null;
     if (this.socket.isPaused() && this.buffered <= this.highWaterMark && !this.detached) this.socket.resume();
     return out;
   }
@@ -159,7 +194,7 @@ export class SocketReader {
         if (rest.every((b) => b === 0x0d || b === 0x0a)) return null;
         throw new ConnectionClosedError('peer closed connection before sending a complete message head');
       }
-      await this.waitForData();
+      await this.waitForData(true);
     }
   }
 
@@ -170,6 +205,7 @@ export class SocketReader {
         if (this.chunks.length > 0 && this.chunks[0]!.length <= max) {
           const first = this.chunks.shift()!;
           this.buffered -= first.length;
+          this.partialSince = this.buffered ? Date.now() : null;
           if (this.socket.isPaused() && this.buffered <= this.highWaterMark && !this.detached) this.socket.resume();
           return first;
         }
@@ -220,7 +256,7 @@ export class SocketReader {
 
   /** Wait until at least `n` bytes are buffered (or the stream ends) and return a copy of the buffered bytes without consuming them. */
   async peek(n: number): Promise<Buffer> {
-    while (this.buffered < n && !this.endedFlag) await this.waitForData();
+    while (this.buffered < n && !this.endedFlag) await this.waitForData(true);
     return this.unread();
   }
 

@@ -5,7 +5,7 @@ import { bytesToIp } from '../certs/ip.js';
 import { escapeBytes } from '../util/escapes.js';
 import type { ConnectionContext } from './context.js';
 import { ConnectError, DESTINATION_UNKNOWN } from './upstream-pool.js';
-import { ConnectionClosedError } from './socket-reader.js';
+import { ConnectionClosedError, MessageTimeoutError } from './socket-reader.js';
 
 /**
  * The SOCKS5 handshake of socks5 mode (RFC 1928, with RFC 1929 username/password when the
@@ -170,7 +170,13 @@ export async function socks5Handshake(ctx: ConnectionContext): Promise<boolean> 
   /** Read one message with `parse`, waiting for more bytes while it is incomplete. */
   const read = async <T>(parse: (b: Buffer) => ParseResult<T>): Promise<T> => {
     for (let want = 1; ; ) {
-      const buf = await ctx.reader.peek(want);
+      let buf: Buffer;
+      try {
+        buf = await ctx.reader.peek(want);
+      } catch (e) {
+        if (e instanceof MessageTimeoutError) return fail(`Client did not complete its SOCKS5 handshake (${e.message}).`, null);
+        throw e;
+      }
       const r = parse(buf);
       if (r.kind === 'ok') {
         await ctx.reader.readExactly(r.length);

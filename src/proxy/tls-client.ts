@@ -6,7 +6,8 @@ import { now } from '../util/time.js';
 import type { ConnectionContext } from './context.js';
 import { ClientHelloError, parseClientHello, type ParsedClientHello } from './clienthello.js';
 import { attachKeylog } from './keylog.js';
-import { SocketReader } from './socket-reader.js';
+import { MessageTimeoutError, SocketReader } from './socket-reader.js';
+import { clientMessageTimeoutMs } from './proxy-options.js';
 import { peerCertificateChainPem, tlsVersionName } from './tls-info.js';
 import { hostIsIgnored } from './host-patterns.js';
 import { opensslReason } from './tls-upstream.js';
@@ -23,7 +24,13 @@ export type ClientTlsOutcome =
 /** Read a complete ClientHello from the client without consuming it. */
 async function readClientHello(ctx: ConnectionContext): Promise<ParsedClientHello | string> {
   for (let want = 5; ; ) {
-    const bytes = await ctx.reader.peek(want);
+    let bytes: Buffer;
+    try {
+      bytes = await ctx.reader.peek(want);
+    } catch (e) {
+      if (e instanceof MessageTimeoutError) return `The client sent an incomplete ClientHello (${e.message}).`;
+      throw e;
+    }
     let r: ParsedClientHello | 'incomplete';
     try {
       r = parseClientHello(bytes);
@@ -151,6 +158,7 @@ export async function interceptClientTls(ctx: ConnectionContext, opts: { forceAl
   if (tdata.settings.requestCert) client.certificateList = peerCertificateChainPem(socket);
   ctx.socket = socket;
   ctx.reader = new SocketReader(socket);
+  ctx.reader.messageTimeoutMs = clientMessageTimeoutMs(ctx.options);
   await hooks.trigger('tls_established_client', tdata);
   return { kind: 'intercepted', alpn: client.alpn };
 }
