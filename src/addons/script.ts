@@ -181,6 +181,7 @@ export class ScriptLoader {
       s.mtimeMs = 0;
     }
     s.version++;
+    this.master.log.info(`Loading script ${s.path}`);
     let ns: Record<string, unknown>;
     try {
       ns = await importFresh(s.path, s.version);

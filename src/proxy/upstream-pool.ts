@@ -298,6 +298,7 @@ export class UpstreamPool {
     } catch (e) {
       server.error = via ? `Cannot connect to upstream proxy ${formatAddress(dial)}: ${describeNetworkError(e)}` : describeNetworkError(e);
       server.timestampEnd = now();
+      ctx.master.log.info(`error establishing server connection: ${server.error}`, ctx.clientLabel);
       await hooks.trigger('server_connect_error', data);
       throw new ConnectError(server.error);
     }
@@ -307,6 +308,10 @@ export class UpstreamPool {
     server.timestampTcpSetup = now();
     server.peername = [tcp.remoteAddress ?? target.address[0], tcp.remotePort ?? target.address[1]];
     server.sockname = [tcp.localAddress ?? '', tcp.localPort ?? 0];
+    // mitmproxy's event log lines for the server side: "server connect host:port (ip:port)".
+    const shown = server.peername[0] === dial[0] ? formatAddress(dial) : `${formatAddress(dial)} (${formatAddress(server.peername)})`;
+    ctx.master.log.info(`server connect ${shown}`, ctx.clientLabel);
+    tcp.once('close', () => ctx.master.log.info(`server disconnect ${shown}`, ctx.clientLabel));
     if (ctx.own.isOwn(tcp.remoteAddress, tcp.remotePort)) {
       tcp.destroy();
       server.error = DESTINATION_UNKNOWN;

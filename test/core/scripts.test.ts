@@ -47,6 +47,8 @@ test('scripts in .js, .mjs and .ts load; a script outside the package can import
       "export const addons = [{ name: 'teapot', request(flow: HTTPFlow): void { if (flow.request.path === '/tea') flow.response = Response.make(n, 'short and stout'); } }];\n",
   );
   const tool = await runCli(t, ['dump', '-p', '0', '--listen-host', '127.0.0.1', '-s', join(dir, 'a.mjs'), '-s', join(dir, 'b.js'), '-s', join(dir, 'c.ts')]);
+  assert.ok(tool.stdout().indexOf(`Loading script ${join(dir, 'a.mjs')}`) < tool.stdout().indexOf(`Loading script ${join(dir, 'b.js')}`), tool.stdout());
+  assert.ok(tool.stdout().indexOf(`Loading script ${join(dir, 'a.mjs')}`) >= 0, tool.stdout());
   const r = await curl(['-x', `http://127.0.0.1:${tool.port}`, `${up.url}/x`]);
   const headers: string[] = JSON.parse(r.stdout).rawHeaders;
   assert.ok(headers.includes('x-mjs'), 'ESM script ran');

@@ -184,3 +184,15 @@ test('shutting down while a flow is intercepted kills the flow instead of hangin
   assert.equal(held[0]!.error?.msg, 'Connection killed.');
   assert.equal((await pending).status, 0);
 });
+
+test("the event log has mitmproxy's server lines: server connect, server disconnect, error establishing server connection", async (t) => {
+  const up = await echoServer(t);
+  const proxy = await testProxy(t);
+  assert.equal((await curl(['-x', proxy.url, `${up.url}/x`])).status, 200);
+  const closed = await curl(['-x', proxy.url, 'http://127.0.0.1:1/']);
+  assert.equal(closed.status, 502);
+  const lines = () => proxy.logs.filter((e) => /^(server |error establishing)/.test(e.message)).map((e) => e.message);
+  for (let i = 0; i < 100 && !lines().includes(`server disconnect 127.0.0.1:${up.port}`); i++) await sleep(20);
+  assert.deepEqual(lines().slice(0, 2), [`server connect 127.0.0.1:${up.port}`, `server disconnect 127.0.0.1:${up.port}`]);
+  assert.ok(lines().some((l) => /^error establishing server connection: Connection refused/.test(l)), JSON.stringify(lines()));
+});
