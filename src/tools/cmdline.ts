@@ -91,7 +91,11 @@ function parseIntArg(v: string): number {
  * Build the command line of a tool from the option registry: every flag of mitmproxy's
  * cmdline.py whose option is declared, with the option's help text.
  */
-export function buildCommandLine(tool: ToolName, options: OptManager, programName: string): { program: Command; flagOptions: Map<string, string> } {
+export function buildCommandLine(
+  tool: ToolName,
+  options: OptManager,
+  programName: string,
+): { program: Command; flagOptions: Map<string, string>; conflict: () => string | null } {
   const program = new Command(programName);
   program
     .usage(tool === 'dump' ? '[options] [filter...]' : '[options]')
@@ -107,9 +111,12 @@ export function buildCommandLine(tool: ToolName, options: OptManager, programNam
     .option('-q, --quiet', 'Quiet.')
     .option('-v, --verbose', 'Increase log verbosity.')
     .allowExcessArguments(tool === 'dump')
-    .showHelpAfterError();
+    // As argparse: the usage line and "prog: error: ...", not the whole help.
+    .configureOutput({ outputError: (text, write) => write(`${usageLine(tool, programName)}\n${programName}: ${text.replace(/^error: /, '')}`) });
   /** Commander attribute name -> option name. */
   const flagOptions = new Map<string, string>();
+  /** The --x / --no-x pairs: argparse makes each a mutually exclusive group. */
+  const boolPairs: Array<[Option, Option]> = [];
   const specs = tool === 'dump' ? [...COMMON_FLAGS, ...TOOL_FLAGS.dump] : [...TOOL_FLAGS.web, ...COMMON_FLAGS];
   for (const spec of specs) {
     if (!options.has(spec.option)) continue;
@@ -122,6 +129,7 @@ export function buildCommandLine(tool: ToolName, options: OptManager, programNam
       program.addOption(on);
       program.addOption(off);
       flagOptions.set(on.attributeName(), spec.option);
+      boolPairs.push([on, off]);
       continue;
     }
     const metavar = spec.metavar ?? spec.option.toUpperCase();
@@ -140,16 +148,34 @@ export function buildCommandLine(tool: ToolName, options: OptManager, programNam
   if (tool === 'dump') {
     program.argument('[filter...]', 'Filter expression, equivalent to setting both the view_filter and save_stream_filter options.');
   }
-  return { program, flagOptions };
+  // Which halves of the pairs the command line gave (both is an error: parseCommandLine).
+  const given = new Set<Option>();
+  for (const [on, off] of boolPairs) {
+    program.on(`option:${on.name()}`, () => given.add(on));
+    program.on(`option:${off.name()}`, () => given.add(off));
+  }
+  const conflict = (): string | null => {
+    for (const [on, off] of boolPairs) if (given.has(on) && given.has(off)) return `argument ${off.long}: not allowed with argument ${on.long}`;
+    return null;
+  };
+  return { program, flagOptions, conflict };
+}
+
+/** argparse's usage line. */
+function usageLine(tool: ToolName, programName: string): string {
+  return `usage: ${programName} [options]${tool === 'dump' ? ' [filter]' : ''}`;
 }
 
 /** Parse argv (without the node and script paths). Commander prints errors and usage and exits. */
 export function parseCommandLine(tool: ToolName, options: OptManager, programName: string, argv: string[]): ParsedCommandLine {
-  const { program, flagOptions } = buildCommandLine(tool, options, programName);
+  const { program, flagOptions, conflict } = buildCommandLine(tool, options, programName);
   program.exitOverride((err) => {
-    process.exit(err.exitCode === 0 ? 0 : 2);
+    // mitmdump exits 1 for a command line it cannot parse.
+    process.exit(err.exitCode === 0 ? 0 : 1);
   });
   program.parse(argv, { from: 'user' });
+  const clash = conflict();
+  if (clash) program.error(clash, { exitCode: 1 });
   const o = program.opts<Record<string, unknown>>();
   const flagValues: Record<string, unknown> = {};
   for (const [attr, name] of flagOptions) if (o[attr] !== undefined) flagValues[name] = o[attr];

@@ -175,3 +175,15 @@ test('--options prints every default as YAML with help comments; options.save wr
   await m.commands.execute(`options.load ${join(dir, 'saved.yaml')}`);
   assert.equal(m.options.get('anticache'), true);
 });
+
+test('command line errors: the usage line and one error line, status 1, as argparse in mitmdump; --x with --no-x is refused', async () => {
+  const missing = await runCliToEnd(['dump', '-p']);
+  assert.equal(missing.code, 1);
+  assert.deepEqual(missing.stderr.trim().split('\n'), ['usage: mitmproxy-ts dump [options] [filter]', "mitmproxy-ts dump: option '-p, --listen-port <PORT>' argument missing"]);
+  const both = await runCliToEnd(['dump', '--anticache', '--no-anticache']);
+  assert.equal(both.code, 1);
+  assert.match(both.stderr, /mitmproxy-ts dump: argument --no-anticache: not allowed with argument --anticache/);
+  const unknown = await runCliToEnd(['dump', '--bogus-flag']);
+  assert.equal(unknown.code, 1);
+  assert.equal(unknown.stderr.trim().split('\n').length, 2);
+});
