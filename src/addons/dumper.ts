@@ -130,7 +130,9 @@ export class Dumper {
     const methodColor = method.toUpperCase() === 'GET' ? 'green' : method.toUpperCase() === 'DELETE' ? 'red' : 'magenta';
     let url = this.master.options.get<boolean>('showhost') ? f.request.prettyUrl : f.request.url;
     if (this.detail === 1) {
-      const width = (this.out as NodeJS.WriteStream).columns ?? 80;
+      // As Python's shutil.get_terminal_size: COLUMNS first, then the terminal, then 80.
+      const fromEnv = Number(process.env.COLUMNS);
+      const width = fromEnv > 0 ? fromEnv : ((this.out as NodeJS.WriteStream).columns ?? 80);
       const limit = Math.max(width - 25, 50);
       if (url.length > limit) url = url.slice(0, limit) + '…';
     }

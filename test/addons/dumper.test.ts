@@ -119,3 +119,20 @@ test('dumper_filter limits which flows are printed; an invalid filter is refused
   assert.doesNotMatch(d.output(), /drop-me/);
   await assert.rejects(d.m.options.update({ dumper_filter: '(~q' }), /Invalid filter expression/);
 });
+
+test('flow_detail 1 cuts long URLs to the terminal width, which COLUMNS sets as for mitmdump', async (t) => {
+  const up = await httpServer(t, (_q, r) => r.end('ok'));
+  const d = await dump(t, { flow_detail: 1 });
+  const path = `/${'a'.repeat(120)}`;
+  const before = process.env.COLUMNS;
+  t.after(() => (before === undefined ? delete process.env.COLUMNS : (process.env.COLUMNS = before)));
+  process.env.COLUMNS = '300';
+  await curl(['-x', `http://127.0.0.1:${d.port}`, `${up.url}${path}`]);
+  process.env.COLUMNS = '100';
+  await curl(['-x', `http://127.0.0.1:${d.port}`, `${up.url}${path}`]);
+  const requests = d.output().split('\n').filter((l) => l.includes(': GET '));
+  assert.ok(requests[0]!.endsWith(`${up.url}${path}`), requests[0]);
+  const cut = /GET (\S+)$/.exec(requests[1]!)![1]!;
+  assert.equal(cut.length, 75 + 1, 'COLUMNS 100 leaves 75 characters and the ellipsis');
+  assert.ok(cut.endsWith('…'));
+});
