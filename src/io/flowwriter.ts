@@ -13,7 +13,7 @@ import type { FlowState } from '../flow.js';
 import type { AnyFlow } from '../flows.js';
 import { ReverseWriter } from './tnetstring.js';
 import { writeFlowState } from './state-schema.js';
-import { downgradeTo17 } from './format17.js';
+import { downgradeTo17, writableAs17 } from './format17.js';
 import { writeFlowFast } from './flow-encoder.js';
 
 const BATCH_SIZE = 1 << 20;
@@ -55,6 +55,8 @@ export class FlowWriter {
   private closed = false;
   /** Flows written so far. */
   count = 0;
+  /** Flows left out because the format cannot hold them (UDP flows in format 17). */
+  skipped = 0;
 
   /** With `buffered`, encoded flows collect here and go to the file in large writes. */
   private batch: Buffer | null = null;
@@ -85,6 +87,10 @@ export class FlowWriter {
   /** Write one flow. For a stream sink, returns false when the stream asks to wait for 'drain'. */
   add(flow: AnyFlow | FlowState): boolean {
     if (this.closed) throw new Error('FlowWriter is closed');
+    if (this.format === 17 && !writableAs17(flow)) {
+      this.skipped++;
+      return true;
+    }
     encodeInto(this.w, flow, this.format);
     this.count++;
     if (typeof this.sink === 'number') {

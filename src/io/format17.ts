@@ -131,7 +131,7 @@ export function downgradeTo17(s: FlowState): TNetInput {
     intercepted: s.intercepted,
     is_replay: s.is_replay,
     marked: s.marked,
-    metadata: s.metadata as TNetInput,
+    metadata: jsonValuesOnly(s.metadata) as TNetInput,
     comment: s.comment,
     timestamp_created: new PyFloat(s.timestamp_created),
   };
@@ -170,3 +170,28 @@ export function downgradeTo17(s: FlowState): TNetInput {
   if (s.backup) out['backup'] = downgradeTo17(s.backup);
   return out;
 }
+
+/** Whether format 17 can hold a flow of this type: UDP flows only exist since format 18. */
+export function writableAs17(flow: { readonly type: string }): boolean {
+  return flow.type !== 'udp';
+}
+
+/**
+ * Metadata as mitmproxy 8 accepts it: it refuses a whole file whose metadata is not JSON
+ * ("Data not serializable"), so bytes and other non-JSON values are left out.
+ */
+function jsonValuesOnly(v: unknown): unknown {
+  if (v === null || typeof v === 'string' || typeof v === 'boolean' || (typeof v === 'number' && Number.isFinite(v))) return v;
+  if (v instanceof PyFloat) return v;
+  if (Array.isArray(v)) return v.map(jsonValuesOnly).filter((x) => x !== OMIT);
+  if (typeof v === 'object' && !Buffer.isBuffer(v)) {
+    const out: Record<string, unknown> = {};
+    for (const [k, x] of Object.entries(v as Record<string, unknown>)) {
+      const kept = jsonValuesOnly(x);
+      if (kept !== OMIT) out[k] = kept;
+    }
+    return out;
+  }
+  return OMIT;
+}
+const OMIT = Symbol('not JSON');

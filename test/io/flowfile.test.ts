@@ -15,7 +15,7 @@ import { dumps, loads, PyFloat, pyFloatRepr, type TNetInput, type TNetDict } fro
 import { harToJson } from '../../src/io/har.js';
 import { HTTPFlow, Request, Response } from '../../src/http.js';
 import { DNSFlow } from '../../src/dns.js';
-import { TCPFlow } from '../../src/tcp.js';
+import { TCPFlow, UDPFlow } from '../../src/tcp.js';
 import type { AnyFlow } from '../../src/flows.js';
 
 const FIXTURES = join(import.meta.dirname, '../fixtures/flows');
@@ -161,6 +161,22 @@ test('mitmproxy 8.1.1 itself reads our format-17 output (when mitmdump is instal
   assert.equal(r.status, 0, r.stderr);
   const expected = JSON.parse(readFileSync(join(FIXTURES, 'mitmdump-8.1.1.expected.json'), 'utf8'));
   assert.deepEqual(JSON.parse(r.stdout).flows, expected.flows);
+});
+
+test('format 17 leaves out what mitmproxy 8 cannot read: UDP flows, and metadata that is not JSON', async () => {
+  const http = new HTTPFlow(undefined, undefined, false, Request.make('GET', 'http://example.com/'));
+  http.metadata = { raw: Buffer.from([0xff]), n: 1, nested: { bytes: Buffer.from('x'), s: 'kept' }, list: [1, Buffer.from('y'), 'z'] };
+  const sink: Buffer[] = [];
+  const { Writable } = await import('node:stream');
+  const w = new FlowWriter(new Writable({ write: (chunk, _e, cb) => (sink.push(chunk), cb()) }), 17);
+  w.add(new UDPFlow());
+  w.add(http);
+  assert.equal(w.count, 1);
+  assert.equal(w.skipped, 1);
+  const [back] = await readFlows(Buffer.concat(sink));
+  assert.equal(back!.type, 'http');
+  assert.deepEqual(back!.metadata, { n: 1, nested: { s: 'kept' }, list: [1, 'z'] });
+  assert.deepEqual(http.metadata.raw, Buffer.from([0xff]), 'the flow itself is not changed');
 });
 
 test('FlowWriter: truncating and appending (+path semantics), stream sinks', async () => {
