@@ -1,5 +1,4 @@
 import tls from 'node:tls';
-import net from 'node:net';
 import { formatAddress } from '../connection.js';
 import type { ClientHelloData, TlsData } from '../hooks.js';
 import { now } from '../util/time.js';
@@ -92,7 +91,8 @@ export async function interceptClientTls(ctx: ConnectionContext, opts: { forceAl
   if (data.establishServerTlsFirst && ctx.server.address && !ctx.server.tlsEstablished && !ctx.server.error) {
     const offers = hello.alpnProtocols.filter((p) => (p === 'h2' ? http2 : true));
     // A reverse proxy names its target (ctx.server.sni); otherwise the client's SNI goes upstream.
-    const sni = ctx.server.sni ?? client.sni ?? (net.isIP(ctx.server.address[0]) ? null : ctx.server.address[0]);
+    // As mitmproxy: the client's SNI, else the address, an IP too (recorded; an IP is never sent as SNI).
+    const sni = ctx.server.sni ?? client.sni ?? ctx.server.address[0];
     try {
       // A TLS connection this client's previous tunnel left behind serves (no second handshake).
       const kept = ctx.upstream.adoptIdle({ address: ctx.server.address, tls: true, sni, alpn: offers }, { claim: false });

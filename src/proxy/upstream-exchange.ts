@@ -1,4 +1,3 @@
-import net from 'node:net';
 import type { HTTPFlow } from '../http.js';
 import type { ConnectionContext } from './context.js';
 import type { UpstreamExchange } from './http-stream.js';
@@ -32,7 +31,7 @@ export function upstreamTargetFor(ctx: ConnectionContext, flow: HTTPFlow, alpn?:
     // For the connection's own server keep its SNI (reverse mode sets the target's) or the
     // client's; otherwise the host itself.
     target.sni = tunnel && tunnel[0] === r.host ? (ctx.server.sni ?? ctx.client.sni ?? null) : null;
-    if (target.sni === null && !net.isIP(r.host)) target.sni = r.host;
+    if (target.sni === null) target.sni = r.host;
     target.alpn = alpn ?? alpnOffers(ctx, flow);
   }
   routeThroughProxy(ctx, flow, target);

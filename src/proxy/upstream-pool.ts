@@ -282,7 +282,7 @@ export class UpstreamPool {
     server.via = via;
     server.address = target.address;
     server.tls = target.tls;
-    if (target.tls) server.sni = target.sni !== undefined ? target.sni : net.isIP(target.address[0]) ? null : target.address[0];
+    if (target.tls) server.sni = target.sni !== undefined ? target.sni : target.address[0];
     const data: ServerConnectionHookData = { client: ctx.client, server };
     await hooks.trigger('server_connect', data);
     if (server.error) {
