@@ -1,7 +1,8 @@
 /**
  * mitmweb: the proxy plus the web API (REST and the `/updates` WebSocket), the view of flows,
  * interception and the event store, in mitmproxy's addon order:
- *   termlog, the default addons, web, webauth, intercept, readfile, view, eventstore, errorcheck.
+ *   termlog, the default addons, web, webauth, intercept, readfile, staticviewer, view, eventstore,
+ *   errorcheck.
  */
 import { Master } from '../../master.js';
 import type { OptManager } from '../../optmanager.js';
@@ -17,6 +18,7 @@ import { WebAuth } from './auth.js';
 import { logEntryToJson, warmDigests } from './flowjson.js';
 import type { JsonValue } from './json.js';
 import { optionsJson } from './options-json.js';
+import { StaticViewer } from './static-viewer.js';
 import { WebAddon } from './webaddon.js';
 
 export interface WebMasterOptions {
@@ -39,17 +41,20 @@ export class WebMaster extends Master {
   readonly intercept = new Intercept();
   readonly errorcheck = new ErrorCheck();
   readonly app: WebApp;
+  /** The front end's directory (MITMWEB_STATIC_DIR), served at `/` and copied by web_static_viewer. */
+  readonly staticDir: string | null;
 
   private constructor(opts: WebMasterOptions) {
     super(opts.options);
     // Record log entries from the very start, so /events shows the startup lines too.
     this.events.attach(this);
+    this.staticDir = opts.staticDir !== undefined ? opts.staticDir : (process.env.MITMWEB_STATIC_DIR ?? null);
     this.app = new WebApp({
       master: this,
       view: this.view,
       events: this.events,
       auth: this.auth,
-      staticDir: opts.staticDir !== undefined ? opts.staticDir : (process.env.MITMWEB_STATIC_DIR ?? null),
+      staticDir: this.staticDir,
     });
     const hub = this.app.hub;
     this.view.subscribe({
@@ -80,7 +85,7 @@ export class WebMaster extends Master {
     const m = new WebMaster(opts);
     if (opts.withTermlog ?? true) await m.addons.add(new TermLog(opts.out));
     await m.addons.add(...defaultAddons());
-    await m.addons.add(new WebAddon(m.app, m.auth), m.auth, m.intercept, new ReadFile(), m.view, m.events, m.errorcheck);
+    await m.addons.add(new WebAddon(m.app, m.auth), m.auth, m.intercept, new ReadFile(), new StaticViewer(m.staticDir), m.view, m.events, m.errorcheck);
     return m;
   }
 
