@@ -21,7 +21,8 @@ function show(value) {
   return '`' + String(value) + '`';
 }
 
-export async function optionsReference() {
+/** Every option mitmdump or mitmweb declares: name -> { def, tools: Set('dump' | 'web') }. */
+export async function allOptionDefinitions() {
   const dump = await DumpMaster.create({ withTermlog: false, withDumper: true });
   const web = await createWebMaster();
   const tools = new Map();
@@ -32,6 +33,11 @@ export async function optionsReference() {
       tools.set(d.name, entry);
     }
   }
+  return tools;
+}
+
+export async function optionsReference() {
+  const tools = await allOptionDefinitions();
   const lines = ['| option | type | default | description |', '|---|---|---|---|'];
   for (const name of [...tools.keys()].sort()) {
     const { def, tools: where } = tools.get(name);

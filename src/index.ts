@@ -10,7 +10,8 @@ export { startProxy, type StartProxyOptions, type RunningProxy } from './start.j
 export type { ProxyServer } from './addons/proxyserver.js';
 export { Master } from './master.js';
 export { AddonManager, AddonHalt, Loader } from './addonmanager.js';
-export { OptManager, OptionsError, type OptionType, type OptionValue, type OptionDef, type ChangeListener } from './optmanager.js';
+export { OptManager, OptionsError, type OptionType, type OptionValue, type OptionValues, type OptionDef, type ChangeListener } from './optmanager.js';
+export type { KnownOptions } from './option-types.js';
 export { CommandManager, CommandError, Command, type CommandSpec, type CommandParam, type CommandType, type CommandFunction } from './command.js';
 export { EventLog, type LogEntry, type LogLevel, type LogListener } from './log.js';
 export type {

@@ -1,3 +1,4 @@
+import type { KnownOptions } from './option-types.js';
 import { readFileSync, existsSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import YAML from 'yaml';
@@ -8,6 +9,12 @@ export type OptionType = 'bool' | 'str' | 'int' | 'optional str' | 'optional int
 
 /** A value an option can hold. */
 export type OptionValue = boolean | string | number | null | string[];
+
+/**
+ * Option values by name: the built-in options with their own types (a typo'd value type is a
+ * compile error), any other name (a script's option) with any option value.
+ */
+export type OptionValues = Partial<KnownOptions> & { [name: string]: OptionValue | undefined };
 
 /** An invalid option value, unknown option or failed configure hook. The message is shown to users as is. */
 export class OptionsError extends Error {
@@ -157,8 +164,11 @@ export class OptManager {
     return this.names().map((n) => this.defs.get(n)!);
   }
 
-  get<T extends OptionValue = OptionValue>(name: string): T {
-    return cloneValue(this.def(name).value) as T;
+  /** An option's value: typed by its name for the built-in options, by `T` for the others (scripts' options). */
+  get<K extends keyof KnownOptions>(name: K): KnownOptions[K];
+  get<T extends OptionValue = OptionValue>(name: string): T;
+  get(name: string): OptionValue {
+    return cloneValue(this.def(name).value);
   }
 
   /** Listen for changes (the master dispatches `configure` from here). Returns an unsubscribe function. */

@@ -3,12 +3,12 @@ import type { Addon } from './hooks.js';
 import { defaultAddons } from './addons/index.js';
 import type { ProxyServer } from './addons/proxyserver.js';
 import type { TlsConfig } from './addons/tlsconfig.js';
-import type { OptionValue } from './optmanager.js';
+import type { OptionValues } from './optmanager.js';
 
 /** Options for `startProxy`. */
 export interface StartProxyOptions {
-  /** Option values by mitmproxy name, e.g. `{ ssl_insecure: true, mode: ['regular'] }`. */
-  options?: Record<string, OptionValue>;
+  /** Option values by mitmproxy name, e.g. `{ ssl_insecure: true, mode: ['regular'] }` (built-in ones typed). */
+  options?: OptionValues;
   /** Your addons, added after the default ones (so they see flows after the built-in features). */
   addons?: Addon[];
   /** Bind address; default "127.0.0.1" (not every interface, unlike the command line tools). */
