@@ -366,11 +366,15 @@ export class OptManager {
     const out: string[] = [];
     for (const d of this.definitions()) {
       if (opts.onlyChanged && d.isDefault) continue;
-      if (!opts.onlyChanged) for (const line of wrapWords(d.help, 76)) out.push(`# ${line}`);
-      if (!opts.onlyChanged && d.choices) out.push(`# Valid values are: ${d.choices.join(', ')}.`);
-      const doc = YAML.stringify({ [d.name]: opts.onlyChanged ? d.value : d.defaultValue }).trimEnd();
-      out.push(doc);
-      if (!opts.onlyChanged) out.push('');
+      if (!opts.onlyChanged) {
+        // As mitmproxy's dump_defaults: a blank line, the help with the type or the valid values
+        // appended, wrapped as Python's textwrap does at 70 columns.
+        const suffix = d.choices ? ` Valid values are ${d.choices.map((c) => `'${c}'`).join(', ')}.` : ` Type ${d.type}.`;
+        out.push('');
+        for (const line of wrapWords(d.help.trim() + suffix, 70)) out.push(`# ${line}`);
+      }
+      // None is an empty value, as ruamel writes it ("body_size_limit:").
+      out.push(YAML.stringify({ [d.name]: opts.onlyChanged ? d.value : d.defaultValue }, { nullStr: '', singleQuote: true }).trimEnd());
     }
     return out.join('\n') + '\n';
   }

@@ -19,13 +19,13 @@ export function versionText(): string {
   ].join('\n');
 }
 
-/** `--commands` output: every command's signature and help. */
+/** `--commands` output, as mitmproxy's CommandManager.dump: by signature, each help as comment lines above it. */
 function commandsText(master: Master): string {
   const lines: string[] = [];
-  for (const c of master.commands.all()) {
-    lines.push(c.signatureHelp());
-    if (c.help) for (const l of wrapWords(c.help, 70)) lines.push(`    ${l}`);
-    lines.push('');
+  const commands = [...master.commands.all()].sort((a, b) => (a.signatureHelp() < b.signatureHelp() ? -1 : a.signatureHelp() > b.signatureHelp() ? 1 : 0));
+  for (const c of commands) {
+    if (c.help) for (const l of wrapWords(c.help, 70)) lines.push(`# ${l}`);
+    lines.push(c.signatureHelp(), '');
   }
   return lines.join('\n');
 }

@@ -1,19 +1,45 @@
-/** Word wrapping for help text (`--options` listings, config.yaml comments). */
+/** Word wrapping for help text (`--options` and `--commands` listings), as Python's textwrap. */
 
 /**
- * Split text into lines of at most `width` characters at white space; runs of white space
- * become one space, and a word longer than `width` stands alone on its line, unbroken.
+ * Split text into lines of at most `width` characters, the way Python's `textwrap.wrap` does
+ * with its defaults (mitmproxy wraps its help texts with it): runs of white space become one
+ * space, words may also break after a hyphen between letters ("url-" / "encoded"), and a word
+ * longer than a line fills the rest of the current line and goes on in the next ones.
  */
 export function wrapWords(text: string, width: number): string[] {
+  const chunks = toChunks(text);
   const lines: string[] = [];
-  let line = '';
-  for (const word of text.split(/\s+/)) {
-    if (word === '') continue;
-    if (line && line.length + 1 + word.length > width) {
-      lines.push(line);
-      line = word;
-    } else line = line ? `${line} ${word}` : word;
+  let i = 0;
+  while (i < chunks.length) {
+    // A line never starts with the space that ended the one before.
+    if (lines.length > 0 && chunks[i] === ' ') i++;
+    const line: string[] = [];
+    let length = 0;
+    while (i < chunks.length && length + chunks[i]!.length <= width) {
+      line.push(chunks[i]!);
+      length += chunks[i]!.length;
+      i++;
+    }
+    if (i < chunks.length && chunks[i]!.length > width) {
+      // What is left of this line (possibly nothing: textwrap then keeps the space before it).
+      const room = width - length;
+      line.push(chunks[i]!.slice(0, room));
+      chunks[i] = chunks[i]!.slice(room);
+    }
+    // textwrap drops one trailing white-space chunk (an empty piece of a long word counts as one).
+    if (line.length && line[line.length - 1]!.trim() === '') line.pop();
+    if (line.length) lines.push(line.join(''));
   }
-  if (line) lines.push(line);
   return lines;
+}
+
+/** Words, the pieces of hyphenated words, and single spaces between words. */
+function toChunks(text: string): string[] {
+  const chunks: string[] = [];
+  for (const word of text.trim().split(/\s+/)) {
+    if (word === '') continue;
+    if (chunks.length) chunks.push(' ');
+    for (const piece of word.split(/(?<=[A-Za-z0-9]-)(?=[A-Za-z])/)) chunks.push(piece);
+  }
+  return chunks;
 }

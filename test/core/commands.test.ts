@@ -95,10 +95,12 @@ test('command line lexing and string escapes', async () => {
   assert.deepEqual(got, ['a\nbAé', Buffer.from([0xff, 0x00])]);
 });
 
-test('mitmdump --commands prints every signature with its help', async () => {
+test('mitmdump --commands prints every signature with its help above it, sorted, as mitmproxy', async () => {
   const r = await runCliToEnd(['dump', '--commands']);
   assert.equal(r.code, 0);
-  assert.match(r.stdout, /^flow\.mark flows marker\n {4}Mark flows\.\n/m);
+  assert.match(r.stdout, /^# Mark flows\.\nflow\.mark flows marker\n\n/m);
+  const signatures = r.stdout.split('\n').filter((l, i, all) => l !== '' && !l.startsWith('# ') && all[i + 1] === '');
+  assert.deepEqual(signatures, [...signatures].sort(), 'sorted by signature');
   assert.match(r.stdout, /^set option \*value\n/m);
   assert.match(r.stdout, /^export\.formats {2}-> str\[\]\n/m);
 });

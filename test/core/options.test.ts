@@ -162,8 +162,14 @@ test('-n with nothing to read keeps running until interrupted', async (t) => {
 test('--options prints every default as YAML with help comments; options.save writes only changes', async (t) => {
   const r = await runCliToEnd(['dump', '--options']);
   assert.equal(r.code, 0);
-  assert.match(r.stdout, /# Try to convince servers to send us un-compressed data\.\nanticomp: false\n/);
-  assert.match(r.stdout, /\nlisten_port: null\n/);
+  // mitmproxy's dump_defaults layout: a blank line, the help with its type (or valid values)
+  // wrapped at 70 columns, then the value; None is an empty value, '' a quoted empty string.
+  assert.match(r.stdout, /\n\n# Try to convince servers to send us un-compressed data\. Type bool\.\nanticomp: false\n/);
+  assert.match(r.stdout, /\n# Determine when server connections should be established\. When set to\n/);
+  assert.match(r.stdout, /Valid values are 'eager', 'lazy'\.\nconnection_strategy: eager\n/);
+  assert.match(r.stdout, /\nlisten_port:\n/);
+  assert.match(r.stdout, /\nhardump: ''\n/);
+  for (const line of r.stdout.split('\n')) if (line.startsWith('# ')) assert.ok(line.length <= 72, line);
   const m = await master();
   const dir = mkdtempSync(join(tmpdir(), 'mitmproxy-ts-save-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));

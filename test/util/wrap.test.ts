@@ -1,0 +1,28 @@
+/** wrapWords follows Python's textwrap.wrap (expected lines produced by python3's textwrap). */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { wrapWords } from '../../src/util/wrap.js';
+
+test('breaks after hyphens between letters, as textwrap does', () => {
+  const text =
+    "The default content view mode. Valid values are 'auto', 'raw', 'hex', 'graphql', 'json', 'xml/html', 'wbxml', 'javascript', 'css', 'url-encoded', 'multipart form', 'image', 'query', 'protocol buffer', 'msgpack', 'grpc/protocol buffer'.";
+  assert.deepEqual(wrapWords(text, 70), [
+    "The default content view mode. Valid values are 'auto', 'raw', 'hex',",
+    "'graphql', 'json', 'xml/html', 'wbxml', 'javascript', 'css', 'url-",
+    "encoded', 'multipart form', 'image', 'query', 'protocol buffer',",
+    "'msgpack', 'grpc/protocol buffer'.",
+  ]);
+});
+
+test('a word longer than the width is cut, keeping the space textwrap keeps', () => {
+  const text =
+    'Require proxy authentication. Format: "username:pass", "any" to accept any user/pass combination, "@path" to use an Apache htpasswd file, or "ldap[s]:url_server_ldap[:port]:dn_auth:password:dn_subtree[?search_filter_key=...]" for LDAP authentication. Type optional str.';
+  assert.deepEqual(wrapWords(text, 70), [
+    'Require proxy authentication. Format: "username:pass", "any" to accept',
+    'any user/pass combination, "@path" to use an Apache htpasswd file, or ',
+    '"ldap[s]:url_server_ldap[:port]:dn_auth:password:dn_subtree[?search_fi',
+    'lter_key=...]" for LDAP authentication. Type optional str.',
+  ]);
+  assert.deepEqual(wrapWords('', 70), []);
+  assert.deepEqual(wrapWords('  a   b  ', 70), ['a b']);
+});
