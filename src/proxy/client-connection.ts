@@ -10,7 +10,8 @@ import type { IdleConnections } from './idle-connections.js';
 import { clientMessageTimeoutMs, type ProxyOptions } from './proxy-options.js';
 import { SocketReader } from './socket-reader.js';
 import { UpstreamPool, ConnectError } from './upstream-pool.js';
-import { serveHttp1, sendConnectResponse } from './http1-client-side.js';
+import { sendConnectResponse, sendErrorResponse, serveHttp1 } from './http1-client-side.js';
+import { escapeBytes } from '../util/escapes.js';
 import { relayRaw, relayTcpFlow } from './tcp-relay.js';
 import { relayWebSocket } from './websocket.js';
 import { eagerConnection, sniff } from './sniff.js';
@@ -111,6 +112,16 @@ async function serveConnection(ctx: ConnectionContext): Promise<void> {
       if (kind === 'closed') return;
       // Without a destination yet, only HTTP (proxy requests) or TLS to the proxy itself can be served.
       const layer = await chooseLayer(ctx, kind === 'tls' ? 'tls' : 'http', ['http', 'tls']);
+      const firstBytes = ctx.reader.unread();
+      if (layer === 'http' && kind === 'tcp' && !/^[A-Za-z!#$%&'*+\-.^_`|~0-9]/.test(firstBytes.toString('latin1', 0, 1))) {
+        // A byte no request line starts with (a SOCKS client at the HTTP port, say): answer now
+        // instead of waiting for a request head that will never come. Text goes to the HTTP
+        // parser, which names what is wrong with it.
+        const first = escapeBytes(firstBytes.subarray(0, 16));
+        ctx.master.log.info(`client sent an invalid request: not an HTTP request (starts with ${JSON.stringify(first)})`, ctx.clientLabel);
+        await sendErrorResponse(ctx, 400, 'Invalid HTTP request: this is an HTTP proxy.');
+        return;
+      }
       if (layer === 'tls') {
         // A "secure web proxy": the client speaks TLS to the proxy itself, then HTTP/1 proxy requests.
         const r = await interceptClientTls(ctx, { forceAlpn: 'http/1.1' });

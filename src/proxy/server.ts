@@ -12,10 +12,12 @@ import { UdpRelay } from './udp-relay.js';
 /** The TCP modes this version can serve (DNS and UDP relays are told apart by servesDns / relaysUdp). */
 const SUPPORTED_MODES: ReadonlySet<string> = new Set(['regular', 'transparent', 'reverse', 'upstream', 'socks5']);
 
-/** Why a listener could not start, as the startup error says it. */
+/** Why a listener could not start, in mitmproxy's words (with its hint for a port in use). */
 function startFailure(mode: ProxyMode, host: string, port: number, e: unknown): Error {
-  const why = (e as NodeJS.ErrnoException).code === 'EADDRINUSE' ? 'address already in use' : (e as Error).message;
-  return new Error(`Failed to start ${mode.description} on ${host || '*'}:${port}: ${why}`);
+  const inUse = (e as NodeJS.ErrnoException).code === 'EADDRINUSE';
+  let message = `${mode.description} failed to listen on ${host || '*'}:${port} with ${inUse ? 'address already in use' : (e as Error).message}`;
+  if (inUse && mode.customListenPort === null) message += `\nTry specifying a different port by using \`--mode ${mode.fullSpec}@${port + 2}\`.`;
+  return new Error(message);
 }
 
 /** A UDP relay: reverse proxies to a udp:// target. */

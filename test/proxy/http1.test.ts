@@ -178,6 +178,8 @@ test('malformed requests get a 400 with the reason', async (t) => {
     ['GET http://x/ HTTP/2.0\r\nHost: x\r\n\r\n', /unsupported HTTP version/],
     ['POST http://x/ HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nabcdeXX0\r\n\r\n', /chunked/],
     ['GET http://x/ HTTP/1.1\r\nHost: x\r\nContent-Length: 03\r\n\r\n', /invalid content-length/],
+    // A SOCKS5 greeting at the HTTP port: answered at once, not after a request head timeout.
+    ['\x05\x01\x00', /this is an HTTP proxy/],
   ];
   for (const [req, reason] of cases) {
     const raw = (await rawRequest(proxy.port, req)).toString('latin1');

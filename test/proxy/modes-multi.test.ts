@@ -120,7 +120,7 @@ test('changing `mode` while running starts and stops only what changed; a mode t
   assert.equal(state['regular@0']!.last_exception, null);
   assert.deepEqual(state['regular@0']!.listen_addrs, [['127.0.0.1', regular]]);
   assert.equal(state[`socks5@${busyPort}`]!.is_running, false);
-  assert.equal(state[`socks5@${busyPort}`]!.last_exception, `Failed to start SOCKS v5 proxy on 127.0.0.1:${busyPort}: address already in use`);
+  assert.equal(state[`socks5@${busyPort}`]!.last_exception, `SOCKS v5 proxy failed to listen on 127.0.0.1:${busyPort} with address already in use`);
   assert.equal((await curl(['-x', proxyUrl, `${target}/still`])).status, 200, 'the regular proxy still serves');
   // The removed socks5@0 stopped listening, and said so.
   assert.ok(log.logs.some((l) => l.message === `SOCKS v5 proxy at 127.0.0.1:${socks!.port} stopped.`));
@@ -136,9 +136,21 @@ test('startProxy fails when any of its modes cannot start, and leaves nothing li
   const log = logRecorder();
   await assert.rejects(
     startProxy({ options: { confdir: testConfdir(), mode: ['regular@0', `socks5@${busyPort}`] }, addons: [log.addon] }),
-    (e: Error) => e.message === `Failed to start SOCKS v5 proxy on 127.0.0.1:${busyPort}: address already in use`,
+    (e: Error) => e.message === `SOCKS v5 proxy failed to listen on 127.0.0.1:${busyPort} with address already in use`,
   );
   const started = log.logs.map((l) => /^HTTP\(S\) proxy listening at 127\.0\.0\.1:(\d+)\.$/.exec(l.message)?.[1]).find(Boolean);
   assert.ok(started, 'the regular proxy had started');
   assert.equal(await accepts(Number(started)), false, 'the regular proxy was stopped with the failed start');
+});
+
+test('a port in use: mitmproxy\'s message, with its hint when the port came from listen_port', async (t) => {
+  const busy = net.createServer();
+  busy.listen(0, '127.0.0.1');
+  await once(busy, 'listening');
+  t.after(() => busy.close());
+  const port = (busy.address() as net.AddressInfo).port;
+  await assert.rejects(
+    startProxy({ options: { confdir: testConfdir() }, listenPort: port }),
+    (e: Error) => e.message === `HTTP(S) proxy failed to listen on 127.0.0.1:${port} with address already in use\nTry specifying a different port by using \`--mode regular@${port + 2}\`.`,
+  );
 });
