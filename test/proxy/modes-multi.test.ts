@@ -1,7 +1,7 @@
 /**
  * Several modes at once (one listener per mode, each with its startup line) and address clashes.
  */
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import net from 'node:net';
@@ -13,6 +13,15 @@ import { testConfdir, testProxy } from '../helpers/proxy.js';
 import { curl } from '../helpers/clients.js';
 import { echoServer } from '../helpers/servers.js';
 import { logRecorder, recorder } from './modes-helpers.js';
+
+/** A port on 127.0.0.1 that another server holds until the test ends. */
+async function portInUse(t: TestContext): Promise<number> {
+  const busy = net.createServer();
+  busy.listen(0, '127.0.0.1');
+  await once(busy, 'listening');
+  t.after(() => busy.close());
+  return (busy.address() as net.AddressInfo).port;
+}
 
 /** Whether something accepts TCP connections on 127.0.0.1:port. */
 function accepts(port: number): Promise<boolean> {
@@ -109,11 +118,7 @@ test('changing `mode` while running starts and stops only what changed; a mode t
   assert.equal((await curl(['--socks5-hostname', `127.0.0.1:${socks!.port}`, `${target}/socks`])).status, 200);
 
   // A port someone else holds: that server fails, with its own error; the others go on.
-  const busy = net.createServer();
-  busy.listen(0, '127.0.0.1');
-  await once(busy, 'listening');
-  t.after(() => busy.close());
-  const busyPort = (busy.address() as net.AddressInfo).port;
+  const busyPort = await portInUse(t);
   await proxy.master.options.update({ mode: ['regular@0', `socks5@${busyPort}`] });
   const state = serversJson(proxy.master);
   assert.equal(state['regular@0']!.is_running, true);
@@ -128,11 +133,7 @@ test('changing `mode` while running starts and stops only what changed; a mode t
 });
 
 test('startProxy fails when any of its modes cannot start, and leaves nothing listening', async (t) => {
-  const busy = net.createServer();
-  busy.listen(0, '127.0.0.1');
-  await once(busy, 'listening');
-  t.after(() => busy.close());
-  const busyPort = (busy.address() as net.AddressInfo).port;
+  const busyPort = await portInUse(t);
   const log = logRecorder();
   await assert.rejects(
     startProxy({ options: { confdir: testConfdir(), mode: ['regular@0', `socks5@${busyPort}`] }, addons: [log.addon] }),
@@ -144,11 +145,7 @@ test('startProxy fails when any of its modes cannot start, and leaves nothing li
 });
 
 test('a port in use: mitmproxy\'s message, with its hint when the port came from listen_port', async (t) => {
-  const busy = net.createServer();
-  busy.listen(0, '127.0.0.1');
-  await once(busy, 'listening');
-  t.after(() => busy.close());
-  const port = (busy.address() as net.AddressInfo).port;
+  const port = await portInUse(t);
   await assert.rejects(
     startProxy({ options: { confdir: testConfdir() }, listenPort: port }),
     (e: Error) => e.message === `HTTP(S) proxy failed to listen on 127.0.0.1:${port} with address already in use\nTry specifying a different port by using \`--mode regular@${port + 2}\`.`,
