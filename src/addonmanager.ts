@@ -1,3 +1,4 @@
+import { fileURLToPath } from 'node:url';
 import type { Addon } from './hooks.js';
 import { FLOW_HOOKS } from './hooks.js';
 import type { Master } from './master.js';
@@ -214,7 +215,7 @@ export class AddonManager {
 
   private reportError(addon: Addon, hook: string, e: unknown): void {
     const name = this.nameOf(addon) ?? addonName(addon) ?? 'addon';
-    const detail = e instanceof Error ? (e.stack ?? e.message) : String(e);
+    const detail = e instanceof Error ? userStack(e) : String(e);
     this.master.log.error(`Addon error: ${name}.${hook}: ${detail}`);
   }
 
@@ -299,4 +300,22 @@ export class AddonManager {
     this.reportError(addon, hook, e);
     return false;
   }
+}
+
+/** Where this package's own code lives (dist/src when built, src under tsx). */
+const OWN_CODE_DIR = fileURLToPath(new URL('.', import.meta.url));
+
+/**
+ * An addon's error as its author needs it, as mitmproxy cuts tracebacks to the script's frames:
+ * the message and the frames in the addon's code, without the proxy's own and node's internal
+ * frames that called it. An error raised inside the proxy's code keeps its whole stack.
+ */
+export function userStack(e: Error): string {
+  const stack = e.stack ?? e.message;
+  const lines = stack.split('\n');
+  const frames = lines.filter((l) => /^\s+at /.test(l));
+  const own = (l: string) => l.includes(OWN_CODE_DIR) || /\(node:|at node:/.test(l);
+  const firstFrame = lines.findIndex((l) => /^\s+at /.test(l));
+  if (frames.length === 0 || own(frames[0]!)) return stack;
+  return [...lines.slice(0, firstFrame), ...frames.filter((l) => !own(l))].join('\n');
 }

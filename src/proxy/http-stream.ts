@@ -435,8 +435,9 @@ function clientFailure(e: unknown, clientGone: boolean): string | null {
   if (e instanceof ClientGoneError || e instanceof ConnectionClosedError) return 'Client disconnected.';
   const code = (e as NodeJS.ErrnoException | undefined)?.code;
   if (code === 'ECONNRESET' || code === 'EPIPE' || code === 'ERR_STREAM_DESTROYED' || code === 'ERR_STREAM_WRITE_AFTER_END') return 'Client disconnected.';
-  // node's HTTP/2 server reset the stream (a body longer or shorter than its content-length, ...).
-  if (code === 'ERR_HTTP2_STREAM_ERROR') return `HTTP/2 protocol error in the client's stream: ${(e as Error).message}`;
+  // node's HTTP/2 server reset the stream (a body longer or shorter than its content-length, ...);
+  // Node 24 ends the whole session for some of these (ERR_HTTP2_ERROR).
+  if (code === 'ERR_HTTP2_STREAM_ERROR' || code === 'ERR_HTTP2_ERROR') return `HTTP/2 protocol error in the client's stream: ${(e as Error).message}`;
   if (clientGone && code === 'ABORT_ERR') return 'Client disconnected.';
   return null;
 }

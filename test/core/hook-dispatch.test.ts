@@ -1,6 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { AddonHalt } from '../../src/addonmanager.js';
+import { fileURLToPath } from 'node:url';
+import { AddonHalt, userStack } from '../../src/addonmanager.js';
+import { Master } from '../../src/master.js';
 import { TCPFlow } from '../../src/tcp.js';
 import { Client, Server } from '../../src/connection.js';
 import type { Addon } from '../../src/hooks.js';
@@ -110,4 +112,30 @@ test('the message observers of mitmdump and mitmweb (dumper, view, intercept wit
   assert.equal(master.addons.onlyReads('websocket_message'), false, 'with a filter, intercept may hold the message');
   await master.options.update({ intercept: null });
   assert.equal(master.addons.onlyReads('websocket_message'), true);
+});
+
+test("an addon's error is logged with its own frames only, as mitmproxy cuts tracebacks to the script", async () => {
+  const own = fileURLToPath(new URL('../../src/', import.meta.url));
+  const e = new Error('hook boom');
+  e.stack = [
+    'Error: hook boom',
+    '    at request (file:///home/me/addon.mjs:3:9)',
+    `    at AddonManager.runHandlers (${own}addonmanager.ts:240:21)`,
+    `    at runHttpFlow (${own}proxy/http-stream.ts:170:7)`,
+    '    at process.processTicksAndRejections (node:internal/process/task_queues:95:5)',
+  ].join('\n');
+  assert.equal(userStack(e), 'Error: hook boom\n    at request (file:///home/me/addon.mjs:3:9)');
+  // An error raised in the proxy's own code (called by the addon) keeps its whole stack.
+  const inner = new Error('bad value');
+  inner.stack = `Error: bad value\n    at Headers.set (${own}headers.ts:80:11)\n    at request (file:///home/me/addon.mjs:3:9)`;
+  assert.equal(userStack(inner), inner.stack);
+
+  const m = new Master();
+  const logs: string[] = [];
+  m.log.subscribe((entry) => logs.push(entry.message));
+  await m.addons.add({ name: 'thrower', running: () => { throw new Error('from the test file'); } });
+  await m.run();
+  assert.match(logs.find((l) => l.startsWith('Addon error: thrower.running'))!, /^Addon error: thrower\.running: Error: from the test file\n {4}at .*hook-dispatch\.test\.ts:\d+:\d+\)?$/m);
+  assert.ok(!logs.some((l) => l.includes('addonmanager.ts')), 'no frames of the proxy itself');
+  await m.shutdown();
 });

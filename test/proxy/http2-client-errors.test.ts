@@ -107,7 +107,8 @@ test('a request body that contradicts its content-length fails the flow with an 
   req.on('error', () => undefined);
   req.end('this is far more than three bytes');
   await until(() => errors.length === 1, 'the error hook');
-  assert.equal(errors[0]!.error!.msg, "HTTP/2 protocol error in the client's stream.");
+  // Node 20 resets the stream; Node 24 ends the session, which may close the stream first.
+  assert.match(errors[0]!.error!.msg, /^(HTTP\/2 protocol error in the client's stream|Client disconnected\.)/);
   assert.equal(up.held.size, 0, 'nothing reached the server');
   assert.ok(!proxy.logs.some((e) => e.level === 'error'), JSON.stringify(proxy.logs.filter((e) => e.level === 'error').map((e) => e.message)));
 });
