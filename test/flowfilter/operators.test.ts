@@ -90,6 +90,13 @@ test('~u reads a byte path as UTF-8, like mitmproxy\'s text URL', () => {
   assert.equal(m('~u "^http://address:22/.{4}\\\\?"', f), true, 'one character per letter, not per byte');
 });
 
+test('~u: an IPv6 host without brackets and undecodable path bytes as surrogate escapes, as Python\'s pretty_url', () => {
+  const f = new HTTPFlow(undefined, undefined, false, new Request({ host: '::1', port: 22, method: 'GET', scheme: 'http', authority: '', path: '/\xff%20x' }));
+  assert.equal(m('~u "^http://::1:22/"', f), true);
+  assert.equal(m('~u "\\\\udcff"', f), true);
+  assert.equal(m('~u "\\\\xff"', f), false);
+});
+
 test('~u uses the Host header; ~d checks both the target host and the Host header', () => {
   const f = R();
   f.request.headers.add('Host', 'example.org:8080');

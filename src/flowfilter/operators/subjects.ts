@@ -11,8 +11,9 @@ import type { Headers } from '../../headers.js';
 import type { Message, Request } from '../../http.js';
 import type { DNSMessage } from '../../dns.js';
 import type { MetadataValue } from '../../flow.js';
-import { bytesToText, isAscii, textToBytes } from '../../util/bytes.js';
+import { textToBytes } from '../../util/bytes.js';
 import { pyStr } from '../pyrepr.js';
+import { prettyUrl } from '../../io/export.js';
 
 /** `bytes(headers)`: `name: value\r\n` per field, original order, case and duplicates. */
 export function headerBlock(headers: Headers): string {
@@ -54,15 +55,12 @@ export function bufferBytes(b: Buffer): string {
 }
 
 /**
- * `request.pretty_url` as mitmproxy's text: the host from the Host header, and the path decoded
- * as UTF-8 (our request keeps the path as bytes).
+ * `request.pretty_url` as mitmproxy's text (the one the export formats use): the host from the
+ * Host header, an IPv6 host without brackets, the path decoded as UTF-8 with undecodable bytes
+ * as surrogate escapes (our request keeps the path as bytes).
  */
 export function urlText(req: Request): string {
-  const url = req.prettyUrl;
-  const path = req.path;
-  // A path holding characters above 0xFF is already text (built from a URL string), not bytes.
-  if (isAscii(path) || /[^\x00-\xff]/.test(path) || !url.endsWith(path)) return url;
-  return url.slice(0, url.length - path.length) + bytesToText(path);
+  return prettyUrl(req);
 }
 
 /**
