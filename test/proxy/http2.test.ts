@@ -120,6 +120,19 @@ test('an upstream connection kept from an HTTP/1.1-only client is not handed to 
   assert.ok(up.sessions.count < 4, 'a kept connection still serves a later client with the same offer');
 });
 
+test('an HTTP/2 request in a tunnel goes to the tunnel\'s server, whatever its :authority says', async (t) => {
+  const up = await h2Upstream(t);
+  const rec = flowRecorder();
+  const proxy = await testProxy(t, { addons: [rec.addon], options: { ssl_insecure: true } });
+  const r = await curl(['--http2', '--cacert', join(testConfdir(), 'mitmproxy-ca-cert.pem'), '-x', proxy.url, '-H', 'Host: elsewhere.invalid', `https://localhost:${up.port}/routed`]);
+  assert.equal(r.status, 200, r.stderr);
+  assert.equal(JSON.parse(r.stdout).path, '/routed');
+  const f = rec.flows[0]!;
+  assert.equal(f.request.host, 'localhost');
+  assert.equal(f.request.port, up.port);
+  assert.equal(f.request.prettyHost, 'elsewhere.invalid');
+});
+
 test('an h2 client and an HTTP/1-only server: translated (Host from :authority, cookies joined, connection headers dropped)', async (t) => {
   const seen: Array<{ version: string; raw: string[] }> = [];
   const server = https.createServer({ key, cert }, (req, res) => {

@@ -230,7 +230,10 @@ test('extended CONNECT to a ws server over HTTPS: text and binary both ways, hoo
   const req = flow.request;
   assert.equal(req.method, 'GET');
   assert.equal(req.httpVersion, 'HTTP/2.0');
-  assert.equal(req.url, `https://${authority}/chat?room=1`);
+  // In a tunnel the request goes to the tunnel's server (mitmproxy's transparent HTTP mode);
+  // :authority is what pretty_url shows.
+  assert.equal(req.url, `https://127.0.0.1:${up.port}/chat?room=1`);
+  assert.equal(req.prettyUrl, `https://${authority}/chat?room=1`);
   assert.equal(req.headers.get('upgrade'), 'websocket');
   assert.equal(req.headers.get('connection'), 'Upgrade');
   assert.equal(req.headers.get('sec-websocket-version'), '13');
