@@ -1,4 +1,4 @@
-import { STATUS_CODES } from 'node:http';
+import { reasonPhrase } from './status-codes.js';
 import { domainToUnicode } from 'node:url';
 import { Headers, type HeadersInit } from './headers.js';
 import { decode as decodeContent, encode as encodeContent, ContentEncodingError } from './encoding.js';
@@ -639,7 +639,7 @@ export class Response extends Message {
   }) {
     super(init.headers, init.content === undefined ? EMPTY_BODY : init.content, init.timestampStart ?? now());
     this.statusCode = init.statusCode;
-    this.reason = init.reason ?? STATUS_CODES[init.statusCode] ?? '';
+    this.reason = init.reason ?? reasonPhrase(init.statusCode);
     if (init.httpVersion !== undefined) this.httpVersion = init.httpVersion;
     if (init.trailers !== undefined) this.trailers = init.trailers;
     if (init.timestampEnd !== undefined) this.timestampEnd = init.timestampEnd;
@@ -653,7 +653,7 @@ export class Response extends Message {
     const t = now();
     const resp = new Response({
       statusCode,
-      reason: STATUS_CODES[statusCode] ?? '',
+      reason: reasonPhrase(statusCode),
       headers: headers ?? new Headers(),
       content: null,
       timestampStart: t,

@@ -1,5 +1,5 @@
 import { existsSync, writeFileSync, readFileSync } from 'node:fs';
-import { STATUS_CODES } from 'node:http';
+import { reasonPhrase } from '../status-codes.js';
 import type { Loader } from '../addonmanager.js';
 import { CommandError } from '../command.js';
 import { ENCODINGS } from '../encoding.js';
@@ -162,7 +162,7 @@ export class Core {
       if (resp) {
         if (attr === 'status_code') {
           resp.statusCode = status;
-          if (STATUS_CODES[status]) resp.reason = STATUS_CODES[status]!;
+          if (reasonPhrase(status)) resp.reason = reasonPhrase(status);
           changed = true;
         } else if (attr === 'reason') {
           resp.reason = value;

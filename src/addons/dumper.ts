@@ -1,7 +1,7 @@
 import type { Loader } from '../addonmanager.js';
 import type { Master } from '../master.js';
 import { formatAddress } from '../connection.js';
-import { STATUS_CODES } from 'node:http';
+import { reasonPhrase } from '../status-codes.js';
 import type { Headers } from '../headers.js';
 import type { HTTPFlow, Message } from '../http.js';
 import type { TCPFlow, TCPMessage } from '../tcp.js';
@@ -148,7 +148,7 @@ export class Dumper {
     const replay = replayStr ? this.style(replayStr, { fg: 'yellow', bold: true }) : '';
     const code = resp.statusCode;
     const color: Style['fg'] = code >= 200 && code < 300 ? 'green' : code >= 300 && code < 400 ? 'magenta' : code >= 400 && code < 600 ? 'red' : undefined;
-    const reason = resp.isHttp2 || resp.isHttp3 ? (STATUS_CODES[code] ?? '') : resp.reason;
+    const reason = resp.isHttp2 || resp.isHttp3 ? reasonPhrase(code) : resp.reason;
     const size = resp.rawContent === null ? '(content missing)' : prettySize(resp.rawContent.length);
     let httpVersion = '';
     if (!(resp.isHttp10 || resp.isHttp11) || f.request.httpVersion !== resp.httpVersion) httpVersion = `${resp.httpVersion} `;

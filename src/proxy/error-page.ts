@@ -1,4 +1,4 @@
-import { STATUS_CODES } from 'node:http';
+import { reasonPhrase } from '../status-codes.js';
 
 function escapeHtml(s: string): string {
   return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/'/g, '&#x27;');
@@ -9,7 +9,7 @@ function escapeHtml(s: string): string {
  * "<code> <reason>", the (HTML-escaped) message in a paragraph.
  */
 export function errorPage(statusCode: number, message: string): Buffer {
-  const reason = STATUS_CODES[statusCode] ?? 'Unknown';
+  const reason = reasonPhrase(statusCode) || 'Unknown';
   const html = [
     '<html>',
     '<head>',

@@ -1,4 +1,4 @@
-import { STATUS_CODES } from 'node:http';
+import { reasonPhrase } from '../status-codes.js';
 import { HTTPFlow, Request, Response, parseAuthority, parseUrl, hostport } from '../http.js';
 import type { Headers } from '../headers.js';
 import { FlowError } from '../flow.js';
@@ -55,7 +55,7 @@ class Http1ClientExchange implements ClientExchange {
   /** The status line version and reason we send: HTTP/2+ responses become HTTP/1.1 with the standard reason. */
   private statusLine(resp: Response): { version: string; reason: string } {
     const version = resp.httpVersion === 'HTTP/1.0' || resp.httpVersion === 'HTTP/1.1' ? resp.httpVersion : 'HTTP/1.1';
-    const reason = resp.reason || (resp.httpVersion.startsWith('HTTP/1') ? '' : (STATUS_CODES[resp.statusCode] ?? ''));
+    const reason = resp.reason || (resp.httpVersion.startsWith('HTTP/1') ? '' : reasonPhrase(resp.statusCode));
     return { version, reason };
   }
 
@@ -139,7 +139,7 @@ class Http1ClientExchange implements ClientExchange {
 /** Answer with mitmproxy's error page and close the connection afterwards. */
 export async function sendErrorResponse(ctx: ConnectionContext, statusCode: number, message: string, extraHeaders: Array<[string, string]> = []): Promise<void> {
   const body = errorPage(statusCode, message);
-  const head = assembleResponseHead('HTTP/1.1', statusCode, STATUS_CODES[statusCode] ?? '', [
+  const head = assembleResponseHead('HTTP/1.1', statusCode, reasonPhrase(statusCode), [
     ['Server', SERVER_HEADER],
     ['Connection', 'close'],
     ['Content-Type', 'text/html'],
@@ -304,7 +304,7 @@ export async function sendConnectResponse(ctx: ConnectionContext, resp: Response
   const body = resp.rawContent ?? Buffer.alloc(0);
   const ok = resp.statusCode >= 200 && resp.statusCode < 300;
   const { fields } = framedFields(resp.headers.fields, ok ? { kind: 'no-body' } : { kind: 'buffered', length: body.length }, false);
-  const head = assembleResponseHead('HTTP/1.1', resp.statusCode, resp.reason || (STATUS_CODES[resp.statusCode] ?? ''), fields);
+  const head = assembleResponseHead('HTTP/1.1', resp.statusCode, resp.reason || reasonPhrase(resp.statusCode), fields);
   const s = ctx.socket;
   s.cork();
   s.write(head, 'latin1');

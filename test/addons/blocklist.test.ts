@@ -25,10 +25,13 @@ test('configure reports the bad option', async () => {
 
 test('matching live flows get an empty response or are killed (444)', async () => {
   const bl = new BlockList();
-  await addonMaster([bl], { block_list: ['/~u ads/403', '/~u tracker/444'] });
+  await addonMaster([bl], { block_list: ['/~u ads/403', '/~u tracker/444', '/~u teapot/418'] });
   const ad = makeFlow({ url: 'http://example.com/ads/1' });
   bl.request(ad);
   assert.equal(ad.response?.statusCode, 403);
+  const teapot = makeFlow({ url: 'http://example.com/teapot' });
+  bl.request(teapot);
+  assert.equal(teapot.response!.reason, "I'm a teapot", "mitmproxy's reason phrase, not node's \"I'm a Teapot\"");
   assert.equal(ad.response!.rawContent!.length, 0);
   assert.equal(ad.response!.headers.get('server'), 'mitmproxy 13.0.0.dev');
   assert.equal(ad.metadata['blocklisted'], true);

@@ -45,7 +45,7 @@ function connect(port: number): Promise<net.Socket> {
 test('a request head sent a byte at a time gets 408 once its time is up', async (t) => {
   const proxy = await slowProxy(t);
   const r = await dribble(t, await connect(proxy.port), Buffer.from('GET http://127.0.0.1:9/ HTTP/1.1\r\nHost: x\r\nX-Padding: ' + 'a'.repeat(1000)));
-  assert.match(r.answer, /^HTTP\/1\.1 408 Request Timeout\r\n/);
+  assert.match(r.answer, /^HTTP\/1\.1 408 Request Time-out\r\n/);
   assert.ok(r.seconds < 10, `${r.seconds} s`);
   assert.ok(proxy.logs.some((e) => /client sent an incomplete request head \(incomplete message for more than 2 s\)/.test(e.message)));
 });
