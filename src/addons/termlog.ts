@@ -14,9 +14,11 @@ function clock(ts: number): string {
 /** Format a log line: `[HH:MM:SS.mmm][client] message`, coloured on terminals. */
 export function formatLogLine(e: LogEntry, color: boolean): string {
   const time = color ? `\x1b[2;36m[${clock(e.timestamp)}]\x1b[0m` : `[${clock(e.timestamp)}]`;
-  const client = e.client ? (color ? `\x1b[2;33m[${e.client}]\x1b[0m` : `[${e.client}]`) : '';
   const c = color ? COLORS[e.level] : undefined;
   const msg = c ? `${c}${e.message}\x1b[0m` : e.message;
+  // A replayed flow's connection has no client address; mitmproxy writes "[replay] message".
+  if (e.client?.startsWith('[')) return `${time} ${e.client} ${msg}`;
+  const client = e.client ? (color ? `\x1b[2;33m[${e.client}]\x1b[0m` : `[${e.client}]`) : '';
   return `${time}${client} ${msg}`;
 }
 
