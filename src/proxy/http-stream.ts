@@ -403,7 +403,9 @@ async function sendResponse(
       flow.error = new FlowError(e.message);
       ctx.master.log.warn(`${flowLabel(flow)}: cannot send response: ${e.message}`, ctx.clientLabel);
       await ctx.master.addons.triggerFlow('error', flow);
-      client.abort();
+      // Nothing went out yet (the head failed its checks): the client gets a 502 saying why.
+      if (client.responseStarted) client.abort();
+      else await client.sendError(502, `Cannot send the response: ${e.message}`);
       return 'close';
     }
     throw e;

@@ -196,3 +196,15 @@ test("the event log has mitmproxy's server lines: server connect, server disconn
   assert.deepEqual(lines().slice(0, 2), [`server connect 127.0.0.1:${up.port}`, `server disconnect 127.0.0.1:${up.port}`]);
   assert.ok(lines().some((l) => /^error establishing server connection: Connection refused/.test(l)), JSON.stringify(lines()));
 });
+
+test('a response an addon made unsendable (a header value with a line break) becomes a 502 saying why, with an error hook', async (t) => {
+  const up = await echoServer(t);
+  const errors: HTTPFlow[] = [];
+  const proxy = await testProxy(t, {
+    addons: [{ name: 'breaker', response: (f: HTTPFlow) => void f.response!.headers.set('X-Bad', 'value\n'), error: (f: HTTPFlow) => void errors.push(f) }],
+  });
+  const r = await curl(['-x', proxy.url, `${up.url}/x`]);
+  assert.equal(r.status, 502);
+  assert.match(r.stdout, /Cannot send the response: .*X-Bad/);
+  assert.equal(errors.length, 1);
+});
