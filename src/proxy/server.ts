@@ -169,7 +169,14 @@ export class ProxyServers {
           host,
           port: (server.address() as net.AddressInfo).port,
           address: () => server.address() as net.AddressInfo | null,
-          close: () => new Promise<void>((done) => server.close(() => done())),
+          // Stop listening now; node's close callback would wait for every accepted connection
+          // to end (an idle client can hold it for tcp_timeout, a tunnel forever), and a mode
+          // change or shutdown must not wait for that. Accepted connections end on their own
+          // (or are destroyed by stop()).
+          close: () => {
+            server.close();
+            return Promise.resolve();
+          },
         });
       });
     });
@@ -201,6 +208,8 @@ export class ProxyServers {
 
   /** Stop every server and end every client connection. */
   async stop(): Promise<void> {
+    // Connections first: nothing an update waits for may hang on a client.
+    for (const s of this.sockets) s.destroy();
     await this.updating;
     const instances = this.instances;
     this.instances = [];

@@ -151,3 +151,16 @@ test('a port in use: mitmproxy\'s message, with its hint when the port came from
     (e: Error) => e.message === `HTTP(S) proxy failed to listen on 127.0.0.1:${port} with address already in use\nTry specifying a different port by using \`--mode regular@${port + 2}\`.`,
   );
 });
+
+test('removing a mode, and shutting down, do not wait for the clients still connected to it', async (t) => {
+  const proxy = await testProxy(t, { options: { mode: ['regular@0', 'socks5@0'] } });
+  const idle = net.connect(proxy.listeners[1]!.port, '127.0.0.1');
+  idle.on('error', () => undefined);
+  t.after(() => idle.destroy());
+  await once(idle, 'connect');
+  const within = <T>(p: Promise<T>, what: string) =>
+    Promise.race([p, new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`${what} still pending after 5 s`)), 5000).unref())]);
+  await within(proxy.master.options.update({ mode: ['regular@0'] }), 'the mode change');
+  assert.deepEqual(proxy.listeners.map((l) => l.mode), ['regular@0']);
+  await within(proxy.close(), 'the shutdown');
+});
