@@ -1,9 +1,13 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { AddonManager } from './addonmanager.js';
 import { CommandManager } from './command.js';
 import { EventLog, type LogEntry } from './log.js';
 import { OptManager } from './optmanager.js';
 import { declareCoreOptions } from './options.js';
 import type { Addon } from './hooks.js';
+
+/** Set while `add_log` handlers run, through their awaits (see deliverLogEntry). */
+const IN_ADD_LOG = new AsyncLocalStorage<boolean>();
 
 /** The log line of an `add_log` handler that failed (AddonManager's "Addon error: name.hook: ..."). */
 const ADD_LOG_FAILURE = /^Addon error: .*\.add_log: /;
@@ -40,23 +44,18 @@ export class Master {
     this.log.subscribe((entry) => this.deliverLogEntry(entry));
   }
 
-  /** True while `add_log` handlers run: what they log themselves is not fed back to them. */
-  private inAddLog = false;
-
   /**
    * The `add_log` hook (deprecated in mitmproxy, still fired there): each log entry, after the
-   * code that logged it has returned. A handler's own entries and its failures are not sent back
-   * to it, which would loop forever.
+   * code that logged it has returned. What an `add_log` handler logs itself (before or after an
+   * await: the dispatch's async context says so) and its failures are not sent back to it,
+   * which would loop forever.
    */
   private deliverLogEntry(entry: LogEntry): void {
-    if (this.inAddLog || !this.addons.hasHandlers('add_log') || ADD_LOG_FAILURE.test(entry.message)) return;
+    if (IN_ADD_LOG.getStore() || !this.addons.hasHandlers('add_log') || ADD_LOG_FAILURE.test(entry.message)) return;
     queueMicrotask(() => {
-      this.inAddLog = true;
-      try {
-        void this.addons.trigger('add_log', entry);
-      } finally {
-        this.inAddLog = false;
-      }
+      IN_ADD_LOG.run(true, () => {
+        this.addons.trigger('add_log', entry).catch(() => undefined);
+      });
     });
   }
 

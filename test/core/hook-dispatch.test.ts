@@ -139,3 +139,28 @@ test("an addon's error is logged with its own frames only, as mitmproxy cuts tra
   assert.ok(!logs.some((l) => l.includes('addonmanager.ts')), 'no frames of the proxy itself');
   await m.shutdown();
 });
+
+test('add_log: what handlers log, before or after an await, is not fed back to them', async () => {
+  const m = new Master();
+  const seen: string[] = [];
+  await m.addons.add(
+    {
+      name: 'slow',
+      async add_log() {
+        await new Promise((r) => setTimeout(r, 5));
+        m.log.info('logged by slow after an await');
+      },
+    },
+    {
+      name: 'echo',
+      add_log(entry) {
+        seen.push(entry.message);
+        m.log.info(`echo of ${entry.message}`);
+      },
+    },
+  );
+  m.log.info('one entry');
+  // With the entries fed back, this timer would never fire: the microtasks would never end.
+  await new Promise((r) => setTimeout(r, 200));
+  assert.deepEqual(seen, ['one entry']);
+});
