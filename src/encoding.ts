@@ -1,5 +1,5 @@
 import zlib from 'node:zlib';
-import { decompress as fzstdDecompress } from 'fzstd';
+import { Decompress as FzstdDecompress } from 'fzstd';
 
 /**
  * HTTP content codings: gzip, deflate, br, zstd and identity.
@@ -63,12 +63,9 @@ function decodeOne(data: Buffer, enc: string, maxOutputLength: number): Buffer {
       }
     case 'br':
       return zlib.brotliDecompressSync(data, { maxOutputLength });
-    case 'zstd': {
+    case 'zstd':
       if (zstdZlib.zstdDecompressSync) return zstdZlib.zstdDecompressSync(data, { maxOutputLength });
-      const out = Buffer.from(fzstdDecompress(data));
-      if (out.length > maxOutputLength) throw Object.assign(new RangeError('too large'), { code: 'ERR_BUFFER_TOO_LARGE' });
-      return out;
-    }
+      return fzstdDecode(data, maxOutputLength);
     default:
       throw new ContentEncodingError(enc, `Unknown content encoding: ${enc}`);
   }
@@ -121,6 +118,23 @@ export function decode(data: Buffer, contentEncoding: string): Buffer {
     }
   }
   return out;
+}
+
+/**
+ * zstd without node's zlib (Node < 22.15): fzstd's streaming decoder, stopped as soon as the
+ * output passes the limit (its one-shot decoder would first build the whole output).
+ */
+function fzstdDecode(data: Buffer, maxOutputLength: number): Buffer {
+  const chunks: Buffer[] = [];
+  let total = 0;
+  const decoder = new FzstdDecompress((chunk: Uint8Array) => {
+    total += chunk.length;
+    if (total > maxOutputLength) throw Object.assign(new RangeError('output too large'), { code: 'ERR_BUFFER_TOO_LARGE' });
+    // fzstd may reuse its window buffer: keep a copy.
+    chunks.push(Buffer.from(chunk));
+  });
+  decoder.push(data, true);
+  return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, total);
 }
 
 function isTooLarge(e: unknown): boolean {

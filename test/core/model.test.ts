@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import zlib from 'node:zlib';
+import { readFileSync } from 'node:fs';
 import { Headers } from '../../src/headers.js';
 import { HTTPFlow, Request, Response } from '../../src/http.js';
 import { Client, Server } from '../../src/connection.js';
@@ -185,6 +186,12 @@ test('decoding refuses compression bombs: more than 100 times the encoded size b
       coding,
     );
   }
+  // zstd too, also where node:zlib has no zstd and fzstd decodes (Node 20). The fixture is 200 MiB
+  // of zeros made with `head -c 209715200 /dev/zero | zstd -19`.
+  const zstdBomb = readFileSync(new URL('../fixtures/zeros-200MiB.zst', import.meta.url));
+  const started = Date.now();
+  assert.throws(() => decode(zstdBomb, 'zstd'), /would be larger than 67108864 bytes/);
+  assert.ok(Date.now() - started < 5000, 'stopped early, not after decoding 200 MiB');
   // Ordinary content decodes as before.
   const text = Buffer.from('{"id": 12345, "name": "a record"},\n'.repeat(100_000));
   assert.deepEqual(decode(zlib.gzipSync(text), 'gzip'), text);
