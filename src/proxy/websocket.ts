@@ -365,7 +365,7 @@ class WebSocketRelay {
       if (f.rsv1) throw new WebSocketProtocolError('Reserved bit set unexpectedly');
     } else {
       if (msg) throw new WebSocketProtocolError(`expected CONTINUATION, got ${Opcode[f.opcode] ?? f.opcode}`);
-      msg = d.pending = { opcode: f.opcode, parts: [], length: 0, frameLengths: [], slab: null, slabUsed: 0, compressed: f.rsv1, raw: f.fin ? f.raw : null };
+      msg = d.pending = { opcode: f.opcode, parts: [], length: 0, frameLengths: [], slab: null, slabUsed: 0, slabPartStart: -1, compressed: f.rsv1, raw: f.fin ? f.raw : null };
     }
     if (msg.length + f.payload.length > d.maxMessageSize) {
       throw new WebSocketProtocolError(`Message too big: more than ${d.maxMessageSize} bytes`, CloseCode.MESSAGE_TOO_BIG);
@@ -482,6 +482,7 @@ class WebSocketRelay {
       frameLengths: [content.length],
       slab: null,
       slabUsed: 0,
+      slabPartStart: -1,
       compressed: false,
       raw: null,
     };

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { MAX_MIRRORED_FRAGMENTS, addFragment, joinFragments, type FragmentedPayload } from '../../src/proxy/websocket/fragments.js';
 
 function empty(): FragmentedPayload {
-  return { parts: [], length: 0, frameLengths: [], slab: null, slabUsed: 0 };
+  return { parts: [], length: 0, frameLengths: [], slab: null, slabUsed: 0, slabPartStart: -1 };
 }
 
 test('a message of one frame keeps that frame\'s buffer', () => {
@@ -40,8 +40,22 @@ test('large fragments are kept as they are, small ones between them are copied t
   assert.equal(msg.parts[0]!.toString(), 'a', 'the first fragment is not copied');
   assert.ok(msg.parts.includes(big), 'a large fragment is not copied');
   assert.equal(msg.parts.length, 4);
+  assert.equal(msg.parts[1]!.buffer, msg.parts[3]!.buffer, 'the small fragments after a large one go on in the same slab');
   assert.deepEqual(msg.frameLengths, [1, 2, 10_000, 1, 2]);
   const many = empty();
   for (let i = 0; i < MAX_MIRRORED_FRAGMENTS; i++) addFragment(many, Buffer.from('x'));
   assert.equal(many.frameLengths!.length, MAX_MIRRORED_FRAGMENTS);
+});
+
+test('fragments alternating large and small share slabs: memory stays near the payload size', () => {
+  const msg = empty();
+  addFragment(msg, Buffer.alloc(10, 2));
+  const slabs = new Set<ArrayBufferLike>();
+  for (let i = 0; i < 4096; i++) {
+    addFragment(msg, Buffer.alloc(4096, 1));
+    addFragment(msg, Buffer.from([i & 0xff]));
+  }
+  for (const p of msg.parts) if (p.length < 4096 && p.buffer.byteLength === 64 * 1024) slabs.add(p.buffer);
+  assert.equal(slabs.size, 1, '4096 one-byte fragments fit one 64 KiB slab');
+  assert.equal(joinFragments(msg).length, 10 + 4096 * 4097);
 });

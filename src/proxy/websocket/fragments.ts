@@ -21,9 +21,11 @@ export interface FragmentedPayload {
   length: number;
   /** Payload length of each frame it arrived in, or null when there were too many to keep. */
   frameLengths: number[] | null;
-  /** The slab small fragments are copied into, and how much of it is used (by the last part). */
+  /** The slab small fragments are copied into, and how much of it is used. */
   slab: Buffer | null;
   slabUsed: number;
+  /** Where in the slab the last part starts, or -1 when the last part is not in the slab. */
+  slabPartStart: number;
 }
 
 /** Append one frame's payload. The first is kept as it is: a message of one frame costs no copy. */
@@ -35,18 +37,23 @@ export function addFragment(msg: FragmentedPayload, payload: Buffer): void {
   }
   if (msg.parts.length === 0 || payload.length >= SMALL_FRAGMENT) {
     msg.parts.push(payload);
-    msg.slab = null;
+    // The slab keeps its free space for the small fragments after this one.
+    msg.slabPartStart = -1;
     return;
   }
   if (!msg.slab || msg.slab.length - msg.slabUsed < payload.length) {
     msg.slab = Buffer.allocUnsafe(SLAB_SIZE);
     msg.slabUsed = 0;
-    msg.parts.push(msg.slab.subarray(0, 0));
+    msg.slabPartStart = -1;
+  }
+  if (msg.slabPartStart < 0) {
+    msg.slabPartStart = msg.slabUsed;
+    msg.parts.push(msg.slab.subarray(msg.slabUsed, msg.slabUsed));
   }
   payload.copy(msg.slab, msg.slabUsed);
   msg.slabUsed += payload.length;
-  // The last part is the used region of the current slab (a new slab starts a new part).
-  msg.parts[msg.parts.length - 1] = msg.slab.subarray(0, msg.slabUsed);
+  // The last part is the region of the slab written since it started: grow it in place.
+  msg.parts[msg.parts.length - 1] = msg.slab.subarray(msg.slabPartStart, msg.slabUsed);
 }
 
 /** The whole payload as one buffer (no copy for a message of one part). */
