@@ -71,5 +71,6 @@ export function readProxyOptions(o: OptManager): ProxyOptions {
  * reported before the idle timeout drops the connection without a word).
  */
 export function clientMessageTimeoutMs(options: ProxyOptions): number {
-  return Math.min(60_000, options.tcpTimeoutMs / 2);
+  // tcp_timeout 0 means no idle timeout at all (node's setTimeout(0)); the 60 s still apply.
+  return options.tcpTimeoutMs > 0 ? Math.min(60_000, options.tcpTimeoutMs / 2) : 60_000;
 }

@@ -123,13 +123,13 @@ export class SocketReader {
    * Wait until more bytes arrive or the stream ends. `partialMessage`: the wait is for the rest of
    * a message that has begun, which fails with MessageTimeoutError past `messageTimeoutMs`.
    */
-  private waitForData(partialMessage = false): Promise<void> {
+  private waitForData(partialMessage = false, notBefore = 0): Promise<void> {
     if (this.endedFlag) return Promise.resolve();
     // Someone needs more bytes right now, so buffering past the high-water mark is intended.
     if (this.socket.isPaused()) this.socket.resume();
     const limit = this.messageTimeoutMs;
     if (!partialMessage || limit === null || this.partialSince === null) return new Promise((resolve) => (this.wake = resolve));
-    const left = this.partialSince + limit - Date.now();
+    const left = Math.max(this.partialSince, notBefore) + limit - Date.now();
     if (left <= 0) return Promise.reject(new MessageTimeoutError(limit));
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
@@ -166,6 +166,9 @@ export class SocketReader {
    * skipped (RFC 9112 §2.2). Returns null if the stream ends cleanly before any byte of a head.
    */
   async readHead(maxSize: number): Promise<Buffer | null> {
+    // The clock runs from the head's first byte, but not before we started reading it: bytes of a
+    // pipelined request that waited while the proxy was busy (an intercepted flow) do not count.
+    const started = Date.now();
     let searchFrom = 0;
     for (;;) {
       if (this.buffered > 0) {
@@ -194,7 +197,7 @@ export class SocketReader {
         if (rest.every((b) => b === 0x0d || b === 0x0a)) return null;
         throw new ConnectionClosedError('peer closed connection before sending a complete message head');
       }
-      await this.waitForData(true);
+      await this.waitForData(true, started);
     }
   }
 

@@ -8,7 +8,8 @@ import assert from 'node:assert/strict';
 import net from 'node:net';
 import { once } from 'node:events';
 import type { TestContext } from 'node:test';
-import { testProxy } from '../helpers/proxy.js';
+import { testConfdir, testProxy } from '../helpers/proxy.js';
+import { httpsOrigin } from './modes-helpers.js';
 import { curl } from '../helpers/clients.js';
 import { connectTunnel } from '../helpers/tunnel.js';
 import { rawServer } from '../helpers/servers.js';
@@ -83,4 +84,29 @@ test('a server that never answers the TLS handshake is a 502 after the same limi
   assert.ok(Date.now() - started < 10_000);
   assert.equal(r.status, 502, r.stderr);
   assert.match(r.stdout, /did not complete the TLS handshake within 2 s/);
+});
+
+test('time the proxy spends on a flow does not count against the next pipelined request head', async (t) => {
+  const up = await rawServer(t, (s) => s.on('data', () => s.write('HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok')));
+  // The first request is held in its request hook for 3 s, longer than the 2 s limit.
+  const proxy = await testProxy(t, { options: { tcp_timeout: 4 }, addons: [{ name: 'slow', request: (f: { request: { path: string } }) => (f.request.path === '/first' ? new Promise((r) => setTimeout(r, 3000)) : undefined) }] });
+  const s = await connect(proxy.port);
+  t.after(() => s.destroy());
+  let answer = '';
+  s.on('data', (d) => (answer += d.toString('latin1')));
+  const target = `http://127.0.0.1:${up.port}`;
+  s.write(`GET ${target}/first HTTP/1.1\r\nHost: x\r\n\r\nGET ${target}/second HTTP/1.1\r\nHo`);
+  await new Promise((r) => setTimeout(r, 3500));
+  s.write('st: x\r\n\r\n');
+  for (let i = 0; i < 100 && (answer.match(/200 OK/g) ?? []).length < 2; i++) await new Promise((r) => setTimeout(r, 50));
+  assert.equal((answer.match(/HTTP\/1\.1 200 OK/g) ?? []).length, 2, answer);
+  assert.doesNotMatch(answer, /408/);
+});
+
+test('tcp_timeout 0 (no idle timeout) leaves handshakes their 60 s', async (t) => {
+  const origin = await httpsOrigin(t, (_req, res) => res.end('fine'));
+  const proxy = await testProxy(t, { options: { tcp_timeout: 0, ssl_insecure: true } });
+  const r = await curl(['--cacert', `${testConfdir()}/mitmproxy-ca-cert.pem`, '-x', proxy.url, `${origin.url}/`]);
+  assert.equal(r.status, 200, r.stderr);
+  assert.equal(r.stdout, 'fine');
 });
