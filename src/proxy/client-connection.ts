@@ -113,7 +113,8 @@ async function serveConnection(ctx: ConnectionContext): Promise<void> {
       // Without a destination yet, only HTTP (proxy requests) or TLS to the proxy itself can be served.
       const layer = await chooseLayer(ctx, kind === 'tls' ? 'tls' : 'http', ['http', 'tls']);
       const firstBytes = ctx.reader.unread();
-      if (layer === 'http' && kind === 'tcp' && !/^[A-Za-z!#$%&'*+\-.^_`|~0-9]/.test(firstBytes.toString('latin1', 0, 1))) {
+      // (Empty lines before a request are allowed: RFC 9112 §2.2.)
+      if (layer === 'http' && kind === 'tcp' && !/^[A-Za-z!#$%&'*+\-.^_`|~0-9\r\n]/.test(firstBytes.toString('latin1', 0, 1))) {
         // A byte no request line starts with (a SOCKS client at the HTTP port, say): answer now
         // instead of waiting for a request head that will never come. Text goes to the HTTP
         // parser, which names what is wrong with it.

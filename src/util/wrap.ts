@@ -6,7 +6,9 @@
  * space, words may also break after a hyphen between letters ("url-" / "encoded"), and a word
  * longer than a line fills the rest of the current line and goes on in the next ones.
  */
-export function wrapWords(text: string, width: number): string[] {
+export function wrapWords(text: string, maxWidth: number): string[] {
+  // As textwrap, a line holds at least one character, whatever the width.
+  const width = Math.max(1, maxWidth);
   const chunks = toChunks(text);
   const lines: string[] = [];
   let i = 0;

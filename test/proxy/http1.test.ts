@@ -168,6 +168,13 @@ test('a DNS failure and an upstream that resets mid-response are 502s; the proxy
   assert.equal(after.status, 200);
 });
 
+test('empty lines before the first request are skipped (RFC 9112 §2.2), not taken for a non-HTTP client', async (t) => {
+  const up = await httpServer(t, (_req, res) => res.end('fine'));
+  const proxy = await testProxy(t);
+  const raw = (await rawRequest(proxy.port, `\r\nGET ${up.url}/ HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`)).toString('latin1');
+  assert.match(raw, /^HTTP\/1\.1 200 OK\r\n/);
+});
+
 test('malformed requests get a 400 with the reason', async (t) => {
   const proxy = await testProxy(t);
   const cases: Array<[string, RegExp]> = [

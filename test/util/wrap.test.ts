@@ -25,4 +25,5 @@ test('a word longer than the width is cut, keeping the space textwrap keeps', ()
   ]);
   assert.deepEqual(wrapWords('', 70), []);
   assert.deepEqual(wrapWords('  a   b  ', 70), ['a b']);
+  assert.deepEqual(wrapWords('abc', 0), ['a', 'b', 'c'], 'at least one character a line, as textwrap');
 });
