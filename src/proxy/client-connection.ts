@@ -7,14 +7,14 @@ import type { ConnectionContext } from './context.js';
 import type { ProxyMode } from './modes.js';
 import type { OwnAddresses } from './own-addresses.js';
 import type { IdleConnections } from './idle-connections.js';
-import { clientMessageTimeoutMs, type ProxyOptions } from './proxy-options.js';
+import { handshakeTimeoutMs, type ProxyOptions } from './proxy-options.js';
 import { SocketReader } from './socket-reader.js';
 import { UpstreamPool, ConnectError } from './upstream-pool.js';
 import { sendConnectResponse, sendErrorResponse, serveHttp1 } from './http1-client-side.js';
 import { escapeBytes } from '../util/escapes.js';
 import { relayRaw, relayTcpFlow } from './tcp-relay.js';
 import { relayWebSocket } from './websocket.js';
-import { eagerConnection, sniff } from './sniff.js';
+import { couldStartRequest, eagerConnection, sniff } from './sniff.js';
 import { chooseLayer, type LayerName } from './next-layer.js';
 import { interceptClientTls } from './tls-client.js';
 import { socks5Handshake } from './socks5.js';
@@ -45,7 +45,7 @@ export async function handleClientConnection(
   });
   const clientLabel = formatAddress(client.peername);
   const reader = new SocketReader(socket);
-  reader.messageTimeoutMs = clientMessageTimeoutMs(options);
+  reader.messageTimeoutMs = handshakeTimeoutMs(options);
   const ctx: ConnectionContext = {
     master,
     mode,
@@ -112,13 +112,9 @@ async function serveConnection(ctx: ConnectionContext): Promise<void> {
       if (kind === 'closed') return;
       // Without a destination yet, only HTTP (proxy requests) or TLS to the proxy itself can be served.
       const layer = await chooseLayer(ctx, kind === 'tls' ? 'tls' : 'http', ['http', 'tls']);
-      const firstBytes = ctx.reader.unread();
-      // (Empty lines before a request are allowed: RFC 9112 §2.2.)
-      if (layer === 'http' && kind === 'tcp' && !/^[A-Za-z!#$%&'*+\-.^_`|~0-9\r\n]/.test(firstBytes.toString('latin1', 0, 1))) {
-        // A byte no request line starts with (a SOCKS client at the HTTP port, say): answer now
-        // instead of waiting for a request head that will never come. Text goes to the HTTP
-        // parser, which names what is wrong with it.
-        const first = escapeBytes(firstBytes.subarray(0, 16));
+      if (layer === 'http' && kind === 'tcp' && !couldStartRequest(ctx.reader.unread())) {
+        // Answer now instead of waiting for a request head that will never come.
+        const first = escapeBytes(ctx.reader.unread().subarray(0, 16));
         ctx.master.log.info(`client sent an invalid request: not an HTTP request (starts with ${JSON.stringify(first)})`, ctx.clientLabel);
         await sendErrorResponse(ctx, 400, 'Invalid HTTP request: this is an HTTP proxy.');
         return;

@@ -98,7 +98,7 @@ export async function runHttpFlow(ctx: ConnectionContext, flow: HTTPFlow, client
   // A flow paused by interception must not wait forever for a client that is gone (or for a
   // proxy that is shutting down and closed the connection).
   let clientGone = false;
-  const onClientGone = (reason = 'Client disconnected.') => {
+  const onClientGone = (reason = CLIENT_DISCONNECTED) => {
     if (flow.intercepted) flow.kill();
     else if (flow.live && !flow.response?.timestampEnd) {
       // Nobody is left to answer: stop waiting for the server (the pending read fails at once),
@@ -425,22 +425,25 @@ function upstreamErrorMessage(e: unknown): string {
   return describeNetworkError(e);
 }
 
+/** mitmproxy's flow error for a client that went away. */
+const CLIENT_DISCONNECTED = 'Client disconnected.';
+
 /** The client left before the flow reached its server. */
 class ClientGoneError extends Error {
   constructor() {
-    super('Client disconnected.');
+    super(CLIENT_DISCONNECTED);
   }
 }
 
 /** What went wrong on the client's side of a flow, as the flow's error says it; null if `e` is something else. */
 function clientFailure(e: unknown, clientGone: boolean): string | null {
-  if (e instanceof ClientGoneError || e instanceof ConnectionClosedError) return 'Client disconnected.';
+  if (e instanceof ClientGoneError || e instanceof ConnectionClosedError) return CLIENT_DISCONNECTED;
   const code = (e as NodeJS.ErrnoException | undefined)?.code;
-  if (code === 'ECONNRESET' || code === 'EPIPE' || code === 'ERR_STREAM_DESTROYED' || code === 'ERR_STREAM_WRITE_AFTER_END') return 'Client disconnected.';
+  if (code === 'ECONNRESET' || code === 'EPIPE' || code === 'ERR_STREAM_DESTROYED' || code === 'ERR_STREAM_WRITE_AFTER_END') return CLIENT_DISCONNECTED;
   // node's HTTP/2 server reset the stream (a body longer or shorter than its content-length, ...);
   // Node 24 ends the whole session for some of these (ERR_HTTP2_ERROR).
   if (code === 'ERR_HTTP2_STREAM_ERROR' || code === 'ERR_HTTP2_ERROR') return `HTTP/2 protocol error in the client's stream: ${(e as Error).message}`;
-  if (clientGone && code === 'ABORT_ERR') return 'Client disconnected.';
+  if (clientGone && code === 'ABORT_ERR') return CLIENT_DISCONNECTED;
   return null;
 }
 

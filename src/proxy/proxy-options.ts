@@ -70,7 +70,7 @@ export function readProxyOptions(o: OptManager): ProxyOptions {
  * 60 s as node's headersTimeout, or half of tcp_timeout when that is shorter (so the stall is
  * reported before the idle timeout drops the connection without a word).
  */
-export function clientMessageTimeoutMs(options: ProxyOptions): number {
+export function handshakeTimeoutMs(options: ProxyOptions): number {
   // tcp_timeout 0 means no idle timeout at all (node's setTimeout(0)); the 60 s still apply.
   return options.tcpTimeoutMs > 0 ? Math.min(60_000, options.tcpTimeoutMs / 2) : 60_000;
 }

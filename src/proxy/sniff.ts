@@ -8,6 +8,17 @@ export type Sniffed = 'tls' | 'http1' | 'h2' | 'tcp' | 'closed';
 const H2_PREFACE = 'PRI * HTTP/2.0\r\n';
 const TOKEN_THEN_SPACE = /^[A-Za-z!#$%&'*+\-.^_`|~0-9]{1,32} /;
 const TOKEN = /^[A-Za-z!#$%&'*+\-.^_`|~0-9]{1,32}$/;
+/** A method's first character, or the empty lines allowed before a request (RFC 9112 §2.2). */
+const REQUEST_START = /^[A-Za-z!#$%&'*+\-.^_`|~0-9\r\n]/;
+
+/**
+ * Whether `first` could begin an HTTP/1 request at all. Bytes classified 'tcp' that could not
+ * (a SOCKS greeting at the HTTP port) need no HTTP parser to be refused; text still does, so the
+ * parser can say what is wrong with it.
+ */
+export function couldStartRequest(first: Buffer): boolean {
+  return REQUEST_START.test(first.toString('latin1', 0, 1));
+}
 
 /**
  * Methods that make a request line HTTP at once, before its line end arrives: HTTP's own and

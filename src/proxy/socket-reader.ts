@@ -73,7 +73,7 @@ export class SocketReader {
   }
 
   private onData = (chunk: Buffer): void => {
-    if (this.buffered === 0) this.partialSince = Date.now();
+    if (this.buffered === 0 && this.messageTimeoutMs !== null) this.partialSince = Date.now();
     this.chunks.push(chunk);
     this.buffered += chunk.length;
     if (this.buffered > this.highWaterMark) this.socket.pause();
@@ -119,6 +119,11 @@ export class SocketReader {
     return this.failure;
   }
 
+  /** Bytes were read: what is left unread is the start of the next message. */
+  private consumed(): void {
+    if (this.messageTimeoutMs !== null) this.partialSince = this.buffered ? Date.now() : null;
+  }
+
   /**
    * Wait until more bytes arrive or the stream ends. `partialMessage`: the wait is for the rest of
    * a message that has begun, which fails with MessageTimeoutError past `messageTimeoutMs`.
@@ -155,8 +160,7 @@ export class SocketReader {
     const rest = all.subarray(n);
     this.chunks = rest.length ? [rest] : [];
     this.buffered = rest.length;
-    // What is left is the start of the next message.
-    this.partialSince = rest.length ? Date.now() : null;
+    this.consumed();
     if (this.socket.isPaused() && this.buffered <= this.highWaterMark && !this.detached) this.socket.resume();
     return out;
   }
@@ -208,7 +212,7 @@ export class SocketReader {
         if (this.chunks.length > 0 && this.chunks[0]!.length <= max) {
           const first = this.chunks.shift()!;
           this.buffered -= first.length;
-          this.partialSince = this.buffered ? Date.now() : null;
+          this.consumed();
           if (this.socket.isPaused() && this.buffered <= this.highWaterMark && !this.detached) this.socket.resume();
           return first;
         }

@@ -6,7 +6,7 @@ import type { ConnectionContext } from './context.js';
 import { ClientHelloError, parseClientHello, type ParsedClientHello } from './clienthello.js';
 import { attachKeylog } from './keylog.js';
 import { MessageTimeoutError, SocketReader } from './socket-reader.js';
-import { clientMessageTimeoutMs } from './proxy-options.js';
+import { handshakeTimeoutMs } from './proxy-options.js';
 import { peerCertificateChainPem, tlsVersionName } from './tls-info.js';
 import { hostIsIgnored } from './host-patterns.js';
 import { opensslReason } from './tls-upstream.js';
@@ -158,7 +158,7 @@ export async function interceptClientTls(ctx: ConnectionContext, opts: { forceAl
   if (tdata.settings.requestCert) client.certificateList = peerCertificateChainPem(socket);
   ctx.socket = socket;
   ctx.reader = new SocketReader(socket);
-  ctx.reader.messageTimeoutMs = clientMessageTimeoutMs(ctx.options);
+  ctx.reader.messageTimeoutMs = handshakeTimeoutMs(ctx.options);
   await hooks.trigger('tls_established_client', tdata);
   return { kind: 'intercepted', alpn: client.alpn };
 }

@@ -6,7 +6,7 @@ import { now } from '../util/time.js';
 import type { ConnectionContext } from './context.js';
 import { tlsVersionName, peerCertificateChainPem } from './tls-info.js';
 import { attachKeylog } from './keylog.js';
-import { clientMessageTimeoutMs } from './proxy-options.js';
+import { handshakeTimeoutMs } from './proxy-options.js';
 
 /**
  * TLS towards the upstream server: verified against the system roots with the host name pinned,
@@ -152,7 +152,7 @@ export async function startServerTls(ctx: ConnectionContext, server: Server, soc
       attachKeylog(t);
       // A server that accepts the connection but never answers the ClientHello must not hold
       // the client until tcp_timeout.
-      const limitMs = clientMessageTimeoutMs(ctx.options);
+      const limitMs = handshakeTimeoutMs(ctx.options);
       const timer = setTimeout(() => t.destroy(new Error(`the server did not complete the TLS handshake within ${Math.round(limitMs / 1000)} s`)), limitMs);
       const onError = (e: Error) => {
         clearTimeout(timer);

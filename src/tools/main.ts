@@ -22,10 +22,12 @@ export function versionText(): string {
 /** `--commands` output, as mitmproxy's CommandManager.dump: by signature, each help as comment lines above it. */
 function commandsText(master: Master): string {
   const lines: string[] = [];
-  const commands = [...master.commands.all()].sort((a, b) => (a.signatureHelp() < b.signatureHelp() ? -1 : a.signatureHelp() > b.signatureHelp() ? 1 : 0));
+  const commands = [...master.commands.all()].map((c) => ({ signature: c.signatureHelp(), help: c.help }));
+  // Code point order, as Python's sort (localeCompare would not be).
+  commands.sort((a, b) => (a.signature < b.signature ? -1 : a.signature > b.signature ? 1 : 0));
   for (const c of commands) {
     if (c.help) for (const l of wrapWords(c.help, 70)) lines.push(`# ${l}`);
-    lines.push(c.signatureHelp(), '');
+    lines.push(c.signature, '');
   }
   return lines.join('\n');
 }
