@@ -10,6 +10,11 @@ export class TCPMessage {
     public timestamp: number = now(),
   ) {}
 
+  /** `content.length` (WebSocketMessage has the same, so message lists share one meta helper). */
+  get contentLength(): number {
+    return this.content.length;
+  }
+
   getState(): [boolean, Buffer, number] {
     return [this.fromClient, Buffer.from(this.content), this.timestamp];
   }

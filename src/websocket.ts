@@ -1,5 +1,7 @@
 import { now } from './util/time.js';
 
+const EMPTY = Buffer.alloc(0);
+
 /** WebSocket opcodes that carry data. */
 export enum Opcode {
   CONTINUATION = 0,
@@ -18,21 +20,60 @@ export class WebSocketMessage {
   /** TEXT or BINARY. */
   type: Opcode;
   fromClient: boolean;
-  /** The message payload; text messages are UTF-8 bytes. */
-  content: Buffer;
   timestamp: number;
   /** Set by `drop()`: the message is recorded but not forwarded. */
   dropped: boolean;
   /** The message was injected by the proxy (an addon or the inject.websocket command). */
   injected: boolean;
+  /**
+   * The payload as a Buffer, or null while it is a range of a slab shared with other messages
+   * (see `WebSocketMessage.inSlab`).
+   */
+  #content: Buffer | null;
+  #slab: Buffer | null = null;
+  #start = 0;
+  #end = 0;
 
   constructor(type: Opcode, fromClient: boolean, content: Buffer | string, timestamp: number = now(), dropped = false, injected = false) {
     this.type = type;
     this.fromClient = fromClient;
-    this.content = typeof content === 'string' ? Buffer.from(content, 'utf8') : content;
+    this.#content = typeof content === 'string' ? Buffer.from(content, 'utf8') : content;
     this.timestamp = timestamp;
     this.dropped = dropped;
     this.injected = injected;
+  }
+
+  /**
+   * A message whose payload is `slab[start, end)`, as the relay records them. A long conversation
+   * keeps every message for the lifetime of its flow, and a Buffer per message (each with memory
+   * of its own: the socket chunk it came in) made a recorded message cost about twice its size in
+   * memory. A range of a slab that many messages share costs only its bytes.
+   */
+  static inSlab(type: Opcode, fromClient: boolean, slab: Buffer, start: number, end: number, timestamp: number, injected = false): WebSocketMessage {
+    const m = new WebSocketMessage(type, fromClient, EMPTY, timestamp, false, injected);
+    m.#content = null;
+    m.#slab = slab;
+    m.#start = start;
+    m.#end = end;
+    return m;
+  }
+
+  /**
+   * The message payload; text messages are UTF-8 bytes. For a message kept in a slab each read
+   * makes a new Buffer over the same bytes (not kept, so that the message stays small): changes
+   * made in place are seen by the next read, and `content = ...` replaces the payload.
+   */
+  get content(): Buffer {
+    return this.#content ?? this.#slab!.subarray(this.#start, this.#end);
+  }
+  set content(value: Buffer) {
+    this.#content = value;
+    this.#slab = null;
+  }
+
+  /** `content.length`, without making a Buffer. */
+  get contentLength(): number {
+    return this.#content === null ? this.#end - this.#start : this.#content.length;
   }
 
   get isText(): boolean {

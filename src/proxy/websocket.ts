@@ -22,6 +22,7 @@ import {
 import { MessageDeflater, MessageInflater, parseNegotiatedExtensions, type DeflateParams } from './websocket/permessage-deflate.js';
 import { TaskQueue, type MaybePromise } from './websocket/task-queue.js';
 import { addFragment, joinFragments, type FragmentedPayload } from './websocket/fragments.js';
+import { PayloadSlab, SLAB_PAYLOAD_MAX } from './websocket/payload-slab.js';
 
 /** One side of a WebSocket connection: the byte stream and the reader that owns its incoming bytes. */
 export interface WebSocketPeer {
@@ -180,6 +181,8 @@ class WebSocketRelay {
    * whole hook, even for async addons, and a close waits for a message still in its hook.
    */
   private readonly queue = new TaskQueue();
+  /** Holds the payloads of small recorded messages (both directions). */
+  private readonly payloads = new PayloadSlab();
   /** Set once a close frame, an error or a kill ended the conversation; nothing more is forwarded. */
   private closing = false;
   private stop!: () => void;
@@ -408,8 +411,15 @@ class WebSocketRelay {
   /** Record a message and run `websocket_message`; then forward it, unless it went out already (`forwarded`). */
   private record(d: Direction, content: Buffer, incoming: IncomingMessage, injected: boolean, forwarded: boolean): MaybePromise {
     if (!injected && !forwarded) checkText(incoming.opcode, content);
-    if (content.buffer.byteLength - content.length > MAX_RETAINED_SLACK) content = Buffer.from(content);
-    const message = new WebSocketMessage(incoming.opcode, d.fromClient, content, now(), false, injected);
+    let message: WebSocketMessage;
+    if (forwarded && content.length <= SLAB_PAYLOAD_MAX) {
+      // Gone out already, so no one here needs it as a Buffer: recorded as a range of a slab.
+      const start = this.payloads.copy(content);
+      message = WebSocketMessage.inSlab(incoming.opcode, d.fromClient, this.payloads.slab, start, start + content.length, now(), injected);
+    } else {
+      if (content.buffer.byteLength - content.length > MAX_RETAINED_SLACK) content = Buffer.from(content);
+      message = new WebSocketMessage(incoming.opcode, d.fromClient, content, now(), false, injected);
+    }
     this.ws.messages.push(message);
     // Synchronous handlers (the usual case) cost no promise; an async one or an interception is awaited.
     const pending = this.hooks.triggerFlowFast('websocket_message', this.flow);

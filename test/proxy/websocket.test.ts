@@ -815,3 +815,40 @@ test('with read-only hooks a text message that is not UTF-8 is still refused wit
   assert.equal(toServer.opcode, Opcode.CLOSE, 'the server gets the close, not the invalid message');
   assert.deepEqual(parseClosePayload(toServer.payload), { code: 1007, reason: 'Invalid UTF-8 in text message' });
 });
+
+test('recorded messages share slabs: hundreds of small messages hold a few buffers, not one each, and read back exactly', async (t) => {
+  let flow: HTTPFlow | null = null;
+  const observer: Addon = { name: 'flow-keeper', readsOnly: () => true, websocket_start: (f: HTTPFlow) => void (flow = f) };
+  const up = await server(t, { onConnection: (sws) => sws.on('message', (d, isBinary) => sws.send(d, { binary: isBinary })) });
+  const proxy = await testProxy(t, { addons: [observer] });
+  const ws = await wsClientViaProxy(proxy.port, { port: up.port }, { perMessageDeflate: false });
+  closeClient(t, ws);
+  const sent = Array.from({ length: 400 }, (_, i) => randomBytes(1 + ((i * 37) % 3000)));
+  sent.push(randomBytes(20_000)); // bigger than a slab takes: kept as it came
+  let echoed = 0;
+  const allEchoed = new Promise<void>((resolve) => ws.on('message', () => ++echoed === sent.length && resolve()));
+  for (const b of sent) ws.send(b);
+  await allEchoed;
+  const messages = flow!.websocket!.messages;
+  assert.equal(messages.length, 2 * sent.length);
+  const buffers = new Set<ArrayBufferLike>();
+  for (const fromClient of [true, false]) {
+    const side = messages.filter((m) => m.fromClient === fromClient);
+    assert.equal(side.length, sent.length);
+    side.forEach((m, i) => {
+      assert.ok(m.content.equals(sent[i]!), `message ${i} (${fromClient ? 'client' : 'server'}) reads back as sent`);
+      assert.equal(m.contentLength, sent[i]!.length);
+      if (m.contentLength <= 4096) buffers.add(m.content.buffer);
+    });
+  }
+  // 800 small messages of 1.5 kB on average: about 19 slabs of 64 KiB, where each used to hold its own socket chunk.
+  assert.ok(buffers.size < 30, `${buffers.size} buffers behind 800 small messages`);
+  const [m, other] = messages.filter((x) => x.content.equals(sent[5]!));
+  m!.content[0] = m!.content[0]! ^ 0xff;
+  assert.equal(m!.content[0], sent[5]![0]! ^ 0xff, 'an edit in place is kept');
+  assert.ok(other!.content.equals(sent[5]!), 'and touches no other message');
+  m!.content = Buffer.from('replaced');
+  assert.equal(m!.text, 'replaced');
+  assert.equal(m!.contentLength, 8);
+  assert.deepEqual(messages.find((x) => x.contentLength === sent[6]!.length)!.getState()[2], sent[6], 'the saved state has the bytes');
+});

@@ -337,9 +337,9 @@ function bodyMeta(m: Message): { contentLength: number | null; contentHash: stri
   return raw === null ? { contentLength: null, contentHash: null } : { contentLength: raw.length, contentHash: sha256Hex(raw) };
 }
 
-function messagesMeta(messages: ReadonlyArray<{ content: Buffer; timestamp: number }>): MessagesMetaJson {
+function messagesMeta(messages: ReadonlyArray<{ contentLength: number; timestamp: number }>): MessagesMetaJson {
   let len = 0;
-  for (const m of messages) len += m.content.length;
+  for (const m of messages) len += m.contentLength;
   return { contentLength: len, count: messages.length, timestamp_last: messages.length ? messages[messages.length - 1]!.timestamp : null };
 }
 
@@ -506,7 +506,7 @@ function jbody(m: Message): string {
   return raw === null ? '"contentLength": null, "contentHash": null' : `"contentLength": ${raw.length}, "contentHash": "${sha256Hex(raw)}"`;
 }
 
-function jmeta(messages: ReadonlyArray<{ content: Buffer; timestamp: number }>): string {
+function jmeta(messages: ReadonlyArray<{ contentLength: number; timestamp: number }>): string {
   const m = messagesMeta(messages);
   return `{"contentLength": ${m.contentLength}, "count": ${m.count}, "timestamp_last": ${jnum(m.timestamp_last)}}`;
 }
