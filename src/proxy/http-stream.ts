@@ -125,7 +125,7 @@ export async function runHttpFlow(ctx: ConnectionContext, flow: HTTPFlow, client
     flow.error ??= new FlowError(message);
     flow.live = false;
     if (fireError) await hooks.triggerFlow('error', flow);
-    ctx.master.log.info(`${flowLabel(flow)}: ${message}`, ctx.clientLabel);
+    ctx.master.log.info(`${flowLabel(flow)}: ${flow.error.msg}`, ctx.clientLabel);
     upstream?.abort();
     if (client.responseStarted) client.abort();
     else await client.sendError(status, message);
@@ -216,7 +216,7 @@ export async function runHttpFlow(ctx: ConnectionContext, flow: HTTPFlow, client
         if (e instanceof ClientGoneError) throw e;
         return await fail(502, upstreamErrorMessage(e));
       }
-      ctx.master.log.debug(`Streaming request to ${req.host}.`, ctx.clientLabel);
+      ctx.master.log.info(`Streaming request to ${req.host}.`, ctx.clientLabel);
       const stored: Buffer[] = [];
       const transform = typeof req.stream === 'function' ? req.stream : null;
       const forward = async (chunk: Buffer) => {
@@ -312,7 +312,7 @@ export async function runHttpFlow(ctx: ConnectionContext, flow: HTTPFlow, client
 
     // Streamed response: the head goes out now, the body as it arrives.
     await client.startResponse(resp, respExpected);
-    ctx.master.log.debug(`Streaming response from ${req.host}.`, ctx.clientLabel);
+    ctx.master.log.info(`Streaming response from ${req.host}.`, ctx.clientLabel);
     const transform = typeof resp.stream === 'function' ? resp.stream : null;
     const stored: Buffer[] = [];
     const forward = async (chunk: Buffer) => {

@@ -1,20 +1,20 @@
 import http2 from 'node:http2';
 import tls from 'node:tls';
 import { HTTPFlow, Request, Response, parseAuthority } from '../http.js';
-import { Headers } from '../headers.js';
+import { Headers, type HeaderField } from '../headers.js';
 import { FlowError } from '../flow.js';
 import { now } from '../util/time.js';
 import { SERVER_HEADER } from '../version.js';
 import type { ConnectionContext } from './context.js';
 import { errorPage } from './error-page.js';
 import { runHttpFlow, type ClientExchange } from './http-stream.js';
-import { addHttp2Headers, splitPseudoHeaders } from './http2-headers.js';
+import { addHttp2Headers, splitPseudoHeaders, warnLowercased } from './http2-headers.js';
 import { openUpstreamExchange } from './upstream-exchange.js';
 import { NO_CHUNKS, readableChunks } from './readable-chunks.js';
 import { waitForDrain } from './wait-for-drain.js';
 import { extendedConnectSettings, serveWebSocketStream, toWebSocketHandshake } from './websocket-h2.js';
 
-const { NGHTTP2_CANCEL, NGHTTP2_PROTOCOL_ERROR } = http2.constants;
+const { NGHTTP2_PROTOCOL_ERROR } = http2.constants;
 
 /** Limits for the client-facing HTTP/2 session (explicit, rather than node's defaults). */
 const SESSION_OPTIONS: http2.ServerOptions = {
@@ -24,22 +24,24 @@ const SESSION_OPTIONS: http2.ServerOptions = {
   // CVE-2023-44487 style floods: node closes sessions that reset too many streams; keep its guard on.
 };
 
-/** Response header fields for an HTTP/2 client; the body's length, when known, replaces content-length. */
-function responseHeaders(resp: Response, bodyLength: number | null): http2.OutgoingHttpHeaders {
-  const out: http2.OutgoingHttpHeaders = { ':status': resp.statusCode };
-  // A 204 has no body, so no length (RFC 9110 §8.6): HTTP/2 clients reset a stream that has one.
-  const dropLength = bodyLength !== null || resp.statusCode === 204;
-  addHttp2Headers(out, resp.headers.fields, { dropHost: false, skip: dropLength ? ['content-length'] : undefined });
-  if (bodyLength !== null) out['content-length'] = bodyLength;
-  return out;
+/**
+ * Options for `respond()`. node adds a `date` header to every response unless `sendDate` is
+ * false (not in its type definitions, but honoured by node 20 and 24); a response goes out with
+ * the headers the flow has, nothing added.
+ */
+function respondOptions(o: http2.ServerStreamResponseOptions): http2.ServerStreamResponseOptions {
+  return { ...o, sendDate: false } as http2.ServerStreamResponseOptions;
 }
 
 /** The client's side of one HTTP/2 stream. */
 class Http2ClientExchange implements ClientExchange {
   readonly expectedBodySize: number | null;
   responseStarted = false;
+  /** Trailers that came at the end of a streamed response body. */
+  private streamedTrailers: Headers | null = null;
 
   constructor(
+    private readonly ctx: ConnectionContext,
     private readonly stream: http2.ServerHttp2Stream,
     private readonly request: Request,
     private readonly endStream: boolean,
@@ -68,14 +70,43 @@ class Http2ClientExchange implements ClientExchange {
     if (!this.stream.destroyed) this.stream.additionalHeaders({ ':status': 100 });
   }
 
-  private respond(resp: Response, bodyLength: number | null, endStream: boolean): void {
+  /**
+   * The response's header fields as they are (mitmproxy changes as little as possible): names
+   * lowercased, connection-specific fields left out, and a content-length corrected to the body
+   * we send (in place) but not added. A 204 has no body, so no length (RFC 9110 §8.6): HTTP/2
+   * clients reset a stream that has one.
+   */
+  private responseHeaders(resp: Response, bodyLength: number | null): http2.OutgoingHttpHeaders {
+    const out: http2.OutgoingHttpHeaders = { ':status': resp.statusCode };
+    const lowercased = addHttp2Headers(out, resp.headers.fields, { dropHost: false });
+    if (resp.statusCode === 204) delete out['content-length'];
+    else if (bodyLength !== null && out['content-length'] !== undefined) out['content-length'] = bodyLength;
+    // Names an addon wrote in uppercase into an HTTP/2 response (HTTP/1 ones are lowercased silently).
+    if (lowercased.length && resp.httpVersion === 'HTTP/2.0') warnLowercased(this.ctx, lowercased);
+    return out;
+  }
+
+  /**
+   * Send the response head. Trailers go out once the body has ended: those already on the
+   * response, or for a streamed body (`trailersLater`) whatever `endResponse` brings, which node
+   * lets us add only when the head asked to wait for them (none: the stream just ends). A
+   * response that has no body (HEAD, 204, 304) ends with its head: node sends END_STREAM there
+   * whatever we ask, so such a response cannot carry trailers over HTTP/2 here.
+   */
+  private respond(resp: Response, bodyLength: number | null, endStream: boolean, trailersLater = false): void {
     this.responseStarted = true;
-    const hasTrailers = Boolean(resp.trailers && resp.trailers.length);
-    const headers = responseHeaders(resp, bodyLength);
-    const trailers: http2.OutgoingHttpHeaders = {};
-    if (hasTrailers) addHttp2Headers(trailers, resp.trailers!.fields, { dropHost: false });
-    this.stream.respond(headers, { endStream: endStream && !hasTrailers, waitForTrailers: hasTrailers });
-    if (hasTrailers) this.stream.once('wantTrailers', () => this.stream.sendTrailers(trailers));
+    const bodyless = this.noBody(resp);
+    const hasTrailers = !bodyless && Boolean(resp.trailers?.length);
+    const waitForTrailers = hasTrailers || (trailersLater && !endStream && !bodyless);
+    this.stream.respond(this.responseHeaders(resp, bodyLength), respondOptions({ endStream: bodyless || (endStream && !hasTrailers), waitForTrailers }));
+    if (waitForTrailers) {
+      this.stream.once('wantTrailers', () => {
+        const trailers: http2.OutgoingHttpHeaders = {};
+        const fields = (this.streamedTrailers ?? resp.trailers)?.fields;
+        if (fields) addHttp2Headers(trailers, fields, { dropHost: false });
+        this.stream.sendTrailers(trailers);
+      });
+    }
   }
 
   private noBody(resp: Response): boolean {
@@ -88,17 +119,15 @@ class Http2ClientExchange implements ClientExchange {
     const body = resp.rawContent ?? Buffer.alloc(0);
     const noBody = this.noBody(resp);
     this.respond(resp, noBody ? null : body.length, noBody || body.length === 0);
-    if (!noBody && body.length) {
-      this.stream.end(body);
-    } else if (!noBody && resp.trailers?.length) {
-      this.stream.end();
-    }
+    if (noBody) return;
+    if (body.length) this.stream.end(body);
+    else if (resp.trailers?.length) this.stream.end();
   }
 
   async startResponse(resp: Response, bodySize: number | null): Promise<void> {
     if (this.stream.destroyed) return;
     const noBody = this.noBody(resp);
-    this.respond(resp, noBody || typeof resp.stream === 'function' ? null : bodySize, noBody);
+    this.respond(resp, noBody || typeof resp.stream === 'function' ? null : bodySize, noBody, true);
   }
 
   async writeResponseData(chunk: Buffer): Promise<void> {
@@ -108,20 +137,20 @@ class Http2ClientExchange implements ClientExchange {
 
   async endResponse(trailers: Headers | null): Promise<void> {
     if (this.stream.destroyed) return;
-    if (trailers && trailers.length && !this.stream.headersSent) return;
+    if (trailers?.length) this.streamedTrailers = trailers;
     this.stream.end();
   }
 
   async sendError(statusCode: number, message: string): Promise<void> {
     if (this.stream.destroyed) return;
     if (this.stream.headersSent) {
-      this.stream.close(NGHTTP2_CANCEL);
+      this.abort();
       return;
     }
     const body = errorPage(statusCode, message);
     this.responseStarted = true;
     const stream = this.stream;
-    stream.respond({ ':status': statusCode, server: SERVER_HEADER, 'content-type': 'text/html', 'content-length': body.length });
+    stream.respond({ ':status': statusCode, server: SERVER_HEADER, 'content-type': 'text/html', 'content-length': body.length }, respondOptions({}));
     stream.end(body);
     // A request body still on its way (a 413 for an upload) is not wanted: once the answer is
     // out, end the stream with NO_ERROR (RFC 9113 §8.1) instead of leaving the client blocked on
@@ -133,8 +162,13 @@ class Http2ClientExchange implements ClientExchange {
     }
   }
 
+  /**
+   * Reset the stream with INTERNAL_ERROR, as mitmproxy does for a killed or failed flow. Not
+   * `close(code)`: with a response under way node first ends it with END_STREAM, and the client
+   * takes a cut-off body for a complete one. Destroying with an error sends RST_STREAM at once.
+   */
   abort(): void {
-    if (!this.stream.destroyed) this.stream.close(NGHTTP2_CANCEL);
+    if (!this.stream.destroyed) this.stream.destroy(new Error('flow aborted'));
   }
 
   /** A reset stream (or a session that ended) is a client that left, whatever the connection does. */
@@ -164,6 +198,13 @@ class Http2ClientExchange implements ClientExchange {
  * each stream is an HTTPFlow through the same lifecycle as HTTP/1. Resolves when the session ends.
  */
 export async function serveHttp2(ctx: ConnectionContext): Promise<void> {
+  // Only h2c (prior knowledge) gets here with the option off: ALPN offers h2 only when it is on.
+  // mitmproxy never serves h2c (DisableH2C kills such flows); we do unless HTTP/2 is turned off.
+  if (!ctx.options.http2) {
+    ctx.master.log.info('HTTP/2 with prior knowledge refused: the http2 option is off.', ctx.clientLabel);
+    ctx.reader.handOver().destroy();
+    return;
+  }
   const socket = ctx.reader.handOver();
   // node leaves secureConnecting set on a server-side TLSSocket made without a tls.Server, and
   // an http2 session would wait for a 'secureConnect' that never comes. The handshake is done.
@@ -192,8 +233,26 @@ export async function serveHttp2(ctx: ConnectionContext): Promise<void> {
   await done;
 }
 
+/** An HTTP/2 request whose :authority and Host header disagree (RFC 9113 §8.3.1), or null. */
+function authorityMismatch(pseudo: Map<string, string>, fields: readonly HeaderField[]): string | null {
+  const authority = pseudo.get(':authority');
+  if (authority === undefined) return null;
+  for (const [name, value] of fields) {
+    if (name.toLowerCase() === 'host' && value !== authority) return 'Request header block has mismatched :authority and Host headers';
+  }
+  return null;
+}
+
 async function handleStream(ctx: ConnectionContext, stream: http2.ServerHttp2Stream, flags: number, rawHeaders: string[]): Promise<void> {
   const { pseudo, fields } = splitPseudoHeaders(rawHeaders);
+  const mismatch = ctx.options.validateInboundHeaders ? authorityMismatch(pseudo, fields) : null;
+  if (mismatch) {
+    // Which name counts would be a guess, and two parsers guessing differently is how requests
+    // get smuggled: refused before a flow exists, as the h2 library refuses it in mitmproxy.
+    ctx.master.log.info(`HTTP/2 protocol error: ${mismatch}`, ctx.clientLabel);
+    stream.close(NGHTTP2_PROTOCOL_ERROR);
+    return;
+  }
   const method = pseudo.get(':method') ?? 'GET';
   const request = new Request({
     host: '',
@@ -209,7 +268,7 @@ async function handleStream(ctx: ConnectionContext, stream: http2.ServerHttp2Str
   });
   request.headers.fields = fields;
   const flow = new HTTPFlow(ctx.client, ctx.server, true, request);
-  const exchange = new Http2ClientExchange(stream, request, (flags & http2.constants.NGHTTP2_FLAG_END_STREAM) !== 0);
+  const exchange = new Http2ClientExchange(ctx, stream, request, (flags & http2.constants.NGHTTP2_FLAG_END_STREAM) !== 0);
   // An extended CONNECT (RFC 8441) is recorded as the WebSocket handshake it stands for (websocket-h2.ts).
   const protocol = method === 'CONNECT' ? pseudo.get(':protocol') : undefined;
   const invalidConnect =

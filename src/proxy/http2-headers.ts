@@ -1,4 +1,5 @@
 import type http2 from 'node:http2';
+import type { ConnectionContext } from './context.js';
 import type { HeaderField } from '../headers.js';
 import { OutgoingMessageError } from './http1/assemble.js';
 import { isToken, isValidFieldValue } from './http1/parse.js';
@@ -62,4 +63,14 @@ export function splitPseudoHeaders(rawHeaders: readonly string[]): { pseudo: Map
     else fields.push([name, value]);
   }
   return { pseudo, fields };
+}
+
+/**
+ * HTTP/2 allows lowercase names only. An addon that wrote uppercase ones into an HTTP/2 message
+ * is told they were lowercased (mitmproxy's warning, with normalize_outbound_headers on).
+ */
+export function warnLowercased(ctx: ConnectionContext, names: readonly string[]): void {
+  const opts = ctx.master.options;
+  if (opts.has('normalize_outbound_headers') && !opts.get<boolean>('normalize_outbound_headers')) return;
+  for (const n of names) ctx.master.log.info(`Lowercased '${n}' header as uppercase is not allowed with HTTP/2.`, ctx.clientLabel);
 }

@@ -3,11 +3,12 @@ import type { Duplex } from 'node:stream';
 import { Response, hostport, type HTTPFlow } from '../http.js';
 import { Headers } from '../headers.js';
 import { now } from '../util/time.js';
+import { reasonPhrase } from '../status-codes.js';
 import type { ConnectionContext } from './context.js';
 import type { UpstreamExchange } from './http-stream.js';
 import { OutgoingMessageError } from './http1/assemble.js';
 import { isToken } from './http1/parse.js';
-import { addHttp2Headers, splitPseudoHeaders } from './http2-headers.js';
+import { addHttp2Headers, splitPseudoHeaders, warnLowercased } from './http2-headers.js';
 import { ConnectionClosedError } from './socket-reader.js';
 import type { ServerConnection } from './upstream-pool.js';
 import { readableChunks } from './readable-chunks.js';
@@ -37,7 +38,10 @@ export function sessionFor(ctx: ConnectionContext, conn: ServerConnection): http
   process.nextTick(() => socket.resume());
   session.on('error', (e) => ctx.master.log.debug(`HTTP/2 upstream session error: ${e.message}`, ctx.clientLabel));
   // A GOAWAY or a closed session means new streams need a new connection.
-  session.on('goaway', () => (conn.reusable = false));
+  session.on('goaway', (code: number) => {
+    conn.reusable = false;
+    goawayCodes.set(session, code);
+  });
   session.on('close', () => {
     conn.reusable = false;
     if (!conn.socket.destroyed) conn.socket.destroy();
@@ -55,19 +59,36 @@ export function sessionFor(ctx: ConnectionContext, conn: ServerConnection): http
   return session;
 }
 
-function resetMessage(code: number): string {
-  const names: Record<number, string> = {
-    0: 'NO_ERROR', 1: 'PROTOCOL_ERROR', 2: 'INTERNAL_ERROR', 3: 'FLOW_CONTROL_ERROR', 5: 'STREAM_CLOSED', 6: 'FRAME_SIZE_ERROR',
-    7: 'REFUSED_STREAM', 8: 'CANCEL', 9: 'COMPRESSION_ERROR', 10: 'CONNECT_ERROR', 11: 'ENHANCE_YOUR_CALM', 12: 'INADEQUATE_SECURITY', 13: 'HTTP_1_1_REQUIRED',
-  };
-  return `stream reset by server (${names[code] ?? code})`;
+/** The error code of the GOAWAY a session received, if any. */
+const goawayCodes = new WeakMap<http2.Http2Session, number>();
+
+const ERROR_CODE_NAMES: Record<number, string> = {
+  0: 'NO_ERROR', 1: 'PROTOCOL_ERROR', 2: 'INTERNAL_ERROR', 3: 'FLOW_CONTROL_ERROR', 4: 'SETTINGS_TIMEOUT', 5: 'STREAM_CLOSED', 6: 'FRAME_SIZE_ERROR',
+  7: 'REFUSED_STREAM', 8: 'CANCEL', 9: 'COMPRESSION_ERROR', 10: 'CONNECT_ERROR', 11: 'ENHANCE_YOUR_CALM', 12: 'INADEQUATE_SECURITY', 13: 'HTTP_1_1_REQUIRED',
+};
+
+/**
+ * Why an upstream stream ended early, in our words rather than node's ("Stream closed with error
+ * code NGHTTP2_..."): the server reset it, or its connection went away (a GOAWAY, or closed).
+ * node marks a stream of a dying session as reset with CANCEL, so the session (the stream's, which
+ * a closed stream no longer names) is asked first.
+ */
+function streamFailure(stream: http2.ClientHttp2Stream, session: http2.ClientHttp2Session): ConnectionClosedError {
+  const goaway = goawayCodes.get(session);
+  if (goaway !== undefined) return new ConnectionClosedError(`HTTP/2 connection closed: server sent GOAWAY (${ERROR_CODE_NAMES[goaway] ?? goaway})`);
+  if (session.destroyed || session.closed) return new ConnectionClosedError('HTTP/2 connection closed');
+  if (stream.rstCode) return new ConnectionClosedError(`stream reset by server (${ERROR_CODE_NAMES[stream.rstCode] ?? stream.rstCode})`);
+  return new ConnectionClosedError('server closed connection');
 }
 
 /** One request as an HTTP/2 stream on a (shared) upstream connection. */
 export class Http2UpstreamExchange implements UpstreamExchange {
   private stream: http2.ClientHttp2Stream | null = null;
+  private session: http2.ClientHttp2Session | null = null;
   private responseHead: Promise<{ headers: http2.IncomingHttpHeaders; flags: number; raw: string[] }> | null = null;
   private bodySize: number | null = null;
+  /** Trailers that came at the end of a streamed request body. */
+  private streamedTrailers: Headers | null = null;
 
   constructor(
     private readonly ctx: ConnectionContext,
@@ -76,22 +97,41 @@ export class Http2UpstreamExchange implements UpstreamExchange {
     conn.exchanges++;
   }
 
-  private open(flow: HTTPFlow, endStream: boolean): http2.ClientHttp2Stream {
+  private open(flow: HTTPFlow, endStream: boolean, trailersLater = false): http2.ClientHttp2Stream {
     const r = flow.request;
     if (!isToken(r.method)) throw new OutgoingMessageError(`Invalid request method: ${JSON.stringify(r.method)}`);
-    const authority = r.authority || r.headers.get('host') || hostport(r.scheme, r.host, r.port);
-    const headers: http2.OutgoingHttpHeaders = { ':method': r.method, ':scheme': r.scheme || 'https', ':authority': authority, ':path': r.path };
-    const lowercased = addHttp2Headers(headers, r.headers.fields, { dropHost: true, checkNames: true });
-    if (lowercased.length && this.ctx.master.options.has('normalize_outbound_headers') && this.ctx.master.options.get<boolean>('normalize_outbound_headers')) {
-      for (const n of lowercased) this.ctx.master.log.debug(`Lowercased '${n}' header as uppercase is not allowed with HTTP/2.`, this.ctx.clientLabel);
-    }
-    const hasTrailers = Boolean(r.trailers && r.trailers.length);
-    const trailers: http2.OutgoingHttpHeaders = {};
-    if (hasTrailers) addHttp2Headers(trailers, r.trailers!.fields, { dropHost: false });
-    const session = sessionFor(this.ctx, this.conn);
-    const stream = session.request(headers, { endStream: endStream && !hasTrailers, waitForTrailers: hasTrailers, ...PRIORITY_DEFAULTS });
+    // An HTTP/2 request goes on as it came: its :authority if it had one, its host header if it
+    // had one. An HTTP/1 request without an authority of its own (origin-form) has its Host
+    // header moved into :authority. Without either, the destination is the authority.
+    const hostHeader = r.headers.get('host');
+    const isHttp2 = r.httpVersion === 'HTTP/2.0';
+    const hostBecomesAuthority = !isHttp2 && !r.authority && hostHeader !== undefined;
+    const authority = r.authority || (hostBecomesAuthority ? hostHeader : hostHeader === undefined ? hostport(r.scheme, r.host, r.port) : undefined);
+    const headers: http2.OutgoingHttpHeaders = { ':method': r.method, ':scheme': r.scheme || 'https', ':path': r.path };
+    if (authority !== undefined) headers[':authority'] = authority;
+    const lowercased = addHttp2Headers(headers, r.headers.fields, { dropHost: hostBecomesAuthority, checkNames: true });
+    // HTTP/1 names are lowercased silently; uppercase in an HTTP/2 request came from an addon.
+    if (lowercased.length && r.httpVersion === 'HTTP/2.0') warnLowercased(this.ctx, lowercased);
+    // Trailers go out after the body: the request's own, or for a streamed body (`trailersLater`)
+    // those `endRequest` brings, which node lets us add only if the stream was opened to wait for them.
+    const hasTrailers = Boolean(r.trailers?.length);
+    const waitForTrailers = hasTrailers || (trailersLater && !endStream);
+    const session = (this.session = sessionFor(this.ctx, this.conn));
+    const stream = session.request(headers, { endStream: endStream && !hasTrailers, waitForTrailers, ...PRIORITY_DEFAULTS });
     stream.on('error', () => undefined);
-    if (hasTrailers) stream.once('wantTrailers', () => stream.sendTrailers(trailers));
+    if (waitForTrailers) {
+      stream.once('wantTrailers', () => {
+        const trailers: http2.OutgoingHttpHeaders = {};
+        const fields = (this.streamedTrailers ?? r.trailers)?.fields;
+        if (fields) addHttp2Headers(trailers, fields, { dropHost: false });
+        stream.sendTrailers(trailers);
+      });
+    }
+    // Interim responses (103 Early Hints) are not passed on.
+    stream.on('headers', (h: http2.IncomingHttpHeaders) => {
+      const status = Number(h[':status']);
+      this.ctx.master.log.info(`Swallowing HTTP/2 informational response: ${status} ${reasonPhrase(status)}`, this.ctx.clientLabel);
+    });
     this.responseHead = new Promise((resolve, reject) => {
       let answered = false;
       stream.once('response', (h: http2.IncomingHttpHeaders, flags: number, rawHeaders: string[]) => {
@@ -101,9 +141,8 @@ export class Http2UpstreamExchange implements UpstreamExchange {
       // Every stream closes; only one closed before its response is an error (and an error's
       // stack trace is too costly to build per request just to be ignored).
       stream.once('close', () => {
-        if (!answered) reject(new ConnectionClosedError(stream.rstCode ? resetMessage(stream.rstCode) : 'server closed connection'));
+        if (!answered) reject(streamFailure(stream, session));
       });
-      stream.once('error', (e: Error) => reject(e));
     });
     this.responseHead.catch(() => undefined);
     this.stream = stream;
@@ -118,7 +157,7 @@ export class Http2UpstreamExchange implements UpstreamExchange {
   }
 
   async startRequest(flow: HTTPFlow): Promise<void> {
-    this.open(flow, false);
+    this.open(flow, false, true);
   }
 
   async writeRequestData(chunk: Buffer): Promise<void> {
@@ -126,7 +165,8 @@ export class Http2UpstreamExchange implements UpstreamExchange {
     if (!s.write(chunk)) await waitForDrain(s);
   }
 
-  async endRequest(): Promise<void> {
+  async endRequest(trailers: Headers | null): Promise<void> {
+    if (trailers?.length) this.streamedTrailers = trailers;
     this.stream!.end();
   }
 
@@ -149,8 +189,12 @@ export class Http2UpstreamExchange implements UpstreamExchange {
     const stream = this.stream!;
     stream.once('trailers', (_h: http2.IncomingHttpHeaders, _f: number, raw: string[]) => onTrailers(Headers.fromRaw(raw)));
     if (this.bodySize === 0) return;
-    for await (const chunk of readableChunks(stream)) yield chunk;
-    if (stream.rstCode && stream.rstCode !== http2.constants.NGHTTP2_NO_ERROR) throw new ConnectionClosedError(resetMessage(stream.rstCode));
+    try {
+      for await (const chunk of readableChunks(stream)) yield chunk;
+    } catch {
+      throw streamFailure(stream, this.session!);
+    }
+    if (stream.rstCode && stream.rstCode !== http2.constants.NGHTTP2_NO_ERROR) throw streamFailure(stream, this.session!);
   }
 
   finish(): void {

@@ -12,6 +12,7 @@ import { testProxy, testConfdir } from '../helpers/proxy.js';
 import { curl } from '../helpers/clients.js';
 import { proxyCa, tlsThroughProxy } from '../helpers/tunnel.js';
 import { flowRecorder } from '../helpers/recorder.js';
+import { Headers, type HTTPFlow } from '../../src/index.js';
 
 /**
  * Every process warning while this file runs: the HTTP/2 paths must not make node warn (a
@@ -260,6 +261,184 @@ test('HTTP/2 on TLS inside TLS: through an upstream:https:// proxy chain both pr
   assert.deepEqual(rec1.flows.map((f) => [f.request.httpVersion, f.clientConn.alpn, f.serverConn.alpn]), Array(3).fill(['HTTP/2.0', 'h2', 'h2']));
   // The second proxy's client connection is TLS inside its own TLS listener connection.
   assert.deepEqual(rec2.flows.map((f) => [f.request.httpVersion, f.clientConn.alpn, f.serverConn.alpn]), Array(3).fill(['HTTP/2.0', 'h2', 'h2']));
+});
+
+/** A request on `session` that records how its stream ended: cleanly (END_STREAM) or reset, and with what. */
+function outcome(session: http2.ClientHttp2Session, path: string, extra: http2.OutgoingHttpHeaders = {}) {
+  return new Promise<{ ended: boolean; rstCode: number; status: number; headers: http2.IncomingHttpHeaders; body: string; trailers: http2.IncomingHttpHeaders | null }>((resolve) => {
+    const req = session.request({ ':path': path, ...extra });
+    let ended = false;
+    let status = 0;
+    let headers: http2.IncomingHttpHeaders = {};
+    let trailers: http2.IncomingHttpHeaders | null = null;
+    let body = '';
+    req.on('response', (h) => {
+      status = Number(h[':status']);
+      headers = h;
+    });
+    req.on('trailers', (tr) => (trailers = tr));
+    req.on('data', (d) => (body += d));
+    req.on('end', () => (ended = true));
+    req.on('error', () => undefined);
+    req.on('close', () => resolve({ ended, rstCode: req.rstCode ?? 0, status, headers, body, trailers }));
+    req.end();
+  });
+}
+
+async function until(check: () => boolean, what: string): Promise<void> {
+  for (let i = 0; i < 250 && !check(); i++) await new Promise((r) => setTimeout(r, 20));
+  assert.ok(check(), what);
+}
+
+test('a streamed response the server cuts off reaches the client as a reset stream, never as a complete body', async (t) => {
+  const up = await h2Upstream(t, (req, res) => {
+    res.write(Buffer.alloc(1000, 'x'));
+    // An RST_STREAM(INTERNAL_ERROR) from the server once the first bytes are out.
+    setTimeout(() => res.stream.destroy(new Error('cut')), 200);
+  });
+  const rec = flowRecorder();
+  const proxy = await testProxy(t, { addons: [rec.addon], options: { ssl_insecure: true, stream_large_bodies: '100' } });
+  const session = await h2Through(proxy.port, `127.0.0.1:${up.port}`);
+  t.after(() => session.close());
+  const r = await outcome(session, '/cut');
+  assert.equal(r.status, 200);
+  assert.equal(r.ended, false, 'no END_STREAM for a body that did not end');
+  assert.equal(r.rstCode, http2.constants.NGHTTP2_INTERNAL_ERROR);
+  await until(() => rec.flows.length === 1, 'the flow ends');
+  assert.equal(rec.flows[0]!.error!.msg, 'stream reset by server (INTERNAL_ERROR)', "our words, not node's");
+});
+
+test('trailers of streamed bodies are forwarded both ways', async (t) => {
+  const up = await h2Upstream(t, (req, res) => {
+    req.resume();
+    req.on('end', () => {
+      res.write('streamed ');
+      res.addTrailers({ 'x-resp-trailer': `got ${String(req.trailers['x-req-trailer'])}` });
+      res.end('body');
+    });
+  });
+  const rec = flowRecorder();
+  const proxy = await testProxy(t, { addons: [rec.addon], options: { ssl_insecure: true, stream_large_bodies: '1' } });
+  const session = await h2Through(proxy.port, `127.0.0.1:${up.port}`);
+  t.after(() => session.close());
+  const result = await new Promise<{ trailers: http2.IncomingHttpHeaders; body: string }>((resolve, reject) => {
+    const req = session.request({ ':path': '/stream-trailers', ':method': 'POST' }, { waitForTrailers: true });
+    req.on('wantTrailers', () => req.sendTrailers({ 'x-req-trailer': 'sent' }));
+    let body = '';
+    let trailers: http2.IncomingHttpHeaders = {};
+    req.on('trailers', (tr) => (trailers = tr));
+    req.on('data', (d) => (body += d));
+    req.on('end', () => resolve({ trailers, body }));
+    req.on('error', reject);
+    req.end('a request body longer than one byte');
+  });
+  assert.equal(result.body, 'streamed body');
+  assert.equal(result.trailers['x-resp-trailer'], 'got sent', 'the request trailer reached the server and its answer came back');
+  assert.equal(rec.flows[0]!.response!.stream !== false, true, 'the response was streamed');
+});
+
+test('HTTP/2 responses keep their headers as the flow has them: no date or content-length added; an empty body still carries trailers', async (t) => {
+  const server = https.createServer({ key, cert }, (req, res) => {
+    res.sendDate = false;
+    res.write('chunked ');
+    res.end('body');
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  t.after(() => new Promise<void>((r) => server.close(() => r())));
+  const port = (server.address() as AddressInfo).port;
+  const emptyWithTrailers = {
+    name: 'empty-with-trailers',
+    response(f: HTTPFlow) {
+      if (f.request.path !== '/empty') return;
+      f.response!.rawContent = Buffer.alloc(0);
+      f.response!.trailers = new Headers([['x-empty-trailer', 'yes']]);
+    },
+  };
+  const proxy = await testProxy(t, { addons: [emptyWithTrailers], options: { ssl_insecure: true, connection_strategy: 'lazy' } });
+  const session = await h2Through(proxy.port, `127.0.0.1:${port}`);
+  t.after(() => session.close());
+  const r = await outcome(session, '/plain');
+  assert.equal(r.body, 'chunked body');
+  assert.equal(r.headers['date'], undefined, 'the server sent no date');
+  assert.equal(r.headers['content-length'], undefined, 'the server sent none (it was chunked)');
+  const empty = await outcome(session, '/empty');
+  assert.equal(empty.ended, true);
+  assert.equal(empty.body, '');
+  assert.equal(empty.trailers?.['x-empty-trailer'], 'yes');
+});
+
+test('HTTP/2 upstream details: the client\'s host header goes on, uppercase names an addon set are lowercased with a warning, a 103 is logged and swallowed', async (t) => {
+  const up = await h2Upstream(t, (req, res) => {
+    res.writeEarlyHints({ link: '</style.css>; rel=preload' });
+    res.setHeader('content-type', 'application/json');
+    res.end(JSON.stringify({ headers: req.rawHeaders }));
+  });
+  const shouty = {
+    name: 'shouty',
+    request(f: HTTPFlow) {
+      f.request.headers.set('X-Added', '1');
+    },
+    response(f: HTTPFlow) {
+      f.response!.headers.set('X-Resp', '1');
+    },
+  };
+  const proxy = await testProxy(t, { addons: [shouty], options: { ssl_insecure: true } });
+  const session = await h2Through(proxy.port, `127.0.0.1:${up.port}`);
+  t.after(() => session.close());
+  const r = await outcome(session, '/hosted', { host: `127.0.0.1:${up.port}` });
+  assert.equal(r.status, 200);
+  assert.equal(r.headers['x-resp'], '1');
+  const raw: string[] = JSON.parse(r.body).headers;
+  assert.equal(raw[raw.indexOf('host') + 1], `127.0.0.1:${up.port}`, 'host header forwarded unchanged');
+  assert.equal(raw[raw.indexOf('x-added') + 1], '1');
+  const lines = proxy.logs.map((e) => e.message);
+  assert.ok(lines.includes("Lowercased 'X-Added' header as uppercase is not allowed with HTTP/2."), lines.join('\n'));
+  assert.ok(lines.includes("Lowercased 'X-Resp' header as uppercase is not allowed with HTTP/2."), lines.join('\n'));
+  assert.ok(lines.includes('Swallowing HTTP/2 informational response: 103 Early Hints'), lines.join('\n'));
+});
+
+test('an HTTP/2 request whose :authority and host header disagree is refused before it becomes a flow', async (t) => {
+  const up = await h2Upstream(t);
+  const rec = flowRecorder();
+  const proxy = await testProxy(t, { addons: [rec.addon], options: { ssl_insecure: true } });
+  const session = await h2Through(proxy.port, `127.0.0.1:${up.port}`);
+  t.after(() => session.close());
+  const r = await outcome(session, '/mismatch', { ':authority': 'one.example', host: 'two.example' });
+  assert.equal(r.rstCode, http2.constants.NGHTTP2_PROTOCOL_ERROR);
+  assert.ok(proxy.logs.some((e) => e.message === 'HTTP/2 protocol error: Request header block has mismatched :authority and Host headers'));
+  const ok = await outcome(session, '/after');
+  assert.equal(ok.status, 200, 'the connection goes on');
+  assert.deepEqual(rec.flows.map((f) => f.request.path), ['/after']);
+});
+
+test('with the http2 option off, HTTP/2 with prior knowledge is refused', async (t) => {
+  const proxy = await testProxy(t, { options: { http2: false } });
+  const session = http2.connect(proxy.url);
+  session.on('error', () => undefined);
+  t.after(() => session.destroy());
+  const r = await outcome(session, '/prior', { ':authority': '127.0.0.1:1', ':scheme': 'http' });
+  assert.equal(r.status, 0, 'no response');
+  assert.ok(proxy.logs.some((e) => e.message === 'HTTP/2 with prior knowledge refused: the http2 option is off.'));
+});
+
+test('a client that cancels its stream is logged as a client that left, not as a server reset', async (t) => {
+  const up = await h2Upstream(t, (req, res) => {
+    res.write('partial');
+    setTimeout(() => res.end(), 10_000).unref();
+  });
+  const rec = flowRecorder();
+  const proxy = await testProxy(t, { addons: [rec.addon], options: { ssl_insecure: true, stream_large_bodies: '1' } });
+  const session = await h2Through(proxy.port, `127.0.0.1:${up.port}`);
+  t.after(() => session.close());
+  const req = session.request({ ':path': '/cancelled' });
+  req.on('error', () => undefined);
+  await new Promise((r) => req.once('data', r));
+  req.close(http2.constants.NGHTTP2_CANCEL);
+  await until(() => rec.flows.length === 1, 'the flow ends');
+  assert.equal(rec.flows[0]!.error!.msg, 'Client disconnected.');
+  const lines = proxy.logs.map((e) => e.message).filter((m) => m.includes('/cancelled'));
+  assert.ok(lines.some((m) => m.endsWith(': Client disconnected.')), lines.join('\n'));
+  assert.ok(!lines.some((m) => m.includes('reset by server')), lines.join('\n'));
 });
 
 test('no process warnings from any of the HTTP/2 traffic above (listener leaks, deprecated options such as priority signaling on Node 24)', async () => {
