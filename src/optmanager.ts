@@ -275,7 +275,8 @@ export class OptManager {
     const v = values[0];
     switch (d.type) {
       case 'bool':
-        if (v === undefined || v === 'true') return true;
+        // An empty value (`--set anticache=`) means true, as a value left out does.
+        if (v === undefined || v === '' || v === 'true') return true;
         if (v === 'false') return false;
         if (v === 'toggle') return !d.value;
         throw new OptionsError(`Boolean option ${name} accepts true, false or toggle, got "${v}".`);
@@ -288,7 +289,7 @@ export class OptManager {
         if (v === undefined) throw new OptionsError(`Option is required: ${name}`);
         return v;
       case 'int':
-        if (v === undefined) throw new OptionsError(`Option is required: ${name}`);
+        if (v === undefined || v === '') throw new OptionsError(`Option is required: ${name}`);
         return parseIntStrict(name, v);
     }
     return v ?? null;
@@ -296,9 +297,10 @@ export class OptManager {
 
   /**
    * Apply `--set` specs (`name=value` or bare `name`). Several specs for one sequence option build
-   * a list. Unknown names are deferred until an addon declares them.
+   * a list. Unknown names are deferred until an addon declares them (the command line, where a
+   * script may declare them later), or with `defer: false` (the `set` command) rejected.
    */
-  async setFromSpecs(specs: readonly string[]): Promise<void> {
+  async setFromSpecs(specs: readonly string[], opts: { defer?: boolean } = {}): Promise<void> {
     const grouped = new Map<string, Array<string | undefined>>();
     for (const spec of specs) {
       const eq = spec.indexOf('=');
@@ -308,13 +310,13 @@ export class OptManager {
       grouped.get(name)!.push(value);
     }
     const values: Record<string, unknown> = {};
+    const unknown: string[] = [];
     for (const [name, vals] of grouped) {
-      if (!this.defs.has(name)) {
-        this.deferred.set(name, new DeferredSetValues(vals));
-        continue;
-      }
-      values[name] = this.parseSetValues(name, vals);
+      if (this.defs.has(name)) values[name] = this.parseSetValues(name, vals);
+      else unknown.push(name);
     }
+    if (unknown.length && opts.defer === false) throw new OptionsError(`Unknown option(s): ${unknown.join(', ')}`);
+    for (const name of unknown) this.deferred.set(name, new DeferredSetValues(grouped.get(name)!));
     await this.update(values);
   }
 

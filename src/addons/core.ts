@@ -96,11 +96,11 @@ export class Core {
     return this.master.addons.trigger('update', flows);
   }
 
+  /** `option` may itself be `name=value` (one argument), as the specs are split on the first `=`. */
   private async set(option: string, value: string[]): Promise<void> {
     const specs = value.length ? value.map((v) => `${option}=${v}`) : [option];
     try {
-      if (!this.master.options.has(option)) throw new OptionsError(`Unknown option: ${option}`);
-      await this.master.options.setFromSpecs(specs);
+      await this.master.options.setFromSpecs(specs, { defer: false });
     } catch (e) {
       throw new CommandError((e as Error).message);
     }

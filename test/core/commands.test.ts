@@ -73,10 +73,25 @@ test('executing commands from strings: set, flow.* over flow selectors, typed ar
   assert.equal(await m.commands.execute('proxyserver.active_connections'), 0);
 });
 
+test('set takes name=value as one argument, and an empty bool value means true (as --set name=)', async () => {
+  const { m } = await masterWithView();
+  await m.commands.callStrings('set', ['anticache=true']);
+  assert.equal(m.options.get('anticache'), true);
+  await m.commands.callStrings('set', ['ignore_hosts=a', 'b']);
+  assert.deepEqual(m.options.get('ignore_hosts'), ['a=b'], 'split on the first "=" of the whole spec');
+  await m.commands.callStrings('set', ['anticomp', '']);
+  assert.equal(m.options.get('anticomp'), true);
+  await m.options.setFromSpecs(['http2=false']);
+  await m.options.setFromSpecs(['http2=']);
+  assert.equal(m.options.get('http2'), true);
+  await assert.rejects(m.commands.callStrings('set', ['key_size=']), /Option is required: key_size/);
+});
+
 test('command errors say what is wrong', async () => {
   const { m } = await masterWithView();
   await assert.rejects(m.commands.execute('no.such.command'), (e: Error) => e instanceof CommandError && e.message === 'Unknown command: no.such.command');
-  await assert.rejects(m.commands.execute('set no_such_option 1'), /Unknown option: no_such_option/);
+  await assert.rejects(m.commands.execute('set no_such_option 1'), /Unknown option\(s\): no_such_option/);
+  await assert.rejects(m.commands.execute('set no_such_option=1'), /Unknown option\(s\): no_such_option/);
   await assert.rejects(m.commands.execute('set listen_port banana'), /Not an integer/);
   await assert.rejects(m.commands.execute('view.order.reverse maybe'), /Booleans are 'true' or 'false'/);
   await assert.rejects(m.commands.execute('flow.set @all colour red'), /Invalid choice "colour"/);
