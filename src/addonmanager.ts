@@ -51,6 +51,10 @@ export class AddonManager {
   private readonly byName = new Map<string, Addon>();
   /** Per hook: the functions to call, in order. Rebuilt whenever the chain changes. */
   private handlerCache = new Map<string, Array<[Addon, HookFn]>>();
+  /** Bumped whenever the chain changes, so a dispatch in progress can tell that its list is stale. */
+  private generation = 0;
+  /** Every addon in the chain, built on demand when a dispatch has to check a stale list. */
+  private live: Set<Addon> | null = null;
   private anonymousCount = 0;
 
   constructor(private readonly master: Master) {}
@@ -98,6 +102,12 @@ export class AddonManager {
   /** Invalidate the per-hook handler lists (after adding, removing or changing nested addons). */
   invalidate(): void {
     this.handlerCache.clear();
+    this.generation++;
+    this.live = null;
+  }
+
+  private isLive(addon: Addon): boolean {
+    return (this.live ??= new Set(this.flatten())).has(addon);
   }
 
   /**
@@ -224,7 +234,7 @@ export class AddonManager {
    * name and the dispatch continues; `AddonHalt` stops it.
    */
   async trigger(hook: string, ...args: unknown[]): Promise<void> {
-    const pending = this.runHandlers(hook, args, 0);
+    const pending = this.dispatch(hook, args);
     if (pending) await pending;
   }
 
@@ -243,7 +253,7 @@ export class AddonManager {
    * async handler, an intercepted flow). Saves a chain of promises per message.
    */
   triggerFlowFast(hook: string, flow: Flow): Promise<void> | undefined {
-    const pending = this.runHandlers(hook, [flow], 0);
+    const pending = this.dispatch(hook, [flow]);
     if (pending) return pending.then(() => this.afterFlowHook(hook, flow));
     return this.afterFlowHook(hook, flow);
   }
@@ -251,20 +261,30 @@ export class AddonManager {
   /** What follows a flow hook: `update([flow])` for the hooks the UI shows, then an interception. */
   private afterFlowHook(hook: string, flow: Flow): Promise<void> | undefined {
     if (FLOW_HOOKS.has(hook) && this.handlers('update').length > 0) {
-      const pending = this.runHandlers('update', [[flow]], 0);
+      const pending = this.dispatch('update', [[flow]]);
       if (pending) return pending.then(() => (flow.intercepted ? flow.waitForResume() : undefined));
     }
     return flow.intercepted ? flow.waitForResume() : undefined;
   }
 
   /**
-   * Run the handlers of `hook` from index `start` on, synchronously until one returns a promise;
-   * the rest then run after it, and the returned promise says when all are done.
+   * Run the handlers of `hook`, synchronously until one returns a promise; the rest then run after
+   * it, and the returned promise says when all are done.
+   *
+   * The handlers are the ones there were when the dispatch began: an addon added while an earlier
+   * handler was awaited (a script the script loader loads in `configure`) is left out, as it gets
+   * its own `configure`/`running` when it is added, and one removed meanwhile (an unloaded script,
+   * already told `done`) is skipped. Re-reading the rebuilt list by index instead would call a
+   * newly inserted addon twice, or skip the one after a removed addon.
    */
-  private runHandlers(hook: string, args: unknown[], start: number): Promise<void> | undefined {
-    const list = this.handlers(hook);
+  private dispatch(hook: string, args: unknown[]): Promise<void> | undefined {
+    return this.runHandlers(hook, args, this.handlers(hook), this.generation, 0);
+  }
+
+  private runHandlers(hook: string, args: unknown[], list: Array<[Addon, HookFn]>, generation: number, start: number): Promise<void> | undefined {
     for (let i = start; i < list.length; i++) {
       const [addon, fn] = list[i]!;
+      if (generation !== this.generation && !this.isLive(addon)) continue;
       let result: unknown;
       try {
         result = fn.apply(addon, args);
@@ -273,19 +293,27 @@ export class AddonManager {
         continue;
       }
       if (result !== undefined && result !== null && typeof (result as Promise<unknown>).then === 'function') {
-        return this.continueAfter(result as Promise<unknown>, addon, hook, args, i + 1);
+        return this.continueAfter(result as Promise<unknown>, addon, hook, args, list, generation, i + 1);
       }
     }
     return undefined;
   }
 
-  private async continueAfter(result: Promise<unknown>, addon: Addon, hook: string, args: unknown[], next: number): Promise<void> {
+  private async continueAfter(
+    result: Promise<unknown>,
+    addon: Addon,
+    hook: string,
+    args: unknown[],
+    list: Array<[Addon, HookFn]>,
+    generation: number,
+    next: number,
+  ): Promise<void> {
     try {
       await result;
     } catch (e) {
       if (this.stopsDispatch(addon, hook, e)) return;
     }
-    const pending = this.runHandlers(hook, args, next);
+    const pending = this.runHandlers(hook, args, list, generation, next);
     if (pending) await pending;
   }
 

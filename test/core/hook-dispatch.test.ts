@@ -164,3 +164,48 @@ test('add_log: what handlers log, before or after an await, is not fed back to t
   await new Promise((r) => setTimeout(r, 200));
   assert.deepEqual(seen, ['one entry']);
 });
+
+test('an addon added while a dispatch awaits an earlier handler is left out of that dispatch, and every other handler runs once', async (t) => {
+  const calls: string[] = [];
+  const child: Addon = { name: 'child', tcp_message: () => void calls.push('child') };
+  const parent: Addon = {
+    name: 'parent',
+    addons: [],
+    // As the script loader does in configure: a child is added (after an await) at the parent's place.
+    async tcp_message() {
+      calls.push('parent');
+      if (!parent.addons!.includes(child)) await master.addons.addChild(parent, child, 0);
+    },
+  };
+  const after: Addon = { name: 'after', tcp_message: () => void calls.push('after') };
+  const { master } = await runningMaster(t, parent, after);
+  await master.addons.trigger('tcp_message', tcpFlow());
+  assert.deepEqual(calls, ['parent', 'after'], 'the new child is not called by the dispatch that added it');
+  calls.length = 0;
+  await master.addons.trigger('tcp_message', tcpFlow());
+  assert.deepEqual(calls, ['parent', 'child', 'after'], 'the next dispatch sees it at its place');
+});
+
+test('an addon removed while a dispatch awaits is skipped, and the addons after it still run', async (t) => {
+  const calls: string[] = [];
+  const selfRemoving: Addon = {
+    name: 'self-removing',
+    async tcp_message() {
+      calls.push('self-removing');
+      await master.addons.remove(selfRemoving);
+    },
+  };
+  const b: Addon = { name: 'b', tcp_message: () => void calls.push('b') };
+  const remover: Addon = {
+    name: 'remover',
+    async tcp_message() {
+      calls.push('remover');
+      await master.addons.remove(victim);
+    },
+  };
+  const victim: Addon = { name: 'victim', tcp_message: () => void calls.push('victim'), done: () => void calls.push('victim done') };
+  const last: Addon = { name: 'last', tcp_message: () => void calls.push('last') };
+  const { master } = await runningMaster(t, selfRemoving, b, remover, victim, last);
+  await master.addons.trigger('tcp_message', tcpFlow());
+  assert.deepEqual(calls, ['self-removing', 'b', 'remover', 'victim done', 'last'], 'no handler skipped by a shifted index, none called after its done');
+});

@@ -12,6 +12,8 @@ import { echoServer } from '../helpers/servers.js';
 import { testConfdir, testProxy } from '../helpers/proxy.js';
 import { readFlows } from '../../src/io/index.js';
 import type { HTTPFlow } from '../../src/index.js';
+import { Master } from '../../src/master.js';
+import { ScriptLoader } from '../../src/addons/script.js';
 
 function tmp(t: { after: (fn: () => void) => void }): string {
   const dir = mkdtempSync(join(tmpdir(), 'mitmproxy-ts-scripts-'));
@@ -151,4 +153,27 @@ test("scripts run at the script loader's place: what a response hook changes is 
   assert.equal(flow!.response!.headers.get('x-added-by-script'), 'yes');
   assert.equal(flow!.comment, 'seen');
   assert.equal(flow!.marked, ':star:');
+});
+
+test('a script gets load, one configure with every option and running: at startup and when added by `scripts` at runtime', async (t) => {
+  const dir = tmp(t);
+  const events: string[] = ((globalThis as { __scriptEvents?: string[] }).__scriptEvents = []);
+  const script = (name: string) =>
+    `const log = (e) => globalThis.__scriptEvents.push('${name} ' + e);\n` +
+    'export function load() { log("load"); }\n' +
+    'export function configure(updated) { log("configure " + (updated.size > 1 ? "ALL" : [...updated].join(","))); }\n' +
+    'export function running() { log("running"); }\n';
+  const a = join(dir, 'a.mjs');
+  const b = join(dir, 'b.mjs');
+  writeFileSync(a, script('a'));
+  writeFileSync(b, script('b'));
+  const m = new Master();
+  t.after(() => m.shutdown());
+  await m.addons.add(new ScriptLoader());
+  await m.options.update({ scripts: [a] });
+  await m.run();
+  assert.deepEqual(events, ['a load', 'a configure ALL', 'a running']);
+  events.length = 0;
+  await m.options.update({ scripts: [a, b] });
+  assert.deepEqual(events, ['b load', 'b configure ALL', 'b running', 'a configure scripts'], 'the new script is not also sent the configure that loaded it');
 });
