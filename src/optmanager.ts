@@ -1,5 +1,5 @@
 import type { KnownOptions } from './option-types.js';
-import { readFileSync, existsSync } from 'node:fs';
+import { readFileSync, existsSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import YAML from 'yaml';
 import { wrapWords } from './util/wrap.js';
@@ -336,23 +336,9 @@ export class OptManager {
   }
 
   async loadYaml(text: string, baseDir = process.cwd()): Promise<void> {
-    let data: unknown;
-    try {
-      const doc = YAML.parseDocument(text, { prettyErrors: false });
-      if (doc.errors.length) {
-        const err = doc.errors[0]!;
-        const line = err.linePos?.[0]?.line ?? 1;
-        throw new OptionsError(`Config error at line ${line}: ${err.message.split('\n')[0]}`);
-      }
-      data = doc.toJS();
-    } catch (e) {
-      if (e instanceof OptionsError) throw e;
-      throw new OptionsError(`Config error: ${(e as Error).message}`);
-    }
-    if (data === null || data === undefined) return;
-    if (typeof data !== 'object' || Array.isArray(data)) throw new OptionsError('Config error - expected a mapping of option names to values.');
+    const data = parseConfig(text);
     const values: Record<string, unknown> = {};
-    for (const [k, raw] of Object.entries(data as Record<string, unknown>)) {
+    for (const [k, raw] of Object.entries(data)) {
       let v = raw;
       if (k === 'scripts' && Array.isArray(v)) v = v.map((p) => (typeof p === 'string' && !isAbsolute(p) ? resolve(baseDir, expandHome(p)) : p));
       const d = this.defs.get(k);
@@ -363,20 +349,32 @@ export class OptManager {
     await this.update(values, { deferUnknown: true });
   }
 
-  /** The non-default options as YAML (what `options.save` writes), or every default when `defaults`. */
-  toYaml(opts: { onlyChanged?: boolean } = {}): string {
+  /**
+   * Save the non-default options to a YAML file (`options.save`), editing an existing file in
+   * place as mitmproxy does: its keys that name declared options stay with their values, even
+   * when the option is at its default now; keys no addon declares are dropped; options changed
+   * from their default are written with their current value. Unlike mitmproxy, which truncates
+   * the file before it finds an existing one unreadable, a broken file is left as it was.
+   */
+  saveFile(path: string): void {
+    const previous = existsSync(path) && statSync(path).isFile() ? parseConfig(readFileSync(path, 'utf8')) : {};
+    const data: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(previous)) if (this.defs.has(k)) data[k] = v;
+    for (const d of this.definitions()) if (!d.isDefault) data[d.name] = d.value;
+    writeFileSync(path, YAML.stringify(data, { nullStr: '', singleQuote: true }));
+  }
+
+  /** Every option with its default and help as commented YAML (`--options`). */
+  toYaml(): string {
     const out: string[] = [];
     for (const d of this.definitions()) {
-      if (opts.onlyChanged && d.isDefault) continue;
-      if (!opts.onlyChanged) {
-        // As mitmproxy's dump_defaults: a blank line, the help with the type or the valid values
-        // appended, wrapped as Python's textwrap does at 70 columns.
-        const suffix = d.choices ? ` Valid values are ${d.choices.map((c) => `'${c}'`).join(', ')}.` : ` Type ${d.type}.`;
-        out.push('');
-        for (const line of wrapWords(d.help.trim() + suffix, 70)) out.push(`# ${line}`);
-      }
+      // As mitmproxy's dump_defaults: a blank line, the help with the type or the valid values
+      // appended, wrapped as Python's textwrap does at 70 columns.
+      const suffix = d.choices ? ` Valid values are ${d.choices.map((c) => `'${c}'`).join(', ')}.` : ` Type ${d.type}.`;
+      out.push('');
+      for (const line of wrapWords(d.help.trim() + suffix, 70)) out.push(`# ${line}`);
       // None is an empty value, as ruamel writes it ("body_size_limit:").
-      out.push(YAML.stringify({ [d.name]: opts.onlyChanged ? d.value : d.defaultValue }, { nullStr: '', singleQuote: true }).trimEnd());
+      out.push(YAML.stringify({ [d.name]: d.defaultValue }, { nullStr: '', singleQuote: true }).trimEnd());
     }
     return out.join('\n') + '\n';
   }
@@ -389,6 +387,26 @@ export class OptManager {
     }
     return out;
   }
+}
+
+/** A YAML options file's mapping of names to values (empty for an empty file). */
+function parseConfig(text: string): Record<string, unknown> {
+  let data: unknown;
+  try {
+    const doc = YAML.parseDocument(text, { prettyErrors: false });
+    if (doc.errors.length) {
+      const err = doc.errors[0]!;
+      const line = err.linePos?.[0]?.line ?? 1;
+      throw new OptionsError(`Config error at line ${line}: ${err.message.split('\n')[0]}`);
+    }
+    data = doc.toJS();
+  } catch (e) {
+    if (e instanceof OptionsError) throw e;
+    throw new OptionsError(`Config error: ${(e as Error).message}`);
+  }
+  if (data === null || data === undefined) return {};
+  if (typeof data !== 'object' || Array.isArray(data)) throw new OptionsError('Config error - expected a mapping of option names to values.');
+  return data as Record<string, unknown>;
 }
 
 /** `--set` strings kept for an option that is not declared yet. */

@@ -1,4 +1,4 @@
-import { existsSync, writeFileSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { reasonPhrase } from '../status-codes.js';
 import type { Loader } from '../addonmanager.js';
 import { CommandError } from '../command.js';
@@ -240,7 +240,7 @@ export class Core {
 
   private optionsSave(path: string): void {
     try {
-      writeFileSync(path, this.master.options.toYaml({ onlyChanged: true }));
+      this.master.options.saveFile(path);
     } catch (e) {
       throw new CommandError(`Could not save options - ${(e as Error).message}`);
     }

@@ -182,6 +182,20 @@ test('--options prints every default as YAML with help comments; options.save wr
   assert.equal(m.options.get('anticache'), true);
 });
 
+test('options.save edits an existing file in place: known keys stay (even at their default), unknown keys go, changes are added', async (t) => {
+  const m = await master();
+  const dir = mkdtempSync(join(tmpdir(), 'mitmproxy-ts-save-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const file = join(dir, 'config.yaml');
+  writeFileSync(file, 'anticomp: true\nzzz_unknown: 1\nhttp2: true\nanticache: false\n');
+  await m.options.update({ anticache: true, ignore_hosts: ['a'] });
+  await m.commands.execute(`options.save ${file}`);
+  assert.equal(readFileSync(file, 'utf8'), 'anticomp: true\nhttp2: true\nanticache: true\nignore_hosts:\n  - a\n', "the file's keys keep their order and values unless the option changed");
+  writeFileSync(file, 'anticomp: [unclosed\n');
+  await assert.rejects(m.commands.execute(`options.save ${file}`), /Could not save options - Config error/);
+  assert.equal(readFileSync(file, 'utf8'), 'anticomp: [unclosed\n', 'a file that cannot be read as options is left alone');
+});
+
 test('command line errors: the usage line and one error line, status 1, as argparse in mitmdump; --x with --no-x is refused', async () => {
   const missing = await runCliToEnd(['dump', '-p']);
   assert.equal(missing.code, 1);
