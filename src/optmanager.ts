@@ -321,11 +321,12 @@ export class OptManager {
   }
 
   /**
-   * Load a YAML options file (mitmproxy's config.yaml). Relative `scripts` paths are resolved
-   * against the file's directory. Unknown keys are deferred.
+   * Load a YAML options file (mitmproxy's config.yaml, `options.load`). Relative `scripts` paths
+   * are resolved against the file's directory. Unknown keys are deferred. A path that is not a
+   * file is skipped without a word, as mitmproxy's load_paths does.
    */
   async loadFile(path: string): Promise<void> {
-    if (!existsSync(path)) return;
+    if (!existsSync(path) || !statSync(path).isFile()) return;
     const text = readFileSync(path, 'utf8');
     try {
       await this.loadYaml(text, dirname(path));

@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { reasonPhrase } from '../status-codes.js';
 import type { Loader } from '../addonmanager.js';
 import { CommandError } from '../command.js';
@@ -232,7 +232,7 @@ export class Core {
 
   private async optionsLoad(path: string): Promise<void> {
     try {
-      await this.master.options.loadYaml(readFileSync(path, 'utf8'));
+      await this.master.options.loadFile(path);
     } catch (e) {
       throw new CommandError(`Could not load options - ${(e as Error).message}`);
     }

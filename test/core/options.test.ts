@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync, rmSync, readFileSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, writeFileSync, rmSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Master } from '../../src/master.js';
@@ -194,6 +194,20 @@ test('options.save edits an existing file in place: known keys stay (even at the
   writeFileSync(file, 'anticomp: [unclosed\n');
   await assert.rejects(m.commands.execute(`options.save ${file}`), /Could not save options - Config error/);
   assert.equal(readFileSync(file, 'utf8'), 'anticomp: [unclosed\n', 'a file that cannot be read as options is left alone');
+});
+
+test('options.load: relative scripts resolve against the file\'s directory; a missing file is ignored', async (t) => {
+  const m = await master();
+  const dir = mkdtempSync(join(tmpdir(), 'mitmproxy-ts-load-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  mkdirSync(join(dir, 'sub'));
+  writeFileSync(join(dir, 'sub', 's.mjs'), 'export function load() {}\n');
+  writeFileSync(join(dir, 'sub', 'o.yaml'), 'scripts:\n  - s.mjs\nanticache: true\n');
+  await m.commands.execute(`options.load ${join(dir, 'sub', 'o.yaml')}`);
+  assert.deepEqual(m.options.get('scripts'), [join(dir, 'sub', 's.mjs')]);
+  assert.equal(m.options.get('anticache'), true);
+  assert.equal(await m.commands.execute(`options.load ${join(dir, 'missing.yaml')}`), undefined);
+  await assert.rejects(m.commands.execute(`options.load ${join(dir, 'sub', 's.mjs')}`), /Could not load options - Error reading /);
 });
 
 test('command line errors: the usage line and one error line, status 1, as argparse in mitmdump; --x with --no-x is refused', async () => {
