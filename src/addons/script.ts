@@ -115,6 +115,7 @@ export class ScriptLoader {
     }
     for (const [p, s] of this.scripts) {
       if (!seen.has(p)) {
+        this.master.log.info(`Un-loading script: ${p}`);
         this.scripts.delete(p);
         await this.unloadScript(s);
       }
@@ -145,16 +146,13 @@ export class ScriptLoader {
   }
 
   private async checkForChanges(): Promise<void> {
+    const deleted = new Set<string>();
     for (const s of this.scripts.values()) {
       let mtime: number;
       try {
         mtime = statSync(s.path).mtimeMs;
       } catch {
-        // Deleted: unload it, as mitmproxy does.
-        if (s.addon) {
-          this.master.log.info(`Removing script ${s.path}`);
-          await this.unloadScript(s);
-        }
+        deleted.add(s.path);
         continue;
       }
       if (mtime !== s.mtimeMs) {
@@ -162,6 +160,22 @@ export class ScriptLoader {
         await this.unloadScript(s);
         await this.loadScript(s);
       }
+    }
+    if (deleted.size) await this.forgetDeleted(deleted);
+  }
+
+  /**
+   * A deleted script leaves the `scripts` option, as in mitmproxy: every addon is told by
+   * `configure`, the web UI's options show it gone, and this loader's `configure` unloads it.
+   * All deleted ones go in one change, as the option may not name a missing file.
+   */
+  private async forgetDeleted(deleted: Set<string>): Promise<void> {
+    for (const p of deleted) this.master.log.info(`Removing script ${p}`);
+    const scripts = this.master.options.get<string[]>('scripts');
+    try {
+      await this.master.options.update({ scripts: scripts.filter((e) => !deleted.has(resolve(expandHome(e)))) });
+    } catch (e) {
+      this.master.log.error(`Could not remove deleted scripts from the scripts option: ${(e as Error).message}`);
     }
   }
 

@@ -177,3 +177,26 @@ test('a script gets load, one configure with every option and running: at startu
   await m.options.update({ scripts: [a, b] });
   assert.deepEqual(events, ['b load', 'b configure ALL', 'b running', 'a configure scripts'], 'the new script is not also sent the configure that loaded it');
 });
+
+test('a deleted script leaves the scripts option: every addon gets configure({"scripts"}) and the script its done', async (t) => {
+  const dir = tmp(t);
+  const events: string[] = ((globalThis as { __deletedScriptEvents?: string[] }).__deletedScriptEvents = []);
+  const gone = join(dir, 'gone.mjs');
+  const kept = join(dir, 'kept.mjs');
+  writeFileSync(gone, 'export function done() { globalThis.__deletedScriptEvents.push("gone done"); }\n');
+  writeFileSync(kept, 'export function request() {}\n');
+  const observer = { name: 'observer', configure: (u: Set<string>) => void events.push(`configure ${[...u].join(',')}`) };
+  const m = new Master();
+  t.after(() => m.shutdown());
+  await m.addons.add(new ScriptLoader(), observer);
+  await m.options.update({ scripts: [gone, kept] });
+  await m.run();
+  const log: string[] = [];
+  m.log.subscribe((e) => log.push(`${e.level} ${e.message}`));
+  events.length = 0;
+  rmSync(gone);
+  await until(() => events.includes('configure scripts'), 'the scripts option to change');
+  assert.deepEqual(m.options.get('scripts'), [kept]);
+  assert.deepEqual(events, ['gone done', 'configure scripts'], 'the script loader (which unloads it) comes before the observer');
+  assert.deepEqual(log, [`info Removing script ${gone}`, `info Un-loading script: ${gone}`]);
+});
