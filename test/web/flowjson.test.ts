@@ -13,7 +13,8 @@ import { Client, Server } from '../../src/connection.js';
 import { FlowError } from '../../src/flow.js';
 import { Headers } from '../../src/headers.js';
 import { HTTPFlow, Request, Response } from '../../src/http.js';
-import { certToJson, flowJsonText, flowToJson, formatLogMessage, renderMarker, sha256Hex } from '../../src/tools/web/flowjson.js';
+import { certToJson, flowJsonText, flowToJson, formatLogMessage, sha256Hex } from '../../src/tools/web/flowjson.js';
+import { renderMarker } from '../../src/util/markers.js';
 import { pyJson } from '../../src/tools/web/json.js';
 import { tdnsflow, tflow, ttcpflow } from './fixtures.js';
 

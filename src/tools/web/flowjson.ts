@@ -16,7 +16,7 @@ import { parseCertificate, pemCertificates } from '../../certs/index.js';
 import type { LogEntry } from '../../log.js';
 import { bytesToText } from '../../util/bytes.js';
 import { BoundedCache } from '../../util/bounded-cache.js';
-import { EMOJI_SHORTCODES } from './emoji-data.js';
+import { renderMarker } from '../../util/markers.js';
 import { jsonString, pyJson, type JsonValue } from './json.js';
 
 export type AddressJson = [string, number] | [string, number, number, number] | null;
@@ -136,37 +136,6 @@ export type FlowJson = {
 };
 
 export type LogEntryJson = { id: number; message: string; level: string };
-
-// ---------------------------------------------------------------------------------------------
-// Markers
-
-let emojiTable: Map<string, string> | null = null;
-
-/** Shortcode (":grapes:") -> emoji, ":default:" -> "●", and each ASCII letter and digit -> itself. */
-function markerTable(): Map<string, string> {
-  if (emojiTable) return emojiTable;
-  const t = new Map<string, string>();
-  for (const entry of EMOJI_SHORTCODES.split(' ')) {
-    const eq = entry.indexOf('=');
-    const cps = entry.slice(eq + 1).split('-').map((h) => String.fromCodePoint(parseInt(h, 16)));
-    t.set(`:${entry.slice(0, eq)}:`, cps.join('\u200d'));
-  }
-  t.set(':default:', '●');
-  for (const c of 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789') t.set(c, c);
-  emojiTable = t;
-  return t;
-}
-
-/** The rendered marker: "" when unmarked, the table's symbol, or 🔴 for anything the table lacks. */
-export function renderMarker(marked: string): string {
-  if (!marked) return '';
-  return markerTable().get(marked) ?? '🔴';
-}
-
-/** Whether `marker` is a known shortcode or character (commands accept only these). */
-export function isKnownMarker(marker: string): boolean {
-  return markerTable().has(marker);
-}
 
 // ---------------------------------------------------------------------------------------------
 // Bodies
