@@ -1,6 +1,8 @@
 import { expandHome } from './optmanager.js';
 import { unescapeBytes, unescapeText } from './util/escapes.js';
 import type { AnyFlow } from './flows.js';
+import { Flow } from './flow.js';
+import { isKnownMarker } from './util/markers.js';
 
 /** Parameter and return types, by the display names mitmproxy's command API uses. */
 export type CommandType =
@@ -124,9 +126,6 @@ export function quoteToken(s: string): string {
   return s.includes('"') ? `'${s}'` : `"${s}"`;
 }
 
-/** Emoji shortcodes accepted as markers, plus the default. */
-const MARKER_RE = /^(:[a-z0-9_+-]+:|.{1,2})$/u;
-
 /**
  * The command registry: addons add commands with typed parameters; commands run by name with
  * typed values (`call`) or strings (`callStrings`, `execute`), as mitmproxy's CommandManager.
@@ -179,7 +178,44 @@ export class CommandManager {
       else throw new CommandError(`Command argument mismatch: ${c.signatureHelp().trim()} (missing ${p.name})`);
     }
     if (i < args.length) throw new CommandError(`Command argument mismatch: ${c.signatureHelp().trim()} (too many arguments)`);
-    return (c.fn as AnyArgsFunction)(...typed);
+    const result = await (c.fn as AnyArgsFunction)(...typed);
+    // An addon's command may return anything; what it declared is what callers (the web API, a
+    // command line) rely on, so a mismatch is the command's error, as in mitmproxy.
+    if (c.returns !== null && !this.fitsType(c.returns, result)) throw new CommandError(`${name} returned unexpected data - expected ${c.returns}`);
+    return result;
+  }
+
+  /** Whether a command's result is of its declared return type (mitmproxy's is_valid per type). */
+  private fitsType(type: CommandType, v: unknown): boolean {
+    const strings = (x: unknown) => Array.isArray(x) && x.every((e) => typeof e === 'string');
+    switch (type) {
+      case 'str':
+      case 'path':
+      case 'arg':
+      case 'choice':
+        return typeof v === 'string';
+      case 'int':
+        return typeof v === 'number' && Number.isInteger(v);
+      case 'bool':
+        return typeof v === 'boolean';
+      case 'bytes':
+        return Buffer.isBuffer(v);
+      case 'cmd':
+        return typeof v === 'string' && this.commands.has(v);
+      case 'str[]':
+      case 'cut[]':
+        return strings(v);
+      case 'flow':
+        return v instanceof Flow;
+      case 'flow[]':
+        return Array.isArray(v) && v.every((f) => f instanceof Flow);
+      case 'data[][]':
+        return Array.isArray(v) && v.every((row) => Array.isArray(row) && row.every((cell) => typeof cell === 'string' || Buffer.isBuffer(cell)));
+      case 'marker':
+        return typeof v === 'string' && (v === 'true' || v === 'false' || isKnownMarker(v));
+      case 'unknown':
+        return false;
+    }
   }
 
   /** Run a command line such as `flow.mark @all true`. */
@@ -214,9 +250,11 @@ export class CommandManager {
       case 'cut[]':
         return s.split(',').map((x) => x.trim()).filter((x) => x !== '');
       case 'marker':
+        // mitmproxy's wording; its table has every accepted value (GitHub's emoji shortcodes,
+        // ":default:", single letters and digits), so "" (unmark with false) is refused too.
         if (s === 'true') return ':default:';
-        if (s === 'false' || s === '') return '';
-        if (!MARKER_RE.test(s)) throw new CommandError(`Invalid marker ${JSON.stringify(s)}: use an emoji shortcode like :red_circle:, a single character, true or false`);
+        if (s === 'false') return '';
+        if (!isKnownMarker(s)) throw new CommandError('Invalid choice.');
         return s;
       case 'choice': {
         if (p.choicesFrom) {

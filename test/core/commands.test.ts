@@ -100,6 +100,32 @@ test('command errors say what is wrong', async () => {
   await assert.rejects(m.commands.execute('flow.mark "(~q" true'), /Invalid filter expression/);
 });
 
+test("a command's result must be of its declared return type, as mitmproxy's Command.call checks", async () => {
+  const { m } = await masterWithView();
+  m.commands.add('my.bad', { returns: 'int' }, () => 'not a number');
+  m.commands.add('my.good', { returns: 'int' }, async () => 42);
+  m.commands.add('my.rows', { returns: 'data[][]' }, () => [['a', Buffer.from('b')]]);
+  m.commands.add('my.nothing', { returns: 'str' }, () => undefined);
+  await assert.rejects(m.commands.callStrings('my.bad', []), (e: Error) => e instanceof CommandError && e.message === 'my.bad returned unexpected data - expected int');
+  await assert.rejects(m.commands.execute('my.nothing'), /my\.nothing returned unexpected data - expected str/);
+  assert.equal(await m.commands.execute('my.good'), 42);
+  assert.deepEqual(await m.commands.execute('my.rows'), [['a', Buffer.from('b')]]);
+});
+
+test('markers: true, false, or a key of the emoji table (shortcodes, :default:, one letter or digit); anything else is an invalid choice', async () => {
+  const { m, view } = await masterWithView();
+  const a = flow('GET', 'http://example.com/a', 200);
+  view.add([a]);
+  for (const [arg, marked] of [['true', ':default:'], [':grapes:', ':grapes:'], ['x', 'x'], ['7', '7'], ['false', '']]) {
+    await m.commands.callStrings('flow.mark', ['@all', arg!]);
+    assert.equal(a.marked, marked, arg);
+  }
+  for (const bad of [':notanemoji:', '', 'xy', '!', 'True']) {
+    await assert.rejects(m.commands.callStrings('flow.mark', ['@all', bad]), (e: Error) => e instanceof CommandError && e.message === 'Invalid choice.', JSON.stringify(bad));
+  }
+  assert.equal(a.marked, '', 'a refused marker changes nothing');
+});
+
 test('command line lexing and string escapes', async () => {
   assert.deepEqual(lexCommand('a "b c" \'d e\' f'), ['a', 'b c', 'd e', 'f']);
   assert.deepEqual(lexCommand('  spaced   out  '), ['spaced', 'out']);
