@@ -182,33 +182,40 @@ export class Core {
     return null;
   }
 
-  private async decode(flows: Flow[], part: string): Promise<void> {
+  /**
+   * Change `part` of each flow with `change`. A body that cannot be decoded stops the command with
+   * its error (mitmproxy decodes strictly here): that flow stays as it was, and the flows changed
+   * before it are still announced with `update`.
+   */
+  private async changeParts(flows: Flow[], part: string, change: (p: NonNullable<ReturnType<Core['part']>>) => void): Promise<Flow[]> {
     const updated: Flow[] = [];
-    for (const f of flows) {
-      const p = this.part(f, part);
-      if (p) {
-        f.backup();
-        p.decode(false);
-        updated.push(f);
+    try {
+      for (const f of flows) {
+        const p = this.part(f, part);
+        if (p) {
+          f.backup();
+          change(p);
+          updated.push(f);
+        }
       }
+    } catch (e) {
+      if (updated.length) await this.notifyUpdate(updated);
+      throw new CommandError((e as Error).message);
     }
     await this.notifyUpdate(updated);
+    return updated;
+  }
+
+  private async decode(flows: Flow[], part: string): Promise<void> {
+    const updated = await this.changeParts(flows, part, (p) => p.decode());
     this.master.log.alert(`Decoded ${updated.length} flows.`);
   }
 
   private async encodeToggle(flows: Flow[], part: string): Promise<void> {
-    const updated: Flow[] = [];
-    for (const f of flows) {
-      const p = this.part(f, part);
-      if (p) {
-        f.backup();
-        const current = p.headers.get('content-encoding') ?? 'identity';
-        if (current === 'identity') p.encode('deflate');
-        else p.decode(false);
-        updated.push(f);
-      }
-    }
-    await this.notifyUpdate(updated);
+    const updated = await this.changeParts(flows, part, (p) => {
+      if ((p.headers.get('content-encoding') ?? 'identity') === 'identity') p.encode('deflate');
+      else p.decode();
+    });
     this.master.log.alert(`Toggled encoding on ${updated.length} flows.`);
   }
 

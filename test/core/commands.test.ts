@@ -126,6 +126,25 @@ test('markers: true, false, or a key of the emoji table (shortcodes, :default:, 
   assert.equal(a.marked, '', 'a refused marker changes nothing');
 });
 
+test('flow.decode and flow.encode.toggle fail on a body that does not match its Content-Encoding, and leave the flow alone', async () => {
+  const { m, view } = await masterWithView();
+  const bad = flow('GET', 'http://example.com/badgz', 200);
+  bad.response!.headers.set('content-encoding', 'gzip');
+  view.add([bad]);
+  for (const command of ['flow.decode @all response', 'flow.encode.toggle @all response']) {
+    await assert.rejects(m.commands.execute(command), (e: Error) => e instanceof CommandError && /gzip/.test(e.message), command);
+    assert.equal(bad.response!.headers.get('content-encoding'), 'gzip', command);
+    assert.deepEqual(bad.response!.rawContent, Buffer.from('body'), command);
+    assert.equal(bad.modified(), false, command);
+  }
+  const good = flow('GET', 'http://example.com/gz', 200);
+  good.response!.encode('gzip');
+  view.add([good]);
+  await m.commands.execute(`flow.decode @${good.id} response`);
+  assert.equal(good.response!.headers.get('content-encoding'), undefined);
+  assert.deepEqual(good.response!.rawContent, Buffer.from('body'));
+});
+
 test('command line lexing and string escapes', async () => {
   assert.deepEqual(lexCommand('a "b c" \'d e\' f'), ['a', 'b c', 'd e', 'f']);
   assert.deepEqual(lexCommand('  spaced   out  '), ['spaced', 'out']);
