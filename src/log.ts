@@ -1,7 +1,10 @@
 import { now } from './util/time.js';
 
-/** Event log levels, most severe first (mitmproxy's termlog_verbosity choices). */
-export const LOG_LEVELS = ['error', 'warn', 'alert', 'info', 'debug'] as const;
+/**
+ * Event log levels in mitmproxy's order (its termlog_verbosity choices, so the web UI lists them
+ * alike). Not by severity: alert ranks between warn and info (see SEVERITY).
+ */
+export const LOG_LEVELS = ['error', 'warn', 'info', 'alert', 'debug'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
 
 const SEVERITY: Record<LogLevel, number> = { error: 40, warn: 30, alert: 21, info: 20, debug: 10 };

@@ -174,7 +174,7 @@ export interface KnownOptions {
   /** Timeout in seconds for inactive TCP connections. Connections will be closed after this period of inactivity. */
   tcp_timeout: number;
   /** Log verbosity. */
-  termlog_verbosity: "error" | "warn" | "alert" | "info" | "debug";
+  termlog_verbosity: "error" | "warn" | "info" | "alert" | "debug";
   /** Use a specific elliptic curve for ECDHE key exchange on client connections. OpenSSL syntax, for example "prime256v1" (see `openssl ecparam -list_curves`). */
   tls_ecdh_curve_client: string | null;
   /** Use a specific elliptic curve for ECDHE key exchange on server connections. OpenSSL syntax, for example "prime256v1" (see `openssl ecparam -list_curves`). */

@@ -1,11 +1,18 @@
 /** termlog's lines as mitmdump prints them. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { formatLogLine } from '../../src/addons/termlog.js';
+import { PassThrough } from 'node:stream';
+import { TermLog, formatLogLine } from '../../src/addons/termlog.js';
+import { runningMaster } from '../helpers/master.js';
 
 test('log lines: [time][client] message; a replay connection writes "[replay] message"', () => {
   const at = new Date(2026, 0, 2, 3, 4, 5, 678).getTime() / 1000;
   assert.equal(formatLogLine({ id: 1, level: 'info', message: 'client connect', timestamp: at, client: '127.0.0.1:5555' }, false), '[03:04:05.678][127.0.0.1:5555] client connect');
   assert.equal(formatLogLine({ id: 2, level: 'info', message: 'HTTP(S) proxy listening at *:8080.', timestamp: at }, false), '[03:04:05.678] HTTP(S) proxy listening at *:8080.');
   assert.equal(formatLogLine({ id: 3, level: 'info', message: 'server connect 127.0.0.1:80', timestamp: at, client: '[replay]' }, false), '[03:04:05.678] [replay] server connect 127.0.0.1:80');
+});
+
+test("termlog_verbosity offers mitmproxy's levels in mitmproxy's order", async (t) => {
+  const { master } = await runningMaster(t, new TermLog(new PassThrough()));
+  assert.deepEqual(master.options.def('termlog_verbosity').choices, ['error', 'warn', 'info', 'alert', 'debug']);
 });
