@@ -3,7 +3,6 @@ import { accessSync, constants, mkdtempSync, rmSync, statSync, writeFileSync } f
 import { tmpdir } from 'node:os';
 import { delimiter, isAbsolute, join } from 'node:path';
 import type { Loader } from '../addonmanager.js';
-import { CommandError } from '../command.js';
 import type { Master } from '../master.js';
 
 const CHROME_EXECUTABLES = [
@@ -114,15 +113,20 @@ export class Browser {
     return { host: host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host, port };
   }
 
+  /**
+   * What cannot be started is said in the event log (an alert, which mitmweb shows), and the
+   * command still succeeds with no value, as mitmproxy's does: a missing browser is no error of
+   * the command line or API call that asked.
+   */
   start(browser: string): void {
     if (this.browsers.length > 0) this.master.log.alert('Starting additional browser');
     if (browser === 'chrome' || browser === 'chromium') this.launchChrome();
     else if (browser === 'firefox') this.launchFirefox();
-    else throw new CommandError(`Invalid browser name: ${browser}. Use chrome, chromium or firefox.`);
+    else this.master.log.alert(`Invalid browser name: ${browser}. Use chrome, chromium or firefox.`);
   }
 
-  private notFound(kind: string, names: readonly string[]): never {
-    throw new CommandError(
+  private notFound(kind: string, names: readonly string[]): void {
+    this.master.log.alert(
       `No ${kind} executable found (looked for ${names.filter((n) => !isAbsolute(n) && !n.includes('\\')).join(', ')} on PATH, the usual macOS/Windows locations and flatpak). Install one, or point any browser at the proxy yourself.`,
     );
   }
@@ -137,7 +141,7 @@ export class Browser {
 
   private launchChrome(): void {
     const cmd = findExecutable(CHROME_EXECUTABLES) ?? findFlatpak(CHROME_FLATPAKS);
-    if (!cmd) this.notFound('Chrome or Chromium', CHROME_EXECUTABLES);
+    if (!cmd) return this.notFound('Chrome or Chromium', CHROME_EXECUTABLES);
     const { host, port } = this.proxyAddress();
     const profile = mkdtempSync(join(tmpdir(), 'mitmproxy-browser-'));
     this.spawnBrowser(
@@ -157,7 +161,7 @@ export class Browser {
 
   private launchFirefox(): void {
     const cmd = findExecutable(FIREFOX_EXECUTABLES) ?? findFlatpak(FIREFOX_FLATPAKS);
-    if (!cmd) this.notFound('Firefox', FIREFOX_EXECUTABLES);
+    if (!cmd) return this.notFound('Firefox', FIREFOX_EXECUTABLES);
     const { host, port } = this.proxyAddress();
     const profile = mkdtempSync(join(tmpdir(), 'mitmproxy-browser-'));
     const prefs = FIREFOX_PREFS.map(([k, v]) => `user_pref("${k}", ${v});`);

@@ -4,7 +4,7 @@ import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Browser, which } from '../../src/addons/browser.js';
-import { addonMaster } from './helpers.js';
+import { addonMaster, logged } from './helpers.js';
 
 /** Run `fn` (and everything it awaits) with PATH set to `path`. */
 async function withPath<T>(path: string, fn: () => T | Promise<T>): Promise<T> {
@@ -17,16 +17,22 @@ async function withPath<T>(path: string, fn: () => T | Promise<T>): Promise<T> {
   }
 }
 
-test('browser.start fails with a clear message when no browser is installed', async (t) => {
+test('browser.start without a browser (or with an unknown name) says so in the event log and returns nothing, as mitmproxy', async (t) => {
   const empty = mkdtempSync(join(tmpdir(), 'nobrowser-'));
   t.after(() => rmSync(empty, { recursive: true, force: true }));
   const m = await addonMaster([new Browser()]);
   await withPath(empty, async () => {
-    await assert.rejects(m.commands.call('browser.start', 'chrome'), { name: 'CommandError', message: /^No Chrome or Chromium executable found \(looked for google-chrome, google-chrome-stable, chrome, chromium/ });
-    await assert.rejects(m.commands.call('browser.start', 'firefox'), { name: 'CommandError', message: /^No Firefox executable found/ });
-    await assert.rejects(m.commands.callStrings('browser.start', []), { message: /^No Chrome or Chromium/ }, 'chrome is the default');
+    assert.equal(await m.commands.callStrings('browser.start', ['chrome']), undefined);
+    assert.equal(await m.commands.callStrings('browser.start', ['firefox']), undefined);
+    assert.equal(await m.commands.callStrings('browser.start', []), undefined, 'chrome is the default');
   });
-  await assert.rejects(m.commands.call('browser.start', 'lynx'), { name: 'CommandError', message: 'Invalid browser name: lynx. Use chrome, chromium or firefox.' });
+  assert.equal(await m.commands.callStrings('browser.start', ['lynx']), undefined);
+  const alerts = logged(m.logs, 'alert');
+  assert.match(alerts[0]!, /^No Chrome or Chromium executable found \(looked for google-chrome, google-chrome-stable, chrome, chromium/);
+  assert.match(alerts[1]!, /^No Firefox executable found/);
+  assert.match(alerts[2]!, /^No Chrome or Chromium/);
+  assert.equal(alerts[3], 'Invalid browser name: lynx. Use chrome, chromium or firefox.');
+  assert.equal(alerts.length, 4);
   assert.equal(m.commands.get('browser.start')!.signatureHelp(), 'browser.start browser');
 });
 
