@@ -1,4 +1,5 @@
 import { expandHome } from './optmanager.js';
+import { wrapWords } from './util/wrap.js';
 import { unescapeBytes, unescapeText } from './util/escapes.js';
 import type { AnyFlow } from './flows.js';
 import { Flow } from './flow.js';
@@ -67,7 +68,9 @@ export class Command {
   ) {
     this.params = spec.params ?? [];
     this.returns = spec.returns ?? null;
-    this.help = spec.help ?? null;
+    // Kept wrapped at 70 columns, lines joined by "\n": what mitmproxy's /commands serves (it wraps
+    // each docstring so) and what --commands prints as comment lines.
+    this.help = spec.help ? wrapWords(spec.help.trim(), 70).join('\n') : null;
   }
 
   /** `name p1 p2 *rest -> type`: one space after the name even without parameters, as mitmproxy. */

@@ -3,7 +3,6 @@ import { versions, platform, arch } from 'node:process';
 import type { Master } from '../master.js';
 import { expandHome } from '../optmanager.js';
 import { MITMPROXY_COMPAT_VERSION, VERSION } from '../version.js';
-import { wrapWords } from '../util/wrap.js';
 import { parseCommandLine, type ToolName } from './cmdline.js';
 import { DumpMaster } from './dump.js';
 import { createWebMaster } from './web/master.js';
@@ -26,7 +25,7 @@ function commandsText(master: Master): string {
   // Code point order, as Python's sort (localeCompare would not be).
   commands.sort((a, b) => (a.signature < b.signature ? -1 : a.signature > b.signature ? 1 : 0));
   for (const c of commands) {
-    if (c.help) for (const l of wrapWords(c.help, 70)) lines.push(`# ${l}`);
+    if (c.help) for (const l of c.help.split('\n')) lines.push(`# ${l}`);
     lines.push(c.signature, '');
   }
   return lines.join('\n');

@@ -33,6 +33,8 @@ test('command listing: mitmproxy JSON shape and signature help', async () => {
     signature_help: 'flow.mark flows marker',
   });
   assert.equal(listing['set']!.signature_help, 'set option *value');
+  assert.ok(listing['set']!.help!.startsWith('Set an option. When the value is omitted, booleans are set to true,\nstrings '), 'help wrapped at 70 columns, as mitmproxy serves it');
+  for (const c of Object.values(listing)) for (const line of (c.help ?? '').split('\n')) assert.ok(line.length <= 70, line);
   assert.equal(listing['set']!.parameters[1]!.kind, 'VAR_POSITIONAL');
   assert.equal(listing['flow.encode.options']!.signature_help, 'flow.encode.options  -> str[]');
   assert.equal(listing['options.reset']!.signature_help, 'options.reset ', 'a trailing space after a name without parameters');
