@@ -223,10 +223,15 @@ export class AddonManager {
     }
   }
 
+  /**
+   * mitmproxy's line, `Addon error: <message>`, with the traceback after it. The traceback ends
+   * with a frame naming the addon and hook, where mitmproxy's shows the script's hook function.
+   */
   private reportError(addon: Addon, hook: string, e: unknown): void {
     const name = this.nameOf(addon) ?? addonName(addon) ?? 'addon';
-    const detail = e instanceof Error ? userStack(e) : String(e);
-    this.master.log.error(`Addon error: ${name}.${hook}: ${detail}`);
+    const message = e instanceof Error ? e.message : String(e);
+    const stack = e instanceof Error ? `${userStack(e)}\n` : '';
+    this.master.log.error(`Addon error: ${message}\n${stack}    at ${name}.${hook} (addon hook)`);
   }
 
   /**

@@ -9,9 +9,6 @@ import type { Addon } from './hooks.js';
 /** Set while `add_log` handlers run, through their awaits (see deliverLogEntry). */
 const IN_ADD_LOG = new AsyncLocalStorage<boolean>();
 
-/** The log line of an `add_log` handler that failed (AddonManager's "Addon error: name.hook: ..."). */
-const ADD_LOG_FAILURE = /^Addon error: .*\.add_log: /;
-
 /**
  * The centre of a running proxy: options, the addon chain, commands and the event log. The proxy
  * servers themselves are an addon (`proxyserver`), like every other feature.
@@ -51,7 +48,7 @@ export class Master {
    * which would loop forever.
    */
   private deliverLogEntry(entry: LogEntry): void {
-    if (IN_ADD_LOG.getStore() || !this.addons.hasHandlers('add_log') || ADD_LOG_FAILURE.test(entry.message)) return;
+    if (IN_ADD_LOG.getStore() || !this.addons.hasHandlers('add_log')) return;
     queueMicrotask(() => {
       IN_ADD_LOG.run(true, () => {
         this.addons.trigger('add_log', entry).catch(() => undefined);
