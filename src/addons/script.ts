@@ -4,7 +4,6 @@ import { SCRIPT_MARK, installScriptLoaderHooks, syntaxErrorLocation } from './sc
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Loader } from '../addonmanager.js';
-import { CommandError } from '../command.js';
 import type { Flow } from '../flow.js';
 import type { Addon } from '../hooks.js';
 import { FLOW_HOOKS } from '../hooks.js';
@@ -218,30 +217,31 @@ export class ScriptLoader {
     }
   }
 
-  /** Run a script's hooks over flows, simulating their lifecycle (no load event). */
+  /**
+   * Run a script's hooks over flows, simulating their lifecycle (no load event). As in mitmproxy,
+   * a missing or broken script and a failing hook are logged, and the command itself succeeds.
+   */
   private async scriptRun(flows: Flow[], path: string): Promise<void> {
     const p = resolve(expandHome(path));
+    if (!existsSync(p) || !statSync(p).isFile()) {
+      this.master.log.error(`No such script: ${p}`);
+      return;
+    }
     let ns: Record<string, unknown>;
     try {
       ns = await importFresh(p, Date.now());
     } catch (e) {
-      throw new CommandError(`Script error: ${await describeScriptError(e, p)}`);
+      this.master.log.error(`Script error: ${await describeScriptError(e, p)}`);
+      return;
     }
     const addon = moduleToAddon(p, ns);
-    const call = async (hook: string, ...args: unknown[]) => {
-      const walk = async (a: Addon) => {
-        const fn = (a as unknown as Record<string, unknown>)[hook];
-        if (typeof fn === 'function') await (fn as (...x: unknown[]) => unknown).apply(a, args);
-        for (const c of a.addons ?? []) await walk(c);
-      };
-      await walk(addon);
-    };
-    await call('configure', new Set(this.master.options.names()));
-    await call('running');
+    const addons = this.master.addons;
+    await addons.invokeAddonTree(addon, 'configure', new Set(this.master.options.names()));
+    await addons.invokeAddonTree(addon, 'running');
     for (const f of flows) {
-      for (const hook of lifecycleHooks(f)) if (FLOW_HOOKS.has(hook)) await call(hook, f);
+      for (const hook of lifecycleHooks(f)) if (FLOW_HOOKS.has(hook)) await addons.invokeAddonTree(addon, hook, f);
     }
-    await this.master.addons.trigger('update', flows);
+    await addons.trigger('update', flows);
   }
 }
 

@@ -14,6 +14,7 @@ import { readFlows } from '../../src/io/index.js';
 import type { HTTPFlow } from '../../src/index.js';
 import { Master } from '../../src/master.js';
 import { ScriptLoader } from '../../src/addons/script.js';
+import { HTTPFlow as HTTPFlowClass, Request, Response } from '../../src/http.js';
 
 function tmp(t: { after: (fn: () => void) => void }): string {
   const dir = mkdtempSync(join(tmpdir(), 'mitmproxy-ts-scripts-'));
@@ -199,4 +200,36 @@ test('a deleted script leaves the scripts option: every addon gets configure({"s
   assert.deepEqual(m.options.get('scripts'), [kept]);
   assert.deepEqual(events, ['gone done', 'configure scripts'], 'the script loader (which unloads it) comes before the observer');
   assert.deepEqual(log, [`info Removing script ${gone}`, `info Un-loading script: ${gone}`]);
+});
+
+test('script.run runs a script over flows; a missing or broken script, or a failing hook, is logged and the command returns nothing', async (t) => {
+  const dir = tmp(t);
+  const m = new Master();
+  t.after(() => m.shutdown());
+  await m.addons.add(new ScriptLoader());
+  await m.run();
+  const log: string[] = [];
+  m.log.subscribe((e) => log.push(`${e.level} ${e.message}`));
+  const f = new HTTPFlowClass(undefined, undefined, false, Request.make('GET', 'http://example.com/'));
+  f.response = Response.make(200, 'x');
+  const good = join(dir, 'good.mjs');
+  writeFileSync(good, "export function response(flow) { flow.response.headers.set('x-ran', '1'); }\n");
+  assert.equal(await m.commands.call('script.run', [f], good), undefined);
+  assert.equal(f.response.headers.get('x-ran'), '1');
+
+  assert.equal(await m.commands.call('script.run', [f], join(dir, 'missing.mjs')), undefined);
+  assert.deepEqual(log, [`error No such script: ${join(dir, 'missing.mjs')}`]);
+  log.length = 0;
+
+  const broken = join(dir, 'broken.mjs');
+  writeFileSync(broken, 'export function request( {\n');
+  assert.equal(await m.commands.call('script.run', [f], broken), undefined);
+  assert.equal(log.length, 1);
+  assert.match(log[0]!, /^error Script error: .*broken\.mjs/);
+  log.length = 0;
+
+  const throwing = join(dir, 'throwing.mjs');
+  writeFileSync(throwing, "export function request() { throw new Error('hook failed'); }\n");
+  assert.equal(await m.commands.call('script.run', [f], throwing), undefined);
+  assert.match(log[0]!, /^error Addon error: hook failed\n/);
 });
