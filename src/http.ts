@@ -10,6 +10,16 @@ import { parseUrlencoded, encodeUrlencoded } from './util/urlencoded.js';
 import { parseCookieHeader, formatCookieHeader, parseSetCookie, formatSetCookie, type SetCookie } from './util/cookies.js';
 import { now } from './util/time.js';
 import { bytesToText, textToBytes } from './util/bytes.js';
+import {
+  CharsetError,
+  assembleContentType,
+  decodeCharset,
+  decodeUtf8Surrogateescape,
+  encodeCharset,
+  encodeUtf8Surrogateescape,
+  inferContentEncoding,
+  parseContentType,
+} from './io/text.js';
 
 export { Headers } from './headers.js';
 export type { HeaderField, HeadersInit } from './headers.js';
@@ -37,51 +47,6 @@ export type StreamSetting = boolean | ((chunk: Buffer) => Buffer | null | undefi
 
 /** Shared by messages created without a body (a zero-length Buffer cannot be written to). */
 const EMPTY_BODY = Buffer.alloc(0);
-
-/** Options for reading text: which charset to assume and whether to fail on bad encodings. */
-const CHARSET_ALIASES: Record<string, string> = { gb2312: 'gb18030', gbk: 'gb18030', latin1: 'latin-1', 'iso-8859-1': 'latin-1' };
-
-/** The charset declared by a Content-Type header, or guessed from the body as mitmproxy does. */
-export function inferCharset(contentType: string | undefined, content: Buffer): string {
-  let enc: string | undefined;
-  const ct = (contentType ?? '').toLowerCase();
-  const m = /charset\s*=\s*"?([\w.:-]+)"?/i.exec(contentType ?? '');
-  if (m) enc = m[1]!;
-  if (!enc && ct.includes('json')) enc = 'utf-8';
-  if (!enc && ct.includes('html')) {
-    const meta = /<meta[^>]+charset=["']?([\w-]+)/i.exec(content.subarray(0, 4096).toString('latin1'));
-    if (meta) enc = meta[1]!;
-  }
-  if (!enc && ct.includes('xml')) {
-    const decl = /<\?xml[^>]+encoding=["']([\w-]+)["']/i.exec(content.subarray(0, 1024).toString('latin1'));
-    if (decl) enc = decl[1]!;
-  }
-  if (!enc && ct.includes('text/css')) {
-    const cs = /@charset "([^"]+)"/.exec(content.subarray(0, 1024).toString('latin1'));
-    if (cs) enc = cs[1]!;
-  }
-  if (!enc) enc = 'latin-1';
-  const lower = enc.toLowerCase();
-  return CHARSET_ALIASES[lower] ?? lower;
-}
-
-function decodeText(data: Buffer, charset: string): string {
-  if (charset === 'latin-1') return data.toString('latin1');
-  if (charset === 'utf-8' || charset === 'utf8') return data.toString('utf8');
-  try {
-    return new TextDecoder(charset).decode(data);
-  } catch {
-    return data.toString('latin1');
-  }
-}
-
-function encodeText(text: string, charset: string): Buffer {
-  if (charset === 'latin-1') {
-    // Characters that latin-1 cannot hold are written as UTF-8, as mitmproxy falls back to.
-    return /[^\x00-\xff]/.test(text) ? Buffer.from(text, 'utf8') : Buffer.from(text, 'latin1');
-  }
-  return Buffer.from(text, 'utf8');
-}
 
 /**
  * What requests and responses share: HTTP version, headers, the body (as bytes on the wire and
@@ -183,24 +148,48 @@ export abstract class Message {
     this.headers.set('content-length', String(this.rawContent.length));
   }
 
-  /** The body as text, using the declared or guessed charset. */
+  /**
+   * The body as text, in the charset mitmproxy infers (BOM, Content-Type charset, UTF-8 for json,
+   * html, xml, javascript and css, else latin-1). Throws when the body cannot be decoded with it.
+   */
   get text(): string | null {
     return this.getText(true);
   }
 
+  /**
+   * Encode with the charset the Content-Type implies (BOM and body are not consulted: the text is
+   * new). Text that charset cannot hold is written as UTF-8, and the Content-Type says so.
+   */
   set text(value: string | null) {
     if (value === null) {
       this.content = null;
       return;
     }
-    const charset = inferCharset(this.headers.get('content-type'), Buffer.alloc(0));
-    this.content = encodeText(value, charset);
+    const ct = this.headers.get('content-type') ?? '';
+    let body: Buffer;
+    try {
+      body = encodeCharset(value, inferContentEncoding(ct));
+    } catch (e) {
+      if (!(e instanceof CharsetError)) throw e;
+      const [type, subtype, params] = parseContentType(ct) ?? ['text', 'plain', new Map<string, string>()];
+      params.set('charset', 'utf-8');
+      this.headers.set('content-type', assembleContentType(type, subtype, params));
+      body = encodeUtf8Surrogateescape(value);
+    }
+    this.content = body;
   }
 
+  /** `text`; with `strict` false, a body the charset cannot decode comes back as UTF-8 with surrogate escapes. */
   getText(strict = true): string | null {
     const content = this.getContent(strict);
     if (content === null) return null;
-    return decodeText(content, inferCharset(this.headers.get('content-type'), content));
+    const charset = inferContentEncoding(this.headers.get('content-type') ?? '', content);
+    try {
+      return decodeCharset(content, charset);
+    } catch (e) {
+      if (strict || !(e instanceof CharsetError)) throw e;
+      return decodeUtf8Surrogateescape(content);
+    }
   }
 
   /** The body parsed as JSON. */

@@ -8,7 +8,7 @@ import { CommandError } from '../command.js';
 import { expandHome } from '../optmanager.js';
 import { pyFloatRepr } from '../util/pyfloat.js';
 import { pyBytesRepr, pyRepr } from '../io/pyrepr.js';
-import { decodeUtf8Surrogateescape, encodeUtf8Surrogateescape, getTextLikeMitmproxy } from '../io/text.js';
+import { decodeUtf8Surrogateescape, encodeUtf8Surrogateescape } from '../io/text.js';
 import { prettyHost, prettyUrl } from '../io/export.js';
 import { NO_CLIPBOARD } from './export.js';
 
@@ -45,7 +45,7 @@ function attribute(current: unknown, name: string): unknown {
       case 'raw_content':
         return current.rawContent;
       case 'text':
-        return getTextLikeMitmproxy(current, true);
+        return current.getText(true);
       case 'url':
         return current instanceof Request ? text(current.url) : undefined;
       case 'pretty_url':

@@ -7,7 +7,7 @@
 import { CommandError } from '../command.js';
 import { HTTPFlow, Request, Response } from '../http.js';
 import type { AnyFlow } from '../flows.js';
-import { decodeLikeMitmproxy, decodeUtf8Backslashreplace, decodeUtf8Surrogateescape, encodeUtf8Surrogateescape, getTextLikeMitmproxy } from './text.js';
+import { decodeLikeMitmproxy, decodeUtf8Backslashreplace, decodeUtf8Surrogateescape, encodeUtf8Surrogateescape } from './text.js';
 
 /** The formats, as `export.formats` lists them. */
 export const EXPORT_FORMATS = ['curl', 'httpie', 'raw', 'raw_request', 'raw_response'] as const;
@@ -121,7 +121,7 @@ function bodyOf(req: Request): Buffer | null {
 function consoleBody(req: Request): string {
   let body: string | null;
   try {
-    body = getTextLikeMitmproxy(req, true);
+    body = req.getText(true);
   } catch {
     throw new CommandError('Request content must be valid unicode');
   }

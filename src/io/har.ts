@@ -21,10 +21,8 @@ import {
   encodeCharset,
   encodeContent,
   encodeUtf8Surrogateescape,
-  getTextLikeMitmproxy,
   inferContentEncoding,
   isMostlyBin,
-  setTextLikeMitmproxy,
 } from './text.js';
 
 // --------------------------------------------------------------------------------------------
@@ -131,7 +129,7 @@ function responseCookies(resp: Response): PyJson[] {
 function urlencodedForm(req: Request): Array<[string, string]> {
   const ct = (req.headers.get('content-type') ?? '').toLowerCase();
   if (!ct.includes('application/x-www-form-urlencoded')) return [];
-  const text = getTextLikeMitmproxy(req, false);
+  const text = req.getText(false);
   return text ? parseQsl(text) : [];
 }
 
@@ -198,7 +196,7 @@ export function harEntry(flow: HTTPFlow, serversSeen: Set<string>): { [key: stri
       contentJson['text'] = content.toString('base64');
       contentJson['encoding'] = 'base64';
     } else {
-      contentJson['text'] = getTextLikeMitmproxy(resp, false) ?? '';
+      contentJson['text'] = resp.getText(false) ?? '';
     }
     response = {
       status: resp.statusCode,
@@ -260,7 +258,7 @@ export function harEntry(flow: HTTPFlow, serversSeen: Set<string>): { [key: stri
   if (req.method === 'POST' || req.method === 'PUT' || req.method === 'PATCH') {
     requestJson['postData'] = {
       mimeType: headerText(req.headers.get('Content-Type') ?? ''),
-      text: getTextLikeMitmproxy(req, false),
+      text: req.getText(false),
       params: nameValue(urlencodedForm(req)),
     };
   }
@@ -446,7 +444,7 @@ export function harEntryToFlow(entryJson: Json): HTTPFlow {
     throw new HarImportError((e as Error).message);
   }
   if (/[A-Z]/.test(req.host)) req.host = req.host.toLowerCase();
-  setTextLikeMitmproxy(req, reqText);
+  req.text = reqText;
   flow.request = req;
 
   const status = field(respJson, 'status', 'response');

@@ -1,9 +1,9 @@
 /**
- * Body text the way mitmproxy (newest) turns bytes into text and back, for HAR and the export
- * formats, where the exact characters end up in files people compare: the charset inference of
- * `infer_content_encoding`, Python codec behaviour (latin-1 is really latin-1), UTF-8 with
- * surrogate escapes for undecodable bytes (lone surrogates U+DC80..U+DCFF), and the decode /
- * set-text rules of mitmproxy's `Message`.
+ * Body text the way mitmproxy (newest) turns bytes into text and back: the charset inference of
+ * `infer_content_encoding` (used by `Message.text`, the content views, HAR and the export
+ * formats), Python codec behaviour (latin-1 is really latin-1, UTF-16/32 as Python reads them),
+ * UTF-8 with surrogate escapes for undecodable bytes (lone surrogates U+DC80..U+DCFF), and the
+ * decode rules of mitmproxy's `Message`.
  */
 import type { Message } from '../http.js';
 import { ContentEncodingError, decode as decodeBody, encode as encodeBody } from '../encoding.js';
@@ -108,6 +108,12 @@ export function parseContentType(c: string): [string, string, Map<string, string
   return [main.slice(0, slash).toLowerCase(), main.slice(slash + 1).toLowerCase(), params];
 }
 
+/** mitmproxy's `assemble_content_type`: `type/subtype; k=v; ...`. */
+export function assembleContentType(type: string, subtype: string, params: Map<string, string>): string {
+  if (params.size === 0) return `${type}/${subtype}`;
+  return `${type}/${subtype}; ${[...params].map(([k, v]) => `${k}=${v}`).join('; ')}`;
+}
+
 function startsWith(b: Uint8Array, prefix: number[]): boolean {
   if (b.length < prefix.length) return false;
   for (let i = 0; i < prefix.length; i++) if (b[i] !== prefix[i]) return false;
@@ -181,6 +187,8 @@ export function decodeCharset(b: Uint8Array, enc: string): string {
     const body = startsWith(buf, [0xef, 0xbb, 0xbf]) ? buf.subarray(3) : buf;
     return decodeCharset(body, 'utf-8');
   }
+  const wide = wideCodec(e);
+  if (wide) return decodeWide(buf, wide, enc);
   try {
     // ignoreBOM keeps a BOM as U+FEFF, as Python's explicit-endian codecs do.
     return new TextDecoder(e, { fatal: true, ignoreBOM: e.endsWith('le') || e.endsWith('be') }).decode(buf);
@@ -202,8 +210,70 @@ export function encodeCharset(text: string, enc: string): Buffer {
     const body = Buffer.from(text, 'utf8');
     return e === 'utf-8-sig' ? Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), body]) : body;
   }
-  if (e === 'utf-16le' || e === 'utf-16-le') return Buffer.from(text, 'utf16le');
+  const wide = wideCodec(e);
+  if (wide) return encodeWide(text, wide, enc);
   throw new CharsetError(`cannot encode with ${enc}`);
+}
+
+/**
+ * Python's UTF-16 and UTF-32 codecs. Node's TextDecoder has no UTF-32 at all, and its "utf-16"
+ * label never looks at a BOM to pick big-endian. Python's `utf-16`/`utf-32` read a BOM (and drop
+ * it) or assume little-endian, and write one; the `-le`/`-be` variants keep a BOM as U+FEFF.
+ */
+interface WideCodec {
+  unit: 2 | 4;
+  /** null: the BOM decides (little-endian without one). */
+  littleEndian: boolean | null;
+}
+
+function wideCodec(e: string): WideCodec | null {
+  const m = /^utf-?(16|32)(?:-?(le|be))?$/.exec(e);
+  if (!m) return null;
+  return { unit: m[1] === '16' ? 2 : 4, littleEndian: m[2] === undefined ? null : m[2] === 'le' };
+}
+
+function decodeWide(buf: Buffer, codec: WideCodec, enc: string): string {
+  let le = codec.littleEndian;
+  let body = buf;
+  if (le === null) {
+    const bomLe = codec.unit === 2 ? [0xff, 0xfe] : [0xff, 0xfe, 0x00, 0x00];
+    const bomBe = codec.unit === 2 ? [0xfe, 0xff] : [0x00, 0x00, 0xfe, 0xff];
+    le = !startsWith(buf, bomBe);
+    if (startsWith(buf, bomLe) || startsWith(buf, bomBe)) body = buf.subarray(codec.unit);
+  }
+  if (body.length % codec.unit !== 0) throw new CharsetError(`'${enc}' codec can't decode: truncated data`);
+  if (codec.unit === 2) {
+    try {
+      return new TextDecoder(le ? 'utf-16le' : 'utf-16be', { fatal: true, ignoreBOM: true }).decode(body);
+    } catch (err) {
+      throw new CharsetError(`'${enc}' codec can't decode: ${(err as Error).message}`);
+    }
+  }
+  let out = '';
+  for (let i = 0; i < body.length; i += 4) {
+    const cp = le ? body.readUInt32LE(i) : body.readUInt32BE(i);
+    if (cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) throw new CharsetError(`'${enc}' codec can't decode: code point not in range`);
+    out += String.fromCodePoint(cp);
+  }
+  return out;
+}
+
+function encodeWide(text: string, codec: WideCodec, enc: string): Buffer {
+  if (/[\ud800-\udfff]/.test(text) && !isWellFormed(text)) throw new CharsetError(`'${enc}' codec can't encode surrogates`);
+  const le = codec.littleEndian ?? true;
+  const cps = codec.unit === 4 ? [...text].map((c) => c.codePointAt(0)!) : [];
+  const withBom = codec.littleEndian === null;
+  const units = codec.unit === 2 ? text.length : cps.length;
+  const out = Buffer.alloc((units + (withBom ? 1 : 0)) * codec.unit);
+  let o = 0;
+  const put = (v: number): void => {
+    if (codec.unit === 2) o = le ? out.writeUInt16LE(v, o) : out.writeUInt16BE(v, o);
+    else o = le ? out.writeUInt32LE(v, o) : out.writeUInt32BE(v, o);
+  };
+  if (withBom) put(0xfeff);
+  if (codec.unit === 2) for (let i = 0; i < text.length; i++) put(text.charCodeAt(i));
+  else for (const cp of cps) put(cp);
+  return out;
 }
 
 function isWellFormed(s: string): boolean {
@@ -259,35 +329,6 @@ export function isMostlyBin(data: Uint8Array): boolean {
 /** `message.content`, or the raw body when the content-encoding cannot be undone (`get_content(strict=False)`). */
 export function contentLenient(m: Message): Buffer | null {
   return m.getContent(false);
-}
-
-/** `message.get_text(strict)`: decode the body, then the charset; with strict false, fall back to UTF-8 with surrogate escapes. */
-export function getTextLikeMitmproxy(m: Message, strict: boolean): string | null {
-  const content = m.getContent(strict);
-  if (content === null) return null;
-  const enc = inferContentEncoding(m.headers.get('content-type') ?? '', content);
-  try {
-    return decodeCharset(content, enc);
-  } catch (e) {
-    if (strict) throw e;
-    return decodeUtf8Surrogateescape(content);
-  }
-}
-
-/** `message.set_text(text)`: encode with the inferred charset; when that fails, UTF-8 and `charset=utf-8` in Content-Type. */
-export function setTextLikeMitmproxy(m: Message, text: string): void {
-  const enc = inferContentEncoding(m.headers.get('content-type') ?? '');
-  let body: Buffer;
-  try {
-    body = encodeCharset(text, enc);
-  } catch {
-    const ct = parseContentType(m.headers.get('content-type') ?? '') ?? ['text', 'plain', new Map<string, string>()];
-    ct[2].set('charset', 'utf-8');
-    const params = [...ct[2]].map(([k, v]) => `${k}=${v}`).join('; ');
-    m.headers.set('content-type', params ? `${ct[0]}/${ct[1]}; ${params}` : `${ct[0]}/${ct[1]}`);
-    body = encodeUtf8Surrogateescape(text);
-  }
-  m.setContent(body);
 }
 
 /**

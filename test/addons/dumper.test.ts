@@ -88,6 +88,16 @@ test('flow_detail 2 adds headers; 3 adds bodies through content views (the spec 
   assert.doesNotMatch(two, /"hello"/, 'no bodies at level 2');
 });
 
+test('level 3 shows an HTML body without a charset declaration as UTF-8', async (t) => {
+  const up = await httpServer(t, (_q, r) => {
+    r.setHeader('Content-Type', 'text/html');
+    r.end('<p>café €</p>');
+  });
+  const d = await dump(t, { flow_detail: 3 });
+  await curl(['-x', `http://127.0.0.1:${d.port}`, `${up.url}/`]);
+  assert.match(d.output(), /\n    <p>café €<\/p>\n/);
+});
+
 test('level 3 cuts bodies at content_view_lines_cutoff, level 4 shows everything; -q style level 0 prints nothing', async (t) => {
   const lines = Array.from({ length: 40 }, (_, i) => `line ${i}`).join('\n');
   const up = await httpServer(t, (_q, r) => {

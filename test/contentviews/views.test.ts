@@ -184,6 +184,18 @@ test('XML/HTML reads an HTTP body in its declared charset', () => {
   assert.equal(render('xml/html', resp.rawContent!, { httpMessage: resp, contentType: 'text/html' }), '<p>café</p>\n');
 });
 
+test('XML/HTML: UTF-8 without a declaration, a UTF-16 BOM (kept, as Python keeps it), invalid UTF-8 as surrogate escapes', () => {
+  const xmlView = (ct: string, body: Buffer): string => {
+    const resp = new Response({ statusCode: 200, headers: [['content-type', ct]], content: body });
+    return render('xml/html', body, { httpMessage: resp, contentType: ct.split(';')[0] });
+  };
+  assert.equal(xmlView('text/html', Buffer.from('<p>café €</p>')), '<p>café €</p>\n');
+  assert.equal(xmlView('application/xml', Buffer.from('<?xml version="1.0"?><p>café</p>')), '<?xml version="1.0"?>\n<p>café</p>\n');
+  const utf16 = Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from('<a>é</a>', 'utf16le')]);
+  assert.equal(xmlView('text/xml', utf16), '\ufeff\n<a>é</a>\n');
+  assert.equal(xmlView('text/xml', Buffer.from('<a>\xff\xfe caf\xe9</a>', 'latin1')), '<a>\udcff\udcfe caf\udce9</a>\n');
+});
+
 test('query view: the parameters of a request without a body', () => {
   const req = Request.make('GET', 'http://example.com/search?q=mitm+proxy&x=1&x=2');
   const r = prettify('auto', Buffer.alloc(0), { httpMessage: req });

@@ -8,7 +8,7 @@
  */
 import type { AnyFlow } from '../../flows.js';
 import { Headers } from '../../headers.js';
-import { HTTPFlow, inferCharset, type Message } from '../../http.js';
+import { HTTPFlow, type Message } from '../../http.js';
 import { textToBytes } from '../../util/bytes.js';
 import { ApiError } from './errors.js';
 import { pyRepr } from './pyrepr.js';
@@ -43,20 +43,9 @@ function headField(s: string): string {
   return /[^\x00-\xff]/.test(s) ? textToBytes(s) : s;
 }
 
-/**
- * Set a message body from text, encoded with the Content-Type's charset. Text that charset cannot
- * hold is written as UTF-8 and the Content-Type says so (mitmproxy's `Message.text` setter).
- */
+/** Set a message body from text (mitmproxy's `Message.text` setter picks the charset). */
 export function setMessageText(m: Message, text: Json): void {
   if (typeof text !== 'string') throw new ApiError(400, `Invalid content: expected a string, got ${pyRepr(text)}.`);
-  const ct = m.headers.get('content-type');
-  const charset = inferCharset(ct, Buffer.alloc(0));
-  if (charset === 'latin-1' && /[^\x00-\xff]/.test(text)) {
-    let value = ct && ct.trim() ? ct : 'text/plain';
-    if (/;\s*charset\s*=/i.test(value)) value = value.replace(/(;\s*charset\s*=\s*)("[^"]*"|[^;]*)/i, '$1utf-8');
-    else value = `${value}; charset=utf-8`;
-    m.headers.set('content-type', value);
-  }
   m.text = text;
 }
 
