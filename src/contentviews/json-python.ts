@@ -6,6 +6,7 @@
  */
 import { pyFloatRepr } from '../util/pyfloat.js';
 import { pyJsonString } from '../util/pyjson-string.js';
+import { decodeCharset } from '../io/text.js';
 
 /** A number kept as the text Python would print for it. */
 export class JsonNumber {
@@ -208,12 +209,28 @@ export function parsePythonJson(text: string): JsonValue {
   return new Parser(text).parseDocument();
 }
 
-/** Decode JSON bytes as `json.loads(bytes)` does (UTF-8, an optional BOM), then parse. */
+/**
+ * The codec `json.loads(bytes)` picks: a UTF-32/UTF-16/UTF-8 BOM, else the pattern of NUL bytes
+ * at the start (JSON text begins with an ASCII character), else UTF-8.
+ */
+function detectJsonEncoding(b: Uint8Array): string {
+  const at = (i: number): number => b[i]!;
+  if (b.length >= 4 && ((at(0) === 0 && at(1) === 0 && at(2) === 0xfe && at(3) === 0xff) || (at(0) === 0xff && at(1) === 0xfe && at(2) === 0 && at(3) === 0))) return 'utf-32';
+  if (b.length >= 2 && ((at(0) === 0xfe && at(1) === 0xff) || (at(0) === 0xff && at(1) === 0xfe))) return 'utf-16';
+  if (b.length >= 3 && at(0) === 0xef && at(1) === 0xbb && at(2) === 0xbf) return 'utf-8-sig';
+  if (b.length >= 4) {
+    if (at(0) === 0) return at(1) ? 'utf-16-be' : 'utf-32-be';
+    if (at(1) === 0) return at(2) || at(3) ? 'utf-16-le' : 'utf-32-le';
+  } else if (b.length === 2) {
+    if (at(0) === 0) return 'utf-16-be';
+    if (at(1) === 0) return 'utf-16-le';
+  }
+  return 'utf-8';
+}
+
+/** Decode JSON bytes as `json.loads(bytes)` does (see detectJsonEncoding), then parse. */
 export function parsePythonJsonBytes(data: Uint8Array): JsonValue {
-  let start = 0;
-  if (data[0] === 0xef && data[1] === 0xbb && data[2] === 0xbf) start = 3;
-  const text = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(data.subarray(start));
-  return parsePythonJson(text);
+  return parsePythonJson(decodeCharset(data, detectJsonEncoding(data)));
 }
 
 export interface DumpOptions {

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { dumpPythonJson, parsePythonJson } from '../../src/contentviews/json-python.js';
+import { dumpPythonJson, parsePythonJson, parsePythonJsonBytes } from '../../src/contentviews/json-python.js';
 import { pyFloatRepr } from '../../src/util/pyfloat.js';
 
 const pretty = (s: string, ensureAscii = false): string => dumpPythonJson(parsePythonJson(s), { indent: 4, ensureAscii }).text;
@@ -32,6 +32,35 @@ test('json.dumps(indent=4, ensure_ascii=False) layout and values, as Python prin
 
 test('ensure_ascii escapes non-ASCII as \\uXXXX (the GraphQL header)', () => {
   assert.equal(pretty('{"k": "é😀"}', true), '{\n    "k": "\\u00e9\\ud83d\\ude00"\n}');
+});
+
+test('bytes are decoded as json.loads(bytes) does: BOMs, then the NUL pattern of UTF-16/32, else UTF-8', () => {
+  const doc = '{"a": "é😀"}';
+  const utf32 = (s: string, le: boolean, bom: boolean): Buffer => {
+    const cps = [...(bom ? '\ufeff' : '') + s].map((c) => c.codePointAt(0)!);
+    const b = Buffer.alloc(cps.length * 4);
+    cps.forEach((cp, i) => (le ? b.writeUInt32LE(cp, i * 4) : b.writeUInt32BE(cp, i * 4)));
+    return b;
+  };
+  const le16 = Buffer.from(doc, 'utf16le');
+  const bodies: Record<string, Buffer> = {
+    'utf-8': Buffer.from(doc),
+    'utf-8-sig': Buffer.from('\ufeff' + doc),
+    'utf-16 (LE BOM)': Buffer.concat([Buffer.from([0xff, 0xfe]), le16]),
+    'utf-16 (BE BOM)': Buffer.concat([Buffer.from([0xfe, 0xff]), Buffer.from(le16).swap16()]),
+    'utf-16-le': le16,
+    'utf-16-be': Buffer.from(le16).swap16(),
+    'utf-32 (LE BOM)': utf32(doc, true, true),
+    'utf-32 (BE BOM)': utf32(doc, false, true),
+    'utf-32-le': utf32(doc, true, false),
+    'utf-32-be': utf32(doc, false, false),
+  };
+  for (const [name, body] of Object.entries(bodies)) {
+    assert.equal(dumpPythonJson(parsePythonJsonBytes(body), { indent: 0, ensureAscii: false }).text, '{\n"a": "é😀"\n}', name);
+  }
+  // Two-byte documents: a digit in UTF-16.
+  assert.equal(dumpPythonJson(parsePythonJsonBytes(Buffer.from('7', 'utf16le')), { indent: 0, ensureAscii: false }).text, '7');
+  assert.throws(() => parsePythonJsonBytes(Buffer.from([0x22, 0xff, 0x22])));
 });
 
 test('invalid JSON is rejected where Python rejects it', () => {
