@@ -1,7 +1,7 @@
 /**
  * Image headers read without decoding pixels: the format, dimensions and text metadata that
- * mitmproxy's image view lists. Each parser throws on data that does not follow its format
- * (mitmproxy then falls back to Raw).
+ * mitmproxy's image view lists. Each parser for a format mitmproxy parses throws on data that
+ * does not follow it (mitmproxy then falls back to Raw).
  */
 import { inflateSync } from 'node:zlib';
 import { decodeUtf8BackslashReplace } from './text.js';
@@ -266,38 +266,31 @@ export function parseIco(data: Buffer): ImageMetadata {
 
 /**
  * WebP (not listed by mitmproxy, which shows only "# WEBP Image"): format and canvas size from
- * the VP8, VP8L or VP8X header.
+ * the VP8, VP8L or VP8X header. Never throws: mitmproxy shows the heading for any RIFF/WEBP data,
+ * so a chunk we do not know or a header we cannot read just leaves the list empty.
  */
 export function parseWebp(data: Buffer): ImageMetadata {
-  const r = new Reader(data, true);
-  r.expect('RIFF', 'WebP');
-  r.u4();
-  r.expect('WEBP', 'WebP');
-  const chunk = r.bytes(4).toString('latin1');
-  r.u4();
+  // RIFF, size, WEBP, then the first chunk's fourcc and size, then its payload.
+  const chunk = data.subarray(12, 16).toString('latin1');
+  const b = data.subarray(20);
+  let kind: string;
   let width: number;
   let height: number;
-  let kind: string;
-  if (chunk === 'VP8 ') {
-    const b = r.bytes(10);
-    if (b[3] !== 0x9d || b[4] !== 0x01 || b[5] !== 0x2a) throw new Error('bad VP8 header');
+  if (chunk === 'VP8 ' && b.length >= 10 && b[3] === 0x9d && b[4] === 0x01 && b[5] === 0x2a) {
+    kind = 'lossy';
     width = b.readUInt16LE(6) & 0x3fff;
     height = b.readUInt16LE(8) & 0x3fff;
-    kind = 'lossy';
-  } else if (chunk === 'VP8L') {
-    const b = r.bytes(5);
-    if (b[0] !== 0x2f) throw new Error('bad VP8L header');
+  } else if (chunk === 'VP8L' && b.length >= 5 && b[0] === 0x2f) {
     const bits = b.readUInt32LE(1);
+    kind = 'lossless';
     width = (bits & 0x3fff) + 1;
     height = ((bits >>> 14) & 0x3fff) + 1;
-    kind = 'lossless';
-  } else if (chunk === 'VP8X') {
-    const b = r.bytes(10);
+  } else if (chunk === 'VP8X' && b.length >= 10) {
+    kind = 'extended';
     width = 1 + b.readUIntLE(4, 3);
     height = 1 + b.readUIntLE(7, 3);
-    kind = 'extended';
   } else {
-    throw new Error(`unknown WebP chunk ${JSON.stringify(chunk)}`);
+    return [];
   }
   return [
     ['Format', `WebP (${kind})`],

@@ -21,6 +21,18 @@ test('image: PNG, JPEG, GIF, ICO as mitmproxy lists them; WebP with its size', (
   }
   assert.equal(render('image', fixture('image.webp')), '# WEBP Image\nFormat: WebP (lossy)\nSize: 7 x 5 px\n');
   assert.equal(render('image', 'not an image'), '# Unknown Image\n');
+  // WebP data we cannot read (an unknown first chunk, a bad or short VP8/VP8L header) still shows its heading.
+  const riff = (fourcc: string, payload: Buffer): Buffer => {
+    const chunk = Buffer.concat([Buffer.from(fourcc, 'latin1'), Buffer.alloc(4), payload]);
+    chunk.writeUInt32LE(payload.length, 4);
+    const head = Buffer.from('RIFF\0\0\0\0WEBP', 'latin1');
+    head.writeUInt32LE(4 + chunk.length, 4);
+    return Buffer.concat([head, chunk]);
+  };
+  for (const webp of [riff('VP8 ', Buffer.alloc(14)), riff('ALPH', Buffer.alloc(4)), riff('VP8L', Buffer.from([0x2f, 1])), riff('VP8X', Buffer.alloc(3)), riff('VP8 ', Buffer.alloc(0)).subarray(0, 14)]) {
+    const r = prettify('auto', webp, { contentType: 'image/webp' });
+    assert.deepEqual([r.viewName, r.text], ['Image', '# WEBP Image\n'], webp.toString('hex'));
+  }
   // A PNG cut short cannot be read: the view fails (and auto mode falls back to Raw).
   const broken = prettify('auto', fixture('image.png').subarray(0, 40), { contentType: 'image/png' });
   assert.equal(broken.viewName, 'Raw');
