@@ -9,7 +9,7 @@ import { MultiDict } from './util/multidict.js';
 import { parseUrlencoded, encodeUrlencoded } from './util/urlencoded.js';
 import { parseCookieHeader, formatCookieHeader, parseSetCookie, formatSetCookie, type SetCookie } from './util/cookies.js';
 import { now } from './util/time.js';
-import { bytesToText, textToBytes } from './util/bytes.js';
+import { textToBytes } from './util/bytes.js';
 import {
   CharsetError,
   assembleContentType,
@@ -35,6 +35,15 @@ function headersFromState(s: ReadonlyArray<readonly [Uint8Array | string, Uint8A
   const h = new Headers();
   h.fields = s.map(([n, v]) => [asBytes(n), asBytes(v)]);
   return h;
+}
+
+/** A path split as urlparse splits a URL: the part before the query, the query (null without "?"), the "#..." rest. */
+function splitPathQuery(path: string): { base: string; query: string | null; fragment: string } {
+  const hash = path.indexOf('#');
+  const fragment = hash < 0 ? '' : path.slice(hash);
+  const beforeHash = hash < 0 ? path : path.slice(0, hash);
+  const q = beforeHash.indexOf('?');
+  return q < 0 ? { base: beforeHash, query: null, fragment } : { base: beforeHash.slice(0, q), query: beforeHash.slice(q + 1), fragment };
 }
 
 /** A state value that should be bytes, as a byte string (old files may hold text). */
@@ -507,10 +516,14 @@ export class Request extends Message {
     return p.split('/').filter((x) => x !== '').map((x) => decodeURIComponentSafe(x));
   }
 
-  /** Query parameters; changing the returned object rewrites `path`. */
+  /**
+   * Query parameters; changing the returned object rewrites `path`. As in mitmproxy, the query is
+   * what urlparse finds (after the first "?", before any "#") and undecodable bytes become
+   * surrogate escapes.
+   */
   get query(): MultiDict<string> {
-    const q = this.path.indexOf('?');
-    const fields = q < 0 ? [] : parseUrlencoded(bytesToText(this.path.slice(q + 1)));
+    const { query } = splitPathQuery(this.path);
+    const fields = query === null ? [] : parseUrlencoded(decodeUtf8Surrogateescape(Buffer.from(query, 'latin1')));
     return new MultiDict(fields, { onChange: (f) => this.setQuery(f) });
   }
   set query(value: MultiDict<string> | Iterable<readonly [string, string]>) {
@@ -518,8 +531,8 @@ export class Request extends Message {
   }
 
   private setQuery(fields: ReadonlyArray<readonly [string, string]>): void {
-    const base = this.path.split('?')[0]!;
-    this.path = fields.length ? `${base}?${encodeUrlencoded(fields)}` : base;
+    const { base, fragment } = splitPathQuery(this.path);
+    this.path = (fields.length ? `${base}?${encodeUrlencoded(fields)}` : base) + fragment;
   }
 
   /** Cookies sent in Cookie headers; changing the returned object rewrites the header. */
@@ -539,13 +552,11 @@ export class Request extends Message {
     else this.headers.delete('cookie');
   }
 
-  /** Fields of an application/x-www-form-urlencoded body; changing them rewrites the body. */
+  /** Fields of an application/x-www-form-urlencoded body (read as its text); changing them rewrites the body. */
   get urlencodedForm(): MultiDict<string> {
     const ct = this.headers.get('content-type') ?? '';
     const fields =
-      ct.toLowerCase().includes('application/x-www-form-urlencoded') && this.getContent(false)
-        ? parseUrlencoded(this.getContent(false)!.toString('latin1'))
-        : [];
+      ct.toLowerCase().includes('application/x-www-form-urlencoded') ? parseUrlencoded(this.getText(false) ?? '') : [];
     return new MultiDict(fields, { onChange: (f) => this.setUrlencodedForm(f) });
   }
   set urlencodedForm(value: MultiDict<string> | Iterable<readonly [string, string]>) {

@@ -34,7 +34,19 @@ export function escapeControlCharacters(text: string): string {
   return text.replace(CONTROL_CHARS, '.');
 }
 
-const utf8Fatal = new TextDecoder('utf-8', { fatal: true });
+// Python's str.isspace() set: JS \s without U+FEFF (a BOM that a UTF-8 or UTF-16-LE/BE body keeps is
+// no space to Python), plus \x1c-\x1f and \x85.
+const PY_WS = '[\\t-\\r\\x1c-\\x20\\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]';
+const LEADING_WS = new RegExp(`^${PY_WS}+`);
+const TRAILING_WS = new RegExp(`${PY_WS}+$`);
+
+/** Python's str.strip(). */
+export function pyStrip(s: string): string {
+  return s.replace(LEADING_WS, '').replace(TRAILING_WS, '');
+}
+
+// ignoreBOM: Python's UTF-8 codec keeps a BOM as U+FEFF.
+const utf8Fatal = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 /** Decode strict UTF-8, or return null when the bytes are not UTF-8. */
 export function decodeUtf8Strict(data: Uint8Array): string | null {

@@ -53,49 +53,6 @@ export function headersSize(h: Headers): number {
   return len;
 }
 
-/** Python's `parse_qsl(q, keep_blank_values=True, errors="surrogateescape")`. */
-export function parseQsl(q: string): Array<[string, string]> {
-  const out: Array<[string, string]> = [];
-  for (const part of q.split('&')) {
-    if (!part) continue;
-    const eq = part.indexOf('=');
-    const name = eq < 0 ? part : part.slice(0, eq);
-    const value = eq < 0 ? '' : part.slice(eq + 1);
-    out.push([unquotePlus(name), unquotePlus(value)]);
-  }
-  return out;
-}
-
-function unquotePlus(s: string): string {
-  const t = s.replace(/\+/g, ' ');
-  if (!t.includes('%')) return t;
-  const bytes: number[] = [];
-  for (let i = 0; i < t.length; i++) {
-    const c = t.charCodeAt(i);
-    if (c === 0x25 && /^[0-9a-fA-F]{2}$/.test(t.slice(i + 1, i + 3))) {
-      bytes.push(parseInt(t.slice(i + 1, i + 3), 16));
-      i += 2;
-    } else if (c < 0x80) bytes.push(c);
-    else {
-      const cp = t.codePointAt(i)!;
-      for (const b of Buffer.from(String.fromCodePoint(cp), 'utf8')) bytes.push(b);
-      if (cp > 0xffff) i++;
-    }
-  }
-  return decodeUtf8Surrogateescape(Buffer.from(bytes));
-}
-
-/** The query of a request as mitmproxy's `request.query` (from the URL, without fragment). */
-function queryOf(req: Request): Array<[string, string]> {
-  const path = req.path;
-  const q = path.indexOf('?');
-  if (q < 0) return [];
-  let query = path.slice(q + 1);
-  const hash = query.indexOf('#');
-  if (hash >= 0) query = query.slice(0, hash);
-  return parseQsl(headerText(query));
-}
-
 function requestCookies(req: Request): Array<[string, string]> {
   const out: Array<[string, string]> = [];
   for (const [n, v] of req.headers.fields) if (n.toLowerCase() === 'cookie') out.push(...parseCookieHeader(headerText(v)));
@@ -123,14 +80,6 @@ function responseCookies(resp: Response): PyJson[] {
     }
   }
   return out;
-}
-
-/** Urlencoded form fields of a request body, as mitmproxy's `urlencoded_form` (empty unless the Content-Type says so). */
-function urlencodedForm(req: Request): Array<[string, string]> {
-  const ct = (req.headers.get('content-type') ?? '').toLowerCase();
-  if (!ct.includes('application/x-www-form-urlencoded')) return [];
-  const text = req.getText(false);
-  return text ? parseQsl(text) : [];
 }
 
 function roundHalfEven(x: number): number {
@@ -243,7 +192,7 @@ export function harEntry(flow: HTTPFlow, serversSeen: Set<string>): { [key: stri
     httpVersion: req.httpVersion,
     cookies: nameValue(requestCookies(req)),
     headers: headerList(req.headers),
-    queryString: nameValue(queryOf(req)),
+    queryString: nameValue(req.query.fields),
     headersSize: headersSize(req.headers),
     bodySize: req.rawContent ? req.rawContent.length : 0,
   };
@@ -259,7 +208,7 @@ export function harEntry(flow: HTTPFlow, serversSeen: Set<string>): { [key: stri
     requestJson['postData'] = {
       mimeType: headerText(req.headers.get('Content-Type') ?? ''),
       text: req.getText(false),
-      params: nameValue(urlencodedForm(req)),
+      params: nameValue(req.urlencodedForm.fields),
     };
   }
   if (sc.peername) entry['serverIPAddress'] = String(sc.peername[0]);

@@ -8,7 +8,8 @@
 import type { Message } from '../http.js';
 import { ContentEncodingError, decode as decodeBody, encode as encodeBody } from '../encoding.js';
 
-const utf8Fatal = new TextDecoder('utf-8', { fatal: true });
+// ignoreBOM: Python's UTF-8 codec keeps a BOM as U+FEFF (only utf-8-sig drops it).
+const utf8Fatal = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 /** UTF-8 decoding where every byte that is not part of a valid sequence becomes U+DC00+byte (Python's surrogateescape). */
 export function decodeUtf8Surrogateescape(b: Uint8Array): string {

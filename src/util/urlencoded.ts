@@ -1,26 +1,32 @@
 /**
- * application/x-www-form-urlencoded and query strings, decoded the way Python's
- * urllib.parse.parse_qsl(keep_blank_values=True) does: "+" is a space, %XX is a byte, the bytes
- * are UTF-8 (invalid sequences are replaced), "a" without "=" is ("a", "").
+ * application/x-www-form-urlencoded and query strings, decoded the way mitmproxy's url.decode
+ * does (Python's urllib.parse.parse_qsl(keep_blank_values=True, errors="surrogateescape")): "+" is
+ * a space, "a" without "=" is ("a", ""), and each run of ASCII is percent-decoded to bytes that
+ * are read as UTF-8, an undecodable byte becoming a surrogate escape (U+DC80..U+DCFF). Characters
+ * outside ASCII are kept as they are.
  */
+import { decodeUtf8Surrogateescape, encodeUtf8Surrogateescape } from '../io/text.js';
 
+/** Python's unquote_plus(s, errors="surrogateescape"). */
 function unquotePlus(s: string): string {
-  const bytes: number[] = [];
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if (c === 0x2b) bytes.push(0x20);
-    else if (c === 0x25 && i + 2 < s.length && /^[0-9a-fA-F]{2}$/.test(s.slice(i + 1, i + 3))) {
-      bytes.push(parseInt(s.slice(i + 1, i + 3), 16));
-      i += 2;
-    } else if (c < 0x80) bytes.push(c);
-    else for (const b of Buffer.from(s[i]!, 'utf8')) bytes.push(b);
-  }
-  return Buffer.from(bytes).toString('utf8');
+  const t = s.replace(/\+/g, ' ');
+  if (!t.includes('%')) return t;
+  return t.replace(/[\x00-\x7f]+/g, (run) => {
+    if (!run.includes('%')) return run;
+    const bytes: number[] = [];
+    for (let i = 0; i < run.length; i++) {
+      if (run.charCodeAt(i) === 0x25 && /^[0-9a-fA-F]{2}$/.test(run.slice(i + 1, i + 3))) {
+        bytes.push(parseInt(run.slice(i + 1, i + 3), 16));
+        i += 2;
+      } else bytes.push(run.charCodeAt(i));
+    }
+    return decodeUtf8Surrogateescape(Buffer.from(bytes));
+  });
 }
 
 export function parseUrlencoded(s: string): Array<[string, string]> {
   const out: Array<[string, string]> = [];
-  for (const part of s.split(/[&]/)) {
+  for (const part of s.split('&')) {
     if (part === '') continue;
     const eq = part.indexOf('=');
     if (eq < 0) out.push([unquotePlus(part), '']);
@@ -29,12 +35,17 @@ export function parseUrlencoded(s: string): Array<[string, string]> {
   return out;
 }
 
-// Python's urlencode uses quote_plus with safe="" except the always-safe characters.
+// Python's urlencode(errors="surrogateescape") uses quote_plus with safe="": only letters, digits
+// and _.-~ stay; a surrogate escape goes back to its byte.
 function quotePlus(s: string): string {
-  return encodeURIComponent(s)
-    .replace(/[!'()*]/g, (c) => '%' + c.charCodeAt(0).toString(16).toUpperCase())
-    .replace(/%20/g, '+')
-    .replace(/%7E/gi, '~');
+  if (/^[A-Za-z0-9_.~-]*$/.test(s)) return s;
+  let out = '';
+  for (const b of encodeUtf8Surrogateescape(s)) {
+    if ((b >= 0x30 && b <= 0x39) || (b >= 0x41 && b <= 0x5a) || (b >= 0x61 && b <= 0x7a) || b === 0x5f || b === 0x2e || b === 0x2d || b === 0x7e) out += String.fromCharCode(b);
+    else if (b === 0x20) out += '+';
+    else out += '%' + b.toString(16).toUpperCase().padStart(2, '0');
+  }
+  return out;
 }
 
 export function encodeUrlencoded(fields: Iterable<readonly [string, string]>): string {

@@ -215,6 +215,15 @@ test('query view: the parameters of a request without a body', () => {
   assert.equal(r.text, "q: mitm proxy\nx:\n- '1'\n- '2'\n");
 });
 
+test('invalid UTF-8 as Python surrogate escapes (query, CSS); a UTF-8 BOM is kept as U+FEFF (Raw, CSS)', () => {
+  const req = Request.make('GET', 'http://example.com/?a=%ff&b=%C3%A9');
+  assert.equal(prettify('auto', Buffer.alloc(0), { httpMessage: req }).text, 'a: "\\uDCFF"\nb: é\n');
+  assert.equal(render('viewcss', Buffer.from('a{content:"\xff\xe9"}', 'latin1')), 'a {\n    content: "\udcff\udce9"\n}\n');
+  const bom = Buffer.from('\ufeffa{b:c}');
+  assert.equal(render('viewcss', bom), '\ufeffa {\n    b: c\n}\n');
+  assert.equal(render('raw', bom), '\ufeffa{b:c}');
+});
+
 test('Socket.IO and MQTT', () => {
   assert.equal(render('socket.io', '42["chat","hi"]'), 'SocketIO.EVENT ["chat","hi"]');
   assert.equal(render('socket.io', '2'), '');

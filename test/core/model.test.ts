@@ -64,6 +64,21 @@ test('Request: url, pretty url and host, query, cookies and urlencoded forms', (
   assert.equal(connect.firstLineFormat, 'authority');
 });
 
+test('query and urlencoded form decode as parse_qsl(errors="surrogateescape"); the query ends at "#"', () => {
+  const r = Request.make('GET', 'http://example.com/p');
+  r.path = '/p?a=%ff&b=%C3%A9&c=caf\xc3\xa9&d#x=1';
+  assert.deepEqual(r.query.fields, [['a', '\udcff'], ['b', 'é'], ['c', 'café'], ['d', '']]);
+  // Editing keeps the fragment and writes surrogate escapes back as their bytes.
+  r.query.set('e', 'x y\udcfe');
+  assert.equal(r.path, '/p?a=%FF&b=%C3%A9&c=caf%C3%A9&d=&e=x+y%FE#x=1');
+  const form = Request.make('POST', 'http://example.com/', Buffer.from('a=%ff&b=caf\xe9', 'latin1'), { 'content-type': 'application/x-www-form-urlencoded' });
+  // The body is read as text first (latin-1 without a charset), then unquoted.
+  assert.deepEqual(form.urlencodedForm.fields, [['a', '\udcff'], ['b', 'café']]);
+  form.headers.set('content-type', 'application/x-www-form-urlencoded; charset=utf-8');
+  form.content = Buffer.from('b=caf\xc3\xa9', 'latin1');
+  assert.deepEqual(form.urlencodedForm.fields, [['b', 'café']]);
+});
+
 test('Response.make, reasons and Set-Cookie parsing', () => {
   const r = Response.make(404, 'not here', { 'Set-Cookie': ['a=1; Path=/', 'b=2; HttpOnly'] as unknown as string });
   assert.equal(r.reason, 'Not Found');

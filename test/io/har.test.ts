@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { inflateSync, gzipSync } from 'node:zlib';
-import { harEntry, harEntryToFlow, harToBytes, harToFlows, headersSize, isoformatUtc, makeHar, parseHarTimestamp, parseQsl } from '../../src/io/har.js';
+import { harEntry, harEntryToFlow, harToBytes, harToFlows, headersSize, isoformatUtc, makeHar, parseHarTimestamp } from '../../src/io/har.js';
+import { parseUrlencoded } from '../../src/util/urlencoded.js';
 import { isMostlyBin, decodeUtf8Surrogateescape, encodeUtf8Surrogateescape } from '../../src/io/text.js';
 import { pyJsonDumps } from '../../src/io/pyjson.js';
 import { PyFloat } from '../../src/io/tnetstring.js';
@@ -40,7 +41,7 @@ test('HAR timestamps parse like datetime.fromisoformat(...).timestamp()', () => 
 });
 
 test('query strings decode as parse_qsl(keep_blank_values=True)', () => {
-  assert.deepEqual(parseQsl('q=a%20b&lang=en&lang=de&empty=&flag&x=1+2&&bad=%zz&u=%E2%9C%93&inv=%FF'), [
+  assert.deepEqual(parseUrlencoded('q=a%20b&lang=en&lang=de&empty=&flag&x=1+2&&bad=%zz&u=%E2%9C%93&inv=%FF'), [
     ['q', 'a b'],
     ['lang', 'en'],
     ['lang', 'de'],

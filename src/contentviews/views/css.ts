@@ -1,5 +1,6 @@
 import { escapeSpecialAreas, MULTILINE_CONTENT, NO_ESCAPE, SINGLELINE_CONTENT, unescapeSpecialAreas } from '../special-areas.js';
-import { decodeUtf8Replace } from '../text.js';
+import { decodeUtf8Surrogateescape } from '../../io/text.js';
+import { pyStrip } from '../text.js';
 import type { ContentView } from '../types.js';
 
 const AREAS = [
@@ -11,7 +12,7 @@ const AREAS = [
 
 /** Re-indent CSS: one declaration per line, four-space indent in blocks, a blank line after each block. */
 export function beautifyCss(data: string, indent = '    '): string {
-  data = escapeSpecialAreas(data.trim(), AREAS, '{};:');
+  data = escapeSpecialAreas(pyStrip(data), AREAS, '{};:');
   data = data.replace(/\s*;\s*/g, ';\n');
   data = data.replace(/\s*{\s*/g, ' {\n');
   data = data.replace(/\s*}\s*/g, '\n}\n\n');
@@ -29,7 +30,8 @@ export const css: ContentView = {
   name: 'ViewCSS',
   syntaxHighlight: 'css',
   render(data) {
-    return beautifyCss(decodeUtf8Replace(data));
+    // Undecodable bytes as surrogate escapes, as mitmproxy decodes CSS.
+    return beautifyCss(decodeUtf8Surrogateescape(data));
   },
   renderPriority(data, metadata) {
     return data.length > 0 && metadata.contentType === 'text/css' ? 1 : 0;

@@ -1,5 +1,5 @@
 import { Message } from '../../http.js';
-import { decodeUtf8BackslashReplace, looksLikeXml } from '../text.js';
+import { decodeUtf8BackslashReplace, looksLikeXml, pyStrip } from '../text.js';
 import type { ContentView } from '../types.js';
 
 /*
@@ -50,15 +50,6 @@ class Tag {
 }
 
 type Token = Text | Tag;
-
-// Python's str.strip() whitespace: JS \s without U+FEFF (a BOM that UTF-16-LE/BE text keeps is
-// no space to Python), plus \x1c-\x1f and \x85.
-const PY_WS = '[\\t-\\r\\x1c-\\x20\\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]';
-const LEADING_WS = new RegExp(`^${PY_WS}+`);
-const TRAILING_WS = new RegExp(`${PY_WS}+$`);
-function pyStrip(s: string): string {
-  return s.replace(LEADING_WS, '').replace(TRAILING_WS, '');
-}
 
 function tokenize(data: string): Token[] {
   const tokens: Token[] = [];
