@@ -4,13 +4,23 @@
  * integer-like keys to the front and turn other keys into strings.) Like mitmproxy's Rust view,
  * binary and extension values cannot be shown and make the view fail.
  */
-import { YamlFloat, YamlMap, type YamlNode, type YamlScalar } from './yaml-emit.js';
+import { YamlFloat, YamlMap, type YamlKey, type YamlNode } from './yaml-emit.js';
 
 class MsgpackError extends Error {
   override name = 'MsgpackError';
 }
 
 const MAX_DEPTH = 512;
+
+/** An identity for a key, equal exactly when serde_yaml's Value equality says the keys are equal. */
+function keyId(k: YamlNode): string {
+  if (Array.isArray(k)) return `[${k.map(keyId).join(',')}]`;
+  // Mappings compare without regard to order (serde_yaml's Mapping is an IndexMap).
+  if (k instanceof YamlMap) return `{${k.entries.map(([a, b]) => `${keyId(a)}:${keyId(b)}`).sort().join(',')}}`;
+  if (k instanceof YamlFloat) return `float:${k.value}`;
+  if (typeof k === 'string') return JSON.stringify(k);
+  return `${typeof k}:${String(k)}`;
+}
 
 export function decodeMsgpackToYaml(data: Buffer): YamlNode {
   let pos = 0;
@@ -44,16 +54,12 @@ export function decodeMsgpackToYaml(data: Buffer): YamlNode {
     for (let i = 0; i < n; i++) {
       const k = value(depth + 1);
       const v = value(depth + 1);
-      if (typeof k === 'object' && k !== null && !(k instanceof YamlFloat)) {
-        throw new MsgpackError('Failed to deserialize MsgPack: map keys must be scalars here');
-      }
-      const key = k as YamlScalar;
       // A repeated key keeps its first position and takes the last value.
-      const id = `${typeof key}:${key instanceof YamlFloat ? key.value : String(key)}`;
+      const id = keyId(k);
       const at = index.get(id);
       if (at === undefined) {
         index.set(id, m.entries.length);
-        m.entries.push([key, v]);
+        m.entries.push([k as YamlKey, v]);
       } else m.entries[at]![1] = v;
     }
     return m;

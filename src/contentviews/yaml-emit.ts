@@ -11,10 +11,13 @@
 import { serdeYamlFloat } from './rust-floats.js';
 import { pyFloatRepr } from '../util/pyfloat.js';
 
-/** A mapping with keys in insertion order; keys may be any scalar (protobuf uses numbers). */
+/**
+ * A mapping with keys in insertion order; keys may be any scalar (protobuf uses numbers) or a
+ * collection (MessagePack allows arrays and maps as keys).
+ */
 export class YamlMap {
-  constructor(public readonly entries: Array<[YamlScalar, YamlNode]> = []) {}
-  set(key: YamlScalar, value: YamlNode): this {
+  constructor(public readonly entries: Array<[YamlKey, YamlNode]> = []) {}
+  set(key: YamlKey, value: YamlNode): this {
     this.entries.push([key, value]);
     return this;
   }
@@ -40,6 +43,7 @@ export class YamlFloat {
 
 export type YamlScalar = string | number | bigint | boolean | null | YamlFloat;
 export type YamlNode = YamlScalar | YamlRaw | YamlTagged | YamlMap | YamlNode[];
+export type YamlKey = YamlScalar | YamlMap | YamlNode[];
 
 /**
  * - `ruamel`: null is written as nothing; strings with line breaks are double-quoted; YAML 1.2
@@ -382,19 +386,44 @@ function emitMap(e: Emitter, map: YamlMap, indent: number, firstOnCurrentLine: b
   for (const [key, value] of map.entries) {
     if (!(first && firstOnCurrentLine)) e.indentTo(indent);
     first = false;
+    if (isCollection(key) && !isEmptyCollection(key)) {
+      // A collection is never a simple key: libyaml writes "? " and the key as a block at
+      // indent + 2 (its first line right after the "?"), then ": " and the value.
+      e.scalar(new YamlRaw('?'), indent, false);
+      e.write(' ');
+      e.whitespace = true;
+      if (key instanceof YamlMap) emitMap(e, key, indent + 2, true);
+      else emitSeq(e, key, indent + 2, true);
+      emitExplicitValue(e, value, indent);
+      continue;
+    }
     const keyText = typeof key === 'string' ? key : null;
     if (keyText !== null && (Array.from(keyText).length >= 128 || /[\n\x85\u2028\u2029]/.test(keyText))) {
       // Too long (or multi-line) for a simple key: the explicit "? key\n: value" form.
-      e.scalarText('?', indent, false, false);
+      e.scalar(new YamlRaw('?'), indent, false);
       e.scalarText(keyText, indent + 2, false);
-      e.indentTo(indent);
-      e.scalarText(':', indent, false);
+      emitExplicitValue(e, value, indent);
     } else {
-      e.scalar(key, indent + 2, true);
+      e.scalar(isCollection(key) ? new YamlRaw(key instanceof YamlMap ? '{}' : '[]') : key, indent + 2, true);
       writeColon(e);
+      emitValue(e, value, indent);
     }
-    emitValue(e, value, indent);
   }
+}
+
+/**
+ * The ": value" line after an explicit "? key". Unlike after a simple key, libyaml starts a
+ * collection value on that same line, indented by two.
+ */
+function emitExplicitValue(e: Emitter, value: YamlNode, indent: number): void {
+  e.indentTo(indent);
+  e.scalar(new YamlRaw(':'), indent, false);
+  if (isCollection(value) && !isEmptyCollection(value)) {
+    e.write(' ');
+    e.whitespace = true;
+    if (value instanceof YamlMap) emitMap(e, value, indent + 2, true);
+    else emitSeq(e, value, indent + 2, true);
+  } else emitValue(e, value, indent);
 }
 
 function writeColon(e: Emitter): void {

@@ -131,6 +131,13 @@ test('msgpack made by Python msgpack, as YAML', () => {
   );
 });
 
+test('msgpack maps with array and map keys (serde_yaml writes them as explicit keys)', () => {
+  const s = (t: string): number[] => [0xa0 | t.length, ...Buffer.from(t)];
+  // {[1, 2]: "value", {"a": 1}: ["x"]}
+  const data = Buffer.from([0x82, 0x92, 1, 2, ...s('value'), 0x81, ...s('a'), 1, 0x91, ...s('x')]);
+  assert.equal(render('msgpack', data), '? - 1\n  - 2\n: value\n? a: 1\n: - x\n');
+});
+
 test('DNS: a query sent by node, and a response', () => {
   assert.equal(
     render('dns', fixture('dns-query.bin')),

@@ -57,3 +57,20 @@ test('mergeRepeatedKeys keeps first positions, collects repeats, replaces an emp
   const m = mergeRepeatedKeys([['a', '1'], ['b', ''], ['a', '2'], ['b', 'x'], ['a', '3']]);
   assert.deepEqual(m.entries, [['a', ['1', '2', '3']], ['b', 'x']]);
 });
+
+test('explicit keys ("? key" / ": value") for collections and long strings, as libyaml writes them', () => {
+  const complex = new YamlMap([
+    [[1, 2], 'value'],
+    [new YamlMap([['a', 1], ['b', [3]]]), ['x', new YamlMap([['y', 1]])]],
+    ['k', [[1, 2]]],
+    [[], 'empty'],
+    [new YamlMap([['z', [1]]]), []],
+  ]);
+  assert.equal(
+    dumpYaml(complex, 'serde'),
+    ['? - 1', '  - 2', ': value', '? a: 1', '  b:', '  - 3', ': - x', "  - 'y': 1", 'k:', '- - 1', '  - 2', '[]: empty', '? z:', '  - 1', ': []', ''].join('\n'),
+  );
+  const long = 'k'.repeat(130);
+  assert.equal(dumpYaml(new YamlMap([[long, 'v'], [long + 'x', new YamlMap([['a', 1]])]]), 'serde'), `? ${long}\n: v\n? ${long}x\n: a: 1\n`);
+  assert.equal(ruamelDump(new YamlMap([[long, 'v']])), `? ${long}\n: v\n`);
+});
