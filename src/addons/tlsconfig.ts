@@ -39,7 +39,10 @@ function versionSettings(min: TlsVersionOption, max: TlsVersionOption, ciphers: 
   return s;
 }
 
-/** Which ALPN protocol to accept from a client's offers (mitmproxy's alpn_select_callback). */
+/**
+ * Which ALPN protocol to accept from a client's offers (mitmproxy's alpn_select_callback);
+ * undefined means none: the handshake goes on without ALPN.
+ */
 export function selectAlpn(offers: readonly string[], opts: { forced: string | null; serverAlpn: string | null; http2: boolean }): string | undefined {
   if (opts.forced !== null) return offers.includes(opts.forced) ? opts.forced : undefined;
   if (opts.serverAlpn && offers.includes(opts.serverAlpn)) return opts.serverAlpn;
@@ -202,8 +205,12 @@ export class TlsConfig {
     }
     const forced = (data.settings.forceAlpn as string | undefined) ?? null;
     const http2 = o.get<boolean>('http2') && data.settings.http2Supported !== false;
-    data.settings.ALPNCallback = ({ protocols }: { protocols: string[] }) =>
-      selectAlpn(protocols, { forced, serverAlpn: server.tlsEstablished ? server.alpn : null, http2 });
+    // The ClientHello is parsed already, so the choice is made here rather than in an
+    // ALPNCallback: Node answers a callback without a choice (and an ALPNProtocols list without
+    // overlap) with a fatal no_application_protocol alert, where mitmproxy (like OpenSSL's
+    // SSL_TLSEXT_ERR_NOACK) carries on without ALPN. With no ALPNProtocols Node does the latter.
+    const alpn = selectAlpn(client.alpnOffers, { forced, serverAlpn: server.tlsEstablished ? server.alpn : null, http2 });
+    if (alpn !== undefined) data.settings.ALPNProtocols = [alpn];
   }
 
   tls_start_server(data: TlsData): void {
