@@ -7,10 +7,11 @@ import type { ConnectionContext } from './context.js';
 import { tlsVersionName, peerCertificateChainPem } from './tls-info.js';
 import { attachKeylog } from './keylog.js';
 import { handshakeTimeoutMs } from './proxy-options.js';
+import { checkServerIdentity } from './server-identity.js';
 
 /**
- * TLS towards the upstream server: verified against the system roots with the host name pinned,
- * unless ssl_insecure (the tlsconfig addon adds trusted CAs, versions, ciphers and client
+ * TLS towards the upstream server: verified against the system roots with the host name pinned
+ * (server-identity.ts: subjectAltNames only, no partial wildcards, as mitmproxy), unless ssl_insecure (the tlsconfig addon adds trusted CAs, versions, ciphers and client
  * certificates in tls_start_server). Never reuses a TLS session across server names (Node 20
  * CVE-2026-48934).
  */
@@ -114,6 +115,7 @@ export async function startServerTls(ctx: ConnectionContext, server: Server, soc
     rejectUnauthorized: !ctx.options.sslInsecure,
     // Host name to verify: the SNI, or the IP address we connected to when there is no SNI.
     host: server.sni ?? host,
+    checkServerIdentity,
     minVersion: 'TLSv1.2',
   };
   if (server.sni && !net.isIP(server.sni)) settings.servername = server.sni;

@@ -1,0 +1,89 @@
+import { test, type TestContext } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import tls from 'node:tls';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { testProxy } from '../helpers/proxy.js';
+import { curl } from '../helpers/clients.js';
+import { proxyCaFile } from './modes-helpers.js';
+import type { TlsData } from '../../src/index.js';
+
+/**
+ * Upstream certificate names are checked as mitmproxy has OpenSSL check them: subjectAltNames
+ * only (never the CN), wildcards only as a whole leftmost label, IP targets against IP SANs.
+ */
+
+const dir = mkdtempSync(join(tmpdir(), 'mitmproxy-ts-verify-'));
+process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
+
+const openssl = (args: string[]) => execFileSync('openssl', args, { stdio: 'ignore', cwd: dir });
+openssl(['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'ca.key', '-out', 'ca.pem', '-days', '3', '-subj', '/CN=Verify Test CA', '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign']);
+openssl(['req', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'leaf.key', '-out', 'leaf.csr', '-subj', '/CN=upstream.test']);
+const caFile = join(dir, 'ca.pem');
+const key = readFileSync(join(dir, 'leaf.key'));
+
+/** A certificate for the shared key with subject CN=upstream.test and the given extension lines (none: no SAN at all). */
+function leafCert(name: string, ext: string): Buffer {
+  writeFileSync(join(dir, `${name}.ext`), ext);
+  openssl(['x509', '-req', '-in', 'leaf.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-out', `${name}.pem`, '-days', '3', '-extfile', `${name}.ext`]);
+  return readFileSync(join(dir, `${name}.pem`));
+}
+
+/** An HTTPS server on 127.0.0.1:0 presenting `cert`, answering every request with "ok". */
+async function origin(t: TestContext, cert: Buffer): Promise<number> {
+  const sockets = new Set<net.Socket>();
+  const server = tls.createServer({ key, cert }, (s) => {
+    s.on('error', () => undefined);
+    s.once('data', () => s.end('HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok'));
+  });
+  server.on('tlsClientError', () => undefined);
+  server.on('connection', (s: net.Socket) => {
+    sockets.add(s);
+    s.on('close', () => sockets.delete(s));
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  t.after(() => new Promise<void>((r) => (sockets.forEach((s) => s.destroy()), server.close(() => r()))));
+  return (server.address() as net.AddressInfo).port;
+}
+
+/** Request https://<host>/ through a verifying proxy, the TCP connection going to 127.0.0.1:port. */
+async function fetchVia(t: TestContext, port: number, host: string) {
+  const failures: string[] = [];
+  const proxy = await testProxy(t, {
+    options: { ssl_verify_upstream_trusted_ca: caFile },
+    addons: [{ name: 'spy', tls_failed_server: (d: TlsData) => void failures.push(d.conn.error ?? '') }],
+  });
+  const target = host === '127.0.0.1' ? `https://127.0.0.1:${port}/` : `https://${host}/`;
+  const connectTo = host === '127.0.0.1' ? [] : ['--connect-to', `${host}:443:127.0.0.1:${port}`];
+  const r = await curl(['--cacert', await proxyCaFile(), '-x', proxy.url, ...connectTo, target]);
+  return { ...r, failures, logs: proxy.logs };
+}
+
+const cases: Array<{ what: string; ext: string; host: string; ok: boolean }> = [
+  { what: 'a certificate naming the host only in its CN (no SAN) is refused', ext: 'basicConstraints=CA:FALSE\n', host: 'upstream.test', ok: false },
+  { what: 'a partial wildcard (up*.wild.test) does not match', ext: 'subjectAltName=DNS:up*.wild.test\n', host: 'upstream.wild.test', ok: false },
+  { what: 'a whole-label wildcard (*.wild.test) matches', ext: 'subjectAltName=DNS:*.wild.test\n', host: 'upstream.wild.test', ok: true },
+  { what: 'a wildcard matches one label only', ext: 'subjectAltName=DNS:*.wild.test\n', host: 'a.upstream.wild.test', ok: false },
+  { what: 'a DNS SAN matches, whatever the CN says', ext: 'subjectAltName=DNS:other.test\n', host: 'other.test', ok: true },
+  { what: 'an IP target needs an IP SAN: a DNS name spelling the IP does not count', ext: 'subjectAltName=DNS:127.0.0.1\n', host: '127.0.0.1', ok: false },
+  { what: 'an IP target matches its IP SAN', ext: 'subjectAltName=IP:127.0.0.1\n', host: '127.0.0.1', ok: true },
+];
+
+for (const c of cases) {
+  test(`upstream host name check: ${c.what}`, async (t) => {
+    const port = await origin(t, leafCert(c.what.replace(/\W+/g, '-'), c.ext));
+    const r = await fetchVia(t, port, c.host);
+    if (c.ok) {
+      assert.equal(r.status, 200, `${r.stdout} ${r.stderr}`);
+      assert.equal(r.stdout, 'ok');
+      assert.deepEqual(r.failures, []);
+    } else {
+      assert.equal(r.status, 502, `${r.stdout} ${r.stderr}`);
+      assert.equal(r.failures.length, 1, 'tls_failed_server fired');
+      assert.match(r.failures[0]!, /mismatch/);
+    }
+  });
+}
