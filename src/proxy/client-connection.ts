@@ -9,6 +9,7 @@ import type { OwnAddresses } from './own-addresses.js';
 import type { IdleConnections } from './idle-connections.js';
 import { handshakeTimeoutMs, type ProxyOptions } from './proxy-options.js';
 import { SocketReader } from './socket-reader.js';
+import { socketPeername, socketSockname } from './socket-address.js';
 import { UpstreamPool, ConnectError } from './upstream-pool.js';
 import { sendConnectResponse, sendErrorResponse, serveHttp1 } from './http1-client-side.js';
 import { escapeBytes } from '../util/escapes.js';
@@ -38,8 +39,8 @@ export async function handleClientConnection(
 ): Promise<void> {
   socket.setNoDelay(true);
   const client = new Client({
-    peername: [socket.remoteAddress ?? '', socket.remotePort ?? 0],
-    sockname: [socket.localAddress ?? '', socket.localPort ?? 0],
+    peername: socketPeername(socket),
+    sockname: socketSockname(socket),
     timestampStart: now(),
     proxyMode: mode.fullSpec,
   });

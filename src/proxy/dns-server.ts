@@ -8,6 +8,7 @@ import { now } from '../util/time.js';
 import type { ProxyMode } from './modes.js';
 import { UdpClients } from './udp-clients.js';
 import { bindUdp } from './bind-udp.js';
+import { socketPeername } from './socket-address.js';
 
 /** How long a forwarded query may wait for the server's answer before the flow fails. */
 const UPSTREAM_TIMEOUT_MS = 5000;
@@ -114,7 +115,7 @@ export class DnsServer {
     this.tcpClients.add(socket);
     socket.on('error', () => undefined);
     socket.setTimeout(60_000, () => socket.destroy());
-    const client = this.clients.newClient([socket.remoteAddress ?? '', socket.remotePort ?? 0], 'tcp');
+    const client = this.clients.newClient(socketPeername(socket), 'tcp');
     const admitted = this.clients.connect(client);
     socket.on('close', () => {
       this.tcpClients.delete(socket);

@@ -2,6 +2,7 @@ import { Client, formatAddress } from '../connection.js';
 import type { Master } from '../master.js';
 import { now } from '../util/time.js';
 import type { ProxyMode } from './modes.js';
+import { unmappedAddress } from './socket-address.js';
 
 /**
  * UDP has no connections: a UDP client is a peer address, "connected" from its first datagram
@@ -12,6 +13,8 @@ export const UDP_CLIENT_IDLE_MS = 20_000;
 /** A UDP client while it is "connected", and what its listener keeps for it (`T`). */
 export interface UdpPeer<T> {
   client: Client;
+  /** Where its datagrams come from, as the socket reports it: replies go there (client.peername has IPv4-mapped addresses unmapped). */
+  remote: [string, number];
   /** Resolves to false when an addon refused the client in `client_connected`. */
   admitted: Promise<boolean>;
   /** The listener's own state for this client (a relay's flow and upstream socket, say). */
@@ -44,23 +47,23 @@ export class UdpClients<T> {
       known.idle.refresh();
       return known;
     }
-    const client = this.newClient(address, 'udp');
+    const client = this.newClient([unmappedAddress(address[0]), address[1]], 'udp');
     const admitted = this.connect(client);
     const idle = setTimeout(() => void this.end(key), UDP_CLIENT_IDLE_MS);
     idle.unref();
-    const peer = { client, admitted, state: this.newState(client), idle };
+    const peer = { client, remote: address, admitted, state: this.newState(client), idle };
     this.peers.set(key, peer);
     return peer;
   }
 
   /** Keep `peer` alive: traffic the other way counts too. */
   touch(peer: UdpPeer<T>): void {
-    this.peers.get(keyOf(peer.client.peername!))?.idle.refresh();
+    this.peers.get(keyOf(peer.remote))?.idle.refresh();
   }
 
   /** End one client now (its flow failed, say). */
   endPeer(peer: UdpPeer<T>): Promise<void> {
-    return this.end(keyOf(peer.client.peername!));
+    return this.end(keyOf(peer.remote));
   }
 
   async closeAll(): Promise<void> {

@@ -128,7 +128,7 @@ export class UdpRelay {
     await this.master.addons.triggerFlow('udp_message', flow);
     if (!flow.live || message.content.length === 0) return;
     if (message.fromClient) peer.state.upstream?.send(message.content);
-    else if (this.socket) this.socket.send(message.content, peer.client.peername![1], peer.client.peername![0]);
+    else if (this.socket) this.socket.send(message.content, peer.remote[1], peer.remote[0]);
   }
 
   private async fail(peer: UdpPeer<Session>, flow: UDPFlow, e: Error): Promise<void> {

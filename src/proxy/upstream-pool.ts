@@ -6,6 +6,7 @@ import { now } from '../util/time.js';
 import type { ConnectionContext } from './context.js';
 import { describeNetworkError } from './error-page.js';
 import { SocketReader } from './socket-reader.js';
+import { socketPeername, socketSockname } from './socket-address.js';
 import { startServerTls } from './tls-upstream.js';
 import { modeVia, openProxyPath, sameVia, UpstreamProxyError } from './upstream-proxy.js';
 import { waitForDrain } from './wait-for-drain.js';
@@ -306,8 +307,8 @@ export class UpstreamPool {
     // A server that stays silent longer than tcp_timeout is given up on, as a client is.
     tcp.setTimeout(ctx.options.tcpTimeoutMs, () => tcp.destroy());
     server.timestampTcpSetup = now();
-    server.peername = [tcp.remoteAddress ?? target.address[0], tcp.remotePort ?? target.address[1]];
-    server.sockname = [tcp.localAddress ?? '', tcp.localPort ?? 0];
+    server.peername = socketPeername(tcp, target.address);
+    server.sockname = socketSockname(tcp);
     // mitmproxy's event log lines for the server side: "server connect host:port (ip:port)".
     const shown = server.peername[0] === dial[0] ? formatAddress(dial) : `${formatAddress(dial)} (${formatAddress(server.peername)})`;
     ctx.master.log.info(`server connect ${shown}`, ctx.clientLabel);

@@ -12,6 +12,7 @@ import { OutgoingMessageError, assembleRequestHead } from './http1/assemble.js';
 import { HttpSyntaxError, parseResponseHead } from './http1/parse.js';
 import { HeadTooLargeError, SocketReader } from './socket-reader.js';
 import { startServerTls } from './tls-upstream.js';
+import { socketPeername, socketSockname } from './socket-address.js';
 
 /**
  * Talking to an upstream HTTP(S) proxy (upstream mode, or a `via` an addon set on a flow's server
@@ -109,8 +110,8 @@ export async function openProxyPath(ctx: ConnectionContext, tcp: net.Socket, req
   // The proxy connection as its own Server object, as mitmproxy's tunnel connection: the TLS hooks
   // and the http_connect_upstream flow see the proxy, not the origin.
   const proxyConn = new Server({ address: [proxyAddress[0], proxyAddress[1]] });
-  proxyConn.peername = [tcp.remoteAddress ?? proxyAddress[0], tcp.remotePort ?? proxyAddress[1]];
-  proxyConn.sockname = [tcp.localAddress ?? '', tcp.localPort ?? 0];
+  proxyConn.peername = socketPeername(tcp, proxyAddress);
+  proxyConn.sockname = socketSockname(tcp);
   proxyConn.timestampStart = now();
   proxyConn.timestampTcpSetup = proxyConn.timestampStart;
 

@@ -18,6 +18,7 @@ import { parse, type Filter } from '../../flowfilter/index.js';
 import type { Master } from '../../master.js';
 import type { View } from '../../addons/view.js';
 import { flowJsonText, type ConnJsonMemo } from './flowjson.js';
+import { unmappedAddress } from '../../proxy/socket-address.js';
 import { jsonString, pyJson, type JsonValue } from './json.js';
 
 export type FlowMessageType = 'flows/add' | 'flows/update' | 'flows/remove';
@@ -270,7 +271,7 @@ export class UpdatesHub {
 
   /** Take over an accepted WebSocket. */
   attach(ws: WebSocket, req: IncomingMessage): UpdatesConnection {
-    const remote = `${req.socket.remoteAddress ?? '?'}:${req.socket.remotePort ?? '?'}`;
+    const remote = `${unmappedAddress(req.socket.remoteAddress ?? '?')}:${req.socket.remotePort ?? '?'}`;
     const conn = new UpdatesConnection(ws, this, remote);
     this.connections.add(conn);
     ws.on('message', (data, isBinary) => conn.onMessage(isBinary ? Buffer.from(data as Buffer).toString('utf8') : String(data)));
