@@ -125,16 +125,12 @@ export class TlsConfig {
       if (p && !existsSync(expandHome(p))) throw new OptionsError(`Trusted CA directory does not exist: ${p}`);
     }
     if ([...updated].some((n) => n.startsWith('tls_') || n.startsWith('ciphers_') || n === 'request_client_cert')) this.contexts = new WeakMap();
-    if (certStoreNeedsReload(updated) && this.store) {
-      // Only reload a store that exists: the CA is created on first use, not at startup of tools that never intercept.
+    if (certStoreNeedsReload(updated)) {
+      // As mitmproxy: the CA and the certs files are loaded when these options are set, so a
+      // missing or unusable file is an option error (startup fails, a `set` is refused and rolled
+      // back) instead of a failure of every later TLS connection. A failed reload keeps the old store.
       await this.loadStore();
     }
-  }
-
-  running(): void {
-    // Create or load the CA in the background so the first TLS connection does not wait for it
-    // (and so the onboarding app and --certs errors show early).
-    void this.certStore().catch((e) => this.master.log.error(`Cannot load the certificate authority: ${(e as Error).message}`));
   }
 
   /** A CA still being created finishes before the proxy counts as stopped (its files are complete). */
@@ -143,18 +139,27 @@ export class TlsConfig {
   }
 
   private loadStore(): Promise<CertStore> {
-    const job = CertStore.open(certStoreConfigFromOptions(this.master.options), { onWarning: (m) => this.master.log.warn(m) });
+    const config = certStoreConfigFromOptions(this.master.options);
+    const job = CertStore.open(config, { onWarning: (m) => this.master.log.warn(m) });
     this.storeLoading = job;
-    return job.then((s) => {
-      if (this.storeLoading === job) {
-        this.store = s;
-        this.contexts = new WeakMap();
-      }
-      return s;
-    });
+    return job.then(
+      (s) => {
+        if (this.storeLoading === job) {
+          this.store = s;
+          this.storeLoading = null;
+          this.contexts = new WeakMap();
+        }
+        return s;
+      },
+      (e: unknown) => {
+        // Never leave a rejected load behind for certStore() to hand out again.
+        if (this.storeLoading === job) this.storeLoading = null;
+        throw e;
+      },
+    );
   }
 
-  /** The certificate store (the CA is loaded or created on first use). */
+  /** The certificate store (loaded by `configure`; a master that never ran loads it on first use). */
   certStore(): Promise<CertStore> {
     if (this.store) return Promise.resolve(this.store);
     return this.storeLoading ?? this.loadStore();
