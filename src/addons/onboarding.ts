@@ -1,10 +1,13 @@
 import { promises as fsp } from 'node:fs';
 import type { Loader } from '../addonmanager.js';
-import { loadOrCreateCa, confdirPaths } from '../certs/index.js';
+import { join } from 'node:path';
+import { loadOrCreateCa, confdirPaths, pemCertificates } from '../certs/index.js';
 import { Headers } from '../headers.js';
 import { Response, type HTTPFlow } from '../http.js';
 import type { Master } from '../master.js';
 import { onboardingPage } from './onboardingapp/page.js';
+import { MAGISK_MODULE_FILE, magiskModule } from './onboardingapp/magisk.js';
+import { faviconIco } from './onboardingapp/favicon.js';
 
 /** mitmproxy's APP_HOST. */
 export const APP_HOST = 'mitm.it';
@@ -16,10 +19,15 @@ const CERT_ROUTES: Record<string, [ext: 'pem' | 'cer' | 'p12', contentType: stri
   '/cert/p12': ['p12', 'application/x-pkcs12'],
 };
 
+/** Static files (mitmproxy's page loads its icon, styles and logo from /static/; ours needs the icon only). */
+const STATIC_ROUTES: Record<string, () => [body: Buffer, contentType: string]> = {
+  '/static/images/favicon.ico': () => [faviconIco(), 'image/vnd.microsoft.icon'],
+};
+
 /**
  * The onboarding app (http://mitm.it/): answers requests for `onboarding_host` inside the proxy,
- * without an upstream connection, with a page explaining how to install the CA and the CA
- * certificate downloads. The files are read from confdir on each request (as mitmproxy does), so
+ * without an upstream connection, with a page explaining how to install the CA, the CA
+ * certificate downloads, a Magisk module for rooted Android devices and the page's icon. The files are read from confdir on each request (as mitmproxy does), so
  * they always match the CA the TLS layer uses; when they are missing the CA is created first.
  */
 export class Onboarding {
@@ -51,7 +59,7 @@ export class Onboarding {
   private async respond(method: string, target: string): Promise<Response> {
     const q = target.indexOf('?');
     const path = q < 0 ? target : target.slice(0, q);
-    const known = path === '/' || path in CERT_ROUTES;
+    const known = path === '/' || path === '/cert/magisk' || path in CERT_ROUTES || path in STATIC_ROUTES;
     if (!known) return textResponse(404, 'Not Found', 'The requested URL was not found on this server.');
     if (method !== 'GET' && method !== 'HEAD') {
       const r = textResponse(405, 'Method Not Allowed', 'The method is not allowed for the requested URL.');
@@ -64,6 +72,19 @@ export class Onboarding {
     if (path === '/') {
       body = Buffer.from(onboardingPage(), 'utf8');
       headers.set('Content-Type', 'text/html; charset=utf-8');
+    } else if (path in STATIC_ROUTES) {
+      const [data, contentType] = STATIC_ROUTES[path]!();
+      body = data;
+      headers.set('Content-Type', contentType);
+    } else if (path === '/cert/magisk') {
+      try {
+        body = await this.magiskModuleFile();
+      } catch (e) {
+        this.master.log.error(`onboarding: cannot serve the Magisk module: ${(e as Error).message}`);
+        return textResponse(500, 'Internal Server Error', 'The Magisk module could not be written; the reason is in the proxy event log.');
+      }
+      headers.set('Content-Type', 'application/zip');
+      headers.set('Content-Disposition', `attachment; filename=${MAGISK_MODULE_FILE}`);
     } else {
       const [ext, contentType] = CERT_ROUTES[path]!;
       try {
@@ -81,6 +102,21 @@ export class Onboarding {
     // HEAD: the headers of the GET response (with its Content-Length), no body.
     if (method === 'HEAD') response.rawContent = Buffer.alloc(0);
     return response;
+  }
+
+  /**
+   * confdir's Magisk module for the current CA, written there when missing, as mitmproxy does;
+   * also rewritten when it is for another CA (one created after the module was), where
+   * mitmproxy would keep serving the stale one.
+   */
+  private async magiskModuleFile(): Promise<Buffer> {
+    const der = pemCertificates((await this.readCertFile('pem')).toString('utf8'))[0];
+    if (!der) throw new Error('the CA certificate file holds no certificate');
+    const zip = magiskModule(der);
+    const file = join(confdirPaths(this.master.options.get<string>('confdir')).dir, MAGISK_MODULE_FILE);
+    const existing = await fsp.readFile(file).catch(() => null);
+    if (!existing?.equals(zip)) await fsp.writeFile(file, zip);
+    return zip;
   }
 
   /** The bytes of confdir's mitmproxy-ca-cert.<ext>, creating the CA files first when they are missing. */

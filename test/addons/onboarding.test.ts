@@ -10,8 +10,10 @@ import { HTTPFlow, Request, Response } from '../../src/http.js';
 import { Client, Server } from '../../src/connection.js';
 import { FlowError } from '../../src/flow.js';
 import { Headers } from '../../src/headers.js';
+import { zipFileNames } from '../../src/contentviews/views/zip.js';
 
 const HAS_OPENSSL = spawnSync('openssl', ['version'], { stdio: 'ignore' }).status === 0;
+const HAS_PYTHON = spawnSync('python3', ['--version'], { stdio: 'ignore' }).status === 0;
 
 function flowFor(method: string, url: string, headers?: Record<string, string>): HTTPFlow {
   const req = Request.make(method, url, '', headers ? new Headers(Object.entries(headers)) : undefined);
@@ -61,6 +63,49 @@ describe('onboarding addon', () => {
     assert.match(readFileSync(join(confdir, 'mitmproxy-ca-cert.pem'), 'utf8'), /^-----BEGIN CERTIFICATE-----/);
   });
 
+  it('serves a Magisk module, written to confdir: the CA in DER under its subject_hash_old name, in a zip Python reads', { skip: !HAS_OPENSSL || !HAS_PYTHON }, async () => {
+    const f = await request('GET', 'http://mitm.it/cert/magisk');
+    assert.equal(f.response!.statusCode, 200);
+    assert.equal(f.response!.headers.get('content-type'), 'application/zip');
+    assert.equal(f.response!.headers.get('content-disposition'), 'attachment; filename=mitmproxy-magisk-module.zip');
+    const zip = f.response!.content!;
+    assert.deepEqual(readFileSync(join(confdir, 'mitmproxy-magisk-module.zip')), zip);
+    const hash = spawnSync('openssl', ['x509', '-noout', '-subject_hash_old', '-in', join(confdir, 'mitmproxy-ca-cert.pem')], { encoding: 'utf8' }).stdout.trim();
+    assert.match(hash, /^[0-9a-f]{8}$/);
+    const caEntry = `system/etc/security/cacerts/${hash}.0`;
+    assert.deepEqual(zipFileNames(zip), [
+      caEntry,
+      'module.prop',
+      'config.sh',
+      'META-INF/com/google/android/updater-script',
+      'META-INF/com/google/android/update-binary',
+      'common/file_contexts_image',
+      'common/post-fs-data.sh',
+      'common/service.sh',
+      'common/system.prop',
+    ]);
+    const py = spawnSync(
+      'python3',
+      ['-c', 'import sys, zipfile, io; z = zipfile.ZipFile(io.BytesIO(sys.stdin.buffer.read())); assert z.testzip() is None; sys.stdout.buffer.write(z.read(sys.argv[1]) + b"\\n---\\n" + z.read("module.prop"))', caEntry],
+      { input: zip },
+    );
+    assert.equal(py.status, 0, py.stderr.toString());
+    const [der, prop] = [py.stdout.subarray(0, py.stdout.indexOf('\n---\n')), py.stdout.subarray(py.stdout.indexOf('\n---\n') + 5).toString()];
+    const pemDer = Buffer.from(readFileSync(join(confdir, 'mitmproxy-ca-cert.pem'), 'utf8').replace(/-----[A-Z ]+-----|\s/g, ''), 'base64');
+    assert.deepEqual(der, pemDer, 'the CA certificate in DER');
+    assert.match(prop, /^id=mitmproxycert$/m);
+    assert.deepEqual((await request('GET', 'http://mitm.it/cert/magisk')).response!.content, zip, 'the same CA gives the same module');
+  });
+
+  it('serves the page icon under /static/ and nothing else there', async () => {
+    const f = await request('GET', 'http://mitm.it/static/images/favicon.ico');
+    assert.equal(f.response!.statusCode, 200);
+    assert.equal(f.response!.headers.get('content-type'), 'image/vnd.microsoft.icon');
+    assert.deepEqual(f.response!.content!.subarray(0, 6), Buffer.from([0, 0, 1, 0, 1, 0]), 'an ICO file with one image');
+    assert.match((await request('GET', 'http://mitm.it/')).response!.text!, /<link rel="icon" href="\/static\/images\/favicon\.ico"/);
+    assert.equal((await request('GET', 'http://mitm.it/static/mitmproxy.css')).response!.statusCode, 404);
+  });
+
   it('serves a p12 openssl opens without a password', { skip: !HAS_OPENSSL }, async () => {
     const f = await request('GET', 'http://mitm.it/cert/p12');
     const r = spawnSync('openssl', ['pkcs12', '-info', '-nodes', '-passin', 'pass:'], { input: f.response!.content!, encoding: 'utf8' });
@@ -80,12 +125,14 @@ describe('onboarding addon', () => {
       ['macOS', 'pem'],
       ['iOS', 'pem'],
       ['Android', 'cer'],
+      ['Android', 'magisk'],
       ['Firefox', 'pem'],
       ['Other platforms', 'p12'],
     ] as const) {
-      const section = html.slice(html.indexOf(`<h2>${platform}</h2>`));
-      assert.ok(html.includes(`<h2>${platform}</h2>`), platform);
-      assert.match(section.slice(0, 400), new RegExp(`href="/cert/${ext}"`), platform);
+      const start = html.indexOf(`<h2>${platform}</h2>`);
+      assert.ok(start >= 0, platform);
+      const section = html.slice(start, html.indexOf('</section>', start));
+      assert.match(section, new RegExp(`href="/cert/${ext}"`), platform);
     }
   });
 

@@ -1,7 +1,7 @@
 /**
  * The onboarding page served at http://mitm.it/: one self-contained HTML document (inline CSS, no
- * scripts, no external assets) so it works on a device that trusts nothing yet and has no other
- * network access than the proxy.
+ * scripts, no assets but its icon from the same app) so it works on a device that trusts nothing
+ * yet and has no other network access than the proxy.
  */
 
 export const PAGE_TITLE = "Install mitmproxy's Certificate Authority";
@@ -86,7 +86,9 @@ const PLATFORMS: Platform[] = [
       </ol>
       <p class="note">Since Android 7, apps only trust certificates a user installed when they opt in through their network
         security configuration. Browsers do; most other apps need to be rebuilt with such a configuration, or the
-        certificate must go into the system store of a rooted device.</p>`,
+        certificate must go into the system store of a rooted device.</p>
+      <p>On a rooted device with Magisk, <a href="/cert/magisk">this Magisk module</a> puts the certificate into the system
+        store: install it from the Modules tab of the Magisk app and reboot.</p>`,
   },
   {
     id: 'firefox',
@@ -131,6 +133,7 @@ export function onboardingPage(): string {
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>${PAGE_TITLE}</title>
+<link rel="icon" href="/static/images/favicon.ico" type="image/x-icon">
 <style>
   body { font-family: system-ui, sans-serif; max-width: 46rem; margin: 2rem auto; padding: 0 1rem; line-height: 1.5; color: #222; }
   h1 { font-size: 1.6rem; }
