@@ -7,7 +7,7 @@ import type { ConnectionContext } from './context.js';
 import { tlsVersionName, peerCertificateChainPem } from './tls-info.js';
 import { attachKeylog } from './keylog.js';
 import { handshakeTimeoutMs } from './proxy-options.js';
-import { checkServerIdentity } from './server-identity.js';
+import { ServerIdentityError, checkServerIdentity } from './server-identity.js';
 
 /**
  * TLS towards the upstream server: verified against the system roots with the host name pinned
@@ -76,30 +76,52 @@ export function opensslReason(message: string): string {
   return m ? m[1]!.trim() : message.split('\n')[0]!.trim();
 }
 
-/** mitmproxy's wording for upstream TLS failures. */
-function describeTlsError(err: Error & { code?: string }): string {
-  switch (err.code) {
-    case 'ERR_TLS_CERT_ALTNAME_INVALID':
-      return 'Certificate verify failed: Hostname mismatch';
-    case 'DEPTH_ZERO_SELF_SIGNED_CERT':
-      return 'Certificate verify failed: self-signed certificate';
-    case 'SELF_SIGNED_CERT_IN_CHAIN':
-      return 'Certificate verify failed: self-signed certificate in certificate chain';
-    case 'UNABLE_TO_VERIFY_LEAF_SIGNATURE':
-    case 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY':
-      return 'Certificate verify failed: unable to get local issuer certificate';
-    case 'CERT_HAS_EXPIRED':
-      return 'Certificate verify failed: certificate has expired';
-    case 'CERT_NOT_YET_VALID':
-      return 'Certificate verify failed: certificate is not yet valid';
-    case 'ECONNRESET':
-    case 'EPIPE':
-      return 'The remote server does not speak TLS (connection reset during handshake).';
-    default:
-      if (/wrong version number|packet length too long|unknown protocol|http request/i.test(err.message)) return 'The remote server does not speak TLS.';
-      if (err.code && /CERT|VERIFY|SIGNATURE|ISSUER/.test(err.code)) return `Certificate verify failed: ${err.message}`;
-      return `TLS handshake failed: ${opensslReason(err.message)}`;
+/**
+ * OpenSSL's text for each certificate verification error (X509_verify_cert_error_string), which
+ * mitmproxy reports. Node's own messages differ for some (UNABLE_TO_VERIFY_LEAF_SIGNATURE is
+ * "unable to get local issuer certificate" in mitmproxy) and Node 24 appends hints to others.
+ */
+const VERIFY_ERRORS: Record<string, string> = {
+  UNABLE_TO_GET_ISSUER_CERT: 'unable to get issuer certificate',
+  UNABLE_TO_GET_ISSUER_CERT_LOCALLY: 'unable to get local issuer certificate',
+  UNABLE_TO_VERIFY_LEAF_SIGNATURE: 'unable to get local issuer certificate',
+  DEPTH_ZERO_SELF_SIGNED_CERT: 'self-signed certificate',
+  SELF_SIGNED_CERT_IN_CHAIN: 'self-signed certificate in certificate chain',
+  CERT_HAS_EXPIRED: 'certificate has expired',
+  CERT_NOT_YET_VALID: 'certificate is not yet valid',
+  CERT_SIGNATURE_FAILURE: 'certificate signature failure',
+  CERT_REVOKED: 'certificate revoked',
+  CERT_UNTRUSTED: 'certificate not trusted',
+  CERT_REJECTED: 'certificate rejected',
+  CERT_CHAIN_TOO_LONG: 'certificate chain too long',
+  INVALID_CA: 'invalid CA certificate',
+  PATH_LENGTH_EXCEEDED: 'path length constraint exceeded',
+  INVALID_PURPOSE: 'unsupported certificate purpose',
+  HOSTNAME_MISMATCH: 'hostname mismatch',
+  ERROR_IN_CERT_NOT_BEFORE_FIELD: "format error in certificate's notBefore field",
+  ERROR_IN_CERT_NOT_AFTER_FIELD: "format error in certificate's notAfter field",
+  UNABLE_TO_DECODE_ISSUER_PUBLIC_KEY: 'unable to decode issuer public key',
+  UNABLE_TO_DECRYPT_CERT_SIGNATURE: "unable to decrypt certificate's signature",
+};
+
+/** mitmproxy's wording for upstream TLS failures (its TLS layer's receive_handshake_data). */
+export function describeTlsError(err: Error & { code?: string }): string {
+  // Our host name check (server-identity.ts) stands in for OpenSSL's, so it reports OpenSSL's words.
+  if (err instanceof ServerIdentityError) return `Certificate verify failed: ${err.ip ? 'IP address mismatch' : 'hostname mismatch'}`;
+  const code = err.code ?? '';
+  const verify = VERIFY_ERRORS[code];
+  if (verify) return `Certificate verify failed: ${verify}`;
+  if (code === 'ECONNRESET' || code === 'EPIPE') return 'The remote server does not speak TLS (connection reset during handshake).';
+  const reason = opensslReason(err.message);
+  if (/wrong version number|packet length too long|record layer failure|unknown protocol|http request/i.test(reason)) return 'The remote server does not speak TLS.';
+  if (/alert protocol version|unsupported protocol|no protocols available/i.test(reason)) {
+    return "The remote server and mitmproxy cannot agree on a TLS version to use. You may need to adjust mitmproxy's tls_version_server_min option.";
   }
+  // The server refused our client certificate (or the lack of one): the alert, as mitmproxy says it.
+  if (/alert unknown ca|alert bad certificate/i.test(reason)) return reason;
+  // A verification error code not listed above: Node's text without its hints.
+  if (/^[A-Z_]+$/.test(code) && !code.startsWith('E')) return `Certificate verify failed: ${err.message.split(';')[0]}`;
+  return `TLS handshake failed: ${reason}`;
 }
 
 /**
@@ -181,6 +203,7 @@ export async function startServerTls(ctx: ConnectionContext, server: Server, soc
   } catch (e) {
     const msg = describeTlsError(e as Error & { code?: string });
     server.error = msg;
+    ctx.master.log.warn(`Server TLS handshake failed. ${msg}`, ctx.clientLabel);
     await hooks.trigger('tls_failed_server', data);
     throw new Error(msg);
   }

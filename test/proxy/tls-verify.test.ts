@@ -14,6 +14,7 @@ import type { TlsData } from '../../src/index.js';
 /**
  * Upstream certificate names are checked as mitmproxy has OpenSSL check them: subjectAltNames
  * only (never the CN), wildcards only as a whole leftmost label, IP targets against IP SANs.
+ * Failures are worded and logged as mitmproxy's TLS layer does.
  */
 
 const dir = mkdtempSync(join(tmpdir(), 'mitmproxy-ts-verify-'));
@@ -32,10 +33,10 @@ function leafCert(name: string, ext: string): Buffer {
   return readFileSync(join(dir, `${name}.pem`));
 }
 
-/** An HTTPS server on 127.0.0.1:0 presenting `cert`, answering every request with "ok". */
-async function origin(t: TestContext, cert: Buffer): Promise<number> {
+/** A TLS server on 127.0.0.1:0 presenting `cert` (and only it), answering any HTTP request with "ok". */
+async function origin(t: TestContext, cert: Buffer, opts: tls.TlsOptions = {}): Promise<number> {
   const sockets = new Set<net.Socket>();
-  const server = tls.createServer({ key, cert }, (s) => {
+  const server = tls.createServer({ key, cert, ...opts }, (s) => {
     s.on('error', () => undefined);
     s.once('data', () => s.end('HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok'));
   });
@@ -62,28 +63,47 @@ async function fetchVia(t: TestContext, port: number, host: string) {
   return { ...r, failures, logs: proxy.logs };
 }
 
-const cases: Array<{ what: string; ext: string; host: string; ok: boolean }> = [
-  { what: 'a certificate naming the host only in its CN (no SAN) is refused', ext: 'basicConstraints=CA:FALSE\n', host: 'upstream.test', ok: false },
-  { what: 'a partial wildcard (up*.wild.test) does not match', ext: 'subjectAltName=DNS:up*.wild.test\n', host: 'upstream.wild.test', ok: false },
-  { what: 'a whole-label wildcard (*.wild.test) matches', ext: 'subjectAltName=DNS:*.wild.test\n', host: 'upstream.wild.test', ok: true },
-  { what: 'a wildcard matches one label only', ext: 'subjectAltName=DNS:*.wild.test\n', host: 'a.upstream.wild.test', ok: false },
-  { what: 'a DNS SAN matches, whatever the CN says', ext: 'subjectAltName=DNS:other.test\n', host: 'other.test', ok: true },
-  { what: 'an IP target needs an IP SAN: a DNS name spelling the IP does not count', ext: 'subjectAltName=DNS:127.0.0.1\n', host: '127.0.0.1', ok: false },
-  { what: 'an IP target matches its IP SAN', ext: 'subjectAltName=IP:127.0.0.1\n', host: '127.0.0.1', ok: true },
+const cases: Array<{ what: string; ext: string; host: string; error: string | null }> = [
+  { what: 'a certificate naming the host only in its CN (no SAN) is refused', ext: 'basicConstraints=CA:FALSE\n', host: 'upstream.test', error: 'hostname mismatch' },
+  { what: 'a partial wildcard (up*.wild.test) does not match', ext: 'subjectAltName=DNS:up*.wild.test\n', host: 'upstream.wild.test', error: 'hostname mismatch' },
+  { what: 'a whole-label wildcard (*.wild.test) matches', ext: 'subjectAltName=DNS:*.wild.test\n', host: 'upstream.wild.test', error: null },
+  { what: 'a wildcard matches one label only', ext: 'subjectAltName=DNS:*.wild.test\n', host: 'a.upstream.wild.test', error: 'hostname mismatch' },
+  { what: 'a DNS SAN matches, whatever the CN says', ext: 'subjectAltName=DNS:other.test\n', host: 'other.test', error: null },
+  { what: 'an IP target needs an IP SAN: a DNS name spelling the IP does not count', ext: 'subjectAltName=DNS:127.0.0.1\n', host: '127.0.0.1', error: 'IP address mismatch' },
+  { what: 'an IP target matches its IP SAN', ext: 'subjectAltName=IP:127.0.0.1\n', host: '127.0.0.1', error: null },
 ];
 
 for (const c of cases) {
   test(`upstream host name check: ${c.what}`, async (t) => {
     const port = await origin(t, leafCert(c.what.replace(/\W+/g, '-'), c.ext));
     const r = await fetchVia(t, port, c.host);
-    if (c.ok) {
+    if (c.error === null) {
       assert.equal(r.status, 200, `${r.stdout} ${r.stderr}`);
       assert.equal(r.stdout, 'ok');
       assert.deepEqual(r.failures, []);
     } else {
+      // OpenSSL's words, as mitmproxy reports them, in the hook, the log and the 502 page.
+      const message = `Certificate verify failed: ${c.error}`;
       assert.equal(r.status, 502, `${r.stdout} ${r.stderr}`);
-      assert.equal(r.failures.length, 1, 'tls_failed_server fired');
-      assert.match(r.failures[0]!, /mismatch/);
+      assert.deepEqual(r.failures, [message], 'tls_failed_server fired');
+      assert.ok(r.logs.some((e) => e.level === 'warn' && e.message === `Server TLS handshake failed. ${message}`), JSON.stringify(r.logs.map((e) => e.message)));
+      assert.ok(r.stdout.includes(message), r.stdout);
     }
   });
 }
+
+test('upstream TLS errors in mitmproxy\'s words: an unknown issuer, and no TLS version both sides accept', async (t) => {
+  const port = await origin(t, leafCert('plain', 'subjectAltName=DNS:upstream.test\n'));
+  const untrusted = await testProxy(t);
+  const r = await curl(['--cacert', await proxyCaFile(), '-x', untrusted.url, '--connect-to', `upstream.test:443:127.0.0.1:${port}`, 'https://upstream.test/']);
+  assert.equal(r.status, 502);
+  assert.ok(r.stdout.includes('Certificate verify failed: unable to get local issuer certificate'), r.stdout);
+
+  const tls12 = await origin(t, leafCert('tls12', 'subjectAltName=DNS:upstream.test\n'), { maxVersion: 'TLSv1.2' });
+  const proxy = await testProxy(t, { options: { ssl_verify_upstream_trusted_ca: caFile, tls_version_server_min: 'TLS1_3' } });
+  const v = await curl(['--cacert', await proxyCaFile(), '-x', proxy.url, '--connect-to', `upstream.test:443:127.0.0.1:${tls12}`, 'https://upstream.test/']);
+  const message = "The remote server and mitmproxy cannot agree on a TLS version to use. You may need to adjust mitmproxy's tls_version_server_min option.";
+  assert.equal(v.status, 502);
+  assert.ok(v.stdout.includes(message.replace("'", '&#x27;')), v.stdout);
+  assert.ok(proxy.logs.some((e) => e.level === 'warn' && e.message === `Server TLS handshake failed. ${message}`), JSON.stringify(proxy.logs.map((e) => e.message)));
+});
