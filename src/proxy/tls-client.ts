@@ -70,6 +70,9 @@ export async function interceptClientTls(ctx: ConnectionContext, opts: { forceAl
   const hooks = ctx.master.addons;
   const log = ctx.master.log;
   const client = ctx.client;
+  // As mitmproxy, whose TLS layer marks its connection when it is created: the tls_* hooks,
+  // including tls_start_client and tls_failed_client, already see a TLS client.
+  client.tls = true;
   const hello = await readClientHello(ctx);
   if (typeof hello === 'string') {
     if (hello !== 'connection closed early') log.warn(`Client TLS handshake failed. ${hello}`, ctx.clientLabel);
@@ -150,7 +153,6 @@ export async function interceptClientTls(ctx: ConnectionContext, opts: { forceAl
     socket.destroy();
     return { kind: 'failed' };
   }
-  client.tls = true;
   client.timestampTlsSetup = now();
   client.tlsVersion = tlsVersionName(socket.getProtocol());
   client.cipher = socket.getCipher()?.name ?? null;

@@ -432,6 +432,23 @@ test('client_certs: the proxy presents a client certificate to servers that ask 
   assert.deepEqual(seen, ['proxy-client']);
 });
 
+test('the client connection counts as TLS in tls_clienthello, tls_start_client and tls_failed_client already', async (t) => {
+  const port = await httpsUpstream(t);
+  const seen: string[] = [];
+  const spy = {
+    name: 'spy',
+    tls_clienthello: (d: ClientHelloData) => void seen.push(`tls_clienthello ${d.context.client.tls}`),
+    tls_start_client: (d: TlsData) => void seen.push(`tls_start_client ${d.conn.tls}`),
+    tls_failed_client: (d: TlsData) => void seen.push(`tls_failed_client ${d.conn.tls}`),
+  };
+  const proxy = await testProxy(t, { addons: [spy], options: { ssl_insecure: true } });
+  // curl trusting only the upstream's CA refuses our certificate.
+  const r = await curl(['--cacert', pki.caFile, '-x', proxy.url, `https://localhost:${port}/`]);
+  assert.notEqual(r.code, 0);
+  for (let i = 0; i < 100 && seen.length < 3; i++) await sleep(20);
+  assert.deepEqual(seen, ['tls_clienthello true', 'tls_start_client true', 'tls_failed_client true']);
+});
+
 test('allow_hosts intercepts only matching hosts; tcp_hosts relays matching TLS connections as raw TCP after interception', async (t) => {
   const port = await httpsUpstream(t);
   const allow = await testProxy(t, { options: { allow_hosts: ['^allowed\\.example:'] } });
