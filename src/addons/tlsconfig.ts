@@ -239,10 +239,11 @@ export class TlsConfig {
       } catch {
         file = null;
       }
-      if (file) {
+      const pem = file ? readPemFile(file) : null;
+      if (pem !== null) {
         // The file holds the client certificate and its key, as for mitmproxy.
-        s.cert = readPemFile(file);
-        s.key = readPemFile(file);
+        s.cert = pem;
+        s.key = pem;
       }
     }
   }
@@ -258,13 +259,22 @@ export class TlsConfig {
   }
 }
 
-/** Client certificate files are small and read on the connect path: read each once. */
-const pemFileCache = new Map<string, string>();
-function readPemFile(path: string): string {
-  let text = pemFileCache.get(path);
-  if (text === undefined) {
-    text = readFileSync(path, 'utf8');
-    pemFileCache.set(path, text);
+/**
+ * Client certificate files are read on the connect path: each is kept, and read again once its
+ * modification time or size changes, so a replaced certificate is used from the next connection
+ * on (mitmproxy reads the file every time). Null when it cannot be read.
+ */
+const pemFileCache = new Map<string, { mtimeMs: number; size: number; text: string }>();
+function readPemFile(path: string): string | null {
+  try {
+    const st = statSync(path);
+    const cached = pemFileCache.get(path);
+    if (cached && cached.mtimeMs === st.mtimeMs && cached.size === st.size) return cached.text;
+    const text = readFileSync(path, 'utf8');
+    pemFileCache.set(path, { mtimeMs: st.mtimeMs, size: st.size, text });
+    return text;
+  } catch {
+    pemFileCache.delete(path);
+    return null;
   }
-  return text;
 }

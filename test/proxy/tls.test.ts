@@ -6,7 +6,7 @@ import tls from 'node:tls';
 import type { Duplex } from 'node:stream';
 import { X509Certificate } from 'node:crypto';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync, utimesSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
@@ -418,6 +418,8 @@ test('client_certs: the proxy presents a client certificate to servers that ask 
   const seen: string[] = [];
   const server = https.createServer({ key: pki.key, cert: pki.cert, ca: pki.caPem, requestCert: true, rejectUnauthorized: true }, (req, res) => {
     seen.push((req.socket as tls.TLSSocket).getPeerCertificate().subject.CN as string);
+    // No keep-alive: each request below needs a new upstream handshake.
+    res.setHeader('Connection', 'close');
     res.end('mutual');
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
@@ -430,6 +432,16 @@ test('client_certs: the proxy presents a client certificate to servers that ask 
   const r2 = await curl(['--cacert', caFile(), '-x', withCert.url, `https://localhost:${port}/`]);
   assert.equal(r2.status, 200, r2.stdout);
   assert.deepEqual(seen, ['proxy-client']);
+
+  // A replaced certificate file is used from the next connection on.
+  q(['req', '-newkey', 'rsa:2048', '-nodes', '-keyout', join(dir, 'client2.key'), '-out', join(dir, 'client2.csr'), '-subj', '/CN=proxy-client-renewed']);
+  q(['x509', '-req', '-in', join(dir, 'client2.csr'), '-CA', join(dir, 'upca.pem'), '-CAkey', join(dir, 'upca.key'), '-CAcreateserial', '-out', join(dir, 'client2.crt'), '-days', '2']);
+  writeFileSync(join(dir, 'client-bundle.pem'), readFileSync(join(dir, 'client2.crt'), 'utf8') + readFileSync(join(dir, 'client2.key'), 'utf8'));
+  const later = new Date(Date.now() + 10_000);
+  utimesSync(join(dir, 'client-bundle.pem'), later, later);
+  const r3 = await curl(['--cacert', caFile(), '-x', withCert.url, `https://localhost:${port}/again`]);
+  assert.equal(r3.status, 200, r3.stdout);
+  assert.deepEqual(seen, ['proxy-client', 'proxy-client-renewed']);
 });
 
 test('the client connection counts as TLS in tls_clienthello, tls_start_client and tls_failed_client already', async (t) => {
