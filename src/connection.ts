@@ -1,3 +1,5 @@
+import { isIPv6 } from 'node:net';
+import { unmappedAddress } from './proxy/socket-address.js';
 import { uuid4 } from './util/uuid.js';
 
 /** A socket address: `[host, port]`, or `[host, port, flowinfo, scopeId]` for some IPv6 sockets. */
@@ -203,9 +205,12 @@ export class Server extends Connection {
   }
 }
 
-/** "host:port", with IPv6 hosts in brackets. */
+/** "host:port" as mitmproxy shows addresses: IPv6 hosts in brackets, IPv4-mapped ones as IPv4, "*:port" for every interface. */
 export function formatAddress(addr: Address | readonly [string, number] | null | undefined): string {
-  if (!addr) return '';
-  const [host, port] = addr;
-  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+  if (!addr) return '<no address>';
+  const [rawHost, port] = addr;
+  const host = unmappedAddress(rawHost);
+  // A listener on every interface, as mitmproxy shows it.
+  if (host === '0.0.0.0' || (isIPv6(host) && /^[0:]+$/.test(host))) return `*:${port}`;
+  return isIPv6(host) ? `[${host}]:${port}` : `${host}:${port}`;
 }

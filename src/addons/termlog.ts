@@ -17,7 +17,7 @@ export function formatLogLine(e: LogEntry, color: boolean): string {
   const c = color ? COLORS[e.level] : undefined;
   const msg = c ? `${c}${e.message}\x1b[0m` : e.message;
   // A replayed flow's connection has no client address; mitmproxy writes "[replay] message".
-  if (e.client?.startsWith('[')) return `${time} ${e.client} ${msg}`;
+  if (e.client === '[replay]') return `${time} ${e.client} ${msg}`;
   const client = e.client ? (color ? `\x1b[2;33m[${e.client}]\x1b[0m` : `[${e.client}]`) : '';
   return `${time}${client} ${msg}`;
 }

@@ -3,6 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { PassThrough } from 'node:stream';
 import { TermLog, formatLogLine } from '../../src/addons/termlog.js';
+import { formatAddress } from '../../src/connection.js';
 import { runningMaster } from '../helpers/master.js';
 
 test('log lines: [time][client] message; a replay connection writes "[replay] message"', () => {
@@ -10,6 +11,18 @@ test('log lines: [time][client] message; a replay connection writes "[replay] me
   assert.equal(formatLogLine({ id: 1, level: 'info', message: 'client connect', timestamp: at, client: '127.0.0.1:5555' }, false), '[03:04:05.678][127.0.0.1:5555] client connect');
   assert.equal(formatLogLine({ id: 2, level: 'info', message: 'HTTP(S) proxy listening at *:8080.', timestamp: at }, false), '[03:04:05.678] HTTP(S) proxy listening at *:8080.');
   assert.equal(formatLogLine({ id: 3, level: 'info', message: 'server connect 127.0.0.1:80', timestamp: at, client: '[replay]' }, false), '[03:04:05.678] [replay] server connect 127.0.0.1:80');
+  // An IPv6 client is a client like any other, brackets and all.
+  assert.equal(formatLogLine({ id: 4, level: 'info', message: 'client connect', timestamp: at, client: '[::1]:5555' }, false), '[03:04:05.678][[::1]:5555] client connect');
+});
+
+test('addresses as mitmproxy shows them: IPv6 in brackets, IPv4-mapped as IPv4, every interface as *, none as <no address>', () => {
+  assert.equal(formatAddress(['127.0.0.1', 80]), '127.0.0.1:80');
+  assert.equal(formatAddress(['::1', 80]), '[::1]:80');
+  assert.equal(formatAddress(['::ffff:10.0.0.1', 80]), '10.0.0.1:80');
+  assert.equal(formatAddress(['::', 8080]), '*:8080');
+  assert.equal(formatAddress(['0.0.0.0', 8080]), '*:8080');
+  assert.equal(formatAddress(['example.com', 443]), 'example.com:443');
+  assert.equal(formatAddress(null), '<no address>');
 });
 
 test("termlog_verbosity offers mitmproxy's levels in mitmproxy's order", async (t) => {
