@@ -1,5 +1,6 @@
 import http from 'node:http';
 import net from 'node:net';
+import tls from 'node:tls';
 import type { TestContext } from 'node:test';
 
 export interface TestServer {
@@ -97,4 +98,24 @@ export async function closedPort(): Promise<number> {
   const port = (s.address() as net.AddressInfo).port;
   await new Promise<void>((r) => s.close(() => r()));
   return port;
+}
+
+/**
+ * A TLS server on 127.0.0.1:0 with `options` (key, cert, ALPN...) that answers any HTTP request
+ * with `body` and closes; its open sockets are destroyed at teardown. Resolves with the port.
+ */
+export async function tlsOrigin(t: TestContext, options: tls.TlsOptions, body: string): Promise<number> {
+  const sockets = new Set<net.Socket>();
+  const server = tls.createServer(options, (s) => {
+    s.on('error', () => undefined);
+    s.once('data', () => s.end(`HTTP/1.1 200 OK\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`));
+  });
+  server.on('tlsClientError', () => undefined);
+  server.on('connection', (s: net.Socket) => {
+    sockets.add(s);
+    s.on('close', () => sockets.delete(s));
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  t.after(() => new Promise<void>((r) => (sockets.forEach((s) => s.destroy()), server.close(() => r()))));
+  return (server.address() as net.AddressInfo).port;
 }

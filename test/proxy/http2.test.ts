@@ -84,6 +84,21 @@ function get(session: http2.ClientHttp2Session, path: string, extra: http2.Outgo
   });
 }
 
+/** A POST with `body` and request trailers; resolves with the response body and trailers. */
+function postWithTrailers(session: http2.ClientHttp2Session, path: string, body: string, trailers: http2.OutgoingHttpHeaders) {
+  return new Promise<{ trailers: http2.IncomingHttpHeaders; body: string }>((resolve, reject) => {
+    const req = session.request({ ':path': path, ':method': 'POST' }, { waitForTrailers: true });
+    req.on('wantTrailers', () => req.sendTrailers(trailers));
+    let data = '';
+    let received: http2.IncomingHttpHeaders = {};
+    req.on('trailers', (tr) => (received = tr));
+    req.on('data', (d) => (data += d));
+    req.on('end', () => resolve({ trailers: received, body: data }));
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
 test('curl --http2 through the proxy to an h2 server: HTTP/2 on both sides, recorded as HTTP/2.0', async (t) => {
   const up = await h2Upstream(t);
   const rec = flowRecorder();
@@ -193,17 +208,7 @@ test('request and response trailers pass through HTTP/2', async (t) => {
   const proxy = await testProxy(t, { addons: [rec.addon], options: { ssl_insecure: true } });
   const session = await h2Through(proxy.port, `127.0.0.1:${up.port}`);
   t.after(() => session.close());
-  const result = await new Promise<{ trailers: http2.IncomingHttpHeaders; body: string }>((resolve, reject) => {
-    const req = session.request({ ':path': '/trailers', ':method': 'POST' }, { waitForTrailers: true });
-    req.on('wantTrailers', () => req.sendTrailers({ 'x-req-trailer': 'sent' }));
-    let body = '';
-    let trailers: http2.IncomingHttpHeaders = {};
-    req.on('trailers', (tr) => (trailers = tr));
-    req.on('data', (d) => (body += d));
-    req.on('end', () => resolve({ trailers, body }));
-    req.on('error', reject);
-    req.end('payload');
-  });
+  const result = await postWithTrailers(session, '/trailers', 'payload', { 'x-req-trailer': 'sent' });
   assert.equal(result.body, 'body');
   assert.equal(result.trailers['x-checksum'], 'abc');
   assert.equal(result.trailers['x-client-trailer'], 'sent');
@@ -321,17 +326,7 @@ test('trailers of streamed bodies are forwarded both ways', async (t) => {
   const proxy = await testProxy(t, { addons: [rec.addon], options: { ssl_insecure: true, stream_large_bodies: '1' } });
   const session = await h2Through(proxy.port, `127.0.0.1:${up.port}`);
   t.after(() => session.close());
-  const result = await new Promise<{ trailers: http2.IncomingHttpHeaders; body: string }>((resolve, reject) => {
-    const req = session.request({ ':path': '/stream-trailers', ':method': 'POST' }, { waitForTrailers: true });
-    req.on('wantTrailers', () => req.sendTrailers({ 'x-req-trailer': 'sent' }));
-    let body = '';
-    let trailers: http2.IncomingHttpHeaders = {};
-    req.on('trailers', (tr) => (trailers = tr));
-    req.on('data', (d) => (body += d));
-    req.on('end', () => resolve({ trailers, body }));
-    req.on('error', reject);
-    req.end('a request body longer than one byte');
-  });
+  const result = await postWithTrailers(session, '/stream-trailers', 'a request body longer than one byte', { 'x-req-trailer': 'sent' });
   assert.equal(result.body, 'streamed body');
   assert.equal(result.trailers['x-resp-trailer'], 'got sent', 'the request trailer reached the server and its answer came back');
   assert.equal(rec.flows[0]!.response!.stream !== false, true, 'the response was streamed');

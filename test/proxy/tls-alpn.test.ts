@@ -4,7 +4,7 @@ import net from 'node:net';
 import tls from 'node:tls';
 import { testProxy, testConfdir } from '../helpers/proxy.js';
 import { curl } from '../helpers/clients.js';
-import { httpServer } from '../helpers/servers.js';
+import { httpServer, tlsOrigin } from '../helpers/servers.js';
 import { connectTunnel, proxyCa } from '../helpers/tunnel.js';
 import { httpsOrigin, proxyCaFile } from './modes-helpers.js';
 import { CertStore } from '../../src/certs/index.js';
@@ -19,18 +19,7 @@ import { CertStore } from '../../src/certs/index.js';
 async function noAlpnOrigin(t: TestContext): Promise<number> {
   const store = await CertStore.open({ confdir: testConfdir() });
   const leaf = await store.getCert({ commonName: 'localhost', sans: ['localhost', '127.0.0.1'] });
-  const sockets = new Set<net.Socket>();
-  const server = tls.createServer({ key: leaf.keyPem, cert: leaf.certPem }, (s) => {
-    s.on('error', () => undefined);
-    s.once('data', () => s.end('HTTP/1.1 200 OK\r\nContent-Length: 7\r\nConnection: close\r\n\r\nno alpn'));
-  });
-  server.on('connection', (s: net.Socket) => {
-    sockets.add(s);
-    s.on('close', () => sockets.delete(s));
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
-  t.after(() => new Promise<void>((r) => (sockets.forEach((s) => s.destroy()), server.close(() => r()))));
-  return (server.address() as net.AddressInfo).port;
+  return tlsOrigin(t, { key: leaf.keyPem, cert: leaf.certPem }, 'no alpn');
 }
 
 /** TLS over `raw`, resolving with the socket or the handshake error's message. */

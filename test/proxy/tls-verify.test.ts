@@ -2,12 +2,12 @@ import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
-import tls from 'node:tls';
+import type tls from 'node:tls';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { testProxy } from '../helpers/proxy.js';
 import { curl } from '../helpers/clients.js';
+import { tlsOrigin } from '../helpers/servers.js';
 import { proxyCaFile } from './modes-helpers.js';
 import type { TlsData } from '../../src/index.js';
 
@@ -34,23 +34,10 @@ function leafCert(name: string, ext: string): Buffer {
 }
 
 /** A TLS server on 127.0.0.1:0 presenting `cert` (and only it), answering any HTTP request with "ok". */
-async function origin(t: TestContext, cert: Buffer, opts: tls.TlsOptions = {}): Promise<number> {
-  const sockets = new Set<net.Socket>();
-  const server = tls.createServer({ key, cert, ...opts }, (s) => {
-    s.on('error', () => undefined);
-    s.once('data', () => s.end('HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok'));
-  });
-  server.on('tlsClientError', () => undefined);
-  server.on('connection', (s: net.Socket) => {
-    sockets.add(s);
-    s.on('close', () => sockets.delete(s));
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
-  t.after(() => new Promise<void>((r) => (sockets.forEach((s) => s.destroy()), server.close(() => r()))));
-  return (server.address() as net.AddressInfo).port;
+function origin(t: TestContext, cert: Buffer, opts: tls.TlsOptions = {}): Promise<number> {
+  return tlsOrigin(t, { key, cert, ...opts }, 'ok');
 }
 
-/** Request https://<host>/ through a verifying proxy, the TCP connection going to 127.0.0.1:port. */
 async function fetchVia(t: TestContext, port: number, host: string) {
   const failures: string[] = [];
   const proxy = await testProxy(t, {
