@@ -109,7 +109,9 @@ export class Dumper {
   private echoMessage(message: Message | TCPMessage | WebSocketMessage, flow: AnyFlow): void {
     const detail = this.detail;
     const cutoff = detail === 3 ? this.master.options.get<number>('content_view_lines_cutoff') : 0;
-    const pretty = prettifyMessage(message, flow, this.master.options.get<string>('dumper_default_contentview'), { linesCutoff: cutoff });
+    const opts = this.master.options;
+    const protobufDefinitions = opts.has('protobuf_definitions') ? opts.get<string | null>('protobuf_definitions') : null;
+    const pretty = prettifyMessage(message, flow, opts.get<string>('dumper_default_contentview'), { linesCutoff: cutoff, protobufDefinitions });
     if (pretty.text) {
       this.echo('');
       this.echo(pretty.text, 4);

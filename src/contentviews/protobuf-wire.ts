@@ -12,7 +12,7 @@ export class ProtobufError extends Error {
   override name = 'ProtobufError';
 }
 
-type WireValue =
+export type WireValue =
   | { wire: 0; v: bigint }
   | { wire: 1; v: bigint }
   | { wire: 5; v: number }
@@ -96,9 +96,13 @@ function isPrintableAsciiText(b: Buffer): boolean {
 
 /** Guess a schema from one message's wire data. Throws when the data is not a message. */
 export function guessSchema(buf: Buffer, depth = 0): Schema {
+  return guessSchemaOfFields(parseWire(buf), depth);
+}
+
+function guessSchemaOfFields(fields: Array<[number, WireValue]>, depth: number): Schema {
   if (depth > MAX_DEPTH) throw new ProtobufError('message nesting too deep');
   const groups = new Map<number, WireValue[]>();
-  for (const [f, v] of parseWire(buf)) {
+  for (const [f, v] of fields) {
     let g = groups.get(f);
     if (!g) groups.set(f, (g = []));
     g.push(v);
@@ -135,7 +139,7 @@ function guessLengthDelimited(values: Buffer[], depth: number): { kind: FieldKin
 type Decoded = number | bigint | string | Buffer | DecodedMessage | WireValue;
 type DecodedMessage = Map<number, Array<{ kind: FieldKind; value: Decoded }>>;
 
-function decodePackedVarints(b: Buffer): bigint[] {
+export function decodePackedVarints(b: Buffer): bigint[] {
   const out: bigint[] = [];
   let pos = 0;
   while (pos < b.length) {
@@ -150,9 +154,13 @@ const utf8Fatal = new TextDecoder('utf-8', { fatal: true });
 
 /** Decode a message with a known schema; fields the schema lacks are left out. */
 function decodeWithSchema(buf: Buffer, schema: Schema, depth: number): DecodedMessage {
+  return decodeFieldsWithSchema(parseWire(buf), schema, depth);
+}
+
+function decodeFieldsWithSchema(fields: Array<[number, WireValue]>, schema: Schema, depth: number): DecodedMessage {
   if (depth > MAX_DEPTH) throw new ProtobufError('message nesting too deep');
   const collected = new Map<number, WireValue[]>();
-  for (const [f, v] of parseWire(buf)) {
+  for (const [f, v] of fields) {
     const s = schema.get(f);
     if (!s) continue;
     let g = collected.get(f);
@@ -273,4 +281,13 @@ function toYaml(msg: DecodedMessage, schema: Schema): YamlMap {
 export function decodeProtobufToYaml(buf: Buffer): YamlMap {
   const schema = guessSchema(buf);
   return toYaml(decodeWithSchema(buf, schema, 0), schema);
+}
+
+/**
+ * The fields a .proto definition does not declare, shown as without a definition (numbered keys,
+ * guessed types): mitmproxy merges them into the matched message this way.
+ */
+export function unknownFieldsToYaml(fields: Array<[number, WireValue]>): YamlMap {
+  const schema = guessSchemaOfFields(fields, 0);
+  return toYaml(decodeFieldsWithSchema(fields, schema, 0), schema);
 }

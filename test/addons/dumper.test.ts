@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { PassThrough } from 'node:stream';
+import { fileURLToPath } from 'node:url';
 import { DumpMaster } from '../../src/tools/dump.js';
 import { curl } from '../helpers/clients.js';
 import { httpServer, rawServer } from '../helpers/servers.js';
@@ -145,4 +146,17 @@ test('flow_detail 1 cuts long URLs to the terminal width, which COLUMNS sets as 
   const cut = /GET (\S+)$/.exec(requests[1]!)![1]!;
   assert.equal(cut.length, 75 + 1, 'COLUMNS 100 leaves 75 characters and the ellipsis');
   assert.ok(cut.endsWith('…'));
+});
+
+test('level 3 names protobuf fields with protobuf_definitions (gRPC response type chosen by the request path)', async (t) => {
+  // shop.v1.PlaceReply {ok: true, priority: HIGH} in one uncompressed gRPC frame.
+  const frame = Buffer.from([0, 0, 0, 0, 4, 0x08, 0x01, 0x18, 0x01]);
+  const up = await httpServer(t, (_q, r) => {
+    r.setHeader('Content-Type', 'application/grpc');
+    r.end(frame);
+  });
+  const shop = fileURLToPath(new URL('../fixtures/contentviews/proto/shop.proto', import.meta.url));
+  const d = await dump(t, { flow_detail: 3, protobuf_definitions: shop });
+  await curl(['-x', `http://127.0.0.1:${d.port}`, `${up.url}/shop.v1.Orders/Place`]);
+  assert.match(d.output(), /\n    ok: true\n    priority: HIGH\n/);
 });

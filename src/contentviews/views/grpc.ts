@@ -1,5 +1,5 @@
 import { gunzipSync, inflateRawSync } from 'node:zlib';
-import { renderProtobufMessage } from './protobuf.js';
+import { renderProtobufMessage, renderWithDefinitions } from './protobuf.js';
 import type { ContentView } from '../types.js';
 
 const CONTENT_TYPES = new Set(['application/grpc', 'application/grpc+proto', 'application/prpc']);
@@ -31,7 +31,12 @@ export const grpc: ContentView = {
   syntaxHighlight: 'yaml',
   render(data, metadata) {
     const encoding = metadata.httpMessage?.headers.get('grpc-encoding') ?? '';
-    return splitGrpcFrames(data, encoding).map(renderProtobufMessage).join('\n---\n\n');
+    // One type for all frames of the body: if any frame does not fit it, none uses it.
+    return renderWithDefinitions(metadata, (type) =>
+      splitGrpcFrames(data, encoding)
+        .map((m) => renderProtobufMessage(m, type))
+        .join('\n---\n\n'),
+    );
   },
   renderPriority(_data, metadata) {
     return metadata.contentType !== undefined && CONTENT_TYPES.has(metadata.contentType) ? 1 : 0;
