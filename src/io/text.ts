@@ -136,12 +136,12 @@ export function inferContentEncoding(contentType: string, content: Uint8Array = 
   const latin = (): string => Buffer.from(content.buffer, content.byteOffset, content.byteLength).toString('latin1');
   if (!enc && contentType.includes('json')) enc = 'utf8';
   if (!enc && contentType.includes('html')) {
-    const m = /<meta[^>]+charset=['"]?([^'">]+)/i.exec(latin());
-    enc = m ? asciiIgnore(m[1]!) : 'utf8';
+    const declared = declaredInTag(latin(), '<meta', '>', 'charset=', /^['"]?([^'">]+)/);
+    enc = declared !== null ? asciiIgnore(declared) : 'utf8';
   }
   if (!enc && contentType.includes('xml')) {
-    const m = /<\?xml[^?>]+encoding=['"]([^'"?>]+)/i.exec(latin());
-    enc = m ? asciiIgnore(m[1]!) : 'utf8';
+    const declared = declaredInTag(latin(), '<?xml', '?>', 'encoding=', /^['"]([^'"?>]+)/);
+    enc = declared !== null ? asciiIgnore(declared) : 'utf8';
   }
   if (!enc && (contentType.includes('javascript') || contentType.includes('ecmascript'))) enc = 'utf8';
   if (!enc && contentType.includes('text/css')) {
@@ -151,6 +151,37 @@ export function inferContentEncoding(contentType: string, content: Uint8Array = 
   if (!enc) enc = 'latin-1';
   if (enc.toLowerCase() === 'gb2312' || enc.toLowerCase() === 'gbk') enc = 'gb18030';
   return enc;
+}
+
+/**
+ * A declaration inside a tag, as mitmproxy's `<meta[^>]+charset=['"]?([^'">]+)` finds it (the
+ * first tag that has one; in it the last `name`, as the greedy `[^>]+` does), in linear time. The
+ * regex itself rescans the rest of the text for every opener when no tag closes, and a body of
+ * many `<meta ` took seconds. `stops` are the characters a tag cannot contain; `value` is matched
+ * right after `name`, its first group being the declared value.
+ */
+function declaredInTag(text: string, opener: string, stops: string, name: string, value: RegExp): string | null {
+  const lower = text.toLowerCase();
+  // The next position of each stop character, found by scans that only ever move forward.
+  const next = [...stops].map(() => -2);
+  for (let from = 0; ; ) {
+    const start = lower.indexOf(opener, from);
+    if (start < 0) return null;
+    let end = text.length;
+    [...stops].forEach((c, k) => {
+      if (next[k] !== -1 && next[k]! < start + opener.length) next[k] = text.indexOf(c, start + opener.length);
+      if (next[k] !== -1 && next[k]! < end) end = next[k]!;
+    });
+    // Every opener before `end` has a tail of this region: the first one covers them all.
+    const region = lower.slice(start + opener.length + 1, end);
+    const offset = start + opener.length + 1;
+    for (let at = region.lastIndexOf(name); at >= 0; at = at > 0 ? region.lastIndexOf(name, at - 1) : -1) {
+      const m = value.exec(text.slice(offset + at + name.length, end));
+      if (m) return m[1]!;
+    }
+    if (end === text.length) return null;
+    from = end + 1;
+  }
 }
 
 function asciiIgnore(s: string): string {
