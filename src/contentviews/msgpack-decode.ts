@@ -12,18 +12,39 @@ class MsgpackError extends Error {
 
 const MAX_DEPTH = 512;
 
-/** An identity for a key, equal exactly when serde_yaml's Value equality says the keys are equal. */
-function keyId(k: YamlNode): string {
-  if (Array.isArray(k)) return `[${k.map(keyId).join(',')}]`;
-  // Mappings compare without regard to order (serde_yaml's Mapping is an IndexMap).
-  if (k instanceof YamlMap) return `{${k.entries.map(([a, b]) => `${keyId(a)}:${keyId(b)}`).sort().join(',')}}`;
-  if (k instanceof YamlFloat) return `float:${k.value}`;
-  if (typeof k === 'string') return JSON.stringify(k);
-  return `${typeof k}:${String(k)}`;
+/**
+ * Identities for keys, equal exactly when serde_yaml's Value equality says the keys are equal.
+ * A collection's identity is made of its members' identities, each computed once and interned as
+ * a short "#n": spelled out in full, a key nested 500 maps deep was rebuilt at every level, and
+ * 100 kB of such a body took seconds.
+ */
+class KeyIds {
+  private readonly known = new WeakMap<object, string>();
+  private readonly interned = new Map<string, string>();
+
+  of(k: YamlNode): string {
+    if (Array.isArray(k) || k instanceof YamlMap) {
+      let id = this.known.get(k);
+      if (id === undefined) {
+        const spelled = Array.isArray(k)
+          ? `[${k.map((x) => this.of(x)).join(',')}]`
+          : // Mappings compare without regard to order (serde_yaml's Mapping is an IndexMap).
+            `{${k.entries.map(([a, b]) => `${this.of(a)}:${this.of(b)}`).sort().join(',')}}`;
+        id = this.interned.get(spelled);
+        if (id === undefined) this.interned.set(spelled, (id = `#${this.interned.size}`));
+        this.known.set(k, id);
+      }
+      return id;
+    }
+    if (k instanceof YamlFloat) return `float:${k.value}`;
+    if (typeof k === 'string') return JSON.stringify(k);
+    return `${typeof k}:${String(k)}`;
+  }
 }
 
 export function decodeMsgpackToYaml(data: Buffer): YamlNode {
   let pos = 0;
+  const keyIds = new KeyIds();
   const need = (n: number): void => {
     if (pos + n > data.length) throw new MsgpackError('Failed to deserialize MsgPack: unexpected end of data');
   };
@@ -55,7 +76,7 @@ export function decodeMsgpackToYaml(data: Buffer): YamlNode {
       const k = value(depth + 1);
       const v = value(depth + 1);
       // A repeated key keeps its first position and takes the last value.
-      const id = keyId(k);
+      const id = keyIds.of(k);
       const at = index.get(id);
       if (at === undefined) {
         index.set(id, m.entries.length);

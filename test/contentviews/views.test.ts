@@ -6,6 +6,7 @@ import { beautifyCss } from '../../src/contentviews/views/css.js';
 import { beautifyJavaScript } from '../../src/contentviews/views/javascript.js';
 import { Request, Response } from '../../src/http.js';
 import { fixture, fixtureJson } from './helpers.js';
+import { decodeMsgpackToYaml } from '../../src/contentviews/msgpack-decode.js';
 
 const upstream = fixtureJson<Record<string, string | [string, string]>>('expected-upstream.json');
 
@@ -136,6 +137,16 @@ test('msgpack maps with array and map keys (serde_yaml writes them as explicit k
   // {[1, 2]: "value", {"a": 1}: ["x"]}
   const data = Buffer.from([0x82, 0x92, 1, 2, ...s('value'), 0x81, ...s('a'), 1, 0x91, ...s('x')]);
   assert.equal(render('msgpack', data), '? - 1\n  - 2\n: value\n? a: 1\n: - x\n');
+  // Maps nested 500 deep as keys around a 100 000-element array: each key's identity is computed
+  // once (spelling it out at every level took seconds).
+  const n = 100_000;
+  const array = Buffer.alloc(5 + n, 1);
+  array[0] = 0xdd;
+  array.writeUInt32BE(n, 1);
+  const nested = Buffer.concat([Buffer.alloc(500, 0x81), array, Buffer.alloc(500, 0xc0)]);
+  const started = performance.now();
+  assert.ok(decodeMsgpackToYaml(nested));
+  assert.ok(performance.now() - started < 3000, `${(performance.now() - started).toFixed(0)} ms`);
 });
 
 test('DNS: a query sent by node, and a response', () => {
