@@ -7,8 +7,13 @@
 
 /** Payloads up to this size are copied into a slab; a bigger one costs more to copy than to keep. */
 export const SLAB_PAYLOAD_MAX = 4 * 1024;
-/** Slab size: at most SLAB_PAYLOAD_MAX of it (6%) is left unused when a payload does not fit. */
-const SLAB_SIZE = 64 * 1024;
+/**
+ * Slab sizes: the first is small, each next one twice the last, up to the largest. A connection
+ * that sends a message or two (most of them) holds 1 KiB, not 64; a busy one soon gets slabs of
+ * which at most SLAB_PAYLOAD_MAX (6%) is left unused when a payload does not fit.
+ */
+const FIRST_SLAB = 1024;
+const LARGEST_SLAB = 64 * 1024;
 
 export class PayloadSlab {
   /** The slab the last `copy` wrote to. */
@@ -18,8 +23,9 @@ export class PayloadSlab {
   /** Copy `payload` (at most SLAB_PAYLOAD_MAX bytes) into `this.slab`; returns where it starts. */
   copy(payload: Buffer): number {
     if (this.slab.length - this.used < payload.length) {
+      const size = Math.max(payload.length, Math.min(LARGEST_SLAB, Math.max(FIRST_SLAB, this.slab.length * 2)));
       // Uninitialised memory is fine: only ranges that were written are ever handed out.
-      this.slab = Buffer.allocUnsafeSlow(SLAB_SIZE);
+      this.slab = Buffer.allocUnsafeSlow(size);
       this.used = 0;
     }
     const start = this.used;
