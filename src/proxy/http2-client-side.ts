@@ -281,7 +281,8 @@ async function handleStream(ctx: ConnectionContext, stream: http2.ServerHttp2Str
     const [host, port] = ctx.mode.server.address;
     const scheme = ctx.mode.server.scheme === 'https' || ctx.mode.server.scheme === 'tls' ? 'https' : 'http';
     request.setDestination(scheme, host, port);
-    if (!ctx.options.keepHostHeader) request.authority = port === (scheme === 'https' ? 443 : 80) ? host : `${host}:${port}`;
+    // Both :authority and a host header the client sent name the target (mitmproxy's host_header setter).
+    if (!ctx.options.keepHostHeader) request.hostHeader = port === (scheme === 'https' ? 443 : 80) ? host : `${host}:${port}`;
   } else if (ctx.server.address) {
     // Inside a CONNECT or SOCKS5 tunnel (and in transparent mode) the destination is the tunnel's
     // target, whatever :authority says, as for HTTP/1 (mitmproxy's transparent HTTP mode).

@@ -406,6 +406,19 @@ test('an HTTP/2 request whose :authority and host header disagree is refused bef
   assert.deepEqual(rec.flows.map((f) => f.request.path), ['/after']);
 });
 
+test('reverse mode rewrites both :authority and a host header an HTTP/2 client sent to the target', async (t) => {
+  const up = await h2Upstream(t);
+  const proxy = await testProxy(t, { options: { mode: [`reverse:https://127.0.0.1:${up.port}`], ssl_insecure: true } });
+  const session = http2.connect(`https://127.0.0.1:${proxy.port}`, { rejectUnauthorized: false, servername: 'front.example' });
+  t.after(() => session.close());
+  const r = await get(session, '/', { ':authority': 'front.example', host: 'front.example' });
+  assert.equal(r.status, 200);
+  const raw: string[] = JSON.parse(r.body).headers;
+  const value = (name: string) => raw[raw.indexOf(name) + 1];
+  assert.equal(value(':authority'), `127.0.0.1:${up.port}`);
+  assert.equal(value('host'), `127.0.0.1:${up.port}`, 'not front.example: a second proxy would refuse the mismatch');
+});
+
 test('with the http2 option off, HTTP/2 with prior knowledge is refused', async (t) => {
   const proxy = await testProxy(t, { options: { http2: false } });
   const session = http2.connect(proxy.url);
