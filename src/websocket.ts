@@ -1,3 +1,4 @@
+import { inspect, type InspectOptionsStylized } from 'node:util';
 import { now } from './util/time.js';
 
 const EMPTY = Buffer.alloc(0);
@@ -74,6 +75,15 @@ export class WebSocketMessage {
   /** `content.length`, without making a Buffer. */
   get contentLength(): number {
     return this.#content === null ? this.#end - this.#start : this.#content.length;
+  }
+
+  /** `content` is an accessor, which JSON and console output would leave out: they show it as a field. */
+  toJSON(): { type: Opcode; fromClient: boolean; content: Buffer; timestamp: number; dropped: boolean; injected: boolean } {
+    return { type: this.type, fromClient: this.fromClient, content: this.content, timestamp: this.timestamp, dropped: this.dropped, injected: this.injected };
+  }
+
+  [inspect.custom](_depth: number, options: InspectOptionsStylized, show: typeof inspect): string {
+    return `WebSocketMessage ${show(this.toJSON(), options)}`;
   }
 
   get isText(): boolean {

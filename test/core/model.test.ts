@@ -1,6 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import zlib from 'node:zlib';
+import { inspect } from 'node:util';
+import { Opcode, WebSocketMessage } from '../../src/websocket.js';
 import { readFileSync } from 'node:fs';
 import { Headers } from '../../src/headers.js';
 import { HTTPFlow, Request, Response } from '../../src/http.js';
@@ -212,4 +214,12 @@ test('decoding refuses compression bombs: more than 100 times the encoded size b
   assert.deepEqual(decode(zlib.gzipSync(text), 'gzip'), text);
   const resp = new Response({ statusCode: 200, headers: [['content-encoding', 'gzip']], content: once });
   assert.throws(() => resp.content, ContentEncodingError);
+});
+
+test('a WebSocketMessage kept in a slab shows its content in JSON and console output', () => {
+  const m = WebSocketMessage.inSlab(Opcode.TEXT, true, Buffer.from('..hello..'), 2, 7, 1.5);
+  assert.equal(m.text, 'hello');
+  assert.equal(m.contentLength, 5);
+  assert.deepEqual(JSON.parse(JSON.stringify(m)), { type: 1, fromClient: true, content: { type: 'Buffer', data: [...Buffer.from('hello')] }, timestamp: 1.5, dropped: false, injected: false });
+  assert.match(inspect(m), /^WebSocketMessage \{[^]*content: <Buffer 68 65 6c 6c 6f>/);
 });
