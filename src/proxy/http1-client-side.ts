@@ -171,22 +171,26 @@ function resolveTarget(ctx: ConnectionContext, head: RequestHead, req: Request):
     req.path = '';
     return null;
   }
+  let absolute: ReturnType<typeof parseUrl> | null = null;
   if (/^[a-zA-Z][a-zA-Z0-9+.-]*:\/\//.test(target)) {
-    let u: ReturnType<typeof parseUrl>;
     try {
-      u = parseUrl(target);
+      absolute = parseUrl(target);
     } catch {
       return `Bad HTTP request line: ${JSON.stringify(target.slice(0, 200))}`;
     }
-    if (u.scheme !== 'http' && u.scheme !== 'https') return `Invalid request scheme: ${u.scheme}`;
-    req.setDestination(u.scheme, u.host, u.port);
-    req.path = u.path;
-    // Kept in upstream mode (the request is forwarded in absolute form), dropped otherwise.
-    req.authority = mode.type === 'upstream' ? target.slice(u.scheme.length + 3).split('/')[0]!.split('?')[0]! : '';
-    return null;
+    if (absolute.scheme !== 'http' && absolute.scheme !== 'https') return `Invalid request scheme: ${absolute.scheme}`;
+    req.path = absolute.path;
+    // The absolute form's authority is kept, except in regular mode (mitmproxy sends origin-form
+    // to servers there; upstream proxies need the absolute form).
+    req.authority = mode.type === 'regular' && !ctx.server.address ? '' : target.slice(absolute.scheme.length + 3).split('/')[0]!.split('?')[0]!;
+  } else if (target.startsWith('/') || target === '*') {
+    req.path = target;
+  } else {
+    return `Bad HTTP request line: ${JSON.stringify(target.slice(0, 200))}`;
   }
-  if (!target.startsWith('/') && target !== '*') return `Bad HTTP request line: ${JSON.stringify(target.slice(0, 200))}`;
-  req.path = target;
+  // A connection with a fixed destination (reverse target, CONNECT or SOCKS5 tunnel, transparent
+  // mode) sends every request there, whatever the request line or Host header names: following
+  // an absolute-form URL would make the proxy an open one (mitmproxy's transparent HTTP mode).
   const tls = ctx.client.tls;
   if (mode.type === 'reverse' && mode.server) {
     const [host, port] = mode.server.address;
@@ -195,9 +199,11 @@ function resolveTarget(ctx: ConnectionContext, head: RequestHead, req: Request):
     return null;
   }
   if (ctx.server.address) {
-    // Inside a CONNECT or SOCKS5 tunnel (and in transparent mode) the destination is the tunnel's
-    // target, whatever the Host header says (mitmproxy's transparent HTTP mode).
     req.setDestination(tls ? 'https' : 'http', ctx.server.address[0], ctx.server.address[1]);
+    return null;
+  }
+  if (absolute) {
+    req.setDestination(absolute.scheme, absolute.host, absolute.port);
     return null;
   }
   const hh = req.headers.get('host');
