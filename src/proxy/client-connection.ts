@@ -274,7 +274,8 @@ async function serveTunnel(ctx: ConnectionContext, rawTcp: boolean): Promise<voi
   const layer = await chooseLayer(ctx, proposed);
   if (layer === 'tls') await serveClientTls(ctx, rawTcp);
   else if (layer === 'http') await (kind === 'h2' ? serveHttp2(ctx) : serveHttpLayers(ctx));
-  else await relayToServer(ctx, { passthrough: layer === 'ignore', tls: false });
+  // An ignored connection is relayed untouched; otherwise see relayNeedsTls.
+  else await relayToServer(ctx, { passthrough: layer === 'ignore', tls: layer !== 'ignore' && relayNeedsTls(ctx, false) });
 }
 
 /**
@@ -297,7 +298,18 @@ async function serveClientTls(ctx: ConnectionContext, rawTcp: boolean): Promise<
   else proposed = 'http';
   const layer = await chooseLayer(ctx, proposed, ['http', 'tcp', 'ignore']);
   if (layer === 'http') await (inner === 'h2' ? serveHttp2(ctx) : serveHttpLayers(ctx));
-  else await relayToServer(ctx, { passthrough: layer === 'ignore', tls: true });
+  else await relayToServer(ctx, { passthrough: layer === 'ignore', tls: relayNeedsTls(ctx, true) });
+}
+
+/**
+ * Whether relayed bytes go to the server over TLS: a reverse target's scheme decides (reverse:tls
+ * wraps a plaintext client's bytes, reverse:tcp sends a TLS client's decrypted bytes in the
+ * clear, as mitmproxy's ServerTLSLayer follows the spec); in a tunnel the server speaks TLS
+ * exactly when the client did.
+ */
+function relayNeedsTls(ctx: ConnectionContext, clientTls: boolean): boolean {
+  const target = ctx.mode.type === 'reverse' ? ctx.mode.server : null;
+  return target ? target.scheme === 'https' || target.scheme === 'tls' : clientTls;
 }
 
 /** Relay the connection's bytes to its server, as a recorded TCP flow or (passthrough) untouched. */

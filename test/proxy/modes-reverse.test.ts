@@ -165,6 +165,39 @@ test('reverse:tcp and reverse:tls: raw bytes relayed as TCP flows; a server that
   assert.equal(origin.servernames.at(-1), 'localhost');
 });
 
+test('reverse:tls wraps a plaintext client in TLS upstream; reverse:tcp unwraps a TLS client to plain TCP', async (t) => {
+  const origin = await httpsOrigin(t, () => undefined);
+  // A TLS echo: node's own HTTP handling of the connection is taken off.
+  origin.server.removeAllListeners('secureConnection');
+  origin.server.on('secureConnection', (s: tls.TLSSocket) => {
+    origin.servernames.push(String((s as tls.TLSSocket & { servername?: string }).servername ?? ''));
+    s.on('data', (d) => s.write(`tls:${d}`));
+  });
+  const rec = recorder();
+  const tp = await testProxy(t, { options: { mode: [`reverse:tls://localhost:${origin.port}`], ssl_verify_upstream_trusted_ca: origin.caFile }, addons: [rec.addon] });
+  const c = await RawClient.connect(tp.port, t);
+  c.write('ping');
+  assert.equal((await c.read(8)).toString(), 'tls:ping');
+  assert.equal(origin.servernames.at(-1), 'localhost', 'the target name is the SNI');
+  c.socket.end();
+  await waitFor(() => rec.tcp.length === 1, 5000, 'tcp flow');
+  assert.equal(rec.tcp[0]!.serverConn.tls, true);
+
+  const plain = await rawServer(t, (s) => s.on('data', (d) => s.write(`plain:${d}`)));
+  const pp = await testProxy(t, { options: { mode: [`reverse:tcp://127.0.0.1:${plain.port}`] } });
+  const ca = await proxyCaFile();
+  const reply = await new Promise<string>((resolve, reject) => {
+    const s = tls.connect({ host: '127.0.0.1', port: pp.port, ca: readFileSync(ca) }, () => s.write('pong'));
+    t.after(() => s.destroy());
+    s.on('data', (d) => resolve(d.toString()));
+    s.on('error', reject);
+    s.on('close', () => reject(new Error('closed without a reply')));
+    setTimeout(() => reject(new Error('no reply within 10 s')), 10000).unref();
+  });
+  assert.equal(reply, 'plain:pong');
+  assert.equal(Buffer.concat(plain.received.at(-1)!).toString(), 'pong', 'the server got the decrypted bytes, no TLS');
+});
+
 test('a backend that drops the idle eager connection before the first request: still HTTP, on a new connection', async (t) => {
   const accepted: number[] = [];
   const backend = await rawServer(t, (s, i) => {
