@@ -213,7 +213,7 @@ async function serveHttpLayers(ctx: ConnectionContext): Promise<void> {
 
 /**
  * CONNECT: the http_connect hook, an eager connection to the target (so a refused connection is
- * reported on the CONNECT itself), then `200 Connection established`.
+ * reported on the CONNECT itself; not in upstream mode), then `200 Connection established`.
  */
 async function handleConnect(ctx: ConnectionContext, flow: HTTPFlow): Promise<'tunnel' | 'refused' | 'closed'> {
   const hooks = ctx.master.addons;
@@ -228,7 +228,11 @@ async function handleConnect(ctx: ConnectionContext, flow: HTTPFlow): Promise<'t
   // An idle TLS connection to the target kept from this client's previous tunnel will serve it:
   // no need to open another one now.
   const keptForClient = ctx.idle?.hasTls(ctx.client.peername?.[0] ?? '', [req.host, req.port]) ?? false;
-  if (!flow.response && ctx.options.connectionStrategy === 'eager' && !keptForClient) {
+  // In upstream mode the CONNECT is answered at once and a failing upstream proxy is reported
+  // inside the tunnel, as mitmproxy's handle_connect_upstream does: connecting here would answer
+  // the CONNECT with a 502 that names the wrong remedy.
+  const eager = ctx.options.connectionStrategy === 'eager' && ctx.mode.type !== 'upstream';
+  if (!flow.response && eager && !keptForClient) {
     try {
       const conn = await ctx.upstream.open({ address: [req.host, req.port], tls: false }, ctx.server);
       flow.serverConn = conn.server;
