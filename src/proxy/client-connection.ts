@@ -140,7 +140,7 @@ async function serveConnection(ctx: ConnectionContext): Promise<void> {
       // The target's name is the SNI sent upstream (and the name verified), not the client's,
       // unless the client's Host header is kept (mitmproxy's ReverseProxy layer).
       if (secure && !ctx.options.keepHostHeader) ctx.server.sni = address[0];
-      if (!(await connectEagerly(ctx, raw))) return;
+      if (!(await connectEagerly(ctx))) return;
       await serveTunnel(ctx, raw);
       return;
     }
@@ -162,7 +162,7 @@ async function serveConnection(ctx: ConnectionContext): Promise<void> {
       }
       // As mitmproxy: connect before the client speaks (so a server that speaks first is seen),
       // and close the client when its destination cannot be reached.
-      if (!(await connectEagerly(ctx, true))) return;
+      if (!(await connectEagerly(ctx))) return;
       await serveTunnel(ctx, false);
       return;
     }
@@ -174,21 +174,18 @@ async function serveConnection(ctx: ConnectionContext): Promise<void> {
 /**
  * With connection_strategy "eager", connect to a fixed target before the client says anything
  * (as mitmproxy): protocols where the server speaks first work, and a dead target shows at once.
- * When it fails, `closeOnFailure` clients (reverse tcp:/tls: and transparent mode) are
- * disconnected; reverse HTTP clients get mitmproxy's 502 page for each request instead (the
- * failure stays in `ctx.server.error`). Returns false to close.
+ * When it fails the client is disconnected, whatever it speaks (mitmproxy's ReverseProxy and
+ * TransparentProxy layers close it; the pool has logged why). Returns false to close.
  */
-async function connectEagerly(ctx: ConnectionContext, closeOnFailure: boolean): Promise<boolean> {
+async function connectEagerly(ctx: ConnectionContext): Promise<boolean> {
   const address = ctx.server.address;
   if (ctx.options.connectionStrategy !== 'eager' || !address) return true;
   try {
     await ctx.upstream.open({ address, tls: false }, ctx.server);
     return true;
   } catch (e) {
-    const err = e instanceof ConnectError ? e.message : String(e);
-    ctx.server.error ??= err;
-    ctx.master.log.info(`Cannot connect to ${formatAddress(address)}: ${err}`, ctx.clientLabel);
-    return !closeOnFailure;
+    if (!(e instanceof ConnectError)) throw e;
+    return false;
   }
 }
 

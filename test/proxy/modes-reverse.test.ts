@@ -221,20 +221,30 @@ test('a backend that drops the idle eager connection before the first request: s
   assert.equal(backend.connections, 2);
 });
 
-test('target down: HTTP clients get a 502 with the reason, raw TCP clients are disconnected; one log line each', async (t) => {
+test('target down (eager): the client is disconnected, HTTP or raw TCP, with one log line', async (t) => {
+  // mitmproxy's ReverseProxy layer closes the client when its eager connection fails: no 502 page.
   const dead = await closedPort();
   const rec = recorder();
   const proxy = await testProxy(t, { options: { mode: [`reverse:http://127.0.0.1:${dead}`] }, addons: [rec.addon] });
   const r = await curl([`http://127.0.0.1:${proxy.port}/`]);
-  assert.equal(r.status, 502);
-  assert.match(r.stdout, /Connection refused/);
-  assert.match(rec.flows[0]!.error!.msg, /Connection refused/);
-  assert.equal(proxy.logs.filter((l) => l.message.startsWith(`Cannot connect to 127.0.0.1:${dead}`)).length, 1);
+  assert.equal(r.status, 0);
+  assert.match(r.stderr, /Empty reply from server/);
+  assert.equal(rec.flows.length, 0);
+  const failures = (p: typeof proxy) => p.logs.filter((l) => /connect/i.test(l.message) && /refused/i.test(l.message)).map((l) => l.message);
+  await waitFor(() => proxy.logs.some((l) => l.message === 'client disconnect'), 5000, 'client disconnect');
+  assert.deepEqual(failures(proxy), [`error establishing server connection: Connection refused (127.0.0.1:${dead})`]);
 
   const tcp = await testProxy(t, { options: { mode: [`reverse:tcp://127.0.0.1:${dead}`] } });
   const c = await RawClient.connect(tcp.port, t);
   assert.equal(await c.closed(), true);
-  await waitFor(() => tcp.logs.some((l) => l.message.startsWith(`Cannot connect to 127.0.0.1:${dead}: Connection refused`)), 5000, 'tcp log');
+  await waitFor(() => tcp.logs.some((l) => l.message === 'client disconnect'), 5000, 'client disconnect');
+  assert.deepEqual(failures(tcp), [`error establishing server connection: Connection refused (127.0.0.1:${dead})`]);
+
+  // With the lazy strategy there is no early connection: each request gets the 502 page.
+  const lazy = await testProxy(t, { options: { mode: [`reverse:http://127.0.0.1:${dead}`], connection_strategy: 'lazy' } });
+  const l = await curl([`http://127.0.0.1:${lazy.port}/`]);
+  assert.equal(l.status, 502);
+  assert.match(l.stdout, /Connection refused/);
 
   // And the proxy is still fine for the next client of a live target.
   const up = await echoServer(t);
