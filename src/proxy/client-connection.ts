@@ -269,7 +269,7 @@ async function serveTunnel(ctx: ConnectionContext, rawTcp: boolean): Promise<voi
   if (kind === 'closed') return;
   let proposed: LayerName;
   if (kind === 'tls') proposed = 'tls';
-  else if (rawTcp || hostIsTcp(ctx, null)) proposed = 'tcp';
+  else if (rawTcp || hostIsTcp(ctx)) proposed = 'tcp';
   else if (kind === 'tcp') proposed = ctx.options.rawtcp ? 'tcp' : 'ignore';
   else proposed = hostIsIgnored(ctx, null) ? 'ignore' : 'http';
   const layer = await chooseLayer(ctx, proposed);
@@ -294,7 +294,7 @@ async function serveClientTls(ctx: ConnectionContext, rawTcp: boolean): Promise<
   const inner = r.alpn === 'h2' ? 'h2' : r.alpn === 'http/1.1' || rawTcp ? 'http1' : await sniff(ctx);
   if (inner === 'closed') return;
   let proposed: LayerName;
-  if (rawTcp || hostIsTcp(ctx, ctx.client.sni)) proposed = 'tcp';
+  if (rawTcp || hostIsTcp(ctx)) proposed = 'tcp';
   else if (inner === 'tcp' || inner === 'tls') proposed = ctx.options.rawtcp ? 'tcp' : 'ignore';
   else proposed = 'http';
   const layer = await chooseLayer(ctx, proposed, ['http', 'tcp', 'ignore']);

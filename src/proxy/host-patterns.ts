@@ -1,7 +1,7 @@
 import type { ConnectionContext } from './context.js';
 
 /**
- * The names a connection is known by, for ignore_hosts / allow_hosts / tcp_hosts: the server's
+ * The names a connection is known by, for ignore_hosts / allow_hosts: the server's
  * resolved and requested addresses and the client's SNI, each as "host:port" (mitmproxy's
  * NextLayer matches the patterns against these with re.search, case-insensitively).
  */
@@ -29,8 +29,14 @@ export function hostIsIgnored(ctx: ConnectionContext, sni: string | null, hostHe
   return names.some((n) => ignoreHosts.some((re) => re.test(n)));
 }
 
-/** Whether tcp_hosts says to treat this connection as raw TCP (TLS is still intercepted). */
-export function hostIsTcp(ctx: ConnectionContext, sni: string | null): boolean {
-  if (ctx.options.tcpHosts.length === 0) return false;
-  return connectionNames(ctx, sni).some((n) => ctx.options.tcpHosts.some((re) => re.test(n)));
+/**
+ * Whether tcp_hosts says to treat this connection as raw TCP (TLS is still intercepted): the
+ * patterns are matched against the bare destination host and the client's SNI, without a port
+ * (mitmproxy's _is_destination_in_hosts).
+ */
+export function hostIsTcp(ctx: ConnectionContext): boolean {
+  const { tcpHosts } = ctx.options;
+  if (tcpHosts.length === 0) return false;
+  const names = [ctx.server.address?.[0], ctx.client.sni].filter((n): n is string => !!n);
+  return names.some((n) => tcpHosts.some((re) => re.test(n)));
 }

@@ -469,7 +469,7 @@ test('allow_hosts intercepts only matching hosts; tcp_hosts relays matching TLS 
   assert.match(passed.getPeerX509Certificate()!.issuer, /CN=Upstream Test CA/, 'not in allow_hosts: passed through');
 
   const tcpFlows: TCPFlow[] = [];
-  const tcp = await testProxy(t, { options: { ssl_insecure: true, tcp_hosts: ['^localhost:'] }, addons: [{ name: 'spy', tcp_start: (f: TCPFlow) => void tcpFlows.push(f) }] });
+  const tcp = await testProxy(t, { options: { ssl_insecure: true, tcp_hosts: ['^localhost$'] }, addons: [{ name: 'spy', tcp_start: (f: TCPFlow) => void tcpFlows.push(f) }] });
   const s = await tlsThroughProxy(tcp.port, `localhost:${port}`, { ca: proxyCa(testConfdir()), servername: 'localhost' });
   t.after(() => s.destroy());
   assert.match(s.getPeerX509Certificate()!.issuer, /CN=mitmproxy/, 'TLS is still intercepted');
