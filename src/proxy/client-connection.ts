@@ -21,7 +21,7 @@ import { interceptClientTls } from './tls-client.js';
 import { socks5Handshake } from './socks5.js';
 import { modeVia } from './upstream-proxy.js';
 import { serveHttp2 } from './http2-client-side.js';
-import { hostIsIgnored, hostIsTcp } from './host-patterns.js';
+import { hostIsIgnored, hostIsTcp, plaintextIsIgnored } from './host-patterns.js';
 import { OriginalDestinationError, lookupOriginalDestination } from './original-destination.js';
 
 /**
@@ -268,15 +268,27 @@ async function serveTunnel(ctx: ConnectionContext, rawTcp: boolean): Promise<voi
   const kind = await sniff(ctx);
   if (kind === 'closed') return;
   let proposed: LayerName;
-  if (kind === 'tls') proposed = 'tls';
+  // ignore_hosts / allow_hosts come first, as in mitmproxy's NextLayer (TLS is matched once its
+  // ClientHello names the server: tls-client.ts).
+  if (kind !== 'tls' && (await plaintextIsIgnored(ctx, kind))) proposed = ignoredLayer(ctx);
+  else if (kind === 'tls') proposed = 'tls';
   else if (rawTcp || hostIsTcp(ctx)) proposed = 'tcp';
   else if (kind === 'tcp') proposed = ctx.options.rawtcp ? 'tcp' : 'ignore';
-  else proposed = hostIsIgnored(ctx, null) ? 'ignore' : 'http';
+  else proposed = 'http';
   const layer = await chooseLayer(ctx, proposed);
   if (layer === 'tls') await serveClientTls(ctx, rawTcp);
   else if (layer === 'http') await (kind === 'h2' ? serveHttp2(ctx) : serveHttpLayers(ctx));
   // An ignored connection is relayed untouched; otherwise see relayNeedsTls.
   else await relayToServer(ctx, { passthrough: layer === 'ignore', tls: layer !== 'ignore' && relayNeedsTls(ctx, false) });
+}
+
+/**
+ * How an ignored connection is relayed: untouched and unrecorded, or, with show_ignored_hosts,
+ * recorded as a TCP flow (mitmproxy's TCPLayer with ignore=False); either way nothing is
+ * decrypted or parsed.
+ */
+function ignoredLayer(ctx: ConnectionContext): LayerName {
+  return ctx.options.showIgnoredHosts ? 'tcp' : 'ignore';
 }
 
 /**
@@ -288,7 +300,10 @@ async function serveClientTls(ctx: ConnectionContext, rawTcp: boolean): Promise<
   const r = await interceptClientTls(ctx, { http2Supported: true });
   if (r.kind === 'failed') return;
   if (r.kind === 'passthrough') {
-    await relayToServer(ctx, { passthrough: true, tls: false });
+    // Passed through because of ignore_hosts / allow_hosts: show_ignored_hosts records it (an
+    // addon's tls_clienthello ignore_connection never is, as in mitmproxy).
+    const record = ctx.options.showIgnoredHosts && hostIsIgnored(ctx, ctx.client.sni);
+    await relayToServer(ctx, { passthrough: !record, tls: false });
     return;
   }
   const inner = r.alpn === 'h2' ? 'h2' : r.alpn === 'http/1.1' || rawTcp ? 'http1' : await sniff(ctx);

@@ -25,6 +25,8 @@ export interface ProxyOptions {
   ignoreHosts: RegExp[];
   allowHosts: RegExp[];
   tcpHosts: RegExp[];
+  /** Record connections ignore_hosts / allow_hosts pass through as TCP flows. */
+  showIgnoredHosts: boolean;
 }
 
 export const MAX_HEAD_SIZE = 64 * 1024;
@@ -61,6 +63,7 @@ export function readProxyOptions(o: OptManager): ProxyOptions {
     ignoreHosts: compileHostPatterns('ignore_hosts', get<string[]>('ignore_hosts', [])),
     allowHosts: compileHostPatterns('allow_hosts', get<string[]>('allow_hosts', [])),
     tcpHosts: compileHostPatterns('tcp_hosts', get<string[]>('tcp_hosts', [])),
+    showIgnoredHosts: get('show_ignored_hosts', false),
   };
 }
 
