@@ -13,6 +13,7 @@ import { socketPeername, socketSockname } from './socket-address.js';
 import { UpstreamPool, ConnectError } from './upstream-pool.js';
 import { sendConnectResponse, sendErrorResponse, serveHttp1 } from './http1-client-side.js';
 import { escapeBytes } from '../util/escapes.js';
+import { pyBytesRepr } from '../io/pyrepr.js';
 import { relayRaw, relayTcpFlow } from './tcp-relay.js';
 import { relayWebSocket } from './websocket.js';
 import { couldStartRequest, eagerConnection, sniff } from './sniff.js';
@@ -272,12 +273,16 @@ async function serveTunnel(ctx: ConnectionContext, rawTcp: boolean): Promise<voi
   // ClientHello names the server: tls-client.ts).
   if (kind !== 'tls' && (await plaintextIsIgnored(ctx, kind))) proposed = ignoredLayer(ctx);
   else if (kind === 'tls') proposed = 'tls';
-  else if (rawTcp || hostIsTcp(ctx)) proposed = 'tcp';
-  else if (kind === 'tcp') proposed = ctx.options.rawtcp ? 'tcp' : 'ignore';
+  else if (rawTcp) proposed = 'tcp';
+  // A reverse proxy's scheme names the protocol (mitmproxy's _setup_reverse_proxy): no sniffing.
+  else if (ctx.mode.type === 'reverse') proposed = 'http';
+  // Bytes that are no HTTP are TCP only with rawtcp; without it they go to the HTTP layer,
+  // which refuses them, as mitmproxy does (never relayed unseen).
+  else if (hostIsTcp(ctx) || (kind === 'tcp' && ctx.options.rawtcp)) proposed = 'tcp';
   else proposed = 'http';
   const layer = await chooseLayer(ctx, proposed);
   if (layer === 'tls') await serveClientTls(ctx, rawTcp);
-  else if (layer === 'http') await (kind === 'h2' ? serveHttp2(ctx) : serveHttpLayers(ctx));
+  else if (layer === 'http') await serveHttpAfterSniff(ctx, kind);
   // An ignored connection is relayed untouched; otherwise see relayNeedsTls.
   else await relayToServer(ctx, { passthrough: layer === 'ignore', tls: layer !== 'ignore' && relayNeedsTls(ctx, false) });
 }
@@ -306,15 +311,32 @@ async function serveClientTls(ctx: ConnectionContext, rawTcp: boolean): Promise<
     await relayToServer(ctx, { passthrough: !record, tls: false });
     return;
   }
-  const inner = r.alpn === 'h2' ? 'h2' : r.alpn === 'http/1.1' || rawTcp ? 'http1' : await sniff(ctx);
+  const reverse = ctx.mode.type === 'reverse';
+  const inner = r.alpn === 'h2' ? 'h2' : r.alpn === 'http/1.1' || rawTcp || reverse ? 'http1' : await sniff(ctx);
   if (inner === 'closed') return;
   let proposed: LayerName;
-  if (rawTcp || hostIsTcp(ctx)) proposed = 'tcp';
-  else if (inner === 'tcp' || inner === 'tls') proposed = ctx.options.rawtcp ? 'tcp' : 'ignore';
+  if (rawTcp) proposed = 'tcp';
+  else if (reverse) proposed = 'http';
+  else if (hostIsTcp(ctx) || ((inner === 'tcp' || inner === 'tls') && ctx.options.rawtcp)) proposed = 'tcp';
   else proposed = 'http';
   const layer = await chooseLayer(ctx, proposed, ['http', 'tcp', 'ignore']);
-  if (layer === 'http') await (inner === 'h2' ? serveHttp2(ctx) : serveHttpLayers(ctx));
+  if (layer === 'http') await serveHttpAfterSniff(ctx, inner);
   else await relayToServer(ctx, { passthrough: layer === 'ignore', tls: relayNeedsTls(ctx, true) });
+}
+
+/**
+ * The HTTP layer for a tunnel whatever its first bytes were. A server that spoke first (its
+ * greeting waits in the eager connection) is no HTTP server: as mitmproxy's HTTP/1 client, log
+ * what it sent and close that connection; requests open a new one.
+ */
+async function serveHttpAfterSniff(ctx: ConnectionContext, kind: 'http1' | 'h2' | 'tcp' | 'tls'): Promise<void> {
+  // (Only when the sniff found no HTTP: an HTTP/2 server's SETTINGS may wait there too.)
+  const greeted = kind === 'tcp' ? eagerConnection(ctx) : null;
+  if (greeted && !greeted.multiplexed && greeted.reader.bufferedLength > 0) {
+    ctx.master.log.info(`Unexpected data from server: ${pyBytesRepr(greeted.reader.unread())}`, ctx.clientLabel);
+    greeted.close();
+  }
+  await (kind === 'h2' ? serveHttp2(ctx) : serveHttpLayers(ctx));
 }
 
 /**

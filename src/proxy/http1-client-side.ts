@@ -11,7 +11,8 @@ import { assembleResponseHead, chunkHeader, framedFields, lastChunk, type Outgoi
 import { readBody } from './http1/body.js';
 import { FramingError, expectedSize, keepAlive, requestBodyFraming, validateFraming, type BodyFraming } from './http1/framing.js';
 import { HttpSyntaxError, parseRequestHead, type RequestHead } from './http1/parse.js';
-import { HeadTooLargeError, MessageTimeoutError } from './socket-reader.js';
+import { ConnectionClosedError, HeadTooLargeError, MessageTimeoutError } from './socket-reader.js';
+import { pyBytesRepr } from '../io/pyrepr.js';
 import { writeHttp1Message } from './http1/write.js';
 import { openUpstreamExchange } from './upstream-exchange.js';
 import { waitForDrain } from './wait-for-drain.js';
@@ -232,6 +233,10 @@ export async function serveHttp1(ctx: ConnectionContext): Promise<Http1Exit> {
       if (e instanceof MessageTimeoutError) {
         log.info(`client sent an incomplete request head (${e.message})`, ctx.clientLabel);
         await sendErrorResponse(ctx, 408, 'Request head not received in time.');
+      }
+      if (e instanceof ConnectionClosedError) {
+        // What the client left unfinished (mitmproxy's wording): often not HTTP at all.
+        log.info(`Client closed connection before completing request headers: ${pyBytesRepr(ctx.reader.unread().subarray(0, 200))}`, ctx.clientLabel);
       }
       return { kind: 'closed' };
     }

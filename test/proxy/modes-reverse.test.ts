@@ -198,6 +198,19 @@ test('reverse:tls wraps a plaintext client in TLS upstream; reverse:tcp unwraps 
   assert.equal(Buffer.concat(plain.received.at(-1)!).toString(), 'pong', 'the server got the decrypted bytes, no TLS');
 });
 
+test('reverse:http serves HTTP whatever the client sends: bytes that are no HTTP are refused, not relayed', async (t) => {
+  // mitmproxy's _setup_reverse_proxy: the scheme names the layers, nothing is sniffed.
+  const backend = await rawServer(t, () => undefined);
+  const rec = recorder();
+  const proxy = await testProxy(t, { options: { mode: [`reverse:http://127.0.0.1:${backend.port}`] }, addons: [rec.addon] });
+  const c = await RawClient.connect(proxy.port, t);
+  c.write(Buffer.from('\x00\x01binary\r\n\r\n', 'latin1'));
+  assert.match((await c.read(12)).toString(), /^HTTP\/1\.1 400/);
+  await waitFor(() => proxy.logs.some((l) => l.message === 'client disconnect'), 10000, 'client disconnect');
+  assert.equal(rec.tcp.length, 0, 'no TCP flow');
+  assert.deepEqual(backend.received.flat(), [], 'the backend got nothing');
+});
+
 test('a backend that drops the idle eager connection before the first request: still HTTP, on a new connection', async (t) => {
   const accepted: number[] = [];
   const backend = await rawServer(t, (s, i) => {
