@@ -1,3 +1,5 @@
+import { lookup } from 'node:dns/promises';
+import type { LookupAddress } from 'node:dns';
 import net from 'node:net';
 import type { Duplex } from 'node:stream';
 import { Server, formatAddress, type Via } from '../connection.js';
@@ -286,16 +288,32 @@ export class UpstreamPool {
     if (target.tls) server.sni = target.sni !== undefined ? target.sni : target.address[0];
     const data: ServerConnectionHookData = { client: ctx.client, server };
     await hooks.trigger('server_connect', data);
+    // Through an upstream proxy, the TCP connection goes to the proxy.
+    const dial = via ? via[1] : target.address;
+    let addresses: LookupAddress[] | null = null;
+    let failure: unknown = null;
+    if (!server.error) {
+      // Resolved before connecting, so that a destination that is one of our own listeners is
+      // refused without ever reaching it, whatever its spelling; the connection then goes to
+      // exactly the addresses checked.
+      try {
+        addresses = await resolveHost(dial[0]);
+        if (addresses.some((a) => ctx.own.isOwn(a.address, dial[1]))) server.error = DESTINATION_UNKNOWN;
+      } catch (e) {
+        failure = e;
+      }
+    }
     if (server.error) {
+      // Killed by an addon in server_connect or by the loop guard (mitmproxy's wording).
+      ctx.master.log.info(`server connection to ${formatAddress(target.address)} killed before connect: ${server.error}`, ctx.clientLabel);
       await hooks.trigger('server_connect_error', data);
-      throw new ConnectError(server.error);
+      throw new ConnectError(`Connection killed: ${server.error}`);
     }
     server.timestampStart = now();
     let socket: Duplex;
-    // Through an upstream proxy, the TCP connection goes to the proxy.
-    const dial = via ? via[1] : target.address;
     try {
-      socket = await tcpConnect(dial[0], dial[1], ctx.options.connectAddr);
+      if (failure) throw failure;
+      socket = await tcpConnect(dial[0], dial[1], ctx.options.connectAddr, addresses);
     } catch (e) {
       server.error = via ? `Cannot connect to upstream proxy ${formatAddress(dial)}: ${describeNetworkError(e)}` : describeNetworkError(e);
       server.timestampEnd = now();
@@ -313,13 +331,6 @@ export class UpstreamPool {
     const shown = server.peername[0] === dial[0] ? formatAddress(dial) : `${formatAddress(dial)} (${formatAddress(server.peername)})`;
     ctx.master.log.info(`server connect ${shown}`, ctx.clientLabel);
     tcp.once('close', () => ctx.master.log.info(`server disconnect ${shown}`, ctx.clientLabel));
-    if (ctx.own.isOwn(tcp.remoteAddress, tcp.remotePort)) {
-      tcp.destroy();
-      server.error = DESTINATION_UNKNOWN;
-      server.timestampEnd = now();
-      await hooks.trigger('server_connect_error', data);
-      throw new ConnectError(`Connection killed: ${DESTINATION_UNKNOWN}`);
-    }
     if (via) {
       try {
         socket = await openProxyPath(ctx, tcp, { via, target: target.address, forwardPlain: !!target.forwardPlain && !target.tls });
@@ -360,11 +371,22 @@ export class UpstreamPool {
   }
 }
 
-/** A TCP connection, resolved when connected; every error is turned into a rejection. */
-export function tcpConnect(host: string, port: number, localAddress: string | null): Promise<net.Socket> {
+/** The addresses a host name resolves to (an IP literal is its own address); throws as DNS does. */
+export async function resolveHost(host: string): Promise<LookupAddress[]> {
+  const family = net.isIP(host);
+  if (family) return [{ address: host, family }];
+  return lookup(host, { all: true, verbatim: true });
+}
+
+/**
+ * A TCP connection, resolved when connected; every error is turned into a rejection. With
+ * `addresses`, the host is not looked up again: the connection goes to one of them.
+ */
+export function tcpConnect(host: string, port: number, localAddress: string | null, addresses: LookupAddress[] | null = null): Promise<net.Socket> {
   return new Promise((resolve, reject) => {
     const opts: net.NetConnectOpts = { host, port, noDelay: true };
     if (localAddress) opts.localAddress = localAddress;
+    if (addresses && addresses.length > 0 && !net.isIP(host)) opts.lookup = presetLookup(addresses);
     const s = net.connect(opts);
     const onError = (e: Error) => {
       s.destroy();
@@ -378,4 +400,18 @@ export function tcpConnect(host: string, port: number, localAddress: string | nu
       resolve(s);
     });
   });
+}
+
+/** A `lookup` for net.connect that answers with addresses resolved earlier (one, or all for happy eyeballs). */
+function presetLookup(addresses: LookupAddress[]): net.LookupFunction {
+  return (_hostname, options, callback) => {
+    const family = typeof options === 'object' && options ? options.family : undefined;
+    const fitting = family === 4 || family === 6 ? addresses.filter((a) => a.family === family) : addresses;
+    const list = fitting.length ? fitting : addresses;
+    if (typeof options === 'object' && options && (options as { all?: boolean }).all) {
+      (callback as unknown as (err: null, addrs: LookupAddress[]) => void)(null, list);
+    } else {
+      callback(null, list[0]!.address, list[0]!.family);
+    }
+  };
 }

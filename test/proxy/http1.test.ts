@@ -229,13 +229,23 @@ test('body_size_limit: 413 for a large request, 502 for a large response', async
   assert.ok(rec.flows.every((f) => f.error));
 });
 
-test('a request to the proxy itself through the proxy is refused (no loop)', async (t) => {
-  const proxy = await testProxy(t);
+test('a request to the proxy itself through the proxy is refused before connecting (no loop)', async (t) => {
+  let clientsConnected = 0;
+  const proxy = await testProxy(t, { addons: [{ name: 'count', client_connected: () => void clientsConnected++ }] });
   for (const host of ['127.0.0.1', 'localhost', '127.1']) {
     const r = await curl(['-x', proxy.url, `http://${host}:${proxy.port}/`]);
     assert.equal(r.status, 502, host);
-    assert.match(r.stdout, /destination unknown/);
+    assert.match(r.stdout, /Connection killed: Request destination unknown/);
   }
+  // The proxy never dialled itself: one client per curl, no server connection at all.
+  assert.equal(clientsConnected, 3);
+  const messages = proxy.logs.map((l) => l.message);
+  assert.equal(messages.filter((m) => m === 'client connect').length, 3, messages.join('\n'));
+  assert.ok(!messages.some((m) => m.startsWith('server connect ')), messages.join('\n'));
+  assert.ok(
+    messages.includes(`server connection to 127.0.0.1:${proxy.port} killed before connect: Request destination unknown. Unable to figure out where this request should be forwarded to.`),
+    messages.join('\n'),
+  );
 });
 
 test('a silent upstream: the connection is closed after tcp_timeout of inactivity, and the flow records an error', async (t) => {
