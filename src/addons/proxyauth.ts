@@ -31,10 +31,11 @@ export function makeValidator(spec: string): Validator {
     // The spec holds the LDAP bind password, so it is not repeated in the message.
     throw new OptionsError('LDAP proxy authentication (proxyauth=ldap[s]:...) is not supported yet by mitmproxy-ts. Use "username:pass", "any" or "@path" to an htpasswd file.');
   }
-  const colon = spec.indexOf(':');
-  if (colon >= 0) {
-    const user = spec.slice(0, colon);
-    const pass = spec.slice(colon + 1);
+  if (spec.includes(':')) {
+    // Exactly "user:pass", as mitmproxy splits it (a password cannot contain a colon).
+    const parts = spec.split(':');
+    if (parts.length !== 2) throw new OptionsError('Invalid single-user auth specification.');
+    const [user, pass] = parts as [string, string];
     return (u, p) => u === user && p === pass;
   }
   throw new OptionsError('Invalid proxyauth specification.');

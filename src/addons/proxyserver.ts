@@ -1,3 +1,4 @@
+import { formatAddress } from '../connection.js';
 import type { Loader } from '../addonmanager.js';
 import type { Master } from '../master.js';
 import { OptionsError } from '../optmanager.js';
@@ -90,14 +91,20 @@ export class ProxyServer {
         throw new OptionsError(e instanceof ModeSpecError ? e.message : String(e));
       }
     }
-    // Two modes on the same address and transport would fight over one port.
-    const seen = new Map<string, string>();
+    // Two modes on the same address and transport would fight over one port. Port 0 is exempt
+    // (the system picks a different port for each), where mitmproxy refuses it too.
+    const seen = new Set<string>();
     const o = this.master.options;
     for (const m of modes) {
       const port = m.listenPort(o.get<number | null>('listen_port'));
-      const key = `${m.listenHost(o.get<string>('listen_host'))}:${port}`;
-      if (port !== 0 && seen.has(key)) throw new OptionsError(`Cannot spawn multiple servers on the same address: ${seen.get(key)} and ${m.fullSpec} both use ${key}`);
-      seen.set(key, m.fullSpec);
+      if (port === null) continue;
+      const host = m.listenHost(o.get<string>('listen_host'));
+      const protocols = m.transportProtocol === 'both' ? ['tcp', 'udp'] : [m.transportProtocol];
+      for (const proto of protocols) {
+        const key = JSON.stringify([host, port, proto]);
+        if (port !== 0 && seen.has(key)) throw new OptionsError(`Cannot spawn multiple servers on the same address: ${listenAddress(host, port)}`);
+        seen.add(key);
+      }
     }
     return modes;
   }
@@ -154,4 +161,9 @@ export class ProxyServer {
     this.isRunning = false;
     await this.servers.stop();
   }
+}
+
+/** A listen address as mitmproxy's human.format_address shows it: every interface is "*". */
+function listenAddress(host: string, port: number): string {
+  return host === '' || host === '0.0.0.0' || host === '::' ? `*:${port}` : formatAddress([host, port]);
 }

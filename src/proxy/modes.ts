@@ -87,11 +87,11 @@ export class ProxyMode {
         if (host.startsWith('[') && host.endsWith(']')) host = host.slice(1, -1);
         portStr = listenAt.slice(c + 1);
       }
-      if (!/^\d+$/.test(portStr) || Number(portStr) > 65535) throw new ModeSpecError(`Invalid proxy mode specification ${JSON.stringify(spec)}: invalid port: ${portStr}`);
+      if (!/^\d+$/.test(portStr) || Number(portStr) > 65535) throw new ModeSpecError(`Invalid proxy mode specification: ${spec} (invalid port: ${portStr})`);
       port = Number(portStr);
     }
     const noData = () => {
-      if (data) throw new ModeSpecError(`Invalid proxy mode specification ${JSON.stringify(spec)}: mode takes no arguments`);
+      if (data) throw new ModeSpecError(`Invalid proxy mode specification: ${spec} (mode takes no arguments)`);
     };
     let server: ServerSpec | null = null;
     try {
@@ -123,7 +123,7 @@ export class ProxyMode {
       }
     } catch (e) {
       if (e instanceof ModeSpecError && e.message.startsWith('Invalid proxy mode specification')) throw e;
-      throw new ModeSpecError(`Invalid proxy mode specification ${JSON.stringify(spec)}: ${(e as Error).message}`);
+      throw new ModeSpecError(`Invalid proxy mode specification: ${spec} (${(e as Error).message})`);
     }
     return new ProxyMode(spec, modeName as ModeName, data, host, port, server);
   }

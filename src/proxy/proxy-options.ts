@@ -1,5 +1,8 @@
 import type { OptManager } from '../optmanager.js';
+import net from 'node:net';
 import { parseSize } from '../util/human.js';
+import { compilePyRegex } from '../flowfilter/pyregex.js';
+import { pyStrRepr } from '../flowfilter/pyrepr.js';
 
 /**
  * The option values the proxy core reads for every connection or request, parsed once per
@@ -31,27 +34,44 @@ export interface ProxyOptions {
 
 export const MAX_HEAD_SIZE = 64 * 1024;
 
+/** Host patterns are Python regexes, searched case-insensitively (mitmproxy's re.IGNORECASE). */
 function compileHostPatterns(name: string, patterns: readonly string[]): RegExp[] {
   return patterns.map((p) => {
     try {
-      return new RegExp(p, 'i');
+      return compilePyRegex(p, { bytes: false, flags: { ignoreCase: true, multiline: false, dotAll: false } }).regex;
     } catch (e) {
       throw new Error(`Invalid regular expression in ${name}: ${JSON.stringify(p)} (${(e as Error).message})`);
     }
   });
 }
 
-/** Read the proxy's option snapshot; throws on an invalid size or host pattern. */
+/** A size option's value, with mitmproxy's message for one that is not a size. */
+function sizeOption(name: string, value: string | null): number | null {
+  try {
+    return parseSize(value);
+  } catch {
+    throw new Error(`Invalid ${name} specification: ${value}`);
+  }
+}
+
+/** connect_addr must be an IP address (mitmproxy's message otherwise). */
+function connectAddr(value: string | null): string | null {
+  if (!value) return null;
+  if (!net.isIP(value)) throw new Error(`Invalid value for connect_addr: ${pyStrRepr(value)}. Specify a valid IP address.`);
+  return value;
+}
+
+/** Read the proxy's option snapshot; throws on an invalid size, address or host pattern. */
 export function readProxyOptions(o: OptManager): ProxyOptions {
   const get = <T>(n: string, fallback: T): T => (o.has(n) ? (o.get(n) as T) : fallback);
   return {
-    bodySizeLimit: parseSize(get<string | null>('body_size_limit', null)),
-    streamLargeBodies: parseSize(get<string | null>('stream_large_bodies', null)),
+    bodySizeLimit: sizeOption('body_size_limit', get<string | null>('body_size_limit', null)),
+    streamLargeBodies: sizeOption('stream_large_bodies', get<string | null>('stream_large_bodies', null)),
     storeStreamedBodies: get('store_streamed_bodies', false),
     validateInboundHeaders: get('validate_inbound_headers', true),
     connectionStrategy: get<string>('connection_strategy', 'eager') === 'lazy' ? 'lazy' : 'eager',
     keepHostHeader: get('keep_host_header', false),
-    connectAddr: get<string | null>('connect_addr', null),
+    connectAddr: connectAddr(get<string | null>('connect_addr', null)),
     sslInsecure: get('ssl_insecure', false),
     upstreamCert: get('upstream_cert', true),
     http2: get('http2', true),

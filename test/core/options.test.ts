@@ -100,9 +100,16 @@ test('configure fires with the changed names; an OptionsError from an addon roll
   await assert.rejects(m.options.update({ listen_port: 1 }), /port 1 is not allowed/);
   assert.equal(m.options.get('listen_port'), 0, 'rolled back');
   await assert.rejects(m.options.update({ dumper_filter_does_not_exist: 'x' }), /Unknown option/);
-  await assert.rejects(m.options.update({ body_size_limit: '3 apples' }), /Invalid size specification/);
+  // mitmproxy's messages for values the proxy server refuses.
+  await assert.rejects(m.options.update({ body_size_limit: '3 apples' }), { message: 'Invalid body_size_limit specification: 3 apples' });
   assert.equal(m.options.get('body_size_limit'), null);
-  await assert.rejects(m.options.update({ mode: ['nonsense'] }), /Invalid proxy mode specification "nonsense": unknown mode/);
+  await assert.rejects(m.options.update({ stream_large_bodies: 'abc' }), { message: 'Invalid stream_large_bodies specification: abc' });
+  await assert.rejects(m.options.update({ connect_addr: 'notanip' }), { message: "Invalid value for connect_addr: 'notanip'. Specify a valid IP address." });
+  await assert.rejects(m.options.update({ mode: ['nonsense'] }), { message: 'Invalid proxy mode specification: nonsense (unknown mode)' });
+  await assert.rejects(m.options.update({ mode: ['regular@8089', 'socks5@8089'] }), { message: 'Cannot spawn multiple servers on the same address: 127.0.0.1:8089' });
+  // Host patterns are Python regexes: (?P<name>...) compiles; an unbalanced group does not.
+  await m.options.update({ ignore_hosts: ['^(?P<h>example)\\.com:'] });
+  await assert.rejects(m.options.update({ tcp_hosts: ['(unclosed'] }), /Invalid regular expression in tcp_hosts/);
   await m.shutdown();
 });
 
