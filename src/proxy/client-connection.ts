@@ -75,7 +75,7 @@ export async function handleClientConnection(
   await master.addons.trigger('client_connected', client);
   try {
     if (client.error) {
-      master.log.info(`client connection killed: ${client.error}`, clientLabel);
+      master.log.info('client kill connection', clientLabel);
     } else {
       await serveConnection(ctx);
     }

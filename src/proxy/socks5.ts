@@ -3,6 +3,7 @@ import { Server, formatAddress } from '../connection.js';
 import type { Socks5AuthData } from '../hooks.js';
 import { bytesToIp } from '../certs/ip.js';
 import { escapeBytes } from '../util/escapes.js';
+import { pyBytesRepr } from '../io/pyrepr.js';
 import type { ConnectionContext } from './context.js';
 import { ConnectError, DESTINATION_UNKNOWN } from './upstream-pool.js';
 import { ConnectionClosedError, MessageTimeoutError } from './socket-reader.js';
@@ -103,7 +104,7 @@ const DOMAIN_NAME = /^[A-Za-z0-9_-]{1,63}(?:\.[A-Za-z0-9_-]{1,63})*\.?$/;
 export function parseConnectRequest(buf: Uint8Array): ParseResult<Socks5Target> {
   if (buf.length < 3) return INCOMPLETE;
   if (buf[0] !== SOCKS5_VERSION || buf[2] !== 0x00) {
-    return { kind: 'error', message: `Unsupported SOCKS5 request: ${escapeBytes(buf.subarray(0, 64))}`, reply: Socks5Reply.COMMAND_NOT_SUPPORTED };
+    return { kind: 'error', message: `Unsupported SOCKS5 request: ${pyBytesRepr(buf.subarray(0, 64))}`, reply: Socks5Reply.COMMAND_NOT_SUPPORTED };
   }
   if (buf[1] !== CMD_CONNECT) {
     const name = COMMAND_NAMES[buf[1]!] ?? `0x${buf[1]!.toString(16).padStart(2, '0')}`;
@@ -185,7 +186,7 @@ export async function socks5Handshake(ctx: ConnectionContext): Promise<boolean> 
       if (r.kind === 'error') return fail(r.message, r.reply === null ? null : replyBytes(r.reply));
       if (ctx.reader.atEnd || buf.length < want) {
         if (buf.length === 0) throw new HandshakeFailed('closed');
-        return fail(`Client closed connection before completing SOCKS5 handshake: ${escapeBytes(buf.subarray(0, 64))}`, null);
+        return fail(`Client closed connection before completing SOCKS5 handshake: ${pyBytesRepr(buf.subarray(0, 64))}`, null);
       }
       want = buf.length + 1;
     }
@@ -205,7 +206,8 @@ export async function socks5Handshake(ctx: ConnectionContext): Promise<boolean> 
       const { username, password } = await read(parseUserPass);
       const data: Socks5AuthData = { clientConn: ctx.client, username, password, valid: false };
       await ctx.master.addons.trigger('socks5_auth', data);
-      if (!data.valid) fail(`SOCKS5 authentication failed for user ${JSON.stringify(username)}.`, Buffer.from([USERPASS_VERSION, 0x01]));
+      // mitmproxy logs exactly this (the user name is not repeated).
+      if (!data.valid) fail('authentication failed', Buffer.from([USERPASS_VERSION, 0x01]));
       socket.write(Buffer.from([USERPASS_VERSION, 0x00]));
     }
 

@@ -83,7 +83,7 @@ export class UdpClients<T> {
     this.master.log.info('client connect', label);
     await this.master.addons.trigger('client_connected', client);
     if (!client.error) return true;
-    this.master.log.info(`client connection killed: ${client.error}`, label);
+    this.master.log.info('client kill connection', label);
     await this.disconnect(client);
     return false;
   }

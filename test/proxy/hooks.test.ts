@@ -4,6 +4,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { testProxy } from '../helpers/proxy.js';
 import { curl } from '../helpers/clients.js';
 import { echoServer } from '../helpers/servers.js';
+import { waitFor } from './modes-helpers.js';
 import { Response, type HTTPFlow, type Client, type ServerConnectionHookData } from '../../src/index.js';
 
 test('hooks fire in mitmproxy order for one plain HTTP flow, each flow hook followed by update', async (t) => {
@@ -207,4 +208,12 @@ test('a response an addon made unsendable (a header value with a line break) bec
   assert.equal(r.status, 502);
   assert.match(r.stdout, /Cannot send the response: .*X-Bad/);
   assert.equal(errors.length, 1);
+});
+
+test('a client killed in client_connected is logged in mitmproxy\'s words', async (t) => {
+  const proxy = await testProxy(t, { addons: [{ name: 'kill', client_connected: (c: { error: string | null }) => void (c.error = 'not welcome') }] });
+  const r = await curl(['-x', proxy.url, 'http://127.0.0.1:1/']);
+  assert.equal(r.status, 0);
+  await waitFor(() => proxy.logs.some((l) => l.message === 'client disconnect'), 10000, 'client disconnect');
+  assert.ok(proxy.logs.some((l) => l.message === 'client kill connection'), proxy.logs.map((l) => l.message).join('\n'));
 });

@@ -67,7 +67,7 @@ test('parseConnectRequest: address types, commands and reply codes', () => {
     ['BIND', hex('05 02 00 01 7f000001 1234'), { kind: 'error', message: 'Unsupported SOCKS5 request: command BIND (only CONNECT is supported)', reply: 7 }],
     ['UDP ASSOCIATE', hex('05 03 00 01 00000000 0000'), { kind: 'error', message: 'Unsupported SOCKS5 request: command UDP ASSOCIATE (only CONNECT is supported)', reply: 7 }],
     ['unknown command', hex('05 09 00 01'), { kind: 'error', message: 'Unsupported SOCKS5 request: command 0x09 (only CONNECT is supported)', reply: 7 }],
-    ['wrong version', hex('04 01 00 01'), { kind: 'error', message: 'Unsupported SOCKS5 request: \\x04\\x01\\x00\\x01', reply: 7 }],
+    ['wrong version', hex('04 01 00 01'), { kind: 'error', message: "Unsupported SOCKS5 request: b'\\x04\\x01\\x00\\x01'", reply: 7 }],
     ['unknown address type', hex('05 01 00 ff 0000'), { kind: 'error', message: 'Unknown address type: 255', reply: 8 }],
     ['empty domain', hex('05 01 00 03 00 0050'), { kind: 'error', message: 'Invalid domain name in SOCKS5 request: ""', reply: 4 }],
     ['domain with a NUL', Buffer.concat([hex('05 01 00 03 05'), Buffer.from('a\0b.c'), hex('0050')]), { kind: 'error', message: 'Invalid domain name in SOCKS5 request: "a\\\\x00b.c"', reply: 4 }],
@@ -204,7 +204,7 @@ test('proxyauth: user/password is required, checked through socks5_auth, and wro
     ['user', 'secret'],
     ['user', 'nope'],
   ]);
-  await waitFor(() => proxy.logs.some((l) => l.message === 'SOCKS5 authentication failed for user "user".'), 5000, 'auth failure log');
+  await waitFor(() => proxy.logs.some((l) => l.message === 'authentication failed'), 5000, 'auth failure log');
 
   // A client offering no authentication gets "no acceptable methods".
   const c = await RawClient.connect(proxy.port, t);
@@ -288,7 +288,7 @@ test('failures: refused, unresolvable, BIND, UDP ASSOCIATE, bad address type, ga
   const early = await RawClient.connect(proxy.port, t);
   early.write(hex('05 02 00'));
   early.socket.end();
-  await waitFor(() => proxy.logs.some((l) => l.message === 'Client closed connection before completing SOCKS5 handshake: \\x05\\x02\\x00'), 5000, 'early close log');
+  await waitFor(() => proxy.logs.some((l) => l.message === "Client closed connection before completing SOCKS5 handshake: b'\\x05\\x02\\x00'"), 5000, 'early close log');
 });
 
 test('fuzz over a live listener: random handshakes never crash the proxy, which keeps serving', async (t) => {
