@@ -221,6 +221,9 @@ async function handleConnect(ctx: ConnectionContext, flow: HTTPFlow): Promise<'t
     return 'closed';
   }
   const req = flow.request;
+  // The tunnel's server; a refused CONNECT puts back the connection's own (no fixed destination,
+  // and in upstream mode the `via`), or later requests on this connection would go to the target.
+  const previous = ctx.server;
   ctx.server = new Server({ address: [req.host, req.port] });
   flow.serverConn = ctx.server;
   // An idle TLS connection to the target kept from this client's previous tunnel will serve it:
@@ -252,6 +255,7 @@ async function handleConnect(ctx: ConnectionContext, flow: HTTPFlow): Promise<'t
     flow.error = null;
     await hooks.triggerFlow('http_connect_error', flow);
     await sendConnectResponse(ctx, resp);
+    ctx.server = previous;
     return 'refused';
   }
   await sendConnectResponse(ctx, resp);

@@ -7,7 +7,7 @@
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { testProxy } from '../helpers/proxy.js';
-import { echoServer, type TestServer } from '../helpers/servers.js';
+import { closedPort, echoServer, type TestServer } from '../helpers/servers.js';
 import { connectTunnel } from '../helpers/tunnel.js';
 import { RawClient, recorder } from './modes-helpers.js';
 
@@ -75,4 +75,21 @@ test('SOCKS5 tunnel: an absolute-form request inside goes to the SOCKS target', 
   c.write(absoluteRequest(other));
   await echoed(c);
   assert.equal(other.connections, 0, 'the other server was not contacted');
+});
+
+test('a refused CONNECT leaves no destination behind: later requests on the connection go where they say', async (t) => {
+  const target = await echoServer(t);
+  const proxy = await testProxy(t, {});
+  const c = await RawClient.connect(proxy.port, t);
+  const dead = await closedPort();
+  c.write(`CONNECT 127.0.0.1:${dead} HTTP/1.1\r\nHost: 127.0.0.1:${dead}\r\n\r\n`);
+  // The 502 answer: its head, then as many bytes as its content-length says.
+  let head = '';
+  while (!head.endsWith('\r\n\r\n')) head += (await c.read(1)).toString('latin1');
+  assert.match(head, /^HTTP\/1\.1 502 /, head);
+  await c.read(Number(/content-length: (\d+)/i.exec(head)![1]));
+  c.write(absoluteRequest(target));
+  const e = await echoed(c);
+  assert.equal(e.url, '/secret');
+  assert.equal(target.connections, 1, 'the request reached the server it named, not the refused tunnel target');
 });
