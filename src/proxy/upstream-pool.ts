@@ -1,5 +1,5 @@
 import { lookup } from 'node:dns/promises';
-import type { LookupAddress } from 'node:dns';
+import { ADDRCONFIG, type LookupAddress } from 'node:dns';
 import net from 'node:net';
 import type { Duplex } from 'node:stream';
 import { Server, formatAddress, type Via } from '../connection.js';
@@ -371,11 +371,15 @@ export class UpstreamPool {
   }
 }
 
-/** The addresses a host name resolves to (an IP literal is its own address); throws as DNS does. */
+/**
+ * The addresses a host name resolves to (an IP literal is its own address); throws as DNS does.
+ * Looked up as net.connect would (it no longer looks up itself): only address families this
+ * machine has configured, in the order --dns-result-order sets.
+ */
 export async function resolveHost(host: string): Promise<LookupAddress[]> {
   const family = net.isIP(host);
   if (family) return [{ address: host, family }];
-  return lookup(host, { all: true, verbatim: true });
+  return lookup(host, { all: true, hints: ADDRCONFIG });
 }
 
 /**
