@@ -275,7 +275,8 @@ async function serveTunnel(ctx: ConnectionContext, rawTcp: boolean): Promise<voi
   let proposed: LayerName;
   // ignore_hosts / allow_hosts come first, as in mitmproxy's NextLayer (TLS is matched once its
   // ClientHello names the server: tls-client.ts).
-  if (kind !== 'tls' && (await plaintextIsIgnored(ctx, kind))) proposed = ignoredLayer(ctx);
+  const ignored = kind !== 'tls' && (await plaintextIsIgnored(ctx, kind));
+  if (ignored) proposed = ignoredLayer(ctx);
   else if (kind === 'tls') proposed = 'tls';
   else if (rawTcp) proposed = 'tcp';
   // A reverse proxy's scheme names the protocol (mitmproxy's _setup_reverse_proxy): no sniffing.
@@ -287,8 +288,9 @@ async function serveTunnel(ctx: ConnectionContext, rawTcp: boolean): Promise<voi
   const layer = await chooseLayer(ctx, proposed);
   if (layer === 'tls') await serveClientTls(ctx, rawTcp);
   else if (layer === 'http') await serveHttpAfterSniff(ctx, kind);
-  // An ignored connection is relayed untouched; otherwise see relayNeedsTls.
-  else await relayToServer(ctx, { passthrough: layer === 'ignore', tls: layer !== 'ignore' && relayNeedsTls(ctx, false) });
+  // An ignored connection (recorded with show_ignored_hosts or not) is relayed as its bytes came,
+  // never wrapped in TLS (mitmproxy decides that before any reverse TLS layer); otherwise see relayNeedsTls.
+  else await relayToServer(ctx, { passthrough: layer === 'ignore', tls: layer !== 'ignore' && !ignored && relayNeedsTls(ctx, false) });
 }
 
 /**

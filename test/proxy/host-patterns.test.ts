@@ -3,6 +3,7 @@
  * a connection each one matches (tcp_hosts the bare host or the client's SNI; ignore_hosts and
  * allow_hosts "host:port" names), and in which order the decisions are made.
  */
+import net from 'node:net';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { TCPFlow } from '../../src/index.js';
@@ -82,4 +83,20 @@ test('show_ignored_hosts: an ignored TLS connection is passed through and record
   await waitFor(() => rec.tcp.length === 1, 5000, 'a TCP flow');
   assert.equal(rec.flows.filter((f) => f.request.method !== 'CONNECT').length, 0);
   assert.equal(rec.tcp[0]!.messages[0]!.content[0], 0x16, 'the encrypted bytes, starting with the ClientHello');
+});
+
+test('show_ignored_hosts records an ignored connection but relays it as it came: reverse:tls does not wrap it in TLS', async (t) => {
+  const echo = await rawServer(t, (s) => s.on('data', (d) => s.write(d)));
+  const shown = recorder();
+  const proxy = await testProxy(t, { options: { mode: [`reverse:tls://127.0.0.1:${echo.port}`], ignore_hosts: ['^127\\.0\\.0\\.1:'], show_ignored_hosts: true }, addons: [shown.addon] });
+  const s = net.connect(proxy.port, '127.0.0.1');
+  t.after(() => s.destroy());
+  const got: Buffer[] = [];
+  s.on('data', (d: Buffer) => got.push(d));
+  s.on('error', () => undefined);
+  s.write('plain bytes\n');
+  await waitFor(() => Buffer.concat(got).toString() === 'plain bytes\n', 10000, 'the echo of the bytes as sent');
+  s.end();
+  await waitFor(() => shown.tcp.length === 1, 10000, 'a TCP flow');
+  assert.equal(shown.tcp[0]!.messages[0]!.content.toString(), 'plain bytes\n');
 });
