@@ -36,6 +36,27 @@ function dosDateTime(d: Date): { time: number; date: number } {
   };
 }
 
+interface SharedFields {
+  utf8: number;
+  time: number;
+  date: number;
+  crc: number;
+  size: number;
+  nameLength: number;
+}
+
+/** The fields a local header and its central directory entry share, flags to name length, from `at`. */
+function writeSharedFields(b: Buffer, at: number, f: SharedFields): void {
+  b.writeUInt16LE(f.utf8, at);
+  b.writeUInt16LE(0, at + 2); // stored
+  b.writeUInt16LE(f.time, at + 4);
+  b.writeUInt16LE(f.date, at + 6);
+  b.writeUInt32LE(f.crc, at + 8);
+  b.writeUInt32LE(f.size, at + 12); // compressed
+  b.writeUInt32LE(f.size, at + 16); // uncompressed
+  b.writeUInt16LE(f.nameLength, at + 20);
+}
+
 /** The bytes of a ZIP archive holding `entries` in order, each a regular file (mode 0644). */
 export function writeZip(entries: readonly ZipEntry[], modified: Date): Buffer {
   const { time, date } = dosDateTime(modified);
@@ -48,32 +69,18 @@ export function writeZip(entries: readonly ZipEntry[], modified: Date): Buffer {
     const utf8 = /[^\x00-\x7f]/.test(entry.name) ? 0x0800 : 0;
     const crc = crc32(data);
 
+    const shared: SharedFields = { utf8, time, date, crc, size: data.length, nameLength: name.length };
     const local = Buffer.alloc(30);
     local.writeUInt32LE(0x04034b50, 0);
     local.writeUInt16LE(20, 4); // version needed: 2.0
-    local.writeUInt16LE(utf8, 6);
-    local.writeUInt16LE(0, 8); // stored
-    local.writeUInt16LE(time, 10);
-    local.writeUInt16LE(date, 12);
-    local.writeUInt32LE(crc, 14);
-    local.writeUInt32LE(data.length, 18);
-    local.writeUInt32LE(data.length, 22);
-    local.writeUInt16LE(name.length, 26);
-    local.writeUInt16LE(0, 28);
+    writeSharedFields(local, 6, shared);
     locals.push(local, name, data);
 
     const central = Buffer.alloc(46);
     central.writeUInt32LE(0x02014b50, 0);
     central.writeUInt16LE((3 << 8) | 20, 4); // made by: Unix, 2.0 (so the mode below counts)
     central.writeUInt16LE(20, 6);
-    central.writeUInt16LE(utf8, 8);
-    central.writeUInt16LE(0, 10);
-    central.writeUInt16LE(time, 12);
-    central.writeUInt16LE(date, 14);
-    central.writeUInt32LE(crc, 16);
-    central.writeUInt32LE(data.length, 20);
-    central.writeUInt32LE(data.length, 24);
-    central.writeUInt16LE(name.length, 28);
+    writeSharedFields(central, 8, shared);
     // extra length, comment length, disk number, internal attributes: 0
     central.writeUInt32LE((0o100644 << 16) >>> 0, 38);
     central.writeUInt32LE(offset, 42);
