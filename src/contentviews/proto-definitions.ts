@@ -9,7 +9,7 @@
  */
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import { isScalarType, parseProto, type ProtoEnum, type ProtoFileAst, type ProtoMessage } from './proto-parser.js';
+import { isScalarType, parseProto, type ProtoEnum, type ProtoFileAst, type ProtoMessage, type ScalarType } from './proto-parser.js';
 import type { ContentViewMetadata } from './types.js';
 
 /** Thrown when the definitions cannot be read or parsed; the view fails with this message. */
@@ -24,10 +24,6 @@ export class ProtoDefinitionsError extends Error {
     super(`failed to parse proto file(s)\n\nCaused by:\n    ${cause}`);
   }
 }
-
-export type ScalarType =
-  | 'double' | 'float' | 'int32' | 'int64' | 'uint32' | 'uint64' | 'sint32' | 'sint64'
-  | 'fixed32' | 'fixed64' | 'sfixed32' | 'sfixed64' | 'bool' | 'string' | 'bytes';
 
 export interface EnumType {
   fullName: string;
@@ -148,7 +144,7 @@ function link(parsed: ParsedFile[], inputCount: number): ProtoDefinitions {
 
   // Protobuf scoping: a relative name is looked up in the innermost scope first, then outwards.
   const lookup = (ref: string, scope: string, where: string): ValueType => {
-    if (isScalarType(ref)) return { kind: 'scalar', type: ref as ScalarType };
+    if (isScalarType(ref)) return { kind: 'scalar', type: ref };
     const candidates: string[] = [];
     if (ref.startsWith('.')) candidates.push(ref.slice(1));
     else {

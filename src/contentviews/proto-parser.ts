@@ -136,13 +136,16 @@ export function tokenize(text: string): Token[] {
   return merged;
 }
 
-const SCALAR_TYPES = new Set([
+const SCALAR_TYPES = [
   'double', 'float', 'int32', 'int64', 'uint32', 'uint64', 'sint32', 'sint64',
   'fixed32', 'fixed64', 'sfixed32', 'sfixed64', 'bool', 'string', 'bytes',
-]);
+] as const;
 
-export function isScalarType(t: string): boolean {
-  return SCALAR_TYPES.has(t);
+/** A protobuf scalar type name. */
+export type ScalarType = (typeof SCALAR_TYPES)[number];
+
+export function isScalarType(t: string): t is ScalarType {
+  return (SCALAR_TYPES as readonly string[]).includes(t);
 }
 
 class Parser {

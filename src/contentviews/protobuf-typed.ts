@@ -10,7 +10,8 @@
  * Data that does not fit the type (a wrong wire type, invalid UTF-8 in a string, an int32 out of
  * range, a missing required field) throws ProtobufError; the views then decode schema-less.
  */
-import type { FieldType, MessageType, ScalarType, ValueType } from './proto-definitions.js';
+import type { FieldType, MessageType, ValueType } from './proto-definitions.js';
+import type { ScalarType } from './proto-parser.js';
 import { decodePackedVarints, decodeProtobufToYaml, parseWire, ProtobufError, unknownFieldsToYaml, type WireValue } from './protobuf-wire.js';
 import { YamlFloat, YamlMap, YamlTagged, type YamlKey, type YamlNode } from './yaml-emit.js';
 

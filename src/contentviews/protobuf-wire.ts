@@ -277,10 +277,9 @@ function toYaml(msg: DecodedMessage, schema: Schema): YamlMap {
   return map;
 }
 
-/** Decode a protobuf message without a schema into the YAML model. */
+/** Decode a protobuf message without a schema into the YAML model (its wire fields parsed once). */
 export function decodeProtobufToYaml(buf: Buffer): YamlMap {
-  const schema = guessSchema(buf);
-  return toYaml(decodeWithSchema(buf, schema, 0), schema);
+  return unknownFieldsToYaml(parseWire(buf));
 }
 
 /**

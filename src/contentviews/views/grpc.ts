@@ -31,11 +31,11 @@ export const grpc: ContentView = {
   syntaxHighlight: 'yaml',
   render(data, metadata) {
     const encoding = metadata.httpMessage?.headers.get('grpc-encoding') ?? '';
-    // One type for all frames of the body: if any frame does not fit it, none uses it.
+    // One type for all frames of the body: if any frame does not fit it, none uses it. The frames
+    // are split (and decompressed) once, when first needed: a fallback renders them again.
+    let frames: Buffer[] | undefined;
     return renderWithDefinitions(metadata, (type) =>
-      splitGrpcFrames(data, encoding)
-        .map((m) => renderProtobufMessage(m, type))
-        .join('\n---\n\n'),
+      (frames ??= splitGrpcFrames(data, encoding)).map((m) => renderProtobufMessage(m, type)).join('\n---\n\n'),
     );
   },
   renderPriority(_data, metadata) {
