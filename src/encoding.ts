@@ -37,8 +37,8 @@ export const ENCODINGS = ['gzip', 'deflate', 'br', 'zstd'] as const;
  * gigabyte) would hold the process for seconds and take gigabytes of memory, for a content
  * view, a filter or an addon reading `.text`. mitmproxy has no such limit.
  */
-export const DECODE_FLOOR_BYTES = 64 * 1024 * 1024;
-export const DECODE_MAX_RATIO = 100;
+const DECODE_FLOOR_BYTES = 64 * 1024 * 1024;
+const DECODE_MAX_RATIO = 100;
 
 function decodeLimit(encodedLength: number): number {
   return Math.max(DECODE_FLOOR_BYTES, encodedLength * DECODE_MAX_RATIO);

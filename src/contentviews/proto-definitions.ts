@@ -13,7 +13,7 @@ import { isScalarType, parseProto, type ProtoEnum, type ProtoFileAst, type Proto
 import type { ContentViewMetadata } from './types.js';
 
 /** Thrown when the definitions cannot be read or parsed; the view fails with this message. */
-export class ProtoDefinitionsError extends Error {
+class ProtoDefinitionsError extends Error {
   // mitmproxy's views raise a ValueError with anyhow's "context, Caused by: ..." text.
   override name = 'ValueError';
   /** `unreadable`: a file could not be read or found, which may change any moment, so it is not cached. */
@@ -227,7 +227,7 @@ function mtime(path: string): number | undefined {
  * The definitions at `path` (a .proto file or a directory of them). Throws ProtoDefinitionsError
  * when they cannot be read or parsed; a parse failure is cached like a success.
  */
-export function loadProtoDefinitions(path: string): ProtoDefinitions {
+function loadProtoDefinitions(path: string): ProtoDefinitions {
   const abs = resolve(path);
   let isDir: boolean;
   try {
@@ -295,7 +295,7 @@ function requestFacts(metadata: ContentViewMetadata): { path: string | undefined
 }
 
 /** mitmproxy's choice of message type for a body, given the loaded definitions. */
-export function findBestMessage(defs: ProtoDefinitions, metadata: ContentViewMetadata): MessageType | undefined {
+function findBestMessage(defs: ProtoDefinitions, metadata: ContentViewMetadata): MessageType | undefined {
   const { path, isRequest } = requestFacts(metadata);
   const rpc = rpcInfo(path);
   if (rpc) {

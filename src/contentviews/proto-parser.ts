@@ -8,7 +8,7 @@
  * and the parser stays small; type names are left as written and resolved by proto-definitions.ts.
  */
 
-export class ProtoSyntaxError extends Error {
+class ProtoSyntaxError extends Error {
   override name = 'ProtoSyntaxError';
 }
 
@@ -81,7 +81,7 @@ function unescapeString(body: string, line: number): string {
   });
 }
 
-export function tokenize(text: string): Token[] {
+function tokenize(text: string): Token[] {
   const out: Token[] = [];
   let i = 0;
   let line = 1;

@@ -105,7 +105,7 @@ const VERIFY_ERRORS: Record<string, string> = {
 };
 
 /** mitmproxy's wording for upstream TLS failures (its TLS layer's receive_handshake_data). */
-export function describeTlsError(err: Error & { code?: string }): string {
+function describeTlsError(err: Error & { code?: string }): string {
   // Our host name check (server-identity.ts) stands in for OpenSSL's, so it reports OpenSSL's words.
   if (err instanceof ServerIdentityError) return `Certificate verify failed: ${err.ip ? 'IP address mismatch' : 'hostname mismatch'}`;
   const code = err.code ?? '';

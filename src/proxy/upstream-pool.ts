@@ -376,7 +376,7 @@ export class UpstreamPool {
  * Looked up as net.connect would (it no longer looks up itself): only address families this
  * machine has configured, in the order --dns-result-order sets.
  */
-export async function resolveHost(host: string): Promise<LookupAddress[]> {
+async function resolveHost(host: string): Promise<LookupAddress[]> {
   const family = net.isIP(host);
   if (family) return [{ address: host, family }];
   return lookup(host, { all: true, hints: ADDRCONFIG });

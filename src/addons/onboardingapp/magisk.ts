@@ -61,7 +61,7 @@ set_permissions() {
  * (the first four bytes of the MD5 of the DER subject, little-endian, as 8 hex digits) plus ".0".
  * Always 8 digits, as `openssl x509 -subject_hash_old` prints it.
  */
-export function androidCaFileName(subjectDer: Buffer): string {
+function androidCaFileName(subjectDer: Buffer): string {
   const md5 = createHash('md5').update(subjectDer).digest();
   return `${md5.readUInt32LE(0).toString(16).padStart(8, '0')}.0`;
 }
