@@ -102,7 +102,7 @@ export class ProxyServer {
       const protocols = m.transportProtocol === 'both' ? ['tcp', 'udp'] : [m.transportProtocol];
       for (const proto of protocols) {
         const key = JSON.stringify([host, port, proto]);
-        if (port !== 0 && seen.has(key)) throw new OptionsError(`Cannot spawn multiple servers on the same address: ${listenAddress(host, port)}`);
+        if (port !== 0 && seen.has(key)) throw new OptionsError(`Cannot spawn multiple servers on the same address: ${formatAddress([host || '0.0.0.0', port])}`);
         seen.add(key);
       }
     }
@@ -128,16 +128,11 @@ export class ProxyServer {
     await this.updateServers();
   }
 
-  /** Start, keep or stop servers to match the options; false if any failed to start. */
-  private updateServers(): Promise<boolean> {
+  /** Start, keep or stop servers to match the options (a server that fails keeps its lastError). */
+  private updateServers(): Promise<void> {
     const o = this.master.options;
     const modes = o.get<boolean>('server') ? this.modes() : [];
     return this.servers.update(modes, o.get<string>('listen_host'), o.get<number | null>('listen_port'));
-  }
-
-  /** Why servers that should run do not, as their start failures said it. */
-  startErrors(): string[] {
-    return this.servers.servers.flatMap((s) => (s.lastError ? [s.lastError] : []));
   }
 
   /**
@@ -161,9 +156,4 @@ export class ProxyServer {
     this.isRunning = false;
     await this.servers.stop();
   }
-}
-
-/** A listen address as mitmproxy's human.format_address shows it: every interface is "*". */
-function listenAddress(host: string, port: number): string {
-  return host === '' || host === '0.0.0.0' || host === '::' ? `*:${port}` : formatAddress([host, port]);
 }

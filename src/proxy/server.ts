@@ -101,15 +101,15 @@ export class ProxyServers {
   /**
    * Make the servers match `modes`: servers whose spec and address are unchanged keep running
    * (and keep their port and connections), removed ones stop, new ones start. A server that
-   * fails records why and logs it; the rest are not affected. Resolves to false if any failed.
+   * fails records why (`lastError`) and logs it; the rest are not affected.
    */
-  update(modes: ProxyMode[], listenHost: string, listenPort: number | null): Promise<boolean> {
+  update(modes: ProxyMode[], listenHost: string, listenPort: number | null): Promise<void> {
     const run = this.updating.then(() => this.applyUpdate(modes, listenHost, listenPort));
     this.updating = run.catch(() => undefined);
     return run;
   }
 
-  private async applyUpdate(modes: ProxyMode[], listenHost: string, listenPort: number | null): Promise<boolean> {
+  private async applyUpdate(modes: ProxyMode[], listenHost: string, listenPort: number | null): Promise<void> {
     const previous = [...this.instances];
     const next: ServerInstance[] = [];
     for (const mode of modes) {
@@ -121,14 +121,10 @@ export class ProxyServers {
     this.instances = next;
     // Free the ports of the removed servers before new ones may want them.
     await Promise.all(previous.map((p) => this.stopInstance(p)));
-    let ok = true;
-    for (const instance of next) {
-      if (!instance.listener && !(await this.startInstance(instance))) ok = false;
-    }
-    return ok;
+    for (const instance of next) if (!instance.listener) await this.startInstance(instance);
   }
 
-  private async startInstance(instance: ServerInstance): Promise<boolean> {
+  private async startInstance(instance: ServerInstance): Promise<void> {
     const { mode, host, requestedPort } = instance;
     try {
       const why = unsupported(mode);
@@ -140,11 +136,10 @@ export class ProxyServers {
     } catch (e) {
       instance.lastError = (e as Error).message;
       this.master.log.error(instance.lastError);
-      return false;
+      return;
     }
     this.own.add(host || '', instance.listener.port);
     this.master.log.info(`${mode.description} listening at ${showAddress(host, instance.listener.port)}.`);
-    return true;
   }
 
   /** Stop listening; connections already accepted go on until they end (as in mitmproxy). */

@@ -12,7 +12,6 @@ import { cpSync, existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Loader } from '../../addonmanager.js';
 import { contentViewResultJson, prettifyMessage } from '../../contentviews/index.js';
-import { ContentEncodingError } from '../../encoding.js';
 import { FILTER_HELP } from '../../flowfilter/index.js';
 import type { AnyFlow } from '../../flows.js';
 import { HTTPFlow, type Message } from '../../http.js';
@@ -76,7 +75,8 @@ export class StaticViewer {
       const message: Message | null = part === 'request' ? flow.request : flow.response;
       const dir = join(path, 'flows', flow.id, part);
       mkdirSync(join(dir, 'content'), { recursive: true });
-      writeFileSync(join(dir, 'content.data'), message ? decodedOrRaw(message) : 'No content.');
+      // As the web API's content.data: decoded, or as sent when it cannot be.
+      writeFileSync(join(dir, 'content.data'), message ? (message.getContent(false) ?? Buffer.alloc(0)) : 'No content.');
       const view = message
         ? contentViewResultJson(prettifyMessage(message, flow, 'auto', {}))
         : { text: 'No content.', syntax_highlight: 'none', view_name: '/', description: '' };
@@ -85,12 +85,3 @@ export class StaticViewer {
   }
 }
 
-/** The body as the web API's content.data serves it: decoded, or as sent when it cannot be. */
-function decodedOrRaw(message: Message): Buffer {
-  try {
-    return message.content ?? Buffer.alloc(0);
-  } catch (e) {
-    if (e instanceof ContentEncodingError) return message.rawContent ?? Buffer.alloc(0);
-    throw e;
-  }
-}
