@@ -48,7 +48,7 @@ export class Master {
    * which would loop forever.
    */
   private deliverLogEntry(entry: LogEntry): void {
-    if (IN_ADD_LOG.getStore() || !this.addons.hasHandlers('add_log')) return;
+    if (!this.addons.hasHandlers('add_log') || IN_ADD_LOG.getStore()) return;
     queueMicrotask(() => {
       IN_ADD_LOG.run(true, () => {
         this.addons.trigger('add_log', entry).catch(() => undefined);

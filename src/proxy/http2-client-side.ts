@@ -8,7 +8,7 @@ import { SERVER_HEADER } from '../version.js';
 import type { ConnectionContext } from './context.js';
 import { errorPage } from './error-page.js';
 import { runHttpFlow, type ClientExchange } from './http-stream.js';
-import { addHttp2Headers, splitPseudoHeaders, warnLowercased } from './http2-headers.js';
+import { addHttp2Headers, sendTrailersWhenWanted, splitPseudoHeaders, warnLowercased } from './http2-headers.js';
 import { openUpstreamExchange } from './upstream-exchange.js';
 import { NO_CHUNKS, readableChunks } from './readable-chunks.js';
 import { waitForDrain } from './wait-for-drain.js';
@@ -81,8 +81,7 @@ class Http2ClientExchange implements ClientExchange {
     const lowercased = addHttp2Headers(out, resp.headers.fields, { dropHost: false });
     if (resp.statusCode === 204) delete out['content-length'];
     else if (bodyLength !== null && out['content-length'] !== undefined) out['content-length'] = bodyLength;
-    // Names an addon wrote in uppercase into an HTTP/2 response (HTTP/1 ones are lowercased silently).
-    if (lowercased.length && resp.httpVersion === 'HTTP/2.0') warnLowercased(this.ctx, lowercased);
+    warnLowercased(this.ctx, lowercased, resp.httpVersion);
     return out;
   }
 
@@ -99,14 +98,7 @@ class Http2ClientExchange implements ClientExchange {
     const hasTrailers = !bodyless && Boolean(resp.trailers?.length);
     const waitForTrailers = hasTrailers || (trailersLater && !endStream && !bodyless);
     this.stream.respond(this.responseHeaders(resp, bodyLength), respondOptions({ endStream: bodyless || (endStream && !hasTrailers), waitForTrailers }));
-    if (waitForTrailers) {
-      this.stream.once('wantTrailers', () => {
-        const trailers: http2.OutgoingHttpHeaders = {};
-        const fields = (this.streamedTrailers ?? resp.trailers)?.fields;
-        if (fields) addHttp2Headers(trailers, fields, { dropHost: false });
-        this.stream.sendTrailers(trailers);
-      });
-    }
+    if (waitForTrailers) sendTrailersWhenWanted(this.stream, () => this.streamedTrailers ?? resp.trailers);
   }
 
   private noBody(resp: Response): boolean {

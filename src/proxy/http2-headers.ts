@@ -1,4 +1,5 @@
 import type http2 from 'node:http2';
+import type { Headers } from '../headers.js';
 import type { ConnectionContext } from './context.js';
 import type { HeaderField } from '../headers.js';
 import { OutgoingMessageError } from './http1/assemble.js';
@@ -67,10 +68,26 @@ export function splitPseudoHeaders(rawHeaders: readonly string[]): { pseudo: Map
 
 /**
  * HTTP/2 allows lowercase names only. An addon that wrote uppercase ones into an HTTP/2 message
- * is told they were lowercased (mitmproxy's warning, with normalize_outbound_headers on).
+ * is told they were lowercased (mitmproxy's warning, with normalize_outbound_headers on); names
+ * of an HTTP/1 message are lowercased silently.
  */
-export function warnLowercased(ctx: ConnectionContext, names: readonly string[]): void {
+export function warnLowercased(ctx: ConnectionContext, names: readonly string[], httpVersion: string): void {
+  if (names.length === 0 || httpVersion !== 'HTTP/2.0') return;
   const opts = ctx.master.options;
   if (opts.has('normalize_outbound_headers') && !opts.get<boolean>('normalize_outbound_headers')) return;
   for (const n of names) ctx.master.log.info(`Lowercased '${n}' header as uppercase is not allowed with HTTP/2.`, ctx.clientLabel);
+}
+
+/**
+ * Send trailers once the body has been written, on a stream opened with `waitForTrailers` (node
+ * adds trailers only to such a stream). `trailers` is asked then: a streamed body's trailers are
+ * known only at its end. None: the stream just ends.
+ */
+export function sendTrailersWhenWanted(stream: http2.Http2Stream, trailers: () => Headers | null | undefined): void {
+  stream.once('wantTrailers', () => {
+    const out: http2.OutgoingHttpHeaders = {};
+    const fields = trailers()?.fields;
+    if (fields) addHttp2Headers(out, fields, { dropHost: false });
+    stream.sendTrailers(out);
+  });
 }

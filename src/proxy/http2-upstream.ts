@@ -8,7 +8,7 @@ import type { ConnectionContext } from './context.js';
 import type { UpstreamExchange } from './http-stream.js';
 import { OutgoingMessageError } from './http1/assemble.js';
 import { isToken } from './http1/parse.js';
-import { addHttp2Headers, splitPseudoHeaders, warnLowercased } from './http2-headers.js';
+import { addHttp2Headers, sendTrailersWhenWanted, splitPseudoHeaders, warnLowercased } from './http2-headers.js';
 import { ConnectionClosedError } from './socket-reader.js';
 import type { ServerConnection } from './upstream-pool.js';
 import { readableChunks } from './readable-chunks.js';
@@ -110,8 +110,7 @@ export class Http2UpstreamExchange implements UpstreamExchange {
     const headers: http2.OutgoingHttpHeaders = { ':method': r.method, ':scheme': r.scheme || 'https', ':path': r.path };
     if (authority !== undefined) headers[':authority'] = authority;
     const lowercased = addHttp2Headers(headers, r.headers.fields, { dropHost: hostBecomesAuthority, checkNames: true });
-    // HTTP/1 names are lowercased silently; uppercase in an HTTP/2 request came from an addon.
-    if (lowercased.length && r.httpVersion === 'HTTP/2.0') warnLowercased(this.ctx, lowercased);
+    warnLowercased(this.ctx, lowercased, r.httpVersion);
     // Trailers go out after the body: the request's own, or for a streamed body (`trailersLater`)
     // those `endRequest` brings, which node lets us add only if the stream was opened to wait for them.
     const hasTrailers = Boolean(r.trailers?.length);
@@ -119,14 +118,7 @@ export class Http2UpstreamExchange implements UpstreamExchange {
     const session = (this.session = sessionFor(this.ctx, this.conn));
     const stream = session.request(headers, { endStream: endStream && !hasTrailers, waitForTrailers, ...PRIORITY_DEFAULTS });
     stream.on('error', () => undefined);
-    if (waitForTrailers) {
-      stream.once('wantTrailers', () => {
-        const trailers: http2.OutgoingHttpHeaders = {};
-        const fields = (this.streamedTrailers ?? r.trailers)?.fields;
-        if (fields) addHttp2Headers(trailers, fields, { dropHost: false });
-        stream.sendTrailers(trailers);
-      });
-    }
+    if (waitForTrailers) sendTrailersWhenWanted(stream, () => this.streamedTrailers ?? r.trailers);
     // Interim responses (103 Early Hints) are not passed on.
     stream.on('headers', (h: http2.IncomingHttpHeaders) => {
       const status = Number(h[':status']);
