@@ -278,19 +278,26 @@ async function serveTunnel(ctx: ConnectionContext, rawTcp: boolean): Promise<voi
   const ignored = kind !== 'tls' && (await plaintextIsIgnored(ctx, kind));
   if (ignored) proposed = ignoredLayer(ctx);
   else if (kind === 'tls') proposed = 'tls';
-  else if (rawTcp) proposed = 'tcp';
-  // A reverse proxy's scheme names the protocol (mitmproxy's _setup_reverse_proxy): no sniffing.
-  else if (ctx.mode.type === 'reverse') proposed = 'http';
-  // Bytes that are no HTTP are TCP only with rawtcp; without it they go to the HTTP layer,
-  // which refuses them, as mitmproxy does (never relayed unseen).
-  else if (hostIsTcp(ctx) || (kind === 'tcp' && ctx.options.rawtcp)) proposed = 'tcp';
-  else proposed = 'http';
+  else proposed = plainLayer(ctx, rawTcp, kind);
   const layer = await chooseLayer(ctx, proposed);
   if (layer === 'tls') await serveClientTls(ctx, rawTcp);
   else if (layer === 'http') await serveHttpAfterSniff(ctx, kind);
   // An ignored connection (recorded with show_ignored_hosts or not) is relayed as its bytes came,
   // never wrapped in TLS (mitmproxy decides that before any reverse TLS layer); otherwise see relayNeedsTls.
   else await relayToServer(ctx, { passthrough: layer === 'ignore', tls: layer !== 'ignore' && !ignored && relayNeedsTls(ctx, false) });
+}
+
+/**
+ * The layer for bytes that are not (or no longer) TLS: raw TCP when the mode or tcp_hosts says
+ * so; a reverse proxy's scheme names the protocol (mitmproxy's _setup_reverse_proxy: no
+ * sniffing); bytes that are no HTTP are TCP only with rawtcp, and without it they go to the HTTP
+ * layer, which refuses them, as mitmproxy does (never relayed unseen).
+ */
+function plainLayer(ctx: ConnectionContext, rawTcp: boolean, sniffed: 'http1' | 'h2' | 'tcp' | 'tls'): LayerName {
+  if (rawTcp) return 'tcp';
+  if (ctx.mode.type === 'reverse') return 'http';
+  if (hostIsTcp(ctx) || ((sniffed === 'tcp' || sniffed === 'tls') && ctx.options.rawtcp)) return 'tcp';
+  return 'http';
 }
 
 /**
@@ -317,15 +324,9 @@ async function serveClientTls(ctx: ConnectionContext, rawTcp: boolean): Promise<
     await relayToServer(ctx, { passthrough: !record, tls: false });
     return;
   }
-  const reverse = ctx.mode.type === 'reverse';
-  const inner = r.alpn === 'h2' ? 'h2' : r.alpn === 'http/1.1' || rawTcp || reverse ? 'http1' : await sniff(ctx);
+  const inner = r.alpn === 'h2' ? 'h2' : r.alpn === 'http/1.1' || rawTcp || ctx.mode.type === 'reverse' ? 'http1' : await sniff(ctx);
   if (inner === 'closed') return;
-  let proposed: LayerName;
-  if (rawTcp) proposed = 'tcp';
-  else if (reverse) proposed = 'http';
-  else if (hostIsTcp(ctx) || ((inner === 'tcp' || inner === 'tls') && ctx.options.rawtcp)) proposed = 'tcp';
-  else proposed = 'http';
-  const layer = await chooseLayer(ctx, proposed, ['http', 'tcp', 'ignore']);
+  const layer = await chooseLayer(ctx, plainLayer(ctx, rawTcp, inner), ['http', 'tcp', 'ignore']);
   if (layer === 'http') await serveHttpAfterSniff(ctx, inner);
   else await relayToServer(ctx, { passthrough: layer === 'ignore', tls: relayNeedsTls(ctx, true) });
 }
