@@ -1,5 +1,5 @@
 import { isIPv6 } from 'node:net';
-import { unmappedAddress } from './proxy/socket-address.js';
+import { unmappedAddress } from './certs/ip.js';
 import { uuid4 } from './util/uuid.js';
 
 /** A socket address: `[host, port]`, or `[host, port, flowinfo, scopeId]` for some IPv6 sockets. */

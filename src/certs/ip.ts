@@ -69,6 +69,16 @@ export function unmapIPv4(b: Buffer): Buffer {
 }
 
 /**
+ * A socket-reported address as mitmproxy shows it (the fast text path of unmapIPv4). A listener
+ * on "" or "::" is one dual-stack socket, through which node reports IPv4 peers as IPv4-mapped IPv6 ("::ffff:127.0.0.1"); mitmproxy
+ * listens per address family and sees plain IPv4. Unmapped, such an address names the client in
+ * log lines, flows and hooks, and the leaf for a client without SNI gets an IPv4 SAN it can verify.
+ */
+export function unmappedAddress(address: string): string {
+  return address.startsWith('::ffff:') && isIPv4(address.slice(7)) ? address.slice(7) : address;
+}
+
+/**
  * One spelling per peer address, for comparing addresses from different sources (node's sockets,
  * the kernel's tables, option values): the canonical text, IPv4-mapped IPv6 as plain IPv4, and
  * anything that is not an IP literal lowercased.

@@ -2,7 +2,7 @@ import { Client, formatAddress } from '../connection.js';
 import type { Master } from '../master.js';
 import { now } from '../util/time.js';
 import type { ProxyMode } from './modes.js';
-import { unmappedAddress } from './socket-address.js';
+import { unmappedAddress } from '../certs/ip.js';
 
 /**
  * UDP has no connections: a UDP client is a peer address, "connected" from its first datagram

@@ -18,7 +18,7 @@ import { parse, type Filter } from '../../flowfilter/index.js';
 import type { Master } from '../../master.js';
 import type { View } from '../../addons/view.js';
 import { flowJsonText, type ConnJsonMemo } from './flowjson.js';
-import { unmappedAddress } from '../../proxy/socket-address.js';
+import { unmappedAddress } from '../../certs/ip.js';
 import { jsonString, pyJson, type JsonValue } from './json.js';
 
 export type FlowMessageType = 'flows/add' | 'flows/update' | 'flows/remove';
