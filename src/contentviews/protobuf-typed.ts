@@ -12,11 +12,10 @@
  */
 import type { FieldType, MessageType, ValueType } from './proto-definitions.js';
 import type { ScalarType } from './proto-parser.js';
-import { decodePackedVarints, decodeProtobufToYaml, parseWire, ProtobufError, unknownFieldsToYaml, type WireValue } from './protobuf-wire.js';
+import { decodePackedVarints, decodeProtobufToYaml, decodeStringField, f32FromBits, f64FromBits, parseWire, ProtobufError, unknownFieldsToYaml, type WireValue } from './protobuf-wire.js';
 import { YamlFloat, YamlMap, YamlTagged, type YamlKey, type YamlNode } from './yaml-emit.js';
 
 const MAX_DEPTH = 100;
-const utf8Fatal = new TextDecoder('utf-8', { fatal: true });
 
 function wireTypeOf(t: ValueType): 0 | 1 | 2 | 5 {
   switch (t.kind) {
@@ -60,16 +59,10 @@ function toUint32(v: bigint): number {
 function scalarNode(type: ScalarType, w: WireValue): YamlNode {
   const v = w.v;
   switch (type) {
-    case 'double': {
-      const b = Buffer.alloc(8);
-      b.writeBigUInt64LE(v as bigint);
-      return new YamlFloat(b.readDoubleLE(0));
-    }
-    case 'float': {
-      const b = Buffer.alloc(4);
-      b.writeUInt32LE(v as number);
-      return new YamlFloat(b.readFloatLE(0));
-    }
+    case 'double':
+      return new YamlFloat(f64FromBits(v as bigint));
+    case 'float':
+      return new YamlFloat(f32FromBits(v as number));
     case 'int64':
     case 'sfixed64':
       return BigInt.asIntN(64, v as bigint);
@@ -95,11 +88,7 @@ function scalarNode(type: ScalarType, w: WireValue): YamlNode {
     case 'bool':
       return (v as bigint) !== 0n;
     case 'string':
-      try {
-        return utf8Fatal.decode(v as Buffer);
-      } catch {
-        throw new ProtobufError('invalid UTF-8 in string field');
-      }
+      return decodeStringField(v as Buffer);
     case 'bytes':
       return new YamlTagged('!binary', (v as Buffer).toString('hex'));
   }

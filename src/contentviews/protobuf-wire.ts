@@ -152,6 +152,29 @@ export function decodePackedVarints(b: Buffer): bigint[] {
 
 const utf8Fatal = new TextDecoder('utf-8', { fatal: true });
 
+/** A string field's text; invalid UTF-8 fails the whole decode (field number in the message when known). */
+export function decodeStringField(b: Buffer, field?: number): string {
+  try {
+    return utf8Fatal.decode(b);
+  } catch {
+    throw new ProtobufError(`invalid UTF-8 in string field${field === undefined ? '' : ` ${field}`}`);
+  }
+}
+
+/** The double whose bits a fixed64 holds. */
+export function f64FromBits(v: bigint): number {
+  const b = Buffer.alloc(8);
+  b.writeBigUInt64LE(v);
+  return b.readDoubleLE(0);
+}
+
+/** The float whose bits a fixed32 holds. */
+export function f32FromBits(v: number): number {
+  const b = Buffer.alloc(4);
+  b.writeUInt32LE(v);
+  return b.readFloatLE(0);
+}
+
 /** Decode a message with a known schema; fields the schema lacks are left out. */
 function decodeWithSchema(buf: Buffer, schema: Schema, depth: number): DecodedMessage {
   return decodeFieldsWithSchema(parseWire(buf), schema, depth);
@@ -196,13 +219,8 @@ function decodeFieldsWithSchema(fields: Array<[number, WireValue]>, schema: Sche
       else final = [decoded[decoded.length - 1]!];
     }
     for (const d of final) {
-      if (d.kind === 'string') {
-        try {
-          d.value = utf8Fatal.decode(d.value as Buffer);
-        } catch {
-          throw new ProtobufError(`invalid UTF-8 in string field ${f}`);
-        }
-      } else if (d.kind === 'message') {
+      if (d.kind === 'string') d.value = decodeStringField(d.value as Buffer, f);
+      else if (d.kind === 'message') {
         d.value = decodeWithSchema(d.value as Buffer, s.nested!, depth + 1);
       }
     }
@@ -233,9 +251,7 @@ function varintText(v: bigint): string {
 
 function fixed64Text(v: bigint): string {
   const reprs: Array<[string, string]> = [['u64', v.toString()]];
-  const buf = Buffer.alloc(8);
-  buf.writeBigUInt64LE(v);
-  const f = buf.readDoubleLE(0);
+  const f = f64FromBits(v);
   if (!Number.isNaN(f) && Math.abs(f) > 0.0000001) reprs.push(['f64', withPoint(rustF64Display(f))]);
   if (v >= 1n << 63n) reprs.push(['i64', BigInt.asIntN(64, v).toString()]);
   return '!fixed64 ' + numberReprs(reprs);
@@ -243,9 +259,7 @@ function fixed64Text(v: bigint): string {
 
 function fixed32Text(v: number): string {
   const reprs: Array<[string, string]> = [['u32', v.toString()]];
-  const buf = Buffer.alloc(4);
-  buf.writeUInt32LE(v);
-  const f = buf.readFloatLE(0);
+  const f = f32FromBits(v);
   if (!Number.isNaN(f) && Math.abs(f) > 0.0000001) reprs.push(['f32', withPoint(rustF32Display(f))]);
   if (v >= 0x80000000) reprs.push(['i32', (v | 0).toString()]);
   return '!fixed32 ' + numberReprs(reprs);
