@@ -14,6 +14,7 @@ import {
   CharsetError,
   assembleContentType,
   decodeCharset,
+  byteStringText,
   decodeUtf8Surrogateescape,
   encodeCharset,
   encodeUtf8Surrogateescape,
@@ -523,7 +524,7 @@ export class Request extends Message {
    */
   get query(): MultiDict<string> {
     const { query } = splitPathQuery(this.path);
-    const fields = query === null ? [] : parseUrlencoded(decodeUtf8Surrogateescape(Buffer.from(query, 'latin1')));
+    const fields = query === null ? [] : parseUrlencoded(byteStringText(query));
     return new MultiDict(fields, { onChange: (f) => this.setQuery(f) });
   }
   set query(value: MultiDict<string> | Iterable<readonly [string, string]>) {

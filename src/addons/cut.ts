@@ -8,7 +8,7 @@ import { CommandError } from '../command.js';
 import { expandHome } from '../optmanager.js';
 import { pyFloatRepr } from '../util/pyfloat.js';
 import { pyBytesRepr, pyRepr } from '../io/pyrepr.js';
-import { decodeUtf8Surrogateescape, encodeUtf8Surrogateescape } from '../io/text.js';
+import { byteStringText, encodeUtf8Surrogateescape } from '../io/text.js';
 import { prettyHost, prettyUrl } from '../io/export.js';
 import { NO_CLIPBOARD } from './export.js';
 
@@ -22,10 +22,6 @@ function headerName(spec: string): string {
 
 const snakeToCamel = (s: string) => s.replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase());
 
-/** A model byte string as Python str. */
-function text(s: string): string {
-  return /[\x80-\xff]/.test(s) && !/[^\x00-\xff]/.test(s) ? decodeUtf8Surrogateescape(Buffer.from(s, 'latin1')) : s;
-}
 
 /** Fields whose Python value is bytes, where the model keeps a (latin1) string. */
 const BYTES_FIELDS: Record<string, ReadonlySet<string>> = {
@@ -47,7 +43,7 @@ function attribute(current: unknown, name: string): unknown {
       case 'text':
         return current.getText(true);
       case 'url':
-        return current instanceof Request ? text(current.url) : undefined;
+        return current instanceof Request ? byteStringText(current.url) : undefined;
       case 'pretty_url':
         return current instanceof Request ? prettyUrl(current) : undefined;
       case 'pretty_host':
@@ -55,7 +51,7 @@ function attribute(current: unknown, name: string): unknown {
     }
     if (BYTESTRING_TEXT.has(name)) {
       const v = (current as unknown as Record<string, unknown>)[snakeToCamel(name)];
-      return typeof v === 'string' ? text(v) : v;
+      return typeof v === 'string' ? byteStringText(v) : v;
     }
   }
   if (current instanceof Connection) {

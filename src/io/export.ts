@@ -7,7 +7,7 @@
 import { CommandError } from '../command.js';
 import { HTTPFlow, Request, Response } from '../http.js';
 import type { AnyFlow } from '../flows.js';
-import { decodeLikeMitmproxy, decodeUtf8Backslashreplace, decodeUtf8Surrogateescape, encodeUtf8Surrogateescape } from './text.js';
+import { byteStringText, decodeLikeMitmproxy, decodeUtf8Backslashreplace, encodeUtf8Surrogateescape } from './text.js';
 
 /** The formats, as `export.formats` lists them. */
 export const EXPORT_FORMATS = ['curl', 'httpie', 'raw', 'raw_request', 'raw_response'] as const;
@@ -18,10 +18,6 @@ export interface ExportOptions {
   preserveOriginalIp?: boolean;
 }
 
-/** A byte string of the model (header bytes, path, method) as Python str (UTF-8, surrogate escapes). */
-function text(s: string): string {
-  return /[\x80-\xff]/.test(s) && !/[^\x00-\xff]/.test(s) ? decodeUtf8Surrogateescape(Buffer.from(s, 'latin1')) : s;
-}
 
 /** Python's `shlex.quote`. */
 export function shellQuote(s: string): string {
@@ -52,7 +48,7 @@ function parseAuthority(authority: string): [string, number | null] {
 }
 
 function hostHeader(req: Request): string | undefined {
-  if (req.isHttp2 || req.isHttp3) return req.authority ? text(req.authority) : req.headers.get('host');
+  if (req.isHttp2 || req.isHttp3) return req.authority ? byteStringText(req.authority) : req.headers.get('host');
   return req.headers.get('host');
 }
 
@@ -64,8 +60,8 @@ export function prettyHost(req: Request): string {
 
 /** `request.pretty_url`: the URL with the host the client asked for (Host header or :authority). */
 export function prettyUrl(req: Request): string {
-  if (req.method.toUpperCase() === 'CONNECT') return text(req.authority);
-  const path = req.path === '*' ? '' : text(req.path);
+  if (req.method.toUpperCase() === 'CONNECT') return byteStringText(req.authority);
+  const path = req.path === '*' ? '' : byteStringText(req.path);
   const hh = hostHeader(req);
   if (!hh) return `${req.scheme}://${hostport(req.scheme, req.host, req.port)}${path}`;
   const [host, port] = parseAuthority(hh);
@@ -139,7 +135,7 @@ function consoleBody(req: Request): string {
 }
 
 function headerItems(req: Request): Array<[string, string]> {
-  return req.headers.fields.map(([k, v]) => [text(k), text(v)]);
+  return req.headers.fields.map(([k, v]) => [byteStringText(k), byteStringText(v)]);
 }
 
 /** `curl ...` for a flow's request. */
@@ -157,7 +153,7 @@ export function curlCommand(f: AnyFlow, opts: ExportOptions = {}): string {
     else args.push('-H', `${k}: ${v}`);
   }
   const body = bodyOf(req);
-  const method = text(req.method);
+  const method = byteStringText(req.method);
   if (method !== 'GET') {
     if (!body || body.length === 0) args.push('-H', 'content-length: 0');
     args.push('-X', method);
@@ -173,7 +169,7 @@ export function httpieCommand(f: AnyFlow): string {
   requireRequest(f);
   const req = cleanupRequest(f);
   popHeaders(req);
-  const args = ['http', text(req.method), prettyUrl(req)];
+  const args = ['http', byteStringText(req.method), prettyUrl(req)];
   for (const [k, v] of headerItems(req)) args.push(`${k}: ${v}`);
   let cmd = args.map(shellQuote).join(' ');
   const body = bodyOf(req);

@@ -17,6 +17,7 @@ import { parseCookieHeader, parseSetCookieHeader, cookieAttr } from './cookies.j
 import {
   ContentEncodingError,
   decodeLikeMitmproxy,
+  byteStringText,
   decodeUtf8Surrogateescape,
   encodeCharset,
   encodeContent,
@@ -28,11 +29,6 @@ import {
 // --------------------------------------------------------------------------------------------
 // Export
 
-/** Header bytes (byte strings in the model) as Python str: UTF-8 with surrogate escapes. */
-function headerText(s: string): string {
-  return /[^\x00-\x7f]/.test(s) ? decodeUtf8Surrogateescape(Buffer.from(s, 'latin1')) : s;
-}
-
 function nameValue(pairs: Iterable<readonly [string, string | null]>): PyJson[] {
   const out: PyJson[] = [];
   for (const [name, value] of pairs) out.push({ name, value });
@@ -40,7 +36,7 @@ function nameValue(pairs: Iterable<readonly [string, string | null]>): PyJson[] 
 }
 
 function headerList(h: Headers): PyJson[] {
-  return h.fields.map(([n, v]) => ({ name: headerText(n), value: headerText(v) }));
+  return h.fields.map(([n, v]) => ({ name: byteStringText(n), value: byteStringText(v) }));
 }
 
 /** `len(str(headers))` in mitmproxy: the length of Python's repr of the Headers object (a quirk kept for identical output). */
@@ -55,7 +51,7 @@ export function headersSize(h: Headers): number {
 
 function requestCookies(req: Request): Array<[string, string]> {
   const out: Array<[string, string]> = [];
-  for (const [n, v] of req.headers.fields) if (n.toLowerCase() === 'cookie') out.push(...parseCookieHeader(headerText(v)));
+  for (const [n, v] of req.headers.fields) if (n.toLowerCase() === 'cookie') out.push(...parseCookieHeader(byteStringText(v)));
   return out;
 }
 
@@ -63,7 +59,7 @@ function responseCookies(resp: Response): PyJson[] {
   const out: PyJson[] = [];
   for (const [n, v] of resp.headers.fields) {
     if (n.toLowerCase() !== 'set-cookie') continue;
-    for (const c of parseSetCookieHeader(headerText(v))) {
+    for (const c of parseSetCookieHeader(byteStringText(v))) {
       const path = cookieAttr(c.attrs, 'path');
       const domain = cookieAttr(c.attrs, 'domain');
       const cookie: { [k: string]: PyJson } = {
@@ -139,7 +135,7 @@ export function harEntry(flow: HTTPFlow, serversSeen: Set<string>): { [key: stri
     const contentJson: { [key: string]: PyJson } = {
       size,
       compression: decodedSize - size,
-      mimeType: headerText(resp.headers.get('Content-Type') ?? ''),
+      mimeType: byteStringText(resp.headers.get('Content-Type') ?? ''),
     };
     if (content && content.length && isMostlyBin(content)) {
       contentJson['text'] = content.toString('base64');
@@ -155,7 +151,7 @@ export function harEntry(flow: HTTPFlow, serversSeen: Set<string>): { [key: stri
       cookies: responseCookies(resp),
       headers: headerList(resp.headers),
       content: contentJson,
-      redirectURL: headerText(resp.headers.get('Location') ?? ''),
+      redirectURL: byteStringText(resp.headers.get('Location') ?? ''),
       headersSize: headersSize(resp.headers),
       bodySize: size,
     };
@@ -187,8 +183,8 @@ export function harEntry(flow: HTTPFlow, serversSeen: Set<string>): { [key: stri
     }
   }
   const requestJson: { [key: string]: PyJson } = {
-    method: headerText(req.method),
-    url: headerText(url),
+    method: byteStringText(req.method),
+    url: byteStringText(url),
     httpVersion: req.httpVersion,
     cookies: nameValue(requestCookies(req)),
     headers: headerList(req.headers),
@@ -206,7 +202,7 @@ export function harEntry(flow: HTTPFlow, serversSeen: Set<string>): { [key: stri
   };
   if (req.method === 'POST' || req.method === 'PUT' || req.method === 'PATCH') {
     requestJson['postData'] = {
-      mimeType: headerText(req.headers.get('Content-Type') ?? ''),
+      mimeType: byteStringText(req.headers.get('Content-Type') ?? ''),
       text: req.getText(false),
       params: nameValue(req.urlencodedForm.fields),
     };
@@ -407,7 +403,7 @@ export function harEntryToFlow(entryJson: Json): HTTPFlow {
     if (typeof textJson !== 'string') throw new HarImportError('response.content.text must be a string');
     body = Buffer.from(textJson, 'base64');
   } else if (typeof textJson === 'string') {
-    const enc = typeof encoding === 'string' && encoding ? encoding : inferContentEncoding(headerText(respHeaders.get('content-type') ?? ''));
+    const enc = typeof encoding === 'string' && encoding ? encoding : inferContentEncoding(byteStringText(respHeaders.get('content-type') ?? ''));
     try {
       body = encodeCharset(textJson, enc);
     } catch {

@@ -57,6 +57,15 @@ export function decodeUtf8Surrogateescape(b: Uint8Array): string {
   return out;
 }
 
+/**
+ * A byte string of the model (header bytes, path, method: one character per byte) as Python
+ * str: UTF-8 with surrogate escapes. ASCII, or text that already holds characters past U+00FF,
+ * comes back as it is.
+ */
+export function byteStringText(s: string): string {
+  return /[\x80-\xff]/.test(s) && !/[^\x00-\xff]/.test(s) ? decodeUtf8Surrogateescape(Buffer.from(s, 'latin1')) : s;
+}
+
 /** The reverse: UTF-8, with lone surrogates U+DC80..U+DCFF written back as the bytes they stand for. */
 export function encodeUtf8Surrogateescape(s: string): Buffer {
   if (!/[\ud800-\udfff]/.test(s)) return Buffer.from(s, 'utf8');
