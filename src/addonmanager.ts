@@ -114,10 +114,34 @@ export class AddonManager {
    * Add addons to the end of the chain and run their `load`. When the master is already running,
    * they also get `configure` with every option and `running`, as a script loaded later does.
    */
-  async add(...addons: Addon[]): Promise<void> {
-    for (const addon of addons) {
+  add(...addons: Addon[]): Promise<void> {
+    return this.attach(this.chain, null, addons);
+  }
+
+  /**
+   * Add `child` to `parent`'s children at `index` (default: last) and run its `load` (and, when
+   * the master runs, `configure` and `running`). Its hooks then run at the parent's place in the
+   * chain: scripts sit under the script loader, before save and the dumper, as in mitmproxy.
+   */
+  addChild(parent: Addon, child: Addon, index?: number): Promise<void> {
+    return this.attach((parent.addons ??= []), index ?? null, [child]);
+  }
+
+  /** Take `child` out of `parent`'s children, calling `done` on it (and its children). */
+  removeChild(parent: Addon, child: Addon): Promise<void> {
+    return this.detach(parent.addons ?? [], child);
+  }
+
+  /** Remove an addon (and its children), calling `done` on them. */
+  remove(addon: Addon): Promise<void> {
+    return this.detach(this.chain, addon);
+  }
+
+  /** Put `addons` into `list` (the chain or an addon's children) from `index` (null: at the end), and bring them up. */
+  private async attach(list: Addon[], index: number | null, addons: Addon[]): Promise<void> {
+    for (const [k, addon] of addons.entries()) {
       this.register(addon);
-      this.chain.push(addon);
+      list.splice(index === null ? list.length : index + k, 0, addon);
       this.invalidate();
       await this.invokeAddonTree(addon, 'load', new Loader(this.master));
     }
@@ -130,40 +154,11 @@ export class AddonManager {
     }
   }
 
-  /**
-   * Add `child` to `parent`'s children at `index` (default: last) and run its `load` (and, when
-   * the master runs, `configure` and `running`). Its hooks then run at the parent's place in the
-   * chain: scripts sit under the script loader, before save and the dumper, as in mitmproxy.
-   */
-  async addChild(parent: Addon, child: Addon, index?: number): Promise<void> {
-    const children = (parent.addons ??= []);
-    this.register(child);
-    children.splice(index ?? children.length, 0, child);
-    this.invalidate();
-    await this.invokeAddonTree(child, 'load', new Loader(this.master));
-    await this.master.options.processDeferred();
-    if (this.master.isRunning) {
-      await this.invokeAddonTree(child, 'configure', new Set(this.master.options.names()));
-      await this.invokeAddonTree(child, 'running');
-    }
-  }
-
-  /** Take `child` out of `parent`'s children, calling `done` on it (and its children). */
-  async removeChild(parent: Addon, child: Addon): Promise<void> {
-    const children = parent.addons ?? [];
-    const i = children.indexOf(child);
+  /** Take `addon` out of `list` (the chain or an addon's children), calling `done` on it. */
+  private async detach(list: Addon[], addon: Addon): Promise<void> {
+    const i = list.indexOf(addon);
     if (i < 0) return;
-    children.splice(i, 1);
-    this.unregister(child);
-    this.invalidate();
-    await this.invokeAddonTree(child, 'done');
-  }
-
-  /** Remove an addon (and its children), calling `done` on them. */
-  async remove(addon: Addon): Promise<void> {
-    const i = this.chain.indexOf(addon);
-    if (i < 0) return;
-    this.chain.splice(i, 1);
+    list.splice(i, 1);
     this.unregister(addon);
     this.invalidate();
     await this.invokeAddonTree(addon, 'done');
