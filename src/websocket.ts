@@ -1,5 +1,6 @@
 import { inspect, type InspectOptionsStylized } from 'node:util';
 import { now } from './util/time.js';
+import { MessageLog } from './websocket-message-log.js';
 
 const EMPTY = Buffer.alloc(0);
 
@@ -128,16 +129,104 @@ export interface WebSocketState {
 
 /** The WebSocket conversation that follows an HTTP upgrade. */
 export class WebSocketData {
-  messages: WebSocketMessage[] = [];
   /** null while the connection is open. */
   closedByClient: boolean | null = null;
   closeCode: number | null = null;
   closeReason: string | null = null;
   timestampEnd: number | null = null;
+  /**
+   * The messages as objects, once someone has asked for `messages` (or set it); until then the
+   * messages the relay recorded are in `#log` only (see MessageLog for why).
+   */
+  #messages: WebSocketMessage[] | null = null;
+  readonly #log = new MessageLog();
+
+  /**
+   * Every message so far, in order, as mitmproxy's `flow.websocket.messages`: a plain array that
+   * addons may read, change and keep. Reading it the first time turns the recorded messages into
+   * objects; from then on the relay adds each new message to this same array.
+   */
+  get messages(): WebSocketMessage[] {
+    if (this.#messages === null) {
+      const log = this.#log;
+      const messages: WebSocketMessage[] = new Array<WebSocketMessage>(log.length);
+      for (let i = 0; i < log.length; i++) messages[i] = this.#fromLog(i);
+      log.clear();
+      this.#messages = messages;
+    }
+    return this.#messages;
+  }
+  set messages(value: WebSocketMessage[]) {
+    this.#log.clear();
+    this.#messages = value;
+  }
+
+  /** How many messages there are, without making objects of them. */
+  get messageCount(): number {
+    return this.#messages === null ? this.#log.length : this.#messages.length;
+  }
+
+  /**
+   * Message `index`, to read: the object in `messages` once that exists, else one made for this
+   * call from the recorded data. Changes to such a copy are not kept; change `messages` instead.
+   */
+  messageAt(index: number): WebSocketMessage | undefined {
+    if (this.#messages !== null) return this.#messages[index];
+    return index >= 0 && index < this.#log.length ? this.#fromLog(index) : undefined;
+  }
+
+  /** The messages in order, to read (see `messageAt`), without making the `messages` array. */
+  *readMessages(): Generator<WebSocketMessage, void, undefined> {
+    for (let i = 0; i < this.messageCount; i++) yield this.messageAt(i)!;
+  }
+
+  /** The sum of the messages' content lengths. */
+  totalContentLength(): number {
+    let n = 0;
+    if (this.#messages === null) for (let i = 0; i < this.#log.length; i++) n += this.#log.contentLength(i);
+    else for (const m of this.#messages) n += m.contentLength;
+    return n;
+  }
+
+  /**
+   * Record a message that has been forwarded already (so no addon can change or drop it): into
+   * the log while no one has asked for `messages`, else as an object at the end of that array.
+   */
+  recordForwarded(type: Opcode, fromClient: boolean, content: Buffer, timestamp: number): void {
+    if (this.#messages === null) {
+      this.#log.append(type, fromClient, content, timestamp);
+      return;
+    }
+    const { buffer, start, end } = this.#log.store(content);
+    this.#messages.push(WebSocketMessage.inSlab(type, fromClient, buffer, start, end, timestamp));
+  }
+
+  #fromLog(i: number): WebSocketMessage {
+    const log = this.#log;
+    const { buffer, start, end } = log.payload(i);
+    return WebSocketMessage.inSlab(log.type(i), log.fromClient(i), buffer, start, end, log.timestamp(i));
+  }
+
+  /** `messages` is an accessor, which JSON and console output would leave out: they show it as a field. */
+  toJSON(): { messages: WebSocketMessage[]; closedByClient: boolean | null; closeCode: number | null; closeReason: string | null; timestampEnd: number | null } {
+    return {
+      messages: [...this.readMessages()],
+      closedByClient: this.closedByClient,
+      closeCode: this.closeCode,
+      closeReason: this.closeReason,
+      timestampEnd: this.timestampEnd,
+    };
+  }
+
+  [inspect.custom](_depth: number, options: InspectOptionsStylized, show: typeof inspect): string {
+    return `WebSocketData ${show(this.toJSON(), options)}`;
+  }
 
   getState(): WebSocketState {
+    const messages: WebSocketMessageState[] = [];
+    for (const m of this.readMessages()) messages.push(m.getState());
     return {
-      messages: this.messages.map((m) => m.getState()),
+      messages,
       closed_by_client: this.closedByClient,
       close_code: this.closeCode,
       close_reason: this.closeReason,

@@ -102,7 +102,7 @@ function falsy(v: unknown): boolean {
 export function extract(cut: string, f: AnyFlow): CutValue {
   // mitmproxy's "save body" on a WebSocket flow saves its messages.
   if (f instanceof HTTPFlow && f.websocket && (cut === 'request.content' || cut === 'response.content')) {
-    const parts = f.websocket.messages.map((m) => Buffer.concat([Buffer.from(m.fromClient ? '[OUTGOING] ' : '[INCOMING] '), m.content]));
+    const parts = Array.from(f.websocket.readMessages(), (m) => Buffer.concat([Buffer.from(m.fromClient ? '[OUTGOING] ' : '[INCOMING] '), m.content]));
     return Buffer.concat(parts.flatMap((p, i) => (i ? [Buffer.from('\n'), p] : [p])));
   }
   const path = cut.split('.');

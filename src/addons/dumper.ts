@@ -199,7 +199,7 @@ export class Dumper {
 
   websocket_message(f: HTTPFlow): void {
     if (!f.websocket || !this.match(f)) return;
-    const m = f.websocket.messages[f.websocket.messages.length - 1]!;
+    const m = f.websocket.messageAt(f.websocket.messageCount - 1)!;
     const dir = m.fromClient ? '->' : '<-';
     const type = m.isText ? 'text' : 'binary';
     this.echo(`${formatAddress(f.clientConn.peername)} ${dir} WebSocket ${type} message ${dir} ${formatAddress(f.serverConn.address)}${f.request.path}`);

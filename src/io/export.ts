@@ -224,7 +224,7 @@ export function raw(f: AnyFlow): Buffer {
   if (requestPresent && responsePresent) {
     const parts = [rawRequest(f), rawResponse(f)];
     if (http!.websocket) {
-      const msgs = http!.websocket.messages.map((m) => Buffer.concat([latin1(m.fromClient ? '[OUTGOING] ' : '[INCOMING] '), m.content]));
+      const msgs = Array.from(http!.websocket.readMessages(), (m) => Buffer.concat([latin1(m.fromClient ? '[OUTGOING] ' : '[INCOMING] '), m.content]));
       parts.push(Buffer.concat(msgs.flatMap((m, i) => (i ? [latin1('\n'), m] : [m]))));
     }
     return Buffer.concat(parts.flatMap((p, i) => (i ? [sep, p] : [p])));

@@ -196,8 +196,8 @@ function response(w: ReverseWriter, r: Response): void {
 function websocket(w: ReverseWriter, ws: WebSocketData): void {
   const m = w.begin('dict');
   const l = w.begin('list');
-  for (let i = ws.messages.length - 1; i >= 0; i--) {
-    const msg = ws.messages[i]!;
+  for (let i = ws.messageCount - 1; i >= 0; i--) {
+    const msg = ws.messageAt(i)!;
     const t = w.begin('list');
     w.bool(msg.injected);
     w.bool(msg.dropped);

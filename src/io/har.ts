@@ -210,7 +210,7 @@ export function harEntry(flow: HTTPFlow, serversSeen: Set<string>): { [key: stri
   if (sc.peername) entry['serverIPAddress'] = String(sc.peername[0]);
   if (flow.websocket) {
     entry['_resourceType'] = 'websocket';
-    entry['_webSocketMessages'] = flow.websocket.messages.map((m) => ({
+    entry['_webSocketMessages'] = Array.from(flow.websocket.readMessages(), (m) => ({
       type: m.fromClient ? 'send' : 'receive',
       time: new PyFloat(m.timestamp),
       opcode: m.type,

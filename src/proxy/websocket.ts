@@ -5,6 +5,7 @@ import type { HTTPFlow } from '../http.js';
 import { pyBytesRepr, pyStrRepr } from '../io/pyrepr.js';
 import { now } from '../util/time.js';
 import { Opcode, WebSocketMessage, type WebSocketData } from '../websocket.js';
+import { payloadToKeep } from '../websocket-message-log.js';
 import type { ConnectionContext } from './context.js';
 import { describeNetworkError } from './error-page.js';
 import type { SocketReader } from './socket-reader.js';
@@ -22,7 +23,6 @@ import {
 import { MessageDeflater, MessageInflater, parseNegotiatedExtensions, type DeflateParams } from './websocket/permessage-deflate.js';
 import { TaskQueue, type MaybePromise } from './websocket/task-queue.js';
 import { addFragment, joinFragments, type FragmentedPayload } from './websocket/fragments.js';
-import { PayloadSlab, SLAB_PAYLOAD_MAX } from './websocket/payload-slab.js';
 
 /** One side of a WebSocket connection: the byte stream and the reader that owns its incoming bytes. */
 export interface WebSocketPeer {
@@ -48,15 +48,6 @@ export const websocketLimits: WebSocketLimits = { maxMessageSize: 64 * 1024 * 10
  * keeps its original framing when it can, one frame when it was one frame, and ~4 kB frames otherwise.
  */
 const FRAGMENT_SIZE = 4000;
-
-/**
- * A recorded message that is a slice of a much larger buffer (a small frame out of a big socket
- * chunk) would keep all of that buffer alive as long as its flow lives, so it is stored as a copy.
- * Less slack than this is kept as it is: a copy per message costs more than it saves, and it is
- * the usual case (a frame that came alone in its chunk; an unmasked client message, which sits in
- * node's 8 KiB allocation pool next to its neighbours).
- */
-const MAX_RETAINED_SLACK = 16 * 1024;
 
 /** How long a closing connection may take to flush and close before it is destroyed. */
 const CLOSE_TIMEOUT_MS = 5000;
@@ -181,8 +172,6 @@ class WebSocketRelay {
    * whole hook, even for async addons, and a close waits for a message still in its hook.
    */
   private readonly queue = new TaskQueue();
-  /** Holds the payloads of small recorded messages (both directions). */
-  private readonly payloads = new PayloadSlab();
   /** Set once a close frame, an error or a kill ended the conversation; nothing more is forwarded. */
   private closing = false;
   private stop!: () => void;
@@ -410,22 +399,19 @@ class WebSocketRelay {
 
   /** Record a message and run `websocket_message`; then forward it, unless it went out already (`forwarded`). */
   private record(d: Direction, content: Buffer, incoming: IncomingMessage, injected: boolean, forwarded: boolean): MaybePromise {
-    if (!injected && !forwarded) checkText(incoming.opcode, content);
-    let message: WebSocketMessage;
-    if (forwarded && content.length <= SLAB_PAYLOAD_MAX) {
-      // Gone out already, so no one here needs it as a Buffer: recorded as a range of a slab.
-      const start = this.payloads.copy(content);
-      message = WebSocketMessage.inSlab(incoming.opcode, d.fromClient, this.payloads.slab, start, start + content.length, now(), injected);
-    } else {
-      if (content.buffer.byteLength - content.length > MAX_RETAINED_SLACK) content = Buffer.from(content);
-      message = new WebSocketMessage(incoming.opcode, d.fromClient, content, now(), false, injected);
+    if (forwarded) {
+      // Gone out already and no handler can change it: recorded without an object (see MessageLog).
+      this.ws.recordForwarded(incoming.opcode, d.fromClient, content, now());
+      // Synchronous handlers (the usual case) cost no promise; an async one is awaited.
+      return this.hooks.triggerFlowFast('websocket_message', this.flow);
     }
+    if (!injected) checkText(incoming.opcode, content);
+    const kept = payloadToKeep(content);
+    const message = new WebSocketMessage(incoming.opcode, d.fromClient, kept, now(), false, injected);
     this.ws.messages.push(message);
-    // Synchronous handlers (the usual case) cost no promise; an async one or an interception is awaited.
     const pending = this.hooks.triggerFlowFast('websocket_message', this.flow);
-    if (forwarded) return pending;
-    if (pending) return pending.then(() => this.forwardUnlessDropped(d, message, incoming, content));
-    return this.forwardUnlessDropped(d, message, incoming, content);
+    if (pending) return pending.then(() => this.forwardUnlessDropped(d, message, incoming, kept));
+    return this.forwardUnlessDropped(d, message, incoming, kept);
   }
 
   private forwardUnlessDropped(d: Direction, message: WebSocketMessage, incoming: IncomingMessage, received: Buffer): MaybePromise {

@@ -816,7 +816,7 @@ test('with read-only hooks a text message that is not UTF-8 is still refused wit
   assert.deepEqual(parseClosePayload(toServer.payload), { code: 1007, reason: 'Invalid UTF-8 in text message' });
 });
 
-test('recorded messages share slabs: hundreds of small messages hold a few buffers, not one each, and read back exactly', async (t) => {
+test('recorded messages share slabs and need no object each: hundreds of small messages hold a few buffers, and read back exactly', async (t) => {
   let flow: HTTPFlow | null = null;
   const observer: Addon = { name: 'flow-keeper', readsOnly: () => true, websocket_start: (f: HTTPFlow) => void (flow = f) };
   const up = await server(t, { onConnection: (sws) => sws.on('message', (d, isBinary) => sws.send(d, { binary: isBinary })) });
@@ -829,8 +829,15 @@ test('recorded messages share slabs: hundreds of small messages hold a few buffe
   const allEchoed = new Promise<void>((resolve) => ws.on('message', () => ++echoed === sent.length && resolve()));
   for (const b of sent) ws.send(b);
   await allEchoed;
-  const messages = flow!.websocket!.messages;
+  // With read-only hooks the relay records into the flow's message log: no object per message
+  // until someone reads `messages` (each messageAt is a new look at the log).
+  const ws2 = flow!.websocket!;
+  assert.equal(ws2.messageCount, 2 * sent.length);
+  assert.notEqual(ws2.messageAt(0), ws2.messageAt(0));
+  assert.ok(ws2.messageAt(ws2.messageCount - 1)!.content.equals(sent.at(-1)!));
+  const messages = ws2.messages;
   assert.equal(messages.length, 2 * sent.length);
+  assert.equal(ws2.messageAt(0), messages[0], 'read once, the messages are objects from then on');
   const buffers = new Set<ArrayBufferLike>();
   for (const fromClient of [true, false]) {
     const side = messages.filter((m) => m.fromClient === fromClient);

@@ -159,7 +159,7 @@ function bodyMatches(re: RegExp, flow: AnyFlow, side: Side): boolean {
         if (body !== null && re.test(body)) return true;
       }
       if (f.websocket) {
-        for (const m of f.websocket.messages) {
+        for (const m of f.websocket.readMessages()) {
           if (side === 'request' && !m.fromClient) continue;
           if (side === 'response' && m.fromClient) continue;
           if (m.content && re.test(bufferBytes(m.content))) return true;

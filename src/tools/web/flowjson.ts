@@ -11,6 +11,7 @@ import type { Flow } from '../../flow.js';
 import { HTTPFlow, type Message } from '../../http.js';
 import type { Headers } from '../../headers.js';
 import { TCPFlow } from '../../tcp.js';
+import { WebSocketData } from '../../websocket.js';
 import { DNSFlow, DNSMessage, DNSResourceRecord, dnsClassName, dnsOpcodeName, dnsRcodeName, dnsTypeName } from '../../dns.js';
 import { parseCertificate, pemCertificates } from '../../certs/index.js';
 import type { LogEntry } from '../../log.js';
@@ -306,7 +307,12 @@ function bodyMeta(m: Message): { contentLength: number | null; contentHash: stri
   return raw === null ? { contentLength: null, contentHash: null } : { contentLength: raw.length, contentHash: sha256Hex(raw) };
 }
 
-function messagesMeta(messages: ReadonlyArray<{ contentLength: number; timestamp: number }>): MessagesMetaJson {
+function messagesMeta(messages: ReadonlyArray<{ contentLength: number; timestamp: number }> | WebSocketData): MessagesMetaJson {
+  if (messages instanceof WebSocketData) {
+    // Without making objects of recorded messages (see WebSocketData.messages).
+    const count = messages.messageCount;
+    return { contentLength: messages.totalContentLength(), count, timestamp_last: count ? messages.messageAt(count - 1)!.timestamp : null };
+  }
   let len = 0;
   for (const m of messages) len += m.contentLength;
   return { contentLength: len, count: messages.length, timestamp_last: messages.length ? messages[messages.length - 1]!.timestamp : null };
@@ -395,7 +401,7 @@ export function flowToJson(flow: AnyFlow): FlowJson {
     const ws = flow.websocket;
     if (ws) {
       f.websocket = {
-        messages_meta: messagesMeta(ws.messages),
+        messages_meta: messagesMeta(ws),
         closed_by_client: ws.closedByClient,
         close_code: ws.closeCode,
         close_reason: ws.closeReason,
@@ -475,7 +481,7 @@ function jbody(m: Message): string {
   return raw === null ? '"contentLength": null, "contentHash": null' : `"contentLength": ${raw.length}, "contentHash": "${sha256Hex(raw)}"`;
 }
 
-function jmeta(messages: ReadonlyArray<{ contentLength: number; timestamp: number }>): string {
+function jmeta(messages: ReadonlyArray<{ contentLength: number; timestamp: number }> | WebSocketData): string {
   const m = messagesMeta(messages);
   return `{"contentLength": ${m.contentLength}, "count": ${m.count}, "timestamp_last": ${jnum(m.timestamp_last)}}`;
 }
@@ -548,7 +554,7 @@ export function flowJsonText(flow: AnyFlow, ascii: boolean, memo?: ConnJsonMemo)
     const ws = flow.websocket;
     if (ws) {
       out +=
-        `, "websocket": {"messages_meta": ${jmeta(ws.messages)}, "closed_by_client": ${ws.closedByClient === null ? 'null' : ws.closedByClient}, ` +
+        `, "websocket": {"messages_meta": ${jmeta(ws)}, "closed_by_client": ${ws.closedByClient === null ? 'null' : ws.closedByClient}, ` +
         `"close_code": ${jnum(ws.closeCode)}, "close_reason": ${jstrOrNull(ws.closeReason, ascii)}, "timestamp_end": ${jnum(ws.timestampEnd)}}`;
     }
   } else if (flow instanceof TCPFlow) {

@@ -1,7 +1,7 @@
 /** PayloadSlab: where the relay keeps the payloads of recorded WebSocket messages. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { PayloadSlab, SLAB_PAYLOAD_MAX } from '../../src/proxy/websocket/payload-slab.js';
+import { PayloadSlab, SLAB_PAYLOAD_MAX } from '../../src/util/payload-slab.js';
 
 test('a quiet connection holds a small slab; a busy one gets slabs that double up to 64 KiB', () => {
   const slabs = new PayloadSlab();

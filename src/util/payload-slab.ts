@@ -1,8 +1,8 @@
 /**
- * Where the relay keeps the payloads of recorded messages: small payloads are copied one after
- * the other into shared slabs, so a recorded message holds a range of a slab instead of a Buffer
- * of its own (see `WebSocketMessage.inSlab` for why that matters). The socket chunk a message
- * came in is then garbage at once, as in a relay that records nothing.
+ * Where recorded WebSocket messages keep their payloads (see MessageLog): small payloads are
+ * copied one after the other into shared slabs, so a message holds a range of a slab instead of a
+ * Buffer of its own. The socket chunk a message came in is then garbage at once, as in a relay
+ * that records nothing.
  */
 
 /** Payloads up to this size are copied into a slab; a bigger one costs more to copy than to keep. */

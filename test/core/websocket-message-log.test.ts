@@ -1,0 +1,93 @@
+/** WebSocketData keeps relayed messages in a MessageLog until someone asks for `messages`. */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { inspect } from 'node:util';
+import { Opcode, WebSocketData, WebSocketMessage } from '../../src/websocket.js';
+import { SLAB_PAYLOAD_MAX } from '../../src/util/payload-slab.js';
+
+/** A conversation of `n` relayed messages, alternating direction, "m0", "m1", ... */
+function relayed(n: number): WebSocketData {
+  const ws = new WebSocketData();
+  for (let i = 0; i < n; i++) ws.recordForwarded(i % 3 ? Opcode.TEXT : Opcode.BINARY, i % 2 === 0, Buffer.from(`m${i}`), 1000 + i);
+  return ws;
+}
+
+test('relayed messages are readable one by one without making the messages array', () => {
+  const ws = relayed(100);
+  assert.equal(ws.messageCount, 100);
+  const m = ws.messageAt(41)!;
+  assert.deepEqual([m.type, m.fromClient, m.text, m.timestamp, m.dropped, m.injected], [Opcode.TEXT, false, 'm41', 1041, false, false]);
+  // Each read makes a message of its own: the log holds no objects.
+  assert.notEqual(ws.messageAt(41), ws.messageAt(41));
+  assert.equal(ws.messageAt(100), undefined);
+  assert.equal(ws.messageAt(-1), undefined);
+  assert.deepEqual(
+    [...ws.readMessages()].map((x) => x.text),
+    Array.from({ length: 100 }, (_, i) => `m${i}`),
+  );
+  assert.equal(ws.totalContentLength(), [...ws.readMessages()].reduce((n, x) => n + x.contentLength, 0));
+  // The saved state is the same as for objects.
+  assert.deepEqual(ws.getState().messages[99], [Opcode.BINARY, false, Buffer.from('m99'), 1099, false, false]);
+  assert.notEqual(ws.messageAt(0), ws.messageAt(0), 'still not materialised after getState');
+});
+
+test('messages is a plain array that keeps receiving what the relay records, once it has been read', () => {
+  const ws = relayed(3);
+  const kept = ws.messages;
+  assert.ok(Array.isArray(kept));
+  assert.deepEqual(
+    kept.map((m) => m.text),
+    ['m0', 'm1', 'm2'],
+  );
+  assert.equal(ws.messages, kept, 'the same array every time');
+  assert.equal(ws.messageAt(1), kept[1], 'messageAt answers the objects now');
+  ws.recordForwarded(Opcode.TEXT, false, Buffer.from('later'), 2000);
+  assert.equal(kept.length, 4, 'a kept reference sees the next message, as in mitmproxy');
+  assert.equal(kept[3]!.text, 'later');
+  // An addon's change to an element is what everyone reads afterwards.
+  kept[0]!.text = 'changed';
+  assert.equal(ws.messageAt(0)!.text, 'changed');
+  assert.equal(ws.getState().messages[0]![2].toString(), 'changed');
+  assert.equal(ws.totalContentLength(), 'changed'.length + 2 + 2 + 'later'.length);
+});
+
+test('setting messages replaces the log, and the relay then adds to the new array', () => {
+  const ws = relayed(5);
+  const mine = [new WebSocketMessage(Opcode.TEXT, true, 'only')];
+  ws.messages = mine;
+  assert.equal(ws.messageCount, 1);
+  ws.recordForwarded(Opcode.TEXT, true, Buffer.from('next'), 3000);
+  assert.deepEqual(
+    mine.map((m) => m.text),
+    ['only', 'next'],
+  );
+});
+
+test('payloads: small ones are copies (the received chunk is not kept), big ones are kept unless they are a small slice', () => {
+  const ws = new WebSocketData();
+  const chunk = Buffer.from('abc');
+  ws.recordForwarded(Opcode.TEXT, true, chunk, 1);
+  chunk.write('xyz');
+  assert.equal(ws.messageAt(0)!.text, 'abc', 'copied when recorded');
+
+  const big = Buffer.alloc(SLAB_PAYLOAD_MAX + 1, 'b');
+  ws.recordForwarded(Opcode.BINARY, false, big, 2);
+  assert.equal(ws.messageAt(1)!.content.buffer, big.buffer, 'a big payload is kept, not copied');
+
+  const socketChunk = Buffer.alloc(1024 * 1024, 's');
+  const slice = socketChunk.subarray(10, 10 + SLAB_PAYLOAD_MAX + 1);
+  ws.recordForwarded(Opcode.BINARY, false, slice, 3);
+  const kept = ws.messageAt(2)!.content;
+  assert.notEqual(kept.buffer, socketChunk.buffer, 'a small slice of a big chunk does not keep the chunk alive');
+  assert.ok(kept.equals(slice));
+});
+
+test('JSON and console output show the messages', () => {
+  const ws = relayed(2);
+  assert.deepEqual(
+    JSON.parse(JSON.stringify(ws)).messages.map((m: { content: { data: number[] } }) => Buffer.from(m.content.data).toString()),
+    ['m0', 'm1'],
+  );
+  assert.match(inspect(ws), /^WebSocketData \{[^]*messages: \[[^]*content: <Buffer 6d 31>/);
+  assert.notEqual(ws.messageAt(0), ws.messageAt(0), 'printing does not build the array');
+});
