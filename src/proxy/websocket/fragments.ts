@@ -9,8 +9,13 @@
 
 /** Fragments at least this large are kept as they are (no copy). */
 const SMALL_FRAGMENT = 4 * 1024;
-/** Small fragments are copied into slabs of this size. */
-const SLAB_SIZE = 64 * 1024;
+/**
+ * Small fragments are copied into slabs: the first of a message this big, each next one twice the
+ * last, up to the largest. A message of a few small frames (the usual fragmented message) then
+ * costs a slab near its size, not 64 KiB.
+ */
+const FIRST_SLAB = 1024;
+const LARGEST_SLAB = 64 * 1024;
 /** A message in at most this many frames is forwarded in the same frames; a longer one in FRAGMENT_SIZE pieces. */
 export const MAX_MIRRORED_FRAGMENTS = 1024;
 
@@ -42,7 +47,7 @@ export function addFragment(msg: FragmentedPayload, payload: Buffer): void {
     return;
   }
   if (!msg.slab || msg.slab.length - msg.slabUsed < payload.length) {
-    msg.slab = Buffer.allocUnsafe(SLAB_SIZE);
+    msg.slab = Buffer.allocUnsafe(Math.max(payload.length, msg.slab ? Math.min(LARGEST_SLAB, msg.slab.length * 2) : FIRST_SLAB));
     msg.slabUsed = 0;
     msg.slabPartStart = -1;
   }
