@@ -72,3 +72,26 @@ export class EventLog {
     this.add('error', message, client);
   }
 }
+
+const COLORS: Partial<Record<LogLevel, string>> = { error: '\x1b[31m', warn: '\x1b[33m', alert: '\x1b[35m', debug: '\x1b[2m' };
+
+/** "HH:MM:SS.mmm" in local time, as mitmproxy's log formatter. */
+function clock(ts: number): string {
+  const d = new Date(ts * 1000);
+  const p = (n: number, w = 2) => String(n).padStart(w, '0');
+  return `${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}.${p(d.getMilliseconds(), 3)}`;
+}
+
+/**
+ * A log line as mitmdump prints it and mitmweb's event log shows it:
+ * `[HH:MM:SS.mmm][client] message`, coloured for terminals when `color`.
+ */
+export function formatLogLine(e: LogEntry, color = false): string {
+  const time = color ? `\x1b[2;36m[${clock(e.timestamp)}]\x1b[0m` : `[${clock(e.timestamp)}]`;
+  const c = color ? COLORS[e.level] : undefined;
+  const msg = c ? `${c}${e.message}\x1b[0m` : e.message;
+  // A replayed flow's connection has no client address; mitmproxy writes "[replay] message".
+  if (e.client === '[replay]') return `${time} ${e.client} ${msg}`;
+  const client = e.client ? (color ? `\x1b[2;33m[${e.client}]\x1b[0m` : `[${e.client}]`) : '';
+  return `${time}${client} ${msg}`;
+}

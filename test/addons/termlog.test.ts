@@ -2,7 +2,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { PassThrough } from 'node:stream';
-import { TermLog, formatLogLine } from '../../src/addons/termlog.js';
+import { TermLog } from '../../src/addons/termlog.js';
+import { formatLogLine } from '../../src/log.js';
 import { formatAddress } from '../../src/connection.js';
 import { runningMaster } from '../helpers/master.js';
 

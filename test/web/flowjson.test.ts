@@ -13,7 +13,7 @@ import { Client, Server } from '../../src/connection.js';
 import { FlowError } from '../../src/flow.js';
 import { Headers } from '../../src/headers.js';
 import { HTTPFlow, Request, Response } from '../../src/http.js';
-import { certToJson, flowJsonText, flowToJson, formatLogMessage, sha256Hex } from '../../src/tools/web/flowjson.js';
+import { certToJson, flowJsonText, flowToJson, logEntryToJson, sha256Hex } from '../../src/tools/web/flowjson.js';
 import { renderMarker } from '../../src/util/markers.js';
 import { pyJson } from '../../src/tools/web/json.js';
 import { tdnsflow, tflow, ttcpflow } from './fixtures.js';
@@ -297,8 +297,11 @@ test('JSON writer: Python separators; ASCII escaping and <\\/ for REST only', ()
 
 test('event log messages: time, then the client address when there is one', () => {
   const ts = new Date(2026, 0, 2, 3, 4, 5, 67).getTime() / 1000;
-  assert.equal(formatLogMessage({ id: 1, level: 'info', message: 'client connect', timestamp: ts, client: '127.0.0.1:48770' }), '[03:04:05.067][127.0.0.1:48770] client connect');
-  assert.equal(formatLogMessage({ id: 2, level: 'info', message: 'hello', timestamp: ts }), '[03:04:05.067] hello');
+  const message = (e: Parameters<typeof logEntryToJson>[0]) => logEntryToJson(e).message;
+  assert.equal(message({ id: 1, level: 'info', message: 'client connect', timestamp: ts, client: '127.0.0.1:48770' }), '[03:04:05.067][127.0.0.1:48770] client connect');
+  assert.equal(message({ id: 2, level: 'info', message: 'hello', timestamp: ts }), '[03:04:05.067] hello');
+  // A replayed flow's lines read as in the terminal, not `[[replay]]`.
+  assert.equal(message({ id: 3, level: 'info', message: 'server connect 127.0.0.1:80', timestamp: ts, client: '[replay]' }), '[03:04:05.067] [replay] server connect 127.0.0.1:80');
   const f = tflow();
   f.error = new FlowError('x', 1);
   assert.equal(flowToJson(f).error!.msg, 'x');

@@ -14,7 +14,7 @@ import { TCPFlow } from '../../tcp.js';
 import { WebSocketData } from '../../websocket.js';
 import { DNSFlow, DNSMessage, DNSResourceRecord, dnsClassName, dnsOpcodeName, dnsRcodeName, dnsTypeName } from '../../dns.js';
 import { parseCertificate, pemCertificates } from '../../certs/index.js';
-import type { LogEntry } from '../../log.js';
+import { formatLogLine, type LogEntry } from '../../log.js';
 import { bytesToText } from '../../util/bytes.js';
 import { BoundedCache } from '../../util/bounded-cache.js';
 import { renderMarker } from '../../util/markers.js';
@@ -569,18 +569,7 @@ export function flowJsonText(flow: AnyFlow, ascii: boolean, memo?: ConnJsonMemo)
 // ---------------------------------------------------------------------------------------------
 // Event log
 
-function pad(n: number, width = 2): string {
-  return String(n).padStart(width, '0');
-}
-
-/** `[HH:MM:SS.mmm]` in local time, then `[client]` when the entry belongs to a connection. */
-export function formatLogMessage(e: LogEntry): string {
-  const d = new Date(e.timestamp * 1000);
-  const time = `${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}.${pad(d.getMilliseconds(), 3)}`;
-  return e.client !== undefined ? `[${time}][${e.client}] ${e.message}` : `[${time}] ${e.message}`;
-}
-
 /** mitmproxy's `logentry_to_json`. */
 export function logEntryToJson(e: LogEntry): LogEntryJson {
-  return { id: e.id, message: formatLogMessage(e), level: e.level };
+  return { id: e.id, message: formatLogLine(e), level: e.level };
 }
