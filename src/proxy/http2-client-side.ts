@@ -1,6 +1,6 @@
 import http2 from 'node:http2';
 import tls from 'node:tls';
-import { HTTPFlow, Request, Response, parseAuthority } from '../http.js';
+import { HTTPFlow, Request, Response, hostport, parseAuthority } from '../http.js';
 import { Headers, type HeaderField } from '../headers.js';
 import { FlowError } from '../flow.js';
 import { now } from '../util/time.js';
@@ -274,7 +274,7 @@ async function handleStream(ctx: ConnectionContext, stream: http2.ServerHttp2Str
     const scheme = ctx.mode.server.scheme === 'https' || ctx.mode.server.scheme === 'tls' ? 'https' : 'http';
     request.setDestination(scheme, host, port);
     // Both :authority and a host header the client sent name the target (mitmproxy's host_header setter).
-    if (!ctx.options.keepHostHeader) request.hostHeader = port === (scheme === 'https' ? 443 : 80) ? host : `${host}:${port}`;
+    if (!ctx.options.keepHostHeader) request.hostHeader = hostport(scheme, host, port);
   } else if (ctx.server.address) {
     // Inside a CONNECT or SOCKS5 tunnel (and in transparent mode) the destination is the tunnel's
     // target, whatever :authority says, as for HTTP/1 (mitmproxy's transparent HTTP mode).

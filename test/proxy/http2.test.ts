@@ -419,6 +419,24 @@ test('reverse mode rewrites both :authority and a host header an HTTP/2 client s
   assert.equal(value('host'), `127.0.0.1:${up.port}`, 'not front.example: a second proxy would refuse the mismatch');
 });
 
+test('reverse mode to an IPv6 target writes its host value in brackets', async (t) => {
+  // The request is stopped in its request hook, with the lazy strategy: nothing connects to ::1.
+  const seen: Array<[string, string | undefined]> = [];
+  const stopper = {
+    name: 'stopper',
+    request(f: HTTPFlow) {
+      seen.push([f.request.authority, f.request.headers.get('host')]);
+      f.kill();
+    },
+  };
+  const proxy = await testProxy(t, { addons: [stopper], options: { mode: ['reverse:http://[::1]:8443'], connection_strategy: 'lazy' } });
+  const session = http2.connect(proxy.url);
+  session.on('error', () => undefined);
+  t.after(() => session.destroy());
+  await outcome(session, '/v6', { ':authority': 'front.example', host: 'front.example' });
+  assert.deepEqual(seen, [['[::1]:8443', '[::1]:8443']]);
+});
+
 test('with the http2 option off, HTTP/2 with prior knowledge is refused', async (t) => {
   const proxy = await testProxy(t, { options: { http2: false } });
   const session = http2.connect(proxy.url);
