@@ -25,7 +25,12 @@ export function payloadToKeep(content: Buffer): Buffer {
   return content.buffer.byteLength - content.length > MAX_RETAINED_SLACK ? Buffer.from(content) : content;
 }
 
+/** Room for this many messages at the first one; the columns double when full. */
 const FIRST_CAPACITY = 16;
+/** The columns of a log with no room yet (shared: nothing writes to a zero-length array). */
+const NO_FLAGS = new Uint8Array(0);
+const NO_TIMESTAMPS = new Float64Array(0);
+const NO_RANGES = new Uint32Array(0);
 /** The bit of a message's flags byte besides its opcode (which fits in the low four bits). */
 const FROM_CLIENT = 0x10;
 
@@ -40,10 +45,10 @@ export class MessageLog {
   /** Number of messages in the log. */
   length = 0;
   /** Per message: its opcode and the FROM_CLIENT bit. */
-  private flags = new Uint8Array(FIRST_CAPACITY);
-  private timestamps = new Float64Array(FIRST_CAPACITY);
+  private flags = NO_FLAGS;
+  private timestamps = NO_TIMESTAMPS;
   /** Per message: index into `buffers`, start and end of its payload there. */
-  private ranges = new Uint32Array(3 * FIRST_CAPACITY);
+  private ranges = NO_RANGES;
   /** The slabs payloads were copied into and the big payloads kept whole, in the order they came. */
   private buffers: Buffer[] = [];
   private readonly slabs = new PayloadSlab();
@@ -101,13 +106,13 @@ export class MessageLog {
   clear(): void {
     this.length = 0;
     this.buffers = [];
-    this.flags = new Uint8Array(FIRST_CAPACITY);
-    this.timestamps = new Float64Array(FIRST_CAPACITY);
-    this.ranges = new Uint32Array(3 * FIRST_CAPACITY);
+    this.flags = NO_FLAGS;
+    this.timestamps = NO_TIMESTAMPS;
+    this.ranges = NO_RANGES;
   }
 
   private grow(): void {
-    const capacity = this.timestamps.length * 2;
+    const capacity = Math.max(FIRST_CAPACITY, this.timestamps.length * 2);
     const flags = new Uint8Array(capacity);
     flags.set(this.flags);
     this.flags = flags;
