@@ -1,6 +1,6 @@
 import { inspect, type InspectOptionsStylized } from 'node:util';
 import { now } from './util/time.js';
-import { MessageLog } from './websocket-message-log.js';
+import { MessageLog, type PayloadRange } from './websocket-message-log.js';
 
 const EMPTY = Buffer.alloc(0);
 
@@ -129,6 +129,12 @@ export interface WebSocketState {
 
 /** The WebSocket conversation that follows an HTTP upgrade. */
 export class WebSocketData {
+  /**
+   * Every message so far, in order, as mitmproxy's `flow.websocket.messages`: a plain array that
+   * addons may read, change and keep. Reading it the first time turns the recorded messages into
+   * objects; from then on the relay adds each new message to this same array.
+   */
+  declare messages: WebSocketMessage[];
   /** null while the connection is open. */
   closedByClient: boolean | null = null;
   closeCode: number | null = null;
@@ -141,12 +147,18 @@ export class WebSocketData {
   #messages: WebSocketMessage[] | null = null;
   readonly #log = new MessageLog();
 
-  /**
-   * Every message so far, in order, as mitmproxy's `flow.websocket.messages`: a plain array that
-   * addons may read, change and keep. Reading it the first time turns the recorded messages into
-   * objects; from then on the relay adds each new message to this same array.
-   */
-  get messages(): WebSocketMessage[] {
+  constructor() {
+    // An own, enumerable property, as the plain field it used to be: Object.keys, spreading,
+    // structuredClone and deep-equality checks see the messages.
+    Object.defineProperty(this, 'messages', {
+      get: () => this.#allMessages(),
+      set: (value: WebSocketMessage[]) => this.#replaceMessages(value),
+      enumerable: true,
+      configurable: true,
+    });
+  }
+
+  #allMessages(): WebSocketMessage[] {
     if (this.#messages === null) {
       const log = this.#log;
       const messages: WebSocketMessage[] = new Array<WebSocketMessage>(log.length);
@@ -156,7 +168,7 @@ export class WebSocketData {
     }
     return this.#messages;
   }
-  set messages(value: WebSocketMessage[]) {
+  #replaceMessages(value: WebSocketMessage[]): void {
     this.#log.clear();
     this.#messages = value;
   }
@@ -168,11 +180,12 @@ export class WebSocketData {
 
   /**
    * Message `index`, to read: the object in `messages` once that exists, else one made for this
-   * call from the recorded data. Changes to such a copy are not kept; change `messages` instead.
+   * call from the recorded data. Setting such a message's fields or `content` is not kept (its
+   * content's bytes are the recorded ones); change `messages` instead.
    */
   messageAt(index: number): WebSocketMessage | undefined {
     if (this.#messages !== null) return this.#messages[index];
-    return index >= 0 && index < this.#log.length ? this.#fromLog(index) : undefined;
+    return Number.isInteger(index) && index >= 0 && index < this.#log.length ? this.#fromLog(index) : undefined;
   }
 
   /** The messages in order, to read (see `messageAt`), without making the `messages` array. */
@@ -189,25 +202,24 @@ export class WebSocketData {
   }
 
   /**
-   * Record a message that has been forwarded already (so no addon can change or drop it): into
-   * the log while no one has asked for `messages`, else as an object at the end of that array.
+   * For the relay: record a message that no addon can change or drop (every `websocket_message`
+   * handler only reads): into the log while no one has asked for `messages`, else as an object at
+   * the end of that array.
    */
-  recordForwarded(type: Opcode, fromClient: boolean, content: Buffer, timestamp: number): void {
+  recordReadOnly(type: Opcode, fromClient: boolean, content: Buffer, timestamp: number): void {
     if (this.#messages === null) {
       this.#log.append(type, fromClient, content, timestamp);
       return;
     }
-    const { buffer, start, end } = this.#log.store(content);
-    this.#messages.push(WebSocketMessage.inSlab(type, fromClient, buffer, start, end, timestamp));
+    this.#messages.push(messageOver(type, fromClient, this.#log.store(content), timestamp));
   }
 
   #fromLog(i: number): WebSocketMessage {
     const log = this.#log;
-    const { buffer, start, end } = log.payload(i);
-    return WebSocketMessage.inSlab(log.type(i), log.fromClient(i), buffer, start, end, log.timestamp(i));
+    return messageOver(log.type(i), log.fromClient(i), log.payload(i), log.timestamp(i));
   }
 
-  /** `messages` is an accessor, which JSON and console output would leave out: they show it as a field. */
+  /** JSON and console output show the messages without making the `messages` array. */
   toJSON(): { messages: WebSocketMessage[]; closedByClient: boolean | null; closeCode: number | null; closeReason: string | null; timestampEnd: number | null } {
     return {
       messages: [...this.readMessages()],
@@ -243,4 +255,11 @@ export class WebSocketData {
     d.timestampEnd = s.timestamp_end;
     return d;
   }
+}
+
+/** A message whose content is `payload`: the buffer itself when the payload fills it, else a range of it (a slab). */
+function messageOver(type: Opcode, fromClient: boolean, payload: PayloadRange, timestamp: number): WebSocketMessage {
+  const { buffer, start, end } = payload;
+  if (start === 0 && end === buffer.length) return new WebSocketMessage(type, fromClient, buffer, timestamp);
+  return WebSocketMessage.inSlab(type, fromClient, buffer, start, end, timestamp);
 }

@@ -377,34 +377,48 @@ class WebSocketRelay {
     if (this.closing) return undefined;
     const payload = joinFragments(incoming);
     if (incoming.compressed) return this.inflateAndDeliver(d, payload, incoming, injected);
-    // When no addon can change, drop or hold the message (every handler only reads), it goes out
-    // before it is recorded and hooked: sequential request/response traffic then does not wait
-    // for the hooks. (Compressed messages keep the usual order: re-compression needs the final content.)
-    if (!injected && !this.flow.intercepted && this.hooks.onlyReads('websocket_message')) {
+    if (this.onlyReaders(injected)) {
+      // Nothing can change the message, so it goes out before it is recorded and hooked:
+      // sequential request/response traffic then does not wait for the hooks.
       checkText(incoming.opcode, payload);
       // A frame that arrived whole goes on as it came (a client's masking key is as good as ours).
       if (incoming.raw) write(d.dst, [incoming.raw]);
       else this.writeMessage(d, incoming.opcode, payload, false, incoming);
-      return this.record(d, payload, incoming, injected, true);
+      return this.recordReadOnly(d, payload, incoming);
     }
-    return this.record(d, payload, incoming, injected, false);
+    return this.record(d, payload, incoming, injected);
+  }
+
+  /** No addon can change, drop or hold this message: every `websocket_message` handler only reads. */
+  private onlyReaders(injected: boolean): boolean {
+    return !injected && !this.flow.intercepted && this.hooks.onlyReads('websocket_message');
   }
 
   private async inflateAndDeliver(d: Direction, payload: Buffer, incoming: IncomingMessage, injected: boolean): Promise<void> {
     const content = await d.inflate(payload);
     if (this.closing) return;
-    const r = this.record(d, content, incoming, injected, false);
+    if (this.onlyReaders(injected)) {
+      // Compressed again for the receiver (which needs the content), while the hooks run.
+      checkText(incoming.opcode, content);
+      const hooked = this.recordReadOnly(d, content, incoming);
+      const sent = this.send(d, incoming.opcode, content, incoming);
+      if (hooked) await hooked;
+      if (sent) await sent;
+      return;
+    }
+    const r = this.record(d, content, incoming, injected);
     if (r) await r;
   }
 
-  /** Record a message and run `websocket_message`; then forward it, unless it went out already (`forwarded`). */
-  private record(d: Direction, content: Buffer, incoming: IncomingMessage, injected: boolean, forwarded: boolean): MaybePromise {
-    if (forwarded) {
-      // Gone out already and no handler can change it: recorded without an object (see MessageLog).
-      this.ws.recordForwarded(incoming.opcode, d.fromClient, content, now());
-      // Synchronous handlers (the usual case) cost no promise; an async one is awaited.
-      return this.hooks.triggerFlowFast('websocket_message', this.flow);
-    }
+  /** Record a message no addon can change (no object for it: see MessageLog) and run `websocket_message`. */
+  private recordReadOnly(d: Direction, content: Buffer, incoming: IncomingMessage): MaybePromise {
+    this.ws.recordReadOnly(incoming.opcode, d.fromClient, content, now());
+    // Synchronous handlers (the usual case) cost no promise; an async one is awaited.
+    return this.hooks.triggerFlowFast('websocket_message', this.flow);
+  }
+
+  /** Record a message as an object addons may change or drop, run `websocket_message`, then forward what is left of it. */
+  private record(d: Direction, content: Buffer, incoming: IncomingMessage, injected: boolean): MaybePromise {
     if (!injected) checkText(incoming.opcode, content);
     const kept = payloadToKeep(content);
     const message = new WebSocketMessage(incoming.opcode, d.fromClient, kept, now(), false, injected);
@@ -419,10 +433,7 @@ class WebSocketRelay {
     return this.forward(d, message, incoming, received);
   }
 
-  /**
-   * Write a (possibly modified) message to the receiving peer, compressed and framed like the
-   * original where possible. The write itself never waits: backpressure is the reader's business.
-   */
+  /** Write a (possibly modified) message to the receiving peer. */
   private forward(d: Direction, message: WebSocketMessage, original: IncomingMessage, received: Buffer): MaybePromise {
     const opcode = message.type === Opcode.TEXT ? Opcode.TEXT : Opcode.BINARY;
     let content = message.content;
@@ -431,6 +442,14 @@ class WebSocketRelay {
     if (opcode === Opcode.TEXT && (content !== received || message.injected) && !isUtf8(content)) {
       content = Buffer.from(content.toString('utf8'), 'utf8');
     }
+    return this.send(d, opcode, content, original);
+  }
+
+  /**
+   * Write a message's content to the receiving peer, compressed and framed like the original
+   * where possible. The write itself never waits: backpressure is the reader's business.
+   */
+  private send(d: Direction, opcode: number, content: Buffer, original: IncomingMessage): MaybePromise {
     if (original.compressed && this.deflate !== null) return this.compressAndWrite(d, opcode, content, original);
     this.writeMessage(d, opcode, content, false, original);
     return undefined;

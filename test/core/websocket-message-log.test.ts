@@ -8,7 +8,7 @@ import { SLAB_PAYLOAD_MAX } from '../../src/util/payload-slab.js';
 /** A conversation of `n` relayed messages, alternating direction, "m0", "m1", ... */
 function relayed(n: number): WebSocketData {
   const ws = new WebSocketData();
-  for (let i = 0; i < n; i++) ws.recordForwarded(i % 3 ? Opcode.TEXT : Opcode.BINARY, i % 2 === 0, Buffer.from(`m${i}`), 1000 + i);
+  for (let i = 0; i < n; i++) ws.recordReadOnly(i % 3 ? Opcode.TEXT : Opcode.BINARY, i % 2 === 0, Buffer.from(`m${i}`), 1000 + i);
   return ws;
 }
 
@@ -41,7 +41,7 @@ test('messages is a plain array that keeps receiving what the relay records, onc
   );
   assert.equal(ws.messages, kept, 'the same array every time');
   assert.equal(ws.messageAt(1), kept[1], 'messageAt answers the objects now');
-  ws.recordForwarded(Opcode.TEXT, false, Buffer.from('later'), 2000);
+  ws.recordReadOnly(Opcode.TEXT, false, Buffer.from('later'), 2000);
   assert.equal(kept.length, 4, 'a kept reference sees the next message, as in mitmproxy');
   assert.equal(kept[3]!.text, 'later');
   // An addon's change to an element is what everyone reads afterwards.
@@ -56,7 +56,7 @@ test('setting messages replaces the log, and the relay then adds to the new arra
   const mine = [new WebSocketMessage(Opcode.TEXT, true, 'only')];
   ws.messages = mine;
   assert.equal(ws.messageCount, 1);
-  ws.recordForwarded(Opcode.TEXT, true, Buffer.from('next'), 3000);
+  ws.recordReadOnly(Opcode.TEXT, true, Buffer.from('next'), 3000);
   assert.deepEqual(
     mine.map((m) => m.text),
     ['only', 'next'],
@@ -66,17 +66,17 @@ test('setting messages replaces the log, and the relay then adds to the new arra
 test('payloads: small ones are copies (the received chunk is not kept), big ones are kept unless they are a small slice', () => {
   const ws = new WebSocketData();
   const chunk = Buffer.from('abc');
-  ws.recordForwarded(Opcode.TEXT, true, chunk, 1);
+  ws.recordReadOnly(Opcode.TEXT, true, chunk, 1);
   chunk.write('xyz');
   assert.equal(ws.messageAt(0)!.text, 'abc', 'copied when recorded');
 
   const big = Buffer.alloc(SLAB_PAYLOAD_MAX + 1, 'b');
-  ws.recordForwarded(Opcode.BINARY, false, big, 2);
+  ws.recordReadOnly(Opcode.BINARY, false, big, 2);
   assert.equal(ws.messageAt(1)!.content.buffer, big.buffer, 'a big payload is kept, not copied');
 
   const socketChunk = Buffer.alloc(1024 * 1024, 's');
   const slice = socketChunk.subarray(10, 10 + SLAB_PAYLOAD_MAX + 1);
-  ws.recordForwarded(Opcode.BINARY, false, slice, 3);
+  ws.recordReadOnly(Opcode.BINARY, false, slice, 3);
   const kept = ws.messageAt(2)!.content;
   assert.notEqual(kept.buffer, socketChunk.buffer, 'a small slice of a big chunk does not keep the chunk alive');
   assert.ok(kept.equals(slice));
@@ -90,4 +90,25 @@ test('JSON and console output show the messages', () => {
   );
   assert.match(inspect(ws), /^WebSocketData \{[^]*messages: \[[^]*content: <Buffer 6d 31>/);
   assert.notEqual(ws.messageAt(0), ws.messageAt(0), 'printing does not build the array');
+});
+
+test('messages is an own enumerable property, as the plain field it was: keys, spreading, cloning and deep equality see it', () => {
+  const a = relayed(2);
+  const b = relayed(1);
+  assert.ok(Object.keys(a).includes('messages'));
+  assert.equal({ ...a }.messages.length, 2);
+  assert.equal(structuredClone(a).messages.length, 2);
+  assert.notDeepStrictEqual(a, b, 'different messages make different data');
+  assert.deepStrictEqual(relayed(2), relayed(2));
+});
+
+test('messageAt answers undefined for what is not a message index, and a payload that fills its buffer is that buffer', () => {
+  const ws = relayed(3);
+  assert.equal(ws.messageAt(0.5), undefined);
+  assert.equal(ws.messageAt(Number.NaN), undefined);
+  const big = Buffer.alloc(SLAB_PAYLOAD_MAX + 1, 'b');
+  ws.recordReadOnly(Opcode.BINARY, false, big, 4);
+  const m = ws.messageAt(3)!;
+  assert.equal(m.content, big, 'the same Buffer on every read');
+  assert.equal(m.content, m.content);
 });

@@ -386,6 +386,42 @@ test('permessage-deflate on the wire: forwarded messages are compressed (RSV1) w
   assert.deepEqual([injected.rsv1, injected.text], [false, 'injected']);
 });
 
+test('compressed messages with read-only hooks are recorded without an object each, and echo intact', async (t) => {
+  let flow: HTTPFlow | null = null;
+  let seen = 0;
+  const observer: Addon = {
+    name: 'counting-observer',
+    readsOnly: () => true,
+    websocket_start: (f: HTTPFlow) => void (flow = f),
+    websocket_message: (f: HTTPFlow) => void (seen = f.websocket!.messageCount),
+  };
+  const up = await server(t, { ws: { perMessageDeflate: { threshold: 0 } } });
+  const proxy = await testProxy(t, { addons: [observer] });
+  const ws = await wsClientViaProxy(proxy.port, { port: up.port }, { perMessageDeflate: { threshold: 0 } });
+  closeClient(t, ws);
+  assert.match(String(ws.extensions), /permessage-deflate/);
+  const sent = Array.from({ length: 50 }, (_, i) => (i % 2 ? randomBytes(100 + i * 50) : Buffer.from(`text ${i} `.repeat(i + 1))));
+  for (const [i, b] of sent.entries()) {
+    const echo = nextMessage(ws);
+    ws.send(b, { binary: i % 2 === 1 });
+    assert.ok((await echo)[0].equals(b), `message ${i} comes back intact`);
+  }
+  const data = flow!.websocket!;
+  assert.equal(data.messageCount, 100);
+  assert.equal(seen, 100, 'every message went through the hook');
+  assert.notEqual(data.messageAt(0), data.messageAt(0), 'recorded in the log, not as objects');
+  const fromClient = data.messages.filter((m) => m.fromClient);
+  assert.deepEqual(
+    fromClient.map((m) => m.content.toString('hex')),
+    sent.map((b) => b.toString('hex')),
+    'recorded decompressed',
+  );
+  assert.deepEqual(
+    fromClient.map((m) => m.type),
+    sent.map((_, i) => (i % 2 ? Opcode.BINARY : Opcode.TEXT)),
+  );
+});
+
 test('an addon can modify and drop messages in both directions', async (t) => {
   const rec = recorder();
   const got: string[] = [];
