@@ -2,6 +2,7 @@ import { uuid4 } from './util/uuid.js';
 import { isDeepStrictEqual } from 'node:util';
 import { Client, Server, type ClientState, type ServerState } from './connection.js';
 import { now } from './util/time.js';
+import { setOwnKey } from './util/own-key.js';
 import { FLOW_FORMAT_VERSION } from './version.js';
 
 /** An error attached to a flow: what went wrong and when. */
@@ -236,9 +237,10 @@ export abstract class Flow {
   abstract get timestampStart(): number;
 }
 
+/** A deep copy; a "__proto__" key (possible in a flow file) stays a key (see setOwnKey). */
 function structuredCloneMetadata(m: Record<string, MetadataValue>): Record<string, MetadataValue> {
   const out: Record<string, MetadataValue> = {};
-  for (const [k, v] of Object.entries(m)) out[k] = cloneValue(v);
+  for (const [k, v] of Object.entries(m)) setOwnKey(out, k, cloneValue(v));
   return out;
 }
 
@@ -246,7 +248,5 @@ function cloneValue(v: MetadataValue): MetadataValue {
   if (v === null || typeof v !== 'object') return v;
   if (Buffer.isBuffer(v)) return Buffer.from(v);
   if (Array.isArray(v)) return v.map(cloneValue);
-  const out: { [key: string]: MetadataValue } = {};
-  for (const [k, x] of Object.entries(v)) out[k] = cloneValue(x);
-  return out;
+  return structuredCloneMetadata(v);
 }

@@ -9,6 +9,7 @@
  * which is the order mitmproxy produces.
  */
 
+import { setOwnKey } from '../util/own-key.js';
 import { pyFloatRepr } from '../util/pyfloat.js';
 
 /** A float that must be written with the `^` tag even when it is integral (`3` -> `3.0`). */
@@ -254,11 +255,8 @@ const internTable = new Map<number, string>();
 const INTERN_MAX_LEN = 24;
 const INTERN_MAX_ENTRIES = 4096;
 
-/** Give a dict a key, also when the key is "__proto__" (which plain assignment would swallow). */
-export function setDictKey(d: TNetDict, key: string, value: TNetValue): void {
-  if (key === '__proto__') Object.defineProperty(d, key, { value, enumerable: true, writable: true, configurable: true });
-  else d[key] = value;
-}
+/** Give a dict a key, also when the key is "__proto__" (see setOwnKey). */
+export const setDictKey: (d: TNetDict, key: string, value: TNetValue) => void = setOwnKey;
 
 /** A deep copy of a decoded value: lists, dicts and byte strings are new, "__proto__" keys stay keys. */
 export function cloneTNetValue(v: TNetValue): TNetValue {

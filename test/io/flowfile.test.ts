@@ -338,3 +338,26 @@ test('a flow file containing flows of several versions (after appending) reads f
   const mixed = Buffer.concat([v17, encodeFlow(flows[0]!), existsSync(FIXTURE_811) ? v17 : Buffer.alloc(0)]);
   assert.equal((await readFlows(mixed)).length, flows.length * 2 + 1);
 });
+
+test('a metadata key "__proto__" in a flow file stays a key: it sets no prototype and survives a re-write', async () => {
+  const flow = new HTTPFlow(undefined, undefined, false, Request.make('GET', 'http://example.com/'));
+  const nested = { a: 1 };
+  Object.defineProperty(nested, '__proto__', { value: { polluted: 'nested' }, enumerable: true, writable: true, configurable: true });
+  flow.metadata = { kept: 'yes', inner: nested };
+  Object.defineProperty(flow.metadata, '__proto__', { value: { polluted: 'yes' }, enumerable: true, writable: true, configurable: true });
+  const [read] = await readFlows(encodeFlow(flow));
+  const metadata = read!.metadata as Record<string, unknown>;
+  assert.deepEqual(Object.keys(metadata).sort(), ['__proto__', 'inner', 'kept']);
+  assert.equal(Object.getPrototypeOf(metadata), Object.prototype, 'the prototype is untouched');
+  assert.equal('polluted' in metadata, false);
+  const inner = metadata['inner'] as Record<string, unknown>;
+  assert.deepEqual(Object.keys(inner).sort(), ['__proto__', 'a']);
+  assert.equal('polluted' in inner, false);
+  // Written again, and after a copy (duplicate, revert and the web API go through the flow's state), the keys are still there.
+  const again = loads(encodeFlow(read!)) as TNetDict;
+  assert.deepEqual(Object.keys(again['metadata'] as TNetDict).sort(), ['__proto__', 'inner', 'kept']);
+  const copied = read!.copy().metadata as Record<string, unknown>;
+  assert.deepEqual(Object.keys(copied).sort(), ['__proto__', 'inner', 'kept']);
+  assert.equal('polluted' in copied, false);
+  assert.equal('polluted' in (copied['inner'] as object), false);
+});
