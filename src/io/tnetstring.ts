@@ -325,6 +325,15 @@ function parseItem(data: Buffer, start: number, end: number, base: number): TNet
   return value;
 }
 
+/**
+ * How deep lists and dicts may nest. The parser recurses per level, and a file of a few kilobytes
+ * could otherwise nest deep enough to overflow the stack (mitmproxy's reader fails there as well,
+ * with Python's recursion limit of about a thousand).
+ */
+const MAX_NESTING = 1000;
+/** Containers being parsed right now (module-level, like nextPos). */
+let nesting = 0;
+
 function parsePayload(data: Buffer, s: number, e: number, tag: number, base: number): TNetValue {
   switch (tag) {
     case TAG_BYTES:
@@ -332,16 +341,14 @@ function parsePayload(data: Buffer, s: number, e: number, tag: number, base: num
     case TAG_TEXT:
       return parseText(data, s, e, base);
     case TAG_DICT:
-      return parseDict(data, s, e, base);
-    case TAG_LIST: {
-      const out: TNetValue[] = [];
-      let p = s;
-      while (p < e) {
-        out.push(parseItem(data, p, e, base));
-        p = nextPos;
+    case TAG_LIST:
+      if (nesting >= MAX_NESTING) throw new TNetstringError(`lists and dicts nested more than ${MAX_NESTING} deep`, base + s);
+      nesting++;
+      try {
+        return tag === TAG_DICT ? parseDict(data, s, e, base) : parseList(data, s, e, base);
+      } finally {
+        nesting--;
       }
-      return out;
-    }
     case TAG_INT:
       return parseInt10(data, s, e, base);
     case TAG_FLOAT: {
@@ -466,7 +473,17 @@ function parseDict(data: Buffer, s: number, e: number, base: number): TNetDict {
   return d;
 }
 
-/** Dict keys are text in modern files and bytes in very old ones; other key types are stringified. */
+function parseList(data: Buffer, s: number, e: number, base: number): TNetValue[] {
+  const out: TNetValue[] = [];
+  let p = s;
+  while (p < e) {
+    out.push(parseItem(data, p, e, base));
+    p = nextPos;
+  }
+  return out;
+}
+
+/** Dict keys are text in modern files and bytes in very old ones; other key types are stringified (as Python's str()). */
 function dictKey(k: TNetValue): string {
   if (typeof k === 'string') return k;
   if (Buffer.isBuffer(k)) {
@@ -476,7 +493,8 @@ function dictKey(k: TNetValue): string {
       return k.toString('latin1');
     }
   }
-  if (typeof k === 'number' || typeof k === 'bigint' || typeof k === 'boolean') return String(k);
+  if (typeof k === 'boolean') return k ? 'True' : 'False';
+  if (typeof k === 'number' || typeof k === 'bigint') return String(k);
   if (k === null) return 'None';
   throw new TypeError('unhashable dict key');
 }

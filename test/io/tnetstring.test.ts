@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { dumps, loads, loadsAll, readItems, pyFloatRepr, PyFloat, TNetstringError, type TNetInput, type TNetValue } from '../../src/io/tnetstring.js';
+import { FlowReadError, readFlows } from '../../src/io/flowreader.js';
 
 const b = (s: string) => Buffer.from(s, 'latin1');
 
@@ -165,4 +166,21 @@ test('streaming reader: values before damage are delivered, then an error with t
   // empty input: no items, no error
   r = await collect([]);
   assert.deepEqual(r, { values: [], error: null });
+});
+
+test('lists and dicts nested beyond 1000 levels are a clear data error, not a stack overflow', async () => {
+  let deep = '0:]';
+  for (let i = 0; i < 3000; i++) deep = `${deep.length}:${deep}]`;
+  assert.throws(() => loads(b(deep)), (e: unknown) => e instanceof TNetstringError && /nested more than 1000 deep/.test(e.message));
+  let ok = '0:}';
+  for (let i = 0; i < 999; i++) ok = `${ok.length + 4}:1:k;${ok}}`;
+  assert.equal(typeof loads(b(ok)), 'object', '1000 levels are fine');
+  // In a flow file, the reader's usual error, with where it happened.
+  await assert.rejects(readFlows(b(deep)), (e: unknown) => e instanceof FlowReadError && /^Invalid data format\. \(flow 1, at byte offset \d+: lists and dicts nested more than 1000 deep\)$/.test(e.message));
+  // The parser is usable again afterwards.
+  assert.deepEqual(loads(b('8:1:1#1:a;]')), [1, 'a']);
+});
+
+test('dict keys that are not text become Python str() of the key', () => {
+  assert.deepEqual(Object.keys(loads(b('26:4:true!1:x;1:1#1:y;0:~1:z;}')) as object).sort(), ['1', 'None', 'True']);
 });
