@@ -350,10 +350,10 @@ export function parseUrl(url: string): { scheme: string; host: string; port: num
   if (!auth || auth.host === '') throw new Error(`Invalid URL: ${JSON.stringify(url)}`);
   const port = auth.port ?? DEFAULT_PORTS[scheme];
   if (port === undefined) throw new Error(`Invalid URL (no port for scheme ${scheme}): ${JSON.stringify(url)}`);
+  // The path keeps a query and a fragment, as mitmproxy's URL parsing does (a HAR export or a
+  // script may have one; clients do not send fragments).
   let path = m[3]!;
-  const hash = path.indexOf('#');
-  if (hash >= 0) path = path.slice(0, hash);
-  if (path === '' || path.startsWith('?')) path = '/' + path;
+  if (!path.startsWith('/')) path = '/' + path;
   return { scheme, host: auth.host, port, path };
 }
 

@@ -257,3 +257,16 @@ test('HAR statusText: the reason phrase is ISO-8859-1, as mitmproxy decodes it',
   const e = harEntry(flow(Request.make('GET', 'http://example.com/'), resp), new Set()) as any;
   assert.equal(e.response.statusText, 'Guté');
 });
+
+test('HAR import and setting a URL keep its fragment in the path, as mitmproxy does', () => {
+  const f = harEntryToFlow({
+    startedDateTime: '2023-07-25T10:42:01Z',
+    time: 0,
+    request: { method: 'GET', url: 'https://example.com/p?q=1#frag', httpVersion: 'HTTP/1.1', headers: [] },
+    response: { status: 200, httpVersion: 'HTTP/1.1', headers: [], content: {} },
+  });
+  assert.equal(f.request.path, '/p?q=1#frag');
+  f.request.url = 'http://example.org#top';
+  assert.deepEqual([f.request.host, f.request.path], ['example.org', '/#top']);
+  assert.equal(f.request.url, 'http://example.org/#top');
+});
