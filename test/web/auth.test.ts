@@ -6,6 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { once } from 'node:events';
 import WebSocket from 'ws';
 import { ROUTES } from '../../src/tools/web/routes.js';
 import { CookieSigner, decodeXsrfToken, encodeXsrfToken } from '../../src/tools/web/cookies.js';
@@ -111,8 +112,16 @@ test('the login page and form', async (t) => {
   assert.match(page.text, /name="token"/);
   const xsrfCookie = setCookies(page).find((c) => c.startsWith('_mitmproxy_xsrf='));
   assert.ok(xsrfCookie);
-  assert.match(xsrfCookie!, /^_mitmproxy_xsrf=2\|[0-9a-f]{8}\|[0-9a-f]{32}\|\d+; expires=[^;]+; Path=\/; SameSite=Strict$/);
+  // A session cookie while not signed in (as Tornado sets it); 30 days once signed in by cookie.
+  assert.match(xsrfCookie!, /^_mitmproxy_xsrf=2\|[0-9a-f]{8}\|[0-9a-f]{32}\|\d+; Path=\/; SameSite=Strict$/);
   assert.ok(!/HttpOnly/.test(xsrfCookie!), 'the front end reads the XSRF cookie');
+  // The /updates handshake of a signed-in front end sets it for 30 days.
+  const authName = `mitmproxy-auth-${w.port}`;
+  const ws = new WebSocket(`ws://127.0.0.1:${w.port}/updates`, { headers: { Cookie: `${authName}="${w.master.app.signer.sign(authName, 'y')}"` } });
+  t.after(() => ws.terminate());
+  const [upgrade] = (await once(ws, 'upgrade')) as [{ headers: Record<string, string | string[] | undefined> }];
+  const longXsrf = ([] as string[]).concat(upgrade.headers['set-cookie'] ?? []).find((c) => c.startsWith('_mitmproxy_xsrf='));
+  assert.match(longXsrf ?? '', /^_mitmproxy_xsrf=[^;]+; expires=[^;]+; Path=\/; SameSite=Strict$/);
   const formXsrf = /name="_xsrf" value="([^"]+)"/.exec(page.text)![1]!;
   const cookieHeader = xsrfCookie!.split(';')[0]!;
   const wrong = await w.raw('/?token=nope');

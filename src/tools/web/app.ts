@@ -198,7 +198,9 @@ export class WebApp {
     const masked = encodeXsrfToken(s.token, s.timestamp);
     if (!s.fromCookie && !s.cookieSet) {
       s.cookieSet = true;
-      ctx.addHeader('Set-Cookie', setCookieHeader(XSRF_COOKIE, masked, { expiresDays: 30, sameSite: 'Strict' }));
+      // As Tornado: a session cookie, unless the request is already signed in by its auth cookie.
+      const expiresDays = this.hasAuthCookie(ctx) ? 30 : undefined;
+      ctx.addHeader('Set-Cookie', setCookieHeader(XSRF_COOKIE, masked, { expiresDays, sameSite: 'Strict' }));
     }
     return masked;
   }
@@ -224,9 +226,8 @@ export class WebApp {
    * A valid secret sets the cookie. Returns false (with ctx.status 403) otherwise.
    */
   async authenticate(ctx: RequestContext): Promise<{ ok: boolean; invalidPassword: boolean }> {
+    if (this.hasAuthCookie(ctx)) return { ok: true, invalidPassword: false };
     const name = this.auth.authCookieName();
-    const cookie = parseCookies(ctx.header('cookie')).get(name);
-    if (cookie !== undefined && this.signer.verify(name, cookie) === 'y') return { ok: true, invalidPassword: false };
     let password = '';
     const authz = ctx.header('authorization');
     if (authz) {
@@ -238,6 +239,13 @@ export class WebApp {
     if (!(await this.auth.isValidPassword(password))) return { ok: false, invalidPassword: password !== '' };
     ctx.addHeader('Set-Cookie', setCookieHeader(name, this.signer.sign(name, 'y'), { expiresDays: 400, httpOnly: true, sameSite: 'Strict' }));
     return { ok: true, invalidPassword: false };
+  }
+
+  /** The request carries our signed auth cookie. */
+  private hasAuthCookie(ctx: RequestContext): boolean {
+    const name = this.auth.authCookieName();
+    const cookie = parseCookies(ctx.header('cookie')).get(name);
+    return cookie !== undefined && this.signer.verify(name, cookie) === 'y';
   }
 
   // ---------------------------------------------------------------------------------------------

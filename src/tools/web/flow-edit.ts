@@ -84,7 +84,7 @@ function applyRequest(flow: HTTPFlow, update: Record<string, Json>): void {
         setMessageText(req, v);
         break;
       default:
-        throw new ApiError(400, `Unknown update request.${k}: ${pyRepr(v)}`);
+        throw new ApiError(400, `Unknown update request.${k}: ${pyStr(v)}`);
     }
   }
 }
@@ -116,7 +116,7 @@ function applyResponse(flow: HTTPFlow, update: Record<string, Json>): void {
         setMessageText(resp, v);
         break;
       default:
-        throw new ApiError(400, `Unknown update response.${k}: ${pyRepr(v)}`);
+        throw new ApiError(400, `Unknown update response.${k}: ${pyStr(v)}`);
     }
   }
 }
@@ -132,21 +132,21 @@ export function applyFlowUpdate(flow: AnyFlow, body: Json): void {
   try {
     for (const [a, b] of Object.entries(body)) {
       if (a === 'request' && flow instanceof HTTPFlow) {
-        if (!isObject(b)) throw new ApiError(400, `Unknown update request: ${pyRepr(b)}`);
+        if (!isObject(b)) throw new ApiError(400, `Unknown update request: ${pyStr(b)}`);
         applyRequest(flow, b);
       } else if (a === 'response' && flow instanceof HTTPFlow) {
-        if (!isObject(b)) throw new ApiError(400, `Unknown update response: ${pyRepr(b)}`);
+        if (!isObject(b)) throw new ApiError(400, `Unknown update response: ${pyStr(b)}`);
         applyResponse(flow, b);
       } else if (a === 'marked') {
         // Older front ends sent booleans; the marker itself is stored as given.
         if (typeof b === 'boolean') flow.marked = b ? ':default:' : '';
         else if (typeof b === 'string') flow.marked = b;
-        else throw new ApiError(400, `Unknown update marked: ${pyRepr(b)}`);
+        else throw new ApiError(400, `Unknown update marked: ${pyStr(b)}`);
       } else if (a === 'comment') {
-        if (typeof b !== 'string') throw new ApiError(400, `Unknown update comment: ${pyRepr(b)}`);
+        if (typeof b !== 'string') throw new ApiError(400, `Unknown update comment: ${pyStr(b)}`);
         flow.comment = b;
       } else {
-        throw new ApiError(400, `Unknown update ${a}: ${pyRepr(b)}`);
+        throw new ApiError(400, `Unknown update ${a}: ${pyStr(b)}`);
       }
     }
   } catch (e) {
