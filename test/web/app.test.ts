@@ -251,6 +251,11 @@ test('PUT /flows/<id> refuses bad edits with 400 and reverts the flow', async (t
   const badJson = await w.api('/flows/42', { method: 'PUT', body: '!!', headers: { 'Content-Type': 'application/json' } });
   assert.equal(badJson.status, 400);
   assert.match(badJson.text, /^Malformed JSON: /);
+  // Bytes that are not UTF-8: refused with Python's codec message, not stored as U+FFFD.
+  const notUtf8 = await w.api('/flows/42', { method: 'PUT', body: Buffer.from('7b22636f6d6d656e74223a2022fffe227d', 'hex'), headers: { 'Content-Type': 'application/json' } });
+  assert.equal(notUtf8.status, 400);
+  assert.equal(notUtf8.text, "Malformed JSON: 'utf-8' codec can't decode byte 0xff in position 13: invalid start byte");
+  assert.equal(f.comment, '');
   // A response edit on a flow without a response.
   const noResp = tflow();
   w.master.view.add([noResp]);

@@ -9,6 +9,7 @@ import type { WebApp } from './app.js';
 import { ApiError } from './errors.js';
 import { parseForm, type FormData } from './form.js';
 import { pyJson, type JsonValue } from './json.js';
+import { utf8ErrorMessage } from '../../util/utf8-error.js';
 
 /** A body larger than this is streamed (chunked, without Etag) instead of being buffered whole. */
 export const STREAM_THRESHOLD = 1024 * 1024;
@@ -82,6 +83,9 @@ export class RequestContext {
     if (!(this.header('content-type') ?? '').startsWith('application/json')) {
       throw new ApiError(400, 'Invalid Content-Type, expected application/json.');
     }
+    // Bytes that are not UTF-8 are an error, as in mitmweb, not replacement characters in the data.
+    const notUtf8 = utf8ErrorMessage(this.body);
+    if (notUtf8 !== null) throw new ApiError(400, `Malformed JSON: ${notUtf8}`);
     try {
       return JSON.parse(this.body.toString('utf8'));
     } catch (e) {
