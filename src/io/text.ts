@@ -8,6 +8,9 @@
 import { isUtf8 } from 'node:buffer';
 import type { Message } from '../http.js';
 import { ContentEncodingError, decode as decodeBody, encode as encodeBody } from '../encoding.js';
+import { CharsetError } from './charset-error.js';
+
+export { CharsetError };
 
 /** UTF-8 decoding where every byte that is not part of a valid sequence becomes U+DC00+byte (Python's surrogateescape). */
 export function decodeUtf8Surrogateescape(b: Uint8Array): string {
@@ -193,9 +196,6 @@ function declaredInTag(text: string, opener: RegExp, stops: string, name: string
 function asciiIgnore(s: string): string {
   return s.replace(/[^\x00-\x7f]/g, '');
 }
-
-/** A Python codec failed (unknown name or bytes it cannot decode). */
-export class CharsetError extends Error {}
 
 function normCodec(enc: string): string {
   return enc.toLowerCase().replace(/_/g, '-');
