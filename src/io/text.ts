@@ -9,6 +9,7 @@ import { isUtf8 } from 'node:buffer';
 import type { Message } from '../http.js';
 import { ContentEncodingError, decode as decodeBody, encode as encodeBody } from '../encoding.js';
 import { CharsetError } from './charset-error.js';
+import { singleByteCharset } from './single-byte-charsets.js';
 
 export { CharsetError };
 
@@ -226,6 +227,9 @@ export function decodeCharset(b: Uint8Array, enc: string): string {
   }
   const wide = wideCodec(e);
   if (wide) return decodeWide(buf, wide, enc);
+  // Python's table, not TextDecoder's: WHATWG's differs (and Node 20 reads windows-1252 as latin-1).
+  const single = singleByteCharset(e);
+  if (single) return single.decode(buf, enc);
   try {
     // ignoreBOM keeps a BOM as U+FEFF, as Python's explicit-endian codecs do.
     return new TextDecoder(e, { fatal: true, ignoreBOM: e.endsWith('le') || e.endsWith('be') }).decode(buf);
@@ -234,7 +238,7 @@ export function decodeCharset(b: Uint8Array, enc: string): string {
   }
 }
 
-/** Encode text with a Python codec name, strictly (only codecs that Node can encode; others fail). */
+/** Encode text with a Python codec name, strictly (Unicode and single-byte codecs; others fail). */
 export function encodeCharset(text: string, enc: string): Buffer {
   const e = normCodec(enc);
   if (LATIN1.has(e) || ASCII.has(e)) {
@@ -249,6 +253,9 @@ export function encodeCharset(text: string, enc: string): Buffer {
   }
   const wide = wideCodec(e);
   if (wide) return encodeWide(text, wide, enc);
+  const single = singleByteCharset(e);
+  if (single) return single.encode(text, enc);
+  // Multi-byte charsets (shift_jis, gbk, big5, ...): Node has no encoder for them.
   throw new CharsetError(`cannot encode with ${enc}`);
 }
 
