@@ -113,3 +113,26 @@ test('charset declarations are found as mitmproxy\'s regexes find them, in linea
     assert.ok(performance.now() - started < 3000, `${unit}: ${(performance.now() - started).toFixed(0)} ms`);
   }
 });
+
+test('text: windows-1252 bodies read and write as Python cp1252 (€ at 0x80), keeping the charset', () => {
+  const r = resp('text/html; charset=windows-1252', Buffer.from('<p>\x80 5 \x93x\x94</p>', 'latin1'));
+  assert.equal(r.text, '<p>€ 5 “x”</p>');
+  r.text = '<p>10 €</p>';
+  assert.equal(r.headers.get('content-type'), 'text/html; charset=windows-1252');
+  assert.deepEqual(r.content, Buffer.from('<p>10 \x80</p>', 'latin1'));
+  // Declared in the body instead.
+  const meta = resp('text/html', Buffer.from('<meta charset="windows-1252"><p>\x80</p>', 'latin1'));
+  assert.equal(meta.text, '<meta charset="windows-1252"><p>€</p>');
+});
+
+test('text setter: a single-byte charset is kept when it can hold the text', () => {
+  const koi = resp('text/plain; charset=koi8-r', '');
+  koi.text = 'Привет';
+  assert.equal(koi.headers.get('content-type'), 'text/plain; charset=koi8-r');
+  assert.deepEqual(koi.content, Buffer.from([0xf0, 0xd2, 0xc9, 0xd7, 0xc5, 0xd4]));
+  assert.equal(koi.text, 'Привет');
+  // It cannot hold this: UTF-8, and the Content-Type says so.
+  koi.text = 'café';
+  assert.equal(koi.headers.get('content-type'), 'text/plain; charset=utf-8');
+  assert.deepEqual(koi.content, Buffer.from('café', 'utf8'));
+});

@@ -229,6 +229,21 @@ test('HAR import: base64 bodies, empty response bodies get no Content-Length, ba
   assert.throws(() => harEntryToFlow({ startedDateTime: '2023-07-25T10:42:01Z' }), /has no "time"/);
 });
 
+test('HAR import: response text is encoded with the charset the Content-Type names, single-byte ones included', () => {
+  const entry = (contentType: string, text: string) => ({
+    startedDateTime: '2023-07-25T10:42:01Z',
+    time: 0,
+    request: { method: 'GET', url: 'http://example.com/', httpVersion: 'HTTP/1.1', headers: [] },
+    response: { status: 200, httpVersion: 'HTTP/1.1', headers: [{ name: 'Content-Type', value: contentType }], content: { text } },
+  });
+  const koi = harEntryToFlow(entry('text/plain; charset=koi8-r', 'Привет')).response!;
+  assert.deepEqual(koi.content, Buffer.from([0xf0, 0xd2, 0xc9, 0xd7, 0xc5, 0xd4]));
+  assert.equal(koi.headers.get('content-type'), 'text/plain; charset=koi8-r');
+  assert.equal(koi.text, 'Привет');
+  const cp1252 = harEntryToFlow(entry('text/html; charset=windows-1252', '“€”')).response!;
+  assert.deepEqual(cp1252.content, Buffer.from([0x93, 0x80, 0x94]));
+});
+
 test('HAR round trip: HTTP flows exported and imported keep method, URL, headers, status and bodies', async () => {
   const { readFlows } = await import('../../src/io/flowreader.js');
   const { join } = await import('node:path');
