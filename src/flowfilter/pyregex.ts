@@ -117,6 +117,11 @@ type RNode =
   | { k: 'backref'; index: number; ci: boolean; position: number };
 
 /** Reads the pattern as Python's tokenizer does: one character, or a backslash and the next one. */
+/** Whether a Source token is an escape (a backslash and the code point after it). */
+function isEscape(tok: string): boolean {
+  return tok.length > 1 && tok[0] === '\\';
+}
+
 class Source {
   private i = 0;
   constructor(
@@ -489,7 +494,8 @@ class PyParser {
 
   private parseEscape(tok: string, pos: number, flags: number): RNode {
     const src = this.src;
-    const c = tok[1]!;
+    // The escaped character (a whole code point: `\😀` is two UTF-16 units after the backslash).
+    const c = tok.slice(1);
     const uni = this.isUnicode(flags);
     const cm = this.caseMode(flags);
     const lit = (cp: number): RNode => ({ k: 'lit', cp, cm });
@@ -581,7 +587,7 @@ class PyParser {
     const negate = src.match('^');
     type Code = { lit: number } | { cat: Cat };
     const classEscape = (tok: string, pos: number): Code => {
-      const c = tok[1]!;
+      const c = tok.slice(1);
       if (c === 'b') return { lit: 8 }; // backspace inside a class
       const simple = SIMPLE_ESCAPES[c];
       if (simple !== undefined) return { lit: simple };
@@ -600,7 +606,8 @@ class PyParser {
       const tok = src.get();
       if (tok === null) throw new PyRegexError('unterminated character set', start, false);
       if (tok === ']' && items.length > 0) break;
-      const code1: Code = tok.length > 1 ? classEscape(tok, thisPos) : { lit: tok.codePointAt(0)! };
+      // A token is an escape or one code point (two UTF-16 units for a character beyond the BMP).
+      const code1: Code = isEscape(tok) ? classEscape(tok, thisPos) : { lit: tok.codePointAt(0)! };
       if (src.match('-')) {
         const thatPos = src.tell();
         const that = src.get();
@@ -610,7 +617,7 @@ class PyParser {
           items.push({ t: 'range', lo: 0x2d, hi: 0x2d });
           break;
         }
-        const code2: Code = that.length > 1 ? classEscape(that, thatPos) : { lit: that.codePointAt(0)! };
+        const code2: Code = isEscape(that) ? classEscape(that, thatPos) : { lit: that.codePointAt(0)! };
         if (!('lit' in code1) || !('lit' in code2) || code2.lit < code1.lit) {
           throw new PyRegexError(`bad character range ${tok}-${that}`, thisPos, false);
         }

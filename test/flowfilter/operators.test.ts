@@ -137,6 +137,15 @@ test('~marker and ~comment', () => {
   assert.equal(m('~marker ^:star:$', f), true);
   f.comment = 'one\ntwo';
   assert.equal(m('~comment ^two$', f), true, 'MULTILINE');
+  // Characters beyond the BMP in a character class (each is one character, as in Python).
+  f.comment = 'nice 😀';
+  assert.equal(m('~comment "[😀]"', f), true);
+  assert.equal(m('~comment "^[^😀]+$"', f), false);
+  assert.equal(m('~comment "[😀-🙏]"', f), true);
+  assert.equal(m('~comment "[\\😀]"', f), true, 'an escaped emoji is the emoji');
+  assert.equal(m('~comment "\\😀"', f), true);
+  f.marked = '🔴';
+  assert.equal(m('~marker "^[🔴🟢]$"', f), true);
 });
 
 test('~q / ~s for DNS and the DNS text form', () => {
