@@ -5,6 +5,7 @@ import { decode as decodeContent, encode as encodeContent, ContentEncodingError 
 import { Flow, type FlowState } from './flow.js';
 import type { Client, Server } from './connection.js';
 import { WebSocketData, type WebSocketState } from './websocket.js';
+import { isValidHost } from './util/valid-host.js';
 import { MultiDict } from './util/multidict.js';
 import { parseUrlencoded, encodeUrlencoded } from './util/urlencoded.js';
 import { parseCookieHeader, formatCookieHeader, parseSetCookie, formatSetCookie, type SetCookie } from './util/cookies.js';
@@ -468,8 +469,9 @@ export class Request extends Message {
   get prettyHost(): string {
     const hh = this.hostHeader;
     if (hh) {
+      // As mitmproxy: a Host header that is not a valid host[:port] is shown (and filtered) whole.
       const a = parseAuthority(hh);
-      if (a) return a.host;
+      return a && isValidHost(a.host, true) ? a.host : hh;
     }
     return this._host;
   }

@@ -11,8 +11,8 @@
  * No dependency and no copies beyond one of the consumed bytes; malformed input of any kind ends
  * in a ClientHelloError, never in another exception (checked with random input by a property test).
  */
-import { isIPv4, isIPv6 } from 'node:net';
 import type { ClientHello } from '../hooks.js';
+import { isValidHost } from '../util/valid-host.js';
 
 /**
  * The largest ClientHello accepted (handshake body length): OpenSSL's CLIENT_HELLO_MAX_LENGTH.
@@ -247,15 +247,6 @@ function parseServerName(body: Buffer): string | null {
   return isValidHost(name) ? name : null;
 }
 
-const LABEL = /^[A-Za-z0-9_-]{1,63}$/;
-
-/** mitmproxy's `is_valid_host`: an ASCII DNS name (labels of letters, digits, "-" and "_"; ≤255 bytes) or an IP address. */
-export function isValidHost(name: string): boolean {
-  if (name.length === 0 || name.length > 255) return false;
-  if (isIPv4(name) || isIPv6(name)) return true;
-  const bare = name.endsWith('.') ? name.slice(0, -1) : name;
-  return bare.split('.').every((l) => LABEL.test(l));
-}
 
 function parseAlpn(body: Buffer): string[] {
   const r = new Reader(body);

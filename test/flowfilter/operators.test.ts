@@ -105,6 +105,21 @@ test('~u uses the Host header; ~d checks both the target host and the Host heade
   assert.equal(m('~d "^address$"', f), true);
   const connect = new HTTPFlow(undefined, undefined, false, new Request({ host: 'example.com', port: 443, method: 'CONNECT', authority: 'example.com:443', path: '' }));
   assert.equal(m('~u "^example.com:443$"', connect), true);
+  // A Host header that is not a valid host[:port] is pretty_host whole, as in mitmproxy.
+  for (const [header, filter] of [
+    ['example.org:', '~d "^example.org:$"'],
+    ['example.org:99999', '~d 99999'],
+    ['::1', '~d "^::1$"'],
+    ['evil..com:8080', '~d 8080'],
+  ]) {
+    const g = R();
+    g.request.headers.set('Host', header!);
+    assert.equal(g.request.prettyHost, header);
+    assert.equal(m(filter!, g), true, filter);
+  }
+  const idn = R();
+  idn.request.headers.set('Host', 'bücher.example:81');
+  assert.equal(idn.request.prettyHost, 'bücher.example', 'an international name is a valid host');
 });
 
 test('~src and ~dst: IPv6 without brackets, false without an address', () => {
