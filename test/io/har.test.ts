@@ -37,6 +37,9 @@ test('HAR timestamps parse like datetime.fromisoformat(...).timestamp()', () => 
   assert.equal(parseHarTimestamp('2023-07-25T10:42:01.726810+00:00'), 1690281721.72681);
   assert.equal(parseHarTimestamp('2023-07-25T10:42:01.726Z'), 1690281721.726);
   assert.equal(parseHarTimestamp('2023-07-25T12:42:01+02:00'), 1690281721);
+  // The basic form (Python 3.11+), but not a mix of the two.
+  assert.equal(parseHarTimestamp('20231114T221320Z'), 1700000000);
+  assert.throws(() => parseHarTimestamp('2023-1114T22:13:20Z'), /Invalid isoformat string/);
   assert.throws(() => parseHarTimestamp('yesterday'), /Invalid isoformat/);
 });
 
