@@ -145,37 +145,45 @@ export class WebSocketData {
    * messages the relay recorded are in `#log` only (see MessageLog for why).
    */
   #messages: WebSocketMessage[] | null = null;
-  readonly #log = new MessageLog();
+  /** Made when the relay records the first message (a flow read from a file never needs one). */
+  #log: MessageLog | null = null;
+
+  /**
+   * `messages` is an own, enumerable property, as the plain field it used to be: Object.keys,
+   * spreading, structuredClone and deep-equality checks see the messages. One descriptor (one
+   * getter and setter) for every instance, so that they all share a hidden class.
+   */
+  static readonly #messagesProperty: PropertyDescriptor = {
+    get(this: WebSocketData): WebSocketMessage[] {
+      return this.#allMessages();
+    },
+    set(this: WebSocketData, value: WebSocketMessage[]): void {
+      this.#log?.clear();
+      this.#messages = value;
+    },
+    enumerable: true,
+    configurable: true,
+  };
 
   constructor() {
-    // An own, enumerable property, as the plain field it used to be: Object.keys, spreading,
-    // structuredClone and deep-equality checks see the messages.
-    Object.defineProperty(this, 'messages', {
-      get: () => this.#allMessages(),
-      set: (value: WebSocketMessage[]) => this.#replaceMessages(value),
-      enumerable: true,
-      configurable: true,
-    });
+    Object.defineProperty(this, 'messages', WebSocketData.#messagesProperty);
   }
 
   #allMessages(): WebSocketMessage[] {
     if (this.#messages === null) {
       const log = this.#log;
-      const messages: WebSocketMessage[] = new Array<WebSocketMessage>(log.length);
-      for (let i = 0; i < log.length; i++) messages[i] = this.#fromLog(i);
-      log.clear();
+      const n = log?.length ?? 0;
+      const messages: WebSocketMessage[] = new Array<WebSocketMessage>(n);
+      for (let i = 0; i < n; i++) messages[i] = this.#fromLog(i);
+      log?.clear();
       this.#messages = messages;
     }
     return this.#messages;
   }
-  #replaceMessages(value: WebSocketMessage[]): void {
-    this.#log.clear();
-    this.#messages = value;
-  }
 
   /** How many messages there are, without making objects of them. */
   get messageCount(): number {
-    return this.#messages === null ? this.#log.length : this.#messages.length;
+    return this.#messages === null ? (this.#log?.length ?? 0) : this.#messages.length;
   }
 
   /**
@@ -185,7 +193,7 @@ export class WebSocketData {
    */
   messageAt(index: number): WebSocketMessage | undefined {
     if (this.#messages !== null) return this.#messages[index];
-    return Number.isInteger(index) && index >= 0 && index < this.#log.length ? this.#fromLog(index) : undefined;
+    return Number.isInteger(index) && index >= 0 && index < (this.#log?.length ?? 0) ? this.#fromLog(index) : undefined;
   }
 
   /** The messages in order, to read (see `messageAt`), without making the `messages` array. */
@@ -196,7 +204,8 @@ export class WebSocketData {
   /** The sum of the messages' content lengths. */
   totalContentLength(): number {
     let n = 0;
-    if (this.#messages === null) for (let i = 0; i < this.#log.length; i++) n += this.#log.contentLength(i);
+    const log = this.#log;
+    if (this.#messages === null) for (let i = 0; i < (log?.length ?? 0); i++) n += log!.contentLength(i);
     else for (const m of this.#messages) n += m.contentLength;
     return n;
   }
@@ -207,15 +216,16 @@ export class WebSocketData {
    * the end of that array.
    */
   recordReadOnly(type: Opcode, fromClient: boolean, content: Buffer, timestamp: number): void {
+    const log = (this.#log ??= new MessageLog());
     if (this.#messages === null) {
-      this.#log.append(type, fromClient, content, timestamp);
+      log.append(type, fromClient, content, timestamp);
       return;
     }
-    this.#messages.push(messageOver(type, fromClient, this.#log.store(content), timestamp));
+    this.#messages.push(messageOver(type, fromClient, log.store(content), timestamp));
   }
 
   #fromLog(i: number): WebSocketMessage {
-    const log = this.#log;
+    const log = this.#log!;
     return messageOver(log.type(i), log.fromClient(i), log.payload(i), log.timestamp(i));
   }
 

@@ -15,9 +15,12 @@ export const SLAB_PAYLOAD_MAX = 4 * 1024;
 const FIRST_SLAB = 1024;
 const LARGEST_SLAB = 64 * 1024;
 
+/** The slab before the first copy (shared: nothing is ever written to an empty buffer). */
+const NO_SLAB = Buffer.alloc(0);
+
 export class PayloadSlab {
   /** The slab the last `copy` wrote to. */
-  slab: Buffer = Buffer.alloc(0);
+  slab: Buffer = NO_SLAB;
   private used = 0;
 
   /** Copy `payload` (at most SLAB_PAYLOAD_MAX bytes) into `this.slab`; returns where it starts. */

@@ -112,3 +112,17 @@ test('messageAt answers undefined for what is not a message index, and a payload
   assert.equal(m.content, big, 'the same Buffer on every read');
   assert.equal(m.content, m.content);
 });
+
+test('a WebSocketData costs about a hundred bytes until it records something (flow files hold many)', async () => {
+  const { setFlagsFromString } = await import('node:v8');
+  const { runInNewContext } = await import('node:vm');
+  setFlagsFromString('--expose-gc');
+  const gc = runInNewContext('gc') as () => void;
+  gc();
+  const before = process.memoryUsage().heapUsed;
+  const many = Array.from({ length: 20_000 }, () => new WebSocketData());
+  gc();
+  const perObject = (process.memoryUsage().heapUsed - before) / many.length;
+  assert.ok(perObject < 400, `${perObject.toFixed(0)} bytes per WebSocketData`);
+  assert.equal(many[0]!.messageCount, 0);
+});
