@@ -502,20 +502,24 @@ export class Request extends Message {
     if (this.firstLineFormat === 'authority') return this.authority || `${this._host}:${this._port}`;
     let host = this._host;
     let port = this._port;
+    const path = this.path === '*' ? '' : this.path;
     const hh = this.hostHeader;
     if (hh) {
       const a = parseAuthority(hh);
-      if (a) {
-        host = a.host;
-        port = a.port ?? DEFAULT_PORTS[this.scheme] ?? port;
+      if (!a || !isValidHost(a.host, true)) {
+        // As mitmproxy (and prettyHost): a Host header that is not a valid host[:port] is the host, whole.
+        const p = DEFAULT_PORTS[this.scheme] ?? 443;
+        return `${this.scheme}://${DEFAULT_PORTS[this.scheme] === p ? hh : `${hh}:${p}`}${path}`;
       }
+      host = a.host;
+      port = a.port ?? DEFAULT_PORTS[this.scheme] ?? port;
     }
-    return `${this.scheme}://${hostport(this.scheme, host, port)}${this.path === '*' ? '' : this.path}`;
+    return `${this.scheme}://${hostport(this.scheme, host, port)}${path}`;
   }
 
   /** The path without the query string. */
   get pathComponents(): string[] {
-    const p = this.path.split('?')[0]!;
+    const p = splitPathQuery(this.path).base;
     return p.split('/').filter((x) => x !== '').map((x) => decodeURIComponentSafe(x));
   }
 

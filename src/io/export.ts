@@ -8,6 +8,7 @@ import { CommandError } from '../command.js';
 import { HTTPFlow, Request, Response } from '../http.js';
 import type { AnyFlow } from '../flows.js';
 import { byteStringText, decodeLikeMitmproxy, decodeUtf8Backslashreplace, encodeUtf8Surrogateescape } from './text.js';
+import { isValidHost } from '../util/valid-host.js';
 
 /** The formats, as `export.formats` lists them. */
 export const EXPORT_FORMATS = ['curl', 'httpie', 'raw', 'raw_request', 'raw_response'] as const;
@@ -33,12 +34,13 @@ function hostport(scheme: string, host: string, port: number): string {
   return DEFAULT_PORT[scheme] === port ? host : `${host}:${port}`;
 }
 
-/** mitmproxy's `parse_authority(..., check=False)`. */
+/** mitmproxy's `parse_authority(..., check=False)`: what is not a valid `host[:port]` is the host, whole. */
 function parseAuthority(authority: string): [string, number | null] {
   const m = /^([^:]+|\[.+\])(?::(\d+))?$/.exec(authority);
   if (!m) return [authority, null];
   let host = m[1]!;
   if (host.startsWith('[') && host.endsWith(']')) host = host.slice(1, -1);
+  if (!isValidHost(host, true)) return [authority, null];
   if (m[2] !== undefined) {
     const port = Number(m[2]);
     if (port < 0 || port > 65535) return [authority, null];

@@ -238,3 +238,15 @@ test('the response object is what ~s looks at, not its status', () => {
   assert.equal(m('~s', f), true);
   assert.equal(m('~c 204', f), true);
 });
+
+test('pretty_host and pretty_url agree in the model, in cut and in ~u for a Host header that is not a valid host', async () => {
+  const { prettyHost, prettyUrl } = await import('../../src/io/export.js');
+  for (const header of ['evil..com:8080', 'ex ample:81', 'a:b:c', 'host_ü/x:81']) {
+    const f = R();
+    f.request.headers.set('Host', header);
+    assert.equal(f.request.prettyHost, header);
+    assert.equal(prettyHost(f.request), header, `cut: ${header}`);
+    assert.equal(f.request.prettyUrl, `http://${header}/path`);
+    assert.equal(prettyUrl(f.request), `http://${header}/path`, `export: ${header}`);
+  }
+});

@@ -284,6 +284,7 @@ test('HAR import and setting a URL keep its fragment in the path, as mitmproxy d
     response: { status: 200, httpVersion: 'HTTP/1.1', headers: [], content: {} },
   });
   assert.equal(f.request.path, '/p?q=1#frag');
+  assert.deepEqual(f.request.pathComponents, ['p'], 'path components leave out the query and the fragment');
   f.request.url = 'http://example.org#top';
   assert.deepEqual([f.request.host, f.request.path], ['example.org', '/#top']);
   assert.equal(f.request.url, 'http://example.org/#top');
