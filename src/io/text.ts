@@ -10,6 +10,7 @@ import type { Message } from '../http.js';
 import { ContentEncodingError, decode as decodeBody, encode as encodeBody } from '../encoding.js';
 import { CharsetError } from './charset-error.js';
 import { singleByteCharset } from './single-byte-charsets.js';
+import { utf8ErrorMessage } from '../util/utf8-error.js';
 
 export { CharsetError };
 
@@ -202,9 +203,10 @@ function normCodec(enc: string): string {
   return enc.toLowerCase().replace(/_/g, '-');
 }
 
-const LATIN1 = new Set(['latin-1', 'latin1', 'iso-8859-1', 'iso8859-1', '8859', 'cp819', 'l1', 'iso-ir-100', 'latin']);
-const ASCII = new Set(['ascii', 'us-ascii', '646']);
-const UTF8 = new Set(['utf-8', 'utf8', 'u8', 'utf', 'cp65001']);
+// Python's names for these codecs (its alias table), in normCodec form.
+const LATIN1 = new Set(['latin-1', '8859', 'cp819', 'csisolatin1', 'ibm819', 'iso8859', 'iso8859-1', 'iso-8859-1', 'iso-8859-1-1987', 'iso-ir-100', 'l1', 'latin', 'latin1']);
+const ASCII = new Set(['ascii', '646', 'ansi-x3.4-1968', 'ansi-x3.4-1986', 'ansi-x3-4-1968', 'cp367', 'csascii', 'ibm367', 'iso646-us', 'iso-646.irv-1991', 'iso-ir-6', 'us', 'us-ascii']);
+const UTF8 = new Set(['utf-8', 'cp65001', 'u8', 'utf', 'utf8', 'utf8-ucs2', 'utf8-ucs4']);
 
 /** Decode bytes with a Python codec name, strictly. */
 export function decodeCharset(b: Uint8Array, enc: string): string {
@@ -218,7 +220,8 @@ export function decodeCharset(b: Uint8Array, enc: string): string {
   if (UTF8.has(e)) {
     // Validating first and then decoding is several times faster than a fatal TextDecoder on
     // large bodies; both refuse what Python's codec refuses, and both keep a BOM as U+FEFF.
-    if (!isUtf8(buf)) throw new CharsetError("'utf-8' codec can't decode the body");
+    const notUtf8 = utf8ErrorMessage(buf);
+    if (notUtf8 !== null) throw new CharsetError(notUtf8);
     return buf.toString('utf8');
   }
   if (e === 'utf-8-sig') {

@@ -61,3 +61,15 @@ test('single-byte charsets follow Python where WHATWG differs', () => {
   // Python's koi8_u has box drawing characters at 0xAE and 0xBE (WHATWG's has ў and Ў).
   assert.equal(decodeCharset(bytes(0xae, 0xbe), 'koi8-u'), '╝╬');
 });
+
+test("Python's other names for latin-1, ascii and utf-8 take the same codecs on every Node version", () => {
+  const body = Buffer.from([0x63, 0x80, 0x93, 0xe9]);
+  for (const name of ['ibm819', 'csisolatin1', 'ISO_8859_1_1987', 'iso8859']) assert.equal(decodeCharset(body, name), 'c\x80\x93é', name);
+  for (const name of ['us', 'cp367', 'csascii', 'ANSI_X3.4_1968']) {
+    assert.equal(decodeCharset(Buffer.from('plain'), name), 'plain', name);
+    assert.throws(() => decodeCharset(body, name), CharsetError, name);
+  }
+  assert.equal(decodeCharset(Buffer.from('é'), 'utf8_ucs2'), 'é');
+  // Bytes that are not UTF-8 fail with Python's message.
+  assert.throws(() => decodeCharset(Buffer.from([0x61, 0xff]), 'utf-8'), { message: "'utf-8' codec can't decode byte 0xff in position 1: invalid start byte" });
+});
