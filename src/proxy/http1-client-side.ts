@@ -180,10 +180,14 @@ function resolveTarget(ctx: ConnectionContext, head: RequestHead, req: Request):
       return `Bad HTTP request line: ${JSON.stringify(target.slice(0, 200))}`;
     }
     if (absolute.scheme !== 'http' && absolute.scheme !== 'https') return `Invalid request scheme: ${absolute.scheme}`;
+    const authority = /^[^/?#]*/.exec(target.slice(absolute.scheme.length + 3))![0];
+    // "http://a#@b/" is host a to us and host b to a parser that reads past the "#" (one that an
+    // upstream proxy might use), so a fragment right after the authority is refused, as mitmproxy does.
+    if (target.charAt(absolute.scheme.length + 3 + authority.length) === '#') return `Bad HTTP request line: ${JSON.stringify(target.slice(0, 200))}`;
     req.path = absolute.path;
     // The absolute form's authority is kept, except in regular mode (mitmproxy sends origin-form
     // to servers there; upstream proxies need the absolute form).
-    req.authority = mode.type === 'regular' && !ctx.server.address ? '' : target.slice(absolute.scheme.length + 3).split('/')[0]!.split('?')[0]!;
+    req.authority = mode.type === 'regular' && !ctx.server.address ? '' : authority;
   } else if (target.startsWith('/') || target === '*') {
     req.path = target;
   } else {

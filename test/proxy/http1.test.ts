@@ -187,6 +187,8 @@ test('malformed requests get a 400 with the reason', async (t) => {
     ['GET http://x/ HTTP/1.1\r\nHost: x\r\nContent-Length: 03\r\n\r\n', /invalid content-length/],
     // A SOCKS5 greeting at the HTTP port: answered at once, not after a request head timeout.
     ['\x05\x01\x00', /this is an HTTP proxy/],
+    // Host 127.0.0.1 to us, evil.example to a parser that reads past the "#".
+    ['GET http://127.0.0.1:9#@evil.example/ HTTP/1.1\r\nHost: 127.0.0.1:9\r\n\r\n', /Bad HTTP request line/],
   ];
   for (const [req, reason] of cases) {
     const raw = (await rawRequest(proxy.port, req)).toString('latin1');
