@@ -161,6 +161,41 @@ export function buildCommandLine(
   return { program, flagOptions, conflict };
 }
 
+/**
+ * argparse accepts any unambiguous prefix of a long flag (`--ignore` for `--ignore-hosts`,
+ * `--script` for `--scripts`), and scripts written for mitmdump use them; commander does not.
+ * Such prefixes are written out in full before commander parses the line.
+ */
+function expandAbbreviations(program: Command, argv: string[]): string[] {
+  const flags = new Map<string, Option>();
+  for (const o of program.options) if (o.long) flags.set(o.long, o);
+  const longs = [...flags.keys(), '--help'];
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (arg === '--') {
+      out.push(...argv.slice(i));
+      break;
+    }
+    if (!arg.startsWith('--') || arg.length === 2) {
+      out.push(arg);
+      continue;
+    }
+    const eq = arg.indexOf('=');
+    const name = eq < 0 ? arg : arg.slice(0, eq);
+    let full = name;
+    if (!longs.includes(name)) {
+      const candidates = longs.filter((l) => l.startsWith(name));
+      if (candidates.length > 1) program.error(`ambiguous option: ${name} could match ${candidates.join(', ')}`, { exitCode: 1 });
+      if (candidates.length === 1) full = candidates[0]!;
+    }
+    out.push(eq < 0 ? full : full + arg.slice(eq));
+    // The value of a flag that takes one is never a flag itself.
+    if (eq < 0 && flags.get(full)?.required && i + 1 < argv.length) out.push(argv[++i]!);
+  }
+  return out;
+}
+
 /** argparse's usage line. */
 function usageLine(tool: ToolName, programName: string): string {
   return `usage: ${programName} [options]${tool === 'dump' ? ' [filter]' : ''}`;
@@ -169,11 +204,11 @@ function usageLine(tool: ToolName, programName: string): string {
 /** Parse argv (without the node and script paths). Commander prints errors and usage and exits. */
 export function parseCommandLine(tool: ToolName, options: OptManager, programName: string, argv: string[]): ParsedCommandLine {
   const { program, flagOptions, conflict } = buildCommandLine(tool, options, programName);
-  program.exitOverride((err) => {
-    // mitmdump exits 1 for a command line it cannot parse.
-    process.exit(err.exitCode === 0 ? 0 : 1);
+  program.exitOverride(() => {
+    // mitmdump exits 1 whenever argparse stops it: a command line it cannot parse, and -h too.
+    process.exit(1);
   });
-  program.parse(argv, { from: 'user' });
+  program.parse(expandAbbreviations(program, argv), { from: 'user' });
   const clash = conflict();
   if (clash) program.error(clash, { exitCode: 1 });
   const o = program.opts<Record<string, unknown>>();

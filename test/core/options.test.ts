@@ -137,6 +137,23 @@ test('config.yaml is read from confdir; precedence: --set < config.yaml < dedica
   assert.deepEqual(opts.modify_headers, ['/~q/X-From/config']);
 });
 
+test('long flags may be shortened to any unambiguous prefix, as argparse allows (--script, --ignore, --tcp)', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'mitmproxy-ts-abbrev-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  writeFileSync(
+    join(dir, 'print.mjs'),
+    "export function load(loader) { const o = loader.master.options; setTimeout(() => console.log('OPTS ' + JSON.stringify([o.get('ignore_hosts'), o.get('tcp_hosts'), o.get('flow_detail')])), 0); }\n",
+  );
+  const r = await runCliToEnd(['dump', '--set', `confdir=${dir}`, '-n', '--rfile=/dev/null', '--ignore', 'foo', '--tcp', 'bar', '--flow', '3', '--script', join(dir, 'print.mjs')]);
+  assert.equal(r.code, 0, r.stderr);
+  const line = r.stdout.split('\n').find((l) => l.startsWith('OPTS '));
+  assert.deepEqual(JSON.parse(line!.slice(5)), [['foo'], ['bar'], 3]);
+  // A prefix of two flags is argparse's error; -h exits 1, as mitmdump's does.
+  const ambiguous = await runCliToEnd(['dump', '--se', 'x']);
+  assert.equal(ambiguous.code, 1);
+  assert.match(ambiguous.stderr, /ambiguous option: --se could match --set, /);
+});
+
 test('config.yaml errors name the file and line; an invalid value is refused with the reason (status 1, as mitmdump)', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'mitmproxy-ts-conf-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));

@@ -294,16 +294,21 @@ test('a CA created by the installed mitmproxy (or by openssl in its layout) is l
   assert.equal(readFileSync(join(confdir, 'mitmproxy-ca.pem'), 'utf8'), before, 'the existing CA is used as is');
 });
 
-test('SSLKEYLOGFILE receives the TLS secrets in NSS key log format', async (t) => {
+test('MITMPROXY_SSLKEYLOGFILE (else SSLKEYLOGFILE) receives the TLS secrets in NSS key log format', async (t) => {
   const port = await httpsUpstream(t);
   const keylog = join(dir, 'keys.log');
-  const tool = await runCli(t, ['dump', '-p', '0', '--listen-host', '127.0.0.1', '--ssl-insecure', '--set', `confdir=${testConfdir()}`], { env: { SSLKEYLOGFILE: keylog } });
+  // MITMPROXY_SSLKEYLOGFILE wins over SSLKEYLOGFILE (which a browser may be writing), as in mitmproxy.
+  const browsers = join(dir, 'browser-keys.log');
+  const tool = await runCli(t, ['dump', '-p', '0', '--listen-host', '127.0.0.1', '--ssl-insecure', '--set', `confdir=${testConfdir()}`], {
+    env: { SSLKEYLOGFILE: browsers, MITMPROXY_SSLKEYLOGFILE: keylog },
+  });
   const r = await curl(['--cacert', caFile(), '-x', `http://127.0.0.1:${tool.port}`, `https://localhost:${port}/k`]);
   assert.equal(r.status, 200);
   for (let i = 0; i < 50 && !existsSync(keylog); i++) await sleep(20);
   const lines = readFileSync(keylog, 'utf8').trim().split('\n');
   assert.ok(lines.length >= 4, 'secrets of the client and the server connection');
   assert.ok(lines.every((l) => /^(CLIENT_HANDSHAKE_TRAFFIC_SECRET|SERVER_HANDSHAKE_TRAFFIC_SECRET|CLIENT_TRAFFIC_SECRET_0|SERVER_TRAFFIC_SECRET_0|EXPORTER_SECRET|CLIENT_RANDOM) [0-9a-f]{64} [0-9a-f]+$/.test(l)), lines[0]);
+  assert.equal(existsSync(browsers), false);
 });
 
 test('upstream TLS sessions are resumed for the same server name only, and the certificate is still known', async (t) => {
