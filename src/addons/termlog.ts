@@ -5,7 +5,6 @@ import { LOG_LEVELS, formatLogLine, logLevelShown, type LogLevel } from '../log.
 /** Prints the event log to the terminal (mitmdump's log lines), filtered by termlog_verbosity. */
 export class TermLog {
   readonly name = 'termlog';
-  private verbosity: LogLevel = 'info';
   private unsubscribe: (() => void) | null = null;
   private master!: Master;
 
@@ -15,13 +14,11 @@ export class TermLog {
     this.master = loader.master;
     loader.addOption('termlog_verbosity', 'str', 'info', 'Log verbosity.', LOG_LEVELS);
     const color = Boolean((this.out as NodeJS.WriteStream).isTTY) && !process.env.NO_COLOR;
+    // The option is read per line, not kept from configure: lines logged at startup, before the
+    // first configure, must already follow -q.
     this.unsubscribe = this.master.log.subscribe((e) => {
-      if (logLevelShown(e.level, this.verbosity)) this.out.write(formatLogLine(e, color) + '\n');
+      if (logLevelShown(e.level, this.master.options.get<LogLevel>('termlog_verbosity'))) this.out.write(formatLogLine(e, color) + '\n');
     });
-  }
-
-  configure(updated: Set<string>): void {
-    if (updated.has('termlog_verbosity')) this.verbosity = this.master.options.get<LogLevel>('termlog_verbosity');
   }
 
   /** Stop printing (after everything else has shut down). */

@@ -9,12 +9,16 @@ import { createWebMaster } from './web/master.js';
 import type { ErrorCheck } from '../addons/errorcheck.js';
 
 /** `--version` output. */
+/**
+ * mitmdump's shape (label, padded to 11 columns, value), so a script that reads the `Mitmproxy:`
+ * line finds the mitmproxy version whose behaviour we follow, and ours after it.
+ */
 export function versionText(): string {
   return [
-    `mitmproxy-ts: ${VERSION} (follows mitmproxy ${MITMPROXY_COMPAT_VERSION})`,
-    `Node.js: ${versions.node}`,
-    `OpenSSL: ${versions.openssl}`,
-    `Platform: ${platform}-${arch}`,
+    `Mitmproxy: ${MITMPROXY_COMPAT_VERSION} (mitmproxy-ts ${VERSION})`,
+    `Node.js:   ${versions.node}`,
+    `OpenSSL:   OpenSSL ${versions.openssl}`,
+    `Platform:  ${platform}-${arch}`,
   ].join('\n');
 }
 
@@ -44,14 +48,6 @@ export async function runTool(tool: ToolName, argv: string[], programName = tool
     console.log(versionText());
     return 0;
   }
-  if (args.showOptions) {
-    process.stdout.write(master.options.toYaml());
-    return 0;
-  }
-  if (args.showCommands) {
-    process.stdout.write(commandsText(master));
-    return 0;
-  }
   try {
     await master.options.setFromSpecs(args.setOptions);
     const confdir = expandHome(master.options.get<string>('confdir'));
@@ -72,6 +68,15 @@ export async function runTool(tool: ToolName, argv: string[], programName = tool
     }
     for (const k of Object.keys(flags)) if (!master.options.has(k)) delete flags[k];
     await master.options.update(flags);
+    // After --set, config.yaml and the flags, as mitmdump: a bad value is refused here too.
+    if (args.showOptions) {
+      process.stdout.write(master.options.toYaml());
+      return 0;
+    }
+    if (args.showCommands) {
+      process.stdout.write(commandsText(master));
+      return 0;
+    }
     if (args.filterArgs.length) master.log.info(`Only processing flows that match "${args.filterArgs.join(' & ')}"`);
   } catch (e) {
     // As mitmdump: the program name, the reason, status 1.

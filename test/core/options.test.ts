@@ -148,6 +148,16 @@ test('long flags may be shortened to any unambiguous prefix, as argparse allows 
   assert.equal(r.code, 0, r.stderr);
   const line = r.stdout.split('\n').find((l) => l.startsWith('OPTS '));
   assert.deepEqual(JSON.parse(line!.slice(5)), [['foo'], ['bar'], 3]);
+  // -q holds from the first line (the filter line is logged before the addons are configured).
+  const quiet = await runCliToEnd(['dump', '--set', `confdir=${dir}`, '-q', '-n', '--rfile=/dev/null', '~d localhost']);
+  assert.equal(quiet.code, 0, quiet.stderr);
+  assert.equal(quiet.stdout, '');
+  const loud = await runCliToEnd(['dump', '--set', `confdir=${dir}`, '-n', '--rfile=/dev/null', '~d localhost']);
+  assert.match(loud.stdout, /Only processing flows that match "~d localhost"/);
+  // --options comes after the option values are checked, as mitmdump's.
+  const bad = await runCliToEnd(['dump', '--set', `confdir=${dir}`, '--set', 'flow_detail=x', '--options']);
+  assert.equal(bad.code, 1);
+  assert.match(bad.stderr, /flow_detail/);
   // A prefix of two flags is argparse's error; -h exits 1, as mitmdump's does.
   const ambiguous = await runCliToEnd(['dump', '--se', 'x']);
   assert.equal(ambiguous.code, 1);

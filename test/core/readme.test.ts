@@ -25,5 +25,6 @@ test('the README quick start commands exist: mitmproxy-ts dump/web, --help lists
   const web = await runCliToEnd(['web', '--help']);
   assert.match(web.stdout, /--web-port <PORT>/);
   const version = await runCliToEnd(['--version']);
-  assert.match(version.stdout, new RegExp(`^mitmproxy-ts: ${pkg.version.replace(/\./g, '\\.')} `));
+  // mitmdump's shape: "Mitmproxy: <version>" first, then ours.
+  assert.match(version.stdout, new RegExp(`^Mitmproxy: \\d+\\.\\S+ \\(mitmproxy-ts ${pkg.version.replace(/\./g, '\\.')}\\)\nNode\\.js: {3}\\d`));
 });
