@@ -11,6 +11,7 @@ import type { Filter } from '../flowfilter/index.js';
 import { FlowWriter } from '../io/flowwriter.js';
 import { strftime } from '../io/strftime.js';
 import { filterOption } from './util/filteroption.js';
+import { pyOsErrorText } from './util/pyoserror.js';
 
 /** A `+path` spec appends; the path itself has `~` expanded. */
 export function savePath(spec: string): { path: string; append: boolean } {
@@ -69,7 +70,7 @@ export class Save {
         try {
           this.maybeRotate();
         } catch (e) {
-          throw new OptionsError(osMessage(e));
+          throw new OptionsError(pyOsErrorText(e, savePath(o.get<string>('save_stream_file')).path));
         }
       } else {
         this.done();
@@ -135,7 +136,7 @@ export class Save {
     try {
       fw = FlowWriter.open(path, { append, buffered: true });
     } catch (e) {
-      throw new CommandError(osMessage(e));
+      throw new CommandError(pyOsErrorText(e, path));
     }
     try {
       for (const f of flows) fw.add(f);

@@ -90,7 +90,8 @@ export async function runTool(tool: ToolName, argv: string[], programName = tool
   try {
     await master.run();
   } catch (e) {
-    console.error((e as Error).message);
+    // An option an addon refused at startup (a -w path, a -S file): as mitmdump, the program name first.
+    console.error(`${programName}: ${(e as Error).message}`);
     await master.shutdown();
     return 1;
   }

@@ -140,5 +140,5 @@ test('save.file command: writes (or appends with +) and says how many', async (t
   assert.ok(log.some((e) => e.level === 'alert' && e.message === 'Saved 2 flows.'));
   await master.commands.call('save.file', flows, join(dir, 'x.har'));
   assert.ok(log.some((e) => e.message === 'Saved as mitmproxy dump file. To save HAR files, use the `save.har` command.'));
-  await assert.rejects(master.commands.call('save.file', flows, join(dir, 'no', 'such', 'dir', 'f')), /ENOENT/);
+  await assert.rejects(master.commands.call('save.file', flows, join(dir, 'no', 'such', 'dir', 'f')), /\[Errno 2\] No such file or directory: '.*\/f'/, 'Python\'s OSError text, as mitmproxy');
 });

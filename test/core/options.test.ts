@@ -158,6 +158,10 @@ test('long flags may be shortened to any unambiguous prefix, as argparse allows 
   const bad = await runCliToEnd(['dump', '--set', `confdir=${dir}`, '--set', 'flow_detail=x', '--options']);
   assert.equal(bad.code, 1);
   assert.match(bad.stderr, /flow_detail/);
+  // An option an addon refuses at startup: the program name, Python's OSError text, status 1.
+  const toDir = await runCliToEnd(['dump', '--set', `confdir=${dir}`, '-n', '-w', dir]);
+  assert.equal(toDir.code, 1);
+  assert.match(toDir.stderr, new RegExp(`^mitmproxy-ts dump: \\[Errno 21\\] Is a directory: '${dir}'$`, 'm'));
   // A prefix of two flags is argparse's error; -h exits 1, as mitmdump's does.
   const ambiguous = await runCliToEnd(['dump', '--se', 'x']);
   assert.equal(ambiguous.code, 1);
