@@ -1,4 +1,4 @@
-import { open } from 'node:fs/promises';
+import { closeSync, fstatSync, openSync } from 'node:fs';
 import type { Readable } from 'node:stream';
 import type { Loader } from '../addonmanager.js';
 import type { Master } from '../master.js';
@@ -138,12 +138,14 @@ export class ReadFile {
     if (path === '-') return this.loadFlows(this.stdin ?? process.stdin);
     const p = expandHome(path);
     try {
-      // Open first, so that a missing file is reported as such and not as a damaged one.
-      const fh = await open(p, 'r');
+      // Open first, so that a missing file is reported as such and not as a damaged one. At
+      // once (synchronously): from `running`, that report is a startup error, which makes
+      // mitmdump exit 1, as mitmproxy's open() does.
+      const fd = openSync(p, 'r');
       try {
-        if ((await fh.stat()).isDirectory()) throw Object.assign(new Error('is a directory'), { code: 'EISDIR' });
+        if (fstatSync(fd).isDirectory()) throw Object.assign(new Error('is a directory'), { code: 'EISDIR' });
       } finally {
-        await fh.close();
+        closeSync(fd);
       }
     } catch (e) {
       const msg = pyOsErrorText(e, p);

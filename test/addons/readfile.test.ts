@@ -129,6 +129,8 @@ test('a missing file is reported as such', async (t) => {
   const { master, readfile, log } = await setup(t);
   await master.options.update({ rfile: '/nonexistent/flows.mitm' });
   await master.run();
+  // Reported while starting (mitmdump then exits 1: errorcheck), not later in the background.
+  assert.ok(log.some((e) => e.level === 'error' && e.message.startsWith('Cannot load flows: ')), 'logged by the time run() returns');
   await readfile.finished();
   assert.deepEqual(
     log.filter((e) => e.level === 'error').map((e) => e.message),
