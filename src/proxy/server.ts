@@ -211,10 +211,22 @@ export class ProxyServers {
     const closing = instances.map((i) => this.stopInstance(i));
     for (const s of this.sockets) s.destroy();
     await Promise.all(closing);
-    await Promise.allSettled([...this.handlers]);
+    // Handlers end once their sockets are gone; one still waiting on something else (an
+    // upstream that never answers) must not keep shutdown (Ctrl-C, close()) from finishing.
+    const handlers = [...this.handlers];
+    let timer: NodeJS.Timeout | undefined;
+    const settled = await Promise.race([
+      Promise.allSettled(handlers).then(() => true),
+      new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), HANDLER_GRACE_MS))),
+    ]);
+    clearTimeout(timer);
+    if (!settled) this.master.log.debug(`Stopped with ${this.handlers.size} connection handler(s) still waiting.`);
     this.idle.clear();
   }
 }
+
+/** How long `stop` waits for connection handlers to finish after their sockets were destroyed. */
+const HANDLER_GRACE_MS = 5000;
 
 /** `host:port` as the listening messages show it (`*` for every interface). */
 function showAddress(host: string, port: number): string {

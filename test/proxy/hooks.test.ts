@@ -217,3 +217,23 @@ test('a client killed in client_connected is logged in mitmproxy\'s words', asyn
   await waitFor(() => proxy.logs.some((l) => l.message === 'client disconnect'), 10000, 'client disconnect');
   assert.ok(proxy.logs.some((l) => l.message === 'client kill connection'), proxy.logs.map((l) => l.message).join('\n'));
 });
+
+test('close() finishes even when a hook never returns (its connection handler is left waiting)', async (t) => {
+  let entered!: () => void;
+  const inHook = new Promise<void>((r) => (entered = r));
+  const stuck = {
+    name: 'stuck',
+    request(): Promise<void> {
+      entered();
+      return new Promise(() => undefined);
+    },
+  };
+  const proxy = await testProxy(t, { addons: [stuck] });
+  const pending = curl(['-x', proxy.url, 'http://127.0.0.1:9/never'], { timeoutMs: 30_000 });
+  await inHook;
+  const started = Date.now();
+  await proxy.close();
+  assert.ok(Date.now() - started < 15_000, `close() took ${Date.now() - started} ms`);
+  assert.ok(proxy.logs.some((e) => /still waiting/.test(e.message)));
+  await pending;
+});
