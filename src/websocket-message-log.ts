@@ -97,6 +97,11 @@ export class MessageLog {
     return this.ranges[3 * i + 2]! - this.ranges[3 * i + 1]!;
   }
 
+  /** Message `i`'s payload: a view over the recorded bytes. */
+  content(i: number): Buffer {
+    return this.buffers[this.ranges[3 * i]!]!.subarray(this.ranges[3 * i + 1]!, this.ranges[3 * i + 2]!);
+  }
+
   /** The buffer message `i`'s payload is in, and where. */
   payload(i: number): PayloadRange {
     return { buffer: this.buffers[this.ranges[3 * i]!]!, start: this.ranges[3 * i + 1]!, end: this.ranges[3 * i + 2]! };

@@ -201,6 +201,17 @@ export class WebSocketData {
     for (let i = 0; i < this.messageCount; i++) yield this.messageAt(i)!;
   }
 
+  /**
+   * Whether `test` answers true for some message, given its direction and content (a view over
+   * the recorded bytes): what filters ask, without making a message object per message.
+   */
+  someMessage(test: (fromClient: boolean, content: Buffer) => boolean): boolean {
+    if (this.#messages !== null) return this.#messages.some((m) => test(m.fromClient, m.content));
+    const log = this.#log;
+    for (let i = 0; i < (log?.length ?? 0); i++) if (test(log!.fromClient(i), log!.content(i))) return true;
+    return false;
+  }
+
   /** The sum of the messages' content lengths. */
   totalContentLength(): number {
     let n = 0;

@@ -126,3 +126,20 @@ test('a WebSocketData costs about a hundred bytes until it records something (fl
   assert.ok(perObject < 400, `${perObject.toFixed(0)} bytes per WebSocketData`);
   assert.equal(many[0]!.messageCount, 0);
 });
+
+test('someMessage asks about each message in order, by direction and content, in both modes', () => {
+  const ws = relayed(5);
+  const seen: string[] = [];
+  assert.equal(
+    ws.someMessage((fromClient, content) => {
+      seen.push(`${fromClient ? '>' : '<'}${content.toString()}`);
+      return content.toString() === 'm3';
+    }),
+    true,
+  );
+  assert.deepEqual(seen, ['>m0', '<m1', '>m2', '<m3']);
+  assert.notEqual(ws.messageAt(0), ws.messageAt(0), 'still a log: no objects were made');
+  ws.messages[4]!.text = 'changed';
+  assert.equal(ws.someMessage((_, content) => content.toString() === 'changed'), true, 'and over the objects once they exist');
+  assert.equal(new WebSocketData().someMessage(() => true), false);
+});

@@ -7,6 +7,7 @@ import { Request, Response, HTTPFlow } from '../../src/http.js';
 import { DNSMessage, DNSQuestion, DNSResourceRecord } from '../../src/dns.js';
 import type { AnyFlow } from '../../src/flows.js';
 import { quoteArgument } from '../../src/flowfilter/lexer.js';
+import { Opcode, WebSocketData, WebSocketMessage } from '../../src/websocket.js';
 import { D, R, S, T, W, X } from './flows.js';
 
 const m = (text: string, flow: AnyFlow): boolean => parse(text).match(flow);
@@ -174,6 +175,25 @@ test('~q / ~s for DNS and the DNS text form', () => {
   assert.equal(m('~s', f), true);
   assert.equal(m('~bs "example.com\\\\r\\\\nwww"', f), true);
   assert.equal(m('~d example', f), false);
+});
+
+test('~b, ~bq and ~bs search WebSocket messages by direction, also as the relay records them (no message objects)', () => {
+  for (const recorded of [false, true]) {
+    const f = W();
+    f.websocket = new WebSocketData();
+    if (recorded) {
+      f.websocket.recordReadOnly(Opcode.TEXT, true, Buffer.from('from the client'), 1);
+      f.websocket.recordReadOnly(Opcode.TEXT, false, Buffer.from('from the server'), 2);
+    } else {
+      f.websocket.messages = [new WebSocketMessage(Opcode.TEXT, true, 'from the client'), new WebSocketMessage(Opcode.TEXT, false, 'from the server')];
+    }
+    const label = recorded ? 'recorded' : 'objects';
+    assert.equal(m('~bq "the client"', f), true, label);
+    assert.equal(m('~bq "the server"', f), false, label);
+    assert.equal(m('~bs "the server"', f), true, label);
+    assert.equal(m('~bs "the client"', f), false, label);
+    assert.equal(m('~b server', f), true, label);
+  }
 });
 
 test('~websocket needs websocket data, not just a 101 response', () => {

@@ -159,11 +159,11 @@ function bodyMatches(re: RegExp, flow: AnyFlow, side: Side): boolean {
         if (body !== null && re.test(body)) return true;
       }
       if (f.websocket) {
-        for (const m of f.websocket.readMessages()) {
-          if (side === 'request' && !m.fromClient) continue;
-          if (side === 'response' && m.fromClient) continue;
-          if (m.content && re.test(bufferBytes(m.content))) return true;
-        }
+        return f.websocket.someMessage((fromClient, content) => {
+          if (side === 'request' && !fromClient) return false;
+          if (side === 'response' && fromClient) return false;
+          return re.test(bufferBytes(content));
+        });
       }
       return false;
     }
