@@ -179,7 +179,8 @@ test('server_replay files: loaded on configure, via command, errors reported', a
   const f = makeFlow({ url: 'http://example.com/f' });
   sp.request(f);
   assert.equal(f.response!.text, 'from file');
-  await assert.rejects(m.commands.call('replay.server.file', join(dir, 'missing')), { name: 'CommandError' });
+  await assert.rejects(m.commands.call('replay.server.file', join(dir, 'missing')), { name: 'CommandError', message: 'No such file or directory' });
+  await assert.rejects(m.options.update({ server_replay: [join(dir, 'missing')] }), { name: 'OptionsError', message: 'No such file or directory' }, 'the OS reason alone, as mitmproxy');
 });
 
 test('server replay through a real proxy: saved answers, no server needed', async (t) => {

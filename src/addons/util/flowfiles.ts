@@ -4,7 +4,10 @@
  * mistake and is reported as the error type of the entry point that named it.
  */
 import type { AnyFlow } from '../../flows.js';
+import { closeSync, openSync } from 'node:fs';
 import { FlowReadError, readFlowsFromPaths } from '../../io/flowreader.js';
+import { expandHome } from '../../optmanager.js';
+import { pyStrerror } from './pyoserror.js';
 
 /**
  * Read every flow of `paths` (in order, failing on the first bad file). A FlowReadError becomes
@@ -12,6 +15,15 @@ import { FlowReadError, readFlowsFromPaths } from '../../io/flowreader.js';
  * any other error is a bug and passes through unchanged.
  */
 export async function readFlowFiles(paths: readonly string[], asError: new (message: string) => Error): Promise<AnyFlow[]> {
+  // A file that cannot be opened is reported with the OS reason alone, as mitmproxy's
+  // read_flows_from_paths does ("No such file or directory").
+  for (const p of paths) {
+    try {
+      closeSync(openSync(expandHome(p), 'r'));
+    } catch (e) {
+      throw new asError(pyStrerror(e));
+    }
+  }
   try {
     return await readFlowsFromPaths(paths);
   } catch (e) {

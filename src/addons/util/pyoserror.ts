@@ -14,6 +14,13 @@ const PY_ERRNO: ReadonlyMap<string, readonly [number, string]> = new Map([
   ['EISDIR', [21, 'Is a directory']],
 ]);
 
+/** Python's `strerror` for this file-system error ("No such file or directory"), else its message. */
+export function pyStrerror(e: unknown): string {
+  const err = e as NodeJS.ErrnoException;
+  const known = err && typeof err.code === 'string' ? PY_ERRNO.get(err.code) : undefined;
+  return known ? known[1] : e instanceof Error ? e.message : String(e);
+}
+
 /**
  * The text Python would show for this file-system error on `path`; for an error code not in the
  * table (or something that is not a Node errno error) the error's own message.
