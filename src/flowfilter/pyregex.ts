@@ -116,12 +116,12 @@ type RNode =
   | { k: 'repeat'; min: number; max: number; mode: 'greedy' | 'lazy' | 'possessive'; item: RNode }
   | { k: 'backref'; index: number; ci: boolean; position: number };
 
-/** Reads the pattern as Python's tokenizer does: one character, or a backslash and the next one. */
 /** Whether a Source token is an escape (a backslash and the code point after it). */
 function isEscape(tok: string): boolean {
   return tok.length > 1 && tok[0] === '\\';
 }
 
+/** Reads the pattern as Python's tokenizer does: one character, or a backslash and the next one. */
 class Source {
   private i = 0;
   constructor(
@@ -265,7 +265,7 @@ class PyParser {
           continue;
         }
       }
-      if (tok[0] === '\\' && tok.length > 1) {
+      if (isEscape(tok)) {
         items.push(this.parseEscape(tok, tokStart, flags));
       } else if (!SPECIAL.has(tok)) {
         items.push({ k: 'lit', cp: tok.codePointAt(0)!, cm: this.caseMode(flags) });

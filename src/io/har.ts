@@ -308,15 +308,13 @@ function harHeaders(v: Json | undefined, what: string): Headers {
   return h;
 }
 
-/** The date in its extended (2023-11-14) or basic (20231114) form, as Python 3.11+ reads both. */
-const ISO_RE = /^(\d{4})-?(\d{2})-?(\d{2})(?:[T ](\d{2})(?::?(\d{2})(?::?(\d{2})(?:[.,](\d+))?)?)?)?\s*(Z|[+-]\d{2}(?::?\d{2}(?::?\d{2})?)?)?$/;
+/** The date in its extended (2023-11-14) or basic (20231114) form (not a mix), as Python 3.11+ reads both. */
+const ISO_RE = /^(?=\d{4}-\d{2}-\d{2}|\d{8})(\d{4})-?(\d{2})-?(\d{2})(?:[T ](\d{2})(?::?(\d{2})(?::?(\d{2})(?:[.,](\d+))?)?)?)?\s*(Z|[+-]\d{2}(?::?\d{2}(?::?\d{2})?)?)?$/;
 
 /** Python's `datetime.fromisoformat(s.replace("Z", "+00:00")).timestamp()` (no zone: local time, as Python). */
 export function parseHarTimestamp(s: string): number {
-  const t = s.trim();
-  const m = ISO_RE.exec(t);
-  // One form or the other: "2023-1114" is neither.
-  if (!m || !/^(?:\d{4}-\d{2}-\d{2}|\d{8})/.test(t)) throw new HarImportError(`Invalid isoformat string: ${JSON.stringify(s)}`);
+  const m = ISO_RE.exec(s.trim());
+  if (!m) throw new HarImportError(`Invalid isoformat string: ${JSON.stringify(s)}`);
   const [y, mo, d, h, mi, se] = [m[1], m[2], m[3], m[4], m[5], m[6]].map((x) => Number(x ?? 0)) as [number, number, number, number, number, number];
   const us = m[7] ? Number((m[7] + '000000').slice(0, 6)) : 0;
   let secs: number;

@@ -247,7 +247,6 @@ function parseServerName(body: Buffer): string | null {
   return isValidHost(name) ? name : null;
 }
 
-
 function parseAlpn(body: Buffer): string[] {
   const r = new Reader(body);
   const listLength = r.u16('ALPN list length');

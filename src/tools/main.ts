@@ -8,7 +8,6 @@ import { DumpMaster } from './dump.js';
 import { createWebMaster } from './web/master.js';
 import type { ErrorCheck } from '../addons/errorcheck.js';
 
-/** `--version` output. */
 /**
  * mitmdump's shape (label, padded to 11 columns, value), so a script that reads the `Mitmproxy:`
  * line finds the mitmproxy version whose behaviour we follow, and ours after it.
