@@ -29,6 +29,8 @@ export class FlowReadError extends Error {
     readonly offset: number | null = null,
     /** Flows delivered before the error. */
     readonly flowsRead = 0,
+    /** The operating system's error, when the file could not be opened or read. */
+    readonly osError: NodeJS.ErrnoException | null = null,
   ) {
     super(message);
     this.name = 'FlowReadError';
@@ -228,7 +230,7 @@ function osError(e: unknown, offset: number | null = null, count = 0): FlowReadE
   if (e instanceof FlowReadError) return e;
   const err = e as NodeJS.ErrnoException;
   if (err && typeof err === 'object' && typeof err.code === 'string' && typeof err.message === 'string') {
-    return new FlowReadError(err.message, offset, count);
+    return new FlowReadError(err.message, offset, count, err);
   }
   return new FlowReadError(e instanceof Error ? e.message : String(e), offset, count);
 }

@@ -4,9 +4,7 @@
  * mistake and is reported as the error type of the entry point that named it.
  */
 import type { AnyFlow } from '../../flows.js';
-import { closeSync, openSync } from 'node:fs';
 import { FlowReadError, readFlowsFromPaths } from '../../io/flowreader.js';
-import { expandHome } from '../../optmanager.js';
 import { pyStrerror } from './pyoserror.js';
 
 /**
@@ -15,19 +13,12 @@ import { pyStrerror } from './pyoserror.js';
  * any other error is a bug and passes through unchanged.
  */
 export async function readFlowFiles(paths: readonly string[], asError: new (message: string) => Error): Promise<AnyFlow[]> {
-  // A file that cannot be opened is reported with the OS reason alone, as mitmproxy's
-  // read_flows_from_paths does ("No such file or directory").
-  for (const p of paths) {
-    try {
-      closeSync(openSync(expandHome(p), 'r'));
-    } catch (e) {
-      throw new asError(pyStrerror(e));
-    }
-  }
   try {
     return await readFlowsFromPaths(paths);
   } catch (e) {
-    if (e instanceof FlowReadError) throw new asError(e.message);
+    // A file that cannot be opened or read is reported with the OS reason alone, as mitmproxy's
+    // read_flows_from_paths does ("No such file or directory").
+    if (e instanceof FlowReadError) throw new asError(e.osError ? pyStrerror(e.osError) : e.message);
     throw e;
   }
 }

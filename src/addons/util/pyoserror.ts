@@ -14,11 +14,19 @@ const PY_ERRNO: ReadonlyMap<string, readonly [number, string]> = new Map([
   ['EISDIR', [21, 'Is a directory']],
 ]);
 
+/** The errno number and strerror for a Node errno error, if the table has its code. */
+function pyErrno(e: unknown): readonly [number, string] | undefined {
+  const code = (e as NodeJS.ErrnoException | null)?.code;
+  return typeof code === 'string' ? PY_ERRNO.get(code) : undefined;
+}
+
+function messageOf(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
+
 /** Python's `strerror` for this file-system error ("No such file or directory"), else its message. */
 export function pyStrerror(e: unknown): string {
-  const err = e as NodeJS.ErrnoException;
-  const known = err && typeof err.code === 'string' ? PY_ERRNO.get(err.code) : undefined;
-  return known ? known[1] : e instanceof Error ? e.message : String(e);
+  return pyErrno(e)?.[1] ?? messageOf(e);
 }
 
 /**
@@ -26,8 +34,6 @@ export function pyStrerror(e: unknown): string {
  * table (or something that is not a Node errno error) the error's own message.
  */
 export function pyOsErrorText(e: unknown, path: string): string {
-  const err = e as NodeJS.ErrnoException;
-  const known = err && typeof err.code === 'string' ? PY_ERRNO.get(err.code) : undefined;
-  if (known) return `[Errno ${known[0]}] ${known[1]}: ${pyStrRepr(path)}`;
-  return e instanceof Error ? e.message : String(e);
+  const known = pyErrno(e);
+  return known ? `[Errno ${known[0]}] ${known[1]}: ${pyStrRepr(path)}` : messageOf(e);
 }
