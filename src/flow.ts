@@ -2,7 +2,7 @@ import { uuid4 } from './util/uuid.js';
 import { isDeepStrictEqual } from 'node:util';
 import { Client, Server, type ClientState, type ServerState } from './connection.js';
 import { now } from './util/time.js';
-import { setOwnKey } from './util/own-key.js';
+import { cloneTree } from './util/own-key.js';
 import { FLOW_FORMAT_VERSION } from './version.js';
 
 /** An error attached to a flow: what went wrong and when. */
@@ -212,7 +212,7 @@ export abstract class Flow {
       intercepted: this.intercepted,
       is_replay: this.isReplay,
       marked: this.marked,
-      metadata: structuredCloneMetadata(this.metadata),
+      metadata: cloneTree(this.metadata),
       comment: this.comment,
       timestamp_created: this.timestampCreated,
       backup: this.backupState,
@@ -227,7 +227,7 @@ export abstract class Flow {
     this.intercepted = state.intercepted;
     this.isReplay = state.is_replay;
     this.marked = state.marked;
-    this.metadata = structuredCloneMetadata(state.metadata);
+    this.metadata = cloneTree(state.metadata);
     this.comment = state.comment;
     this.timestampCreated = state.timestamp_created;
     this.backupState = state.backup ?? null;
@@ -235,18 +235,4 @@ export abstract class Flow {
 
   /** The time of the last thing that happened on this flow (used for ordering and display). */
   abstract get timestampStart(): number;
-}
-
-/** A deep copy; a "__proto__" key (possible in a flow file) stays a key (see setOwnKey). */
-function structuredCloneMetadata(m: Record<string, MetadataValue>): Record<string, MetadataValue> {
-  const out: Record<string, MetadataValue> = {};
-  for (const [k, v] of Object.entries(m)) setOwnKey(out, k, cloneValue(v));
-  return out;
-}
-
-function cloneValue(v: MetadataValue): MetadataValue {
-  if (v === null || typeof v !== 'object') return v;
-  if (Buffer.isBuffer(v)) return Buffer.from(v);
-  if (Array.isArray(v)) return v.map(cloneValue);
-  return structuredCloneMetadata(v);
 }

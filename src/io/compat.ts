@@ -10,7 +10,8 @@
 import { uuid4 } from '../util/uuid.js';
 import { FLOW_FORMAT_VERSION } from '../version.js';
 import { MITMPROXY_COMPAT_VERSION } from '../version.js';
-import { cloneTNetValue, setDictKey, type TNetDict, type TNetValue } from './tnetstring.js';
+import { type TNetDict, type TNetValue } from './tnetstring.js';
+import { cloneTree, setOwnKey } from '../util/own-key.js';
 
 /** A version that cannot be read, or a dict too broken to migrate. The message is mitmproxy's where it has one. */
 export class MigrationError extends Error {
@@ -58,7 +59,7 @@ function popRequired(d: TNetDict, key: string): TNetValue {
 }
 
 function set(d: TNetDict, key: string, v: TNetValue): void {
-  setDictKey(d, key, v);
+  setOwnKey(d, key, v);
 }
 
 function rename(d: TNetDict, from: string, to: string): void {
@@ -479,7 +480,7 @@ step(20, (d) => {
 });
 
 function structuredCloneDict(d: TNetDict): TNetDict {
-  return cloneTNetValue(d) as TNetDict;
+  return cloneTree(d);
 }
 
 /** The format version of a flow dict: an int, or the first two numbers of an old version list. */

@@ -18,7 +18,8 @@ import { TCPFlow, TCPMessage, UDPFlow, UDPMessage } from '../tcp.js';
 import { Client, Server, type Address, type TlsVersion, type Via, type ViaScheme } from '../connection.js';
 import { WebSocketData, WebSocketMessage } from '../websocket.js';
 import { FLOW_FORMAT_VERSION } from '../version.js';
-import { cloneTNetValue, loads, type TNetValue } from './tnetstring.js';
+import { loads, type TNetValue } from './tnetstring.js';
+import { cloneTree } from '../util/own-key.js';
 import { TLS_VERSION_VALUES, VIA_SCHEMES } from './state-schema.js';
 
 /** Thrown inside the decoder to give up on an item (never escapes this module). */
@@ -433,7 +434,7 @@ function flowTail(c: Cursor, flow: HTTPFlow | TCPFlow, expectedType: string | nu
   c.key(k['metadata']!);
   const md = c.any();
   if (typeof md !== 'object' || md === null || Array.isArray(md) || Buffer.isBuffer(md)) throw OFF;
-  flow.metadata = cloneTNetValue(md) as Record<string, MetadataValue>;
+  flow.metadata = cloneTree(md) as Record<string, MetadataValue>;
   c.key(k['marked']!);
   flow.marked = c.text();
   c.key(k['is_replay']!);

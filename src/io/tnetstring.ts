@@ -255,19 +255,6 @@ const internTable = new Map<number, string>();
 const INTERN_MAX_LEN = 24;
 const INTERN_MAX_ENTRIES = 4096;
 
-/** Give a dict a key, also when the key is "__proto__" (see setOwnKey). */
-export const setDictKey: (d: TNetDict, key: string, value: TNetValue) => void = setOwnKey;
-
-/** A deep copy of a decoded value: lists, dicts and byte strings are new, "__proto__" keys stay keys. */
-export function cloneTNetValue(v: TNetValue): TNetValue {
-  if (v === null || typeof v !== 'object') return v;
-  if (Buffer.isBuffer(v)) return Buffer.from(v);
-  if (Array.isArray(v)) return v.map(cloneTNetValue);
-  const out: TNetDict = {};
-  for (const key of Object.keys(v)) setDictKey(out, key, cloneTNetValue(v[key]!));
-  return out;
-}
-
 /** What Python's repr of a finite float looks like; anything else goes the long way. */
 const SIMPLE_FLOAT_RE = /^-?\d+(?:\.\d+)?(?:e[+-]\d+)?$/;
 const INT_RE = /^\s*[+-]?\d+(?:_\d+)*\s*$/;
@@ -464,7 +451,7 @@ function parseDict(data: Buffer, s: number, e: number, base: number): TNetDict {
   for (let j = stack.length - 2; j >= bottom; j -= 2) {
     const key = stack[j] as string;
     if (key === '__proto__' || hasOwn.call(d, key)) {
-      if (!hasOwn.call(d, key)) setDictKey(d, key, stack[j + 1] as TNetValue);
+      if (!hasOwn.call(d, key)) setOwnKey(d, key, stack[j + 1] as TNetValue);
       continue;
     }
     d[key] = stack[j + 1] as TNetValue;
