@@ -342,6 +342,12 @@ export function parseAuthority(authority: string): { host: string; port: number 
   return { host, port };
 }
 
+/** mitmproxy's `parse_authority(..., check=False)` when it succeeds: a valid host and its port; else null. */
+function validAuthority(authority: string): { host: string; port: number | undefined } | null {
+  const a = parseAuthority(authority);
+  return a && isValidHost(a.host, true) ? a : null;
+}
+
 /** Parse an absolute URL into its parts, as mitmproxy's `url.parse` (http(s) and ws(s) only). */
 export function parseUrl(url: string): { scheme: string; host: string; port: number; path: string } {
   const m = /^([a-zA-Z][a-zA-Z0-9+.-]*):\/\/([^/?#]*)(.*)$/s.exec(url);
@@ -468,11 +474,8 @@ export class Request extends Message {
   /** The host from the Host header (or :authority) when there is one, else `host`. */
   get prettyHost(): string {
     const hh = this.hostHeader;
-    if (hh) {
-      // As mitmproxy: a Host header that is not a valid host[:port] is shown (and filtered) whole.
-      const a = parseAuthority(hh);
-      return a && isValidHost(a.host, true) ? a.host : hh;
-    }
+    // As mitmproxy: a Host header that is not a valid host[:port] is shown (and filtered) whole.
+    if (hh) return validAuthority(hh)?.host ?? hh;
     return this._host;
   }
 
@@ -505,12 +508,9 @@ export class Request extends Message {
     const path = this.path === '*' ? '' : this.path;
     const hh = this.hostHeader;
     if (hh) {
-      const a = parseAuthority(hh);
-      if (!a || !isValidHost(a.host, true)) {
-        // As mitmproxy (and prettyHost): a Host header that is not a valid host[:port] is the host, whole.
-        const p = DEFAULT_PORTS[this.scheme] ?? 443;
-        return `${this.scheme}://${DEFAULT_PORTS[this.scheme] === p ? hh : `${hh}:${p}`}${path}`;
-      }
+      const a = validAuthority(hh);
+      // As mitmproxy (and prettyHost): a Host header that is not a valid host[:port] is the host, whole.
+      if (!a) return `${this.scheme}://${DEFAULT_PORTS[this.scheme] !== undefined ? hh : `${hh}:443`}${path}`;
       host = a.host;
       port = a.port ?? DEFAULT_PORTS[this.scheme] ?? port;
     }
