@@ -15,6 +15,11 @@ export const SLAB_PAYLOAD_MAX = 4 * 1024;
 const FIRST_SLAB = 1024;
 const LARGEST_SLAB = 64 * 1024;
 
+/** The size of the slab after one of `current` bytes (0: none yet) that must hold `need` bytes. */
+export function nextSlabSize(current: number, need: number): number {
+  return Math.max(need, Math.min(LARGEST_SLAB, Math.max(FIRST_SLAB, current * 2)));
+}
+
 /** The slab before the first copy (shared: nothing is ever written to an empty buffer). */
 const NO_SLAB = Buffer.alloc(0);
 
@@ -26,9 +31,8 @@ export class PayloadSlab {
   /** Copy `payload` (at most SLAB_PAYLOAD_MAX bytes) into `this.slab`; returns where it starts. */
   copy(payload: Buffer): number {
     if (this.slab.length - this.used < payload.length) {
-      const size = Math.max(payload.length, Math.min(LARGEST_SLAB, Math.max(FIRST_SLAB, this.slab.length * 2)));
       // Uninitialised memory is fine: only ranges that were written are ever handed out.
-      this.slab = Buffer.allocUnsafeSlow(size);
+      this.slab = Buffer.allocUnsafeSlow(nextSlabSize(this.slab.length, payload.length));
       this.used = 0;
     }
     const start = this.used;

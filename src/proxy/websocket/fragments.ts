@@ -6,16 +6,10 @@
  * the message size limit. Small fragments are copied together into slabs instead, and only the
  * first MAX_MIRRORED_FRAGMENTS frame lengths are remembered.
  */
+import { nextSlabSize } from '../../util/payload-slab.js';
 
 /** Fragments at least this large are kept as they are (no copy). */
 const SMALL_FRAGMENT = 4 * 1024;
-/**
- * Small fragments are copied into slabs: the first of a message this big, each next one twice the
- * last, up to the largest. A message of a few small frames (the usual fragmented message) then
- * costs a slab near its size, not 64 KiB.
- */
-const FIRST_SLAB = 1024;
-const LARGEST_SLAB = 64 * 1024;
 /** A message in at most this many frames is forwarded in the same frames; a longer one in FRAGMENT_SIZE pieces. */
 export const MAX_MIRRORED_FRAGMENTS = 1024;
 
@@ -47,7 +41,9 @@ export function addFragment(msg: FragmentedPayload, payload: Buffer): void {
     return;
   }
   if (!msg.slab || msg.slab.length - msg.slabUsed < payload.length) {
-    msg.slab = Buffer.allocUnsafe(Math.max(payload.length, msg.slab ? Math.min(LARGEST_SLAB, msg.slab.length * 2) : FIRST_SLAB));
+    // Slabs grow as the payload slabs do (1 KiB, doubling up to 64 KiB): a message of a few small
+    // frames, the usual fragmented message, costs a slab near its size.
+    msg.slab = Buffer.allocUnsafe(nextSlabSize(msg.slab?.length ?? 0, payload.length));
     msg.slabUsed = 0;
     msg.slabPartStart = -1;
   }
