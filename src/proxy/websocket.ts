@@ -377,16 +377,24 @@ class WebSocketRelay {
     if (this.closing) return undefined;
     const payload = joinFragments(incoming);
     if (incoming.compressed) return this.inflateAndDeliver(d, payload, incoming, injected);
-    if (this.onlyReaders(injected)) {
-      // Nothing can change the message, so it goes out before it is recorded and hooked:
-      // sequential request/response traffic then does not wait for the hooks.
-      checkText(incoming.opcode, payload);
-      // A frame that arrived whole goes on as it came (a client's masking key is as good as ours).
-      if (incoming.raw) write(d.dst, [incoming.raw]);
-      else this.writeMessage(d, incoming.opcode, payload, false, incoming);
-      return this.recordReadOnly(d, payload, incoming);
-    }
+    if (this.onlyReaders(injected)) return this.deliverReadOnly(d, payload, incoming);
     return this.record(d, payload, incoming, injected);
+  }
+
+  /**
+   * A message no addon can change goes out before it is recorded and hooked: sequential
+   * request/response traffic then does not wait for the hooks (a compressed message is
+   * compressed again for the receiver while they run).
+   */
+  private deliverReadOnly(d: Direction, content: Buffer, incoming: IncomingMessage): MaybePromise {
+    checkText(incoming.opcode, content);
+    let sent: MaybePromise;
+    // A frame that arrived whole goes on as it came (a client's masking key is as good as ours).
+    if (incoming.raw && !incoming.compressed) write(d.dst, [incoming.raw]);
+    else sent = this.send(d, incoming.opcode, content, incoming);
+    const hooked = this.recordReadOnly(d, content, incoming);
+    if (!sent) return hooked;
+    return hooked ? Promise.all([sent, hooked]).then(() => undefined) : sent;
   }
 
   /** No addon can change, drop or hold this message: every `websocket_message` handler only reads. */
@@ -397,16 +405,7 @@ class WebSocketRelay {
   private async inflateAndDeliver(d: Direction, payload: Buffer, incoming: IncomingMessage, injected: boolean): Promise<void> {
     const content = await d.inflate(payload);
     if (this.closing) return;
-    if (this.onlyReaders(injected)) {
-      // Compressed again for the receiver (which needs the content), while the hooks run.
-      checkText(incoming.opcode, content);
-      const hooked = this.recordReadOnly(d, content, incoming);
-      const sent = this.send(d, incoming.opcode, content, incoming);
-      if (hooked) await hooked;
-      if (sent) await sent;
-      return;
-    }
-    const r = this.record(d, content, incoming, injected);
+    const r = this.onlyReaders(injected) ? this.deliverReadOnly(d, content, incoming) : this.record(d, content, incoming, injected);
     if (r) await r;
   }
 
