@@ -212,6 +212,13 @@ export class WebSocketData {
     return false;
   }
 
+  /** The last message's timestamp (null without messages), without making an object of it. */
+  get lastTimestamp(): number | null {
+    if (this.#messages !== null) return this.#messages.at(-1)?.timestamp ?? null;
+    const log = this.#log;
+    return log && log.length > 0 ? log.timestamp(log.length - 1) : null;
+  }
+
   /** The sum of the messages' content lengths. */
   totalContentLength(): number {
     let n = 0;

@@ -100,7 +100,7 @@ export function prettifyMessage(message: ContentViewMessage, flow?: AnyFlow, vie
 
 /** Render WebSocket/TCP/UDP messages with a shared line budget (mitmweb's `messages` content route). */
 export function prettifyMessages(
-  messages: ReadonlyArray<TCPMessage | UDPMessage | WebSocketMessage>,
+  messages: Iterable<TCPMessage | UDPMessage | WebSocketMessage>,
   flow?: AnyFlow,
   viewName = 'auto',
   opts?: PrettifyMessageOptions,

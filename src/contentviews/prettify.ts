@@ -196,7 +196,7 @@ export function contentViewResultJson(
  */
 export function prettifyMessagesWith(
   registry: ContentViewRegistry,
-  messages: ReadonlyArray<TCPMessage | UDPMessage | WebSocketMessage>,
+  messages: Iterable<TCPMessage | UDPMessage | WebSocketMessage>,
   flow: AnyFlow | undefined,
   viewName = 'auto',
   opts: PrettifyMessageOptions = {},

@@ -26,6 +26,8 @@ test('relayed messages are readable one by one without making the messages array
     Array.from({ length: 100 }, (_, i) => `m${i}`),
   );
   assert.equal(ws.totalContentLength(), [...ws.readMessages()].reduce((n, x) => n + x.contentLength, 0));
+  assert.equal(ws.lastTimestamp, 1099);
+  assert.equal(new WebSocketData().lastTimestamp, null);
   // The saved state is the same as for objects.
   assert.deepEqual(ws.getState().messages[99], [Opcode.BINARY, false, Buffer.from('m99'), 1099, false, false]);
   assert.notEqual(ws.messageAt(0), ws.messageAt(0), 'still not materialised after getState');

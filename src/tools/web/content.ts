@@ -82,7 +82,7 @@ export function getContentView(ctx: RequestContext): void {
 
   if (part === 'messages') {
     let messages;
-    if (flow instanceof HTTPFlow && flow.websocket) messages = [...flow.websocket.readMessages()];
+    if (flow instanceof HTTPFlow && flow.websocket) messages = flow.websocket.readMessages();
     else if (flow instanceof TCPFlow) messages = flow.messages;
     else throw new ApiError(400, 'This flow has no messages.');
     const out = prettifyMessages(messages, flow, viewName, opts).map((r) =>

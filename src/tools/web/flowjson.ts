@@ -310,8 +310,7 @@ function bodyMeta(m: Message): { contentLength: number | null; contentHash: stri
 function messagesMeta(messages: ReadonlyArray<{ contentLength: number; timestamp: number }> | WebSocketData): MessagesMetaJson {
   if (messages instanceof WebSocketData) {
     // Without making objects of recorded messages (see WebSocketData.messages).
-    const count = messages.messageCount;
-    return { contentLength: messages.totalContentLength(), count, timestamp_last: count ? messages.messageAt(count - 1)!.timestamp : null };
+    return { contentLength: messages.totalContentLength(), count: messages.messageCount, timestamp_last: messages.lastTimestamp };
   }
   let len = 0;
   for (const m of messages) len += m.contentLength;
