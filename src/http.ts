@@ -349,7 +349,7 @@ function validAuthority(authority: string): { host: string; port: number | undef
 }
 
 /** Parse an absolute URL into its parts, as mitmproxy's `url.parse` (http(s) and ws(s) only). */
-export function parseUrl(url: string): { scheme: string; host: string; port: number; path: string } {
+export function parseUrl(url: string): { scheme: string; host: string; port: number; path: string; authority: string } {
   const m = /^([a-zA-Z][a-zA-Z0-9+.-]*):\/\/([^/?#]*)(.*)$/s.exec(url);
   if (!m) throw new Error(`Invalid URL: ${JSON.stringify(url)}`);
   const scheme = m[1]!.toLowerCase();
@@ -361,7 +361,7 @@ export function parseUrl(url: string): { scheme: string; host: string; port: num
   // script may have one; clients do not send fragments).
   let path = m[3]!;
   if (!path.startsWith('/')) path = '/' + path;
-  return { scheme, host: auth.host, port, path };
+  return { scheme, host: auth.host, port, path, authority: m[2]! };
 }
 
 /** An HTTP request. Head fields are byte strings (see util/bytes.ts). */

@@ -172,26 +172,26 @@ function resolveTarget(ctx: ConnectionContext, head: RequestHead, req: Request):
     req.path = '';
     return null;
   }
+  const badLine = (): string => `Bad HTTP request line: ${JSON.stringify(target.slice(0, 200))}`;
   let absolute: ReturnType<typeof parseUrl> | null = null;
   if (/^[a-zA-Z][a-zA-Z0-9+.-]*:\/\//.test(target)) {
     try {
       absolute = parseUrl(target);
     } catch {
-      return `Bad HTTP request line: ${JSON.stringify(target.slice(0, 200))}`;
+      return badLine();
     }
     if (absolute.scheme !== 'http' && absolute.scheme !== 'https') return `Invalid request scheme: ${absolute.scheme}`;
-    const authority = /^[^/?#]*/.exec(target.slice(absolute.scheme.length + 3))![0];
     // "http://a#@b/" is host a to us and host b to a parser that reads past the "#" (one that an
     // upstream proxy might use), so a fragment right after the authority is refused, as mitmproxy does.
-    if (target.charAt(absolute.scheme.length + 3 + authority.length) === '#') return `Bad HTTP request line: ${JSON.stringify(target.slice(0, 200))}`;
+    if (target.charAt(absolute.scheme.length + 3 + absolute.authority.length) === '#') return badLine();
     req.path = absolute.path;
     // The absolute form's authority is kept, except in regular mode (mitmproxy sends origin-form
     // to servers there; upstream proxies need the absolute form).
-    req.authority = mode.type === 'regular' && !ctx.server.address ? '' : authority;
+    req.authority = mode.type === 'regular' && !ctx.server.address ? '' : absolute.authority;
   } else if (target.startsWith('/') || target === '*') {
     req.path = target;
   } else {
-    return `Bad HTTP request line: ${JSON.stringify(target.slice(0, 200))}`;
+    return badLine();
   }
   // A connection with a fixed destination (reverse target, CONNECT or SOCKS5 tunnel, transparent
   // mode) sends every request there, whatever the request line or Host header names: following
