@@ -7,6 +7,7 @@ import { pyBytesRepr } from '../io/pyrepr.js';
 import type { ConnectionContext } from './context.js';
 import { ConnectError, DESTINATION_UNKNOWN } from './upstream-pool.js';
 import { ConnectionClosedError, MessageTimeoutError } from './socket-reader.js';
+import { DNS_NAME } from '../util/valid-host.js';
 
 /**
  * The SOCKS5 handshake of socks5 mode (RFC 1928, with RFC 1929 username/password when the
@@ -97,8 +98,6 @@ export interface Socks5Target {
   addressType: number;
 }
 
-// Domain names as clients send them (IDNA ASCII); IP literals sent as names are accepted too.
-const DOMAIN_NAME = /^[A-Za-z0-9_-]{1,63}(?:\.[A-Za-z0-9_-]{1,63})*\.?$/;
 
 /** The request after the handshake: only CONNECT is supported. */
 export function parseConnectRequest(buf: Uint8Array): ParseResult<Socks5Target> {
@@ -127,7 +126,8 @@ export function parseConnectRequest(buf: Uint8Array): ParseResult<Socks5Target> 
   if (atyp === ATYP_DOMAIN) {
     const raw = buf.subarray(5, length - 2);
     host = Buffer.from(raw).toString('latin1');
-    if (!DOMAIN_NAME.test(host) && net.isIP(host) === 0) {
+    // Domain names as clients send them (IDNA ASCII); IP literals sent as names are accepted too.
+    if (!DNS_NAME.test(host) && net.isIP(host) === 0) {
       return { kind: 'error', message: `Invalid domain name in SOCKS5 request: ${JSON.stringify(escapeBytes(raw))}`, reply: Socks5Reply.HOST_UNREACHABLE };
     }
   } else {

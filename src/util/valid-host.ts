@@ -3,7 +3,7 @@ import { isIPv4, isIPv6 } from 'node:net';
 import { domainToASCII } from 'node:url';
 
 /** Labels of 1 to 63 letters, digits, "-" and "_", separated by dots; one trailing dot allowed. */
-const DNS_NAME = /^(?:[A-Za-z0-9_-]{1,63}\.)*[A-Za-z0-9_-]{1,63}\.?$/;
+export const DNS_NAME = /^(?:[A-Za-z0-9_-]{1,63}\.)*[A-Za-z0-9_-]{1,63}\.?$/;
 /** What may stand in an international name before it is IDNA-encoded (no "/", "%", ":", spaces, ...). */
 const IDN_CHARS = /^[\p{L}\p{M}\p{N}._-]+$/u;
 
