@@ -37,6 +37,7 @@ import { query } from './views/query.js';
 import { raw } from './views/raw.js';
 import { socketIO } from './views/socketio.js';
 import { urlencoded } from './views/urlencoded.js';
+import { wbxml } from './views/wbxml.js';
 import { xmlHtml } from './views/xml-html.js';
 import { zip } from './views/zip.js';
 
@@ -54,7 +55,7 @@ export const CONTENT_VIEW_LINES_CUTOFF = 512;
  * which decides `auto` ties.
  */
 export const builtinViews: readonly ContentView[] = [
-  css, dns, graphql, image, javascript, json, mqtt, multipart, query, raw, socketIO, urlencoded, xmlHtml, zip,
+  css, dns, graphql, image, javascript, json, mqtt, multipart, query, raw, socketIO, urlencoded, wbxml, xmlHtml, zip,
   hexDump, hexStream, msgpack, protobuf, grpc,
 ];
 

@@ -41,6 +41,9 @@ test("auto picks mitmproxy's view for each content type", () => {
     ['application/grpc+proto', Buffer.from([0, 0, 0, 0, 0]), 'gRPC'],
     ['application/dns-message', fixture('dns-query.bin'), 'DNS'],
     ['application/zip', 'PK', 'ZIP Archive'],
+    ['application/vnd.ms-sync.wbxml', fixture('wbxml/sync-response.wbxml'), 'WBXML'],
+    ['application/vnd.wap.wbxml', Buffer.from([3, 1, 0x6a, 0]), 'WBXML'],
+    ['application/vnd.ms-sync.wbxml', '', 'Raw'],
     [undefined, Buffer.alloc(30, 0xff), 'Hex Dump'],
     ['application/octet-stream', fixture('message.pb'), 'Hex Dump'],
   ];
@@ -63,7 +66,7 @@ test('auto: DNS by server port, Socket.IO by WebSocket path, Query for a GET wit
 test('/state view list: auto, then sorted lowercase names without query', () => {
   assert.deepEqual(availableViews(), [
     'auto', 'dns', 'graphql', 'grpc', 'hex dump', 'hex stream', 'image', 'javascript', 'json', 'mqtt', 'msgpack',
-    'multipart form', 'protobuf', 'raw', 'socket.io', 'url-encoded', 'viewcss', 'xml/html', 'zip archive',
+    'multipart form', 'protobuf', 'raw', 'socket.io', 'url-encoded', 'viewcss', 'wbxml', 'xml/html', 'zip archive',
   ]);
   assert.ok(contentViewChoices().includes('query'));
 });

@@ -289,6 +289,7 @@ test('every view has its mitmproxy name and highlight', () => {
     query: ['Query', 'yaml'], image: ['Image', 'yaml'], msgpack: ['MsgPack', 'yaml'], protobuf: ['Protobuf', 'yaml'],
     grpc: ['gRPC', 'yaml'], dns: ['DNS', 'yaml'], 'socket.io': ['Socket.IO', 'none'], graphql: ['GraphQL', 'none'],
     mqtt: ['MQTT', 'none'], 'zip archive': ['ZIP Archive', 'yaml'], 'hex dump': ['Hex Dump', 'none'], 'hex stream': ['Hex Stream', 'none'],
+    wbxml: ['WBXML', 'xml'],
   };
   for (const [key, [name, hl]] of Object.entries(want)) {
     const v = getView(key.toUpperCase());

@@ -450,6 +450,7 @@ test('GET /state', async (t) => {
   assert.equal(s.version, '13.0.0.dev');
   assert.equal(s.contentViews[0], 'auto');
   assert.ok(!s.contentViews.includes('query'));
+  assert.ok(s.contentViews.includes('wbxml'));
   assert.equal(s.platform, process.platform);
   assert.equal(typeof s.localModeUnavailable, 'string');
   assert.deepEqual(s.servers.regular, { type: 'regular', description: 'HTTP(S) proxy', full_spec: 'regular', is_running: false, last_exception: null, listen_addrs: [] });
