@@ -53,8 +53,17 @@ function asBytes(v: Uint8Array | string): string {
   return typeof v === 'string' ? textToBytes(v) : Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('latin1');
 }
 
-/** Either `true` (stream the body unchanged) or a function that transforms each chunk. */
-export type StreamSetting = boolean | ((chunk: Buffer) => Buffer | null | undefined);
+/**
+ * Either `true` (stream the body unchanged) or a function that transforms each chunk, as
+ * mitmproxy's `stream` callable: it gets every chunk as it arrives and, once the body has ended,
+ * one empty Buffer; what it returns for that last call is sent after the body as is. It may return
+ * one Buffer, several (an array or other iterable: one write, or HTTP/2 DATA frame, each), or
+ * nothing (null, undefined or an empty Buffer) to send nothing for that chunk.
+ */
+export type StreamSetting = boolean | ((chunk: Buffer) => StreamChunks);
+
+/** What a stream function returns for one chunk (see StreamSetting). */
+export type StreamChunks = Uint8Array | Iterable<Uint8Array> | null | undefined;
 
 /** Shared by messages created without a body (a zero-length Buffer cannot be written to). */
 const EMPTY_BODY = Buffer.alloc(0);

@@ -28,7 +28,7 @@ export type {
 export { HOOK_NAMES } from './hooks.js';
 export { LAYER_NAMES, type LayerName } from './proxy/next-layer.js';
 export { Flow, FlowError, type FlowState, type FlowType, type MetadataValue, type ReplayKind } from './flow.js';
-export { HTTPFlow, Request, Response, Message, type StreamSetting, type HTTPFlowState, type RequestState, type ResponseState } from './http.js';
+export { HTTPFlow, Request, Response, Message, type StreamSetting, type StreamChunks, type HTTPFlowState, type RequestState, type ResponseState } from './http.js';
 export { Headers, type HeaderField, type HeadersInit } from './headers.js';
 export { Client, Server, Connection, type Address, type TlsVersion, type ClientState, type ServerState, type Via, type TransportProtocol } from './connection.js';
 export { WebSocketData, WebSocketMessage, Opcode, type WebSocketState, type WebSocketMessageState } from './websocket.js';

@@ -1,5 +1,5 @@
 import { FlowError } from '../flow.js';
-import type { HTTPFlow, Response } from '../http.js';
+import type { HTTPFlow, Response, StreamChunks } from '../http.js';
 import { WebSocketData } from '../websocket.js';
 import { now } from '../util/time.js';
 import type { ConnectionContext } from './context.js';
@@ -75,6 +75,38 @@ class BodyLimitError extends Error {}
 
 /** Shared by every empty body (a zero-length Buffer cannot be written to); each new one costs ~190 bytes. */
 const EMPTY_BODY = Buffer.alloc(0);
+
+/** An addon's stream function threw or returned something that is not bytes: the flow fails with 502. */
+class StreamFunctionError extends Error {}
+
+/**
+ * Run a stream function on one chunk: the non-empty chunks it returned, in order (one Buffer, an
+ * iterable of them, or nothing; see StreamSetting).
+ */
+function runStreamFunction(fn: (chunk: Buffer) => StreamChunks, chunk: Buffer): Buffer[] {
+  let out: StreamChunks;
+  try {
+    out = fn(chunk);
+  } catch (e) {
+    throw new StreamFunctionError(`Error in stream function: ${e instanceof Error ? e.message : String(e)}`);
+  }
+  if (out === null || out === undefined) return [];
+  if (out instanceof Uint8Array) return out.length ? [asBuffer(out)] : [];
+  const what = (v: unknown) => (typeof v === 'string' ? 'a string' : typeof v);
+  if (typeof out === 'string' || typeof (out as Iterable<Uint8Array>)[Symbol.iterator] !== 'function') {
+    throw new StreamFunctionError(`A stream function must return a Buffer, an iterable of Buffers, or nothing; it returned ${what(out)}.`);
+  }
+  const chunks: Buffer[] = [];
+  for (const c of out) {
+    if (!(c instanceof Uint8Array)) throw new StreamFunctionError(`A stream function must return a Buffer, an iterable of Buffers, or nothing; it returned an iterable holding ${what(c)}.`);
+    if (c.length) chunks.push(asBuffer(c));
+  }
+  return chunks;
+}
+
+function asBuffer(b: Uint8Array): Buffer {
+  return Buffer.isBuffer(b) ? b : Buffer.from(b.buffer, b.byteOffset, b.byteLength);
+}
 
 /** A buffered body from the chunks it arrived in: the chunk itself when there was one, no copy. */
 function joinBody(chunks: Buffer[], size: number): Buffer {
@@ -219,12 +251,14 @@ export async function runHttpFlow(ctx: ConnectionContext, flow: HTTPFlow, client
       ctx.master.log.info(`Streaming request to ${req.host}.`, ctx.clientLabel);
       const stored: Buffer[] = [];
       const transform = typeof req.stream === 'function' ? req.stream : null;
+      const send = async (out: Buffer) => {
+        if (opts.storeStreamedBodies) stored.push(out);
+        await upstream!.writeRequestData(out);
+      };
       const forward = async (chunk: Buffer) => {
-        const out = transform ? transform(chunk) : chunk;
-        if (out && out.length) {
-          if (opts.storeStreamedBodies) stored.push(out);
-          await upstream!.writeRequestData(out);
-        }
+        if (!transform) {
+          if (chunk.length) await send(chunk);
+        } else for (const out of runStreamFunction(transform, chunk)) await send(out);
       };
       for (const c of prefix) await forward(c);
       prefix = [];
@@ -233,10 +267,8 @@ export async function runHttpFlow(ctx: ConnectionContext, flow: HTTPFlow, client
         if (r.done) break;
         await forward(r.value);
       }
-      if (transform) {
-        const tail = transform(Buffer.alloc(0));
-        if (tail && tail.length) await forward(tail);
-      }
+      // The end of the body: one call with no data, whose result goes out as it is.
+      if (transform) await forward(EMPTY_BODY);
       req.rawContent = opts.storeStreamedBodies ? Buffer.concat(stored) : null;
       req.timestampEnd = now();
       await hooks.triggerFlow('request', flow);
@@ -315,12 +347,14 @@ export async function runHttpFlow(ctx: ConnectionContext, flow: HTTPFlow, client
     ctx.master.log.info(`Streaming response from ${req.host}.`, ctx.clientLabel);
     const transform = typeof resp.stream === 'function' ? resp.stream : null;
     const stored: Buffer[] = [];
+    const send = async (out: Buffer) => {
+      if (opts.storeStreamedBodies) stored.push(out);
+      await client.writeResponseData(out);
+    };
     const forward = async (chunk: Buffer) => {
-      const out = transform ? transform(chunk) : chunk;
-      if (out && out.length) {
-        if (opts.storeStreamedBodies) stored.push(out);
-        await client.writeResponseData(out);
-      }
+      if (!transform) {
+        if (chunk.length) await send(chunk);
+      } else for (const out of runStreamFunction(transform, chunk)) await send(out);
     };
     try {
       for (const c of respPrefix) await forward(c);
@@ -330,11 +364,9 @@ export async function runHttpFlow(ctx: ConnectionContext, flow: HTTPFlow, client
         if (r.done) break;
         await forward(r.value);
       }
-      if (transform) {
-        const tail = transform(Buffer.alloc(0));
-        if (tail && tail.length) await forward(tail);
-      }
+      if (transform) await forward(EMPTY_BODY);
     } catch (e) {
+      if (e instanceof StreamFunctionError) return await fail(502, e.message);
       return await fail(502, upstreamErrorMessage(e));
     }
     resp.rawContent = opts.storeStreamedBodies ? Buffer.concat(stored) : null;
@@ -354,6 +386,7 @@ export async function runHttpFlow(ctx: ConnectionContext, flow: HTTPFlow, client
       return 'close';
     }
     if (e instanceof HttpSyntaxError || e instanceof FramingError) return await fail(400, e.message);
+    if (e instanceof StreamFunctionError) return await fail(502, e.message);
     if (e instanceof OutgoingMessageError) return await fail(502, e.message);
     throw e;
   } finally {
