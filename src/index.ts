@@ -44,6 +44,15 @@ export { VERSION } from './version.js';
 // Flow filters: `parseFilter('~d example.com & ~c 200').match(flow)`.
 export { type Filter, parse as parseFilter, tryParse as tryParseFilter, matchFilter, FilterError, FILTER_HELP } from './flowfilter/index.js';
 
+// Content views: `addContentView(view)` is mitmproxy's `contentviews.add`.
+export {
+  addContentView,
+  removeContentView,
+  type ContentViewDefinition,
+  type ContentViewMetadata,
+  type SyntaxHighlight,
+} from './contentviews/index.js';
+
 // Flow files (.mitm in any version, HAR) and the export formats (curl, httpie, raw).
 export {
   FlowReader,

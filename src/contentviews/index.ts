@@ -19,7 +19,7 @@ import {
   type PrettifyOptions,
 } from './prettify.js';
 import { ContentViewRegistry } from './registry.js';
-import type { ContentView, ContentViewMetadata } from './types.js';
+import type { ContentView, ContentViewMetadata, SyntaxHighlight } from './types.js';
 import { css } from './views/css.js';
 import { dns } from './views/dns.js';
 import { graphql } from './views/graphql.js';
@@ -74,6 +74,49 @@ export function addView(view: ContentView): void {
 
 export function removeView(name: string): boolean {
   return registry.unregister(name);
+}
+
+/**
+ * A content view as an addon or script defines it for `addContentView`: mitmproxy's
+ * `Contentview` (its `prettify` is `render` here), with the same defaults for what it leaves out.
+ */
+export interface ContentViewDefinition {
+  /** Default: the class name without a "ContentView" suffix (mitmproxy's rule), e.g. "SwapCase". */
+  readonly name?: string;
+  /** Default "none". */
+  readonly syntaxHighlight?: SyntaxHighlight;
+  /** The readable text for `data`; throw when the data is not of this view's format. */
+  render(data: Buffer, metadata: ContentViewMetadata): string;
+  /** How well the view fits in `auto` mode (default 0; builtin views answer 0 to 2, below 0 means never). */
+  renderPriority?(data: Buffer, metadata: ContentViewMetadata): number;
+}
+
+/**
+ * Add a content view for the dumper and mitmweb to use, as mitmproxy's `contentviews.add`:
+ * `auto` picks it when its render priority is the highest, and it can be chosen by its name
+ * (any case). A view (or class, which is instantiated) with the name of an existing one replaces
+ * it, so a script that re-registers its view on reload does not add a second. Returns the name.
+ */
+export function addContentView(view: ContentViewDefinition | (new () => ContentViewDefinition)): string {
+  const def: ContentViewDefinition = typeof view === 'function' ? new view() : view;
+  if (typeof def?.render !== 'function') {
+    throw new TypeError('A content view needs a render(data, metadata) method (mitmproxy calls it prettify).');
+  }
+  const ctorName = (def as { constructor?: { name?: string } }).constructor?.name;
+  const name = def.name ?? (ctorName && ctorName !== 'Object' ? ctorName.replace(/Content[vV]iew$/, '') : '');
+  if (!name) throw new TypeError('A content view needs a name (a plain object has no class name to take it from).');
+  addView({
+    name,
+    syntaxHighlight: def.syntaxHighlight ?? 'none',
+    render: (data, metadata) => def.render(data, metadata),
+    renderPriority: (data, metadata) => (def.renderPriority ? def.renderPriority(data, metadata) : 0),
+  });
+  return name;
+}
+
+/** Remove a content view by name (any case); false when there was none. */
+export function removeContentView(name: string): boolean {
+  return removeView(name);
 }
 
 /**

@@ -43,3 +43,18 @@ test('examples/log-slow-requests.ts warns about slow responses only', async (t) 
   const out = await tool.waitFor(/slow request: \d+ ms for GET http:\/\/127\.0\.0\.1:\d+\/slow/);
   assert.doesNotMatch(out, /slow request: .*\/fast/);
 });
+
+test('examples/swapcase-contentview.ts shows text/example bodies case-swapped, others as they are', async (t) => {
+  const up = await httpServer(t, (req, res) => {
+    res.setHeader('content-type', req.url === '/example' ? 'text/example' : 'text/plain');
+    res.end(req.url === '/example' ? 'Hello Example' : 'Hello Plain');
+  });
+  const tool = await runCli(t, ['dump', '-p', '0', '--listen-host', '127.0.0.1', '-s', example('swapcase-contentview.ts'), '--flow-detail', '3']);
+  const proxy = `http://127.0.0.1:${tool.port}`;
+  const ex = await curl(['-x', proxy, `${up.url}/example`]);
+  assert.equal(ex.stdout, 'Hello Example', 'the view changes what is shown, not the body');
+  await curl(['-x', proxy, `${up.url}/plain`]);
+  const out = await tool.waitFor(/Hello Plain/);
+  assert.match(out, /^ {4}hELLO eXAMPLE$/m);
+  assert.doesNotMatch(out, /hELLO pLAIN/);
+});
