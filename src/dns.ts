@@ -3,24 +3,32 @@ import { Flow, type FlowState } from './flow.js';
 import { now } from './util/time.js';
 import type { Client, Server } from './connection.js';
 
-/** The record types, class, opcode and response codes the proxy itself works with, by name. */
-export const DnsType = { A: 1, NS: 2, CNAME: 5, PTR: 12, TXT: 16, AAAA: 28, HTTPS: 65 } as const;
-export const DnsClass = { IN: 1 } as const;
-export const DnsOpcode = { QUERY: 0 } as const;
-export const DnsRcode = { NOERROR: 0, SERVFAIL: 2, NXDOMAIN: 3 } as const;
+/**
+ * Record types, classes, opcodes and response codes by name (mitmproxy's `dns.types`,
+ * `dns.classes`, `dns.op_codes`, `dns.response_codes`): `q.type === DnsType.AAAA`,
+ * `flow.request.fail(DnsRcode.NXDOMAIN)`.
+ */
+export const DnsType = {
+  A: 1, NS: 2, CNAME: 5, SOA: 6, PTR: 12, HINFO: 13, MX: 15, TXT: 16, AAAA: 28, SRV: 33, NAPTR: 35, DNAME: 39, OPT: 41,
+  DS: 43, RRSIG: 46, NSEC: 47, DNSKEY: 48, SVCB: 64, HTTPS: 65, SPF: 99, ANY: 255, CAA: 257,
+} as const;
+export const DnsClass = { IN: 1, CH: 3, HS: 4, NONE: 254, ANY: 255 } as const;
+export const DnsOpcode = { QUERY: 0, IQUERY: 1, STATUS: 2, NOTIFY: 4, UPDATE: 5, DSO: 6 } as const;
+export const DnsRcode = {
+  NOERROR: 0, FORMERR: 1, SERVFAIL: 2, NXDOMAIN: 3, NOTIMP: 4, REFUSED: 5, YXDOMAIN: 6, YXRRSET: 7, NXRRSET: 8, NOTAUTH: 9,
+  NOTZONE: 10, DSOTYPENI: 11,
+} as const;
+
+/** number -> name of one of the tables above. */
+function byNumber(table: Record<string, number>): Record<number, string> {
+  return Object.fromEntries(Object.entries(table).map(([name, n]) => [n, name]));
+}
 
 /** DNS record types by number (the common ones; others print as TYPE<n>). */
-export const DNS_TYPES: Record<number, string> = {
-  1: 'A', 2: 'NS', 5: 'CNAME', 6: 'SOA', 12: 'PTR', 13: 'HINFO', 15: 'MX', 16: 'TXT', 28: 'AAAA',
-  33: 'SRV', 35: 'NAPTR', 39: 'DNAME', 41: 'OPT', 43: 'DS', 46: 'RRSIG', 47: 'NSEC', 48: 'DNSKEY',
-  64: 'SVCB', 65: 'HTTPS', 99: 'SPF', 255: 'ANY', 257: 'CAA',
-};
-export const DNS_CLASSES: Record<number, string> = { 1: 'IN', 3: 'CH', 4: 'HS', 254: 'NONE', 255: 'ANY' };
-export const DNS_OPCODES: Record<number, string> = { 0: 'QUERY', 1: 'IQUERY', 2: 'STATUS', 4: 'NOTIFY', 5: 'UPDATE', 6: 'DSO' };
-export const DNS_RCODES: Record<number, string> = {
-  0: 'NOERROR', 1: 'FORMERR', 2: 'SERVFAIL', 3: 'NXDOMAIN', 4: 'NOTIMP', 5: 'REFUSED', 6: 'YXDOMAIN',
-  7: 'YXRRSET', 8: 'NXRRSET', 9: 'NOTAUTH', 10: 'NOTZONE', 11: 'DSOTYPENI',
-};
+export const DNS_TYPES: Record<number, string> = byNumber(DnsType);
+export const DNS_CLASSES: Record<number, string> = byNumber(DnsClass);
+export const DNS_OPCODES: Record<number, string> = byNumber(DnsOpcode);
+export const DNS_RCODES: Record<number, string> = byNumber(DnsRcode);
 
 export function dnsTypeName(t: number): string {
   return DNS_TYPES[t] ?? `TYPE(${t})`;
@@ -90,6 +98,26 @@ export class DNSResourceRecord {
     public ttl: number,
     public data: Buffer,
   ) {}
+
+  /** An IPv4 address record (mitmproxy's `ResourceRecord.A`). */
+  static A(name: string, ip: string, ttl: number = DNSResourceRecord.DEFAULT_TTL): DNSResourceRecord {
+    return new DNSResourceRecord(name, DnsType.A, DnsClass.IN, ttl, addressBytes(ip, 4));
+  }
+
+  /** An IPv6 address record (mitmproxy's `ResourceRecord.AAAA`). */
+  static AAAA(name: string, ip: string, ttl: number = DNSResourceRecord.DEFAULT_TTL): DNSResourceRecord {
+    return new DNSResourceRecord(name, DnsType.AAAA, DnsClass.IN, ttl, addressBytes(ip, 16));
+  }
+
+  /** A record saying that `alias` is another name of `canonical` (mitmproxy's `ResourceRecord.CNAME`). */
+  static CNAME(alias: string, canonical: string, ttl: number = DNSResourceRecord.DEFAULT_TTL): DNSResourceRecord {
+    return new DNSResourceRecord(alias, DnsType.CNAME, DnsClass.IN, ttl, writeName(canonical));
+  }
+
+  /** A reverse lookup record, e.g. for "1.0.0.127.in-addr.arpa" (mitmproxy's `ResourceRecord.PTR`). */
+  static PTR(inaddr: string, ptr: string, ttl: number = DNSResourceRecord.DEFAULT_TTL): DNSResourceRecord {
+    return new DNSResourceRecord(inaddr, DnsType.PTR, DnsClass.IN, ttl, writeName(ptr));
+  }
 
   getState(): DNSResourceRecordState {
     return { name: this.name, type: this.type, class_: this.class_, ttl: this.ttl, data: Buffer.from(this.data) };
@@ -193,6 +221,11 @@ export class DNSMessage {
   authorities: DNSResourceRecord[] = [];
   additionals: DNSResourceRecord[] = [];
   timestamp: number | null = null;
+
+  /** The question when there is exactly one, as DNS practically always has; else undefined (mitmproxy's `question`). */
+  get question(): DNSQuestion | undefined {
+    return this.questions.length === 1 ? this.questions[0] : undefined;
+  }
 
   /** Total bytes of record data in the answer, authority and additional sections. */
   get size(): number {
@@ -348,6 +381,13 @@ export class DNSMessage {
   toString(): string {
     return this.questions.map((q) => q.toString()).join(', ');
   }
+}
+
+/** The 4 (IPv4) or 16 (IPv6) bytes of an address, or an error naming what was expected. */
+function addressBytes(ip: string, size: 4 | 16): Buffer {
+  const bytes = ipToBytes(ip);
+  if (!bytes || bytes.length !== size) throw new Error(`not an ${size === 4 ? 'IPv4' : 'IPv6'} address: ${JSON.stringify(ip)}`);
+  return bytes;
 }
 
 /** Build the RDATA of an A or AAAA record from an IP text. */

@@ -33,7 +33,7 @@ export { Headers, type HeaderField, type HeadersInit } from './headers.js';
 export { Client, Server, Connection, type Address, type TlsVersion, type ClientState, type ServerState, type Via, type TransportProtocol } from './connection.js';
 export { WebSocketData, WebSocketMessage, Opcode, type WebSocketState, type WebSocketMessageState } from './websocket.js';
 export { TCPFlow, TCPMessage, UDPFlow, UDPMessage, type TCPFlowState, type UDPFlowState } from './tcp.js';
-export { DNSFlow, DNSMessage, DNSQuestion, DNSResourceRecord, type DNSFlowState, type DNSMessageState, type DNSQuestionState, type DNSResourceRecordState } from './dns.js';
+export { DNSFlow, DNSMessage, DNSQuestion, DNSResourceRecord, DnsType, DnsClass, DnsOpcode, DnsRcode, type DNSFlowState, type DNSMessageState, type DNSQuestionState, type DNSResourceRecordState } from './dns.js';
 export { type AnyFlow, flowFromState } from './flows.js';
 export { ContentEncodingError } from './encoding.js';
 export { MultiDict } from './util/multidict.js';

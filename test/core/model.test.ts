@@ -9,6 +9,7 @@ import { HTTPFlow, Request, Response } from '../../src/http.js';
 import { Client, Server } from '../../src/connection.js';
 import { ContentEncodingError, ZSTD_ENCODE_SUPPORTED, decode, encode } from '../../src/encoding.js';
 import { FlowError } from '../../src/flow.js';
+import { DNSMessage, DNSQuestion, DNSResourceRecord, DnsClass, DnsRcode, DnsType } from '../../src/index.js';
 import { Master } from '../../src/master.js';
 import type { Addon } from '../../src/hooks.js';
 
@@ -222,4 +223,28 @@ test('a WebSocketMessage kept in a slab shows its content in JSON and console ou
   assert.equal(m.contentLength, 5);
   assert.deepEqual(JSON.parse(JSON.stringify(m)), { type: 1, fromClient: true, content: { type: 'Buffer', data: [...Buffer.from('hello')] }, timestamp: 1.5, dropped: false, injected: false });
   assert.match(inspect(m), /^WebSocketMessage \{[^]*content: <Buffer 68 65 6c 6c 6f>/);
+});
+
+test("DNS records and constants by name, as mitmproxy's ResourceRecord.A/AAAA/CNAME/PTR and dns.types; a message's single question", () => {
+  const a = DNSResourceRecord.A('example.com', '192.0.2.1');
+  assert.deepEqual([a.type, a.class_, a.ttl, a.dataText()], [DnsType.A, DnsClass.IN, DNSResourceRecord.DEFAULT_TTL, '192.0.2.1']);
+  const aaaa = DNSResourceRecord.AAAA('example.com', '2001:db8::1', 300);
+  assert.deepEqual([aaaa.type, aaaa.ttl, aaaa.data.length, aaaa.dataText()], [DnsType.AAAA, 300, 16, '2001:db8::1']);
+  assert.throws(() => DNSResourceRecord.A('x', '::1'), /not an IPv4 address: "::1"/);
+  assert.throws(() => DNSResourceRecord.AAAA('x', '127.0.0.1'), /not an IPv6 address: "127.0.0.1"/);
+  const cname = DNSResourceRecord.CNAME('www.example.com', 'example.com');
+  assert.deepEqual([cname.name, cname.type, cname.dataText()], ['www.example.com', DnsType.CNAME, 'example.com']);
+  const ptr = DNSResourceRecord.PTR('1.2.0.192.in-addr.arpa', 'host.example');
+  assert.deepEqual([ptr.type, ptr.dataText()], [DnsType.PTR, 'host.example']);
+
+  const query = new DNSMessage();
+  const question = () => query.question;
+  assert.equal(question(), undefined);
+  query.questions = [new DNSQuestion('example.com', DnsType.AAAA)];
+  assert.equal(question()?.name, 'example.com');
+  const answer = DNSMessage.unpack(query.succeed([aaaa]).pack());
+  assert.equal(answer.answers[0]!.dataText(), '2001:db8::1');
+  assert.equal(DNSMessage.unpack(query.fail(DnsRcode.NXDOMAIN).pack()).responseCode, 3);
+  query.questions.push(new DNSQuestion('example.org', DnsType.A));
+  assert.equal(question(), undefined, 'no single question with two');
 });

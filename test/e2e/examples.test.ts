@@ -1,5 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { Resolver } from 'node:dns/promises';
 import { join } from 'node:path';
 import { runCli, ROOT } from '../helpers/cli.js';
 import { curl } from '../helpers/clients.js';
@@ -57,4 +58,14 @@ test('examples/swapcase-contentview.ts shows text/example bodies case-swapped, o
   const out = await tool.waitFor(/Hello Plain/);
   assert.match(out, /^ {4}hELLO eXAMPLE$/m);
   assert.doesNotMatch(out, /hELLO pLAIN/);
+});
+
+test('examples/dns-spoof-ipv6.ts answers AAAA queries: ::1, NXDOMAIN, no records', async (t) => {
+  const tool = await runCli(t, ['dump', '--mode', 'dns@0', '--listen-host', '127.0.0.1', '-s', example('dns-spoof-ipv6.ts')]);
+  const resolver = new Resolver({ timeout: 5000, tries: 1 });
+  resolver.setServers([`127.0.0.1:${tool.port}`]);
+  assert.deepEqual(await resolver.resolve6('example.com'), ['::1']);
+  await assert.rejects(resolver.resolve6('example.org'), { code: 'ENOTFOUND' });
+  await assert.rejects(resolver.resolve6('example.net'), { code: 'ENODATA' });
+  await tool.waitFor(/Spoofing IPv6 records for example\.net\.\.\./);
 });
