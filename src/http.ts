@@ -8,6 +8,8 @@ import { WebSocketData, type WebSocketState } from './websocket.js';
 import { isValidHost } from './util/valid-host.js';
 import { MultiDict } from './util/multidict.js';
 import { parseUrlencoded, encodeUrlencoded } from './util/urlencoded.js';
+import { decodeMultipart, encodeMultipart } from './util/multipart.js';
+import { randomBytes } from 'node:crypto';
 import { parseCookieHeader, formatCookieHeader, parseSetCookie, formatSetCookie, type SetCookie } from './util/cookies.js';
 import { now } from './util/time.js';
 import { textToBytes } from './util/bytes.js';
@@ -582,6 +584,42 @@ export class Request extends Message {
   private setUrlencodedForm(fields: ReadonlyArray<readonly [string, string]>): void {
     this.headers.set('content-type', 'application/x-www-form-urlencoded');
     this.content = encodeUrlencoded(fields);
+  }
+
+  /**
+   * Fields of a multipart/form-data body, as mitmproxy's `multipart_form`: names as text (UTF-8;
+   * bytes that are not become surrogate escapes) and values as bytes, without file names or part
+   * headers; empty for other bodies or one that does not parse. Changing the returned object, or
+   * assigning fields, rewrites the body with the Content-Type's boundary (a new random one, and a
+   * multipart/form-data Content-Type, when the body was not a form already).
+   */
+  get multipartForm(): MultiDict<Buffer> {
+    const ct = this.headers.get('content-type') ?? '';
+    let fields: Array<[string, Buffer]> = [];
+    if (ct.toLowerCase().includes('multipart/form-data')) {
+      try {
+        const content = this.getContent(true);
+        if (content !== null) fields = decodeMultipart(ct, content).map(([k, v]) => [decodeUtf8Surrogateescape(k), v]);
+      } catch {
+        // mitmproxy: a body that does not decode or parse is an empty form.
+      }
+    }
+    return new MultiDict(fields, { onChange: (f) => this.setMultipartForm(f) });
+  }
+  set multipartForm(value: MultiDict<Buffer> | Iterable<readonly [string, Buffer | string]>) {
+    this.setMultipartForm(value instanceof MultiDict ? value.fields : Array.from(value));
+  }
+
+  private setMultipartForm(fields: ReadonlyArray<readonly [string, Buffer | string]>): void {
+    let ct = this.headers.get('content-type') ?? '';
+    if (!ct.toLowerCase().startsWith('multipart/form-data')) {
+      ct = `multipart/form-data; boundary=${'-'.repeat(20)}${randomBytes(16).toString('hex')}`;
+      this.headers.set('content-type', ct);
+    }
+    this.content = encodeMultipart(
+      ct,
+      fields.map(([k, v]) => [encodeUtf8Surrogateescape(k), typeof v === 'string' ? Buffer.from(v, 'utf8') : v]),
+    );
   }
 
   /** Remove headers that let a server answer from cache (If-Modified-Since, If-None-Match). */

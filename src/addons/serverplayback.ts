@@ -5,7 +5,7 @@ import type { Flow } from '../flow.js';
 import { HTTPFlow, Response, type Request } from '../http.js';
 import type { Master } from '../master.js';
 import { OptionsError } from '../optmanager.js';
-import { decodeMultipart } from '../contentviews/views/multipart.js';
+import { decodeMultipart } from '../util/multipart.js';
 import { now } from '../util/time.js';
 import { refreshSetCookieHeader } from './util/cookies.js';
 import { readFlowFiles } from './util/flowfiles.js';

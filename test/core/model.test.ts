@@ -248,3 +248,16 @@ test("DNS records and constants by name, as mitmproxy's ResourceRecord.A/AAAA/CN
   query.questions.push(new DNSQuestion('example.org', DnsType.A));
   assert.equal(question(), undefined, 'no single question with two');
 });
+
+test('multipartForm: empty for other bodies and broken forms; a value holding the boundary is refused', () => {
+  const r = Request.make('POST', 'http://example.com/', 'a=1', { 'content-type': 'application/x-www-form-urlencoded' });
+  assert.equal(r.multipartForm.length, 0);
+  r.headers.set('content-type', 'multipart/form-data; boundary=xyz');
+  r.content = '--xyz\r\nContent-Disposition: form-data; name="a"\r\nno blank line';
+  assert.equal(r.multipartForm.length, 0, 'a part without the blank line after its headers: no form, as mitmproxy');
+  r.multipartForm = [['k', Buffer.from('v')]];
+  assert.equal(r.headers.get('content-type'), 'multipart/form-data; boundary=xyz', 'an existing boundary is kept');
+  assert.equal(r.text, '--xyz\r\nContent-Disposition: form-data; name="k"\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nv\r\n--xyz--\r\n');
+  assert.deepEqual(r.multipartForm.fields, [['k', Buffer.from('v')]]);
+  assert.throws(() => r.multipartForm.set('k', Buffer.from('a\r\n--xyz\r\nb')), /contains the boundary delimiter --xyz/);
+});

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { testProxy } from '../helpers/proxy.js';
 import { curl } from '../helpers/clients.js';
-import { echoServer } from '../helpers/servers.js';
+import { echoServer, httpServer } from '../helpers/servers.js';
 import { waitFor } from './modes-helpers.js';
 import { Response, type HTTPFlow, type Client, type ServerConnectionHookData } from '../../src/index.js';
 
@@ -236,4 +236,42 @@ test('close() finishes even when a hook never returns (its connection handler is
   assert.ok(Date.now() - started < 15_000, `close() took ${Date.now() - started} ms`);
   assert.ok(proxy.logs.some((e) => /still waiting/.test(e.message)));
   await pending;
+});
+
+test("request.multipartForm, mitmproxy's multipart_form: a script adds a field to a browser's form or writes a new one, and the server's multipart parser reads them", async (t) => {
+  const seen: Array<{ contentType: string; fields: Array<[string, string]> }> = [];
+  const up = await httpServer(t, (req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', async () => {
+      const contentType = req.headers['content-type'] ?? '';
+      // undici's FormData parser (what fetch's Response.formData() uses) as the reference reader.
+      const form = await new globalThis.Response(Buffer.concat(chunks), { headers: { 'content-type': contentType } }).formData();
+      const fields: Array<[string, string]> = [];
+      for (const [k, v] of form) fields.push([k, typeof v === 'string' ? v : `file:${v.name}`]);
+      seen.push({ contentType, fields });
+      res.end('ok');
+    });
+  });
+  const forms: Array<Array<[string, string]>> = [];
+  const proxy = await testProxy(t, {
+    addons: [
+      {
+        request(f: HTTPFlow) {
+          const form = f.request.multipartForm;
+          forms.push(form.fields.map(([k, v]) => [k, v.toString()]));
+          if (form.length) form.set('mitmproxy', Buffer.from('rocks'));
+          else f.request.multipartForm = [['foo', Buffer.from('bar')], ['übung', 'multi\r\nline']];
+        },
+      },
+    ],
+  });
+  const browser = await curl(['-x', proxy.url, '-F', 'a=1', '-F', 'b=two words', `${up.url}/form`]);
+  assert.equal(browser.stdout, 'ok');
+  const plain = await curl(['-x', proxy.url, '--data-binary', 'not a form', `${up.url}/plain`]);
+  assert.equal(plain.stdout, 'ok');
+  assert.deepEqual(forms, [[['a', '1'], ['b', 'two words']], []]);
+  assert.deepEqual(seen[0]!.fields, [['a', '1'], ['b', 'two words'], ['mitmproxy', 'rocks']]);
+  assert.match(seen[1]!.contentType, /^multipart\/form-data; boundary=-{20}[0-9a-f]{32}$/);
+  assert.deepEqual(seen[1]!.fields, [['foo', 'bar'], ['übung', 'multi\r\nline']]);
 });
