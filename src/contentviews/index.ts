@@ -67,15 +67,6 @@ export function getView(name: string): ContentView | undefined {
   return registry.get(name);
 }
 
-/** Register a view (replacing one of the same name). */
-export function addView(view: ContentView): void {
-  registry.register(view);
-}
-
-export function removeView(name: string): boolean {
-  return registry.unregister(name);
-}
-
 /**
  * A content view as an addon or script defines it for `addContentView`: mitmproxy's
  * `Contentview` (its `prettify` is `render` here), with the same defaults for what it leaves out.
@@ -105,7 +96,7 @@ export function addContentView(view: ContentViewDefinition | (new () => ContentV
   const ctorName = (def as { constructor?: { name?: string } }).constructor?.name;
   const name = def.name ?? (ctorName && ctorName !== 'Object' ? ctorName.replace(/Content[vV]iew$/, '') : '');
   if (!name) throw new TypeError('A content view needs a name (a plain object has no class name to take it from).');
-  addView({
+  registry.register({
     name,
     syntaxHighlight: def.syntaxHighlight ?? 'none',
     render: (data, metadata) => def.render(data, metadata),
@@ -116,7 +107,7 @@ export function addContentView(view: ContentViewDefinition | (new () => ContentV
 
 /** Remove a content view by name (any case); false when there was none. */
 export function removeContentView(name: string): boolean {
-  return removeView(name);
+  return registry.unregister(name);
 }
 
 /**
