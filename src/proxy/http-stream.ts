@@ -1,5 +1,5 @@
 import { FlowError } from '../flow.js';
-import type { HTTPFlow, Response, StreamChunks } from '../http.js';
+import type { HTTPFlow, Response, StreamChunks, StreamSetting } from '../http.js';
 import { WebSocketData } from '../websocket.js';
 import { now } from '../util/time.js';
 import type { ConnectionContext } from './context.js';
@@ -106,6 +106,40 @@ function runStreamFunction(fn: (chunk: Buffer) => StreamChunks, chunk: Buffer): 
 
 function asBuffer(b: Uint8Array): Buffer {
   return Buffer.isBuffer(b) ? b : Buffer.from(b.buffer, b.byteOffset, b.byteLength);
+}
+
+/**
+ * Send a streamed body on as it arrives: `prefix` (the chunks read before streaming was decided,
+ * taken out of the array) then the rest of `body`, each through the stream function if there is
+ * one, which gets one last empty chunk at the end (mitmproxy's rule; what it returns then goes out
+ * as it is). Returns what was sent when `store` is set (stream_large_bodies keeps it), else null.
+ */
+async function streamBody(
+  prefix: Buffer[],
+  body: AsyncIterator<Buffer>,
+  stream: StreamSetting,
+  store: boolean,
+  write: (chunk: Buffer) => Promise<void>,
+): Promise<Buffer | null> {
+  const transform = typeof stream === 'function' ? stream : null;
+  const stored: Buffer[] = [];
+  const send = async (out: Buffer) => {
+    if (store) stored.push(out);
+    await write(out);
+  };
+  const forward = async (chunk: Buffer) => {
+    if (!transform) {
+      if (chunk.length) await send(chunk);
+    } else for (const out of runStreamFunction(transform, chunk)) await send(out);
+  };
+  for (const c of prefix.splice(0)) await forward(c);
+  for (;;) {
+    const r = await body.next();
+    if (r.done) break;
+    await forward(r.value);
+  }
+  if (transform) await forward(EMPTY_BODY);
+  return store ? Buffer.concat(stored) : null;
 }
 
 /** A buffered body from the chunks it arrived in: the chunk itself when there was one, no copy. */
@@ -249,27 +283,8 @@ export async function runHttpFlow(ctx: ConnectionContext, flow: HTTPFlow, client
         return await fail(502, upstreamErrorMessage(e));
       }
       ctx.master.log.info(`Streaming request to ${req.host}.`, ctx.clientLabel);
-      const stored: Buffer[] = [];
-      const transform = typeof req.stream === 'function' ? req.stream : null;
-      const send = async (out: Buffer) => {
-        if (opts.storeStreamedBodies) stored.push(out);
-        await upstream!.writeRequestData(out);
-      };
-      const forward = async (chunk: Buffer) => {
-        if (!transform) {
-          if (chunk.length) await send(chunk);
-        } else for (const out of runStreamFunction(transform, chunk)) await send(out);
-      };
-      for (const c of prefix) await forward(c);
-      prefix = [];
-      for (;;) {
-        const r = await bodyIter.next();
-        if (r.done) break;
-        await forward(r.value);
-      }
-      // The end of the body: one call with no data, whose result goes out as it is.
-      if (transform) await forward(EMPTY_BODY);
-      req.rawContent = opts.storeStreamedBodies ? Buffer.concat(stored) : null;
+      const up = upstream;
+      req.rawContent = await streamBody(prefix, bodyIter, req.stream, opts.storeStreamedBodies, (b) => up.writeRequestData(b));
       req.timestampEnd = now();
       await hooks.triggerFlow('request', flow);
       if (flow.killed) return await killed(true);
@@ -345,31 +360,12 @@ export async function runHttpFlow(ctx: ConnectionContext, flow: HTTPFlow, client
     // Streamed response: the head goes out now, the body as it arrives.
     await client.startResponse(resp, respExpected);
     ctx.master.log.info(`Streaming response from ${req.host}.`, ctx.clientLabel);
-    const transform = typeof resp.stream === 'function' ? resp.stream : null;
-    const stored: Buffer[] = [];
-    const send = async (out: Buffer) => {
-      if (opts.storeStreamedBodies) stored.push(out);
-      await client.writeResponseData(out);
-    };
-    const forward = async (chunk: Buffer) => {
-      if (!transform) {
-        if (chunk.length) await send(chunk);
-      } else for (const out of runStreamFunction(transform, chunk)) await send(out);
-    };
     try {
-      for (const c of respPrefix) await forward(c);
-      respPrefix = [];
-      for (;;) {
-        const r = await respIter.next();
-        if (r.done) break;
-        await forward(r.value);
-      }
-      if (transform) await forward(EMPTY_BODY);
+      resp.rawContent = await streamBody(respPrefix, respIter, resp.stream, opts.storeStreamedBodies, (b) => client.writeResponseData(b));
     } catch (e) {
       if (e instanceof StreamFunctionError) return await fail(502, e.message);
       return await fail(502, upstreamErrorMessage(e));
     }
-    resp.rawContent = opts.storeStreamedBodies ? Buffer.concat(stored) : null;
     if (respTrailers) resp.trailers = respTrailers;
     upstream.finish();
     return await sendResponse(ctx, flow, client, upstream, true);
