@@ -24,6 +24,7 @@ import { modeVia } from './upstream-proxy.js';
 import { serveHttp2 } from './http2-client-side.js';
 import { hostIsIgnored, hostIsTcp, plaintextIsIgnored } from './host-patterns.js';
 import { OriginalDestinationError, lookupOriginalDestination } from './original-destination.js';
+import { proxyDebug } from './debug.js';
 
 /**
  * One accepted client connection, from `client_connected` to `client_disconnected`: the layers
@@ -378,8 +379,10 @@ async function relayToServer(ctx: ConnectionContext, opts: { passthrough: boolea
     ctx.master.log.info(`cannot connect to ${formatAddress(address)}: ${(e as Error).message}`, ctx.clientLabel);
     return;
   }
+  proxyDebug(ctx, () => `[tcp] relaying ${opts.passthrough ? 'unrecorded' : 'as a TCP flow'} to ${formatAddress(address)}${opts.tls ? ' over TLS' : ''}`);
   if (opts.passthrough) await relayRaw(ctx.reader, ctx.socket, conn.reader, conn.socket);
   else await relayTcpFlow(ctx, conn.socket, conn.reader);
+  proxyDebug(ctx, () => `[tcp] relay to ${formatAddress(address)} done`);
   conn.close();
 }
 
@@ -392,6 +395,7 @@ async function relayUpgraded(ctx: ConnectionContext, flow: HTTPFlow): Promise<vo
   const server = ctx.upstream.takeUpgraded(flow);
   if (!server) return;
   try {
+    proxyDebug(ctx, () => `[http] upgrading to ${flow.websocket ? 'WebSocket' : ctx.options.rawtcp ? 'raw TCP' : 'nothing'}`);
     if (flow.websocket) {
       await relayWebSocket(ctx, flow, { socket: ctx.socket, reader: ctx.reader }, { socket: server.socket, reader: server.reader });
     } else if (ctx.options.rawtcp) {

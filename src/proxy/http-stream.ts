@@ -11,6 +11,7 @@ import { FramingError, validateFraming } from './http1/framing.js';
 import { HttpSyntaxError } from './http1/parse.js';
 import { ConnectionClosedError } from './socket-reader.js';
 import { watchSocketClose } from './socket-close-watch.js';
+import { proxyDebug } from './debug.js';
 
 /**
  * The life of one HTTP flow, shared by every client protocol (HTTP/1 today, HTTP/2 via the same
@@ -206,6 +207,7 @@ export async function runHttpFlow(ctx: ConnectionContext, flow: HTTPFlow, client
     return 'close';
   };
 
+  proxyDebug(ctx, () => `[http] request ${req.method} ${req.prettyUrl} (${req.httpVersion})`);
   try {
     // --- request headers ------------------------------------------------------------------
     const expected = client.expectedBodySize;
@@ -299,6 +301,7 @@ export async function runHttpFlow(ctx: ConnectionContext, flow: HTTPFlow, client
       return await fail(502, upstreamErrorMessage(e));
     }
     flow.response = resp;
+    proxyDebug(ctx, () => `[http] response ${resp.statusCode} ${resp.reason} (${resp.httpVersion}) for ${req.method} ${req.prettyUrl}`);
     const unsendable = client.responseProblem?.(resp);
     if (unsendable) {
       upstream.abort();

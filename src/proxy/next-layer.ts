@@ -1,6 +1,7 @@
 import type { NextLayerData } from '../hooks.js';
 import type { ConnectionContext } from './context.js';
 import { eagerConnection } from './sniff.js';
+import { proxyDebug } from './debug.js';
 
 /**
  * The layers a connection (or a tunnel, or what a TLS handshake uncovered) can be served with,
@@ -19,6 +20,12 @@ export type LayerName = (typeof LAYER_NAMES)[number];
  * choice this place cannot serve is reported and the proxy's own choice stands.
  */
 export async function chooseLayer(ctx: ConnectionContext, proposed: LayerName, allowed: readonly LayerName[] = LAYER_NAMES): Promise<LayerName> {
+  const chosen = await askAddons(ctx, proposed, allowed);
+  proxyDebug(ctx, () => `[nextlayer] ${chosen}${chosen === proposed ? '' : ` (chosen by a next_layer handler instead of ${proposed})`}`);
+  return chosen;
+}
+
+async function askAddons(ctx: ConnectionContext, proposed: LayerName, allowed: readonly LayerName[]): Promise<LayerName> {
   const hooks = ctx.master.addons;
   if (!hooks.hasHandlers('next_layer')) return proposed;
   const eager = eagerConnection(ctx);

@@ -10,6 +10,7 @@ import { handshakeTimeoutMs } from './proxy-options.js';
 import { peerCertificateChainPem, tlsVersionName } from './tls-info.js';
 import { hostIsIgnored } from './host-patterns.js';
 import { opensslReason } from './tls-upstream.js';
+import { proxyDebug } from './debug.js';
 
 /** What happened to a TLS connection from a client. */
 export type ClientTlsOutcome =
@@ -80,6 +81,7 @@ export async function interceptClientTls(ctx: ConnectionContext, opts: { forceAl
   }
   client.sni = hello.sni;
   client.alpnOffers = hello.alpnProtocols;
+  proxyDebug(ctx, () => `[tls] client hello: SNI ${hello.sni ?? '(none)'}, ALPN offers ${JSON.stringify(hello.alpnProtocols)}`);
   const context = { client, server: ctx.server };
   const data: ClientHelloData = {
     context,
@@ -88,7 +90,10 @@ export async function interceptClientTls(ctx: ConnectionContext, opts: { forceAl
     establishServerTlsFirst: false,
   };
   await hooks.trigger('tls_clienthello', data);
-  if (data.ignoreConnection) return { kind: 'passthrough' };
+  if (data.ignoreConnection) {
+    proxyDebug(ctx, '[tls] client connection not intercepted (passed through)');
+    return { kind: 'passthrough' };
+  }
 
   const http2 = (opts.http2Supported ?? false) && ctx.options.http2;
   if (data.establishServerTlsFirst && ctx.server.address && !ctx.server.tlsEstablished && !ctx.server.error) {
@@ -158,6 +163,7 @@ export async function interceptClientTls(ctx: ConnectionContext, opts: { forceAl
   client.cipher = socket.getCipher()?.name ?? null;
   client.alpn = socket.alpnProtocol ? socket.alpnProtocol : '';
   if (tdata.settings.requestCert) client.certificateList = peerCertificateChainPem(socket);
+  proxyDebug(ctx, () => `[tls] client handshake done: ${client.tlsVersion}, ${client.cipher}, ALPN ${client.alpn ? client.alpn : '(none)'}`);
   ctx.socket = socket;
   ctx.reader = new SocketReader(socket);
   ctx.reader.messageTimeoutMs = handshakeTimeoutMs(ctx.options);

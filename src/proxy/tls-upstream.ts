@@ -1,6 +1,6 @@
 import tls from 'node:tls';
 import net from 'node:net';
-import type { Server } from '../connection.js';
+import { formatAddress, type Server } from '../connection.js';
 import type { TlsData } from '../hooks.js';
 import { now } from '../util/time.js';
 import type { ConnectionContext } from './context.js';
@@ -8,6 +8,7 @@ import { tlsVersionName, peerCertificateChainPem } from './tls-info.js';
 import { attachKeylog } from './keylog.js';
 import { handshakeTimeoutMs } from './proxy-options.js';
 import { ServerIdentityError, checkServerIdentity } from './server-identity.js';
+import { proxyDebug } from './debug.js';
 
 /**
  * TLS towards the upstream server: verified against the system roots with the host name pinned
@@ -144,6 +145,7 @@ export async function startServerTls(ctx: ConnectionContext, server: Server, soc
   const data: TlsData = { conn: server, context: { client: ctx.client, server }, isDtls: false, settings };
   await hooks.trigger('tls_start_server', data);
   server.alpnOffers = alpn;
+  proxyDebug(ctx, () => `[tls] server handshake with ${formatAddress(server.address)}: SNI ${server.sni ?? '(none)'}, ALPN offers ${JSON.stringify(data.settings.ALPNProtocols ?? [])}`);
   try {
     const connectOptions = { ...data.settings };
     let key: string | null = null;
@@ -198,6 +200,7 @@ export async function startServerTls(ctx: ConnectionContext, server: Server, soc
     if (server.certificateList.length === 0 && key !== null && ts.isSessionReused()) server.certificateList = [...(sessionCache.get(key)?.certificateList ?? [])];
     chain = server.certificateList;
     remember();
+    proxyDebug(ctx, () => `[tls] server handshake done: ${server.tlsVersion}, ${server.cipher}, ALPN ${server.alpn ? server.alpn : '(none)'}${ts.isSessionReused() ? ', session resumed' : ''}`);
     await hooks.trigger('tls_established_server', data);
     return ts;
   } catch (e) {

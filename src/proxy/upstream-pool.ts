@@ -12,6 +12,7 @@ import { socketPeername, socketSockname } from './socket-address.js';
 import { startServerTls } from './tls-upstream.js';
 import { modeVia, openProxyPath, sameVia, UpstreamProxyError } from './upstream-proxy.js';
 import { waitForDrain } from './wait-for-drain.js';
+import { proxyDebug } from './debug.js';
 
 /** Connecting upstream failed (refused, DNS, TLS, cancelled by an addon, or a loop into ourselves). */
 export class ConnectError extends Error {
@@ -310,6 +311,7 @@ export class UpstreamPool {
       throw new ConnectError(`Connection killed: ${server.error}`);
     }
     server.timestampStart = now();
+    proxyDebug(ctx, () => `[server] opening a connection to ${formatAddress(target.address)}${via ? ` via ${via[0]}://${formatAddress(via[1])}` : ''}${target.tls ? ' (TLS)' : ''}${ctx.options.connectAddr ? ` from ${ctx.options.connectAddr}` : ''}`);
     let socket: Duplex;
     try {
       if (failure) throw failure;
@@ -355,6 +357,7 @@ export class UpstreamPool {
     }
     const conn = new ServerConnection(server, socket, target);
     conn.multiplexed = server.alpn === 'h2';
+    proxyDebug(ctx, () => `[server] connected to ${formatAddress(server.peername)} from ${formatAddress(server.sockname)}${conn.multiplexed ? ' (HTTP/2)' : ''}`);
     conn.owner = this;
     this.conns.push(conn);
     conn.finished = new Promise<void>((resolve) => {
