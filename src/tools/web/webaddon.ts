@@ -10,6 +10,7 @@ import type { WebApp } from './app.js';
 import type { WebAuth } from './auth.js';
 import { serversJson } from './state.js';
 import type { JsonValue } from './json.js';
+import { openBrowser } from './open-browser.js';
 
 /** Columns the front end's flow list can show (the help text of `web_columns`). */
 export const AVAILABLE_WEB_COLUMNS = ['icon', 'index', 'method', 'version', 'path', 'quickactions', 'size', 'status', 'time', 'timestamp', 'tls', 'comment'];
@@ -69,10 +70,20 @@ export class WebAddon {
     // With `web_port` 0 the OS picks the port; the URL must show the real one.
     if (port === 0) await o.update({ web_port: bound.port });
     this.master.log.info(`Web server listening at ${this.auth.webUrl}`);
-    if (o.get<boolean>('web_open_browser')) {
-      this.master.log.info(`mitmproxy-ts does not start a browser (web_open_browser is ignored). Please open a browser and point it to ${this.auth.webUrl}`);
-    }
+    if (o.get<boolean>('web_open_browser')) void this.openBrowser();
     this.broadcastServers();
+  }
+
+  /** `web_open_browser`: open the URL (with its token) in a browser, or say where to point one. */
+  private async openBrowser(): Promise<void> {
+    const url = this.auth.webUrl;
+    if (await openBrowser(url)) return;
+    this.master.log.info(`No web browser found. Please open a browser and point it to ${url}`);
+    if (!this.master.options.get<string>('web_password')) {
+      this.master.log.info(
+        'You can configure a fixed authentication token by setting the `web_password` option (https://docs.mitmproxy.org/stable/concepts-options/#web_password).',
+      );
+    }
   }
 
   async done(): Promise<void> {
