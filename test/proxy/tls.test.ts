@@ -5,7 +5,7 @@ import net from 'node:net';
 import tls from 'node:tls';
 import type { Duplex } from 'node:stream';
 import { X509Certificate } from 'node:crypto';
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFile, execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync, utimesSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -402,6 +402,112 @@ test('TLS options: tls_version_client_min refuses older clients with the hint; i
   await assert.rejects(proxy.master.options.update({ tls_ecdh_curve_server: 'not-a-curve' }), /Invalid ECDH curve/);
   await assert.rejects(proxy.master.options.update({ tls_version_server_min: 'TLS9' }), /Valid choices: UNBOUNDED, SSL3, TLS1, TLS1_1, TLS1_2, TLS1_3/);
   await assert.rejects(proxy.master.options.update({ ssl_verify_upstream_trusted_ca: '/does/not/exist.pem' }), /Trusted CA file does not exist/);
+});
+
+/** An HTTPS upstream that records the TLS version and cipher of each request's connection. */
+async function recordingUpstream(t: TestContext, extra: tls.TlsOptions = {}) {
+  const seen: Array<{ version: string | null; cipher: string }> = [];
+  const server = https.createServer({ key: pki.key, cert: pki.cert, ...extra }, (req, res) => {
+    const s = req.socket as tls.TLSSocket;
+    seen.push({ version: s.getProtocol(), cipher: s.getCipher().name });
+    res.setHeader('Connection', 'close');
+    res.end('ok');
+  });
+  server.on('tlsClientError', () => undefined);
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  t.after(() => new Promise<void>((r) => (server.closeAllConnections(), server.close(() => r()))));
+  return { port: (server.address() as net.AddressInfo).port, seen };
+}
+
+/** One request through a CONNECT tunnel with our own TLS client: what the client negotiated, and the response's status line. */
+async function tlsRequest(proxyPort: number, port: number, opts: { key?: Buffer; cert?: Buffer } = {}) {
+  const raw = await connectTunnel(proxyPort, `localhost:${port}`);
+  const s = await new Promise<tls.TLSSocket>((resolve, reject) => {
+    const c = tls.connect({ socket: raw, ca: readFileSync(caFile(), 'utf8'), servername: 'localhost', ALPNProtocols: ['http/1.1'], ...opts }, () => resolve(c));
+    c.on('error', reject);
+  });
+  const key = s.getEphemeralKeyInfo() as { name?: string } | null;
+  const negotiated = { version: s.getProtocol(), cipher: s.getCipher().name, curve: key?.name ?? null };
+  s.write('GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n');
+  let text = '';
+  s.on('data', (d: Buffer) => (text += d.toString('latin1')));
+  await new Promise<void>((r) => s.once('close', () => r()));
+  return { ...negotiated, status: text.split('\r\n')[0] };
+}
+
+test('TLS options take effect: tls_version_*_max, ciphers_client/_server and tls_ecdh_curve_client/_server on their side of the proxy', async (t) => {
+  const up = await recordingUpstream(t);
+  const proxy = await testProxy(t, { options: { ssl_verify_upstream_trusted_ca: pki.caFile } });
+  const first = await tlsRequest(proxy.port, up.port);
+  assert.equal(first.status, 'HTTP/1.1 200 OK');
+  assert.equal(first.version, 'TLSv1.3');
+  assert.equal(up.seen.at(-1)!.version, 'TLSv1.3');
+
+  // The client side: at most TLS 1.2 with the one cipher allowed, and the curve asked for.
+  await proxy.master.options.update({ tls_version_client_max: 'TLS1_2', ciphers_client: 'ECDHE-RSA-AES256-SHA384', tls_ecdh_curve_client: 'secp384r1' });
+  const client = await tlsRequest(proxy.port, up.port);
+  assert.deepEqual(client, { version: 'TLSv1.2', cipher: 'ECDHE-RSA-AES256-SHA384', curve: 'secp384r1', status: 'HTTP/1.1 200 OK' });
+  assert.equal(up.seen.at(-1)!.version, 'TLSv1.3', 'the server side is not affected');
+
+  // The server side likewise.
+  await proxy.master.options.update({ tls_version_client_max: 'UNBOUNDED', ciphers_client: null, tls_ecdh_curve_client: null, tls_version_server_max: 'TLS1_2', ciphers_server: 'ECDHE-RSA-AES128-SHA256' });
+  const server = await tlsRequest(proxy.port, up.port);
+  assert.equal(server.status, 'HTTP/1.1 200 OK');
+  assert.equal(server.version, 'TLSv1.3', 'the client side is not affected');
+  assert.deepEqual(up.seen.at(-1), { version: 'TLSv1.2', cipher: 'ECDHE-RSA-AES128-SHA256' });
+
+  // An upstream that only accepts one curve: the proxy must offer it (tls_ecdh_curve_server).
+  const picky = await recordingUpstream(t, { ecdhCurve: 'secp521r1' });
+  await proxy.master.options.update({ tls_version_server_max: 'UNBOUNDED', ciphers_server: null, tls_ecdh_curve_server: 'prime256v1' });
+  const refused = await tlsRequest(proxy.port, picky.port);
+  assert.match(refused.status, /^HTTP\/1\.1 502 /);
+  await proxy.master.options.update({ tls_ecdh_curve_server: 'secp521r1' });
+  const accepted = await tlsRequest(proxy.port, picky.port);
+  assert.equal(accepted.status, 'HTTP/1.1 200 OK');
+  assert.equal(picky.seen.length, 1);
+});
+
+test('request_client_cert: the client is asked for a certificate and the one it presents is recorded on the client connection', async (t) => {
+  const up = await recordingUpstream(t);
+  const flows: HTTPFlow[] = [];
+  const proxy = await testProxy(t, { options: { ssl_verify_upstream_trusted_ca: pki.caFile }, addons: [{ response: (f: HTTPFlow) => void flows.push(f) }] });
+  const clientCert = { key: pki.key, cert: pki.cert };
+  assert.equal((await tlsRequest(proxy.port, up.port, clientCert)).status, 'HTTP/1.1 200 OK');
+  assert.deepEqual(flows[0]!.clientConn.certificateList, [], 'not asked for by default');
+  await proxy.master.options.update({ request_client_cert: true });
+  assert.equal((await tlsRequest(proxy.port, up.port, clientCert)).status, 'HTTP/1.1 200 OK');
+  const list = flows[1]!.clientConn.certificateList;
+  assert.equal(list.length, 1);
+  assert.equal(new X509Certificate(list[0]!).fingerprint256, new X509Certificate(pki.cert).fingerprint256);
+  // A client without a certificate is still served.
+  assert.equal((await tlsRequest(proxy.port, up.port)).status, 'HTTP/1.1 200 OK');
+  assert.deepEqual(flows[2]!.clientConn.certificateList, []);
+});
+
+test('add_upstream_certs_to_client_chain: the upstream certificates follow ours in the chain the client receives', async (t) => {
+  const up = await recordingUpstream(t);
+  const proxy = await testProxy(t, { options: { ssl_verify_upstream_trusted_ca: pki.caFile } });
+  /** The subjects of the certificates the proxy sends, as openssl s_client lists them. */
+  const chain = () =>
+    new Promise<string[]>((resolve, reject) => {
+      const child = execFile('openssl', ['s_client', '-proxy', `127.0.0.1:${proxy.port}`, '-connect', `localhost:${up.port}`, '-servername', 'localhost', '-showcerts'], { timeout: 30_000 }, (err, stdout) => {
+        const subjects = [...stdout.matchAll(/^ *\d+ s:(.*)$/gm)].map((m) => m[1]!.trim());
+        if (subjects.length === 0) reject(err ?? new Error(stdout));
+        else resolve(subjects);
+      });
+      child.stdin!.end();
+    });
+  const plain = await chain();
+  assert.equal(plain.length, 2, plain.join(' | '));
+  assert.match(plain[0]!, /CN ?= ?localhost/);
+  assert.match(plain[1]!, /CN ?= ?mitmproxy/);
+  await proxy.master.options.update({ add_upstream_certs_to_client_chain: true });
+  const extended = await chain();
+  assert.deepEqual(extended.slice(0, 2), plain);
+  assert.equal(extended.length, 3, extended.join(' | '));
+  assert.match(extended[2]!, /CN ?= ?localhost, O ?= ?Upstream Org/);
+  // It needs upstream_cert (mitmproxy's check).
+  await assert.rejects(proxy.master.options.update({ upstream_cert: false }), /add_upstream_certs_to_client_chain requires the upstream_cert option to be enabled/);
 });
 
 test('ssl_verify_upstream_trusted_confdir trusts a directory of CA files', async (t) => {
