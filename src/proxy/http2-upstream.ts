@@ -1,6 +1,7 @@
 import http2 from 'node:http2';
 import type { Duplex } from 'node:stream';
 import { Response, hostport, type HTTPFlow } from '../http.js';
+import { formatAddress } from '../connection.js';
 import { Headers } from '../headers.js';
 import { now } from '../util/time.js';
 import { reasonPhrase } from '../status-codes.js';
@@ -46,17 +47,46 @@ export function sessionFor(ctx: ConnectionContext, conn: ServerConnection): http
     conn.reusable = false;
     if (!conn.socket.destroyed) conn.socket.destroy();
   });
-  const interval = ctx.master.options.has('http2_ping_keepalive') ? ctx.master.options.get<number>('http2_ping_keepalive') : 58;
-  if (interval > 0) {
-    const timer = setInterval(() => {
-      if (!session.closed && !session.destroyed) session.ping(() => undefined);
-    }, interval * 1000);
-    timer.unref();
-    session.once('close', () => clearInterval(timer));
-  }
+  keepAlive(ctx, conn, session);
   conn.h2 = session;
   conn.multiplexed = true;
   return session;
+}
+
+/** When each upstream session last had a stream opened, answered or finished (ms). */
+const lastActivity = new WeakMap<http2.ClientHttp2Session, number>();
+
+function touch(session: http2.ClientHttp2Session): void {
+  lastActivity.set(session, Date.now());
+}
+
+/**
+ * `http2_ping_keepalive`: a PING goes to the server once the connection has been idle for that
+ * many seconds (mitmproxy's Http2Client, one second early to save a round), so that it is not
+ * closed as unused. 0 turns this off: at the session's start for good, later until the next
+ * check (as mitmproxy, which reads the option at each wakeup).
+ */
+function keepAlive(ctx: ConnectionContext, conn: ServerConnection, session: http2.ClientHttp2Session): void {
+  const o = ctx.master.options;
+  const option = () => (o.has('http2_ping_keepalive') ? o.get<number>('http2_ping_keepalive') : 58);
+  touch(session);
+  if (option() <= 0) return;
+  let timer: NodeJS.Timeout;
+  const check = () => {
+    const seconds = option();
+    if (session.closed || session.destroyed || seconds <= 0) return;
+    const idleMs = Date.now() - (lastActivity.get(session) ?? 0);
+    if (idleMs + 1000 > seconds * 1000) {
+      touch(session);
+      ctx.master.log.debug(`Send HTTP/2 keep-alive PING to ${formatAddress(conn.server.peername)}`, ctx.clientLabel);
+      session.ping(() => undefined);
+    }
+    timer = setTimeout(check, Math.max(1, seconds * 1000 - (Date.now() - lastActivity.get(session)!)));
+    timer.unref();
+  };
+  timer = setTimeout(check, option() * 1000);
+  timer.unref();
+  session.once('close', () => clearTimeout(timer));
 }
 
 /** The error code of the GOAWAY a session received, if any. */
@@ -117,6 +147,7 @@ export class Http2UpstreamExchange implements UpstreamExchange {
     const waitForTrailers = hasTrailers || (trailersLater && !endStream);
     const session = (this.session = sessionFor(this.ctx, this.conn));
     const stream = session.request(headers, { endStream: endStream && !hasTrailers, waitForTrailers, ...PRIORITY_DEFAULTS });
+    touch(session);
     stream.on('error', () => undefined);
     if (waitForTrailers) sendTrailersWhenWanted(stream, () => this.streamedTrailers ?? r.trailers);
     // Interim responses (103 Early Hints) are not passed on.
@@ -128,11 +159,13 @@ export class Http2UpstreamExchange implements UpstreamExchange {
       let answered = false;
       stream.once('response', (h: http2.IncomingHttpHeaders, flags: number, rawHeaders: string[]) => {
         answered = true;
+        touch(session);
         resolve({ headers: h, flags, raw: rawHeaders });
       });
       // Every stream closes; only one closed before its response is an error (and an error's
       // stack trace is too costly to build per request just to be ignored).
       stream.once('close', () => {
+        touch(session);
         if (!answered) reject(streamFailure(stream, session));
       });
     });

@@ -467,6 +467,54 @@ test('a client that cancels its stream is logged as a client that left, not as a
   assert.ok(!lines.some((m) => m.includes('reset by server')), lines.join('\n'));
 });
 
+test('http2_ping_keepalive: a PING goes to the server once its connection has been idle that long, none while it is busy, none with 0', async (t) => {
+  const up = await h2Upstream(t);
+  const pings: number[] = [];
+  up.server.on('session', (s) => s.on('ping', () => pings.push(Date.now())));
+  const proxy = await testProxy(t, { options: { ssl_insecure: true, http2_ping_keepalive: 3 } });
+  const session = await h2Through(proxy.port, `127.0.0.1:${up.port}`);
+  t.after(() => session.close());
+  // Busy: a request every half second for four seconds, so the connection is never idle for 3 s.
+  for (const end = Date.now() + 4000; Date.now() < end; ) {
+    assert.equal((await get(session, '/busy')).status, 200);
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  assert.deepEqual(pings, [], 'no PING while requests keep the connection busy');
+  // Idle: a PING within a few seconds, logged as mitmproxy logs it.
+  const idleSince = Date.now();
+  for (let i = 0; i < 150 && pings.length === 0; i++) await new Promise((r) => setTimeout(r, 100));
+  assert.ok(pings.length > 0, 'a PING once the connection is idle');
+  assert.ok(pings[0]! - idleSince >= 1000, 'not before the connection was idle for a while');
+  assert.ok(
+    proxy.logs.some((e) => e.level === 'debug' && e.message === `Send HTTP/2 keep-alive PING to 127.0.0.1:${up.port}`),
+    proxy.logs.map((e) => e.message).join('\n'),
+  );
+
+  // 0 turns it off.
+  const quietUp = await h2Upstream(t);
+  const quietPings: number[] = [];
+  quietUp.server.on('session', (s) => s.on('ping', () => quietPings.push(Date.now())));
+  await proxy.master.options.update({ http2_ping_keepalive: 0 });
+  const quiet = await h2Through(proxy.port, `127.0.0.1:${quietUp.port}`);
+  t.after(() => quiet.close());
+  assert.equal((await get(quiet, '/once')).status, 200);
+  await new Promise((r) => setTimeout(r, 4000));
+  assert.deepEqual(quietPings, []);
+});
+
+test('normalize_outbound_headers off: uppercase names an addon set are not reported (node sends every HTTP/2 name lowercase regardless)', async (t) => {
+  const up = await h2Upstream(t);
+  const shouty = { name: 'shouty', request: (f: HTTPFlow) => void f.request.headers.set('X-Added', '1') };
+  const proxy = await testProxy(t, { addons: [shouty], options: { ssl_insecure: true, normalize_outbound_headers: false } });
+  const session = await h2Through(proxy.port, `127.0.0.1:${up.port}`);
+  t.after(() => session.close());
+  const r = await get(session, '/quiet');
+  assert.equal(r.status, 200);
+  const raw: string[] = JSON.parse(r.body).headers;
+  assert.equal(raw[raw.indexOf('x-added') + 1], '1');
+  assert.ok(!proxy.logs.some((e) => e.message.startsWith('Lowercased')), proxy.logs.map((e) => e.message).join('\n'));
+});
+
 test('no process warnings from any of the HTTP/2 traffic above (listener leaks, deprecated options such as priority signaling on Node 24)', async () => {
   await new Promise((r) => setImmediate(r));
   assert.deepEqual(processWarnings, []);
