@@ -131,6 +131,33 @@ test('dumper_filter limits which flows are printed; an invalid filter is refused
   await assert.rejects(d.m.options.update({ dumper_filter: '(~q' }), /Invalid filter expression/);
 });
 
+test('dumper_default_contentview picks the view for bodies at level 3 (auto by default); a view that does not exist is refused', async (t) => {
+  const up = await jsonServer(t);
+  const d = await dump(t, { flow_detail: 3, dumper_default_contentview: 'hex dump' });
+  await curl(['-x', `http://127.0.0.1:${d.port}`, `${up.url}/hex`]);
+  assert.match(d.output(), /\n    0000:   7b 22 68 65  6c 6c 6f 22  3a 20 22 77  6f 72 6c 64   \{"hello": "world\n/);
+  assert.doesNotMatch(d.output(), /^ {8}"hello": "world",$/m, 'not the JSON view');
+  await d.m.options.update({ dumper_default_contentview: 'raw' });
+  let before = d.output().length;
+  await curl(['-x', `http://127.0.0.1:${d.port}`, `${up.url}/raw`]);
+  assert.match(d.output().slice(before), /\n\n {4}\{"hello": "world", "n": 1\}\n/);
+  await d.m.options.update({ dumper_default_contentview: 'auto' });
+  before = d.output().length;
+  await curl(['-x', `http://127.0.0.1:${d.port}`, `${up.url}/auto`]);
+  assert.match(d.output().slice(before), /\n {8}"hello": "world",\n/);
+  await assert.rejects(d.m.options.update({ dumper_default_contentview: 'no such view' }), /Valid choices/);
+});
+
+test('showhost: the printed URL is built from the Host header instead of the address the request went to', async (t) => {
+  const up = await httpServer(t, (_q, r) => r.end('ok'));
+  const d = await dump(t, { flow_detail: 1 });
+  await curl(['-x', `http://127.0.0.1:${d.port}`, '-H', 'Host: shown.example', `${up.url}/plain`]);
+  assert.match(d.output(), new RegExp(`: GET http://127\\.0\\.0\\.1:${up.port}/plain\\n`));
+  await d.m.options.update({ showhost: true });
+  await curl(['-x', `http://127.0.0.1:${d.port}`, '-H', 'Host: shown.example:8000', `${up.url}/shown`]);
+  assert.match(d.output(), /: GET http:\/\/shown\.example:8000\/shown\n/);
+});
+
 test('flow_detail 1 cuts long URLs to the terminal width, which COLUMNS sets as for mitmdump', async (t) => {
   const up = await httpServer(t, (_q, r) => r.end('ok'));
   const d = await dump(t, { flow_detail: 1 });
