@@ -30,12 +30,16 @@ export class KeepServing {
     return Array.isArray(v) ? v.length > 0 : Boolean(v);
   }
 
+  /**
+   * mitmproxy's keepgoing(): still reading, replays left, or client connections open (whichever
+   * of -r, -C and -S was given: a client still being served keeps the proxy up after a file read too).
+   */
   private async stillBusy(): Promise<boolean> {
     const c = this.master.commands;
-    if (this.optionSet('client_replay') && c.has('replay.client.count') && ((await c.call('replay.client.count')) as number) > 0) return true;
-    if (this.optionSet('server_replay') && c.has('replay.server.count') && ((await c.call('replay.server.count')) as number) > 0) return true;
-    if (this.optionSet('rfile') && c.has('readfile.reading') && (await c.call('readfile.reading'))) return true;
-    if (c.has('proxyserver.active_connections') && ((await c.call('proxyserver.active_connections')) as number) > 0 && (this.optionSet('client_replay') || this.optionSet('server_replay'))) return true;
+    if (c.has('readfile.reading') && (await c.call('readfile.reading'))) return true;
+    if (c.has('replay.client.count') && ((await c.call('replay.client.count')) as number) > 0) return true;
+    if (c.has('replay.server.count') && ((await c.call('replay.server.count')) as number) > 0) return true;
+    if (c.has('proxyserver.active_connections') && ((await c.call('proxyserver.active_connections')) as number) > 0) return true;
     return false;
   }
 
