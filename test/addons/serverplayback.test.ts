@@ -98,6 +98,19 @@ test('responses are used once (in order) unless server_replay_reuse', async () =
   assert.equal(await m.commands.call('replay.server.count'), 0);
 });
 
+test('server_replay_nopop, the deprecated alias, reuses responses as server_replay_reuse does and says it was renamed', async () => {
+  const sp = new ServerPlayback();
+  const m = await addonMaster([sp], { server_replay_nopop: true });
+  assert.deepEqual(logged(m.logs, 'error'), ['server_replay_nopop has been renamed to server_replay_reuse, please update your config.']);
+  await m.commands.call('replay.server', [saved({ url: 'http://example.com/n', respBody: 'kept' })]);
+  for (let i = 0; i < 3; i++) {
+    const f = makeFlow({ url: 'http://example.com/n' });
+    sp.request(f);
+    assert.equal(f.response!.text, 'kept');
+  }
+  assert.equal(await m.commands.call('replay.server.count'), 1);
+});
+
 test('server_replay_extra: forward, kill, or an empty status', async () => {
   const sp = new ServerPlayback();
   const m = await addonMaster([sp]);

@@ -77,3 +77,32 @@ test('UDP on all interfaces: the client is named by its IPv4 address, and replie
   assert.deepEqual(received, ['ping']);
   assert.deepEqual(flows[0]!.clientConn.peername, ['127.0.0.1', client.address().port]);
 });
+
+/** Whether this machine can use 127.0.0.2 as a source address (Linux routes all of 127/8 to loopback). */
+async function secondLoopbackUsable(): Promise<boolean> {
+  const s = net.createServer();
+  return new Promise((resolve) => {
+    s.once('error', () => resolve(false));
+    s.listen(0, '127.0.0.2', () => s.close(() => resolve(true)));
+  });
+}
+
+test('connect_addr: upstream connections are made from that local address', async (t) => {
+  if (!(await secondLoopbackUsable())) return t.skip('127.0.0.2 is not usable here');
+  const seen: Array<string | undefined> = [];
+  const target = await httpServer(t, (req, res) => {
+    seen.push(req.socket.remoteAddress);
+    res.end('hi');
+  });
+  const rec = flowRecorder();
+  const proxy = await testProxy(t, { options: { connect_addr: '127.0.0.2' }, addons: [rec.addon] });
+  const r = await curl(['-x', proxy.url, `${target.url}/from`]);
+  assert.equal(r.status, 200, r.stderr);
+  assert.deepEqual(seen, ['127.0.0.2']);
+  await waitFor(() => rec.flows.length === 1, 10000, 'the flow');
+  assert.equal(rec.flows[0]!.serverConn.sockname?.[0], '127.0.0.2');
+  // Unset, the system picks the source address again.
+  await proxy.master.options.update({ connect_addr: null });
+  assert.equal((await curl(['-x', proxy.url, `${target.url}/default`])).status, 200);
+  assert.equal(seen[1], '127.0.0.1');
+});
