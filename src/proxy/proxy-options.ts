@@ -64,6 +64,10 @@ function connectAddr(value: string | null): string | null {
 /** Read the proxy's option snapshot; throws on an invalid size, address or host pattern. */
 export function readProxyOptions(o: OptManager): ProxyOptions {
   const get = <T>(n: string, fallback: T): T => (o.has(n) ? (o.get(n) as T) : fallback);
+  // udp_hosts only matters for UDP that reaches the layer decision (WireGuard, local and TUN
+  // modes, DTLS), which this proxy does not serve: reverse:udp and dns are fixed layers in
+  // mitmproxy too. Its patterns are still checked as tcp_hosts' are.
+  compileHostPatterns('udp_hosts', get<string[]>('udp_hosts', []));
   return {
     bodySizeLimit: sizeOption('body_size_limit', get<string | null>('body_size_limit', null)),
     streamLargeBodies: sizeOption('stream_large_bodies', get<string | null>('stream_large_bodies', null)),

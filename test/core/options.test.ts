@@ -110,6 +110,8 @@ test('configure fires with the changed names; an OptionsError from an addon roll
   // Host patterns are Python regexes: (?P<name>...) compiles; an unbalanced group does not.
   await m.options.update({ ignore_hosts: ['^(?P<h>example)\\.com:'] });
   await assert.rejects(m.options.update({ tcp_hosts: ['(unclosed'] }), /Invalid regular expression in tcp_hosts/);
+  await assert.rejects(m.options.update({ udp_hosts: ['(unclosed'] }), /Invalid regular expression in udp_hosts/);
+  await m.options.update({ udp_hosts: ['^(?P<h>example)\\.com$'] });
   await m.shutdown();
 });
 
