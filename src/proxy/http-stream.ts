@@ -80,29 +80,37 @@ const EMPTY_BODY = Buffer.alloc(0);
 /** An addon's stream function threw or returned something that is not bytes: the flow fails with 502. */
 class StreamFunctionError extends Error {}
 
+/** What a stream function gave back, in words for its error message. */
+function kindOf(v: unknown): string {
+  return typeof v === 'string' ? 'a string' : typeof v;
+}
+
 /**
  * Run a stream function on one chunk: the non-empty chunks it returned, in order (one Buffer, an
- * iterable of them, or nothing; see StreamSetting).
+ * iterable of them, or nothing; see StreamSetting). Whatever goes wrong in the addon's code,
+ * including in a generator while it is iterated, is a StreamFunctionError.
  */
 function runStreamFunction(fn: (chunk: Buffer) => StreamChunks, chunk: Buffer): Buffer[] {
-  let out: StreamChunks;
+  const chunks: Buffer[] = [];
   try {
-    out = fn(chunk);
+    const out = fn(chunk);
+    if (out === null || out === undefined) return chunks;
+    if (out instanceof Uint8Array) {
+      if (out.length) chunks.push(asBuffer(out));
+      return chunks;
+    }
+    if (typeof out === 'string' || typeof (out as Iterable<Uint8Array>)[Symbol.iterator] !== 'function') {
+      throw new StreamFunctionError(`A stream function must return a Buffer, an iterable of Buffers, or nothing; it returned ${kindOf(out)}.`);
+    }
+    for (const c of out) {
+      if (!(c instanceof Uint8Array)) throw new StreamFunctionError(`A stream function must return a Buffer, an iterable of Buffers, or nothing; it returned an iterable holding ${kindOf(c)}.`);
+      if (c.length) chunks.push(asBuffer(c));
+    }
+    return chunks;
   } catch (e) {
+    if (e instanceof StreamFunctionError) throw e;
     throw new StreamFunctionError(`Error in stream function: ${e instanceof Error ? e.message : String(e)}`);
   }
-  if (out === null || out === undefined) return [];
-  if (out instanceof Uint8Array) return out.length ? [asBuffer(out)] : [];
-  const what = (v: unknown) => (typeof v === 'string' ? 'a string' : typeof v);
-  if (typeof out === 'string' || typeof (out as Iterable<Uint8Array>)[Symbol.iterator] !== 'function') {
-    throw new StreamFunctionError(`A stream function must return a Buffer, an iterable of Buffers, or nothing; it returned ${what(out)}.`);
-  }
-  const chunks: Buffer[] = [];
-  for (const c of out) {
-    if (!(c instanceof Uint8Array)) throw new StreamFunctionError(`A stream function must return a Buffer, an iterable of Buffers, or nothing; it returned an iterable holding ${what(c)}.`);
-    if (c.length) chunks.push(asBuffer(c));
-  }
-  return chunks;
 }
 
 function asBuffer(b: Uint8Array): Buffer {
@@ -123,15 +131,13 @@ async function streamBody(
   write: (chunk: Buffer) => Promise<void>,
 ): Promise<Buffer | null> {
   const transform = typeof stream === 'function' ? stream : null;
-  const stored: Buffer[] = [];
-  const send = async (out: Buffer) => {
-    if (store) stored.push(out);
-    await write(out);
-  };
+  const stored: Buffer[] | null = store ? [] : null;
   const forward = async (chunk: Buffer) => {
-    if (!transform) {
-      if (chunk.length) await send(chunk);
-    } else for (const out of runStreamFunction(transform, chunk)) await send(out);
+    const outs = transform ? runStreamFunction(transform, chunk) : chunk.length ? [chunk] : [];
+    for (const out of outs) {
+      stored?.push(out);
+      await write(out);
+    }
   };
   for (const c of prefix.splice(0)) await forward(c);
   for (;;) {
@@ -140,7 +146,7 @@ async function streamBody(
     await forward(r.value);
   }
   if (transform) await forward(EMPTY_BODY);
-  return store ? Buffer.concat(stored) : null;
+  return stored ? Buffer.concat(stored) : null;
 }
 
 /** A buffered body from the chunks it arrived in: the chunk itself when there was one, no copy. */

@@ -72,7 +72,7 @@ test('a stream function gets each chunk and one empty call at the end; what it r
   assert.equal(f.response!.rawContent!.toString(), r.stdout);
 });
 
-test('a stream function that throws or returns text fails its flow with a 502 naming the problem; the proxy keeps serving', async (t) => {
+test('a stream function that throws (also as a generator, on either side) or returns text fails its flow with a 502 naming the problem; the proxy keeps serving', async (t) => {
   const up = await httpServer(t, (req, res) => {
     req.resume();
     req.on('end', () => res.end('fine'));
@@ -88,6 +88,19 @@ test('a stream function that throws or returns text fails its flow with a 502 na
               throw new Error('boom');
             };
           }
+          // A generator throws only when it is iterated, after the call returned.
+          if (f.request.path === '/gen-request') {
+            f.request.stream = function* () {
+              throw new Error('generator boom');
+            };
+          }
+        },
+        responseheaders(f: HTTPFlow) {
+          if (f.request.path === '/gen-response') {
+            f.response!.stream = function* (c: Buffer) {
+              if (c.length) throw new Error('response generator boom');
+            };
+          }
         },
       },
       rec.addon,
@@ -99,9 +112,19 @@ test('a stream function that throws or returns text fails its flow with a 502 na
   const throws = await curl(['-x', proxy.url, '--data-binary', 'abc', `${up.url}/throws`]);
   assert.equal(throws.status, 502);
   assert.match(throws.stdout, /Error in stream function: boom/);
+  const genRequest = await curl(['-x', proxy.url, '--data-binary', 'abc', `${up.url}/gen-request`]);
+  assert.equal(genRequest.status, 502);
+  assert.match(genRequest.stdout, /Error in stream function: generator boom/);
+  // The response head is out when the body's first chunk fails: the client sees a cut response.
+  await curl(['-x', proxy.url, `${up.url}/gen-response`]);
   assert.deepEqual(
     rec.flows.map((f) => f.error?.msg),
-    ['A stream function must return a Buffer, an iterable of Buffers, or nothing; it returned a string.', 'Error in stream function: boom'],
+    [
+      'A stream function must return a Buffer, an iterable of Buffers, or nothing; it returned a string.',
+      'Error in stream function: boom',
+      'Error in stream function: generator boom',
+      'Error in stream function: response generator boom',
+    ],
   );
   const after = await curl(['-x', proxy.url, `${up.url}/after`]);
   assert.equal(after.stdout, 'fine');
