@@ -8,7 +8,7 @@ import { WebSocketData, type WebSocketState } from './websocket.js';
 import { isValidHost } from './util/valid-host.js';
 import { MultiDict } from './util/multidict.js';
 import { parseUrlencoded, encodeUrlencoded } from './util/urlencoded.js';
-import { decodeMultipart, encodeMultipart } from './util/multipart.js';
+import { decodeMultipart, encodeMultipart, multipartBoundary } from './util/multipart.js';
 import { randomBytes } from 'node:crypto';
 import { parseCookieHeader, formatCookieHeader, parseSetCookie, formatSetCookie, type SetCookie } from './util/cookies.js';
 import { now } from './util/time.js';
@@ -611,13 +611,14 @@ export class Request extends Message {
   }
 
   private setMultipartForm(fields: ReadonlyArray<readonly [string, Buffer | string]>): void {
-    let ct = this.headers.get('content-type') ?? '';
-    if (!ct.toLowerCase().startsWith('multipart/form-data')) {
-      ct = `multipart/form-data; boundary=${'-'.repeat(20)}${randomBytes(16).toString('hex')}`;
-      this.headers.set('content-type', ct);
+    const ct = this.headers.get('content-type') ?? '';
+    let boundary = ct.toLowerCase().startsWith('multipart/form-data') ? multipartBoundary(ct) : undefined;
+    if (boundary === undefined) {
+      boundary = `${'-'.repeat(20)}${randomBytes(16).toString('hex')}`;
+      this.headers.set('content-type', `multipart/form-data; boundary=${boundary}`);
     }
     this.content = encodeMultipart(
-      ct,
+      boundary,
       fields.map(([k, v]) => [encodeUtf8Surrogateescape(k), typeof v === 'string' ? Buffer.from(v, 'utf8') : v]),
     );
   }

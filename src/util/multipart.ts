@@ -2,6 +2,7 @@
  * multipart/form-data bodies as mitmproxy reads and writes them (its net/http/multipart.py): the
  * (name, value) fields only, without file names or part headers.
  */
+import { headerParam } from './header-param.js';
 
 /** Python's bytes.splitlines(): split on \r\n, \n or \r, dropping the line ends. */
 function splitLines(b: Buffer): Buffer[] {
@@ -30,16 +31,14 @@ function splitOn(b: Buffer, sep: Buffer): Buffer[] {
   return out;
 }
 
-/** The boundary parameter exactly as written (quotes included, as mitmproxy reads it). */
-function boundaryOf(contentType: string): string | undefined {
-  const semi = contentType.indexOf(';');
-  if (contentType.split(';', 1)[0]!.split('/').length < 2 || semi < 0) return undefined;
-  let boundary: string | undefined;
-  for (const clause of contentType.slice(semi + 1).split(';')) {
-    const eq = clause.indexOf('=');
-    if (eq >= 0 && clause.slice(0, eq).trim() === 'boundary') boundary = clause.slice(eq + 1).trim();
-  }
-  return boundary;
+/**
+ * The boundary a multipart Content-Type names, unquoted (RFC 2046 allows quotes, and .NET's
+ * HttpClient sends them; mitmproxy keeps them and then finds no parts); undefined when there is
+ * none that is usable (empty, or not ASCII).
+ */
+export function multipartBoundary(contentType: string): string | undefined {
+  const boundary = headerParam(contentType, 'boundary');
+  return boundary && !/[^\x00-\x7f]/.test(boundary) ? boundary : undefined;
 }
 
 /**
@@ -47,8 +46,8 @@ function boundaryOf(contentType: string): string | undefined {
  * value's lines are joined without their line breaks.
  */
 export function decodeMultipart(contentType: string, content: Buffer): Array<[Buffer, Buffer]> {
-  const boundary = boundaryOf(contentType);
-  if (boundary === undefined || /[^\x00-\x7f]/.test(boundary)) return [];
+  const boundary = multipartBoundary(contentType);
+  if (boundary === undefined) return [];
   const out: Array<[Buffer, Buffer]> = [];
   for (const section of splitOn(content, Buffer.from('--' + boundary, 'latin1'))) {
     const lines = splitLines(section);
@@ -65,15 +64,13 @@ export function decodeMultipart(contentType: string, content: Buffer): Array<[Bu
 }
 
 /**
- * A multipart/form-data body of (name, value) fields with the boundary of `contentType` (empty
- * when it names none), as mitmproxy's encode_multipart writes it: each part with a
+ * A multipart/form-data body of (name, value) fields with `boundary` (see multipartBoundary), as
+ * mitmproxy's encode_multipart writes it: each part with a
  * Content-Disposition and a `text/plain; charset=utf-8` Content-Type. Unlike mitmproxy, a value
  * is not followed by an extra blank line (which a server reads as two more bytes of the value).
  * A value that contains the boundary delimiter is refused (mitmproxy checks only a whole value).
  */
-export function encodeMultipart(contentType: string, parts: ReadonlyArray<readonly [Buffer, Buffer]>): Buffer {
-  const boundary = boundaryOf(contentType);
-  if (boundary === undefined || /[^\x00-\x7f]/.test(boundary)) return Buffer.alloc(0);
+export function encodeMultipart(boundary: string, parts: ReadonlyArray<readonly [Buffer, Buffer]>): Buffer {
   const delimiter = Buffer.from(`--${boundary}`, 'latin1');
   const crlf = Buffer.from('\r\n', 'latin1');
   const out: Buffer[] = [];

@@ -261,3 +261,20 @@ test('multipartForm: empty for other bodies and broken forms; a value holding th
   assert.deepEqual(r.multipartForm.fields, [['k', Buffer.from('v')]]);
   assert.throws(() => r.multipartForm.set('k', Buffer.from('a\r\n--xyz\r\nb')), /contains the boundary delimiter --xyz/);
 });
+
+test('multipartForm: a quoted boundary is read and written unquoted; a form type without a boundary gets a new one', () => {
+  const r = Request.make('POST', 'http://example.com/', '', { 'content-type': 'multipart/form-data; boundary="abc"' });
+  r.content = '--abc\r\nContent-Disposition: form-data; name="a"\r\n\r\n1\r\n--abc--\r\n';
+  assert.deepEqual(r.multipartForm.fields, [['a', Buffer.from('1')]], 'quotes are not part of the boundary (RFC 2046)');
+  r.multipartForm.set('b', Buffer.from('2'));
+  assert.equal(r.headers.get('content-type'), 'multipart/form-data; boundary="abc"');
+  assert.match(r.text, /^--abc\r\n[^]*\r\n--abc--\r\n$/, 'the delimiters carry no quotes');
+  assert.deepEqual(r.multipartForm.fields, [['a', Buffer.from('1')], ['b', Buffer.from('2')]]);
+
+  const bare = Request.make('POST', 'http://example.com/', '', { 'content-type': 'multipart/form-data' });
+  bare.multipartForm = [['k', 'v']];
+  const boundary = /^multipart\/form-data; boundary=(-{20}[0-9a-f]{32})$/.exec(bare.headers.get('content-type') ?? '')?.[1];
+  assert.ok(boundary, bare.headers.get('content-type') ?? '');
+  assert.ok(bare.text.startsWith(`--${boundary}\r\n`), 'a body the new boundary delimits, not an empty one');
+  assert.deepEqual(bare.multipartForm.fields, [['k', Buffer.from('v')]]);
+});

@@ -3,6 +3,7 @@
  * `multipart/form-data` fields and files (the front end uploads flow files and bodies as the
  * multipart field `file`).
  */
+import { headerParam } from '../../util/header-param.js';
 
 export interface UploadedFile {
   field: string;
@@ -21,14 +22,6 @@ function addField(fields: Map<string, string[]>, name: string, value: string): v
   const list = fields.get(name);
   if (list) list.push(value);
   else fields.set(name, [value]);
-}
-
-/** A parameter of a header value such as `boundary="x"` in `multipart/form-data; boundary="x"`. */
-export function headerParam(value: string, name: string): string | null {
-  const re = new RegExp(`(?:^|;)\\s*${name}\\s*=\\s*(?:"((?:[^"\\\\]|\\\\.)*)"|([^;\\s]*))`, 'i');
-  const m = re.exec(value);
-  if (!m) return null;
-  return m[1] !== undefined ? m[1].replace(/\\(.)/g, '$1') : (m[2] ?? '');
 }
 
 /** Parse a body by its Content-Type; other types give an empty result. Malformed parts are skipped. */
