@@ -77,7 +77,8 @@ export class PrettyXmlWriter {
 
   startElement(name: string): void {
     const parent = this.beforeChild('element');
-    const indent = parent ? parent.indent + this.opts.indent : '';
+    // Once the line limit is reached nothing more is written: only the structure is still checked.
+    const indent = parent && !this.full ? parent.indent + this.opts.indent : '';
     this.write(`${indent}<${name}`);
     this.open.push({ name, indent, layout: EMPTY, held: undefined });
   }
@@ -85,6 +86,7 @@ export class PrettyXmlWriter {
   endElement(): void {
     const el = this.open.pop();
     if (!el) throw new PrettyXmlError('end of an element that was never started');
+    if (this.full) return;
     if (el.layout === EMPTY) this.write('/>\n');
     else if (el.layout === ONE_TEXT) this.write(`>${this.inline(el.held!)}</${el.name}>\n`);
     else this.write(`${el.indent}</${el.name}>\n`);
@@ -142,6 +144,7 @@ export class PrettyXmlWriter {
   }
 
   private writeBlockText(parent: OpenElement, t: HeldText): void {
+    if (this.full) return;
     if (t.cdata) this.write(cdataSection(t.data));
     else this.write(`${parent.indent}${this.opts.indent}${escapeText(t.data)}\n`);
   }
@@ -155,7 +158,8 @@ export class PrettyXmlWriter {
     this.chars += s.length;
     if (this.chars > this.opts.maxChars) throw new PrettyXmlError(`the XML text would be longer than ${this.opts.maxChars} characters`);
     this.chunks.push(s);
+    if (this.opts.maxLines === undefined) return;
     for (let i = s.indexOf('\n'); i >= 0; i = s.indexOf('\n', i + 1)) this.lines++;
-    if (this.opts.maxLines !== undefined && this.lines > this.opts.maxLines) this.full = true;
+    if (this.lines > this.opts.maxLines) this.full = true;
   }
 }

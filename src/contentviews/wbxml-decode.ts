@@ -59,7 +59,7 @@ export const WBXML_MAX_DEPTH = 990;
  * The longest XML text produced, in characters. Indentation makes the text grow with depth times
  * the number of elements, so a small body could otherwise ask for gigabytes.
  */
-export const WBXML_MAX_OUTPUT = 128 * 1024 * 1024;
+const WBXML_MAX_OUTPUT = 128 * 1024 * 1024;
 const INDENT = '    ';
 
 function hex2(n: number): string {

@@ -23,7 +23,7 @@ interface Opener {
  * display (DISPLAY or WAYLAND_DISPLAY) and the program is on PATH; the two given as command
  * lines ("wslview %s", "gnome-open %s") are run whenever they exist.
  */
-export function browserCandidates(env: NodeJS.ProcessEnv = process.env, platform: NodeJS.Platform = process.platform): Opener[] {
+function browserCandidates(env: NodeJS.ProcessEnv = process.env, platform: NodeJS.Platform = process.platform): Opener[] {
   const path = env.PATH ?? '';
   if (platform === 'win32') return [{ argv: (url) => ['rundll32', 'url.dll,FileProtocolHandler', url], wait: false }];
   if (platform === 'darwin') return [{ argv: (url) => ['open', url], wait: true }];
@@ -44,13 +44,18 @@ export function browserCandidates(env: NodeJS.ProcessEnv = process.env, platform
   return out;
 }
 
+/** How long an opener whose exit status counts (wslview, gnome-open, open) may take. */
+const OPENER_TIMEOUT_MS = 10_000;
+
 /** Run one opener; resolves with whether it counts as having opened the URL. */
 function tryOpener(opener: Opener, url: string, env: NodeJS.ProcessEnv): Promise<boolean> {
   const [cmd, ...args] = opener.argv(url) as [string, ...string[]];
   return new Promise((resolve) => {
     let child;
     try {
-      child = spawn(cmd, args, { env, stdio: 'ignore', detached: !opener.wait });
+      // An opener that hangs is killed after a while (its exit then counts as a failure), so the
+      // next candidate, or the "No web browser found" hint, still comes.
+      child = spawn(cmd, args, { env, stdio: 'ignore', detached: !opener.wait, ...(opener.wait ? { timeout: OPENER_TIMEOUT_MS } : {}) });
     } catch {
       resolve(false);
       return;
