@@ -101,12 +101,12 @@ export class DNSResourceRecord {
 
   /** An IPv4 address record (mitmproxy's `ResourceRecord.A`). */
   static A(name: string, ip: string, ttl: number = DNSResourceRecord.DEFAULT_TTL): DNSResourceRecord {
-    return new DNSResourceRecord(name, DnsType.A, DnsClass.IN, ttl, addressBytes(ip, 4));
+    return new DNSResourceRecord(name, DnsType.A, DnsClass.IN, ttl, ipToRdata(ip, 4));
   }
 
   /** An IPv6 address record (mitmproxy's `ResourceRecord.AAAA`). */
   static AAAA(name: string, ip: string, ttl: number = DNSResourceRecord.DEFAULT_TTL): DNSResourceRecord {
-    return new DNSResourceRecord(name, DnsType.AAAA, DnsClass.IN, ttl, addressBytes(ip, 16));
+    return new DNSResourceRecord(name, DnsType.AAAA, DnsClass.IN, ttl, ipToRdata(ip, 16));
   }
 
   /** A record saying that `alias` is another name of `canonical` (mitmproxy's `ResourceRecord.CNAME`). */
@@ -383,17 +383,15 @@ export class DNSMessage {
   }
 }
 
-/** The 4 (IPv4) or 16 (IPv6) bytes of an address, or an error naming what was expected. */
-function addressBytes(ip: string, size: 4 | 16): Buffer {
+/**
+ * The RDATA of an A or AAAA record from an IP text: its 4 or 16 bytes. With `size`, only that
+ * family is accepted; the error names what was expected.
+ */
+export function ipToRdata(ip: string, size?: 4 | 16): Buffer {
   const bytes = ipToBytes(ip);
-  if (!bytes || bytes.length !== size) throw new Error(`not an ${size === 4 ? 'IPv4' : 'IPv6'} address: ${JSON.stringify(ip)}`);
-  return bytes;
-}
-
-/** Build the RDATA of an A or AAAA record from an IP text. */
-export function ipToRdata(ip: string): Buffer {
-  const bytes = ipToBytes(ip);
-  if (!bytes) throw new Error(`not an IP address: ${ip}`);
+  if (!bytes || (size !== undefined && bytes.length !== size)) {
+    throw new Error(`not an ${size === 4 ? 'IPv4' : size === 16 ? 'IPv6' : 'IP'} address: ${JSON.stringify(ip)}`);
+  }
   return bytes;
 }
 
