@@ -62,9 +62,10 @@ function touch(session: http2.ClientHttp2Session): void {
 
 /**
  * `http2_ping_keepalive`: a PING goes to the server once the connection has been idle for that
- * many seconds (mitmproxy's Http2Client, one second early to save a round), so that it is not
- * closed as unused. 0 turns this off: at the session's start for good, later until the next
- * check (as mitmproxy, which reads the option at each wakeup).
+ * many seconds (mitmproxy's Http2Client; a second's tolerance for a timer that fires early), so
+ * that it is not closed as unused. Activity is a stream opening, being answered or closing, not
+ * each DATA frame, so a long download is pinged too, which does no harm. The option is read at
+ * each check: 0 there stops the pings of this connection.
  */
 function keepAlive(ctx: ConnectionContext, conn: ServerConnection, session: http2.ClientHttp2Session): void {
   const o = ctx.master.options;
