@@ -213,7 +213,8 @@ export async function runHttpFlow(ctx: ConnectionContext, flow: HTTPFlow, client
     return 'close';
   };
 
-  proxyDebug(ctx, () => `[http] request ${req.method} ${req.prettyUrl} (${req.httpVersion})`);
+  // Per request: guarded here so that no closure is made while the option is off.
+  if (ctx.options.proxyDebug) proxyDebug(ctx, `[http] request ${req.method} ${req.prettyUrl} (${req.httpVersion})`);
   try {
     // --- request headers ------------------------------------------------------------------
     const expected = client.expectedBodySize;
@@ -307,7 +308,7 @@ export async function runHttpFlow(ctx: ConnectionContext, flow: HTTPFlow, client
       return await fail(502, upstreamErrorMessage(e));
     }
     flow.response = resp;
-    proxyDebug(ctx, () => `[http] response ${resp.statusCode} ${resp.reason} (${resp.httpVersion}) for ${req.method} ${req.prettyUrl}`);
+    if (ctx.options.proxyDebug) proxyDebug(ctx, `[http] response ${resp.statusCode} ${resp.reason} (${resp.httpVersion}) for ${req.method} ${req.prettyUrl}`);
     const unsendable = client.responseProblem?.(resp);
     if (unsendable) {
       upstream.abort();
