@@ -61,6 +61,24 @@ function describeClientTlsError(err: string, dest: string): { message: string; l
   return { message: `The client may not trust the proxy's certificate for ${dest} (${err})`, level: 'warn' };
 }
 
+/** Wait for a server-side TLS handshake: null once it is done, else why it failed. */
+function handshakeOutcome(socket: tls.TLSSocket): Promise<string | null> {
+  return new Promise((resolve) => {
+    const done = (v: string | null) => {
+      socket.off('secure', onSecure);
+      socket.off('error', onError);
+      socket.off('close', onClose);
+      resolve(v);
+    };
+    const onSecure = () => done(null);
+    const onError = (e: Error) => done(opensslReason(e.message));
+    const onClose = () => done('connection closed');
+    socket.once('secure', onSecure);
+    socket.once('error', onError);
+    socket.once('close', onClose);
+  });
+}
+
 /**
  * Intercept TLS from the client: parse its ClientHello, let addons decide (tls_clienthello),
  * optionally handshake with the server first to copy its certificate details and ALPN, then
@@ -134,20 +152,10 @@ export async function interceptClientTls(ctx: ConnectionContext, opts: { forceAl
   const raw = ctx.reader.handOver();
   const socket = new tls.TLSSocket(raw, { ...(settings as tls.TLSSocketOptions), isServer: true });
   attachKeylog(socket);
-  const failure = await new Promise<string | null>((resolve) => {
-    const done = (v: string | null) => {
-      socket.off('secure', onSecure);
-      socket.off('error', onError);
-      socket.off('close', onClose);
-      resolve(v);
-    };
-    const onSecure = () => done(null);
-    const onError = (e: Error) => done(opensslReason(e.message));
-    const onClose = () => done('connection closed');
-    socket.once('secure', onSecure);
-    socket.once('error', onError);
-    socket.once('close', onClose);
-  });
+  // The client may have left while the hooks above ran (its certificate being made, an addon's
+  // own work): a TLSSocket over a socket that is gone reports nothing, not even 'close', and the
+  // handshake would be waited for (with the connection, its flow and its server) forever.
+  const failure = raw.destroyed ? 'connection closed' : await handshakeOutcome(socket);
   // From here on errors of the TLS socket are read by its SocketReader; this keeps them from crashing us in between.
   socket.on('error', () => undefined);
   if (failure !== null) {

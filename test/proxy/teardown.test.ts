@@ -7,10 +7,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
+import tls from 'node:tls';
 import { once } from 'node:events';
 import { testProxy } from '../helpers/proxy.js';
 import { httpServer } from '../helpers/servers.js';
-import { waitFor } from './modes-helpers.js';
+import { connectTunnel } from '../helpers/tunnel.js';
+import { httpsOrigin, waitFor } from './modes-helpers.js';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Counts client connections opened and fully closed (the last hook of a connection handler). */
 function connectionCounter() {
@@ -59,3 +63,41 @@ test('a client that leaves in the middle of a streamed response still ends its c
   await waitFor(() => counter.counts.disconnected === clients, 15_000, `${clients} client_disconnected (got ${counter.counts.disconnected})`);
   assert.equal(counter.counts.connected, clients);
 });
+
+test('a client that leaves during its TLS handshake, while a hook is still deciding about it, ends its connection', async (t) => {
+  const target = await httpsOrigin(t, (_req, res) => res.end('ok'));
+  const counter = connectionCounter();
+  const failed: string[] = [];
+  // tls_clienthello takes a while (as making a certificate or an addon's own lookup may): the
+  // client has gone before the proxy starts its side of the handshake.
+  const slowHook = {
+    name: 'slow-clienthello',
+    async tls_clienthello() {
+      await sleep(300);
+    },
+    tls_failed_client(d: { conn: { error: string | null } }) {
+      failed.push(d.conn.error ?? '');
+    },
+  };
+  const proxy = await testProxy(t, { addons: [counter.addon, slowHook], options: { ssl_insecure: true } });
+  const clients = 3;
+  for (let i = 0; i < clients; i++) {
+    const tunnel = await connectTunnel(proxy.port, `localhost:${target.port}`);
+    const tlsClient = tls.connect({ socket: tunnel, servername: 'localhost', rejectUnauthorized: false });
+    tlsClient.on('error', () => undefined);
+    await sleep(50);
+    tlsClient.destroy();
+    tunnel.destroy();
+  }
+  await waitFor(() => counter.counts.disconnected === clients, 15_000, `${clients} client_disconnected (got ${counter.counts.disconnected})`);
+  assert.equal(failed.length, clients);
+  assert.match(failed[0]!, /The client disconnected during the handshake/);
+  // Nothing is left connected to the target (the proxy connected to it before the client's handshake).
+  await waitFor(() => proxyToTargetSockets(target.port) === 0, 15_000, 'the connections to the target to close');
+});
+
+/** Sockets of this process connected to `port` (the proxy's side of its server connections). */
+function proxyToTargetSockets(port: number): number {
+  const handles = (process as unknown as { _getActiveHandles(): unknown[] })._getActiveHandles();
+  return handles.filter((h) => h instanceof net.Socket && h.remotePort === port && !h.destroyed).length;
+}
