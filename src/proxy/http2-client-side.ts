@@ -198,6 +198,9 @@ export async function serveHttp2(ctx: ConnectionContext): Promise<void> {
     return;
   }
   const socket = ctx.reader.handOver();
+  // A client gone while a hook ran (next_layer, tls_established_client): its 'close' has been
+  // emitted already and would never be seen below, leaving the connection waiting forever.
+  if (socket.destroyed) return;
   // node leaves secureConnecting set on a server-side TLSSocket made without a tls.Server, and
   // an http2 session would wait for a 'secureConnect' that never comes. The handshake is done.
   if (socket instanceof tls.TLSSocket) (socket as tls.TLSSocket & { secureConnecting: boolean }).secureConnecting = false;

@@ -101,3 +101,36 @@ function proxyToTargetSockets(port: number): number {
   const handles = (process as unknown as { _getActiveHandles(): unknown[] })._getActiveHandles();
   return handles.filter((h) => h instanceof net.Socket && h.remotePort === port && !h.destroyed).length;
 }
+
+test('an HTTP/2 client that leaves while a hook runs, before its session starts, ends its connection', async (t) => {
+  const target = await httpsOrigin(t, (_req, res) => res.end('ok'));
+  const counter = connectionCounter();
+  // Hooks that take a while, between the client's first bytes and the proxy's HTTP/2 session.
+  const slowHooks = {
+    name: 'slow-hooks',
+    async next_layer() {
+      await sleep(300);
+    },
+    async tls_established_client() {
+      await sleep(300);
+    },
+  };
+  const proxy = await testProxy(t, { addons: [counter.addon, slowHooks], options: { ssl_insecure: true } });
+  // h2c with prior knowledge, the client gone before next_layer has decided.
+  const h2c = net.connect(proxy.port, '127.0.0.1');
+  h2c.on('error', () => undefined);
+  await once(h2c, 'connect');
+  h2c.write('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n');
+  await sleep(50);
+  h2c.destroy();
+  // HTTP/2 over TLS in a tunnel, the client gone right after its handshake.
+  const tunnel = await connectTunnel(proxy.port, `localhost:${target.port}`);
+  const tlsClient = tls.connect({ socket: tunnel, servername: 'localhost', rejectUnauthorized: false, ALPNProtocols: ['h2'] });
+  tlsClient.on('error', () => undefined);
+  await once(tlsClient, 'secureConnect');
+  assert.equal(tlsClient.alpnProtocol, 'h2');
+  tlsClient.destroy();
+  tunnel.destroy();
+  await waitFor(() => counter.counts.disconnected === 2, 15_000, `2 client_disconnected (got ${counter.counts.disconnected})`);
+  await waitFor(() => proxyToTargetSockets(target.port) === 0, 15_000, 'the connection to the target to close');
+});
