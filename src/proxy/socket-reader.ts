@@ -70,6 +70,12 @@ export class SocketReader {
     socket.on('end', this.onEnd);
     socket.on('close', this.onEnd);
     socket.on('error', this.onError);
+    // A socket that ended (or failed) before this reader was made, while a hook ran say, has
+    // emitted its last event already: without this, every read would wait forever.
+    if (socket.destroyed || socket.readableEnded) {
+      this.endedFlag = true;
+      this.failure = socket.errored;
+    }
   }
 
   private onData = (chunk: Buffer): void => {

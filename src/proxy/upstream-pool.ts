@@ -13,6 +13,7 @@ import { startServerTls } from './tls-upstream.js';
 import { modeVia, openProxyPath, sameVia, UpstreamProxyError } from './upstream-proxy.js';
 import { waitForDrain } from './wait-for-drain.js';
 import { proxyDebug } from './debug.js';
+import { watchSocketClose } from './socket-close-watch.js';
 
 /** Connecting upstream failed (refused, DNS, TLS, cancelled by an addon, or a loop into ourselves). */
 export class ConnectError extends Error {
@@ -361,7 +362,8 @@ export class UpstreamPool {
     conn.owner = this;
     this.conns.push(conn);
     conn.finished = new Promise<void>((resolve) => {
-      socket.once('close', () => {
+      // (Also when the server closed while the TLS hooks ran: then the close was emitted already.)
+      watchSocketClose(socket, () => {
         conn.closed = true;
         conn.reusable = false;
         server.timestampEnd = now();

@@ -134,3 +134,27 @@ test('an HTTP/2 client that leaves while a hook runs, before its session starts,
   await waitFor(() => counter.counts.disconnected === 2, 15_000, `2 client_disconnected (got ${counter.counts.disconnected})`);
   await waitFor(() => proxyToTargetSockets(target.port) === 0, 15_000, 'the connection to the target to close');
 });
+
+test('a server that closes while the tls_established_server hook runs fails the request instead of hanging it', async (t) => {
+  const target = await httpsOrigin(t, (_req, res) => res.end('never sent'));
+  // It completes the handshake and hangs up at once.
+  target.server.prependListener('secureConnection', (s: tls.TLSSocket) => s.destroy());
+  const counter = connectionCounter();
+  const slowHook = {
+    name: 'slow-established-server',
+    async tls_established_server() {
+      await sleep(300);
+    },
+  };
+  const proxy = await testProxy(t, { addons: [counter.addon, slowHook], options: { ssl_insecure: true } });
+  const answer = await new Promise<string>((resolve) => {
+    const s = net.connect(proxy.port, '127.0.0.1', () => s.write(`GET https://localhost:${target.port}/ HTTP/1.1\r\nHost: localhost:${target.port}\r\n\r\n`));
+    let got = '';
+    s.on('data', (d) => (got += d.toString('latin1')));
+    s.on('error', () => undefined);
+    s.on('close', () => resolve(got));
+    setTimeout(() => s.destroy(), 15_000);
+  });
+  assert.match(answer, /^HTTP\/1\.1 502 /);
+  await waitFor(() => counter.counts.disconnected === 1, 15_000, 'client_disconnected');
+});
