@@ -168,6 +168,9 @@ export async function startServerTls(ctx: ConnectionContext, server: Server, soc
       sessionCache.set(key, { session: ticket, certificateList: chain });
     };
     const ts = await new Promise<tls.TLSSocket>((resolve, reject) => {
+      // Closed while the hooks above ran (the server hung up, or the client left and the connect
+      // was given up on): a TLS socket over it would report nothing until the time limit.
+      if (socket.destroyed) return reject(new Error('connection closed'));
       const t = tls.connect(connectOptions as tls.ConnectionOptions);
       if (key !== null) {
         t.on('session', (session: Buffer) => {
@@ -182,12 +185,17 @@ export async function startServerTls(ctx: ConnectionContext, server: Server, soc
       const timer = setTimeout(() => t.destroy(new Error(`the server did not complete the TLS handshake within ${Math.round(limitMs / 1000)} s`)), limitMs);
       const onError = (e: Error) => {
         clearTimeout(timer);
+        t.off('close', onClose);
         reject(e);
       };
+      // Closed without an error: its socket was destroyed under it (the client left meanwhile).
+      const onClose = () => onError(new Error('connection closed'));
       t.once('error', onError);
+      t.once('close', onClose);
       t.once('secureConnect', () => {
         clearTimeout(timer);
         t.off('error', onError);
+        t.off('close', onClose);
         t.on('error', () => undefined);
         resolve(t);
       });

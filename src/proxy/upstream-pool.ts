@@ -238,12 +238,17 @@ export class UpstreamPool {
     server.tls = true;
     server.sni = sni;
     const raw = conn.reader.handOver() as net.Socket;
+    const client = this.watchClient();
+    // Given up on when the client leaves (a server that never answers the handshake holds it otherwise).
+    client.signal.addEventListener('abort', () => raw.destroy(), { once: true });
     try {
       conn.socket = await startServerTls(this.ctx, server, raw, alpn);
     } catch (e) {
       conn.close();
       raw.destroy();
       throw new ConnectError((e as Error).message);
+    } finally {
+      client.stop();
     }
     conn.reader = new SocketReader(conn.socket);
     conn.target = { ...conn.target, tls: true, sni, alpn };
@@ -278,8 +283,31 @@ export class UpstreamPool {
     return via ? { ...target, via } : target;
   }
 
+  /**
+   * While a server connection is being set up, its client may leave. Then nobody waits for the
+   * answer of a resolver that does not respond or of a server that never answers a SYN (the
+   * system gives up on those only after minutes): the signal aborts, and the connection, its
+   * flows and the socket being opened go at once instead of piling up (as mitmproxy cancels a
+   * connect along with its client's tasks).
+   */
+  private watchClient(): { signal: AbortSignal; stop: () => void } {
+    const controller = new AbortController();
+    const stop = watchSocketClose(this.ctx.rawSocket, () => controller.abort());
+    return { signal: controller.signal, stop };
+  }
+
   /** Open a connection to `target` with the connection hooks; throws ConnectError. */
   async open(target: UpstreamTarget, server = new Server({ address: target.address })): Promise<ServerConnection> {
+    const client = this.watchClient();
+    try {
+      return await this.connect(target, server, client.signal);
+    } finally {
+      client.stop();
+    }
+  }
+
+  /** `open`, given up on when `clientGone` aborts. */
+  private async connect(target: UpstreamTarget, server: Server, clientGone: AbortSignal): Promise<ServerConnection> {
     const { ctx } = this;
     const hooks = ctx.master.addons;
     target = this.withVia(target);
@@ -299,7 +327,7 @@ export class UpstreamPool {
       // refused without ever reaching it, whatever its spelling; the connection then goes to
       // exactly the addresses checked.
       try {
-        addresses = await resolveHost(dial[0]);
+        addresses = await untilAborted(resolveHost(dial[0]), clientGone);
         if (addresses.some((a) => ctx.own.isOwn(a.address, dial[1]))) server.error = DESTINATION_UNKNOWN;
       } catch (e) {
         failure = e;
@@ -316,7 +344,7 @@ export class UpstreamPool {
     let socket: Duplex;
     try {
       if (failure) throw failure;
-      socket = await tcpConnect(dial[0], dial[1], ctx.options.connectAddr, addresses);
+      socket = await tcpConnect(dial[0], dial[1], ctx.options.connectAddr, addresses, clientGone);
     } catch (e) {
       server.error = via ? `Cannot connect to upstream proxy ${formatAddress(dial)}: ${describeNetworkError(e)}` : describeNetworkError(e);
       server.timestampEnd = now();
@@ -325,6 +353,9 @@ export class UpstreamPool {
       throw new ConnectError(server.error);
     }
     const tcp = socket as net.Socket;
+    // The rest (an upstream proxy's CONNECT, the TLS handshake) ends at once if the client leaves.
+    if (clientGone.aborted) tcp.destroy();
+    else clientGone.addEventListener('abort', () => tcp.destroy(), { once: true });
     // A server that stays silent longer than tcp_timeout is given up on, as a client is.
     tcp.setTimeout(ctx.options.tcpTimeoutMs, () => tcp.destroy());
     server.timestampTcpSetup = now();
@@ -391,23 +422,61 @@ async function resolveHost(host: string): Promise<LookupAddress[]> {
  * A TCP connection, resolved when connected; every error is turned into a rejection. With
  * `addresses`, the host is not looked up again: the connection goes to one of them.
  */
-export function tcpConnect(host: string, port: number, localAddress: string | null, addresses: LookupAddress[] | null = null): Promise<net.Socket> {
+export function tcpConnect(
+  host: string,
+  port: number,
+  localAddress: string | null,
+  addresses: LookupAddress[] | null = null,
+  signal: AbortSignal | null = null,
+): Promise<net.Socket> {
   return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(new ConnectionCancelledError());
     const opts: net.NetConnectOpts = { host, port, noDelay: true };
     if (localAddress) opts.localAddress = localAddress;
     if (addresses && addresses.length > 0 && !net.isIP(host)) opts.lookup = presetLookup(addresses);
     const s = net.connect(opts);
+    const onAbort = () => onError(new ConnectionCancelledError());
     const onError = (e: Error) => {
+      signal?.removeEventListener('abort', onAbort);
       s.destroy();
       reject(e);
     };
     s.once('error', onError);
+    signal?.addEventListener('abort', onAbort, { once: true });
     s.once('connect', () => {
       s.off('error', onError);
+      signal?.removeEventListener('abort', onAbort);
       // From here on the connection's owner handles errors; until it does, they must not crash us.
       s.on('error', () => undefined);
       resolve(s);
     });
+  });
+}
+
+/** A connect given up on because the client connection it was for has closed (mitmproxy's words). */
+class ConnectionCancelledError extends Error {
+  constructor() {
+    super('connection cancelled');
+    this.name = 'ConnectionCancelledError';
+  }
+}
+
+/** `p`, or a ConnectionCancelledError as soon as `signal` aborts (what `p` brings later is dropped). */
+function untilAborted<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(new ConnectionCancelledError());
+  return new Promise((resolve, reject) => {
+    const onAbort = () => reject(new ConnectionCancelledError());
+    signal.addEventListener('abort', onAbort, { once: true });
+    p.then(
+      (v) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(v);
+      },
+      (e: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(e);
+      },
+    );
   });
 }
 

@@ -9,8 +9,10 @@ import assert from 'node:assert/strict';
 import net from 'node:net';
 import tls from 'node:tls';
 import { once } from 'node:events';
+import dnsPromises from 'node:dns/promises';
+import { syncBuiltinESMExports } from 'node:module';
 import { testProxy } from '../helpers/proxy.js';
-import { httpServer } from '../helpers/servers.js';
+import { httpServer, rawServer } from '../helpers/servers.js';
 import { connectTunnel } from '../helpers/tunnel.js';
 import { httpsOrigin, waitFor } from './modes-helpers.js';
 
@@ -157,4 +159,45 @@ test('a server that closes while the tls_established_server hook runs fails the 
   });
   assert.match(answer, /^HTTP\/1\.1 502 /);
   await waitFor(() => counter.counts.disconnected === 1, 15_000, 'client_disconnected');
+});
+
+test('a client that leaves while its server connection is being made stops the connect (resolver, upstream proxy, TLS handshake that never answer)', async (t) => {
+  // A resolver that never answers for one name (as a dead DNS server, whose lookups the system
+  // gives up on only after a long time).
+  const original = dnsPromises.lookup;
+  const stuck = dnsPromises.lookup as unknown as (host: string, opts: unknown) => Promise<unknown>;
+  (dnsPromises as { lookup: unknown }).lookup = (host: string, opts: unknown) => (host === 'unanswered.test' ? new Promise(() => undefined) : stuck(host, opts));
+  syncBuiltinESMExports();
+  t.after(() => {
+    (dnsPromises as { lookup: unknown }).lookup = original;
+    syncBuiltinESMExports();
+  });
+  // A server (and an upstream proxy) that accepts connections and never says a word.
+  const silent = await rawServer(t, () => undefined);
+  const counter = connectionCounter();
+  const cancelled: string[] = [];
+  const recorder = {
+    name: 'connect-errors',
+    server_connect_error(d: { server: { error: string | null } }) {
+      cancelled.push(d.server.error ?? '');
+    },
+  };
+  const proxy = await testProxy(t, { addons: [counter.addon, recorder], options: { mode: ['regular', `upstream:http://127.0.0.1:${silent.port}`] } });
+  const [regular, upstream] = proxy.listeners.map((l) => l.port) as [number, number];
+
+  // 1. The lookup never ends.
+  const a = net.connect(regular, '127.0.0.1', () => a.write('GET http://unanswered.test/ HTTP/1.1\r\nHost: unanswered.test\r\n\r\n'));
+  // 2. The upstream proxy never answers the CONNECT for an https:// request.
+  const b = net.connect(upstream, '127.0.0.1', () => b.write('GET https://example.test/ HTTP/1.1\r\nHost: example.test\r\n\r\n'));
+  // 3. The target of a tunnel never answers the TLS handshake the proxy starts before the client's.
+  const tunnel = await connectTunnel(regular, `localhost:${silent.port}`);
+  const c = tls.connect({ socket: tunnel, servername: 'localhost', rejectUnauthorized: false });
+  for (const s of [a, b, c, tunnel]) s.on('error', () => undefined);
+  await waitFor(() => silent.received.length === 2, 10_000, 'the proxy to connect to the silent server (as upstream proxy and as tunnel target)');
+  await sleep(200);
+  for (const s of [a, b, c, tunnel]) s.destroy();
+  // Nothing waits for tcp_timeout (10 minutes here) or the 60 s handshake limit.
+  await waitFor(() => counter.counts.disconnected === 3, 10_000, `3 client_disconnected (got ${counter.counts.disconnected})`);
+  await waitFor(() => proxyToTargetSockets(silent.port) === 0, 10_000, 'the connections to the silent server to close');
+  assert.ok(cancelled.includes('connection cancelled'), JSON.stringify(cancelled));
 });
