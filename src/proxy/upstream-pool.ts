@@ -415,8 +415,26 @@ export class UpstreamPool {
 async function resolveHost(host: string): Promise<LookupAddress[]> {
   const family = net.isIP(host);
   if (family) return [{ address: host, family }];
-  return lookup(host, { all: true, hints: ADDRCONFIG });
+  let pending = lookupsUnderWay.get(host);
+  if (!pending) {
+    const job = lookup(host, { all: true, hints: ADDRCONFIG });
+    const forget = () => {
+      if (lookupsUnderWay.get(host) === job) lookupsUnderWay.delete(host);
+    };
+    job.then(forget, forget);
+    lookupsUnderWay.set(host, job);
+    pending = job;
+  }
+  return pending;
 }
+
+/**
+ * Lookups not answered yet, by host name: requests for a name being looked up share that lookup.
+ * The system resolver works through a small thread pool (shared with file and zlib work), so
+ * with a resolver that is slow or down, one lookup per request would pile up by the thousand,
+ * each waiting for its turn long after its client left; one per name does not.
+ */
+const lookupsUnderWay = new Map<string, Promise<LookupAddress[]>>();
 
 /**
  * A TCP connection, resolved when connected; every error is turned into a rejection. With

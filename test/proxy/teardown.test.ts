@@ -201,3 +201,46 @@ test('a client that leaves while its server connection is being made stops the c
   await waitFor(() => proxyToTargetSockets(silent.port) === 0, 10_000, 'the connections to the silent server to close');
   assert.ok(cancelled.includes('connection cancelled'), JSON.stringify(cancelled));
 });
+
+test('requests for a name being looked up share its lookup: a slow resolver is not asked once per request', async (t) => {
+  const up = await httpServer(t, (_req, res) => res.end('ok'));
+  const original = dnsPromises.lookup;
+  const real = original as unknown as (host: string, opts: unknown) => Promise<unknown>;
+  let calls = 0;
+  let answer: (v: unknown) => void = () => undefined;
+  const slow = new Promise((resolve) => (answer = resolve));
+  (dnsPromises as { lookup: unknown }).lookup = (host: string, opts: unknown) => {
+    if (host !== 'slow-dns.test') return real(host, opts);
+    calls++;
+    return slow;
+  };
+  syncBuiltinESMExports();
+  t.after(() => {
+    (dnsPromises as { lookup: unknown }).lookup = original;
+    syncBuiltinESMExports();
+  });
+  let connecting = 0;
+  const proxy = await testProxy(t, {
+    addons: [
+      {
+        server_connect() {
+          connecting++;
+        },
+      },
+    ],
+  });
+  const requests = 5;
+  const answers = Array.from({ length: requests }, () =>
+    new Promise<string>((resolve) => {
+      const s = net.connect(proxy.port, '127.0.0.1', () => s.write(`GET http://slow-dns.test:${up.port}/ HTTP/1.1\r\nHost: slow-dns.test\r\nConnection: close\r\n\r\n`));
+      let got = '';
+      s.on('data', (d) => (got += d.toString('latin1')));
+      s.on('error', () => undefined);
+      s.on('close', () => resolve(got));
+    }),
+  );
+  await waitFor(() => connecting === requests, 10_000, `${requests} server connections to be under way`);
+  answer([{ address: '127.0.0.1', family: 4 }]);
+  for (const a of await Promise.all(answers)) assert.match(a, /^HTTP\/1\.1 200 /);
+  assert.equal(calls, 1);
+});
