@@ -268,13 +268,13 @@ test('multipartForm: a quoted boundary is read and written unquoted; a form type
   assert.deepEqual(r.multipartForm.fields, [['a', Buffer.from('1')]], 'quotes are not part of the boundary (RFC 2046)');
   r.multipartForm.set('b', Buffer.from('2'));
   assert.equal(r.headers.get('content-type'), 'multipart/form-data; boundary="abc"');
-  assert.match(r.text, /^--abc\r\n[^]*\r\n--abc--\r\n$/, 'the delimiters carry no quotes');
+  assert.match(r.text ?? '', /^--abc\r\n[^]*\r\n--abc--\r\n$/, 'the delimiters carry no quotes');
   assert.deepEqual(r.multipartForm.fields, [['a', Buffer.from('1')], ['b', Buffer.from('2')]]);
 
   const bare = Request.make('POST', 'http://example.com/', '', { 'content-type': 'multipart/form-data' });
   bare.multipartForm = [['k', 'v']];
   const boundary = /^multipart\/form-data; boundary=(-{20}[0-9a-f]{32})$/.exec(bare.headers.get('content-type') ?? '')?.[1];
   assert.ok(boundary, bare.headers.get('content-type') ?? '');
-  assert.ok(bare.text.startsWith(`--${boundary}\r\n`), 'a body the new boundary delimits, not an empty one');
+  assert.ok((bare.text ?? '').startsWith(`--${boundary}\r\n`), 'a body the new boundary delimits, not an empty one');
   assert.deepEqual(bare.multipartForm.fields, [['k', Buffer.from('v')]]);
 });
