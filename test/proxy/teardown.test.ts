@@ -57,6 +57,7 @@ test('a client that leaves in the middle of a streamed response still ends its c
   const clients = 5;
   for (let i = 0; i < clients; i++) {
     const s = await sendAndAwaitAnswer(proxy.port, `GET ${up.url}/ HTTP/1.1\r\nHost: x\r\n\r\n`);
+    t.after(() => s.destroy());
     // Stop reading (the proxy's writes back up), then go away.
     s.pause();
     await new Promise((r) => setTimeout(r, 100));
@@ -154,8 +155,11 @@ test('a server that closes while the tls_established_server hook runs fails the 
     let got = '';
     s.on('data', (d) => (got += d.toString('latin1')));
     s.on('error', () => undefined);
-    s.on('close', () => resolve(got));
-    setTimeout(() => s.destroy(), 15_000);
+    const giveUp = setTimeout(() => s.destroy(), 15_000);
+    s.on('close', () => {
+      clearTimeout(giveUp);
+      resolve(got);
+    });
   });
   assert.match(answer, /^HTTP\/1\.1 502 /);
   await waitFor(() => counter.counts.disconnected === 1, 15_000, 'client_disconnected');
@@ -193,6 +197,9 @@ test('a client that leaves while its server connection is being made stops the c
   const tunnel = await connectTunnel(regular, `localhost:${silent.port}`);
   const c = tls.connect({ socket: tunnel, servername: 'localhost', rejectUnauthorized: false });
   for (const s of [a, b, c, tunnel]) s.on('error', () => undefined);
+  t.after(() => {
+    for (const s of [a, b, c, tunnel]) s.destroy();
+  });
   await waitFor(() => silent.received.length === 2, 10_000, 'the proxy to connect to the silent server (as upstream proxy and as tunnel target)');
   await sleep(200);
   for (const s of [a, b, c, tunnel]) s.destroy();
