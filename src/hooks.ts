@@ -113,18 +113,22 @@ export interface Addon {
 
   websocket_start?(flow: HTTPFlow): MaybePromise<void>;
   websocket_message?(flow: HTTPFlow): MaybePromise<void>;
+  /** Every WebSocket conversation ends here, a killed one too (its error is "Connection killed."). */
   websocket_end?(flow: HTTPFlow): MaybePromise<void>;
 
   tcp_start?(flow: TCPFlow): MaybePromise<void>;
   tcp_message?(flow: TCPFlow): MaybePromise<void>;
   tcp_end?(flow: TCPFlow): MaybePromise<void>;
+  /** Every TCP flow gets either `tcp_end` or `tcp_error`; a killed flow gets `tcp_error`. */
   tcp_error?(flow: TCPFlow): MaybePromise<void>;
   udp_start?(flow: UDPFlow): MaybePromise<void>;
   udp_message?(flow: UDPFlow): MaybePromise<void>;
   udp_end?(flow: UDPFlow): MaybePromise<void>;
+  /** Every UDP flow gets either `udp_end` or `udp_error`; a killed flow gets `udp_error`. */
   udp_error?(flow: UDPFlow): MaybePromise<void>;
   dns_request?(flow: DNSFlow): MaybePromise<void>;
   dns_response?(flow: DNSFlow): MaybePromise<void>;
+  /** A query that failed or was killed in `dns_request`; the client is answered SERVFAIL. */
   dns_error?(flow: DNSFlow): MaybePromise<void>;
 
   tls_clienthello?(data: ClientHelloData): MaybePromise<void>;

@@ -1,7 +1,7 @@
 import dgram from 'node:dgram';
 import net from 'node:net';
 import { Server, formatAddress, type Client } from '../connection.js';
-import { DNSFlow, DNSMessage } from '../dns.js';
+import { DNSFlow, DNSMessage, DnsRcode } from '../dns.js';
 import { FlowError } from '../flow.js';
 import type { Master } from '../master.js';
 import { now } from '../util/time.js';
@@ -158,7 +158,7 @@ export class DnsServer {
     }
     const flow = new DNSFlow(client, server, true, request);
     await hooks.triggerFlow('dns_request', flow);
-    if (flow.killed) return;
+    // A flow killed here has its error ("Connection killed.") and fails below, as mitmproxy does.
     if (!flow.response && !flow.error) {
       const address = flow.serverConn.address;
       try {
@@ -175,6 +175,8 @@ export class DnsServer {
       flow.error ??= new FlowError('no DNS response');
       this.master.log.info(`${formatAddress(peer)}: ${flow.error.msg}`);
       await hooks.triggerFlow('dns_error', flow);
+      // The client gets an answer at once, rather than waiting for its own timeout.
+      reply.send(request.fail(DnsRcode.SERVFAIL).pack());
       return;
     }
     flow.response.timestamp ??= now();

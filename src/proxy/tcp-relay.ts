@@ -33,6 +33,8 @@ export async function relayTcpFlow(ctx: ConnectionContext, serverSocket: Duplex,
   if (flow.killed) {
     serverSocket.destroy();
     ctx.socket.destroy();
+    // As every TCP flow, a killed one ends with tcp_error (its error is "Connection killed.").
+    await hooks.triggerFlow('tcp_error', flow);
     return;
   }
   const killed = flow.onKill(() => {
@@ -88,9 +90,9 @@ export async function relayTcpFlow(ctx: ConnectionContext, serverSocket: Duplex,
   }
   killed();
   flow.live = false;
-  if (flow.killed) return;
-  if (failure) {
-    flow.error = new FlowError(failure);
+  // A kill destroyed both sockets: the flow ends with tcp_error and its "Connection killed." error.
+  if (failure && !flow.killed) flow.error = new FlowError(failure);
+  if (flow.error) {
     await hooks.triggerFlow('tcp_error', flow);
   } else {
     await hooks.triggerFlow('tcp_end', flow);

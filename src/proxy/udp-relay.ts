@@ -105,9 +105,12 @@ export class UdpRelay {
     peer.state.flow = flow;
     await this.master.addons.triggerFlow('udp_start', flow);
     if (flow.killed) {
-      flow.live = false;
+      // As every UDP flow, a killed one ends with udp_error (its error is "Connection killed.").
+      await this.master.addons.triggerFlow('udp_error', flow);
       return false;
     }
+    // A kill later on ends the session at once (udp_error), instead of when the client goes quiet.
+    flow.onKill(() => void this.clients.endPeer(peer));
     const upstream = dgram.createSocket(isIPv6(host) ? 'udp6' : 'udp4');
     peer.state.upstream = upstream;
     upstream.on('message', (data) => {

@@ -69,7 +69,7 @@ export function injectWebSocketMessage(flow: HTTPFlow, toClient: boolean, conten
  * Relay a WebSocket connection after its 101 response: frames are parsed on both sides, messages
  * reassembled (and decompressed), recorded in `flow.websocket`, passed through `websocket_message`
  * and written to the other side (compressed and framed again); `websocket_start` and
- * `websocket_end` bracket the conversation. Resolves after `websocket_end` (or a kill); by then
+ * `websocket_end` bracket the conversation (a killed one too). Resolves after `websocket_end`; by then
  * both sockets have been ended (closing frames flushed) or destroyed.
  */
 export async function relayWebSocket(
@@ -218,10 +218,8 @@ class WebSocketRelay {
       this.c2s.closeZlib();
       this.s2c.closeZlib();
     }
-    if (flow.killed) {
-      this.ws.timestampEnd ??= now();
-      return;
-    }
+    // A killed conversation ends too: its sockets were dropped, and websocket_end still runs.
+    if (flow.killed) this.ws.timestampEnd ??= now();
     await this.hooks.triggerFlow('websocket_end', flow);
     flow.live = false;
   }

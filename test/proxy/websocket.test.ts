@@ -758,7 +758,7 @@ test('backpressure: a server that stops reading stops the proxy reading the clie
   assert.equal(total, count << 20);
 });
 
-test('killing the flow drops both connections; no websocket_end', async (t) => {
+test('killing the flow drops both connections; websocket_end still runs, once, so the flow is saved and let go', async (t) => {
   const rec = recorder();
   const killer: Addon = {
     name: 'killer',
@@ -776,10 +776,13 @@ test('killing the flow drops both connections; no websocket_end', async (t) => {
   assert.equal((await closed).code, 1006);
   for (let i = 0; i < 100 && !serverClosed; i++) await sleep(20);
   assert.equal((await serverClosed!).code, 1006);
+  const ended = await rec.ended;
   await sleep(100);
-  assert.ok(!rec.events.includes('websocket_end'));
-  assert.equal(rec.flow!.error?.msg, 'Connection killed.');
-  assert.equal(rec.flow!.live, false);
+  assert.equal(rec.events.filter((e) => e === 'websocket_end').length, 1, rec.events.join('\n'));
+  assert.ok(!rec.events.includes('error'), 'a killed WebSocket flow gets websocket_end, not error');
+  assert.equal(ended.error?.msg, 'Connection killed.');
+  assert.equal(ended.live, false);
+  assert.ok(ended.websocket!.timestampEnd, 'the end of the conversation is stamped');
 });
 
 test('a WebSocket flow survives a flow file round trip', async (t) => {
