@@ -86,13 +86,16 @@ export async function handleClientConnection(
   } finally {
     ctx.closed = true;
     await ctx.upstream.closeAll();
+    let fallback: NodeJS.Timeout | undefined;
     if (!socket.destroyed) {
       socket.end();
       // Give the client a moment to read our last bytes, then make sure the socket goes away.
-      const t = setTimeout(() => socket.destroy(), 5000);
-      t.unref();
+      fallback = setTimeout(() => socket.destroy(), 5000);
+      fallback.unref();
     }
     await closed;
+    // A client that closed in time takes its timer with it (not one pending timer per connection for 5 s).
+    clearTimeout(fallback);
     client.timestampEnd = now();
     master.log.info('client disconnect', clientLabel);
     await master.addons.trigger('client_disconnected', client);
