@@ -214,7 +214,9 @@ export async function startServerTls(ctx: ConnectionContext, server: Server, soc
   } catch (e) {
     const msg = describeTlsError(e as Error & { code?: string });
     server.error = msg;
-    ctx.master.log.warn(`Server TLS handshake failed. ${msg}`, ctx.clientLabel);
+    // A handshake dropped because its client left (upstream-pool gives it up) is no server fault.
+    if (ctx.rawSocket.destroyed) ctx.master.log.info(`Server TLS handshake cancelled: the client disconnected. ${msg}`, ctx.clientLabel);
+    else ctx.master.log.warn(`Server TLS handshake failed. ${msg}`, ctx.clientLabel);
     await hooks.trigger('tls_failed_server', data);
     throw new Error(msg);
   }

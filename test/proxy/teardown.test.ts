@@ -207,6 +207,10 @@ test('a client that leaves while its server connection is being made stops the c
   await waitFor(() => counter.counts.disconnected === 3, 10_000, `3 client_disconnected (got ${counter.counts.disconnected})`);
   await waitFor(() => proxyToTargetSockets(silent.port) === 0, 10_000, 'the connections to the silent server to close');
   assert.ok(cancelled.includes('connection cancelled'), JSON.stringify(cancelled));
+  // The handshake given up on is no server failure: an info line, not a warning.
+  const handshakeLines = proxy.logs.filter((e) => e.message.includes('Server TLS handshake'));
+  assert.ok(handshakeLines.length > 0, 'the cancelled handshake is logged');
+  for (const e of handshakeLines) assert.match(`${e.level} ${e.message}`, /^info Server TLS handshake cancelled: the client disconnected\./);
 });
 
 test('requests for a name being looked up share its lookup: a slow resolver is not asked once per request', async (t) => {
