@@ -38,6 +38,8 @@ export { type AnyFlow, flowFromState } from './flows.js';
 export { ContentEncodingError } from './encoding.js';
 export { MultiDict } from './util/multidict.js';
 export { defaultAddons } from './addons/index.js';
+// Web apps served inside the proxy at a host of their own (mitmproxy's asgiapp.ASGIApp / WSGIApp).
+export { FetchApp, NodeApp, type FetchHandler, type HostedAppContext } from './addons/hosted-app.js';
 export { DumpMaster, type DumpMasterOptions } from './tools/dump.js';
 export { VERSION } from './version.js';
 

@@ -69,3 +69,14 @@ test('examples/dns-spoof-ipv6.ts answers AAAA queries: ::1, NXDOMAIN, no records
   await assert.rejects(resolver.resolve6('example.net'), { code: 'ENODATA' });
   await tool.waitFor(/Spoofing IPv6 records for example\.net\.\.\./);
 });
+
+test('examples/hosted-app.ts answers example.com and api.example.com from inside the proxy', async (t) => {
+  const tool = await runCli(t, ['dump', '-p', '0', '--listen-host', '127.0.0.1', '-s', example('hosted-app.ts')]);
+  const proxy = `http://127.0.0.1:${tool.port}`;
+  const page = await curl(['-x', proxy, 'http://example.com/']);
+  assert.equal(page.status, 200);
+  assert.equal(page.stdout, 'Hello World!\n');
+  const api = await curl(['-x', proxy, 'http://api.example.com/time']);
+  assert.equal(api.status, 200);
+  assert.equal((JSON.parse(api.stdout) as { path: string }).path, '/time');
+});

@@ -1,0 +1,205 @@
+import http from 'node:http';
+import { Duplex } from 'node:stream';
+import type { Addon } from '../hooks.js';
+import type { Loader } from '../addonmanager.js';
+import type { Master } from '../master.js';
+import { Headers } from '../headers.js';
+import { Response, type HTTPFlow } from '../http.js';
+
+/**
+ * Hosting a web app inside the proxy, as mitmproxy's `asgiapp.ASGIApp`/`WSGIApp` addons do:
+ * requests for the app's host (and port, when one is given) are answered by the app in the
+ * `request` hook, and never reach the network. The flow records them like any other.
+ *
+ *   new FetchApp((req) => new Response('Hello World!'), 'example.com', 80)   // fetch-style handler (Hono's app.fetch, ...)
+ *   new NodeApp(expressApp, 'example.com', 80)                                // node:http handler (Express, Koa's app.callback(), ...)
+ *
+ * The whole request body is handed to the app and its whole response is collected before it is
+ * sent on (as mitmproxy does). An app that throws, or fails to answer, gets the client a 500.
+ */
+abstract class HostedApp implements Addon {
+  readonly name: string;
+  protected master: Master | null = null;
+
+  constructor(
+    /** Served when the request's host (the Host header's, as `prettyHost`) is this. */
+    readonly host: string,
+    /** And its port is this; null serves every port. */
+    readonly port: number | null,
+  ) {
+    this.name = `hostedapp:${host}:${port ?? '*'}`;
+  }
+
+  load(loader: Loader): void {
+    this.master = loader.master;
+  }
+
+  /** A live request for this app that nobody has answered or failed yet. */
+  shouldServe(flow: HTTPFlow): boolean {
+    return flow.request.prettyHost === this.host && (this.port === null || flow.request.port === this.port) && flow.live && !flow.error && !flow.response;
+  }
+
+  async request(flow: HTTPFlow): Promise<void> {
+    if (!this.shouldServe(flow)) return;
+    try {
+      flow.response = withLength(await this.respond(flow), flow.request.method);
+    } catch (e) {
+      this.master?.log.error(`Error in hosted app ${this.name}: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
+      flow.response = Response.make(500, 'Hosted app error.', { 'Content-Type': 'text/plain' });
+    }
+  }
+
+  /** The app's answer to the flow's request; throws when the app fails. */
+  protected abstract respond(flow: HTTPFlow): Promise<Response>;
+}
+
+/** What a fetch-style app is given besides the request: the flow it answers and the proxy. */
+export interface HostedAppContext {
+  flow: HTTPFlow;
+  master: Master | null;
+}
+
+/** A web-standard handler, as Hono's `app.fetch` or a Worker's `fetch`. */
+export type FetchHandler = (request: globalThis.Request, context: HostedAppContext) => globalThis.Response | Promise<globalThis.Response>;
+
+/** Hosts a fetch-style app (a function from a web-standard Request to a Response). */
+export class FetchApp extends HostedApp {
+  constructor(
+    private readonly handler: FetchHandler,
+    host: string,
+    port: number | null = null,
+  ) {
+    super(host, port);
+  }
+
+  protected async respond(flow: HTTPFlow): Promise<Response> {
+    const req = flow.request;
+    const hasBody = req.method !== 'GET' && req.method !== 'HEAD';
+    const request = new globalThis.Request(req.prettyUrl, {
+      method: req.method,
+      headers: req.headers.fields.filter(([name]) => !FRAMING.has(name.toLowerCase())),
+      body: hasBody ? (req.rawContent ?? Buffer.alloc(0)) : null,
+    });
+    const answer = await this.handler(request, { flow, master: this.master });
+    if (!(answer instanceof globalThis.Response)) throw new TypeError(`the app returned ${typeof answer}, not a Response`);
+    const headers = new Headers();
+    for (const [name, value] of answer.headers) {
+      // Headers joins repeated fields with commas; Set-Cookie cannot be joined, so it comes one by one.
+      if (name === 'set-cookie') continue;
+      headers.add(name, value);
+    }
+    for (const cookie of answer.headers.getSetCookie()) headers.add('set-cookie', cookie);
+    const response = Response.make(answer.status, '', headers);
+    if (answer.statusText) response.reason = answer.statusText;
+    response.rawContent = Buffer.from(await answer.arrayBuffer());
+    return response;
+  }
+}
+
+/** Hosts a node:http request listener (what `http.createServer` takes: an Express app, Koa's `app.callback()`, ...). */
+export class NodeApp extends HostedApp {
+  private readonly server: http.Server;
+  /** What the app threw, by the connection it was serving (the client side only sees the connection drop). */
+  private readonly failures = new WeakMap<object, unknown>();
+
+  constructor(listener: http.RequestListener, host: string, port: number | null = null) {
+    super(host, port);
+    // Never listens: each request comes in over an in-memory connection (node's documented way to
+    // hand a server a connection), so the app is reachable only through the proxy.
+    this.server = http.createServer((req, res) => {
+      const fail = (e: unknown) => {
+        this.failures.set(req.socket, e);
+        res.destroy();
+      };
+      try {
+        const result: unknown = listener(req, res);
+        if (result instanceof Promise) result.catch(fail);
+      } catch (e) {
+        fail(e);
+      }
+    });
+  }
+
+  protected async respond(flow: HTTPFlow): Promise<Response> {
+    const req = flow.request;
+    const body = req.rawContent ?? Buffer.alloc(0);
+    const headers: Array<[string, string]> = req.headers.fields.filter(([name]) => !FRAMING.has(name.toLowerCase()));
+    // An HTTP/2 request has its authority instead of a Host header; the app expects one.
+    if (!req.headers.has('host')) headers.unshift(['Host', req.prettyHost + (req.port === defaultPort(req.scheme) ? '' : `:${req.port}`)]);
+    if (body.length || (req.method !== 'GET' && req.method !== 'HEAD')) headers.push(['Content-Length', String(body.length)]);
+
+    const [proxySide, appSide] = connectionPair();
+    const appError = (fallback: Error) => this.failures.get(appSide) ?? fallback;
+    this.server.emit('connection', appSide);
+    try {
+      const answer = await new Promise<http.IncomingMessage>((resolve, reject) => {
+        const out = http.request({ createConnection: () => proxySide, method: req.method, path: req.path, headers: headers.flat(), setHost: false });
+        out.on('response', resolve);
+        out.on('error', (e) => reject(appError(e)));
+        out.end(body);
+      });
+      const chunks: Buffer[] = [];
+      try {
+        for await (const chunk of answer) chunks.push(chunk as Buffer);
+      } catch (e) {
+        throw appError(new Error(`the app ended its response early (${(e as Error).message})`));
+      }
+      if (!answer.complete) throw appError(new Error('the app ended its response early'));
+      const response = Response.make(answer.statusCode ?? 500, '', pairs(answer.rawHeaders).filter(([name]) => !HOP_BY_HOP.has(name.toLowerCase())));
+      if (answer.statusMessage) response.reason = answer.statusMessage;
+      response.rawContent = Buffer.concat(chunks);
+      return response;
+    } finally {
+      proxySide.destroy();
+    }
+  }
+}
+
+/** Framing of the proxy's own connections, redone for the hop to the app. */
+const FRAMING = new Set(['content-length', 'transfer-encoding']);
+/** Fields of the in-memory hop to a NodeApp, not of the response the client gets. */
+const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'transfer-encoding']);
+
+/** Content-Length for a collected body, unless the response has none by its nature or already says. */
+function withLength(response: Response, method: string): Response {
+  const s = response.statusCode;
+  const bodiless = method === 'HEAD' || s < 200 || s === 204 || s === 304;
+  if (!bodiless && !response.headers.has('content-length')) response.headers.set('Content-Length', String(response.rawContent?.length ?? 0));
+  return response;
+}
+
+function defaultPort(scheme: string): number {
+  return scheme === 'https' ? 443 : 80;
+}
+
+/** node's rawHeaders ([name, value, name, value, ...]) as fields. */
+function pairs(raw: string[]): Array<[string, string]> {
+  const fields: Array<[string, string]> = [];
+  for (let i = 0; i + 1 < raw.length; i += 2) fields.push([raw[i]!, raw[i + 1]!]);
+  return fields;
+}
+
+/** Two connected in-memory streams: what one side writes, the other reads. */
+function connectionPair(): [Duplex, Duplex] {
+  const sides: Duplex[] = [];
+  const side = (other: () => Duplex) =>
+    new Duplex({
+      read() {},
+      write(chunk: Buffer, _encoding, callback) {
+        other().push(chunk);
+        callback();
+      },
+      final(callback) {
+        other().push(null);
+        callback();
+      },
+      // A connection dropped on one side is dropped on the other (an app that failed mid-answer).
+      destroy(error, callback) {
+        const peer = other();
+        if (!peer.destroyed) peer.destroy();
+        callback(error);
+      },
+    });
+  sides.push(side(() => sides[1]!), side(() => sides[0]!));
+  return [sides[0]!, sides[1]!];
+}
