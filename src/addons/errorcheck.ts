@@ -13,7 +13,16 @@ export class ErrorCheck {
     });
   }
 
-  /** Stop watching once startup is over. */
+  /**
+   * Startup is over once every addon's `running` has run; this addon comes last in the tools'
+   * chains, so here. Errors logged later are not startup errors, and an embedded master that runs
+   * for days must not keep collecting them.
+   */
+  running(): void {
+    this.finish();
+  }
+
+  /** Stop watching. */
   finish(): void {
     this.unsubscribe?.();
     this.unsubscribe = null;
