@@ -1,9 +1,10 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { accessSync, constants, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { delimiter, isAbsolute, join } from 'node:path';
+import { isAbsolute, join } from 'node:path';
 import type { Loader } from '../addonmanager.js';
 import type { Master } from '../master.js';
+import { which } from '../util/which.js';
 
 const CHROME_EXECUTABLES = [
   '/Applications/Google Chrome.app/Contents/MacOS/Google Chrome',
@@ -51,27 +52,6 @@ const FIREFOX_PREFS = [
   ['browser.bookmarks.restore_default_bookmarks', 'false'],
   ['browser.bookmarks.file', '""'],
 ] as const;
-
-function isExecutableFile(path: string): boolean {
-  try {
-    if (!statSync(path).isFile()) return false;
-    accessSync(path, constants.X_OK);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** Like Python's shutil.which: an absolute path that is executable, or the first match on PATH. */
-export function which(name: string, pathEnv = process.env.PATH ?? ''): string | null {
-  if (isAbsolute(name)) return isExecutableFile(name) ? name : null;
-  for (const dir of pathEnv.split(delimiter)) {
-    if (!dir) continue;
-    const p = join(dir, name);
-    if (isExecutableFile(p)) return p;
-  }
-  return null;
-}
 
 function findExecutable(names: readonly string[]): string[] | null {
   for (const n of names) if (which(n)) return [n];

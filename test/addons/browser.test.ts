@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Browser, which } from '../../src/addons/browser.js';
+import { Browser } from '../../src/addons/browser.js';
+import { which } from '../../src/util/which.js';
 import { addonMaster, logged } from './helpers.js';
 
 /** Run `fn` (and everything it awaits) with PATH set to `path`. */

@@ -4,7 +4,7 @@
  * so a headless server opens nothing (not even a console browser) and says so instead.
  */
 import { spawn } from 'node:child_process';
-import { which } from '../../addons/browser.js';
+import { which } from '../../util/which.js';
 
 /**
  * One way of opening a URL. `wait`: the command's exit status says whether it worked (Python's
