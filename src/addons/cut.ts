@@ -10,7 +10,7 @@ import { pyFloatRepr } from '../util/pyfloat.js';
 import { pyBytesRepr, pyRepr } from '../io/pyrepr.js';
 import { byteStringText, encodeUtf8Surrogateescape } from '../io/text.js';
 import { prettyHost, prettyUrl } from '../io/export.js';
-import { NO_CLIPBOARD } from './export.js';
+import { copyOrLog } from '../util/clipboard.js';
 
 /** One extracted value: text, or bytes kept as they are. */
 export type CutValue = string | Buffer;
@@ -224,8 +224,16 @@ export class Cut {
     else this.master.log.alert(`Saved ${cuts.length} cuts over ${flows.length} flows as CSV.`);
   }
 
-  clip(flows: readonly AnyFlow[], cuts: readonly string[]): void {
-    this.render(flows, cuts);
-    throw new CommandError(NO_CLIPBOARD);
+  /** As `save`, but as text (bytes shown as Python's repr), and the alert comes first, as in mitmproxy. */
+  async clip(flows: readonly AnyFlow[], cuts: readonly string[]): Promise<void> {
+    let text: string;
+    if (cuts.length === 1 && flows.length === 1) {
+      text = extractStr(cuts[0]!, flows[0]!);
+      this.master.log.alert('Clipped single cut.');
+    } else {
+      text = flows.map((f) => csvRow(cuts.map((c) => extractStr(c, f)))).join('');
+      this.master.log.alert(`Clipped ${cuts.length} cuts as CSV.`);
+    }
+    await copyOrLog(this.master.log, Buffer.from(text, 'utf8'));
   }
 }

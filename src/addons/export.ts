@@ -3,10 +3,9 @@ import type { Loader } from '../addonmanager.js';
 import type { Master } from '../master.js';
 import type { AnyFlow } from '../flows.js';
 import { CommandError } from '../command.js';
+import { copyOrLog } from '../util/clipboard.js';
 import { EXPORT_FORMATS, exportToBytes, exportToString, isExportFormat, type ExportFormat, type ExportOptions } from '../io/export.js';
 
-/** Copying to the clipboard is not something a headless proxy can do; say so plainly. */
-export const NO_CLIPBOARD = 'No clipboard is available in mitmproxy-ts: use export (returns the text) or export.file instead.';
 
 /**
  * Export flows as curl / httpie command lines or raw HTTP (`export`, `export.file`,
@@ -86,9 +85,9 @@ export class Export {
     }
   }
 
-  clip(format: string, flow: AnyFlow): void {
-    exportToString(this.check(format), flow, this.options());
-    throw new CommandError(NO_CLIPBOARD);
+  async clip(format: string, flow: AnyFlow): Promise<void> {
+    const text = exportToString(this.check(format), flow, this.options());
+    await copyOrLog(this.master.log, Buffer.from(text, 'utf8'));
   }
 
   exportStr(format: string, flow: AnyFlow): string {

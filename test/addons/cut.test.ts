@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Master } from '../../src/master.js';
 import { Cut, extract, extractStr, csvRow } from '../../src/addons/cut.js';
-import { NO_CLIPBOARD } from '../../src/addons/export.js';
+import { fakeClipboard } from '../helpers/clipboard.js';
 import { CommandError } from '../../src/command.js';
 import { readFlows } from '../../src/io/flowreader.js';
 import { HTTPFlow } from '../../src/http.js';
@@ -97,5 +97,35 @@ test('cut, cut.save (single value raw, several as CSV, +append), cut.clip', asyn
   assert.ok(log.some((e) => e.message === 'Saved 2 cuts over 3 flows as CSV.'));
   await master.commands.call('cut.save', flows.slice(0, 2), ['request.method'], '+' + csv);
   assert.match(readFileSync(csv, 'utf8'), /%93'\r\nGET\r\nGET\r\n$/);
-  await assert.rejects(master.commands.call('cut.clip', flows, ['request.method']), (e: unknown) => e instanceof CommandError && e.message === NO_CLIPBOARD);
+});
+
+test('cut.clip puts text on the clipboard (one value as it is, several as CSV) after its alert; no clipboard is an error line, not a failed command', async (t) => {
+  const master = new Master();
+  await master.addons.add(new Cut());
+  await master.run();
+  const log: LogEntry[] = [];
+  master.log.subscribe((e) => log.push(e));
+  t.after(() => master.shutdown());
+  const flows = (await fixture()).slice(0, 3);
+  const clipboard = fakeClipboard(t);
+  await master.commands.call('cut.clip', flows.slice(2, 3), ['request.content']);
+  // Bytes as Python's repr, as mitmproxy clips them.
+  assert.equal(clipboard.copied(), "b'name=it%27s&empty=&x=%E2%9C%93'");
+  assert.ok(log.some((e) => e.level === 'alert' && e.message === 'Clipped single cut.'));
+  await master.commands.call('cut.clip', flows, ['request.method', 'response.status_code']);
+  assert.equal(clipboard.copied(), 'GET,200\r\nGET,200\r\nPOST,201\r\n');
+  assert.ok(log.some((e) => e.level === 'alert' && e.message === 'Clipped 2 cuts as CSV.'));
+  assert.ok(!log.some((e) => e.level === 'error'), JSON.stringify(log));
+});
+
+test('cut.clip with no copy program logs how to get one', async (t) => {
+  const master = new Master();
+  await master.addons.add(new Cut());
+  await master.run();
+  const log: LogEntry[] = [];
+  master.log.subscribe((e) => log.push(e));
+  t.after(() => master.shutdown());
+  fakeClipboard(t, { programs: false });
+  await master.commands.call('cut.clip', (await fixture()).slice(0, 1), ['request.method']);
+  assert.ok(log.some((e) => e.level === 'error' && /^No clipboard available: install xclip, xsel or wl-clipboard/.test(e.message)), JSON.stringify(log));
 });

@@ -2,7 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Export, NO_CLIPBOARD } from '../../src/addons/export.js';
+import { Export } from '../../src/addons/export.js';
+import { fakeClipboard } from '../helpers/clipboard.js';
 import { CommandError } from '../../src/command.js';
 import { HTTPFlow, Request, Response } from '../../src/http.js';
 import { runningMaster, type AfterHook } from '../helpers/master.js';
@@ -46,8 +47,13 @@ test('export.formats, export, export.file', async (t) => {
   await assert.rejects(master.commands.call('export', 'har', f), (e: unknown) => e instanceof CommandError && e.message === 'No such export format: har');
 });
 
-test('export.clip: no clipboard here, said plainly', async (t) => {
-  const { master } = await setup(t);
-  await assert.rejects(master.commands.call('export.clip', 'curl', flow()), (e: unknown) => e instanceof CommandError && e.message === NO_CLIPBOARD);
-  assert.match(NO_CLIPBOARD, /clipboard/);
+test('export.clip copies the export to the clipboard; a copy program that fails is an error line', async (t) => {
+  const { master, log } = await setup(t);
+  const clipboard = fakeClipboard(t);
+  await master.commands.call('export.clip', 'curl', flow());
+  assert.equal(clipboard.copied(), (await master.commands.call('export', 'curl', flow())) as string);
+  assert.match(clipboard.copied()!, /^curl /);
+  fakeClipboard(t, { status: 3 });
+  await master.commands.call('export.clip', 'curl', flow());
+  assert.ok(log.some((e) => e.level === 'error' && e.message === 'Cannot copy to the clipboard: xclip exited with status 3.'), JSON.stringify(log));
 });
