@@ -89,10 +89,7 @@ export class FetchApp extends HostedApp {
       headers.add(name, value);
     }
     for (const cookie of answer.headers.getSetCookie()) headers.add('set-cookie', cookie);
-    const response = Response.make(answer.status, '', headers);
-    if (answer.statusText) response.reason = answer.statusText;
-    response.rawContent = Buffer.from(await answer.arrayBuffer());
-    return response;
+    return appResponse(answer.status, answer.statusText, headers, Buffer.from(await answer.arrayBuffer()));
   }
 }
 
@@ -145,10 +142,8 @@ export class NodeApp extends HostedApp {
         throw appError(new Error(`the app ended its response early (${(e as Error).message})`));
       }
       if (!answer.complete) throw appError(new Error('the app ended its response early'));
-      const response = Response.make(answer.statusCode ?? 500, '', pairs(answer.rawHeaders).filter(([name]) => !HOP_BY_HOP.has(name.toLowerCase())));
-      if (answer.statusMessage) response.reason = answer.statusMessage;
-      response.rawContent = Buffer.concat(chunks);
-      return response;
+      const fields = pairs(answer.rawHeaders).filter(([name]) => !HOP_BY_HOP.has(name.toLowerCase()));
+      return appResponse(answer.statusCode ?? 500, answer.statusMessage ?? '', new Headers(fields), Buffer.concat(chunks));
     } finally {
       proxySide.destroy();
     }
@@ -159,6 +154,14 @@ export class NodeApp extends HostedApp {
 const FRAMING = new Set(['content-length', 'transfer-encoding']);
 /** Fields of the in-memory hop to a NodeApp, not of the response the client gets. */
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'transfer-encoding']);
+
+/**
+ * The app's response as it gave it: headers untouched (a Content-Encoding stays with the bytes it
+ * describes; Response.make would encode the body again and reset Content-Length).
+ */
+function appResponse(statusCode: number, reason: string, headers: Headers, body: Buffer): Response {
+  return new Response({ statusCode, ...(reason ? { reason } : {}), headers, content: body });
+}
 
 /** Content-Length for a collected body, unless the response has none by its nature or already says. */
 function withLength(response: Response, method: string): Response {

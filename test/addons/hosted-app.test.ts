@@ -6,6 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type http from 'node:http';
+import { gzipSync } from 'node:zlib';
 import { FetchApp, NodeApp, type HTTPFlow } from '../../src/index.js';
 import { testProxy } from '../helpers/proxy.js';
 import { curl } from '../helpers/clients.js';
@@ -70,6 +71,11 @@ test('NodeApp hosts a node:http listener: routing, streamed writes collected, HE
       });
       return;
     }
+    if (req.url === '/gz') {
+      res.writeHead(200, { 'Content-Encoding': 'gzip', 'Content-Type': 'text/plain' });
+      res.end(gzipSync('compressed by the app'));
+      return;
+    }
     res.statusCode = 404;
     res.end('no such page');
   };
@@ -91,6 +97,11 @@ test('NodeApp hosts a node:http listener: routing, streamed writes collected, HE
 
   const head = await via(proxy.port, ['-I', `${base}/json`]);
   assert.match(head.stdout, /^HTTP\/1\.1 200 OK\r\n/);
+  assert.doesNotMatch(head.stdout, /content-length: 0/i, 'a HEAD answer is not given a length the app did not say');
+
+  // An encoded body goes out as the app encoded it (not encoded twice), and the flow can decode it.
+  const gz = await via(proxy.port, ['--compressed', `${base}/gz`]);
+  assert.ok(gz.stdout.endsWith('\r\n\r\ncompressed by the app'), gz.stdout);
 
   const missing = await via(proxy.port, [`${base}/nope`]);
   assert.match(missing.stdout, /^HTTP\/1\.1 404 Not Found\r\n/);
@@ -98,7 +109,12 @@ test('NodeApp hosts a node:http listener: routing, streamed writes collected, HE
   // Another port of the same host is proxied to the real server.
   const other = await via(proxy.port, [`http://localhost:${upstream.port}/json`]);
   assert.ok(other.stdout.endsWith('from the real server'), other.stdout);
-  assert.equal(rec.flows.length, 5);
+  assert.equal(rec.flows.length, 6);
+  for (const f of rec.flows) {
+    // The recorded response says what was sent: its Content-Length matches its body.
+    if (f.request.method !== 'HEAD') assert.equal(f.response!.headers.get('content-length'), String(f.response!.rawContent!.length), f.request.url);
+  }
+  assert.equal(rec.flows.find((f) => f.request.path === '/gz')!.response!.text, 'compressed by the app');
 });
 
 test('an app that throws, rejects or returns no Response gets the client a 500 and logs the error; the proxy goes on serving', async (t) => {
