@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { Master } from '../../src/master.js';
 import { Cut, extract, extractStr, csvRow } from '../../src/addons/cut.js';
 import { fakeClipboard } from '../helpers/clipboard.js';
+import { runningMaster } from '../helpers/master.js';
 import { CommandError } from '../../src/command.js';
 import { readFlows } from '../../src/io/flowreader.js';
 import { HTTPFlow } from '../../src/http.js';
@@ -100,12 +101,7 @@ test('cut, cut.save (single value raw, several as CSV, +append), cut.clip', asyn
 });
 
 test('cut.clip puts text on the clipboard (one value as it is, several as CSV) after its alert; no clipboard is an error line, not a failed command', async (t) => {
-  const master = new Master();
-  await master.addons.add(new Cut());
-  await master.run();
-  const log: LogEntry[] = [];
-  master.log.subscribe((e) => log.push(e));
-  t.after(() => master.shutdown());
+  const { master, log } = await runningMaster(t, new Cut());
   const flows = (await fixture()).slice(0, 3);
   const clipboard = fakeClipboard(t);
   await master.commands.call('cut.clip', flows.slice(2, 3), ['request.content']);
@@ -119,12 +115,7 @@ test('cut.clip puts text on the clipboard (one value as it is, several as CSV) a
 });
 
 test('cut.clip with no copy program logs how to get one', async (t) => {
-  const master = new Master();
-  await master.addons.add(new Cut());
-  await master.run();
-  const log: LogEntry[] = [];
-  master.log.subscribe((e) => log.push(e));
-  t.after(() => master.shutdown());
+  const { master, log } = await runningMaster(t, new Cut());
   fakeClipboard(t, { programs: false });
   await master.commands.call('cut.clip', (await fixture()).slice(0, 1), ['request.method']);
   assert.ok(log.some((e) => e.level === 'error' && /^No clipboard available: install xclip, xsel or wl-clipboard/.test(e.message)), JSON.stringify(log));
