@@ -4,6 +4,7 @@
  * and through the same proxy process (the built CLI, so client and proxy do not share a CPU loop).
  *
  * Run: npm run build && node --import tsx bench/h2-bench.ts [--seconds 4] [--rounds 5]
+ * PROXY_NODE_FLAGS="--cpu-prof --cpu-prof-dir=DIR" profiles the proxy process.
  * Each round measures h1 then h2 back to back; the ratio reported is the median of the per-round
  * ratios (a noisy shared machine moves both figures of a round together, not the ratio).
  * Target: h2 rps >= 0.5 x h1 rps.
@@ -32,7 +33,7 @@ const upstream = http2.createSecureServer({ key: readFileSync(join(dir, 'k.pem')
 await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', () => r()));
 const upPort = (upstream.address() as net.AddressInfo).port;
 
-const proxy = spawn(process.execPath, [join(root, 'bin/mitmproxy-ts.js'), 'dump', '--listen-host', '127.0.0.1', '-p', '0', '--set', 'flow_detail=0', '--set', `confdir=${join(dir, 'conf')}`, '--ssl-insecure'], { stdio: ['ignore', 'pipe', 'inherit'] });
+const proxy = spawn(process.execPath, [...(process.env.PROXY_NODE_FLAGS ? process.env.PROXY_NODE_FLAGS.split(' ') : []), join(root, 'bin/mitmproxy-ts.js'), 'dump', '--listen-host', '127.0.0.1', '-p', '0', '--set', 'flow_detail=0', '--set', `confdir=${join(dir, 'conf')}`, '--ssl-insecure'], { stdio: ['ignore', 'pipe', 'inherit'] });
 const port = await new Promise<number>((resolve, reject) => {
   let out = '';
   proxy.stdout!.on('data', (d) => {
@@ -139,6 +140,10 @@ try {
     JSON.stringify({ bench: 'h2', http1_10conns_rps: Math.round(median(h1s)), h2_100streams_rps: Math.round(median(h2s)), ratio: +median(ratios).toFixed(2), target: '>= 0.5' }),
   );
 } finally {
+  // A clean stop first, so a profile asked for with PROXY_NODE_FLAGS (--cpu-prof) gets written.
+  const exited = new Promise<void>((r) => proxy.once('exit', () => r()));
+  proxy.kill('SIGTERM');
+  await Promise.race([exited, new Promise((r) => setTimeout(r, 5000))]);
   proxy.kill('SIGKILL');
   upstream.close();
   process.exit(0);
