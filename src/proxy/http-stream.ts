@@ -117,25 +117,49 @@ function asBuffer(b: Uint8Array): Buffer {
   return Buffer.isBuffer(b) ? b : Buffer.from(b.buffer, b.byteOffset, b.byteLength);
 }
 
+/** What a streamed body keeps of what was sent: everything up to `limit` bytes (0: nothing). */
+class BodyRecorder {
+  private readonly chunks: Buffer[] = [];
+  private size = 0;
+  /** More was sent than kept. */
+  truncated = false;
+
+  constructor(private readonly limit: number) {}
+
+  add(chunk: Buffer): void {
+    if (this.limit === 0 || this.truncated) return;
+    if (this.size + chunk.length > this.limit) {
+      this.truncated = true;
+      return;
+    }
+    this.chunks.push(chunk);
+    this.size += chunk.length;
+  }
+
+  /** The body as recorded so far; null when nothing is kept. */
+  content(): Buffer | null {
+    return this.limit > 0 ? Buffer.concat(this.chunks, this.size) : null;
+  }
+}
+
 /**
  * Send a streamed body on as it arrives: `prefix` (the chunks read before streaming was decided,
  * taken out of the array) then the rest of `body`, each through the stream function if there is
  * one, which gets one last empty chunk at the end (mitmproxy's rule; what it returns then goes out
- * as it is). Returns what was sent when `store` is set (stream_large_bodies keeps it), else null.
+ * as it is). What goes out is also handed to `recorder`, which keeps it even if the stream fails.
  */
 async function streamBody(
   prefix: Buffer[],
   body: AsyncIterator<Buffer>,
   stream: StreamSetting,
-  store: boolean,
+  recorder: BodyRecorder,
   write: (chunk: Buffer) => Promise<void>,
-): Promise<Buffer | null> {
+): Promise<void> {
   const transform = typeof stream === 'function' ? stream : null;
-  const stored: Buffer[] | null = store ? [] : null;
   const forward = async (chunk: Buffer) => {
     const outs = transform ? runStreamFunction(transform, chunk) : chunk.length ? [chunk] : [];
     for (const out of outs) {
-      stored?.push(out);
+      recorder.add(out);
       await write(out);
     }
   };
@@ -146,7 +170,19 @@ async function streamBody(
     await forward(r.value);
   }
   if (transform) await forward(EMPTY_BODY);
-  return stored ? Buffer.concat(stored) : null;
+}
+
+/**
+ * Server-sent events (`text/event-stream`) are streamed to the client as they arrive, and kept up
+ * to this size for the flow. mitmproxy buffers them until the server ends the stream, so a client
+ * gets nothing in the meantime (mitmproxy issue 4469): a live feed never arrives at all, and an
+ * LLM's streamed answer arrives in one piece at the end.
+ */
+const EVENT_STREAM_RECORD_LIMIT = 32 * 1024 * 1024;
+
+function isEventStream(resp: Response): boolean {
+  const type = resp.headers.get('content-type');
+  return type !== undefined && type.trimStart().toLowerCase().startsWith('text/event-stream');
 }
 
 /** A buffered body from the chunks it arrived in: the chunk itself when there was one, no copy. */
@@ -293,7 +329,9 @@ export async function runHttpFlow(ctx: ConnectionContext, flow: HTTPFlow, client
       }
       ctx.master.log.info(`Streaming request to ${req.host}.`, ctx.clientLabel);
       const up = upstream;
-      req.rawContent = await streamBody(prefix, bodyIter, req.stream, opts.storeStreamedBodies, (b) => up.writeRequestData(b));
+      const recorder = new BodyRecorder(opts.storeStreamedBodies ? Infinity : 0);
+      await streamBody(prefix, bodyIter, req.stream, recorder, (b) => up.writeRequestData(b));
+      req.rawContent = recorder.content();
       req.timestampEnd = now();
       await hooks.triggerFlow('request', flow);
       if (flow.killed) return await killed(true);
@@ -331,6 +369,9 @@ export async function runHttpFlow(ctx: ConnectionContext, flow: HTTPFlow, client
       return await fail(502, "Response body exceeds mitmproxy's body_size_limit.");
     }
     if (opts.streamLargeBodies !== null && respExpected !== null && respExpected > opts.streamLargeBodies) resp.stream = true;
+    // An addon may still set `stream = false` in responseheaders to buffer an event stream.
+    const eventStream = respExpected !== 0 && isEventStream(resp);
+    if (eventStream) resp.stream = true;
     await hooks.triggerFlow('responseheaders', flow);
     if (flow.killed) return await killed(true);
 
@@ -370,12 +411,18 @@ export async function runHttpFlow(ctx: ConnectionContext, flow: HTTPFlow, client
     // Streamed response: the head goes out now, the body as it arrives.
     await client.startResponse(resp, respExpected);
     ctx.master.log.info(`Streaming response from ${req.host}.`, ctx.clientLabel);
+    // An event stream is also recorded (its events are what one looks at), within its limit;
+    // what came before a failure (the client leaving a live feed, say) stays in the flow.
+    const recorder = new BodyRecorder(opts.storeStreamedBodies ? Infinity : eventStream ? EVENT_STREAM_RECORD_LIMIT : 0);
     try {
-      resp.rawContent = await streamBody(respPrefix, respIter, resp.stream, opts.storeStreamedBodies, (b) => client.writeResponseData(b));
+      await streamBody(respPrefix, respIter, resp.stream, recorder, (b) => client.writeResponseData(b));
     } catch (e) {
+      resp.rawContent = recorder.content();
       if (e instanceof StreamFunctionError) return await fail(502, e.message);
       return await fail(502, upstreamErrorMessage(e));
     }
+    resp.rawContent = recorder.content();
+    if (recorder.truncated) ctx.master.log.info(`Recorded only the first ${EVENT_STREAM_RECORD_LIMIT >> 20} MiB of the event stream from ${req.host}.`, ctx.clientLabel);
     if (respTrailers) resp.trailers = respTrailers;
     upstream.finish();
     return await sendResponse(ctx, flow, client, upstream, true);
