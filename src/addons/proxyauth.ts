@@ -10,11 +10,18 @@ import { modeType } from './util/mode.js';
 
 const REALM = 'mitmproxy';
 
-/** Checks a username and password. */
-export type Validator = (username: string, password: string) => boolean;
+/**
+ * Checks a username and password. LDAP answers asynchronously (a network round trip); the others
+ * answer at once, and the hooks then stay synchronous.
+ */
+export interface Validator {
+  (username: string, password: string): boolean | Promise<boolean>;
+  /** Release what the validator holds open (LDAP connections). */
+  close?(): Promise<void>;
+}
 
-/** Build the validator for a `proxyauth` value; throws OptionsError for an invalid one. */
-export function makeValidator(spec: string): Validator {
+/** Build the validator for a `proxyauth` value; rejects with an OptionsError for an invalid one. */
+export async function makeValidator(spec: string): Promise<Validator> {
   if (spec === 'any') return () => true;
   if (spec.startsWith('@')) {
     const path = expandHome(spec.slice(1));
@@ -28,8 +35,10 @@ export function makeValidator(spec: string): Validator {
     return (u, p) => file.checkPassword(u, p);
   }
   if (spec.startsWith('ldap')) {
-    // The spec holds the LDAP bind password, so it is not repeated in the message.
-    throw new OptionsError('LDAP proxy authentication (proxyauth=ldap[s]:...) is not supported yet by mitmproxy-ts. Use "username:pass", "any" or "@path" to an htpasswd file.');
+    // Loaded only when used: the LDAP client is not needed by anyone else.
+    const { LdapAuth, parseLdapSpec } = await import('./util/ldap-auth.js');
+    const ldap = await LdapAuth.connect(parseLdapSpec(spec));
+    return Object.assign((u: string, p: string) => ldap.check(u, p), { close: () => ldap.close() });
   }
   if (spec.includes(':')) {
     // Exactly "user:pass", as mitmproxy splits it (a password cannot contain a colon).
@@ -39,6 +48,11 @@ export function makeValidator(spec: string): Validator {
     return (u, p) => u === user && p === pass;
   }
   throw new OptionsError('Invalid proxyauth specification.');
+}
+
+/** Apply `f` to a value now, or once it is resolved when it is a promise (sync validators stay sync). */
+function whenReady<T, R>(value: T | Promise<T>, f: (v: T) => R): R | Promise<R> {
+  return value instanceof Promise ? value.then(f) : f(value);
 }
 
 /** Split a `Basic <base64(user:pass)>` header value; null when it is not one. */
@@ -71,7 +85,7 @@ export function authRequiredResponse(isProxy: boolean): Response {
 }
 
 /**
- * `proxyauth`: require Basic credentials (user:pass, any, or an htpasswd file). As a proxy
+ * `proxyauth`: require Basic credentials (user:pass, any, an htpasswd file, or LDAP). As a proxy
  * (regular and upstream modes) the client is asked with 407 and Proxy-Authorization; in other
  * modes with 401 and Authorization. A connection authenticated by its CONNECT (or SOCKS5
  * handshake) is not asked again for the requests inside the tunnel; replayed requests are not
@@ -84,6 +98,14 @@ export class ProxyAuth {
   private validator: Validator | null = null;
   /** Connections authenticated once for all their requests (by CONNECT or SOCKS5). */
   private readonly authenticated = new WeakMap<Client, [string, string]>();
+  /**
+   * Per connection, the credentials it last proved. A keep-alive connection repeats them on every
+   * request, and an LDAP check is a network round trip. Only successes, only for that connection's
+   * life, and forgotten when the option changes.
+   */
+  private proven = new WeakMap<Client, string>();
+  /** Bumped by each `proxyauth` change, so a slow earlier configure cannot install its validator over a later one. */
+  private generation = 0;
 
   load(loader: Loader): void {
     this.master = loader.master;
@@ -95,52 +117,91 @@ export class ProxyAuth {
     );
   }
 
-  configure(updated: Set<string>): void {
+  async configure(updated: Set<string>): Promise<void> {
     if (!updated.has('proxyauth')) return;
+    const generation = ++this.generation;
     const spec = this.master.options.get<string | null>('proxyauth');
-    this.validator = spec ? makeValidator(spec) : null;
+    // An invalid spec or an LDAP server refusing the bind throws here: the old validator stays.
+    const next = spec ? await makeValidator(spec) : null;
+    if (generation !== this.generation) {
+      await next?.close?.();
+      return;
+    }
+    const old = this.validator;
+    this.validator = next;
+    this.proven = new WeakMap();
+    await old?.close?.();
   }
 
-  socks5_auth(data: Socks5AuthData): void {
-    if (this.validator && this.validator(data.username, data.password)) {
+  /** Close LDAP connections. The validator stays in place, so a late request fails (407) rather than passing. */
+  async done(): Promise<void> {
+    await this.validator?.close?.();
+  }
+
+  socks5_auth(data: Socks5AuthData): void | Promise<void> {
+    if (!this.validator) return;
+    return whenReady(this.check(data.clientConn, data.username, data.password), (valid) => {
+      if (!valid) return;
       data.valid = true;
       this.authenticated.set(data.clientConn, [data.username, data.password]);
-    }
+    });
   }
 
-  http_connect(flow: HTTPFlow): void {
-    if (this.validator && this.authenticateHttp(flow)) {
-      this.authenticated.set(flow.clientConn, flow.metadata['proxyauth'] as [string, string]);
-    }
+  http_connect(flow: HTTPFlow): void | Promise<void> {
+    if (!this.validator) return;
+    return whenReady(this.authenticateHttp(flow), (valid) => {
+      if (valid) this.authenticated.set(flow.clientConn, flow.metadata['proxyauth'] as [string, string]);
+    });
   }
 
-  requestheaders(flow: HTTPFlow): void {
+  requestheaders(flow: HTTPFlow): void | Promise<void> {
     if (!this.validator) return;
     const known = this.authenticated.get(flow.clientConn);
     if (known) flow.metadata['proxyauth'] = [...known];
     else if (flow.isReplay) return;
-    else this.authenticateHttp(flow);
+    else return whenReady(this.authenticateHttp(flow), () => undefined);
   }
 
   /** Check the flow's credentials: on success strip them and record the user; otherwise answer 407/401. */
-  private authenticateHttp(flow: HTTPFlow): boolean {
+  private authenticateHttp(flow: HTTPFlow): boolean | Promise<boolean> {
     const isProxy = isHttpProxy(flow);
     const header = isProxy ? 'Proxy-Authorization' : 'Authorization';
     const creds = parseBasicAuth(flow.request.headers.get(header) ?? '');
-    let valid = false;
-    if (creds) {
-      try {
-        valid = this.validator!(creds[0], creds[1]);
-      } catch (e) {
-        this.master.log.warn(`proxyauth: checking credentials failed: ${(e as Error).message}`);
+    const finish = (valid: boolean): boolean => {
+      if (valid && creds) {
+        flow.metadata['proxyauth'] = [creds[0], creds[1]];
+        flow.request.headers.delete(header);
+        return true;
       }
+      flow.response = authRequiredResponse(isProxy);
+      return false;
+    };
+    return creds ? whenReady(this.check(flow.clientConn, creds[0], creds[1]), finish) : finish(false);
+  }
+
+  /**
+   * Ask the validator, unless this connection already proved these credentials. A validator
+   * that fails (an LDAP server down or too slow) is a warning and a refusal, never a pass.
+   */
+  private check(client: Client, username: string, password: string): boolean | Promise<boolean> {
+    // Length-prefixed so that no two different pairs give the same key.
+    const key = `${username.length}:${username}${password}`;
+    if (this.proven.get(client) === key) return true;
+    const proven = this.proven;
+    const remember = (valid: boolean): boolean => {
+      if (valid) proven.set(client, key);
+      return valid;
+    };
+    const failed = (e: unknown): boolean => {
+      this.master.log.warn(`proxyauth: checking credentials failed: ${(e as Error).message}`);
+      return false;
+    };
+    let result: boolean | Promise<boolean>;
+    try {
+      result = this.validator!(username, password);
+    } catch (e) {
+      return failed(e);
     }
-    if (valid && creds) {
-      flow.metadata['proxyauth'] = [creds[0], creds[1]];
-      flow.request.headers.delete(header);
-      return true;
-    }
-    flow.response = authRequiredResponse(isProxy);
-    return false;
+    return result instanceof Promise ? result.then(remember, failed) : remember(result);
   }
 }

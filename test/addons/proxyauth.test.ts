@@ -75,22 +75,21 @@ test('htpasswd files: bcrypt, SHA-crypt, {SHA}, apr1, $1$, plain; other schemes 
   assert.throws(() => new HtpasswdFile(':pw'), { message: "Malformed htpasswd line: ':pw'" });
 });
 
-test('validators from the proxyauth option', (t) => {
-  assert.equal(makeValidator('any')('x', 'y'), true);
-  const single = makeValidator('user:pass');
+test('validators from the proxyauth option', async (t) => {
+  assert.equal((await makeValidator('any'))('x', 'y'), true);
+  const single = await makeValidator('user:pass');
   assert.equal(single('user', 'pass'), true);
   assert.equal(single('user', 'pa'), false);
-  assert.throws(() => makeValidator('nocolon'), { name: 'OptionsError', message: 'Invalid proxyauth specification.' });
+  await assert.rejects(makeValidator('nocolon'), { name: 'OptionsError', message: 'Invalid proxyauth specification.' });
   // As mitmproxy: exactly one colon (a password cannot contain one).
-  assert.throws(() => makeValidator('u:p:q'), { name: 'OptionsError', message: 'Invalid single-user auth specification.' });
-  assert.throws(() => makeValidator('ldap:localhost:cn=admin:secret:ou=users'), (e: Error) => e.name === 'OptionsError' && /LDAP .*not supported yet/.test(e.message) && !e.message.includes('secret'));
+  await assert.rejects(makeValidator('u:p:q'), { name: 'OptionsError', message: 'Invalid single-user auth specification.' });
   const dir = mkdtempSync(join(tmpdir(), 'proxyauth-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   writeFileSync(join(dir, 'htpasswd'), 'alice:{SHA}5en6G6MezRroT3XKqkdPOmY/BfQ=\n');
-  const v = makeValidator(`@${join(dir, 'htpasswd')}`);
+  const v = await makeValidator(`@${join(dir, 'htpasswd')}`);
   assert.equal(v('alice', 'secret'), true);
   assert.equal(v('alice', 'nope'), false);
-  assert.throws(() => makeValidator(`@${join(dir, 'missing')}`), { message: `Could not open htpasswd file: ${join(dir, 'missing')} (Htpasswd file not found: ${join(dir, 'missing')})` });
+  await assert.rejects(makeValidator(`@${join(dir, 'missing')}`), { message: `Could not open htpasswd file: ${join(dir, 'missing')} (Htpasswd file not found: ${join(dir, 'missing')})` });
 });
 
 test('Basic header parsing', () => {
