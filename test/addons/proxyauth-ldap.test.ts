@@ -85,7 +85,7 @@ test('LDAP specs: a port when there are more than four colons, 389/636 otherwise
   assert.equal(withPort.port, 1636);
   assert.equal(withPort.bindPassword, '');
   assert.equal(withPort.filterKey, 'sAMAccountName');
-  assert.throws(() => parseLdapSpec('ldap:localhost:70000:cn=a:pw:ou=p'), { message: 'Invalid LDAP specification: ldap:localhost:70000:cn=a:pw:ou=p' });
+  assert.throws(() => parseLdapSpec('ldap:localhost:70000:cn=a:pw:ou=p'), { message: 'Invalid LDAP specification: ldap:localhost:70000:cn=a:********:ou=p' });
 });
 
 test('LDAP filter values: *, (, ), \\ and NUL are escaped as RFC 4515 says; other characters stay', () => {
@@ -123,11 +123,17 @@ test('LDAP: the right password passes; a wrong one, an unknown user or an empty 
   assert.deepEqual(warnings(proxy.logs), [], 'a wrong password is a refusal, not an error');
 });
 
-test('LDAP: search_filter_key picks the attribute the username is compared with', async (t) => {
-  const ldap = await startSlapd(t, USERS);
+test('LDAP: search_filter_key picks the attribute the username is compared with; of two entries with that value, the first found counts', async (t) => {
+  // Carol shares Bob's uid (a uid need not be unique). As mitmproxy, the proxy binds as the first
+  // entry the server returns (which one is the server's choice), and a second entry is no error.
+  const CAROL: LdapUser = { cn: 'Carol', uid: 'bob', password: 'carol-pw' };
+  const ldap = await startSlapd(t, [...USERS, CAROL]);
   const up = await echoServer(t);
   const proxy = await testProxy(t, { options: { proxyauth: spec(ldap.port, '?search_filter_key=uid') } });
-  assert.equal((await viaProxy(proxy.url, 'bob:bob-pw', `${up.url}/uid`)).status, 200);
+  const statuses = [];
+  for (const creds of ['bob:bob-pw', 'bob:carol-pw']) statuses.push((await viaProxy(proxy.url, creds, `${up.url}/uid`)).status);
+  assert.deepEqual(statuses.sort(), [200, 407], 'exactly one of the two entries is tried');
+  assert.deepEqual(warnings(proxy.logs), [], 'two matching entries are no LDAP failure');
   assert.equal((await viaProxy(proxy.url, 'Bob Builder:bob-pw', `${up.url}/cn`)).status, 407, 'the cn is not the uid');
   assert.equal((await viaProxy(proxy.url, 'bob:wrong', `${up.url}/uid`)).status, 407);
   // The default key is cn.
@@ -183,8 +189,15 @@ test('LDAP: invalid specifications are refused with mitmproxy message, and the s
     'ldap:127.0.0.1:cn=x:pw:ou=people?search_filter_key=uid?x',
     'ldap:127.0.0.1:cn=x:pw:ou=people?search_filter_key=a=b',
   ];
+  // mitmproxy's message, without the bind password (or, when the fields cannot be told apart, the expected form).
+  const message = (s: string) => {
+    const parts = s.split(':');
+    if (parts.length !== 5 && parts.length !== 6) return 'Invalid LDAP specification: expected ldap[s]:host[:port]:bind_dn:password:dn_subtree[?search_filter_key=key]';
+    parts[parts.length - 2] = '********';
+    return `Invalid LDAP specification: ${parts.join(':')}`;
+  };
   for (const s of invalid) {
-    await assert.rejects(proxy.master.options.update({ proxyauth: s }), (e: Error) => e instanceof OptionsError && e.message === `Invalid LDAP specification: ${s}`, s);
+    await assert.rejects(proxy.master.options.update({ proxyauth: s }), (e: Error) => e instanceof OptionsError && e.message === message(s) && !/\bpw\b/.test(e.message), s);
   }
   assert.equal(proxy.master.options.get('proxyauth'), spec(ldap.port));
   assert.equal((await viaProxy(proxy.url, 'alice:alice-pw', `${up.url}/still`)).status, 200);

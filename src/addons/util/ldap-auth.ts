@@ -42,9 +42,8 @@ const ATTRIBUTE = /^(?:[A-Za-z][A-Za-z0-9-]*|\d+(?:\.\d+)+)(?:;[A-Za-z0-9-]+)*$/
  * filter key and a port outside 1-65535.
  */
 export function parseLdapSpec(spec: string): LdapSpec {
-  // mitmproxy's message; it repeats the spec (bind password included) to whoever set the option.
-  const invalid = () => new OptionsError(`Invalid LDAP specification: ${spec}`);
   const parts = spec.split(':');
+  const invalid = () => new OptionsError(`Invalid LDAP specification: ${redactLdapSpec(parts)}`);
   const hasPort = parts.length > 5;
   if (parts.length !== (hasPort ? 6 : 5)) throw invalid();
   const [scheme, host, ...rest] = parts as [string, string, ...string[]];
@@ -69,6 +68,18 @@ export function parseLdapSpec(spec: string): LdapSpec {
   }
   const secure = scheme === 'ldaps';
   return { secure, host, port: port ?? (secure ? 636 : 389), bindDn, bindPassword, dnSubtree, filterKey };
+}
+
+/**
+ * The spec for an error message without its bind password (mitmproxy repeats the whole spec,
+ * and messages end up in logs and the web UI's event log). When the fields cannot be told apart,
+ * the expected form is shown instead.
+ */
+function redactLdapSpec(parts: string[]): string {
+  if (parts.length !== 5 && parts.length !== 6) return 'expected ldap[s]:host[:port]:bind_dn:password:dn_subtree[?search_filter_key=key]';
+  const shown = [...parts];
+  shown[parts.length - 2] = '********';
+  return shown.join(':');
 }
 
 /**
@@ -194,7 +205,8 @@ export class LdapAuth {
       const { searchEntries } = await this.service.search(this.spec.dnSubtree, {
         scope: 'sub',
         filter: `(${this.spec.filterKey}=${escapeFilterValue(username)})`,
-        // Only the DN is needed; mitmproxy too binds as the first entry found.
+        // Only the DN is needed; mitmproxy too binds as the first entry found (of several entries
+        // with the name, the server sends one and ldapts takes the size limit as no error).
         attributes: ['1.1'],
         sizeLimit: 1,
       });
