@@ -4,7 +4,7 @@ import type { Addon } from '../hooks.js';
 import type { Loader } from '../addonmanager.js';
 import type { Master } from '../master.js';
 import { Headers } from '../headers.js';
-import { Response, type HTTPFlow } from '../http.js';
+import { Response, hostport, type HTTPFlow } from '../http.js';
 
 /**
  * Hosting a web app inside the proxy, as mitmproxy's `asgiapp.ASGIApp`/`WSGIApp` addons do:
@@ -122,7 +122,7 @@ export class NodeApp extends HostedApp {
     const body = req.rawContent ?? Buffer.alloc(0);
     const headers: Array<[string, string]> = req.headers.fields.filter(([name]) => !FRAMING.has(name.toLowerCase()));
     // An HTTP/2 request has its authority instead of a Host header; the app expects one.
-    if (!req.headers.has('host')) headers.unshift(['Host', req.prettyHost + (req.port === defaultPort(req.scheme) ? '' : `:${req.port}`)]);
+    if (!req.headers.has('host')) headers.unshift(['Host', hostport(req.scheme, req.prettyHost, req.port)]);
     if (body.length || (req.method !== 'GET' && req.method !== 'HEAD')) headers.push(['Content-Length', String(body.length)]);
 
     const [proxySide, appSide] = connectionPair();
@@ -169,10 +169,6 @@ function withLength(response: Response, method: string): Response {
   const bodiless = method === 'HEAD' || s < 200 || s === 204 || s === 304;
   if (!bodiless && !response.headers.has('content-length')) response.headers.set('Content-Length', String(response.rawContent?.length ?? 0));
   return response;
-}
-
-function defaultPort(scheme: string): number {
-  return scheme === 'https' ? 443 : 80;
 }
 
 /** node's rawHeaders ([name, value, name, value, ...]) as fields. */
