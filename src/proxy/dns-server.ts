@@ -8,7 +8,8 @@ import { now } from '../util/time.js';
 import type { ProxyMode } from './modes.js';
 import { UdpClients } from './udp-clients.js';
 import { bindUdp } from './bind-udp.js';
-import { socketPeername } from './socket-address.js';
+import { socketPeername, socketSockname } from './socket-address.js';
+import { unmappedAddress } from '../certs/ip.js';
 
 /** How long a forwarded query may wait for the server's answer before the flow fails. */
 const UPSTREAM_TIMEOUT_MS = 5000;
@@ -163,8 +164,7 @@ export class DnsServer {
       const address = flow.serverConn.address;
       try {
         if (!address) throw new Error('no DNS server to forward the query to');
-        const answer = await (reply.transport === 'udp' ? queryUdp : queryTcp)(request.pack(), address, request.id);
-        flow.serverConn.timestampStart ??= now();
+        const answer = await (reply.transport === 'udp' ? queryUdp : queryTcp)(request.pack(), address, flow.serverConn, request.id);
         flow.response = DNSMessage.unpack(answer, now());
       } catch (e) {
         flow.error = new FlowError(`${address ? `DNS query to ${formatAddress(address)} failed: ` : ''}${(e as Error).message}`);
@@ -222,9 +222,20 @@ function withLength(message: Buffer): Buffer {
   return Buffer.concat([len, message]);
 }
 
+/**
+ * The server connection of a forwarded query, as mitmproxy records it: started before connecting,
+ * then the connected socket's addresses (peername, sockname) and, over TCP only, the setup time.
+ */
+function serverConnected(server: Server, peername: [string, number], sockname: [string, number], tcp: boolean): void {
+  if (tcp) server.timestampTcpSetup = now();
+  server.peername = peername;
+  server.sockname = sockname;
+}
+
 /** Send a query over UDP from a socket of its own and wait for the answer with the same id. */
-function queryUdp(query: Buffer, [host, port]: [string, number], id: number): Promise<Buffer> {
+function queryUdp(query: Buffer, [host, port]: [string, number], server: Server, id: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
+    server.timestampStart ??= now();
     const socket = dgram.createSocket(net.isIPv6(host) ? 'udp6' : 'udp4');
     const finish = (err: Error | null, answer?: Buffer) => {
       clearTimeout(timer);
@@ -238,13 +249,19 @@ function queryUdp(query: Buffer, [host, port]: [string, number], id: number): Pr
     socket.on('message', (msg, rinfo) => {
       if (rinfo.port === port && msg.length >= 2 && msg.readUInt16BE(0) === id) finish(null, msg);
     });
-    socket.connect(port, host, () => socket.send(query));
+    socket.connect(port, host, () => {
+      const remote = socket.remoteAddress();
+      const local = socket.address();
+      serverConnected(server, [unmappedAddress(remote.address), remote.port], [unmappedAddress(local.address), local.port], false);
+      socket.send(query);
+    });
   });
 }
 
 /** Send a query over TCP (length-prefixed) and read the one answer. */
-function queryTcp(query: Buffer, [host, port]: [string, number]): Promise<Buffer> {
+function queryTcp(query: Buffer, [host, port]: [string, number], server: Server): Promise<Buffer> {
   return new Promise((resolve, reject) => {
+    server.timestampStart ??= now();
     const socket = net.connect({ host, port });
     const messages = new TcpMessageReader();
     const finish = (err: Error | null, answer?: Buffer) => {
@@ -254,7 +271,10 @@ function queryTcp(query: Buffer, [host, port]: [string, number]): Promise<Buffer
       else resolve(answer!);
     };
     const timer = setTimeout(() => finish(new Error(`no answer within ${UPSTREAM_TIMEOUT_MS / 1000} s`)), UPSTREAM_TIMEOUT_MS);
-    socket.on('connect', () => socket.write(withLength(query)));
+    socket.on('connect', () => {
+      serverConnected(server, socketPeername(socket, [host, port]), socketSockname(socket), true);
+      socket.write(withLength(query));
+    });
     socket.on('error', (e) => finish(e));
     socket.on('data', (chunk: Buffer) => {
       const [answer] = messages.push(chunk);

@@ -8,6 +8,7 @@ import { now } from '../util/time.js';
 import type { ProxyMode } from './modes.js';
 import { UdpClients, type UdpPeer } from './udp-clients.js';
 import { bindUdp } from './bind-udp.js';
+import { unmappedAddress } from '../certs/ip.js';
 
 /** What the relay keeps per client: its flow (once started) and its socket towards the target. */
 interface Session {
@@ -119,8 +120,14 @@ export class UdpRelay {
     });
     // On loopback and LANs a closed port answers with ICMP, which a connected socket reports here.
     upstream.on('error', (e) => void this.fail(peer, flow, e));
-    await new Promise<void>((resolve) => upstream.connect(port, host, () => resolve()));
+    // As mitmproxy records a UDP server connection: started before connecting, then the addresses
+    // of the connected socket (peername, sockname); timestamp_tcp_setup is for TCP only.
     server.timestampStart = now();
+    await new Promise<void>((resolve) => upstream.connect(port, host, () => resolve()));
+    const remote = upstream.remoteAddress();
+    const local = upstream.address();
+    server.peername = [unmappedAddress(remote.address), remote.port];
+    server.sockname = [unmappedAddress(local.address), local.port];
     liveUdpFlows.set(flow, (toClient, content) => this.enqueue(peer, (f) => this.deliver(peer, f, new TCPMessage(!toClient, content))));
     return true;
   }
