@@ -8,8 +8,7 @@ import { now } from '../util/time.js';
 import type { ProxyMode } from './modes.js';
 import { UdpClients } from './udp-clients.js';
 import { bindUdp } from './bind-udp.js';
-import { socketPeername, socketSockname } from './socket-address.js';
-import { unmappedAddress } from '../certs/ip.js';
+import { socketPeername, socketSockname, udpSocketAddresses } from './socket-address.js';
 
 /** How long a forwarded query may wait for the server's answer before the flow fails. */
 const UPSTREAM_TIMEOUT_MS = 5000;
@@ -250,9 +249,8 @@ function queryUdp(query: Buffer, [host, port]: [string, number], server: Server,
       if (rinfo.port === port && msg.length >= 2 && msg.readUInt16BE(0) === id) finish(null, msg);
     });
     socket.connect(port, host, () => {
-      const remote = socket.remoteAddress();
-      const local = socket.address();
-      serverConnected(server, [unmappedAddress(remote.address), remote.port], [unmappedAddress(local.address), local.port], false);
+      const [peername, sockname] = udpSocketAddresses(socket);
+      serverConnected(server, peername, sockname, false);
       socket.send(query);
     });
   });

@@ -1,5 +1,6 @@
 /** The addresses of a connected socket as mitmproxy shows them (IPv4-mapped ones unmapped). */
 import { unmappedAddress } from '../certs/ip.js';
+import type dgram from 'node:dgram';
 import type net from 'node:net';
 
 /** The remote end of a connected socket (peername). */
@@ -10,4 +11,14 @@ export function socketPeername(socket: net.Socket, fallback: readonly [string, n
 /** Our end of a connected socket (sockname). */
 export function socketSockname(socket: net.Socket): [string, number] {
   return [unmappedAddress(socket.localAddress ?? ''), socket.localPort ?? 0];
+}
+
+/** A connected UDP socket's addresses, as for a TCP connection: [peername, sockname]. */
+export function udpSocketAddresses(socket: dgram.Socket): [peername: [string, number], sockname: [string, number]] {
+  const remote = socket.remoteAddress();
+  const local = socket.address();
+  return [
+    [unmappedAddress(remote.address), remote.port],
+    [unmappedAddress(local.address), local.port],
+  ];
 }

@@ -8,7 +8,7 @@ import { now } from '../util/time.js';
 import type { ProxyMode } from './modes.js';
 import { UdpClients, type UdpPeer } from './udp-clients.js';
 import { bindUdp } from './bind-udp.js';
-import { unmappedAddress } from '../certs/ip.js';
+import { udpSocketAddresses } from './socket-address.js';
 
 /** What the relay keeps per client: its flow (once started) and its socket towards the target. */
 interface Session {
@@ -123,11 +123,14 @@ export class UdpRelay {
     // As mitmproxy records a UDP server connection: started before connecting, then the addresses
     // of the connected socket (peername, sockname); timestamp_tcp_setup is for TCP only.
     server.timestampStart = now();
-    await new Promise<void>((resolve) => upstream.connect(port, host, () => resolve()));
-    const remote = upstream.remoteAddress();
-    const local = upstream.address();
-    server.peername = [unmappedAddress(remote.address), remote.port];
-    server.sockname = [unmappedAddress(local.address), local.port];
+    // A name that does not resolve fails the connect with an 'error' (fail() above records it and
+    // ends the session, with udp_error): the flow has started all the same.
+    const connected = await new Promise<boolean>((resolve) => {
+      upstream.once('connect', () => resolve(true));
+      upstream.once('error', () => resolve(false));
+      upstream.connect(port, host);
+    });
+    if (connected) [server.peername, server.sockname] = udpSocketAddresses(upstream);
     liveUdpFlows.set(flow, (toClient, content) => this.enqueue(peer, (f) => this.deliver(peer, f, new TCPMessage(!toClient, content))));
     return true;
   }
