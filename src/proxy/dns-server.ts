@@ -221,16 +221,6 @@ function withLength(message: Buffer): Buffer {
   return Buffer.concat([len, message]);
 }
 
-/**
- * The server connection of a forwarded query, as mitmproxy records it: started before connecting,
- * then the connected socket's addresses (peername, sockname) and, over TCP only, the setup time.
- */
-function serverConnected(server: Server, peername: [string, number], sockname: [string, number], tcp: boolean): void {
-  if (tcp) server.timestampTcpSetup = now();
-  server.peername = peername;
-  server.sockname = sockname;
-}
-
 /** Send a query over UDP from a socket of its own and wait for the answer with the same id. */
 function queryUdp(query: Buffer, [host, port]: [string, number], server: Server, id: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
@@ -249,8 +239,9 @@ function queryUdp(query: Buffer, [host, port]: [string, number], server: Server,
       if (rinfo.port === port && msg.length >= 2 && msg.readUInt16BE(0) === id) finish(null, msg);
     });
     socket.connect(port, host, () => {
-      const [peername, sockname] = udpSocketAddresses(socket);
-      serverConnected(server, peername, sockname, false);
+      // As mitmproxy records the server side of a forwarded query: its socket's addresses
+      // (and, over TCP only, timestamp_tcp_setup).
+      [server.peername, server.sockname] = udpSocketAddresses(socket);
       socket.send(query);
     });
   });
@@ -270,7 +261,9 @@ function queryTcp(query: Buffer, [host, port]: [string, number], server: Server)
     };
     const timer = setTimeout(() => finish(new Error(`no answer within ${UPSTREAM_TIMEOUT_MS / 1000} s`)), UPSTREAM_TIMEOUT_MS);
     socket.on('connect', () => {
-      serverConnected(server, socketPeername(socket, [host, port]), socketSockname(socket), true);
+      server.timestampTcpSetup = now();
+      server.peername = socketPeername(socket, [host, port]);
+      server.sockname = socketSockname(socket);
       socket.write(withLength(query));
     });
     socket.on('error', (e) => finish(e));
