@@ -180,6 +180,38 @@ async function streamBody(
  */
 const EVENT_STREAM_RECORD_LIMIT = 32 * 1024 * 1024;
 
+/** How often, at most, a flow shows the events it has relayed so far (see liveEvents). */
+const LIVE_EVENTS_INTERVAL_MS = 500;
+
+/**
+ * While an event stream is relayed, its flow shows the events so far: its body is refreshed and
+ * `update` fired (mitmweb then shows them) at most every LIVE_EVENTS_INTERVAL_MS, and once more
+ * after the last event of a burst. `stop` ends it when the stream does.
+ */
+function liveEvents(ctx: ConnectionContext, flow: HTTPFlow, recorder: BodyRecorder): { progressed: () => void; stop: () => void } {
+  let last = 0;
+  let trailing: NodeJS.Timeout | null = null;
+  const publish = () => {
+    trailing = null;
+    last = Date.now();
+    if (!flow.response || flow.response.timestampEnd !== null) return;
+    flow.response.rawContent = recorder.content();
+    ctx.master.addons.trigger('update', [flow]).catch(() => undefined);
+  };
+  return {
+    progressed: () => {
+      if (trailing) return;
+      const wait = last + LIVE_EVENTS_INTERVAL_MS - Date.now();
+      if (wait <= 0) publish();
+      else trailing = setTimeout(publish, wait);
+    },
+    stop: () => {
+      if (trailing) clearTimeout(trailing);
+      trailing = null;
+    },
+  };
+}
+
 function isEventStream(resp: Response): boolean {
   const type = resp.headers.get('content-type');
   return type !== undefined && type.trimStart().toLowerCase().startsWith('text/event-stream');
@@ -414,13 +446,19 @@ export async function runHttpFlow(ctx: ConnectionContext, flow: HTTPFlow, client
     // An event stream is also recorded (its events are what one looks at), within its limit;
     // what came before a failure (the client leaving a live feed, say) stays in the flow.
     const recorder = new BodyRecorder(opts.storeStreamedBodies ? Infinity : eventStream ? EVENT_STREAM_RECORD_LIMIT : 0);
+    const live = eventStream && resp.stream === true ? liveEvents(ctx, flow, recorder) : null;
     try {
-      await streamBody(respPrefix, respIter, resp.stream, recorder, (b) => client.writeResponseData(b));
+      await streamBody(respPrefix, respIter, resp.stream, recorder, async (b) => {
+        await client.writeResponseData(b);
+        live?.progressed();
+      });
     } catch (e) {
+      live?.stop();
       resp.rawContent = recorder.content();
       if (e instanceof StreamFunctionError) return await fail(502, e.message);
       return await fail(502, upstreamErrorMessage(e));
     }
+    live?.stop();
     resp.rawContent = recorder.content();
     if (recorder.truncated) ctx.master.log.info(`Recorded only the first ${EVENT_STREAM_RECORD_LIMIT >> 20} MiB of the event stream from ${req.host}.`, ctx.clientLabel);
     if (respTrailers) resp.trailers = respTrailers;
