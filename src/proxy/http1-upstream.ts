@@ -81,6 +81,7 @@ export class Http1UpstreamExchange implements UpstreamExchange {
   }
 
   async sendRequest(flow: HTTPFlow): Promise<void> {
+    noteConnectionAuth(this.conn, flow.request.headers.get('authorization'));
     const body = flow.request.rawContent ?? Buffer.alloc(0);
     const head = this.head(flow, { kind: 'buffered', length: body.length });
     this.sentBuffered = true;
@@ -94,6 +95,7 @@ export class Http1UpstreamExchange implements UpstreamExchange {
   }
 
   async startRequest(flow: HTTPFlow, bodySize: number | null): Promise<void> {
+    noteConnectionAuth(this.conn, flow.request.headers.get('authorization'));
     const transforming = typeof flow.request.stream === 'function';
     const framing: OutgoingFraming = bodySize !== null && !transforming ? { kind: 'stream-length', length: bodySize } : { kind: 'stream-chunked' };
     await this.conn.write(this.head(flow, framing));
@@ -160,6 +162,7 @@ export class Http1UpstreamExchange implements UpstreamExchange {
         content: null,
         timestampStart: ts,
       });
+      for (const challenge of resp.headers.getAll('www-authenticate')) noteConnectionAuth(this.conn, challenge);
       this.framing = responseBodyFraming(flow.request.method, head.statusCode, head.headers, this.ctx.options.validateInboundHeaders);
       this.upgraded = head.statusCode === 101;
       this.responseKeepAlive = keepAlive(head.httpVersion, head.headers) && this.framing.kind !== 'close' && !this.upgraded;
@@ -196,4 +199,12 @@ export class Http1UpstreamExchange implements UpstreamExchange {
     this.done = true;
     return this.conn;
   }
+}
+
+/** Authentication schemes whose state the server ties to the TCP connection (RFC 4559, MS-NTHT). */
+const CONNECTION_BOUND_AUTH = /^\s*(ntlm|negotiate|kerberos)\b/i;
+
+/** Mark `conn` as carrying connection-bound authentication when an Authorization or WWW-Authenticate value uses such a scheme. */
+function noteConnectionAuth(conn: ServerConnection, value: string | undefined): void {
+  if (value !== undefined && CONNECTION_BOUND_AUTH.test(value)) conn.authBound = true;
 }

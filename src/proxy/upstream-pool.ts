@@ -48,6 +48,12 @@ export class ServerConnection {
   inUse = false;
   /** False once a response said `Connection: close`, framing was close-delimited, or an exchange broke. */
   reusable = true;
+  /**
+   * The connection carries connection-bound authentication (NTLM or Negotiate: the server
+   * remembers who authenticated on this TCP connection), so it is never kept for another client
+   * connection, even from the same address (another user on the same machine or behind the same NAT).
+   */
+  authBound = false;
   closed = false;
   reader: SocketReader;
   /** Resolves once the socket closed and `server_disconnected` ran. */
@@ -267,7 +273,7 @@ export class UpstreamPool {
     for (const c of conns) {
       // Only TLS connections are worth keeping (a handshake saved); plain ones close as before, so
       // hook order for plain HTTP stays mitmproxy's (server_disconnected before client_disconnected).
-      const kept = c.target.tls && !c.target.via && !c.multiplexed && c.exchanges > 0 && host !== undefined && this.ctx.idle?.park(host, c);
+      const kept = c.target.tls && !c.target.via && !c.multiplexed && !c.authBound && c.exchanges > 0 && host !== undefined && this.ctx.idle?.park(host, c);
       if (!kept) {
         c.close();
         closing.push(c);

@@ -365,6 +365,40 @@ test('a new tunnel from the same client reuses the TLS connection its previous t
   assert.equal(connections.length, 1, 'one upstream TLS connection served five client tunnels');
 });
 
+test('an upstream connection that carried NTLM or Negotiate authentication is never kept for another client connection', async (t) => {
+  const connections: number[] = [];
+  const server = https.createServer({ key: pki.key, cert: pki.cert }, (req, res) => {
+    if (req.url === '/challenge') {
+      res.writeHead(401, { 'WWW-Authenticate': 'NTLM' });
+      res.end();
+    } else res.end(`n=${connections.length}`);
+  });
+  server.on('secureConnection', () => connections.push(Date.now()));
+  const sockets = new Set<Duplex>();
+  server.on('connection', (s) => {
+    sockets.add(s);
+    s.on('close', () => sockets.delete(s));
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  t.after(() => new Promise<void>((r) => (sockets.forEach((s) => s.destroy()), server.close(() => r()))));
+  const port = (server.address() as net.AddressInfo).port;
+  const proxy = await testProxy(t, { options: { ssl_insecure: true } });
+  const fetchVia = async (path: string, extra: string[] = []) => {
+    // A new CONNECT tunnel each time, from the same client address.
+    const r = await curl(['--cacert', caFile(), '-x', proxy.url, ...extra, `https://localhost:${port}${path}`]);
+    await sleep(50);
+    return r.status;
+  };
+  assert.equal(await fetchVia('/challenge'), 401);
+  assert.equal(await fetchVia('/next'), 200);
+  assert.equal(connections.length, 2, 'the connection the server challenged with NTLM was not handed to the next tunnel');
+  assert.equal(await fetchVia('/negotiate', ['-H', 'Authorization: Negotiate YIIB']), 200);
+  assert.equal(await fetchVia('/after'), 200);
+  assert.equal(connections.length, 3, 'nor the one a client authenticated on with Negotiate');
+  assert.equal(await fetchVia('/plain'), 200);
+  assert.equal(connections.length, 3, 'a connection without such authentication is kept as before');
+});
+
 test('kept upstream connections are never handed to another client address', async () => {
   const { IdleConnections } = await import('../../src/proxy/idle-connections.js');
   const idle = new IdleConnections();
