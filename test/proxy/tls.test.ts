@@ -1,5 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import type http from 'node:http';
 import https from 'node:https';
 import net from 'node:net';
 import tls from 'node:tls';
@@ -343,9 +344,10 @@ test('upstream TLS sessions are resumed for the same server name only, and the c
   assert.deepEqual(certs, [1, 1, 1, 1], 'the upstream certificate is known on resumed connections too');
 });
 
-test('a new tunnel from the same client reuses the TLS connection its previous tunnel left idle (one handshake, not two)', async (t) => {
+/** An HTTPS server (the test PKI's localhost certificate) that counts the TLS connections made to it. */
+async function countingHttpsServer(t: TestContext, handler: http.RequestListener): Promise<{ port: number; connections: number[] }> {
   const connections: number[] = [];
-  const server = https.createServer({ key: pki.key, cert: pki.cert }, (req, res) => res.end(`n=${connections.length}`));
+  const server = https.createServer({ key: pki.key, cert: pki.cert }, handler);
   server.on('secureConnection', () => connections.push(Date.now()));
   const sockets = new Set<Duplex>();
   server.on('connection', (s) => {
@@ -354,7 +356,11 @@ test('a new tunnel from the same client reuses the TLS connection its previous t
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
   t.after(() => new Promise<void>((r) => (sockets.forEach((s) => s.destroy()), server.close(() => r()))));
-  const port = (server.address() as net.AddressInfo).port;
+  return { port: (server.address() as net.AddressInfo).port, connections };
+}
+
+test('a new tunnel from the same client reuses the TLS connection its previous tunnel left idle (one handshake, not two)', async (t) => {
+  const { port, connections } = await countingHttpsServer(t, (req, res) => res.end('ok'));
   const proxy = await testProxy(t, { options: { ssl_insecure: true } });
   for (let i = 0; i < 5; i++) {
     // curl opens a new CONNECT tunnel and a new TLS session with the proxy every time.
@@ -366,22 +372,12 @@ test('a new tunnel from the same client reuses the TLS connection its previous t
 });
 
 test('an upstream connection that carried NTLM or Negotiate authentication is never kept for another client connection', async (t) => {
-  const connections: number[] = [];
-  const server = https.createServer({ key: pki.key, cert: pki.cert }, (req, res) => {
+  const { port, connections } = await countingHttpsServer(t, (req, res) => {
     if (req.url === '/challenge') {
       res.writeHead(401, { 'WWW-Authenticate': 'NTLM' });
       res.end();
-    } else res.end(`n=${connections.length}`);
+    } else res.end('ok');
   });
-  server.on('secureConnection', () => connections.push(Date.now()));
-  const sockets = new Set<Duplex>();
-  server.on('connection', (s) => {
-    sockets.add(s);
-    s.on('close', () => sockets.delete(s));
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
-  t.after(() => new Promise<void>((r) => (sockets.forEach((s) => s.destroy()), server.close(() => r()))));
-  const port = (server.address() as net.AddressInfo).port;
   const proxy = await testProxy(t, { options: { ssl_insecure: true } });
   const fetchVia = async (path: string, extra: string[] = []) => {
     // A new CONNECT tunnel each time, from the same client address.
