@@ -52,7 +52,7 @@ export interface KnownOptions {
   /** Use the hosts file for DNS lookups in regular DNS mode/wireguard mode. */
   dns_use_hosts_file: boolean;
   /** The default content view mode. */
-  dumper_default_contentview: "auto" | "dns" | "graphql" | "grpc" | "hex dump" | "hex stream" | "image" | "javascript" | "json" | "mqtt" | "msgpack" | "multipart form" | "protobuf" | "query" | "raw" | "socket.io" | "url-encoded" | "viewcss" | "wbxml" | "xml/html" | "zip archive";
+  dumper_default_contentview: "auto" | "dns" | "graphql" | "grpc" | "hex dump" | "hex stream" | "image" | "javascript" | "json" | "mqtt" | "msgpack" | "multipart form" | "protobuf" | "query" | "raw" | "server-sent events" | "socket.io" | "url-encoded" | "viewcss" | "wbxml" | "xml/html" | "zip archive";
   /** Limit which flows are dumped. */
   dumper_filter: string | null;
   /** When exporting a request as an external command, make an effort to connect to the same IP as in the original request. This helps with reproducibility in cases where the behaviour depends on the particular host we are connecting to. Currently this only affects curl exports. */

@@ -35,6 +35,7 @@ import { multipart } from './views/multipart.js';
 import { protobuf } from './views/protobuf.js';
 import { query } from './views/query.js';
 import { raw } from './views/raw.js';
+import { serverSentEvents } from './views/server-sent-events.js';
 import { socketIO } from './views/socketio.js';
 import { urlencoded } from './views/urlencoded.js';
 import { wbxml } from './views/wbxml.js';
@@ -52,11 +53,12 @@ export const CONTENT_VIEW_LINES_CUTOFF = 512;
 
 /**
  * The built-in views in mitmproxy's registration order (its Python views, then the Rust ones),
- * which decides `auto` ties.
+ * which decides `auto` ties; last, the views mitmproxy lacks.
  */
 export const builtinViews: readonly ContentView[] = [
   css, dns, graphql, image, javascript, json, mqtt, multipart, query, raw, socketIO, urlencoded, wbxml, xmlHtml, zip,
   hexDump, hexStream, msgpack, protobuf, grpc,
+  serverSentEvents,
 ];
 
 /** The process-wide registry the dumper and the web app use; addons may add views to it. */

@@ -20,6 +20,7 @@ test("auto picks mitmproxy's view for each content type", () => {
     ['text/flibble', '<xml></xml>', 'XML/HTML'],
     ['image/svg+xml', '<svg></svg>', 'XML/HTML'],
     ['text/flibble', 'foo', 'Raw'],
+    ['text/event-stream', 'data: x\n\n', 'Server-Sent Events'],
     [undefined, 'foo', 'Raw'],
     [undefined, '', 'Raw'],
     ['text/css', 'a{b:c}', 'ViewCSS'],
@@ -66,7 +67,7 @@ test('auto: DNS by server port, Socket.IO by WebSocket path, Query for a GET wit
 test('/state view list: auto, then sorted lowercase names without query', () => {
   assert.deepEqual(availableViews(), [
     'auto', 'dns', 'graphql', 'grpc', 'hex dump', 'hex stream', 'image', 'javascript', 'json', 'mqtt', 'msgpack',
-    'multipart form', 'protobuf', 'raw', 'socket.io', 'url-encoded', 'viewcss', 'wbxml', 'xml/html', 'zip archive',
+    'multipart form', 'protobuf', 'raw', 'server-sent events', 'socket.io', 'url-encoded', 'viewcss', 'wbxml', 'xml/html', 'zip archive',
   ]);
   assert.ok(contentViewChoices().includes('query'));
 });

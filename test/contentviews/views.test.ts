@@ -242,6 +242,39 @@ test('invalid UTF-8 as Python surrogate escapes (query, CSS); a UTF-8 BOM is kep
   assert.equal(render('raw', bom), '\ufeffa{b:c}');
 });
 
+test('Server-Sent Events: one event per block, fields as sent, JSON data indented, comments kept; not UTF-8 is no event stream', () => {
+  const stream = [
+    ': keep-alive',
+    '',
+    'event: delta\r\nid: 7\r\ndata: {"choices": [{"text": "Hé"}]}\r\n\r\n',
+    'data: first line',
+    'data:second line',
+    '',
+    'retry: 3000',
+    'data: [DONE]',
+    '',
+    'data: {not json',
+    '',
+  ].join('\n');
+  assert.equal(
+    render('server-sent events', stream),
+    [
+      ': keep-alive',
+      '',
+      'event: delta\nid: 7\ndata: {\n    "choices": [\n        {\n            "text": "Hé"\n        }\n    ]\n}',
+      '',
+      'data: first line\nsecond line',
+      '',
+      'retry: 3000\ndata: [DONE]',
+      '',
+      'data: {not json',
+    ].join('\n'),
+  );
+  // An event the stream has not ended yet (no blank line) is shown too: the stream may still be open.
+  assert.equal(render('server-sent events', 'data: partial'), 'data: partial');
+  assert.throws(() => getView('server-sent events')!.render(Buffer.from([0xff, 0xfe]), {}));
+});
+
 test('Socket.IO and MQTT', () => {
   assert.equal(render('socket.io', '42["chat","hi"]'), 'SocketIO.EVENT ["chat","hi"]');
   assert.equal(render('socket.io', '2'), '');
@@ -289,7 +322,7 @@ test('every view has its mitmproxy name and highlight', () => {
     query: ['Query', 'yaml'], image: ['Image', 'yaml'], msgpack: ['MsgPack', 'yaml'], protobuf: ['Protobuf', 'yaml'],
     grpc: ['gRPC', 'yaml'], dns: ['DNS', 'yaml'], 'socket.io': ['Socket.IO', 'none'], graphql: ['GraphQL', 'none'],
     mqtt: ['MQTT', 'none'], 'zip archive': ['ZIP Archive', 'yaml'], 'hex dump': ['Hex Dump', 'none'], 'hex stream': ['Hex Stream', 'none'],
-    wbxml: ['WBXML', 'xml'],
+    wbxml: ['WBXML', 'xml'], 'server-sent events': ['Server-Sent Events', 'none'],
   };
   for (const [key, [name, hl]] of Object.entries(want)) {
     const v = getView(key.toUpperCase());
