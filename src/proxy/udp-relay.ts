@@ -131,6 +131,11 @@ export class UdpRelay {
       upstream.connect(port, host);
     });
     if (connected) [server.peername, server.sockname] = udpSocketAddresses(upstream);
+    else {
+      // Datagrams queued meanwhile are still recorded, but an unconnected socket has nowhere to send them.
+      peer.state.upstream = null;
+      upstream.close();
+    }
     liveUdpFlows.set(flow, (toClient, content) => this.enqueue(peer, (f) => this.deliver(peer, f, new TCPMessage(!toClient, content))));
     return true;
   }

@@ -130,3 +130,15 @@ test('reverse:udp to a host name that does not resolve ends the flow with udp_er
   assert.match(errors[0]!.error!.msg, /^no-such-host\.invalid:9: .*(ENOTFOUND|EAI_AGAIN)/);
   assert.equal(errors[0]!.serverConn.peername, null, 'never connected');
 });
+
+test('reverse:udp to a host name that does not resolve: the datagram is not sent on the unconnected socket', async (t) => {
+  const errors: UDPFlow[] = [];
+  const proxy = await testProxy(t, {
+    options: { mode: ['reverse:udp://no-such-host.invalid:9@0'] },
+    addons: [{ name: 'errors', udp_error: (f: UDPFlow) => void errors.push(f) }],
+  });
+  const client = await udpClient(t);
+  client.send(proxy.listeners[0]!.port, 'hello?');
+  await waitFor(() => errors.length === 1, 10000, 'udp_error');
+  assert.deepEqual(proxy.logs.filter((l) => l.level === 'error').map((l) => l.message), []);
+});
