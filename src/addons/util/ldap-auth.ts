@@ -7,7 +7,7 @@
  * every check is asynchronous and given up on after {@link LDAP_TIMEOUT_MS}, concurrent checks
  * of the same credentials share one round trip, and `ldaps` verifies the server's certificate.
  */
-import { Client, InvalidCredentialsError, ResultCodeError } from 'ldapts';
+import { Client, EqualityFilter, InvalidCredentialsError, ResultCodeError } from 'ldapts';
 import { OptionsError } from '../../optmanager.js';
 import { isValidHost } from '../../util/valid-host.js';
 
@@ -80,15 +80,6 @@ function redactLdapSpec(parts: string[]): string {
   const shown = [...parts];
   shown[parts.length - 2] = '********';
   return shown.join(':');
-}
-
-/**
- * Escape a value for an LDAP search filter (RFC 4515): `*`, `(`, `)`, `\` and NUL become `\xx`,
- * so a username is only ever compared for equality (`*` would match every entry). Other
- * characters, non-ASCII included, stand for themselves (the filter is sent as UTF-8).
- */
-export function escapeFilterValue(value: string): string {
-  return value.replace(/[*()\\\0]/g, (c) => `\\${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
 }
 
 /**
@@ -204,7 +195,10 @@ export class LdapAuth {
       if (!this.service.isBound) await this.bindService();
       const { searchEntries } = await this.service.search(this.spec.dnSubtree, {
         scope: 'sub',
-        filter: `(${this.spec.filterKey}=${escapeFilterValue(username)})`,
+        // Built as a filter, not written as a string for ldapts to parse: the username is only
+        // ever compared for equality (no `*` or `)` to escape), and a filter key the spec allows
+        // (an OID, an attribute option) is sent as it is, where ldapts's parser rejects it.
+        filter: new EqualityFilter({ attribute: this.spec.filterKey, value: username }),
         // Only the DN is needed; mitmproxy too binds as the first entry found (of several entries
         // with the name, the server sends one and ldapts takes the size limit as no error).
         attributes: ['1.1'],
