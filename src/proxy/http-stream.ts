@@ -119,8 +119,10 @@ function asBuffer(b: Uint8Array): Buffer {
 
 /** What a streamed body keeps of what was sent: everything up to `limit` bytes (0: nothing). */
 class BodyRecorder {
-  private readonly chunks: Buffer[] = [];
+  private chunks: Buffer[] = [];
   private size = 0;
+  /** What `content` last returned, until a chunk is added. */
+  private joined: Buffer | null = null;
   /** More was sent than kept. */
   truncated = false;
 
@@ -134,11 +136,20 @@ class BodyRecorder {
     }
     this.chunks.push(chunk);
     this.size += chunk.length;
+    this.joined = null;
   }
 
-  /** The body as recorded so far; null when nothing is kept. */
+  /**
+   * The body as recorded so far; null when nothing is kept. The same buffer until more is added
+   * (an event stream's live updates ask often), and the chunks it joins are let go.
+   */
   content(): Buffer | null {
-    return this.limit > 0 ? Buffer.concat(this.chunks, this.size) : null;
+    if (this.limit === 0) return null;
+    if (!this.joined) {
+      this.joined = Buffer.concat(this.chunks, this.size);
+      this.chunks = [this.joined];
+    }
+    return this.joined;
   }
 }
 
@@ -195,7 +206,10 @@ function liveEvents(ctx: ConnectionContext, flow: HTTPFlow, recorder: BodyRecord
     trailing = null;
     last = Date.now();
     if (!flow.response || flow.response.timestampEnd !== null) return;
-    flow.response.rawContent = recorder.content();
+    const content = recorder.content();
+    // Nothing new (the stream is past its record limit): no update, and no body to hash again.
+    if (content === flow.response.rawContent) return;
+    flow.response.rawContent = content;
     ctx.master.addons.trigger('update', [flow]).catch(() => undefined);
   };
   return {

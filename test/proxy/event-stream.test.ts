@@ -157,3 +157,39 @@ test('over HTTP/2 (TLS interception) an event stream is streamed too', async (t)
   assert.equal(rec.seen[0]!.flow.response!.httpVersion, 'HTTP/2.0', 'HTTP/2 on both hops');
   assert.equal(rec.seen[0]!.body, text);
 });
+
+/** 33 of these are more than the 32 MiB an event stream keeps. */
+const BIG = `data: ${'x'.repeat(1024 * 1024 - 8)}\n\n`;
+
+test('an event stream past its record limit fires no more updates: its recorded body no longer changes', async (t) => {
+  let more: (text: string) => void = () => undefined;
+  let finish: () => void = () => undefined;
+  const source = await httpServer(t, (_req, res) => {
+    res.writeHead(200, { 'Content-Type': 'text/event-stream' });
+    for (let i = 0; i < 33; i++) res.write(BIG);
+    more = (text) => res.write(text);
+    finish = () => res.end();
+  });
+  const updates: number[] = [];
+  const proxy = await testProxy(t, { addons: [{ name: 'updates', update: (flows: HTTPFlow[]) => void (flows.length && updates.push(flows[0]!.response?.rawContent?.length ?? -1)) }] });
+  let received = 0;
+  const req = http.get({ host: '127.0.0.1', port: proxy.port, path: `http://127.0.0.1:${source.port}/feed`, headers: { Host: `127.0.0.1:${source.port}` } });
+  const done = new Promise<void>((resolve, reject) => {
+    req.on('response', (res) => {
+      res.on('data', (d: Buffer) => (received += d.length));
+      res.on('end', () => resolve());
+    });
+    req.on('error', reject);
+  });
+  await waitFor(() => received >= 33 * BIG.length, 20000, 'the 33 MiB');
+  await new Promise((r) => setTimeout(r, 700));
+  const before = updates.length;
+  assert.ok(before > 0);
+  for (let i = 0; i < 3; i++) {
+    more(`data: late ${i}\n\n`);
+    await new Promise((r) => setTimeout(r, 600));
+  }
+  assert.deepEqual(updates.slice(before), [], 'updates after the limit was reached');
+  finish();
+  await done;
+});
