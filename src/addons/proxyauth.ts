@@ -135,6 +135,8 @@ export class ProxyAuth {
 
   /** Close LDAP connections. The validator stays in place, so a late request fails (407) rather than passing. */
   async done(): Promise<void> {
+    // A configure still binding to an LDAP server closes what it opened instead of installing it.
+    this.generation++;
     await this.validator?.close?.();
   }
 
@@ -188,7 +190,10 @@ export class ProxyAuth {
     const key = `${username.length}:${username}${password}`;
     if (this.proven.get(client) === key) return true;
     const proven = this.proven;
+    const validator = this.validator!;
     const remember = (valid: boolean): boolean => {
+      // The option changed while the check ran: its answer was for the old setting.
+      if (this.validator !== validator) return false;
       if (valid) proven.set(client, key);
       return valid;
     };
@@ -198,7 +203,7 @@ export class ProxyAuth {
     };
     let result: boolean | Promise<boolean>;
     try {
-      result = this.validator!(username, password);
+      result = validator(username, password);
     } catch (e) {
       return failed(e);
     }

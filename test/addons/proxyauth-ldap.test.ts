@@ -285,6 +285,21 @@ test('LDAP: connections are closed when the option changes and when the proxy st
   await waitFor(() => relay.open === 0, 'the LDAP connection is still open after the proxy stopped');
 });
 
+test('LDAP: a proxy stopped while proxyauth is still binding to the server leaves no LDAP connection open', async (t) => {
+  const ldap = await startSlapd(t, USERS);
+  const relay = await ldapRelay(t, ldap.port);
+  const proxy = await testProxy(t);
+  // The server holds the bind (it answers nothing while paused), so the option change is still under way when the proxy stops.
+  ldap.pause();
+  t.after(() => ldap.resume());
+  const changing = proxy.master.options.update({ proxyauth: spec(relay.port) }).catch(() => undefined);
+  await waitFor(() => relay.accepted === 1, 'the bind to start');
+  const stopped = proxy.close();
+  ldap.resume();
+  await Promise.all([changing, stopped]);
+  await waitFor(() => relay.open === 0, 'the LDAP connection opened by the late configure is still open after the proxy stopped');
+});
+
 test('LDAP: a search_filter_key given as an OID, which the spec accepts, finds the user', async (t) => {
   const ldap = await startSlapd(t, USERS);
   // 2.5.4.3 is cn.
