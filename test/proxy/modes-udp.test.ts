@@ -118,7 +118,7 @@ test('reverse:udp to a port nobody listens on ends the flow with udp_error', asy
   await waitFor(() => errors.length === 2, 10000, 'the second udp_error');
 });
 
-test('reverse:udp to a host name that does not resolve ends the flow with udp_error instead of holding it', async (t) => {
+test('reverse:udp to a host name that does not resolve ends the flow with udp_error instead of holding it, and sends nothing', async (t) => {
   const errors: UDPFlow[] = [];
   const proxy = await testProxy(t, {
     options: { mode: ['reverse:udp://no-such-host.invalid:9@0'] },
@@ -129,16 +129,6 @@ test('reverse:udp to a host name that does not resolve ends the flow with udp_er
   await waitFor(() => errors.length === 1, 10000, 'udp_error');
   assert.match(errors[0]!.error!.msg, /^no-such-host\.invalid:9: .*(ENOTFOUND|EAI_AGAIN)/);
   assert.equal(errors[0]!.serverConn.peername, null, 'never connected');
-});
-
-test('reverse:udp to a host name that does not resolve: the datagram is not sent on the unconnected socket', async (t) => {
-  const errors: UDPFlow[] = [];
-  const proxy = await testProxy(t, {
-    options: { mode: ['reverse:udp://no-such-host.invalid:9@0'] },
-    addons: [{ name: 'errors', udp_error: (f: UDPFlow) => void errors.push(f) }],
-  });
-  const client = await udpClient(t);
-  client.send(proxy.listeners[0]!.port, 'hello?');
-  await waitFor(() => errors.length === 1, 10000, 'udp_error');
+  // The datagram is not sent on the socket whose connect failed (that threw, logged as an unexpected error).
   assert.deepEqual(proxy.logs.filter((l) => l.level === 'error').map((l) => l.message), []);
 });
