@@ -2,6 +2,7 @@ import { FlowError } from '../flow.js';
 import type { HTTPFlow, Response, StreamChunks, StreamSetting } from '../http.js';
 import { WebSocketData } from '../websocket.js';
 import { now } from '../util/time.js';
+import { prettySize } from '../util/human.js';
 import type { ConnectionContext } from './context.js';
 import type { Headers } from '../headers.js';
 import { ConnectError } from './upstream-pool.js';
@@ -459,7 +460,9 @@ export async function runHttpFlow(ctx: ConnectionContext, flow: HTTPFlow, client
     ctx.master.log.info(`Streaming response from ${req.host}.`, ctx.clientLabel);
     // An event stream is also recorded (its events are what one looks at), within its limit;
     // what came before a failure (the client leaving a live feed, say) stays in the flow.
-    const recorder = new BodyRecorder(opts.storeStreamedBodies ? Infinity : eventStream ? EVENT_STREAM_RECORD_LIMIT : 0);
+    // (body_size_limit, when lower, caps what is kept of an event stream; the client gets it all.)
+    const eventStreamLimit = Math.min(EVENT_STREAM_RECORD_LIMIT, opts.bodySizeLimit ?? Infinity);
+    const recorder = new BodyRecorder(opts.storeStreamedBodies ? Infinity : eventStream ? eventStreamLimit : 0);
     const live = eventStream && resp.stream === true ? liveEvents(ctx, flow, recorder) : null;
     try {
       await streamBody(respPrefix, respIter, resp.stream, recorder, async (b) => {
@@ -474,7 +477,7 @@ export async function runHttpFlow(ctx: ConnectionContext, flow: HTTPFlow, client
     }
     live?.stop();
     resp.rawContent = recorder.content();
-    if (recorder.truncated) ctx.master.log.info(`Recorded only the first ${EVENT_STREAM_RECORD_LIMIT >> 20} MiB of the event stream from ${req.host}.`, ctx.clientLabel);
+    if (recorder.truncated) ctx.master.log.info(`Recorded only the first ${prettySize(eventStreamLimit)} of the event stream from ${req.host}.`, ctx.clientLabel);
     if (respTrailers) resp.trailers = respTrailers;
     upstream.finish();
     return await sendResponse(ctx, flow, client, upstream, true);

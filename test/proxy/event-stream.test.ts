@@ -193,3 +193,20 @@ test('an event stream past its record limit fires no more updates: its recorded 
   finish();
   await done;
 });
+
+test('body_size_limit, when lower, caps what is recorded of an event stream; the client still gets every event', async (t) => {
+  const source = await eventSource(t, 3);
+  const rec = recorder();
+  const proxy = await testProxy(t, { addons: [rec.addon], options: { body_size_limit: '40' } });
+  const client = getThrough(proxy.port, `http://127.0.0.1:${source.port}/events`);
+  await waitFor(() => client.text().includes('data: event 1\n\n'), 10_000, 'the first event');
+  source.next();
+  await waitFor(() => client.text().includes('data: event 2\n\n'), 10_000, 'the second event');
+  source.next();
+  await client.done;
+  // Each event is 22 bytes: the second would pass 40.
+  assert.equal(client.text(), 'id: 1\ndata: event 1\n\nid: 2\ndata: event 2\n\nid: 3\ndata: event 3\n\n');
+  await waitFor(() => rec.seen.length === 1, 10_000, 'the response hook');
+  assert.equal(rec.seen[0]!.body, 'id: 1\ndata: event 1\n\n');
+  assert.ok(proxy.logs.some((e) => e.message === 'Recorded only the first 40b of the event stream from 127.0.0.1.'), proxy.logs.map((e) => e.message).join('\n'));
+});
