@@ -41,19 +41,30 @@ abstract class HostedApp implements Addon {
 
   async request(flow: HTTPFlow): Promise<void> {
     if (!this.shouldServe(flow)) return;
+    // A flow killed while the app works on it (from mitmweb, say, when the app hangs) stops
+    // waiting for it: the app is told through `signal`, and its answer no longer matters.
+    const killed = new AbortController();
+    const unsubscribe = flow.onKill(() => killed.abort(new Error('the flow was killed')));
     try {
-      flow.response = withLength(await this.respond(flow), flow.request.method);
+      const answer = await Promise.race([this.respond(flow, killed.signal), rejectOnAbort(killed.signal)]);
+      flow.response = withLength(answer, flow.request.method);
     } catch (e) {
+      if (flow.killed) return;
       this.master?.log.error(`Error in hosted app ${this.name}: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
       flow.response = Response.make(500, 'Hosted app error.', { 'Content-Type': 'text/plain' });
+    } finally {
+      unsubscribe();
     }
   }
 
-  /** The app's answer to the flow's request; throws when the app fails. */
-  protected abstract respond(flow: HTTPFlow): Promise<Response>;
+  /** The app's answer to the flow's request; throws when the app fails. `signal` aborts when the flow is killed. */
+  protected abstract respond(flow: HTTPFlow, signal: AbortSignal): Promise<Response>;
 }
 
-/** What a fetch-style app is given besides the request: the flow it answers and the proxy. */
+/**
+ * What a fetch-style app is given besides the request (whose `signal` aborts when the flow is
+ * killed): the flow it answers and the proxy.
+ */
 export interface HostedAppContext {
   flow: HTTPFlow;
   master: Master | null;
@@ -72,13 +83,14 @@ export class FetchApp extends HostedApp {
     super(host, port);
   }
 
-  protected async respond(flow: HTTPFlow): Promise<Response> {
+  protected async respond(flow: HTTPFlow, signal: AbortSignal): Promise<Response> {
     const req = flow.request;
     const hasBody = req.method !== 'GET' && req.method !== 'HEAD';
     const request = new globalThis.Request(req.prettyUrl, {
       method: req.method,
       headers: req.headers.fields.filter(([name]) => !FRAMING.has(name.toLowerCase())),
       body: hasBody ? (req.rawContent ?? Buffer.alloc(0)) : null,
+      signal,
     });
     const answer = await this.handler(request, { flow, master: this.master });
     if (!(answer instanceof globalThis.Response)) throw new TypeError(`the app returned ${typeof answer}, not a Response`);
@@ -117,7 +129,7 @@ export class NodeApp extends HostedApp {
     });
   }
 
-  protected async respond(flow: HTTPFlow): Promise<Response> {
+  protected async respond(flow: HTTPFlow, signal: AbortSignal): Promise<Response> {
     const req = flow.request;
     const body = req.rawContent ?? Buffer.alloc(0);
     const headers: Array<[string, string]> = req.headers.fields.filter(([name]) => !FRAMING.has(name.toLowerCase()));
@@ -127,6 +139,9 @@ export class NodeApp extends HostedApp {
 
     const [proxySide, appSide] = connectionPair();
     const appError = (fallback: Error) => this.failures.get(appSide) ?? fallback;
+    // A killed flow drops the connection: the app's request sees 'close' (and its response cannot be sent).
+    const dropOnKill = () => proxySide.destroy();
+    signal.addEventListener('abort', dropOnKill, { once: true });
     this.server.emit('connection', appSide);
     try {
       const answer = await new Promise<http.IncomingMessage>((resolve, reject) => {
@@ -145,9 +160,18 @@ export class NodeApp extends HostedApp {
       const fields = pairs(answer.rawHeaders).filter(([name]) => !HOP_BY_HOP.has(name.toLowerCase()));
       return appResponse(answer.statusCode ?? 500, answer.statusMessage ?? '', new Headers(fields), Buffer.concat(chunks));
     } finally {
+      signal.removeEventListener('abort', dropOnKill);
       proxySide.destroy();
     }
   }
+}
+
+/** A promise that never resolves and rejects with the signal's reason once it aborts. */
+function rejectOnAbort(signal: AbortSignal): Promise<never> {
+  const aborted = new Promise<never>((_, reject) => signal.addEventListener('abort', () => reject(signal.reason), { once: true }));
+  // Marked handled: an abort after the race is decided must not be an unhandled rejection.
+  aborted.catch(() => undefined);
+  return aborted;
 }
 
 /** Framing of the proxy's own connections, redone for the hop to the app. */

@@ -161,3 +161,44 @@ test('over HTTPS the app answers through TLS interception (connection_strategy l
   assert.match(r.stdout, /\r\n\r\nHTTP\/2 200 \r\n/);
   assert.ok(r.stdout.endsWith('secure https://app.test/page'), r.stdout);
 });
+
+test('a flow killed while its app hangs stops waiting: the app is told (request.signal, a closed request) and the connection is freed', async (t) => {
+  let fetchSignal: AbortSignal | null = null;
+  let nodeRequestClosed = false;
+  const called = new Set<string>();
+  const fetchApp = new FetchApp((request) => {
+    fetchSignal = request.signal;
+    called.add('hang-fetch.test');
+    return new Promise<Response>(() => undefined);
+  }, 'hang-fetch.test');
+  const nodeApp = new NodeApp((req) => {
+    called.add('hang-node.test');
+    req.on('close', () => (nodeRequestClosed = true));
+  }, 'hang-node.test');
+  const started: HTTPFlow[] = [];
+  const ended: string[] = [];
+  const watcher = {
+    name: 'watcher',
+    requestheaders: (f: HTTPFlow) => void started.push(f),
+    error: (f: HTTPFlow) => void ended.push(`${f.request.host} ${f.error?.msg}`),
+  };
+  const proxy = await testProxy(t, { addons: [watcher, fetchApp, nodeApp] });
+  for (const host of ['hang-fetch.test', 'hang-node.test']) {
+    const pending = via(proxy.port, [`http://${host}/`]);
+    // Killed once the app has the request and hangs on it (as from mitmweb).
+    await waitUntil(() => called.has(host));
+    started.find((f) => f.request.host === host)!.kill();
+    const r = await pending;
+    assert.notEqual(r.code, 0, 'the client gets no answer from a killed flow');
+  }
+  await waitUntil(() => ended.length === 2);
+  assert.deepEqual(ended.sort(), ['hang-fetch.test Connection killed.', 'hang-node.test Connection killed.']);
+  assert.equal(fetchSignal!.aborted, true, 'the fetch-style app sees its request aborted');
+  await waitUntil(() => nodeRequestClosed);
+  assert.ok(!proxy.logs.some((e) => e.level === 'error'), 'a kill is no app error');
+});
+
+async function waitUntil(cond: () => boolean): Promise<void> {
+  for (let i = 0; i < 500 && !cond(); i++) await new Promise((r) => setTimeout(r, 20));
+  assert.ok(cond(), 'timed out');
+}
