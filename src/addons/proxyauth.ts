@@ -9,6 +9,8 @@ import { HtpasswdFile, HtpasswdError } from './util/htpasswd.js';
 import { modeType } from './util/mode.js';
 
 const REALM = 'mitmproxy';
+/** At most one "checking credentials failed" warning this often. */
+const CHECK_WARNING_INTERVAL_MS = 10_000;
 
 /**
  * Checks a username and password. LDAP answers asynchronously (a network round trip); the others
@@ -106,6 +108,9 @@ export class ProxyAuth {
   private proven = new WeakMap<Client, string>();
   /** Bumped by each `proxyauth` change, so a slow earlier configure cannot install its validator over a later one. */
   private generation = 0;
+  /** When the last "checking credentials failed" warning was logged, and how many were held back since. */
+  private lastCheckWarning = 0;
+  private heldBackWarnings = 0;
 
   load(loader: Loader): void {
     this.master = loader.master;
@@ -182,6 +187,22 @@ export class ProxyAuth {
   }
 
   /**
+   * One warning per CHECK_WARNING_INTERVAL_MS while checks fail (an LDAP server that is down fails
+   * every request; the event log should say so, not repeat it a thousand times).
+   */
+  private warnCheckFailed(reason: string): void {
+    const t = Date.now();
+    if (t - this.lastCheckWarning < CHECK_WARNING_INTERVAL_MS) {
+      this.heldBackWarnings++;
+      return;
+    }
+    const more = this.heldBackWarnings ? ` (${this.heldBackWarnings} more failed since the last warning)` : '';
+    this.lastCheckWarning = t;
+    this.heldBackWarnings = 0;
+    this.master.log.warn(`proxyauth: checking credentials failed: ${reason}${more}`);
+  }
+
+  /**
    * Ask the validator, unless this connection already proved these credentials. A validator
    * that fails (an LDAP server down or too slow) is a warning and a refusal, never a pass.
    */
@@ -198,7 +219,7 @@ export class ProxyAuth {
       return valid;
     };
     const failed = (e: unknown): boolean => {
-      this.master.log.warn(`proxyauth: checking credentials failed: ${(e as Error).message}`);
+      this.warnCheckFailed((e as Error).message);
       return false;
     };
     let result: boolean | Promise<boolean>;
