@@ -5,6 +5,7 @@ import type { Loader } from '../addonmanager.js';
 import type { Master } from '../master.js';
 import { Headers } from '../headers.js';
 import { Response, hostport, type HTTPFlow } from '../http.js';
+import { untilAborted } from '../util/until-aborted.js';
 
 /**
  * Hosting a web app inside the proxy, as mitmproxy's `asgiapp.ASGIApp`/`WSGIApp` addons do:
@@ -46,7 +47,7 @@ abstract class HostedApp implements Addon {
     const killed = new AbortController();
     const unsubscribe = flow.onKill(() => killed.abort(new Error('the flow was killed')));
     try {
-      const answer = await Promise.race([this.respond(flow, killed.signal), rejectOnAbort(killed.signal)]);
+      const answer = await untilAborted(this.respond(flow, killed.signal), killed.signal);
       flow.response = withLength(answer, flow.request.method);
     } catch (e) {
       if (flow.killed) return;
@@ -164,14 +165,6 @@ export class NodeApp extends HostedApp {
       proxySide.destroy();
     }
   }
-}
-
-/** A promise that never resolves and rejects with the signal's reason once it aborts. */
-function rejectOnAbort(signal: AbortSignal): Promise<never> {
-  const aborted = new Promise<never>((_, reject) => signal.addEventListener('abort', () => reject(signal.reason), { once: true }));
-  // Marked handled: an abort after the race is decided must not be an unhandled rejection.
-  aborted.catch(() => undefined);
-  return aborted;
 }
 
 /** Framing of the proxy's own connections, redone for the hop to the app. */

@@ -14,6 +14,7 @@ import { modeVia, openProxyPath, sameVia, UpstreamProxyError } from './upstream-
 import { waitForDrain } from './wait-for-drain.js';
 import { proxyDebug } from './debug.js';
 import { watchSocketClose } from './socket-close-watch.js';
+import { untilAborted } from '../util/until-aborted.js';
 
 /** Connecting upstream failed (refused, DNS, TLS, cancelled by an addon, or a loop into ourselves). */
 export class ConnectError extends Error {
@@ -298,7 +299,7 @@ export class UpstreamPool {
    */
   private watchClient(): { signal: AbortSignal; stop: () => void } {
     const controller = new AbortController();
-    const stop = watchSocketClose(this.ctx.rawSocket, () => controller.abort());
+    const stop = watchSocketClose(this.ctx.rawSocket, () => controller.abort(new ConnectionCancelledError()));
     return { signal: controller.signal, stop };
   }
 
@@ -454,12 +455,12 @@ export function tcpConnect(
   signal: AbortSignal | null = null,
 ): Promise<net.Socket> {
   return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(new ConnectionCancelledError());
+    if (signal?.aborted) return reject(signal.reason);
     const opts: net.NetConnectOpts = { host, port, noDelay: true };
     if (localAddress) opts.localAddress = localAddress;
     if (addresses && addresses.length > 0 && !net.isIP(host)) opts.lookup = presetLookup(addresses);
     const s = net.connect(opts);
-    const onAbort = () => onError(new ConnectionCancelledError());
+    const onAbort = () => onError(signal!.reason as Error);
     const onError = (e: Error) => {
       signal?.removeEventListener('abort', onAbort);
       s.destroy();
@@ -485,24 +486,6 @@ class ConnectionCancelledError extends Error {
   }
 }
 
-/** `p`, or a ConnectionCancelledError as soon as `signal` aborts (what `p` brings later is dropped). */
-function untilAborted<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) return Promise.reject(new ConnectionCancelledError());
-  return new Promise((resolve, reject) => {
-    const onAbort = () => reject(new ConnectionCancelledError());
-    signal.addEventListener('abort', onAbort, { once: true });
-    p.then(
-      (v) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(v);
-      },
-      (e: unknown) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(e);
-      },
-    );
-  });
-}
 
 /** A `lookup` for net.connect that answers with addresses resolved earlier (one, or all for happy eyeballs). */
 function presetLookup(addresses: LookupAddress[]): net.LookupFunction {
