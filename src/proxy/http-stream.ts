@@ -464,19 +464,18 @@ export async function runHttpFlow(ctx: ConnectionContext, flow: HTTPFlow, client
     const eventStreamLimit = Math.min(EVENT_STREAM_RECORD_LIMIT, opts.bodySizeLimit ?? Infinity);
     const recorder = new BodyRecorder(opts.storeStreamedBodies ? Infinity : eventStream ? eventStreamLimit : 0);
     const live = eventStream && resp.stream === true ? liveEvents(ctx, flow, recorder) : null;
+    let failure: unknown = null;
     try {
       await streamBody(respPrefix, respIter, resp.stream, recorder, async (b) => {
         await client.writeResponseData(b);
         live?.progressed();
       });
     } catch (e) {
-      live?.stop();
-      resp.rawContent = recorder.content();
-      if (e instanceof StreamFunctionError) return await fail(502, e.message);
-      return await fail(502, upstreamErrorMessage(e));
+      failure = e;
     }
     live?.stop();
     resp.rawContent = recorder.content();
+    if (failure !== null) return await fail(502, failure instanceof StreamFunctionError ? failure.message : upstreamErrorMessage(failure));
     if (recorder.truncated) ctx.master.log.info(`Recorded only the first ${prettySize(eventStreamLimit)} of the event stream from ${req.host}.`, ctx.clientLabel);
     if (respTrailers) resp.trailers = respTrailers;
     upstream.finish();
