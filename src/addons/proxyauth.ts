@@ -7,6 +7,7 @@ import type { Master } from '../master.js';
 import { OptionsError, expandHome } from '../optmanager.js';
 import { HtpasswdFile, HtpasswdError } from './util/htpasswd.js';
 import { modeType } from './util/mode.js';
+import { credentialsKey } from './util/credentials-key.js';
 
 const REALM = 'mitmproxy';
 /** At most one "checking credentials failed" warning this often. */
@@ -207,8 +208,7 @@ export class ProxyAuth {
    * that fails (an LDAP server down or too slow) is a warning and a refusal, never a pass.
    */
   private check(client: Client, username: string, password: string): boolean | Promise<boolean> {
-    // Length-prefixed so that no two different pairs give the same key.
-    const key = `${username.length}:${username}${password}`;
+    const key = credentialsKey(username, password);
     if (this.proven.get(client) === key) return true;
     const proven = this.proven;
     const validator = this.validator!;

@@ -10,6 +10,7 @@
 import { Client, EqualityFilter, InvalidCredentialsError, ResultCodeError } from 'ldapts';
 import { OptionsError } from '../../optmanager.js';
 import { isValidHost } from '../../util/valid-host.js';
+import { credentialsKey } from './credentials-key.js';
 
 /**
  * How long one check (search and user bind together), the bind at configure time, and each LDAP
@@ -147,8 +148,7 @@ export class LdapAuth {
   check(username: string, password: string): Promise<boolean> {
     if (!username || !password) return Promise.resolve(false);
     if (this.closed) return Promise.reject(new Error('LDAP authentication was reconfigured or stopped'));
-    // Length-prefixed so that no two different pairs give the same key.
-    const key = `${username.length}:${username}${password}`;
+    const key = credentialsKey(username, password);
     let p = this.pending.get(key);
     if (!p) {
       p = this.lookupAndBind(username, password).finally(() => this.pending.delete(key));
