@@ -71,8 +71,10 @@ export class Http1UpstreamExchange implements UpstreamExchange {
     return this.conn.server;
   }
 
+  /** The request head for this connection (which it marks when the request authenticates the connection itself). */
   private head(flow: HTTPFlow, framing: OutgoingFraming): string {
     const r = flow.request;
+    noteConnectionAuth(this.conn, r.headers.get('authorization'));
     const { fields, chunked } = framedFields(http1Fields(flow), framing, true);
     this.chunked = chunked;
     // A connection to an upstream proxy that carries plain requests needs them in absolute form.
@@ -81,7 +83,6 @@ export class Http1UpstreamExchange implements UpstreamExchange {
   }
 
   async sendRequest(flow: HTTPFlow): Promise<void> {
-    noteConnectionAuth(this.conn, flow.request.headers.get('authorization'));
     const body = flow.request.rawContent ?? Buffer.alloc(0);
     const head = this.head(flow, { kind: 'buffered', length: body.length });
     this.sentBuffered = true;
@@ -95,7 +96,6 @@ export class Http1UpstreamExchange implements UpstreamExchange {
   }
 
   async startRequest(flow: HTTPFlow, bodySize: number | null): Promise<void> {
-    noteConnectionAuth(this.conn, flow.request.headers.get('authorization'));
     const transforming = typeof flow.request.stream === 'function';
     const framing: OutgoingFraming = bodySize !== null && !transforming ? { kind: 'stream-length', length: bodySize } : { kind: 'stream-chunked' };
     await this.conn.write(this.head(flow, framing));
