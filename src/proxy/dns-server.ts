@@ -163,6 +163,7 @@ export class DnsServer {
       const address = flow.serverConn.address;
       try {
         if (!address) throw new Error('no DNS server to forward the query to');
+        flow.serverConn.timestampStart ??= now();
         const answer = await (reply.transport === 'udp' ? queryUdp : queryTcp)(request.pack(), address, flow.serverConn, request.id);
         flow.response = DNSMessage.unpack(answer, now());
       } catch (e) {
@@ -224,7 +225,6 @@ function withLength(message: Buffer): Buffer {
 /** Send a query over UDP from a socket of its own and wait for the answer with the same id. */
 function queryUdp(query: Buffer, [host, port]: [string, number], server: Server, id: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
-    server.timestampStart ??= now();
     const socket = dgram.createSocket(net.isIPv6(host) ? 'udp6' : 'udp4');
     const finish = (err: Error | null, answer?: Buffer) => {
       clearTimeout(timer);
@@ -250,7 +250,6 @@ function queryUdp(query: Buffer, [host, port]: [string, number], server: Server,
 /** Send a query over TCP (length-prefixed) and read the one answer. */
 function queryTcp(query: Buffer, [host, port]: [string, number], server: Server): Promise<Buffer> {
   return new Promise((resolve, reject) => {
-    server.timestampStart ??= now();
     const socket = net.connect({ host, port });
     const messages = new TcpMessageReader();
     const finish = (err: Error | null, answer?: Buffer) => {
