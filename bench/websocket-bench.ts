@@ -19,6 +19,7 @@
  *   --tls               wss with TLS interception (the direct baseline is wss as well)
  *   --separate-process  run mitmproxy-ts and the naive relay as child processes
  *   --mitmdump          also measure Debian's mitmdump (if installed; always its own process)
+ * With --separate-process, PROXY_NODE_FLAGS="--cpu-prof --cpu-prof-dir=DIR" profiles the relay processes.
  * Target (issue 6): the proxied rate at least 0.5x the direct rate for 10 000 round trips of 1 KiB.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
@@ -136,7 +137,8 @@ async function startChild(kind: Kind, confdir: string): Promise<RunningRelay> {
       throw new Error('mitmdump did not start');
     }
   } else {
-    proc = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), '--child', kind, confdir], { stdio: ['pipe', 'pipe', 'inherit'] });
+    const flags = process.env.PROXY_NODE_FLAGS ? process.env.PROXY_NODE_FLAGS.split(' ') : [];
+    proc = spawn(process.execPath, [...flags, '--import', 'tsx', fileURLToPath(import.meta.url), '--child', kind, confdir], { stdio: ['pipe', 'pipe', 'inherit'] });
     const [line] = (await once(proc.stdout!, 'data')) as [Buffer];
     port = Number(line.toString().trim());
   }
@@ -145,7 +147,11 @@ async function startChild(kind: Kind, confdir: string): Promise<RunningRelay> {
     port,
     ca,
     stop: async () => {
+      // Closing stdin lets a child exit on its own, so a profile asked for with --cpu-prof gets written.
+      const exited = once(proc, 'exit');
       proc.stdin?.end();
+      if (kind === 'mitmdump') proc.kill();
+      await Promise.race([exited, new Promise((r) => setTimeout(r, 5000).unref())]);
       proc.kill();
     },
   };
