@@ -55,11 +55,26 @@ export interface ServerInstance {
   lastError: string | null;
 }
 
+/**
+ * What each mode this version cannot serve would need. mitmproxy serves these with native code
+ * (a user-space TCP/IP stack, OS redirectors, QUIC), which a Node program cannot have without a
+ * native addon.
+ */
+const MISSING_FOR: Readonly<Record<string, string>> = {
+  wireguard: 'a WireGuard endpoint and a user-space TCP/IP stack',
+  local: "an operating-system redirector for other programs' traffic",
+  tun: 'a TUN interface and a user-space TCP/IP stack',
+};
+
 /** Why `mode` cannot be served at all by this version, or null. */
 function unsupported(mode: ProxyMode): string | null {
   if (servesDns(mode) || relaysUdp(mode)) return null;
-  if (mode.transportProtocol === 'udp') return `${mode.description} (${mode.fullSpec}) needs UDP, which is not supported yet.`;
-  if (!SUPPORTED_MODES.has(mode.type)) return `Proxy mode "${mode.type}" is not supported by mitmproxy-ts yet (${mode.fullSpec}).`;
+  const missing = MISSING_FOR[mode.type];
+  if (missing) return `${mode.description} (${mode.fullSpec}) is not available in mitmproxy-ts: it needs ${missing}.`;
+  if (mode.type === 'reverse' && mode.transportProtocol === 'udp') {
+    return `${mode.description} (${mode.fullSpec}) is not available in mitmproxy-ts: ${mode.server?.scheme} targets need QUIC or DTLS, which Node does not offer; udp:// and dns:// targets work.`;
+  }
+  if (!SUPPORTED_MODES.has(mode.type)) return `Proxy mode "${mode.type}" is not supported by mitmproxy-ts (${mode.fullSpec}).`;
   return null;
 }
 

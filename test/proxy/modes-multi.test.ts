@@ -164,3 +164,22 @@ test('removing a mode, and shutting down, do not wait for the clients still conn
   assert.deepEqual(proxy.listeners.map((l) => l.mode), ['regular@0']);
   await within(proxy.close(), 'the shutdown');
 });
+
+test('modes this version cannot serve fail at start with what they would need, and the others keep serving', async (t) => {
+  const cases: Array<[string, RegExp]> = [
+    ['wireguard@0', /^WireGuard server \(wireguard@0\) is not available in mitmproxy-ts: it needs a WireGuard endpoint and a user-space TCP\/IP stack\.$/],
+    ['local@0', /^Local redirector \(local@0\) is not available in mitmproxy-ts: it needs an operating-system redirector/],
+    ['tun@0', /^TUN interface \(tun@0\) is not available in mitmproxy-ts: it needs a TUN interface/],
+    ['reverse:quic://127.0.0.1:4@0', /is not available in mitmproxy-ts: quic targets need QUIC or DTLS, which Node does not offer; udp:\/\/ and dns:\/\/ targets work\.$/],
+  ];
+  for (const [spec, why] of cases) {
+    await assert.rejects(startProxy({ options: { confdir: testConfdir(), mode: [spec] } }), (e: Error) => why.test(e.message), spec);
+  }
+  // Asked for while running, the mode fails alone, with the same reason in its server state.
+  const proxy = await testProxy(t, { options: { mode: ['regular@0'] } });
+  await proxy.master.options.update({ mode: ['regular@0', 'wireguard@0'] });
+  const state = serversJson(proxy.master);
+  assert.equal(state['wireguard@0']!.is_running, false);
+  assert.match(state['wireguard@0']!.last_exception ?? '', cases[0]![1]);
+  assert.equal(state['regular@0']!.is_running, true);
+});
