@@ -9,6 +9,7 @@ import { isUtf8 } from 'node:buffer';
 import type { Message } from '../http.js';
 import { ContentEncodingError, decode as decodeBody, encode as encodeBody } from '../encoding.js';
 import { CharsetError } from './charset-error.js';
+import { multiByteEncoder } from './multi-byte-charsets.js';
 import { singleByteCharset } from './single-byte-charsets.js';
 import { utf8ErrorMessage } from '../util/utf8-error.js';
 
@@ -241,7 +242,7 @@ export function decodeCharset(b: Uint8Array, enc: string): string {
   }
 }
 
-/** Encode text with a Python codec name, strictly (Unicode and single-byte codecs; others fail). */
+/** Encode text with a Python codec name, strictly (Unicode, single-byte and the multi-byte charsets Node decodes; others fail). */
 export function encodeCharset(text: string, enc: string): Buffer {
   const e = normCodec(enc);
   if (LATIN1.has(e) || ASCII.has(e)) {
@@ -258,7 +259,8 @@ export function encodeCharset(text: string, enc: string): Buffer {
   if (wide) return encodeWide(text, wide, enc);
   const single = singleByteCharset(e);
   if (single) return single.encode(text, enc);
-  // Multi-byte charsets (shift_jis, gbk, big5, ...): Node has no encoder for them.
+  const multiByte = multiByteEncoder(e);
+  if (multiByte) return multiByte(text, enc);
   throw new CharsetError(`cannot encode with ${enc}`);
 }
 
