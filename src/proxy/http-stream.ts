@@ -277,11 +277,12 @@ export async function runHttpFlow(ctx: ConnectionContext, flow: HTTPFlow, client
     return u;
   };
 
-  const fail = async (status: number, message: string, fireError = true): Promise<FlowOutcome> => {
+  /** End the flow with an error reply; `cause` is what failed, when its own line is in the event log already. */
+  const fail = async (status: number, message: string, cause?: unknown): Promise<FlowOutcome> => {
     flow.error ??= new FlowError(message);
     flow.live = false;
-    if (fireError) await hooks.triggerFlow('error', flow);
-    ctx.master.log.info(`${flowLabel(flow)}: ${flow.error.msg}`, ctx.clientLabel);
+    await hooks.triggerFlow('error', flow);
+    if (!(cause instanceof ConnectError && cause.logged)) ctx.master.log.info(`${flowLabel(flow)}: ${flow.error.msg}`, ctx.clientLabel);
     upstream?.abort();
     if (client.responseStarted) client.abort();
     else await client.sendError(status, message);
@@ -361,7 +362,7 @@ export async function runHttpFlow(ctx: ConnectionContext, flow: HTTPFlow, client
         await upstream.sendRequest(flow);
       } catch (e) {
         if (e instanceof ClientGoneError) throw e;
-        return await fail(502, upstreamErrorMessage(e));
+        return await fail(502, upstreamErrorMessage(e), e);
       }
     } else {
       if (flow.response) {
@@ -372,7 +373,7 @@ export async function runHttpFlow(ctx: ConnectionContext, flow: HTTPFlow, client
         await upstream.startRequest(flow, expected);
       } catch (e) {
         if (e instanceof ClientGoneError) throw e;
-        return await fail(502, upstreamErrorMessage(e));
+        return await fail(502, upstreamErrorMessage(e), e);
       }
       ctx.master.log.info(`Streaming request to ${req.host}.`, ctx.clientLabel);
       const up = upstream;
@@ -390,7 +391,7 @@ export async function runHttpFlow(ctx: ConnectionContext, flow: HTTPFlow, client
     try {
       resp = await upstream.readResponseHead(flow);
     } catch (e) {
-      return await fail(502, upstreamErrorMessage(e));
+      return await fail(502, upstreamErrorMessage(e), e);
     }
     flow.response = resp;
     if (ctx.options.proxyDebug) proxyDebug(ctx, `[http] response ${resp.statusCode} ${resp.reason} (${resp.httpVersion}) for ${req.method} ${req.prettyUrl}`);
@@ -444,7 +445,7 @@ export async function runHttpFlow(ctx: ConnectionContext, flow: HTTPFlow, client
         }
       } catch (e) {
         if (e instanceof BodyLimitError) return await fail(502, "Response body exceeds mitmproxy's body_size_limit.");
-        return await fail(502, upstreamErrorMessage(e));
+        return await fail(502, upstreamErrorMessage(e), e);
       }
     }
     if (!streamResponse) {
@@ -475,7 +476,7 @@ export async function runHttpFlow(ctx: ConnectionContext, flow: HTTPFlow, client
     }
     live?.stop();
     resp.rawContent = recorder.content();
-    if (failure !== null) return await fail(502, failure instanceof StreamFunctionError ? failure.message : upstreamErrorMessage(failure));
+    if (failure !== null) return await fail(502, failure instanceof StreamFunctionError ? failure.message : upstreamErrorMessage(failure), failure);
     if (recorder.truncated) ctx.master.log.info(`Recorded only the first ${prettySize(eventStreamLimit)} of the event stream from ${req.host}.`, ctx.clientLabel);
     if (respTrailers) resp.trailers = respTrailers;
     upstream.finish();

@@ -18,7 +18,14 @@ import { untilAborted } from '../util/until-aborted.js';
 
 /** Connecting upstream failed (refused, DNS, TLS, cancelled by an addon, or a loop into ourselves). */
 export class ConnectError extends Error {
-  constructor(message: string) {
+  /**
+   * @param logged the failure has had its event-log line already ("error establishing server
+   *   connection", "Server TLS handshake failed"), so the flow need not repeat it.
+   */
+  constructor(
+    message: string,
+    readonly logged = false,
+  ) {
     super(message);
     this.name = 'ConnectError';
   }
@@ -253,7 +260,7 @@ export class UpstreamPool {
     } catch (e) {
       conn.close();
       raw.destroy();
-      throw new ConnectError((e as Error).message);
+      throw new ConnectError((e as Error).message, true);
     } finally {
       client.stop();
     }
@@ -344,7 +351,7 @@ export class UpstreamPool {
       // Killed by an addon in server_connect or by the loop guard (mitmproxy's wording).
       ctx.master.log.info(`server connection to ${formatAddress(target.address)} killed before connect: ${server.error}`, ctx.clientLabel);
       await hooks.trigger('server_connect_error', data);
-      throw new ConnectError(`Connection killed: ${server.error}`);
+      throw new ConnectError(`Connection killed: ${server.error}`, true);
     }
     server.timestampStart = now();
     proxyDebug(ctx, () => `[server] opening a connection to ${formatAddress(target.address)}${via ? ` via ${via[0]}://${formatAddress(via[1])}` : ''}${target.tls ? ' (TLS)' : ''}${ctx.options.connectAddr ? ` from ${ctx.options.connectAddr}` : ''}`);
@@ -357,7 +364,7 @@ export class UpstreamPool {
       server.timestampEnd = now();
       ctx.master.log.info(`error establishing server connection: ${server.error}`, ctx.clientLabel);
       await hooks.trigger('server_connect_error', data);
-      throw new ConnectError(server.error);
+      throw new ConnectError(server.error, true);
     }
     const tcp = socket as net.Socket;
     // The rest (an upstream proxy's CONNECT, the TLS handshake) ends at once if the client leaves.
@@ -391,7 +398,7 @@ export class UpstreamPool {
         tcp.destroy();
         server.error = (e as Error).message;
         server.timestampEnd = now();
-        throw new ConnectError(server.error);
+        throw new ConnectError(server.error, true);
       }
     }
     const conn = new ServerConnection(server, socket, target);

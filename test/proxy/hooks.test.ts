@@ -196,6 +196,9 @@ test("the event log has mitmproxy's server lines: server connect, server disconn
   for (let i = 0; i < 100 && !lines().includes(`server disconnect 127.0.0.1:${up.port}`); i++) await sleep(20);
   assert.deepEqual(lines().slice(0, 2), [`server connect 127.0.0.1:${up.port}`, `server disconnect 127.0.0.1:${up.port}`]);
   assert.ok(lines().some((l) => /^error establishing server connection: Connection refused/.test(l)), JSON.stringify(lines()));
+  // Said once: the flow's own failure line does not repeat what the connection line said.
+  const refused = proxy.logs.filter((e) => e.message.includes('Connection refused')).map((e) => e.message);
+  assert.deepEqual(refused, ['error establishing server connection: Connection refused (127.0.0.1:1)']);
 });
 
 test('a response an addon made unsendable (a header value with a line break) becomes a 502 saying why, with an error hook', async (t) => {
