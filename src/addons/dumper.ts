@@ -89,7 +89,8 @@ export class Dumper {
   }
 
   private match(f: AnyFlow): boolean {
-    if (this.detail === 0) return false;
+    // Nobody reads any more (`mitmdump | head` after head exits): no point formatting the flow.
+    if (this.detail === 0 || !this.out.writable) return false;
     return this.filter === null || this.filter.match(f);
   }
 

@@ -17,7 +17,7 @@ export class TermLog {
     // The option is read per line, not kept from configure: lines logged at startup, before the
     // first configure, must already follow -q.
     this.unsubscribe = this.master.log.subscribe((e) => {
-      if (logLevelShown(e.level, this.master.options.get<LogLevel>('termlog_verbosity'))) this.out.write(formatLogLine(e, color) + '\n');
+      if (this.out.writable && logLevelShown(e.level, this.master.options.get<LogLevel>('termlog_verbosity'))) this.out.write(formatLogLine(e, color) + '\n');
     });
   }
 

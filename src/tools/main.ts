@@ -35,11 +35,27 @@ function commandsText(master: Master): string {
 }
 
 /**
+ * When whatever reads our output goes away (`mitmdump | head`, once head has its lines), writes
+ * to it fail with EPIPE. As mitmdump, say so once on stderr and keep proxying; what would have
+ * been printed is dropped from then on.
+ */
+function keepServingWhenOutputCloses(): void {
+  let told = false;
+  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+    if (told) return;
+    told = true;
+    if (process.stderr.writable) process.stderr.write(`Standard output closed (${e.code ?? e.message}); flow and event log output is dropped from now on.\n`);
+  });
+  process.stderr.on('error', () => undefined);
+}
+
+/**
  * Run mitmdump or mitmweb with a command line: build the master, apply `--set`, config.yaml
  * and flags (in mitmproxy's order: config.yaml beats --set, flags beat both), run until
  * interrupted. Returns the exit code.
  */
 export async function runTool(tool: ToolName, argv: string[], programName = tool === 'dump' ? 'mitmdump' : 'mitmweb'): Promise<number> {
+  keepServingWhenOutputCloses();
   const master = tool === 'dump' ? await DumpMaster.create() : await createWebMaster();
   const errorcheck = master.addons.get('errorcheck') as ErrorCheck | undefined;
   const args = parseCommandLine(tool, master.options, programName, argv);
