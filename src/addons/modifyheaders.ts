@@ -49,7 +49,7 @@ export class ModifyHeaders {
     for (const spec of matching) {
       let value: Buffer;
       try {
-        value = await readReplacement(spec);
+        value = headerValue(await readReplacement(spec));
       } catch (e) {
         this.master.log.warn(`Could not read replacement file: ${(e as Error).message}`);
         continue;
@@ -57,4 +57,17 @@ export class ModifyHeaders {
       if (value.length) headers.fields.push([bufferToBytes(spec.subject), bufferToBytes(value)]);
     }
   }
+}
+
+/**
+ * A header value read from a file: without the line break editors end files with. A value with a
+ * line break inside cannot be sent (it would end the header), so it is refused here, once per
+ * use with a warning, rather than making every matching request fail with a 502.
+ */
+function headerValue(content: Buffer): Buffer {
+  let end = content.length;
+  while (end > 0 && (content[end - 1] === 0x0a || content[end - 1] === 0x0d)) end--;
+  const value = content.subarray(0, end);
+  if (value.includes(0x0a) || value.includes(0x0d)) throw new Error('the header value has a line break inside');
+  return value;
 }

@@ -114,6 +114,23 @@ test('header values from a file are re-read on every use', async (t) => {
   assert.ok(m.logs.some((e) => e.level === 'warn' && e.message.startsWith('Could not read replacement file: ')));
 });
 
+test('a header value file ending in a line break (as editors write it) is used without it; one with a break inside is refused', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'modhdr-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const file = join(dir, 'token');
+  writeFileSync(file, 'fromfile\r\n');
+  const mh = new ModifyHeaders();
+  const m = await addonMaster([mh], { modify_headers: [`|x-file|@${file}`] });
+  const f1 = makeFlow();
+  await mh.requestheaders(f1);
+  assert.equal(f1.request.headers.get('x-file'), 'fromfile');
+  writeFileSync(file, 'two\nlines\n');
+  const f2 = makeFlow();
+  await mh.requestheaders(f2);
+  assert.equal(f2.request.headers.has('x-file'), false);
+  assert.ok(m.logs.some((e) => e.level === 'warn' && e.message === 'Could not read replacement file: the header value has a line break inside'));
+});
+
 test('modify_headers through a real proxy, both directions', async (t) => {
   const up = await echoServer(t);
   const proxy = await testProxy(t, {
