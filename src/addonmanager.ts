@@ -118,6 +118,12 @@ export class AddonManager {
     return this.attach(this.chain, null, addons);
   }
 
+  /** Add addons to the chain right after `anchor` (at the end when `anchor` is not in the chain), as `add` does. */
+  addAfter(anchor: Addon, ...addons: Addon[]): Promise<void> {
+    const i = this.chain.indexOf(anchor);
+    return this.attach(this.chain, i < 0 ? null : i + 1, addons);
+  }
+
   /**
    * Add `child` to `parent`'s children at `index` (default: last) and run its `load` (and, when
    * the master runs, `configure` and `running`). Its hooks then run at the parent's place in the
@@ -226,7 +232,7 @@ export class AddonManager {
     const name = this.nameOf(addon) ?? addonName(addon) ?? 'addon';
     const message = e instanceof Error ? e.message : String(e);
     const stack = e instanceof Error ? `${userStack(e)}\n` : '';
-    this.master.log.error(`Addon error: ${message}\n${stack}    at ${name}.${hook} (addon hook)`);
+    this.master.log.error(`Addon error: ${message}\n${stack}    at ${name}.${hook} (addon hook)`, undefined, e);
   }
 
   /**

@@ -68,6 +68,7 @@ export abstract class Connection {
   cipherList: string[] = [];
   tlsVersion: TlsVersion | null = null;
   sni: string | null = null;
+  /** Connected, closed and TLS established: seconds since the epoch (mitmproxy's unit), null until then. */
   timestampStart: number | null = null;
   timestampEnd: number | null = null;
   timestampTlsSetup: number | null = null;

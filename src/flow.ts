@@ -90,6 +90,7 @@ export abstract class Flow {
   metadata: Record<string, MetadataValue> = {};
   /** True while the proxy still handles this flow (false for loaded or finished flows). */
   live = false;
+  /** When the flow was made, in seconds since the epoch (as every timestamp here, mitmproxy's unit): `new Date(t * 1000)`. */
   timestampCreated: number = now();
 
   private backupState: FlowState | null = null;

@@ -81,7 +81,9 @@ export abstract class Message {
   /** The body exactly as on the wire (content-encoded, de-chunked); null when it was not kept (streamed). */
   rawContent: Buffer | null;
   trailers: Headers | null = null;
+  /** When the first byte of the message arrived, in seconds since the epoch (mitmproxy's unit). */
   timestampStart: number;
+  /** When its last byte arrived (seconds since the epoch), or null while it is still coming. */
   timestampEnd: number | null = null;
   /** Set in `requestheaders`/`responseheaders` to stream the body instead of buffering it. */
   stream: StreamSetting = false;

@@ -6,7 +6,7 @@
  *     import { startProxy, type HTTPFlow } from 'mitmproxy-ts';
  *     const proxy = await startProxy({ addons: [{ response(flow: HTTPFlow) { ... } }] });
  */
-export { startProxy, type StartProxyOptions, type RunningProxy } from './start.js';
+export { startProxy, ProxyStartError, type StartProxyOptions, type RunningProxy } from './start.js';
 export type { ProxyServer } from './addons/proxyserver.js';
 export { Master } from './master.js';
 export { AddonManager, AddonHalt, Loader } from './addonmanager.js';
@@ -41,6 +41,10 @@ export { defaultAddons } from './addons/index.js';
 // Web apps served inside the proxy at a host of their own (mitmproxy's asgiapp.ASGIApp / WSGIApp).
 export { FetchApp, NodeApp, type FetchHandler, type HostedAppContext } from './addons/hosted-app.js';
 export { DumpMaster, type DumpMasterOptions } from './tools/dump.js';
+// mitmweb in a program: its master serves the REST and WebSocket API (web_host, web_port options).
+export { WebMaster, createWebMaster, type WebMasterOptions } from './tools/web/master.js';
+// The flow list mitmweb shows; add one to startProxy's addons for flow specs such as `@all` in commands.
+export { View } from './addons/view.js';
 export { VERSION } from './version.js';
 
 // Flow filters: `parseFilter('~d example.com & ~c 200').match(flow)`.

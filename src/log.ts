@@ -23,6 +23,11 @@ export interface LogEntry {
   timestamp: number;
   /** "host:port" of the client the entry is about, when there is one. */
   client?: string;
+  /**
+   * The exception this line reports, when it reports one (an addon hook that threw, a listener
+   * that could not start), for programs that embed the proxy; the web API does not show it.
+   */
+  error?: unknown;
 }
 
 export type LogListener = (entry: LogEntry) => void;
@@ -43,9 +48,10 @@ export class EventLog {
     };
   }
 
-  add(level: LogLevel, message: string, client?: string): LogEntry {
+  add(level: LogLevel, message: string, client?: string, error?: unknown): LogEntry {
     const entry: LogEntry = { id: this.nextId++, message, level, timestamp: now() };
     if (client !== undefined) entry.client = client;
+    if (error !== undefined) entry.error = error;
     for (const l of this.listeners) {
       try {
         l(entry);
@@ -68,8 +74,9 @@ export class EventLog {
   warn(message: string, client?: string): void {
     this.add('warn', message, client);
   }
-  error(message: string, client?: string): void {
-    this.add('error', message, client);
+  /** An error line; `error` is the exception it reports, if any (see LogEntry.error). */
+  error(message: string, client?: string, error?: unknown): void {
+    this.add('error', message, client, error);
   }
 }
 

@@ -4,13 +4,25 @@ import { defaultAddons } from './addons/index.js';
 import type { ProxyServer } from './addons/proxyserver.js';
 import type { TlsConfig } from './addons/tlsconfig.js';
 import type { OptionValues } from './optmanager.js';
+import { formatLogLine, logLevelShown, type LogEntry, type LogLevel } from './log.js';
 
 /** Options for `startProxy`. */
 export interface StartProxyOptions {
   /** Option values by mitmproxy name, e.g. `{ ssl_insecure: true, mode: ['regular'] }` (built-in ones typed). */
   options?: OptionValues;
-  /** Your addons, added after the default ones (so they see flows after the built-in features). */
+  /**
+   * Your addons. They run where mitmproxy runs scripts (`-s`): after the built-in addons that
+   * block, authenticate or answer requests, and before the ones that rewrite, save and print
+   * flows (map_remote, modify_headers, save_stream_file, hardump), so what is saved is what
+   * your addons made of a flow.
+   */
   addons?: Addon[];
+  /**
+   * Event log lines at this level or above are written to stderr: addon errors (a hook that
+   * threw) and warnings by default, as Python's logging shows them for an embedded mitmproxy.
+   * `'none'` prints nothing; subscribe to `master.log` (or use the `add_log` hook) to route them yourself.
+   */
+  log?: LogLevel | 'none';
   /** Bind address; default "127.0.0.1" (not every interface, unlike the command line tools). */
   listenHost?: string;
   /** Port; default 0 (any free port). */
@@ -23,7 +35,7 @@ export interface RunningProxy {
   /** Host and port of the first listener, as it is now (0 while no mode is listening). */
   readonly host: string;
   readonly port: number;
-  /** "http://host:port": use as the HTTP(S) proxy URL of a client. */
+  /** "http://host:port" ("socks5://host:port" for a SOCKS5 first mode): the proxy URL for a client. */
   readonly url: string;
   /** Every listener, one per mode, as they are now (a `mode` change starts and stops them). */
   readonly listeners: Array<{ mode: string; host: string; port: number }>;
@@ -37,6 +49,22 @@ export interface RunningProxy {
 }
 
 /**
+ * Why `startProxy` failed: the error lines logged while starting, joined. `cause` is the first
+ * exception behind them (an addon's own error from `load`, the socket error of a listener) and
+ * `code` that exception's code (`EADDRINUSE`, say), when there is one.
+ */
+export class ProxyStartError extends Error {
+  readonly code: string | undefined;
+
+  constructor(message: string, cause?: unknown) {
+    super(message, cause === undefined ? undefined : { cause });
+    this.name = 'ProxyStartError';
+    const code = (cause as { code?: unknown } | undefined)?.code;
+    this.code = typeof code === 'string' ? code : undefined;
+  }
+}
+
+/**
  * Start a proxy in-process (for test suites and embedding): the default addons plus yours,
  * listening on 127.0.0.1 and a free port unless told otherwise.
  *
@@ -46,14 +74,23 @@ export interface RunningProxy {
  */
 export async function startProxy(opts: StartProxyOptions = {}): Promise<RunningProxy> {
   const master = new Master();
-  const errors: string[] = [];
+  const shown = opts.log ?? 'warn';
+  if (shown !== 'none') {
+    master.log.subscribe((e) => {
+      if (logLevelShown(e.level, shown) && process.stderr.writable) process.stderr.write(`${formatLogLine(e)}\n`);
+    });
+  }
+  const errors: LogEntry[] = [];
   const unsubscribe = master.log.subscribe((e) => {
-    if (e.level === 'error') errors.push(e.message);
+    if (e.level === 'error') errors.push(e);
   });
   let caCertPem: string;
   try {
     await master.addons.add(...defaultAddons());
-    if (opts.addons?.length) await master.addons.add(...opts.addons);
+    if (opts.addons?.length) {
+      const scripts = master.addons.get('scriptloader');
+      await (scripts ? master.addons.addAfter(scripts, ...opts.addons) : master.addons.add(...opts.addons));
+    }
     await master.options.update({
       listen_host: opts.listenHost ?? '127.0.0.1',
       listen_port: opts.listenPort ?? 0,
@@ -63,8 +100,8 @@ export async function startProxy(opts: StartProxyOptions = {}): Promise<RunningP
     const tls = master.addons.get('tlsconfig') as TlsConfig | undefined;
     caCertPem = tls ? (await tls.certStore()).caCertPem : '';
     const ps = master.addons.get('proxyserver') as ProxyServer | undefined;
-    if (errors.length === 0 && !ps?.listenAddresses().length) errors.push('the proxy did not start: no mode is listening');
-    if (errors.length) throw new Error(errors.join('; '));
+    if (errors.length === 0 && !ps?.listenAddresses().length) throw new ProxyStartError('the proxy did not start: no mode is listening');
+    if (errors.length) throw new ProxyStartError(errors.map((e) => e.message).join('; '), errors.find((e) => e.error !== undefined)?.error);
   } catch (e) {
     await master.shutdown();
     throw e;
@@ -82,9 +119,9 @@ export async function startProxy(opts: StartProxyOptions = {}): Promise<RunningP
       return first().port;
     },
     get url() {
-      const { host, port } = first();
-      const shown = host || '127.0.0.1';
-      return `http://${shown.includes(':') ? `[${shown}]` : shown}:${port}`;
+      const { mode, host, port } = first();
+      const h = host || '127.0.0.1';
+      return `${mode.startsWith('socks5') ? 'socks5' : 'http'}://${h.includes(':') ? `[${h}]` : h}:${port}`;
     },
     get listeners() {
       return ps.listenAddresses();

@@ -22,6 +22,7 @@ export class WebSocketMessage {
   /** TEXT or BINARY. */
   type: Opcode;
   fromClient: boolean;
+  /** When the message arrived, in seconds since the epoch (mitmproxy's unit). */
   timestamp: number;
   /** Set by `drop()`: the message is recorded but not forwarded. */
   dropped: boolean;

@@ -15,6 +15,11 @@ import { pyFloatRepr } from '../util/pyfloat.js';
 /** A float that must be written with the `^` tag even when it is integral (`3` -> `3.0`). */
 export class PyFloat {
   constructor(readonly value: number) {}
+
+  /** Plain JSON (`JSON.stringify` of `makeHar`'s result, say) shows the number. */
+  toJSON(): number {
+    return this.value;
+  }
 }
 
 /** A decoded dict (keys are text; bytes keys of very old files are decoded). */

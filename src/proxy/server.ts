@@ -12,12 +12,18 @@ import { UdpRelay } from './udp-relay.js';
 /** The TCP modes this version can serve (DNS and UDP relays are told apart by servesDns / relaysUdp). */
 const SUPPORTED_MODES: ReadonlySet<string> = new Set(['regular', 'transparent', 'reverse', 'upstream', 'socks5']);
 
-/** Why a listener could not start, in mitmproxy's words (with its hint for a port in use). */
-function startFailure(mode: ProxyMode, host: string, port: number, e: unknown): Error {
-  const inUse = (e as NodeJS.ErrnoException).code === 'EADDRINUSE';
+/**
+ * Why a listener could not start, in mitmproxy's words (with its hint for a port in use), keeping
+ * the socket error's `code` (EADDRINUSE, EACCES, ...) and the error itself as `cause`.
+ */
+function startFailure(mode: ProxyMode, host: string, port: number, e: unknown): NodeJS.ErrnoException {
+  const code = (e as NodeJS.ErrnoException).code;
+  const inUse = code === 'EADDRINUSE';
   let message = `${mode.description} failed to listen on ${host || '*'}:${port} with ${inUse ? 'address already in use' : (e as Error).message}`;
   if (inUse && mode.customListenPort === null) message += `\nTry specifying a different port by using \`--mode ${mode.fullSpec}@${port + 2}\`.`;
-  return new Error(message);
+  const failure: NodeJS.ErrnoException = new Error(message, { cause: e });
+  if (code !== undefined) failure.code = code;
+  return failure;
 }
 
 /** A UDP relay: reverse proxies to a udp:// target. */
@@ -150,7 +156,7 @@ export class ProxyServers {
       instance.lastError = null;
     } catch (e) {
       instance.lastError = (e as Error).message;
-      this.master.log.error(instance.lastError);
+      this.master.log.error(instance.lastError, undefined, e);
       return;
     }
     this.own.add(host || '', instance.listener.port);

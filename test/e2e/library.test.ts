@@ -12,6 +12,9 @@ import {
   readFlows,
   makeHar,
   exportToString,
+  ProxyStartError,
+  View,
+  createWebMaster,
   type Addon,
   type EventLog,
   type RunningProxy,
@@ -140,21 +143,108 @@ test('startProxy resolves with the CA ready and live addresses; add_log sees eve
   );
   assert.notEqual(proxy.port, firstPort, 'port follows the running listeners');
   assert.equal(proxy.url, `http://127.0.0.1:${proxy.port}`);
+  await proxy.master.options.update({ mode: ['socks5@0'] });
+  assert.equal(proxy.url, `socks5://127.0.0.1:${proxy.port}`);
 
   await proxy.close();
   await assert.rejects(proxy.master.run(), /has been shut down/);
 });
 
-test('startProxy fails, leaving nothing running, when an addon cannot load', async () => {
+test('startProxy fails, leaving nothing running, when an addon cannot load: a ProxyStartError with the addon\'s error as cause', async () => {
   const confdir = fs.mkdtempSync(path.join(os.tmpdir(), 'mitmproxy-ts-lib-'));
+  class ConfigMissing extends Error {
+    readonly code = 'E_CONFIG';
+  }
+  const thrown = new ConfigMissing('boom at load');
   try {
-    await assert.rejects(
-      startProxy({ options: { confdir }, addons: [{ name: 'broken', load: () => { throw new Error('boom at load'); } }] }),
-      /Addon error: boom at load\n[\s\S]*at broken\.load \(addon hook\)/,
-    );
+    await assert.rejects(startProxy({ log: 'none', options: { confdir }, addons: [{ name: 'broken', load: () => { throw thrown; } }] }), (e: unknown) => {
+      assert.ok(e instanceof ProxyStartError);
+      assert.match(e.message, /Addon error: boom at load\n[\s\S]*at broken\.load \(addon hook\)/);
+      assert.equal(e.cause, thrown);
+      assert.equal(e.code, 'E_CONFIG');
+      return true;
+    });
+    // A port someone holds: the socket error's code.
+    const busy = http.createServer().listen(0, '127.0.0.1');
+    await new Promise((r) => busy.once('listening', r));
+    try {
+      const port = (busy.address() as { port: number }).port;
+      await assert.rejects(startProxy({ log: 'none', options: { confdir }, listenPort: port }), (e: unknown) => e instanceof ProxyStartError && e.code === 'EADDRINUSE');
+    } finally {
+      busy.close();
+    }
   } finally {
     fs.rmSync(confdir, { recursive: true, force: true });
   }
+});
+
+test('an error in your hook is not silent: it reaches stderr by default (as Python logging shows it), not with log "none"', async (t) => {
+  const up = await echoServer(t);
+  const confdir = fs.mkdtempSync(path.join(os.tmpdir(), 'mitmproxy-ts-lib-'));
+  t.after(() => fs.rmSync(confdir, { recursive: true, force: true }));
+  const written: string[] = [];
+  const write = process.stderr.write;
+  process.stderr.write = ((chunk: string | Uint8Array) => (written.push(String(chunk)), true)) as typeof process.stderr.write;
+  t.after(() => void (process.stderr.write = write));
+  const failing: Addon = {
+    name: 'asserting',
+    response() {
+      throw new Error('expected 201, got 200');
+    },
+  };
+  for (const log of [undefined, 'none'] as const) {
+    const proxy = await startProxy({ log, options: { confdir }, addons: [failing] });
+    try {
+      const status = await new Promise<number>((resolve, reject) => {
+        http.get(`${up.url}/x`, { agent: false, host: '127.0.0.1', port: proxy.port, path: `${up.url}/x` }, (res) => (res.resume(), resolve(res.statusCode!))).on('error', reject);
+      });
+      assert.equal(status, 200, 'the flow goes on, as in mitmproxy');
+    } finally {
+      await proxy.close();
+    }
+  }
+  const errors = written.filter((w) => w.includes('Addon error: expected 201, got 200'));
+  assert.equal(errors.length, 1, written.join(''));
+  assert.match(errors[0]!, /at asserting\.response \(addon hook\)/);
+});
+
+test('your addons run where mitmproxy runs scripts: what -w saves is what they made of the flow', async (t) => {
+  const up = await echoServer(t);
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mitmproxy-ts-lib-'));
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const file = path.join(dir, 'saved.mitm');
+  const proxy = await startProxy({
+    log: 'none',
+    options: { confdir: dir, save_stream_file: file },
+    addons: [{ name: 'rewriter', response: (flow: HTTPFlow) => void (flow.response!.text = 'CHANGED BY MY ADDON') }],
+  });
+  const body = await new Promise<string>((resolve, reject) => {
+    http.get({ host: '127.0.0.1', port: proxy.port, path: `${up.url}/x`, agent: false }, (res) => {
+      let b = '';
+      res.on('data', (d) => (b += d));
+      res.on('end', () => resolve(b));
+    }).on('error', reject);
+  });
+  await proxy.close();
+  assert.equal(body, 'CHANGED BY MY ADDON');
+  const [saved] = await readFlows(file);
+  assert.equal((saved as HTTPFlow).response!.text, 'CHANGED BY MY ADDON');
+});
+
+test('makeHar gives plain JSON numbers; with a View, flow specs such as @all work in commands', async (t) => {
+  const up = await echoServer(t);
+  const confdir = fs.mkdtempSync(path.join(os.tmpdir(), 'mitmproxy-ts-lib-'));
+  t.after(() => fs.rmSync(confdir, { recursive: true, force: true }));
+  const proxy = await startProxy({ log: 'none', options: { confdir }, addons: [new View()] });
+  t.after(() => proxy.close());
+  await new Promise<void>((resolve, reject) => {
+    http.get({ host: '127.0.0.1', port: proxy.port, path: `${up.url}/counted`, agent: false }, (res) => (res.resume(), res.on('end', resolve))).on('error', reject);
+  });
+  const flows = (await proxy.master.commands.execute('view.flows.resolve @all')) as HTTPFlow[];
+  assert.equal(flows.length, 1);
+  const har = JSON.parse(JSON.stringify(makeHar(flows))) as { log: { entries: Array<{ time: unknown; timings: Record<string, unknown> }> } };
+  assert.equal(typeof har.log.entries[0]!.time, 'number');
+  for (const v of Object.values(har.log.entries[0]!.timings)) assert.equal(typeof v, 'number');
 });
 
 test('a failed flow file write stops the embedded proxy with master.exitCode 1, leaving process.exitCode alone', { skip: !fs.existsSync('/dev/full') && 'no /dev/full' }, async (t) => {
@@ -163,7 +253,7 @@ test('a failed flow file write stops the embedded proxy with master.exitCode 1, 
   const confdir = fs.mkdtempSync(path.join(os.tmpdir(), 'mitmproxy-ts-lib-'));
   t.after(() => fs.rmSync(confdir, { recursive: true, force: true }));
   const logs: string[] = [];
-  const proxy = await startProxy({ options: { confdir, save_stream_file: '/dev/full' }, addons: [{ name: 'logs', add_log: (e) => void logs.push(e.message) }] });
+  const proxy = await startProxy({ log: 'none', options: { confdir, save_stream_file: '/dev/full' }, addons: [{ name: 'logs', add_log: (e) => void logs.push(e.message) }] });
   t.after(() => proxy.close());
   await new Promise<void>((resolve) => {
     const req = http.request({ host: proxy.host, port: proxy.port, path: `${up.url}/x` }, (res) => res.resume().on('end', resolve));
@@ -175,4 +265,20 @@ test('a failed flow file write stops the embedded proxy with master.exitCode 1, 
   assert.equal(proxy.master.exitCode, 1);
   assert.equal(logs.filter((m) => m.startsWith('Error while writing to /dev/full: ')).length, 1, 'reported once');
   assert.equal(process.exitCode, exitCodeBefore);
+});
+
+test('the web API runs in a program: createWebMaster on free ports, its URL carries the token', async (t) => {
+  const confdir = fs.mkdtempSync(path.join(os.tmpdir(), 'mitmproxy-ts-lib-'));
+  t.after(() => fs.rmSync(confdir, { recursive: true, force: true }));
+  const master = await createWebMaster({ withTermlog: false });
+  t.after(() => master.shutdown());
+  await master.options.update({ confdir, listen_host: '127.0.0.1', listen_port: 0, web_host: '127.0.0.1', web_port: 0, web_open_browser: false });
+  await master.run();
+  const url = new URL(master.auth.webUrl);
+  assert.notEqual(url.port, '0');
+  const token = url.searchParams.get('token')!;
+  const flows = await fetch(`http://127.0.0.1:${url.port}/flows`, { headers: { authorization: `Bearer ${token}` } });
+  assert.equal(flows.status, 200);
+  assert.deepEqual(await flows.json(), []);
+  assert.equal((await fetch(`http://127.0.0.1:${url.port}/flows`)).status, 403);
 });

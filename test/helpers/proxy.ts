@@ -21,7 +21,8 @@ export function testConfdir(): string {
 /** Start an in-process proxy for a test; it is closed when the test ends, pass or fail. */
 export async function testProxy(t: TestContext, opts: StartProxyOptions = {}): Promise<RunningProxy & { logs: LogEntry[] }> {
   const logs: LogEntry[] = [];
-  const p = await startProxy({ ...opts, options: { confdir: testConfdir(), ...opts.options } });
+  // Tests read the log from `logs` (and assert on it); nothing goes to stderr unless a test asks.
+  const p = await startProxy({ log: 'none', ...opts, options: { confdir: testConfdir(), ...opts.options } });
   // Tests that use TLS read the CA file from confdir: make sure it exists before they start.
   const tlsconfig = p.master.addons.get('tlsconfig') as TlsConfig | undefined;
   if (tlsconfig) await tlsconfig.certStore().catch(() => undefined);

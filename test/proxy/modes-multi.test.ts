@@ -75,7 +75,7 @@ test('two modes on the same address are refused; the port 0 exception lets tests
   const port = (busy.address() as net.AddressInfo).port;
   await new Promise<void>((r) => busy.close(() => r()));
   await assert.rejects(
-    startProxy({ options: { confdir: testConfdir(), mode: [`regular@${port}`, `socks5@${port}`] } }),
+    startProxy({ log: 'none', options: { confdir: testConfdir(), mode: [`regular@${port}`, `socks5@${port}`] } }),
     (e: Error) => e.message.includes(`Cannot spawn multiple servers on the same address: 127.0.0.1:${port}`),
   );
 });
@@ -136,7 +136,7 @@ test('startProxy fails when any of its modes cannot start, and leaves nothing li
   const busyPort = await portInUse(t);
   const log = logRecorder();
   await assert.rejects(
-    startProxy({ options: { confdir: testConfdir(), mode: ['regular@0', `socks5@${busyPort}`] }, addons: [log.addon] }),
+    startProxy({ log: 'none', options: { confdir: testConfdir(), mode: ['regular@0', `socks5@${busyPort}`] }, addons: [log.addon] }),
     (e: Error) => e.message === `SOCKS v5 proxy failed to listen on 127.0.0.1:${busyPort} with address already in use`,
   );
   const started = log.logs.map((l) => /^HTTP\(S\) proxy listening at 127\.0\.0\.1:(\d+)\.$/.exec(l.message)?.[1]).find(Boolean);
@@ -147,7 +147,7 @@ test('startProxy fails when any of its modes cannot start, and leaves nothing li
 test('a port in use: mitmproxy\'s message, with its hint when the port came from listen_port', async (t) => {
   const port = await portInUse(t);
   await assert.rejects(
-    startProxy({ options: { confdir: testConfdir() }, listenPort: port }),
+    startProxy({ log: 'none', options: { confdir: testConfdir() }, listenPort: port }),
     (e: Error) => e.message === `HTTP(S) proxy failed to listen on 127.0.0.1:${port} with address already in use\nTry specifying a different port by using \`--mode regular@${port + 2}\`.`,
   );
 });
@@ -173,7 +173,7 @@ test('modes this version cannot serve fail at start with what they would need, a
     ['reverse:quic://127.0.0.1:4@0', /is not available in mitmproxy-ts: quic targets need QUIC or DTLS, which Node does not offer; udp:\/\/ and dns:\/\/ targets work\.$/],
   ];
   for (const [spec, why] of cases) {
-    await assert.rejects(startProxy({ options: { confdir: testConfdir(), mode: [spec] } }), (e: Error) => why.test(e.message), spec);
+    await assert.rejects(startProxy({ log: 'none', options: { confdir: testConfdir(), mode: [spec] } }), (e: Error) => why.test(e.message), spec);
   }
   // Asked for while running, the mode fails alone, with the same reason in its server state.
   const proxy = await testProxy(t, { options: { mode: ['regular@0'] } });

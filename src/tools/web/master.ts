@@ -105,6 +105,6 @@ export class WebMaster extends Master {
 }
 
 /** mitmweb's master, as `runTool('web', argv)` uses it. */
-export async function createWebMaster(opts: WebMasterOptions = {}): Promise<Master> {
+export async function createWebMaster(opts: WebMasterOptions = {}): Promise<WebMaster> {
   return WebMaster.create(opts);
 }
