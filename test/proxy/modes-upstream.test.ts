@@ -153,7 +153,8 @@ test('CONNECT bytes: Host header per http_connect_send_host_header, Proxy-Author
   });
   const r = await curl(['-x', withHost.url, '-k', 'https://[::1]:8443/']);
   assert.equal(r.status, 502, r.stderr);
-  assert.equal(seen[0], `CONNECT [::1]:8443 HTTP/1.1\r\nHost: [::1]:8443\r\nProxy-Authorization: ${basic('u:p')}\r\nX-Extra: 1\r\n\r\n`);
+  // The addon runs where scripts do, before upstream_auth (as in mitmproxy), so its header comes first.
+  assert.equal(seen[0], `CONNECT [::1]:8443 HTTP/1.1\r\nHost: [::1]:8443\r\nX-Extra: 1\r\nProxy-Authorization: ${basic('u:p')}\r\n\r\n`);
 
   const noHost = await testProxy(t, { options: { mode: [`upstream:http://127.0.0.1:${fake.port}`], http_connect_send_host_header: false } });
   await curl(['-x', noHost.url, '-k', 'https://bücher.example/']);
