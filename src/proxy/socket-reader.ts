@@ -24,6 +24,14 @@ export class HeadTooLargeError extends Error {
   }
 }
 
+/** A line read with `readLine` ended in a bare LF (no CR before it). */
+export class BareLineFeedError extends Error {
+  constructor() {
+    super('line ends in a bare LF');
+    this.name = 'BareLineFeedError';
+  }
+}
+
 const LF_CRLF = Buffer.from('\n\r\n');
 const LF_LF = Buffer.from('\n\n');
 
@@ -250,10 +258,14 @@ export class SocketReader {
     for (;;) {
       if (this.buffered > 0) {
         const all = this.merge();
-        const idx = all.indexOf('\r\n', Math.max(0, searchFrom - 1));
-        if (idx >= 0) {
+        // The first LF ends the line; without a CR before it the line is refused at once, rather
+        // than waiting for a CRLF that a peer using bare LFs will never send.
+        const lf = all.indexOf(0x0a, searchFrom);
+        if (lf >= 0) {
+          if (lf === 0 || all[lf - 1] !== 0x0d) throw new BareLineFeedError();
+          const idx = lf - 1;
           if (idx > maxLength) throw new HeadTooLargeError(maxLength);
-          const line = this.take(idx + 2);
+          const line = this.take(lf + 1);
           return line.subarray(0, idx);
         }
         if (all.length > maxLength + 2) throw new HeadTooLargeError(maxLength);

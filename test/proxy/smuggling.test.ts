@@ -85,3 +85,17 @@ test('a head ended by a bare LF blank line gets its 400 at once instead of waiti
   }
   assert.equal(up.connections, 0);
 });
+
+test('chunked framing with bare-LF lines gets its 400 (request) or 502 (response) at once instead of waiting for a CRLF', async (t) => {
+  const up = await rawServer(t, (s) => s.on('data', () => s.end('HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n')));
+  const proxy = await testProxy(t);
+  const target = `http://127.0.0.1:${up.port}/`;
+  for (const body of ['5\nabcde\r\n0\r\n\r\n', '5\r\nabcde\r\n0\n\n', '5\r\nabcde\r\n0\r\nX-Trailer: 1\n\r\n']) {
+    const raw = (await rawRequest(proxy.port, `POST ${target} HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n${body}`, { idleMs: 10_000 })).toString('latin1');
+    assert.match(raw, /^HTTP\/1\.1 400 Bad Request\r\n/, JSON.stringify(body));
+    assert.match(raw, /bare LF/);
+  }
+  const bad = await rawServer(t, (s) => s.on('data', () => s.write('HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\nabcde\n0\n\n')));
+  const raw = (await rawRequest(proxy.port, `GET http://127.0.0.1:${bad.port}/ HTTP/1.1\r\nHost: x\r\n\r\n`, { idleMs: 10_000 })).toString('latin1');
+  assert.match(raw, /^HTTP\/1\.1 502 Bad Gateway\r\n/);
+});

@@ -1,5 +1,5 @@
 import type { Headers } from '../../headers.js';
-import { ConnectionClosedError, HeadTooLargeError, type SocketReader } from '../socket-reader.js';
+import { BareLineFeedError, ConnectionClosedError, HeadTooLargeError, type SocketReader } from '../socket-reader.js';
 import type { BodyFraming } from './framing.js';
 import { HttpSyntaxError, parseTrailerLines } from './parse.js';
 
@@ -41,13 +41,7 @@ export async function* readBody(
     }
     case 'chunked': {
       for (;;) {
-        let line: Buffer;
-        try {
-          line = await reader.readLine(MAX_CHUNK_LINE);
-        } catch (e) {
-          if (e instanceof HeadTooLargeError) throw new HttpSyntaxError('Chunk extension too long');
-          throw e;
-        }
+        const line = await readChunkedLine(reader, MAX_CHUNK_LINE, 'Chunk extension too long');
         const m = CHUNK_SIZE.exec(line.toString('latin1'));
         if (!m) throw new HttpSyntaxError(`Invalid chunked encoding: bad chunk size line ${JSON.stringify(line.toString('latin1').slice(0, 40))}`);
         let remaining = parseInt(m[1]!, 16);
@@ -69,11 +63,22 @@ export async function* readBody(
   }
 }
 
+/** A CRLF-ended line of chunked framing (a size line or a trailer); too long or ended by a bare LF is a syntax error. */
+async function readChunkedLine(reader: SocketReader, maxLength: number, tooLong: string): Promise<Buffer> {
+  try {
+    return await reader.readLine(maxLength);
+  } catch (e) {
+    if (e instanceof HeadTooLargeError) throw new HttpSyntaxError(tooLong);
+    if (e instanceof BareLineFeedError) throw new HttpSyntaxError('Invalid chunked encoding: a line ends in a bare LF');
+    throw e;
+  }
+}
+
 async function readTrailers(reader: SocketReader): Promise<Headers | null> {
   const lines: string[] = [];
   let total = 0;
   for (;;) {
-    const line = await reader.readLine(MAX_TRAILERS);
+    const line = await readChunkedLine(reader, MAX_TRAILERS, 'Trailers too large');
     if (line.length === 0) break;
     total += line.length + 2;
     if (total > MAX_TRAILERS) throw new HttpSyntaxError('Trailers too large');
