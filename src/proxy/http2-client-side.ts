@@ -9,6 +9,7 @@ import type { ConnectionContext } from './context.js';
 import { errorPage } from './error-page.js';
 import { runHttpFlow, type ClientExchange } from './http-stream.js';
 import { addHttp2Headers, sendTrailersWhenWanted, splitPseudoHeaders, warnLowercased } from './http2-headers.js';
+import { clearSessionTimer, watchLiveness, type SessionLiveness } from './http2-liveness.js';
 import { openUpstreamExchange } from './upstream-exchange.js';
 import { NO_CHUNKS, readableChunks } from './readable-chunks.js';
 import { waitForDrain } from './wait-for-drain.js';
@@ -207,15 +208,26 @@ export async function serveHttp2(ctx: ConnectionContext): Promise<void> {
   // RFC 8441 extended CONNECT (WebSockets over HTTP/2) is advertised only with the websocket option.
   const server = http2.createServer({ ...SESSION_OPTIONS, settings: { ...SESSION_OPTIONS.settings, ...extendedConnectSettings(ctx) } });
   const log = ctx.master.log;
+  let liveness: SessionLiveness | null = null;
   const done = new Promise<void>((resolve) => {
     server.on('session', (session: http2.ServerHttp2Session) => {
       session.on('error', (e) => log.debug(`HTTP/2 session error: ${e.message}`, ctx.clientLabel));
-      session.once('close', () => resolve());
+      session.once('close', () => {
+        clearSessionTimer(session);
+        resolve();
+      });
       // Idle sessions close after tcp_timeout, as HTTP/1 connections do.
       session.setTimeout(ctx.options.tcpTimeoutMs, () => session.close());
+      liveness = watchLiveness(session, () => {
+        log.info('HTTP/2 client did not answer a PING on its idle connection (gone, or the session broke down): closing it.', ctx.clientLabel);
+        session.destroy();
+        socket.destroy();
+      });
     });
     server.on('stream', (stream: http2.ServerHttp2Stream, _headers: http2.IncomingHttpHeaders, flags: number, rawHeaders: string[]) => {
       stream.on('error', () => undefined);
+      liveness?.streamOpened();
+      stream.once('close', () => liveness?.streamClosed());
       void handleStream(ctx, stream, flags, rawHeaders).catch((e) => {
         log.error(`Unexpected error in HTTP/2 stream: ${(e as Error).stack ?? String(e)}`, ctx.clientLabel);
         if (!stream.destroyed) stream.close(NGHTTP2_PROTOCOL_ERROR);
