@@ -68,7 +68,8 @@ export interface UpstreamExchange {
 }
 
 /** Opens an upstream exchange for a flow (decides the server from the request). */
-export type UpstreamOpener = (flow: HTTPFlow) => Promise<UpstreamExchange>;
+/** Opens the flow's upstream exchange; `cancelled` aborts when the flow's client has gone (a connection being opened for it is dropped). */
+export type UpstreamOpener = (flow: HTTPFlow, cancelled: AbortSignal) => Promise<UpstreamExchange>;
 
 /** How the connection should go on after a flow. */
 export type FlowOutcome = 'keep-alive' | 'close' | { upgrade: HTTPFlow };
@@ -254,14 +255,16 @@ export async function runHttpFlow(ctx: ConnectionContext, flow: HTTPFlow, client
   // A flow paused by interception must not wait forever for a client that is gone (or for a
   // proxy that is shutting down and closed the connection).
   let clientGone = false;
+  const gone = new AbortController();
   const onClientGone = (reason = CLIENT_DISCONNECTED) => {
     if (flow.intercepted) flow.kill();
     else if (flow.live && !flow.response?.timestampEnd) {
       // Nobody is left to answer: stop waiting for the server (the pending read fails at once),
       // and send nothing to a server not reached yet (a client resetting streams at once must
-      // not make us open a connection for each).
+      // not make us open a connection for each; one being opened is dropped).
       clientGone = true;
       flow.error ??= new FlowError(reason);
+      gone.abort(new ClientGoneError());
       upstream?.abort();
     }
   };
@@ -269,7 +272,13 @@ export async function runHttpFlow(ctx: ConnectionContext, flow: HTTPFlow, client
   /** The upstream exchange for the flow, unless the client has gone meanwhile. */
   const connectUpstream = async (): Promise<UpstreamExchange> => {
     if (clientGone) throw new ClientGoneError();
-    const u = await openUpstream(flow);
+    let u: UpstreamExchange;
+    try {
+      u = await openUpstream(flow, gone.signal);
+    } catch (e) {
+      // Opening failed because the client left (its connection was dropped half-open): say that.
+      throw clientGone ? new ClientGoneError() : e;
+    }
     if (clientGone) {
       u.abort();
       throw new ClientGoneError();

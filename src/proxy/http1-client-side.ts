@@ -301,7 +301,7 @@ export async function serveHttp1(ctx: ConnectionContext): Promise<Http1Exit> {
     if (head.method === 'CONNECT') return { kind: 'connect', flow };
 
     const exchange = new Http1ClientExchange(ctx, request, framing);
-    const outcome: FlowOutcome = await runHttpFlow(ctx, flow, exchange, (f) => openUpstreamExchange(ctx, f));
+    const outcome: FlowOutcome = await runHttpFlow(ctx, flow, exchange, (f, cancelled) => openUpstreamExchange(ctx, f, cancelled));
     if (outcome === 'close' || ctx.closed) {
       if (!ctx.socket.destroyed) ctx.socket.end();
       return { kind: 'closed' };

@@ -10,12 +10,13 @@ import { errorPage } from './error-page.js';
 import { runHttpFlow, type ClientExchange } from './http-stream.js';
 import { addHttp2Headers, sendTrailersWhenWanted, splitPseudoHeaders, warnLowercased } from './http2-headers.js';
 import { clearSessionTimer, watchLiveness, type SessionLiveness } from './http2-liveness.js';
+import { http2ResetBudget, resetCounter } from './http2-reset-guard.js';
 import { openUpstreamExchange } from './upstream-exchange.js';
 import { NO_CHUNKS, readableChunks } from './readable-chunks.js';
 import { waitForDrain } from './wait-for-drain.js';
 import { extendedConnectSettings, serveWebSocketStream, toWebSocketHandshake } from './websocket-h2.js';
 
-const { NGHTTP2_PROTOCOL_ERROR } = http2.constants;
+const { NGHTTP2_PROTOCOL_ERROR, NGHTTP2_ENHANCE_YOUR_CALM } = http2.constants;
 
 /** Limits for the client-facing HTTP/2 session (explicit, rather than node's defaults). */
 const SESSION_OPTIONS: http2.ServerOptions = {
@@ -169,13 +170,25 @@ class Http2ClientExchange implements ClientExchange {
     const stream = this.stream;
     // node resets a stream with PROTOCOL_ERROR itself when the client breaks the rules in it
     // (a body longer or shorter than its content-length): not a client that just left.
-    const gone = () => onGone(stream.rstCode === NGHTTP2_PROTOCOL_ERROR ? "HTTP/2 protocol error in the client's stream." : undefined);
-    if (stream.closed) {
+    let told = false;
+    const gone = () => {
+      if (told) return;
+      told = true;
+      onGone(stream.rstCode === NGHTTP2_PROTOCOL_ERROR ? "HTTP/2 protocol error in the client's stream." : undefined);
+    };
+    if (stream.closed || stream.aborted) {
       queueMicrotask(gone);
       return () => undefined;
     }
+    // 'aborted' comes the moment an RST_STREAM is read; 'close' may come only after the stream's
+    // own writes settle. A client resetting streams as fast as it opens them must be seen at once,
+    // before a server connection is opened for each (rapid reset).
+    stream.once('aborted', gone);
     stream.once('close', gone);
-    return () => void stream.off('close', gone);
+    return () => {
+      stream.off('aborted', gone);
+      stream.off('close', gone);
+    };
   }
 
   responseProblem(resp: Response): string | null {
@@ -209,6 +222,7 @@ export async function serveHttp2(ctx: ConnectionContext): Promise<void> {
   const server = http2.createServer({ ...SESSION_OPTIONS, settings: { ...SESSION_OPTIONS.settings, ...extendedConnectSettings(ctx) } });
   const log = ctx.master.log;
   let liveness: SessionLiveness | null = null;
+  let onClientReset: (() => void) | null = null;
   const done = new Promise<void>((resolve) => {
     server.on('session', (session: http2.ServerHttp2Session) => {
       session.on('error', (e) => log.debug(`HTTP/2 session error: ${e.message}`, ctx.clientLabel));
@@ -218,6 +232,13 @@ export async function serveHttp2(ctx: ConnectionContext): Promise<void> {
       });
       // Idle sessions close after tcp_timeout, as HTTP/1 connections do.
       session.setTimeout(ctx.options.tcpTimeoutMs, () => session.close());
+      const countReset = resetCounter();
+      onClientReset = () => {
+        if (countReset() || session.destroyed) return;
+        log.warn(`HTTP/2 client reset more than ${http2ResetBudget.burst} streams in a burst (rapid reset): closing the connection.`, ctx.clientLabel);
+        session.goaway(NGHTTP2_ENHANCE_YOUR_CALM);
+        session.destroy();
+      };
       liveness = watchLiveness(session, () => {
         log.info('HTTP/2 client did not answer a PING on its idle connection (gone, or the session broke down): closing it.', ctx.clientLabel);
         session.destroy();
@@ -228,6 +249,8 @@ export async function serveHttp2(ctx: ConnectionContext): Promise<void> {
       stream.on('error', () => undefined);
       liveness?.streamOpened();
       stream.once('close', () => liveness?.streamClosed());
+      // Emitted when the client resets the stream (not when we close it).
+      stream.once('aborted', () => onClientReset?.());
       void handleStream(ctx, stream, flags, rawHeaders).catch((e) => {
         log.error(`Unexpected error in HTTP/2 stream: ${(e as Error).stack ?? String(e)}`, ctx.clientLabel);
         if (!stream.destroyed) stream.close(NGHTTP2_PROTOCOL_ERROR);
@@ -308,5 +331,5 @@ async function handleStream(ctx: ConnectionContext, stream: http2.ServerHttp2Str
     return;
   }
   if (protocol !== undefined) await serveWebSocketStream(ctx, flow, stream, exchange);
-  else await runHttpFlow(ctx, flow, exchange, (f) => openUpstreamExchange(ctx, f));
+  else await runHttpFlow(ctx, flow, exchange, (f, cancelled) => openUpstreamExchange(ctx, f, cancelled));
 }

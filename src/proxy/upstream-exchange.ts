@@ -42,8 +42,8 @@ export function upstreamTargetFor(ctx: ConnectionContext, flow: HTTPFlow, alpn?:
  * Open (or reuse) the upstream connection for a flow and start an exchange on it: HTTP/2 when
  * the server negotiated h2, HTTP/1 otherwise.
  */
-export async function openUpstreamExchange(ctx: ConnectionContext, flow: HTTPFlow): Promise<UpstreamExchange> {
-  const conn = await ctx.upstream.acquire(upstreamTargetFor(ctx, flow));
+export async function openUpstreamExchange(ctx: ConnectionContext, flow: HTTPFlow, cancelled?: AbortSignal): Promise<UpstreamExchange> {
+  const conn = await ctx.upstream.acquire(upstreamTargetFor(ctx, flow), cancelled);
   flow.serverConn = conn.server;
   if (conn.multiplexed || conn.server.alpn === 'h2') return new Http2UpstreamExchange(ctx, conn);
   return new Http1UpstreamExchange(ctx, conn);

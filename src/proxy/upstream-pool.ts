@@ -15,6 +15,8 @@ import { waitForDrain } from './wait-for-drain.js';
 import { proxyDebug } from './debug.js';
 import { watchSocketClose } from './socket-close-watch.js';
 import { untilAborted } from '../util/until-aborted.js';
+import { Turns } from '../util/turns.js';
+import { setImmediate as setImmediatePromise } from 'node:timers/promises';
 
 /** Connecting upstream failed (refused, DNS, TLS, cancelled by an addon, or a loop into ourselves). */
 export class ConnectError extends Error {
@@ -127,6 +129,8 @@ export class UpstreamPool {
 
   /** Connections being opened, by target: concurrent requests wait for one HTTP/2 connection instead of each opening their own. */
   private readonly opening = new Map<string, Promise<ServerConnection>>();
+  /** Turns for connections being opened (see `open`). */
+  private readonly openingTurns = new Turns(MAX_OPENING);
 
   /** A connection that can take a request for `target` now (an idle HTTP/1 one is marked in use). */
   private findUsable(target: UpstreamTarget): ServerConnection | null {
@@ -141,7 +145,7 @@ export class UpstreamPool {
   }
 
   /** An idle (or shareable HTTP/2) connection to `target`, or a new one (firing the server_connect hooks). */
-  async acquire(target: UpstreamTarget): Promise<ServerConnection> {
+  async acquire(target: UpstreamTarget, cancelled?: AbortSignal): Promise<ServerConnection> {
     target = this.withVia(target);
     const usable = this.findUsable(target);
     if (usable) return usable;
@@ -155,7 +159,7 @@ export class UpstreamPool {
     }
     const kept = this.adoptIdle(target);
     if (kept) return kept;
-    const job = this.connectFor(target);
+    const job = this.connectFor(target, cancelled);
     this.opening.set(key, job);
     try {
       return await job;
@@ -180,7 +184,7 @@ export class UpstreamPool {
     return conn;
   }
 
-  private async connectFor(target: UpstreamTarget): Promise<ServerConnection> {
+  private async connectFor(target: UpstreamTarget, cancelled?: AbortSignal): Promise<ServerConnection> {
     if (target.tls) {
       // The plain connection opened eagerly for this client connection's own server (reverse
       // mode, a tunnel) gets TLS now rather than a second connection, as mitmproxy reuses it.
@@ -205,7 +209,7 @@ export class UpstreamPool {
         return plain;
       }
     }
-    const c = await this.open(target);
+    const c = await this.open(target, undefined, cancelled);
     c.inUse = !c.multiplexed;
     return c;
   }
@@ -304,18 +308,44 @@ export class UpstreamPool {
    * flows and the socket being opened go at once instead of piling up (as mitmproxy cancels a
    * connect along with its client's tasks).
    */
-  private watchClient(): { signal: AbortSignal; stop: () => void } {
+  private watchClient(cancelled?: AbortSignal): { signal: AbortSignal; stop: () => void } {
     const controller = new AbortController();
-    const stop = watchSocketClose(this.ctx.rawSocket, () => controller.abort(new ConnectionCancelledError()));
-    return { signal: controller.signal, stop };
+    const cancel = () => controller.abort(new ConnectionCancelledError());
+    const stop = watchSocketClose(this.ctx.rawSocket, cancel);
+    if (!cancelled) return { signal: controller.signal, stop };
+    // The one request this is for was given up on (an HTTP/2 stream the client reset).
+    if (cancelled.aborted) cancel();
+    else cancelled.addEventListener('abort', cancel, { once: true });
+    return {
+      signal: controller.signal,
+      stop: () => {
+        stop();
+        cancelled.removeEventListener('abort', cancel);
+      },
+    };
   }
 
-  /** Open a connection to `target` with the connection hooks; throws ConnectError. */
-  async open(target: UpstreamTarget, server = new Server({ address: target.address })): Promise<ServerConnection> {
-    const client = this.watchClient();
+  /**
+   * Open a connection to `target` with the connection hooks; throws ConnectError. Given up on
+   * when the client leaves or `cancelled` aborts. At most MAX_OPENING connections of one client
+   * connection are being opened at a time: an HTTP/2 client opening (and resetting) thousands
+   * of streams at once must not make us dial a server thousands of times (rapid reset).
+   */
+  async open(target: UpstreamTarget, server = new Server({ address: target.address }), cancelled?: AbortSignal): Promise<ServerConnection> {
+    const client = this.watchClient(cancelled);
+    let release: (() => void) | null = null;
     try {
+      // One turn of the event loop first: node hands us an HTTP/2 stream (and runs its hooks)
+      // before it reads the RST_STREAM right behind it in the same packet. A stream reset at once
+      // is then seen here, and no connection is opened for it.
+      await setImmediatePromise();
+      release = await this.openingTurns.take(client.signal);
       return await this.connect(target, server, client.signal);
+    } catch (e) {
+      if (release === null && e instanceof ConnectionCancelledError) throw new ConnectError(e.message);
+      throw e;
     } finally {
+      release?.();
       client.stop();
     }
   }
@@ -486,6 +516,12 @@ export function tcpConnect(
 }
 
 /** A connect given up on because the client connection it was for has closed (mitmproxy's words). */
+/**
+ * How many server connections one client connection may be opening at once. An HTTP/1 client
+ * needs one at a time; a browser's HTTP/2 connection a few dozen at most, once (they are reused).
+ */
+const MAX_OPENING = 32;
+
 class ConnectionCancelledError extends Error {
   constructor() {
     super('connection cancelled');

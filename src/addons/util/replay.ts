@@ -106,7 +106,7 @@ export async function replayRequest(master: Master, flow: HTTPFlow): Promise<voi
   req.timestampEnd = req.timestampStart;
   flow.live = true;
   try {
-    await runHttpFlow(ctx, flow, new ReplayClientExchange(body, req.trailers), (f) => openUpstreamExchange(ctx, f));
+    await runHttpFlow(ctx, flow, new ReplayClientExchange(body, req.trailers), (f, cancelled) => openUpstreamExchange(ctx, f, cancelled));
   } finally {
     flow.live = false;
     ctx.closed = true;
