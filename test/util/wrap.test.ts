@@ -27,3 +27,19 @@ test('a word longer than the width is cut, keeping the space textwrap keeps', ()
   assert.deepEqual(wrapWords('  a   b  ', 70), ['a b']);
   assert.deepEqual(wrapWords('abc', 0), ['a', 'b', 'c'], 'at least one character a line, as textwrap');
 });
+
+test('hyphens: after two letters only ("304-not-|modified"), and a long word is cut after a hyphen that fits', () => {
+  // Expected lines from python3.11's textwrap.wrap.
+  const cases: Array<[string, number, string[]]> = [
+    ['respond with 304-not-modified when possible', 12, ['respond with', '304-not-', 'modified', 'when', 'possible']],
+    ['a x-y-z b', 3, ['a x', '-y-', 'z b']],
+    ['the e-mail re-sent long-term', 6, ['the', 'e-mail', 're-', 'sent', 'long-', 'term']],
+    ['ab-cd 1a-bc a1-bc', 4, ['ab-', 'cd 1', 'a-bc', 'a1-', 'bc']],
+    ['x-ray co-op', 4, ['x-', 'ray', 'co-', 'op']],
+    ['a1-bcdefgh', 5, ['a1-', 'bcdef', 'gh']],
+    ['12-345678', 5, ['12-', '34567', '8']],
+    ['xx 304-not-modified', 6, ['xx 304', '-not-m', 'odifie', 'd']],
+    ['ab--cd efgh', 3, ['ab', '--', 'cd ', 'efg', 'h']],
+  ];
+  for (const [text, width, lines] of cases) assert.deepEqual(wrapWords(text, width), lines, `${JSON.stringify(text)} at ${width}`);
+});
