@@ -11,17 +11,9 @@ import { once } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { http2Liveness, clearSessionTimer } from '../../src/proxy/http2-liveness.js';
 import { testProxy } from '../helpers/proxy.js';
+import { PREFACE, frame } from '../helpers/h2-frames.js';
 import { echoServer } from '../helpers/servers.js';
 
-const PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n');
-function frame(type: number, flags: number, stream: number, payload: Buffer): Buffer {
-  const head = Buffer.alloc(9);
-  head.writeUIntBE(payload.length, 0, 3);
-  head[3] = type;
-  head[4] = flags;
-  head.writeUInt32BE(stream, 5);
-  return Buffer.concat([head, payload]);
-}
 
 /** Check sooner than in production, for the tests in this file. */
 function quickChecks(t: { after(fn: () => void): void }): void {

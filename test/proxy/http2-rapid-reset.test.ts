@@ -11,21 +11,10 @@ import http2 from 'node:http2';
 import { once } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { testProxy } from '../helpers/proxy.js';
+import { PREFACE, frame, literal } from '../helpers/h2-frames.js';
 import { echoServer } from '../helpers/servers.js';
 
-function frame(type: number, flags: number, stream: number, payload: Buffer): Buffer {
-  const head = Buffer.alloc(9);
-  head.writeUIntBE(payload.length, 0, 3);
-  head[3] = type;
-  head[4] = flags;
-  head.writeUInt32BE(stream, 5);
-  return Buffer.concat([head, payload]);
-}
 
-/** An HPACK literal header field without indexing (names and values under 127 bytes). */
-function literal(name: string, value: string): Buffer {
-  return Buffer.concat([Buffer.from([0, name.length]), Buffer.from(name), Buffer.from([value.length]), Buffer.from(value)]);
-}
 
 test('streams reset at once do not each make a server connection, and the proxy keeps serving', async (t) => {
   // A server that accepts connections and never answers: every dial stays open until the proxy drops it.
@@ -57,7 +46,7 @@ test('streams reset at once do not each make a server connection, and the proxy 
   const block = Buffer.concat([literal(':method', 'GET'), literal(':scheme', 'http'), literal(':authority', authority), literal(':path', '/')]);
   const rst = Buffer.alloc(4);
   rst.writeUInt32BE(8); // CANCEL
-  const frames: Buffer[] = [Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n'), frame(4, 0, 0, Buffer.alloc(0))];
+  const frames: Buffer[] = [PREFACE, frame(4, 0, 0, Buffer.alloc(0))];
   const STREAMS = 1000;
   for (let i = 0; i < STREAMS; i++) {
     const id = 2 * i + 1;
