@@ -67,8 +67,10 @@ export interface UpstreamExchange {
   abort(): void;
 }
 
-/** Opens an upstream exchange for a flow (decides the server from the request). */
-/** Opens the flow's upstream exchange; `cancelled` aborts when the flow's client has gone (a connection being opened for it is dropped). */
+/**
+ * Opens an upstream exchange for a flow (decides the server from the request). `cancelled`
+ * aborts when the flow's client has gone: a connection being opened for it is dropped.
+ */
 export type UpstreamOpener = (flow: HTTPFlow, cancelled: AbortSignal) => Promise<UpstreamExchange>;
 
 /** How the connection should go on after a flow. */

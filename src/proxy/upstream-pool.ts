@@ -1,3 +1,4 @@
+import { setImmediate as setImmediatePromise } from 'node:timers/promises';
 import { lookup } from 'node:dns/promises';
 import { ADDRCONFIG, type LookupAddress } from 'node:dns';
 import net from 'node:net';
@@ -16,7 +17,6 @@ import { proxyDebug } from './debug.js';
 import { watchSocketClose } from './socket-close-watch.js';
 import { untilAborted } from '../util/until-aborted.js';
 import { Turns } from '../util/turns.js';
-import { setImmediate as setImmediatePromise } from 'node:timers/promises';
 
 /** Connecting upstream failed (refused, DNS, TLS, cancelled by an addon, or a loop into ourselves). */
 export class ConnectError extends Error {
@@ -515,13 +515,13 @@ export function tcpConnect(
   });
 }
 
-/** A connect given up on because the client connection it was for has closed (mitmproxy's words). */
 /**
  * How many server connections one client connection may be opening at once. An HTTP/1 client
  * needs one at a time; a browser's HTTP/2 connection a few dozen at most, once (they are reused).
  */
 const MAX_OPENING = 32;
 
+/** A connect given up on because the client connection it was for has closed (mitmproxy's words). */
 class ConnectionCancelledError extends Error {
   constructor() {
     super('connection cancelled');
