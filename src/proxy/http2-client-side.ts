@@ -10,7 +10,7 @@ import { errorPage } from './error-page.js';
 import { runHttpFlow, type ClientExchange } from './http-stream.js';
 import { addHttp2Headers, sendTrailersWhenWanted, splitPseudoHeaders, warnLowercased } from './http2-headers.js';
 import { clearSessionTimer, watchLiveness, type SessionLiveness } from './http2-liveness.js';
-import { http2ResetBudget, resetCounter } from './http2-reset-guard.js';
+import { closeClientStream, http2ResetBudget, isClientReset, resetCounter } from './http2-reset-guard.js';
 import { openUpstreamExchange } from './upstream-exchange.js';
 import { NO_CHUNKS, readableChunks } from './readable-chunks.js';
 import { waitForDrain } from './wait-for-drain.js';
@@ -151,7 +151,7 @@ class Http2ClientExchange implements ClientExchange {
     // flow control with its stream never freed.
     if (!stream.readableEnded) {
       stream.once('finish', () => {
-        if (!stream.destroyed && !stream.readableEnded) stream.close(http2.constants.NGHTTP2_NO_ERROR);
+        if (!stream.destroyed && !stream.readableEnded) closeClientStream(stream, http2.constants.NGHTTP2_NO_ERROR);
       });
     }
   }
@@ -249,11 +249,12 @@ export async function serveHttp2(ctx: ConnectionContext): Promise<void> {
       stream.on('error', () => undefined);
       liveness?.streamOpened();
       stream.once('close', () => liveness?.streamClosed());
-      // Emitted when the client resets the stream (not when we close it).
-      stream.once('aborted', () => onClientReset?.());
+      stream.once('aborted', () => {
+        if (isClientReset(stream)) onClientReset?.();
+      });
       void handleStream(ctx, stream, flags, rawHeaders).catch((e) => {
         log.error(`Unexpected error in HTTP/2 stream: ${(e as Error).stack ?? String(e)}`, ctx.clientLabel);
-        if (!stream.destroyed) stream.close(NGHTTP2_PROTOCOL_ERROR);
+        if (!stream.destroyed) closeClientStream(stream, NGHTTP2_PROTOCOL_ERROR);
       });
     });
     socket.once('close', () => resolve());
@@ -280,7 +281,7 @@ async function handleStream(ctx: ConnectionContext, stream: http2.ServerHttp2Str
     // Which name counts would be a guess, and two parsers guessing differently is how requests
     // get smuggled: refused before a flow exists, as the h2 library refuses it in mitmproxy.
     ctx.master.log.info(`HTTP/2 protocol error: ${mismatch}`, ctx.clientLabel);
-    stream.close(NGHTTP2_PROTOCOL_ERROR);
+    closeClientStream(stream, NGHTTP2_PROTOCOL_ERROR);
     return;
   }
   const method = pseudo.get(':method') ?? 'GET';

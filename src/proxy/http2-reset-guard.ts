@@ -31,3 +31,22 @@ export function resetCounter(budget: ResetBudget = { ...http2ResetBudget }, cloc
     return true;
   };
 }
+
+/** Client streams the proxy itself closed with an error code (their 'aborted' is not a client reset). */
+const closedByProxy = new WeakSet<object>();
+
+/** Close a client stream with `code` (RST_STREAM) as the proxy's own decision, not the client's reset. */
+export function closeClientStream(stream: { close(code: number): void }, code: number): void {
+  closedByProxy.add(stream);
+  stream.close(code);
+}
+
+/**
+ * Whether a stream's 'aborted' event is the client resetting it. node emits 'aborted' for every
+ * stream that ends before its response does: our own `destroy()` (the stream is destroyed by
+ * then) and our own `close(code)` too, and those must not spend the client's budget (an ad
+ * blocker killing a hundred flows is not a flood).
+ */
+export function isClientReset(stream: { destroyed: boolean }): boolean {
+  return !stream.destroyed && !closedByProxy.has(stream);
+}

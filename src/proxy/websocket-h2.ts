@@ -7,6 +7,7 @@ import type { ConnectionContext } from './context.js';
 import { runHttpFlow, type ClientExchange } from './http-stream.js';
 import { Http1UpstreamExchange } from './http1-upstream.js';
 import { addHttp2Headers } from './http2-headers.js';
+import { closeClientStream } from './http2-reset-guard.js';
 import { NO_CHUNKS } from './readable-chunks.js';
 import { SocketReader } from './socket-reader.js';
 import { upstreamTargetFor } from './upstream-exchange.js';
@@ -91,7 +92,7 @@ export async function serveWebSocketStream(ctx: ConnectionContext, flow: HTTPFlo
       await ctx.master.addons.triggerFlow('error', flow);
     }
     // A client told 200 must not wait for frames that never come; any other answer stands as sent.
-    if (client.accepted && !stream.destroyed) stream.close(http2.constants.NGHTTP2_CANCEL);
+    if (client.accepted && !stream.destroyed) closeClientStream(stream, http2.constants.NGHTTP2_CANCEL);
     return;
   }
   try {

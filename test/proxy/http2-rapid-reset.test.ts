@@ -74,3 +74,22 @@ test('streams reset at once do not each make a server connection, and the proxy 
   });
   assert.equal(status, 200);
 });
+
+test("streams the proxy ends itself (an addon killing flows, as an ad blocker does) do not spend the client's reset budget", async (t) => {
+  const up = await echoServer(t);
+  const proxy = await testProxy(t, { addons: [{ name: 'adblock', request: (f: { request: { path: string }; kill(): void }) => void (f.request.path.startsWith('/ad') && f.kill()) }] });
+  const session = http2.connect(proxy.url);
+  session.on('error', () => undefined);
+  t.after(() => session.destroy());
+  const get = (path: string) =>
+    new Promise<number | string>((resolve) => {
+      const req = session.request({ ':path': path, ':authority': `127.0.0.1:${up.port}`, ':scheme': 'http' });
+      req.on('response', (h) => resolve(Number(h[':status'])));
+      req.on('error', (e: NodeJS.ErrnoException) => resolve(e.code ?? e.message));
+      req.resume();
+    });
+  const killed = await Promise.all(Array.from({ length: 240 }, (_, i) => get(`/ad${i}`)));
+  assert.ok(killed.every((r) => r === 'ERR_HTTP2_STREAM_ERROR'), JSON.stringify([...new Set(killed)]));
+  assert.equal(await get('/page'), 200, 'the connection still serves');
+  assert.ok(!proxy.logs.some((e) => /rapid reset/.test(e.message)));
+});
