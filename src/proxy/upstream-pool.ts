@@ -150,7 +150,8 @@ export class UpstreamPool {
     const usable = this.findUsable(target);
     if (usable) return usable;
     const key = JSON.stringify([target.address, target.tls, target.sni ?? null, target.via ?? null, !!target.forwardPlain]);
-    const pending = target.tls && target.alpn?.includes('h2') ? this.opening.get(key) : undefined;
+    const shareable = target.tls && target.alpn?.includes('h2');
+    const pending = shareable ? this.opening.get(key) : undefined;
     if (pending) {
       // Another request is already connecting there: if it turns out to be HTTP/2, share it.
       await pending.catch(() => null);
@@ -159,7 +160,8 @@ export class UpstreamPool {
     }
     const kept = this.adoptIdle(target);
     if (kept) return kept;
-    const job = this.connectFor(target, cancelled);
+    // A connection other requests may come to wait for is not given up on with this request.
+    const job = this.connectFor(target, shareable ? undefined : cancelled);
     this.opening.set(key, job);
     try {
       return await job;

@@ -515,6 +515,31 @@ test('normalize_outbound_headers off: uppercase names an addon set are not repor
   assert.ok(!proxy.logs.some((e) => e.message.startsWith('Lowercased')), proxy.logs.map((e) => e.message).join('\n'));
 });
 
+test('a reset stream does not cancel the HTTP/2 server connection other requests are waiting for', async (t) => {
+  const up = await h2Upstream(t);
+  let first = true;
+  // The first connection takes a while, so every other request comes to wait for it.
+  const slow = { name: 'slow', server_connect: async () => void (first && ((first = false), await new Promise((r) => setTimeout(r, 300)))) };
+  const proxy = await testProxy(t, { addons: [slow], options: { ssl_insecure: true } });
+  const session = http2.connect(proxy.url);
+  session.on('error', () => undefined);
+  t.after(() => session.destroy());
+  const request = (path: string) => {
+    const r = session.request({ ':path': path, ':authority': `127.0.0.1:${up.port}`, ':scheme': 'https' });
+    r.on('error', () => undefined);
+    r.resume();
+    return r;
+  };
+  const opener = request('/opener');
+  await new Promise((r) => setTimeout(r, 50));
+  const others = Array.from({ length: 10 }, (_, i) => request(`/other${i}`));
+  await new Promise((r) => setTimeout(r, 100));
+  opener.close(http2.constants.NGHTTP2_CANCEL);
+  const statuses = await Promise.all(others.map((r) => new Promise<number>((resolve) => r.on('response', (h) => resolve(Number(h[':status']))))));
+  assert.deepEqual([...new Set(statuses)], [200]);
+  assert.equal(up.sessions.count, 1, 'one server connection for all of them');
+});
+
 test('no process warnings from any of the HTTP/2 traffic above (listener leaks, deprecated options such as priority signaling on Node 24)', async () => {
   await new Promise((r) => setImmediate(r));
   assert.deepEqual(processWarnings, []);
