@@ -127,9 +127,10 @@ function describeTlsError(err: Error & { code?: string }): string {
 
 /**
  * Run the TLS handshake with the server on an already connected socket, firing
- * tls_start_server and tls_established_server / tls_failed_server.
+ * tls_start_server and tls_established_server / tls_failed_server. `cancelled` is the signal that
+ * drops the handshake when its request is given up on: a failure then is logged as cancelled.
  */
-export async function startServerTls(ctx: ConnectionContext, server: Server, socket: net.Socket, alpn: string[]): Promise<tls.TLSSocket> {
+export async function startServerTls(ctx: ConnectionContext, server: Server, socket: net.Socket, alpn: string[], cancelled?: AbortSignal): Promise<tls.TLSSocket> {
   const hooks = ctx.master.addons;
   const host = server.address![0];
   const settings: Record<string, unknown> = {
@@ -214,8 +215,9 @@ export async function startServerTls(ctx: ConnectionContext, server: Server, soc
   } catch (e) {
     const msg = describeTlsError(e as Error & { code?: string });
     server.error = msg;
-    // A handshake dropped because its client left (upstream-pool gives it up) is no server fault.
-    if (ctx.rawSocket.destroyed) ctx.master.log.info(`Server TLS handshake cancelled: the client disconnected. ${msg}`, ctx.clientLabel);
+    // A handshake dropped because its client left, or the one request it was for was given up on
+    // (upstream-pool drops it), is no server fault.
+    if (ctx.rawSocket.destroyed || cancelled?.aborted) ctx.master.log.info(`Server TLS handshake cancelled: the client disconnected. ${msg}`, ctx.clientLabel);
     else ctx.master.log.warn(`Server TLS handshake failed. ${msg}`, ctx.clientLabel);
     await hooks.trigger('tls_failed_server', data);
     throw new Error(msg);

@@ -424,7 +424,7 @@ export class UpstreamPool {
     }
     if (target.tls) {
       try {
-        socket = await startServerTls(ctx, server, socket as net.Socket, target.alpn ?? ['http/1.1']);
+        socket = await startServerTls(ctx, server, socket as net.Socket, target.alpn ?? ['http/1.1'], clientGone);
       } catch (e) {
         socket.destroy();
         tcp.destroy();
