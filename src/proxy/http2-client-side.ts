@@ -16,7 +16,7 @@ import { NO_CHUNKS, readableChunks } from './readable-chunks.js';
 import { waitForDrain } from './wait-for-drain.js';
 import { extendedConnectSettings, serveWebSocketStream, toWebSocketHandshake } from './websocket-h2.js';
 
-const { NGHTTP2_PROTOCOL_ERROR, NGHTTP2_ENHANCE_YOUR_CALM } = http2.constants;
+const { NGHTTP2_NO_ERROR, NGHTTP2_PROTOCOL_ERROR, NGHTTP2_ENHANCE_YOUR_CALM } = http2.constants;
 
 /** Limits for the client-facing HTTP/2 session (explicit, rather than node's defaults). */
 const SESSION_OPTIONS: http2.ServerOptions = {
@@ -241,6 +241,7 @@ export async function serveHttp2(ctx: ConnectionContext): Promise<void> {
       };
       liveness = watchLiveness(session, () => {
         log.info('HTTP/2 client did not answer a PING on its idle connection (gone, or the session broke down): closing it.', ctx.clientLabel);
+        session.goaway(NGHTTP2_NO_ERROR);
         session.destroy();
         socket.destroy();
       });

@@ -8,8 +8,10 @@
  * default. A client can hold any number of descriptors that way with a few bytes each.
  *
  * So an HTTP/2 client connection with no stream open is asked for a PING after a while; one that
- * does not answer is closed. A healthy client answers at once (nothing else is queued on an idle
- * connection), and its connection stays, as before, until `tcp_timeout`.
+ * does not answer is closed. A healthy client answers at once, or, when the end of a big
+ * response is still in the socket buffers ahead of the PING (a stream counts as closed once its
+ * data is handed to the kernel), as soon as it has read that: the answer may take a minute, for
+ * a slow link. Its connection stays, as before, until `tcp_timeout`.
  */
 import type http2 from 'node:http2';
 
@@ -21,7 +23,7 @@ export interface LivenessTiming {
 }
 
 /** The timing for every new connection (change it here to check sooner or later). */
-export const http2Liveness: LivenessTiming = { idleMs: 15_000, pingTimeoutMs: 15_000 };
+export const http2Liveness: LivenessTiming = { idleMs: 15_000, pingTimeoutMs: 60_000 };
 
 /** What the session's owner reports: streams opening and closing. */
 export interface SessionLiveness {
