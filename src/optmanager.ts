@@ -182,9 +182,17 @@ export class OptManager {
   /**
    * Set several options at once. Unknown names are an error unless `deferUnknown`. Values are
    * checked first; if a change listener fails, every value is rolled back and the error is
-   * re-thrown.
+   * re-thrown. The built-in options are typed (`update({ ssl_insecure: 'yes' })` does not compile).
    */
-  async update(values: Record<string, unknown>, opts: { deferUnknown?: boolean } = {}): Promise<Set<string>> {
+  update(values: OptionValues, opts: { deferUnknown?: boolean } = {}): Promise<Set<string>> {
+    return this.updateUnchecked(values, opts);
+  }
+
+  /**
+   * `update` for values from outside the program (a config file, a JSON body, the command line),
+   * whose types are known only once they are checked, here.
+   */
+  async updateUnchecked(values: Readonly<Record<string, unknown>>, opts: { deferUnknown?: boolean } = {}): Promise<Set<string>> {
     const updated = new Map<string, OptionValue>();
     for (const [name, value] of Object.entries(values)) {
       const d = this.defs.get(name);
@@ -237,7 +245,7 @@ export class OptManager {
     if (Object.keys(ready).length === 0) return;
     const parsed: Record<string, unknown> = {};
     for (const [name, value] of Object.entries(ready)) parsed[name] = this.coerceLoose(name, value);
-    await this.update(parsed);
+    await this.updateUnchecked(parsed);
   }
 
   /** Names given by --set or config that no addon has declared. */
@@ -255,7 +263,7 @@ export class OptManager {
   async reset(names?: string[]): Promise<void> {
     const values: Record<string, unknown> = {};
     for (const n of names ?? this.names()) values[n] = cloneValue(this.def(n).defaultValue);
-    await this.update(values);
+    await this.updateUnchecked(values);
   }
 
   /**
@@ -317,7 +325,7 @@ export class OptManager {
     }
     if (unknown.length && opts.defer === false) throw new OptionsError(`Unknown option(s): ${unknown.join(', ')}`);
     for (const name of unknown) this.deferred.set(name, new DeferredSetValues(grouped.get(name)!));
-    await this.update(values);
+    await this.updateUnchecked(values);
   }
 
   /**
@@ -347,7 +355,7 @@ export class OptManager {
       if (d && d.type === 'sequence of str' && typeof v === 'string') v = [v];
       values[k] = v;
     }
-    await this.update(values, { deferUnknown: true });
+    await this.updateUnchecked(values, { deferUnknown: true });
   }
 
   /**

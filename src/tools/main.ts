@@ -82,7 +82,7 @@ export async function runTool(tool: ToolName, argv: string[], programName = tool
       for (const name of ['save_stream_filter', 'readfile_filter', 'dumper_filter']) if (master.options.has(name)) flags[name] = filter;
     }
     for (const k of Object.keys(flags)) if (!master.options.has(k)) delete flags[k];
-    await master.options.update(flags);
+    await master.options.updateUnchecked(flags);
     // After --set, config.yaml and the flags, as mitmdump: a bad value is refused here too.
     if (args.showOptions) {
       process.stdout.write(master.options.toYaml());

@@ -300,7 +300,7 @@ async function putOptions(ctx: RequestContext): Promise<void> {
     else unknown.push(k);
   }
   try {
-    if (Object.keys(known).length) await options.update(known);
+    if (Object.keys(known).length) await options.updateUnchecked(known);
   } catch (e) {
     if (e instanceof OptionsError || e instanceof Error) throw new ApiError(400, e.message);
     throw e;
