@@ -37,10 +37,17 @@ export interface WebSocketLimits {
    * in bytes. A bigger frame or message closes the connection with 1009 (message too big).
    */
   maxMessageSize: number;
+  /**
+   * How many times its compressed size a peer's conversation may grow by decompression, once
+   * more than `maxMessageSize` has been decompressed in all. Every message is recorded, so a
+   * peer sending zeros (compressed a thousandfold) would otherwise make the proxy hold gigabytes
+   * for a few megabytes sent. Real traffic (JSON, text) compresses well under this.
+   */
+  maxInflationRatio: number;
 }
 
-/** The defaults (64 MiB per message); change `maxMessageSize` here to raise or lower it for every new connection. */
-export const websocketLimits: WebSocketLimits = { maxMessageSize: 64 * 1024 * 1024 };
+/** The defaults; change them here to raise or lower the limits for every new connection. */
+export const websocketLimits: WebSocketLimits = { maxMessageSize: 64 * 1024 * 1024, maxInflationRatio: 100 };
 
 /**
  * Frame size for a forwarded message whose length changed (an addon modified it) and that came in
@@ -111,6 +118,7 @@ class Direction {
   /** The source ended (null: cleanly, at EOF) once this is not undefined. */
   ended: Error | null | undefined = undefined;
   readonly maxMessageSize: number;
+  private readonly maxInflationRatio: number;
   listeners: { data: (b: Buffer) => void; end: () => void; error: (e: Error) => void } | null = null;
   private inflater: MessageInflater | null = null;
   private deflater: MessageDeflater | null = null;
@@ -123,6 +131,7 @@ class Direction {
     limits: WebSocketLimits,
   ) {
     this.maxMessageSize = limits.maxMessageSize;
+    this.maxInflationRatio = limits.maxInflationRatio;
     this.parser = new FrameParser({ fromClient, allowRsv1: deflate !== null, maxPayload: limits.maxMessageSize });
   }
 
@@ -136,7 +145,7 @@ class Direction {
   }
 
   inflate(payload: Buffer): Promise<Buffer> {
-    this.inflater ??= new MessageInflater(this.maxMessageSize);
+    this.inflater ??= new MessageInflater(this.maxMessageSize, this.maxInflationRatio);
     return this.inflater.inflate(payload);
   }
 

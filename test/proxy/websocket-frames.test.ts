@@ -286,6 +286,33 @@ test('permessage-deflate: the inflater keeps its window across messages and boun
   broken.close();
 });
 
+test('running out of memory while joining an inflated message fails that message with 1009, not the process', async (t) => {
+  const big = Buffer.alloc(200_000, 'q');
+  const compressed = zlib.deflateRawSync(big, { finishFlush: zlib.constants.Z_SYNC_FLUSH }).subarray(0, -4);
+  const inflater = new MessageInflater(1 << 20);
+  t.after(() => inflater.close());
+  const concat = Buffer.concat;
+  // zlib hands the 200 KB over in several chunks, which are joined with Buffer.concat.
+  Buffer.concat = (() => {
+    throw new RangeError('Array buffer allocation failed');
+  }) as typeof Buffer.concat;
+  try {
+    await assert.rejects(inflater.inflate(compressed), (e: unknown) => e instanceof WebSocketProtocolError && e.code === 1009 && /allocation failed/.test(e.message));
+  } finally {
+    Buffer.concat = concat;
+  }
+});
+
+test('an inflater past its message size in all refuses a conversation that inflates more than its ratio', async () => {
+  const inflater = new MessageInflater(3000, 100);
+  // 2 900 zeros compress to about 15 bytes.
+  const zeros = zlib.deflateRawSync(Buffer.alloc(2900), { finishFlush: zlib.constants.Z_SYNC_FLUSH }).subarray(0, -4);
+  assert.ok(zeros.length * 100 < 2900);
+  assert.equal((await inflater.inflate(zeros)).length, 2900, 'under the floor, any ratio');
+  await assert.rejects(inflater.inflate(zeros), (e: unknown) => e instanceof WebSocketProtocolError && e.code === 1009);
+  inflater.close();
+});
+
 test('Frame.raw is the frame exactly as received (a client frame still masked) when it arrived in one chunk, else null', () => {
   const fromClient = new FrameParser({ fromClient: true, allowRsv1: false, maxPayload: 1 << 20 });
   const masked1 = rawFrame(0x82, Buffer.from('hello'), { mask: MASK });

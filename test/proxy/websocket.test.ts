@@ -635,6 +635,37 @@ test('a text message that is not UTF-8 closes with 1007; a message over the size
   assert.deepEqual(flow2.websocket!.messages, []);
 });
 
+test('a decompression bomb closes with 1009 once the conversation inflates past its ratio; ordinary compressed traffic does not', async (t) => {
+  const saved = { ...websocketLimits };
+  Object.assign(websocketLimits, { maxMessageSize: 100_000, maxInflationRatio: 100 });
+  t.after(() => Object.assign(websocketLimits, saved));
+  const received: number[] = [];
+  const up = await server(t, {
+    ws: { perMessageDeflate: { threshold: 0 } },
+    onConnection: (sws) => sws.on('message', (data: Buffer) => void received.push(data.length)),
+  });
+  const rec = recorder();
+  const proxy = await testProxy(t, { addons: [rec.addon] });
+
+  // Text that compresses a few times, as JSON does: 400 KB in all, four times the floor, goes through.
+  const ordinary = await wsClientViaProxy(proxy.port, { port: up.port }, { perMessageDeflate: { threshold: 0 } });
+  closeClient(t, ordinary);
+  const words = Array.from({ length: 4000 }, (_, i) => `{"id":${i},"v":"${(i * 7919).toString(36)}"}`).join(',');
+  for (let i = 0; i < 10; i++) ordinary.send(words.slice(0, 40_000));
+  for (let i = 0; i < 100 && received.length < 10; i++) await new Promise((r) => setTimeout(r, 20));
+  assert.equal(received.length, 10, 'ordinary messages arrive');
+  assert.equal(ordinary.readyState, ordinary.OPEN);
+
+  // Zeros compress a thousandfold: the second message passes the floor at ~1000x, and the connection closes.
+  const bomb = await wsClientViaProxy(proxy.port, { port: up.port }, { perMessageDeflate: { threshold: 0 } });
+  closeClient(t, bomb);
+  const closed = closeOf(bomb);
+  for (let i = 0; i < 5; i++) bomb.send(Buffer.alloc(90_000));
+  const c = await closed;
+  assert.equal(c.code, 1009);
+  assert.match(c.reason, /^Message too big: \d+ bytes decompressed from \d+/);
+});
+
 test('the websocket option off: no WebSocket data, the upgraded connection is relayed as a TCP flow', async (t) => {
   const rec = recorder();
   const tcpMessages: number[] = [];

@@ -124,7 +124,16 @@ abstract class ZlibContext<S extends zlib.DeflateRaw | zlib.InflateRaw> {
       this.stream.flush(flushKind, () => {
         if (this.failure || this.reject !== reject) return;
         this.reject = null;
-        const out = this.out.length === 1 ? this.out[0]! : Buffer.concat(this.out, this.outLength);
+        let out: Buffer;
+        try {
+          out = this.out.length === 1 ? this.out[0]! : Buffer.concat(this.out, this.outLength);
+        } catch (e) {
+          // Out of memory for the joined message: this connection fails, not the process (an
+          // exception in a zlib callback would be uncaught).
+          this.out = [];
+          reject(new WebSocketProtocolError(`Message too big: ${(e as Error).message}`, CloseCode.MESSAGE_TOO_BIG));
+          return;
+        }
         this.out = [];
         resolve(out);
       });
@@ -140,14 +149,33 @@ abstract class ZlibContext<S extends zlib.DeflateRaw | zlib.InflateRaw> {
 
 /** Decompresses the messages one peer sends, keeping the LZ77 window between messages. */
 export class MessageInflater extends ZlibContext<zlib.InflateRaw> {
-  /** `maxSize` bounds the decompressed size of one message (a deflate bomb closes with 1009). */
-  constructor(maxSize: number) {
+  private compressedTotal = 0;
+  private inflatedTotal = 0;
+
+  /**
+   * `maxSize` bounds the decompressed size of one message; past `maxSize` decompressed in all,
+   * the conversation may not grow more than `maxRatio` times by decompression (WebSocketLimits).
+   * Either closes with 1009.
+   */
+  constructor(
+    private readonly maxSize: number,
+    private readonly maxRatio = Infinity,
+  ) {
     // A 15-bit window decodes whatever window the peer used, so the negotiated size does not matter here.
     super(zlib.createInflateRaw({ windowBits: 15 }), maxSize);
   }
 
-  inflate(payload: Buffer): Promise<Buffer> {
-    return this.process([payload, TRAILER], zlib.constants.Z_SYNC_FLUSH);
+  async inflate(payload: Buffer): Promise<Buffer> {
+    const out = await this.process([payload, TRAILER], zlib.constants.Z_SYNC_FLUSH);
+    this.compressedTotal += payload.length;
+    this.inflatedTotal += out.length;
+    if (this.inflatedTotal > this.maxSize && this.inflatedTotal > this.maxRatio * this.compressedTotal) {
+      throw new WebSocketProtocolError(
+        `Message too big: ${this.inflatedTotal} bytes decompressed from ${this.compressedTotal}, more than ${this.maxRatio} times (a decompression bomb)`,
+        CloseCode.MESSAGE_TOO_BIG,
+      );
+    }
+    return out;
   }
 }
 
