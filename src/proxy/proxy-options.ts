@@ -61,9 +61,31 @@ function connectAddr(value: string | null): string | null {
   return value;
 }
 
-/** Read the proxy's option snapshot; throws on an invalid size, address or host pattern. */
+/** The longest timer node keeps (2^31 - 1 ms); a longer one fires after 1 ms instead. */
+const MAX_TIMEOUT_S = Math.floor((2 ** 31 - 1) / 1000);
+
+/** tcp_timeout in ms: 0 (no idle timeout) up to what a node timer can hold. */
+function tcpTimeoutMs(value: number): number {
+  if (!Number.isFinite(value) || value < 0 || value > MAX_TIMEOUT_S) {
+    throw new Error(`Invalid value for tcp_timeout: ${value}. It must be between 0 and ${MAX_TIMEOUT_S} seconds.`);
+  }
+  return value * 1000;
+}
+
+/**
+ * Refuse listen options no listener can use, before the running listeners are stopped for them
+ * (a port out of range or a host with control characters would leave the proxy serving nothing).
+ */
+function checkListenOptions(host: string, port: number | null): void {
+  if (port !== null && (!Number.isInteger(port) || port < 0 || port > 65535)) throw new Error(`Invalid value for listen_port: ${port}. It must be between 0 and 65535.`);
+  // eslint-disable-next-line no-control-regex
+  if (/[\x00-\x20\x7f]/.test(host)) throw new Error(`Invalid value for listen_host: ${pyStrRepr(host)}.`);
+}
+
+/** Read the proxy's option snapshot; throws on an invalid size, address, timeout, listen address or host pattern. */
 export function readProxyOptions(o: OptManager): ProxyOptions {
   const get = <T>(n: string, fallback: T): T => (o.has(n) ? (o.get(n) as T) : fallback);
+  checkListenOptions(get<string>('listen_host', ''), get<number | null>('listen_port', null));
   // udp_hosts only matters for UDP that reaches the layer decision (WireGuard, local and TUN
   // modes, DTLS), which this proxy does not serve: reverse:udp and dns are fixed layers in
   // mitmproxy too. Its patterns are still checked as tcp_hosts' are.
@@ -81,7 +103,7 @@ export function readProxyOptions(o: OptManager): ProxyOptions {
     http2: get('http2', true),
     websocket: get('websocket', true),
     rawtcp: get('rawtcp', true),
-    tcpTimeoutMs: get('tcp_timeout', 600) * 1000,
+    tcpTimeoutMs: tcpTimeoutMs(get('tcp_timeout', 600)),
     proxyDebug: get('proxy_debug', false),
     maxHeadSize: MAX_HEAD_SIZE,
     ignoreHosts: compileHostPatterns('ignore_hosts', get<string[]>('ignore_hosts', [])),

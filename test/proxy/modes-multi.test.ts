@@ -183,3 +183,23 @@ test('modes this version cannot serve fail at start with what they would need, a
   assert.match(state['wireguard@0']!.last_exception ?? '', cases[0]![1]);
   assert.equal(state['regular@0']!.is_running, true);
 });
+
+test('listen and timeout options no listener can use are refused, and the running listener keeps serving', async (t) => {
+  const up = await echoServer(t);
+  const proxy = await testProxy(t);
+  const before = proxy.port;
+  for (const [values, message] of [
+    [{ listen_port: 99999999 }, /listen_port: 99999999\. It must be between 0 and 65535/],
+    [{ listen_port: -5 }, /listen_port/],
+    [{ listen_host: '\u0000' }, /Invalid value for listen_host/],
+    [{ tcp_timeout: -1 }, /tcp_timeout: -1/],
+    // Longer than a node timer holds: it would fire after 1 ms and drop every connection.
+    [{ tcp_timeout: 3_000_000 }, /tcp_timeout: 3000000/],
+  ] as const) {
+    await assert.rejects(proxy.master.options.updateUnchecked(values), message, JSON.stringify(values));
+  }
+  assert.equal(proxy.master.options.get('listen_port'), 0, 'the old value stays');
+  assert.equal(proxy.master.options.get('tcp_timeout'), 600);
+  assert.equal(proxy.port, before);
+  assert.equal((await curl(['-x', proxy.url, `${up.url}/still`])).status, 200);
+});
