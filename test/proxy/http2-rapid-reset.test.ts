@@ -12,6 +12,7 @@ import { once } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { testProxy } from '../helpers/proxy.js';
 import { PREFACE, frame, literal } from '../helpers/h2-frames.js';
+import { resetCounter } from '../../src/proxy/http2-reset-guard.js';
 import { echoServer } from '../helpers/servers.js';
 
 
@@ -92,4 +93,14 @@ test("streams the proxy ends itself (an addon killing flows, as an ad blocker do
   assert.ok(killed.every((r) => r === 'ERR_HTTP2_STREAM_ERROR'), JSON.stringify([...new Set(killed)]));
   assert.equal(await get('/page'), 200, 'the connection still serves');
   assert.ok(!proxy.logs.some((e) => /rapid reset/.test(e.message)));
+});
+
+test('the reset budget: a burst, then refilled at its rate', () => {
+  let now = 0;
+  const count = resetCounter({ burst: 3, perSecond: 2 }, () => now);
+  assert.deepEqual([count(), count(), count(), count()], [true, true, true, false]);
+  now += 500; // one more reset's worth
+  assert.deepEqual([count(), count()], [true, false]);
+  now += 60_000; // refilled to the burst, not beyond
+  assert.deepEqual([count(), count(), count(), count()], [true, true, true, false]);
 });
