@@ -4,7 +4,8 @@ import { defaultAddons } from './addons/index.js';
 import type { ProxyServer } from './addons/proxyserver.js';
 import type { TlsConfig } from './addons/tlsconfig.js';
 import type { OptionValues } from './optmanager.js';
-import { formatLogLine, logLevelShown, type LogEntry, type LogLevel } from './log.js';
+import type { LogEntry, LogLevel } from './log.js';
+import { TermLog } from './addons/termlog.js';
 
 /** Options for `startProxy`. */
 export interface StartProxyOptions {
@@ -18,9 +19,10 @@ export interface StartProxyOptions {
    */
   addons?: Addon[];
   /**
-   * Event log lines at this level or above are written to stderr: addon errors (a hook that
-   * threw) and warnings by default, as Python's logging shows them for an embedded mitmproxy.
-   * `'none'` prints nothing; subscribe to `master.log` (or use the `add_log` hook) to route them yourself.
+   * Event log lines at this level or above are written to stderr (by mitmdump's termlog, whose
+   * `termlog_verbosity` option then changes it): addon errors (a hook that threw) and warnings by
+   * default, as Python's logging shows them for an embedded mitmproxy. `'none'` prints nothing;
+   * subscribe to `master.log` (or use the `add_log` hook) to route them yourself.
    */
   log?: LogLevel | 'none';
   /** Bind address; default "127.0.0.1" (not every interface, unlike the command line tools). */
@@ -74,18 +76,18 @@ export class ProxyStartError extends Error {
  */
 export async function startProxy(opts: StartProxyOptions = {}): Promise<RunningProxy> {
   const master = new Master();
-  const shown = opts.log ?? 'warn';
-  if (shown !== 'none') {
-    master.log.subscribe((e) => {
-      if (logLevelShown(e.level, shown) && process.stderr.writable) process.stderr.write(`${formatLogLine(e)}\n`);
-    });
-  }
   const errors: LogEntry[] = [];
   const unsubscribe = master.log.subscribe((e) => {
     if (e.level === 'error') errors.push(e);
   });
   let caCertPem: string;
   try {
+    // mitmdump's log printer, on stderr and at the `log` level (its option can change it later).
+    const shown = opts.log ?? 'warn';
+    if (shown !== 'none') {
+      await master.addons.add(new TermLog(process.stderr));
+      await master.options.update({ termlog_verbosity: shown });
+    }
     await master.addons.add(...defaultAddons());
     if (opts.addons?.length) {
       const scripts = master.addons.get('scriptloader');
