@@ -5,7 +5,6 @@ import { LOG_LEVELS, formatLogLine, logLevelShown, type LogLevel } from '../log.
 /** Prints the event log to the terminal (mitmdump's log lines), filtered by termlog_verbosity. */
 export class TermLog {
   readonly name = 'termlog';
-  private unsubscribe: (() => void) | null = null;
   private master!: Master;
 
   constructor(private readonly out: NodeJS.WritableStream = process.stdout) {}
@@ -16,14 +15,8 @@ export class TermLog {
     const color = Boolean((this.out as NodeJS.WriteStream).isTTY) && !process.env.NO_COLOR;
     // The option is read per line, not kept from configure: lines logged at startup, before the
     // first configure, must already follow -q.
-    this.unsubscribe = this.master.log.subscribe((e) => {
+    this.master.log.subscribe((e) => {
       if (this.out.writable && logLevelShown(e.level, this.master.options.get<LogLevel>('termlog_verbosity'))) this.out.write(formatLogLine(e, color) + '\n');
     });
-  }
-
-  /** Stop printing (after everything else has shut down). */
-  uninstall(): void {
-    this.unsubscribe?.();
-    this.unsubscribe = null;
   }
 }
