@@ -7,6 +7,7 @@ import { parseCommandLine, type ToolName } from './cmdline.js';
 import { DumpMaster } from './dump.js';
 import { createWebMaster } from './web/master.js';
 import type { ErrorCheck } from '../addons/errorcheck.js';
+import { userStack } from '../addonmanager.js';
 
 /**
  * mitmdump's shape (label, padded to 11 columns, value), so a script that reads the `Mitmproxy:`
@@ -47,6 +48,30 @@ function keepServingWhenOutputCloses(): void {
     if (process.stderr.writable) process.stderr.write(`Standard output closed (${e.code ?? e.message}); flow and event log output is dropped from now on.\n`);
   });
   process.stderr.on('error', () => undefined);
+}
+
+/**
+ * An exception nothing awaits or catches (a promise a script started and forgot, such as an
+ * unawaited `commands.call` or a background loop, or a timer callback that throws) would end the
+ * node process, and with it every connection. mitmproxy logs such an error as "Unhandled error in
+ * task." with its traceback and keeps proxying; so do the tools while they run. At startup it is
+ * an error like any other, so the tool exits as mitmdump does. Returns what removes the handlers.
+ */
+function logUnhandledErrors(master: Master): () => void {
+  const report = (e: unknown) => {
+    const text = e instanceof Error ? userStack(e) : String(e);
+    try {
+      master.log.error(`Unhandled error in task.\n${text}`, undefined, e);
+    } catch {
+      // The log is all there is to tell; never let reporting take the proxy down.
+    }
+  };
+  process.on('unhandledRejection', report);
+  process.on('uncaughtException', report);
+  return () => {
+    process.off('unhandledRejection', report);
+    process.off('uncaughtException', report);
+  };
 }
 
 /**
@@ -102,6 +127,16 @@ export async function runTool(tool: ToolName, argv: string[], programName = tool
   const stop = () => void master.shutdown();
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
+  const stopLoggingUnhandled = logUnhandledErrors(master);
+  try {
+    return await runUntilExit(master, errorcheck, programName);
+  } finally {
+    stopLoggingUnhandled();
+  }
+}
+
+/** Run a configured master until it is told to stop; returns the exit code. */
+async function runUntilExit(master: Master, errorcheck: ErrorCheck | undefined, programName: string): Promise<number> {
   try {
     await master.run();
   } catch (e) {

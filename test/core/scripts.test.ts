@@ -233,3 +233,27 @@ test('script.run runs a script over flows; a missing or broken script, or a fail
   assert.equal(await m.commands.call('script.run', [f], throwing), undefined);
   assert.match(log[0]!, /^error Addon error: hook failed\n/);
 });
+
+test('an error nothing awaits (a forgotten promise, a throwing timer) in a script is logged as "Unhandled error in task." and the proxy keeps running', async (t) => {
+  const dir = tmp(t);
+  const up = await echoServer(t);
+  const script = join(dir, 'forgetful.ts');
+  writeFileSync(
+    script,
+    "import type { HTTPFlow, Loader, Master } from 'mitmproxy-ts';\n" +
+      'let master: Master;\n' +
+      'export function load(loader: Loader): void { master = loader.master; }\n' +
+      'export function request(flow: HTTPFlow): void {\n' +
+      "  if (flow.request.path === '/forget') void master.commands.call('no.such.command');\n" +
+      "  if (flow.request.path === '/timer') setTimeout(() => { throw new Error('thrown in a timer'); }, 0);\n" +
+      '}\n',
+  );
+  const tool = await runCli(t, ['dump', '-p', '0', '--listen-host', '127.0.0.1', '-s', script]);
+  const proxy = `http://127.0.0.1:${tool.port}`;
+  assert.equal((await curl(['-x', proxy, `${up.url}/forget`])).status, 200);
+  await tool.waitFor(/Unhandled error in task\.\nCommandError: Unknown command: no\.such\.command/);
+  assert.equal((await curl(['-x', proxy, `${up.url}/timer`])).status, 200);
+  const out = await tool.waitFor(/Unhandled error in task\.\nError: thrown in a timer\n\s+at Timeout\.\S* \(.*forgetful\.ts:6:\d+\)/);
+  assert.equal((await curl(['-x', proxy, `${up.url}/after`])).status, 200, out);
+  assert.equal(tool.child.exitCode, null, 'the proxy is still running');
+});
