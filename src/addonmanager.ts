@@ -147,11 +147,20 @@ export class AddonManager {
   private async attach(list: Addon[], index: number | null, addons: Addon[]): Promise<void> {
     for (const [k, addon] of addons.entries()) {
       this.register(addon);
+      try {
+        await this.invokeAddonTree(addon, 'load', new Loader(this.master));
+        // Values set before the addon declared its options (--set, config.yaml) apply now. As in
+        // mitmproxy, the addon joins the chain only afterwards: the other addons get configure with
+        // those names, while the new one gets its single configure with every option (below, from
+        // the script loader, or from run()), not this partial one as well.
+        await this.master.options.processDeferred();
+      } catch (e) {
+        this.unregister(addon);
+        throw e;
+      }
       list.splice(index === null ? list.length : index + k, 0, addon);
       this.invalidate();
-      await this.invokeAddonTree(addon, 'load', new Loader(this.master));
     }
-    await this.master.options.processDeferred();
     if (this.master.isRunning) {
       for (const addon of addons) {
         await this.invokeAddonTree(addon, 'configure', new Set(this.master.options.names()));

@@ -179,6 +179,31 @@ test('a script gets load, one configure with every option and running: at startu
   assert.deepEqual(events, ['b load', 'b configure ALL', 'b running', 'a configure scripts'], 'the new script is not also sent the configure that loaded it');
 });
 
+test('a script whose own option was set before it loaded (--set) still gets one configure, with every option; the other addons hear of the option', async (t) => {
+  const dir = tmp(t);
+  const events: string[] = ((globalThis as { __scriptEvents?: string[] }).__scriptEvents = []);
+  const script = (name: string) =>
+    `const log = (e) => globalThis.__scriptEvents.push('${name} ' + e);\n` +
+    `export function load(loader) { loader.addOption('${name}_opt', 'int', 1, 'an option of the script'); log("load"); }\n` +
+    'export function configure(updated) { log("configure " + (updated.size > 1 ? "ALL" : [...updated].join(","))); }\n' +
+    'export function running() { log("running"); }\n';
+  const a = join(dir, 'a.mjs');
+  const b = join(dir, 'b.mjs');
+  writeFileSync(a, script('a'));
+  writeFileSync(b, script('b'));
+  const m = new Master();
+  t.after(() => m.shutdown());
+  await m.addons.add(new ScriptLoader());
+  await m.options.setFromSpecs(['scripts=' + a, 'a_opt=7', 'b_opt=8']);
+  await m.run();
+  assert.deepEqual(events, ['a load', 'a configure ALL', 'a running']);
+  assert.equal(m.options.get<number>('a_opt'), 7);
+  events.length = 0;
+  await m.options.update({ scripts: [a, b] });
+  assert.deepEqual(events, ['b load', 'a configure b_opt', 'b configure ALL', 'b running', 'a configure scripts']);
+  assert.equal(m.options.get<number>('b_opt'), 8);
+});
+
 test('a deleted script leaves the scripts option: every addon gets configure({"scripts"}) and the script its done', async (t) => {
   const dir = tmp(t);
   const events: string[] = ((globalThis as { __deletedScriptEvents?: string[] }).__deletedScriptEvents = []);
