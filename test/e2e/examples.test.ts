@@ -1,10 +1,15 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import http from 'node:http';
 import { Resolver } from 'node:dns/promises';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { once } from 'node:events';
+import WebSocket, { WebSocketServer } from 'ws';
 import { runCli, ROOT } from '../helpers/cli.js';
 import { curl } from '../helpers/clients.js';
 import { echoServer, httpServer } from '../helpers/servers.js';
+import { tempDir } from '../helpers/tempdir.js';
 
 const example = (name: string) => join(ROOT, 'examples', name);
 
@@ -79,4 +84,82 @@ test('examples/hosted-app.ts answers example.com and api.example.com from inside
   const api = await curl(['-x', proxy, 'http://api.example.com/time']);
   assert.equal(api.status, 200);
   assert.equal((JSON.parse(api.stdout) as { path: string }).path, '/time');
+});
+
+test('examples/stream-replace.ts replaces text as the body streams, matches split across chunks included', async (t) => {
+  let finish: (() => void) | null = null;
+  const up = await httpServer(t, (_req, res) => {
+    res.setHeader('content-type', 'text/plain');
+    res.write('one foo, then fo');
+    finish = () => res.end('o and foo\n');
+  });
+  const tool = await runCli(t, ['dump', '-p', '0', '--listen-host', '127.0.0.1', '-s', example('stream-replace.ts'), '--set', 'stream_replace=foo/bar']);
+  const chunks: string[] = [];
+  const done = new Promise<void>((resolve, reject) => {
+    const req = http.request({ host: '127.0.0.1', port: tool.port, path: `${up.url}/`, headers: { host: `127.0.0.1:${up.port}` } }, (res) => {
+      res.setEncoding('utf8');
+      res.on('data', (d: string) => {
+        chunks.push(d);
+        // The start went out while the server still holds the rest: the body is streamed.
+        if (chunks.length === 1) finish!();
+      });
+      res.on('end', () => resolve());
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end();
+  });
+  await done;
+  assert.equal(chunks[0], 'one bar, then ', 'the possible start of a match waits for the next chunk');
+  assert.equal(chunks.join(''), 'one bar, then bar and bar\n');
+});
+
+test('examples/websocket-inject.ts answers a secret with an injected message and ticks while the conversation is open', async (t) => {
+  const wss = new WebSocketServer({ host: '127.0.0.1', port: 0 });
+  t.after(() => new Promise<void>((resolve) => wss.close(() => resolve())));
+  await once(wss, 'listening');
+  const serverGot: string[] = [];
+  wss.on('connection', (s) => s.on('message', (m: Buffer) => serverGot.push(m.toString())));
+  const port = (wss.address() as { port: number }).port;
+  const tool = await runCli(t, ['dump', '--listen-host', '127.0.0.1', '--mode', `reverse:http://127.0.0.1:${port}@0`, '-s', example('websocket-inject.ts'), '--set', 'websocket_tick_ms=100']);
+  const ws = new WebSocket(`ws://127.0.0.1:${tool.port}/`);
+  t.after(() => ws.terminate());
+  const got: string[] = [];
+  ws.on('message', (m: Buffer) => got.push(m.toString()));
+  await once(ws, 'open');
+  ws.send('my secret');
+  ws.send('hello');
+  const deadline = Date.now() + 10000;
+  while ((got.filter((m) => m.startsWith('tick')).length < 2 || serverGot.length < 1) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  assert.ok(got.includes('ssssssh'), JSON.stringify(got));
+  assert.deepEqual(got.filter((m) => m.startsWith('tick')).slice(0, 2), ['tick 1 from mitmproxy-ts', 'tick 2 from mitmproxy-ts']);
+  assert.deepEqual(serverGot, ['hello'], 'the secret never reached the server');
+  ws.close();
+  await once(ws, 'close');
+  await tool.waitFor(/WebSocket connection closed by client/);
+  assert.doesNotMatch(tool.stdout() + tool.stderr(), /websocket tick:|Unhandled error/);
+});
+
+test('examples/host-histogram.ts adds a command that mitmweb runs on flows and a path', async (t) => {
+  const dir = tempDir(t, 'histogram-');
+  const up = await echoServer(t);
+  const tool = await runCli(t, ['web', '--listen-host', '127.0.0.1', '-p', '0', '--web-port', '0', '--no-web-open-browser', '-s', example('host-histogram.ts')]);
+  const out = await tool.waitFor(/Web server listening at (http:\/\/127\.0\.0\.1:\d+\/\?token=[0-9a-f]+)/);
+  const api = new URL(/Web server listening at (\S+)/.exec(out)![1]!);
+  const proxy = `http://127.0.0.1:${tool.port}`;
+  await curl(['-x', proxy, `${up.url}/a`]);
+  await curl(['-x', proxy, `http://localhost:${up.port}/b`]);
+  await curl(['-x', proxy, `http://localhost:${up.port}/c`]);
+  const target = join(dir, 'hosts.txt');
+  const r = await curl([
+    '-H', `Authorization: Bearer ${api.searchParams.get('token')}`,
+    '-H', 'Cookie: _mitmproxy_xsrf=x',
+    '-H', 'X-XSRFToken: x',
+    '-H', 'Content-Type: application/json',
+    '-d', JSON.stringify({ arguments: ['@all', target] }),
+    `http://127.0.0.1:${api.port}/commands/histogram.save`,
+  ]);
+  assert.equal(r.stdout, '{"value": null}');
+  assert.equal(readFileSync(target, 'utf8'), '1: 127.0.0.1\n2: localhost\n');
+  await tool.waitFor(/histogram of 2 hosts written to /);
 });
