@@ -213,7 +213,8 @@ export class Dumper {
     if (ws.closeCode === 1000 || ws.closeCode === 1001 || ws.closeCode === 1005) {
       this.echo(`WebSocket connection closed by ${ws.closedByClient ? 'client' : 'server'}: ${ws.closeCode} ${ws.closeReason ?? ''}`);
     } else {
-      let err = ws.closeCode !== null && CLOSE_NAMES[ws.closeCode] ? CLOSE_NAMES[ws.closeCode]! : `UNKNOWN_ERROR=${ws.closeCode}`;
+      // No close code at all (a killed or dropped conversation) reads "None", as Python prints it.
+      let err = ws.closeCode !== null && CLOSE_NAMES[ws.closeCode] ? CLOSE_NAMES[ws.closeCode]! : `UNKNOWN_ERROR=${ws.closeCode ?? 'None'}`;
       if (ws.closeReason) err += ` (reason: ${ws.closeReason})`;
       this.echo(`Error in WebSocket connection to ${formatAddress(f.serverConn.address)}: WebSocket Error: ${err}`, 0, { fg: 'red' });
     }

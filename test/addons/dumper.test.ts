@@ -7,6 +7,9 @@ import { curl } from '../helpers/clients.js';
 import { httpServer, rawServer } from '../helpers/servers.js';
 import { testConfdir } from '../helpers/proxy.js';
 import type { ProxyServer } from '../../src/addons/proxyserver.js';
+import { Server } from '../../src/connection.js';
+import { WebSocketData } from '../../src/websocket.js';
+import { makeFlow } from './helpers.js';
 
 /** A running mitmdump (in-process) whose output we capture. */
 async function dump(t: import('node:test').TestContext, options: Record<string, unknown>) {
@@ -186,4 +189,19 @@ test('level 3 names protobuf fields with protobuf_definitions (gRPC response typ
   const d = await dump(t, { flow_detail: 3, protobuf_definitions: shop });
   await curl(['-x', `http://127.0.0.1:${d.port}`, `${up.url}/shop.v1.Orders/Place`]);
   assert.match(d.output(), /\n    ok: true\n    priority: HIGH\n/);
+});
+
+test('a WebSocket that ended without a close frame (killed, dropped) prints UNKNOWN_ERROR=None, as mitmdump', async (t) => {
+  const d = await dump(t, { flow_detail: 1 });
+  const flow = makeFlow({ url: 'http://127.0.0.1:9/ws', response: { status: 101 } });
+  flow.serverConn = new Server({ address: ['127.0.0.1', 9] });
+  flow.websocket = new WebSocketData();
+  await d.m.addons.trigger('websocket_end', flow);
+  flow.websocket.closeCode = 4321;
+  flow.websocket.closeReason = 'bye';
+  await d.m.addons.trigger('websocket_end', flow);
+  assert.deepEqual(d.output().trimEnd().split('\n'), [
+    'Error in WebSocket connection to 127.0.0.1:9: WebSocket Error: UNKNOWN_ERROR=None',
+    'Error in WebSocket connection to 127.0.0.1:9: WebSocket Error: UNKNOWN_ERROR=4321 (reason: bye)',
+  ]);
 });
