@@ -9,6 +9,7 @@
 export { startProxy, ProxyStartError, type StartProxyOptions, type RunningProxy } from './start.js';
 export type { ProxyServer } from './addons/proxyserver.js';
 export { Master } from './master.js';
+export { ctx } from './ctx.js';
 export { AddonManager, AddonHalt, Loader } from './addonmanager.js';
 export { OptManager, OptionsError, type OptionType, type OptionValue, type OptionValues, type OptionDef, type ChangeListener } from './optmanager.js';
 export type { KnownOptions } from './option-types.js';

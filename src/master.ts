@@ -1,6 +1,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { AddonManager } from './addonmanager.js';
 import { CommandManager } from './command.js';
+import { becomeCurrentMaster } from './ctx.js';
 import { EventLog, type LogEntry } from './log.js';
 import { OptManager } from './optmanager.js';
 import { declareCoreOptions } from './options.js';
@@ -39,6 +40,7 @@ export class Master {
       if (this.configured) await this.addons.trigger('configure', updated);
     });
     this.log.subscribe((entry) => this.deliverLogEntry(entry));
+    becomeCurrentMaster(this);
   }
 
   /**

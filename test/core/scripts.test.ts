@@ -13,6 +13,7 @@ import { testConfdir, testProxy } from '../helpers/proxy.js';
 import { readFlows } from '../../src/io/index.js';
 import type { HTTPFlow } from '../../src/index.js';
 import { Master } from '../../src/master.js';
+import { ctx } from '../../src/ctx.js';
 import { ScriptLoader } from '../../src/addons/script.js';
 import { HTTPFlow as HTTPFlowClass, Request, Response } from '../../src/http.js';
 
@@ -281,4 +282,32 @@ test('an error nothing awaits (a forgotten promise, a throwing timer) in a scrip
   const out = await tool.waitFor(/Unhandled error in task\.\nError: thrown in a timer\n\s+at Timeout\.\S* \(.*forgetful\.ts:6:\d+\)/);
   assert.equal((await curl(['-x', proxy, `${up.url}/after`])).status, 200, out);
   assert.equal(tool.child.exitCode, null, 'the proxy is still running');
+});
+
+test("a script reaches the tool's master, options and event log through mitmproxy's `ctx`, without keeping loader.master", async (t) => {
+  const dir = tmp(t);
+  const up = await echoServer(t);
+  const script = join(dir, 'with-ctx.ts');
+  writeFileSync(
+    script,
+    "import { ctx, type HTTPFlow } from 'mitmproxy-ts';\n" +
+      'export function request(flow: HTTPFlow): void {\n' +
+      "  ctx.log.info(`ctx says anticache=${String(ctx.options.get('anticache'))} for ${flow.request.path}`);\n" +
+      "  flow.request.headers.set('x-same-master', String(ctx.master.options === ctx.options));\n" +
+      '}\n',
+  );
+  const tool = await runCli(t, ['dump', '-p', '0', '--listen-host', '127.0.0.1', '--anticache', '-s', script]);
+  const r = await curl(['-x', `http://127.0.0.1:${tool.port}`, `${up.url}/ctx`]);
+  const headers: string[] = JSON.parse(r.stdout).rawHeaders;
+  assert.equal(headers[headers.indexOf('x-same-master') + 1], 'true');
+  await tool.waitFor(/ctx says anticache=true for \/ctx/);
+});
+
+test('ctx is the most recently created master, as in mitmproxy', () => {
+  const first = new Master();
+  assert.equal(ctx.master, first);
+  const second = new Master();
+  assert.equal(ctx.master, second);
+  assert.equal(ctx.options, second.options);
+  assert.equal(ctx.log, second.log);
 });
