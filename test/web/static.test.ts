@@ -65,3 +65,20 @@ test('front end files of 1 KiB and more are gzipped for clients that accept it',
   assert.equal((await w.raw('/static/tiny.js', { headers: gzip })).headers['content-encoding'], undefined, 'under 1 KiB');
   assert.equal((await w.raw('/static/logo.png', { headers: gzip })).headers['content-encoding'], undefined, 'not a compressible type');
 });
+
+test('a rebuilt index.html is served without a restart', async (t) => {
+  // A front end rebuild writes a new index.html naming new hashed bundles and deletes the old
+  // ones; serving the index read at the first request would load bundles that no longer exist.
+  const dir = mkdtempSync(join(tmpdir(), 'mitmweb-static-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  mkdirSync(join(dir, 'static'));
+  writeFileSync(join(dir, 'index.html'), '<!doctype html><script type="module" src="./static/index-old.js"></script>');
+  const w = await startWeb(t, { proxy: false, staticDir: dir });
+  assert.match((await w.api('/')).text, /index-old\.js/);
+  // Same length as before, so only the content (and the modification time) tells them apart.
+  writeFileSync(join(dir, 'index.html'), '<!doctype html><script type="module" src="./static/index-new.js"></script>');
+  const again = await w.api('/');
+  assert.equal(again.status, 200);
+  assert.match(again.text, /index-new\.js/);
+  assert.doesNotMatch(again.text, /index-old\.js/);
+});

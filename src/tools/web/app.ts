@@ -11,7 +11,7 @@
  * skip authentication: it is applied here, not by each handler.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { promises as fsp, readFileSync } from 'node:fs';
+import { promises as fsp, readFileSync, statSync } from 'node:fs';
 import http from 'node:http';
 import type net from 'node:net';
 import { extname, join, resolve, sep } from 'node:path';
@@ -356,13 +356,21 @@ export class WebApp {
     ctx.write(indexPage({ version: MITMPROXY_COMPAT_VERSION, token: this.auth.token, webUrl: this.auth.webUrl }));
   }
 
-  private indexHtml: Buffer | null = null;
-  /** The front end's index.html, read once (it is small and never changes while we run). */
+  private indexHtml: { path: string; stamp: string; data: Buffer } | null = null;
+  /**
+   * The front end's index.html. It names the hashed bundles of the build it belongs to, so a
+   * rebuild while we run (vite build --watch) replaces it; mitmweb renders it afresh for every
+   * request. We keep the bytes and read them again only when the file's identity, size or
+   * modification time changes, which a stat per page load is enough to see.
+   */
   private readIndexHtml(): Buffer {
-    if (!this.indexHtml) {
-      this.indexHtml = readFileSync(join(this.staticDir!, 'index.html'));
+    const path = join(this.staticDir!, 'index.html');
+    const st = statSync(path, { bigint: true });
+    const stamp = `${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}`;
+    if (!this.indexHtml || this.indexHtml.path !== path || this.indexHtml.stamp !== stamp) {
+      this.indexHtml = { path, stamp, data: readFileSync(path) };
     }
-    return this.indexHtml;
+    return this.indexHtml.data;
   }
 
   private async serveStatic(req: http.IncomingMessage, res: http.ServerResponse, rel: string): Promise<void> {
