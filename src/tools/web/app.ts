@@ -11,7 +11,7 @@
  * skip authentication: it is applied here, not by each handler.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { promises as fsp, readFileSync, statSync } from 'node:fs';
+import { promises as fsp } from 'node:fs';
 import http from 'node:http';
 import type net from 'node:net';
 import { extname, join, resolve, sep } from 'node:path';
@@ -345,32 +345,15 @@ export class WebApp {
     }
   }
 
-  /** The landing page, or the front end's index.html when one is configured. */
-  serveIndex(ctx: RequestContext): void {
-    if (this.staticDir) {
-      ctx.setHeader('Content-Type', 'text/html; charset=UTF-8');
-      ctx.write(this.readIndexHtml());
-      return;
-    }
-    ctx.setHeader('Content-Type', 'text/html; charset=UTF-8');
-    ctx.write(indexPage({ version: MITMPROXY_COMPAT_VERSION, token: this.auth.token, webUrl: this.auth.webUrl }));
-  }
-
-  private indexHtml: { path: string; stamp: string; data: Buffer } | null = null;
   /**
-   * The front end's index.html. It names the hashed bundles of the build it belongs to, so a
-   * rebuild while we run (vite build --watch) replaces it; mitmweb renders it afresh for every
-   * request. We keep the bytes and read them again only when the file's identity, size or
-   * modification time changes, which a stat per page load is enough to see.
+   * The landing page, or the front end's index.html when one is configured. The file is read for
+   * every page load, as mitmweb renders it per request: it names the hashed bundles of its build,
+   * and a rebuild while we run (vite build --watch) replaces it and deletes the old bundles.
    */
-  private readIndexHtml(): Buffer {
-    const path = join(this.staticDir!, 'index.html');
-    const st = statSync(path, { bigint: true });
-    const stamp = `${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}`;
-    if (!this.indexHtml || this.indexHtml.path !== path || this.indexHtml.stamp !== stamp) {
-      this.indexHtml = { path, stamp, data: readFileSync(path) };
-    }
-    return this.indexHtml.data;
+  async serveIndex(ctx: RequestContext): Promise<void> {
+    ctx.setHeader('Content-Type', 'text/html; charset=UTF-8');
+    if (this.staticDir) ctx.write(await fsp.readFile(join(this.staticDir, 'index.html')));
+    else ctx.write(indexPage({ version: MITMPROXY_COMPAT_VERSION, token: this.auth.token, webUrl: this.auth.webUrl }));
   }
 
   private async serveStatic(req: http.IncomingMessage, res: http.ServerResponse, rel: string): Promise<void> {

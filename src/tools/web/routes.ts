@@ -46,8 +46,8 @@ function route(path: string, handlers: Partial<Record<Method, Handler>>, example
 // ---------------------------------------------------------------------------------------------
 // Handlers
 
-function index(ctx: RequestContext): void {
-  ctx.app.serveIndex(ctx);
+function index(ctx: RequestContext): Promise<void> {
+  return ctx.app.serveIndex(ctx);
 }
 
 function filterHelp(ctx: RequestContext): void {
