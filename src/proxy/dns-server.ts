@@ -9,6 +9,7 @@ import type { ProxyMode } from './modes.js';
 import { UdpClients } from './udp-clients.js';
 import { bindUdp } from './bind-udp.js';
 import { socketPeername, socketSockname, udpSocketAddresses } from './socket-address.js';
+import { OwnAddresses, ownListenerError } from './own-addresses.js';
 
 /** How long a forwarded query may wait for the server's answer before the flow fails. */
 const UPSTREAM_TIMEOUT_MS = 5000;
@@ -40,6 +41,8 @@ export class DnsServer {
   constructor(
     private readonly master: Master,
     readonly mode: ProxyMode,
+    /** The proxy's listeners: a query forwarded to one of them would come back as a new query, without end. */
+    private readonly own: OwnAddresses = new OwnAddresses(),
   ) {
     this.clients = new UdpClients(master, mode, () => [this.host, this.port], () => null);
   }
@@ -164,7 +167,7 @@ export class DnsServer {
       try {
         if (!address) throw new Error('no DNS server to forward the query to');
         flow.serverConn.timestampStart ??= now();
-        const answer = await (reply.transport === 'udp' ? queryUdp : queryTcp)(request.pack(), address, flow.serverConn, request.id);
+        const answer = await (reply.transport === 'udp' ? queryUdp : queryTcp)(request.pack(), address, flow.serverConn, request.id, this.own);
         flow.response = DNSMessage.unpack(answer, now());
       } catch (e) {
         flow.error = new FlowError(`${address ? `DNS query to ${formatAddress(address)} failed: ` : ''}${(e as Error).message}`);
@@ -223,7 +226,7 @@ function withLength(message: Buffer): Buffer {
 }
 
 /** Send a query over UDP from a socket of its own and wait for the answer with the same id. */
-function queryUdp(query: Buffer, [host, port]: [string, number], server: Server, id: number): Promise<Buffer> {
+function queryUdp(query: Buffer, [host, port]: [string, number], server: Server, id: number, own: OwnAddresses): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const socket = dgram.createSocket(net.isIPv6(host) ? 'udp6' : 'udp4');
     const finish = (err: Error | null, answer?: Buffer) => {
@@ -242,14 +245,18 @@ function queryUdp(query: Buffer, [host, port]: [string, number], server: Server,
       // As mitmproxy records the server side of a forwarded query: its socket's addresses
       // (and, over TCP only, timestamp_tcp_setup).
       [server.peername, server.sockname] = udpSocketAddresses(socket);
+      const remote = socket.remoteAddress();
+      if (own.isOwn(remote.address, remote.port, 'udp')) return finish(ownListenerError([host, port]));
       socket.send(query);
     });
   });
 }
 
 /** Send a query over TCP (length-prefixed) and read the one answer. */
-function queryTcp(query: Buffer, [host, port]: [string, number], server: Server): Promise<Buffer> {
+function queryTcp(query: Buffer, [host, port]: [string, number], server: Server, _id: number, own: OwnAddresses): Promise<Buffer> {
   return new Promise((resolve, reject) => {
+    // An IP literal is judged before connecting; a name once connected (nothing is sent to us either way).
+    if (own.isOwn(host, port, 'tcp')) return reject(ownListenerError([host, port]));
     const socket = net.connect({ host, port });
     const messages = new TcpMessageReader();
     const finish = (err: Error | null, answer?: Buffer) => {
@@ -260,6 +267,7 @@ function queryTcp(query: Buffer, [host, port]: [string, number], server: Server)
     };
     const timer = setTimeout(() => finish(new Error(`no answer within ${UPSTREAM_TIMEOUT_MS / 1000} s`)), UPSTREAM_TIMEOUT_MS);
     socket.on('connect', () => {
+      if (own.isOwn(socket.remoteAddress, socket.remotePort, 'tcp')) return finish(ownListenerError([host, port]));
       server.timestampTcpSetup = now();
       server.peername = socketPeername(socket, [host, port]);
       server.sockname = socketSockname(socket);

@@ -9,27 +9,33 @@ import { canonicalPeerIp } from '../certs/ip.js';
  * gets around it.
  */
 export class OwnAddresses {
-  /** Listening ports with the host they are bound to ("" or "::" or "0.0.0.0" = every interface). */
-  private listeners: Array<{ host: string; port: number }> = [];
+  /**
+   * Listening ports with the host they are bound to ("" or "::" or "0.0.0.0" = every interface)
+   * and the transport they listen on (a DNS server listens on both, a UDP relay on UDP only).
+   */
+  private listeners: Array<{ host: string; port: number; transport: OwnTransport }> = [];
 
-  set(listeners: Array<{ host: string; port: number }>): void {
-    this.listeners = listeners.map((l) => ({ host: normalize(l.host), port: l.port }));
+  set(listeners: Array<{ host: string; port: number; transport?: OwnTransport }>): void {
+    this.listeners = listeners.map((l) => ({ host: normalize(l.host), port: l.port, transport: l.transport ?? 'tcp' }));
   }
 
-  add(host: string, port: number): void {
-    this.listeners.push({ host: normalize(host), port });
+  add(host: string, port: number, transport: OwnTransport = 'tcp'): void {
+    this.listeners.push({ host: normalize(host), port, transport });
   }
 
   remove(port: number): void {
     this.listeners = this.listeners.filter((l) => l.port !== port);
   }
 
-  /** True if a connection to `ip:port` (a resolved address) reaches one of our own listeners. */
-  isOwn(ip: string | undefined, port: number | undefined): boolean {
+  /**
+   * True if a connection (or, with 'udp', a datagram) to `ip:port` (a resolved address) reaches
+   * one of our own listeners. A UDP port and a TCP port of the same number are different things.
+   */
+  isOwn(ip: string | undefined, port: number | undefined, transport: 'tcp' | 'udp' = 'tcp'): boolean {
     if (ip === undefined || port === undefined) return false;
     const addr = normalize(ip);
     for (const l of this.listeners) {
-      if (l.port !== port) continue;
+      if (l.port !== port || (l.transport !== 'both' && l.transport !== transport)) continue;
       if (l.host === '' || l.host === '0.0.0.0' || l.host === '::') {
         if (isLocalAddress(addr)) return true;
       } else if (l.host === addr || (isLoopback(l.host) && (isLoopback(addr) || isUnspecified(addr)))) {
@@ -38,6 +44,18 @@ export class OwnAddresses {
     }
     return false;
   }
+}
+
+/** What a listener of ours listens on. */
+export type OwnTransport = 'tcp' | 'udp' | 'both';
+
+/**
+ * The error for a datagram or DNS query that would be sent to one of our own listeners: each hop
+ * would come back as a new client and be relayed again, a socket per hop, without end.
+ */
+export function ownListenerError(address: readonly [string, number]): Error {
+  const host = address[0].includes(':') ? `[${address[0]}]` : address[0];
+  return new Error(`${host}:${address[1]} is one of this proxy's own listeners; refusing to forward there, which would loop`);
 }
 
 function normalize(ip: string): string {

@@ -159,7 +159,7 @@ export class ProxyServers {
       this.master.log.error(instance.lastError, undefined, e);
       return;
     }
-    this.own.add(host || '', instance.listener.port);
+    this.own.add(host || '', instance.listener.port, servesDns(mode) ? 'both' : relaysUdp(mode) ? 'udp' : 'tcp');
     this.master.log.info(`${mode.description} listening at ${showAddress(host, instance.listener.port)}.`);
   }
 
@@ -200,7 +200,7 @@ export class ProxyServers {
 
   /** A listener that is not a TCP proxy: a DNS server (UDP and TCP) or a UDP relay. */
   private async listenDatagrams(mode: ProxyMode, host: string, port: number): Promise<Listener> {
-    const server = servesDns(mode) ? new DnsServer(this.master, mode) : new UdpRelay(this.master, mode);
+    const server = servesDns(mode) ? new DnsServer(this.master, mode, this.own) : new UdpRelay(this.master, mode, this.own);
     try {
       await server.listen(host, port);
     } catch (e) {

@@ -9,6 +9,7 @@ import type { ProxyMode } from './modes.js';
 import { UdpClients, type UdpPeer } from './udp-clients.js';
 import { bindUdp } from './bind-udp.js';
 import { udpSocketAddresses } from './socket-address.js';
+import { OwnAddresses, ownListenerError } from './own-addresses.js';
 
 /** What the relay keeps per client: its flow (once started) and its socket towards the target. */
 interface Session {
@@ -49,6 +50,8 @@ export class UdpRelay {
   constructor(
     private readonly master: Master,
     readonly mode: ProxyMode,
+    /** The proxy's listeners: a target that is one of them would relay each datagram back to us. */
+    private readonly own: OwnAddresses = new OwnAddresses(),
   ) {
     this.clients = new UdpClients<Session>(
       master,
@@ -130,8 +133,22 @@ export class UdpRelay {
       upstream.once('error', () => resolve(false));
       upstream.connect(port, host);
     });
-    if (connected) [server.peername, server.sockname] = udpSocketAddresses(upstream);
-    else {
+    if (connected) {
+      [server.peername, server.sockname] = udpSocketAddresses(upstream);
+      const remote = upstream.remoteAddress();
+      if (this.own.isOwn(remote.address, remote.port, 'udp')) {
+        // Judged on the address connected to, before anything is sent. The client's later
+        // datagrams are dropped with this flow until it goes quiet: no socket for each of them.
+        peer.state.upstream = null;
+        upstream.close();
+        flow.error = new FlowError(ownListenerError([host, port]).message);
+        flow.live = false;
+        server.timestampEnd = now();
+        this.master.log.warn(`UDP flow to ${formatAddress(server.address)} failed: ${flow.error.msg}`, formatAddress(peer.client.peername));
+        await this.master.addons.triggerFlow('udp_error', flow);
+        return false;
+      }
+    } else {
       // Datagrams queued meanwhile are still recorded, but an unconnected socket has nowhere to send them.
       peer.state.upstream = null;
       upstream.close();

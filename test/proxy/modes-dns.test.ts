@@ -346,3 +346,52 @@ test('DNS clients go through client_connected: a refused client gets no answers 
   await proxy.close();
   assert.deepEqual(events, ['connected udp', 'connected udp', 'disconnected udp', 'disconnected udp']);
 });
+
+test('reverse:dns pointing at its own port answers SERVFAIL at once instead of forwarding each query back to itself', async (t) => {
+  // A port free for both UDP and TCP now, for the server to listen on and to name as its target.
+  let port = 0;
+  for (let attempt = 1; port === 0; attempt++) {
+    const udp = dgram.createSocket('udp4');
+    await new Promise<void>((r) => udp.bind(0, '127.0.0.1', () => r()));
+    const p = udp.address().port;
+    const tcp = net.createServer();
+    const ok = await new Promise<boolean>((r) => {
+      tcp.once('error', () => r(false));
+      tcp.listen(p, '127.0.0.1', () => r(true));
+    });
+    udp.close();
+    if (ok) await new Promise((r) => tcp.close(r));
+    if (ok) port = p;
+    else assert.ok(attempt < 10, 'no port free for both UDP and TCP');
+  }
+  const rec = dnsRecorder();
+  const proxy = await testProxy(t, { options: { mode: [`reverse:dns://127.0.0.1:${port}@127.0.0.1:${port}`] }, addons: [rec.addon] });
+  assert.equal(proxy.listeners[0]!.port, port);
+  const started = Date.now();
+  await assert.rejects(resolve(resolverFor(port), 'resolve4', 'example.test'), (e: NodeJS.ErrnoException) => e.code === 'ESERVFAIL');
+  assert.ok(Date.now() - started < 2000, 'answered at once');
+  await waitFor(() => rec.flows.length >= 1, 10000, 'the failed flow');
+  // Before, each hop was a new query: thousands of flows (and sockets) a second.
+  await new Promise((r) => setTimeout(r, 300));
+  assert.deepEqual(rec.hooks, [
+    'dns_request example.test',
+    `dns_error DNS query to 127.0.0.1:${port} failed: 127.0.0.1:${port} is one of this proxy's own listeners; refusing to forward there, which would loop`,
+  ]);
+
+  // Over TCP the same.
+  const query = DNSMessage.unpack(resolveQueryBytes('example.test', A));
+  const socket = net.connect(port, '127.0.0.1');
+  t.after(() => socket.destroy());
+  socket.write(framed(query.pack()));
+  const reply = await new Promise<Buffer>((ok, fail) => {
+    let got = Buffer.alloc(0);
+    socket.on('data', (d: Buffer) => {
+      got = Buffer.concat([got, d]);
+      if (got.length >= 2 && got.length >= 2 + got.readUInt16BE(0)) ok(got.subarray(2, 2 + got.readUInt16BE(0)));
+    });
+    socket.on('error', fail);
+  });
+  assert.equal(DNSMessage.unpack(reply).responseCode, 2);
+  await new Promise((r) => setTimeout(r, 300));
+  assert.equal(rec.hooks.filter((h) => h.startsWith('dns_request')).length, 2);
+});

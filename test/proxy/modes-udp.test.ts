@@ -132,3 +132,28 @@ test('reverse:udp to a host name that does not resolve ends the flow with udp_er
   // The datagram is not sent on the socket whose connect failed (that threw, logged as an unexpected error).
   assert.deepEqual(proxy.logs.filter((l) => l.level === 'error').map((l) => l.message), []);
 });
+
+test('reverse:udp pointing at its own port fails the one flow instead of relaying each datagram back to itself through a new socket', async (t) => {
+  // A port free now, for the relay to listen on and to name as its target.
+  const probe = dgram.createSocket('udp4');
+  await new Promise<void>((r) => probe.bind(0, '127.0.0.1', () => r()));
+  const port = probe.address().port;
+  probe.close();
+  const errors: UDPFlow[] = [];
+  let starts = 0;
+  const proxy = await testProxy(t, {
+    options: { mode: [`reverse:udp://127.0.0.1:${port}@127.0.0.1:${port}`] },
+    addons: [{ name: 'errors', udp_start: () => void starts++, udp_error: (f: UDPFlow) => void errors.push(f) }],
+  });
+  assert.equal(proxy.listeners[0]!.port, port);
+  const client = await udpClient(t);
+  client.send(port, 'loop?');
+  await waitFor(() => errors.length === 1, 10000, 'udp_error');
+  assert.match(errors[0]!.error!.msg, /127\.0\.0\.1:\d+ is one of this proxy's own listeners/);
+  client.send(port, 'again');
+  // Before, one datagram became a new client, flow and socket per hop: thousands within a second.
+  await new Promise((r) => setTimeout(r, 300));
+  assert.equal(starts, 1);
+  assert.equal(errors.length, 1);
+  assert.ok(proxy.logs.some((l) => l.level === 'warn' && l.message.includes("own listeners")));
+});
