@@ -165,12 +165,20 @@ function readTxt(b: Buffer): string {
   return parts.join('');
 }
 
-/** Read a (possibly compressed) domain name at `offset` of `msg`. */
+/** The longest domain name on the wire, length octets and the root label included (RFC 1035 §2.3.4). */
+const MAX_NAME_WIRE_LENGTH = 255;
+
+/**
+ * Read a (possibly compressed) domain name at `offset` of `msg`. A name longer than RFC 1035
+ * allows is refused: compression pointers would otherwise let each 2-byte reference expand to
+ * most of the message (a 64 KB datagram to some 50 MB of names).
+ */
 function readName(buf: Buffer, offset: number, msg: Buffer): { name: string; next: number } {
   const labels: string[] = [];
   let pos = offset;
   let next = -1;
   let jumps = 0;
+  let wireLength = 1;
   for (;;) {
     if (pos >= buf.length) throw new Error('name out of bounds');
     const len = buf[pos]!;
@@ -188,6 +196,8 @@ function readName(buf: Buffer, offset: number, msg: Buffer): { name: string; nex
       continue;
     }
     if (pos + 1 + len > buf.length) throw new Error('label out of bounds');
+    wireLength += 1 + len;
+    if (wireLength > MAX_NAME_WIRE_LENGTH) throw new Error(`domain name longer than ${MAX_NAME_WIRE_LENGTH} bytes`);
     labels.push(buf.subarray(pos + 1, pos + 1 + len).toString('latin1'));
     pos += 1 + len;
   }

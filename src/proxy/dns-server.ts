@@ -69,7 +69,16 @@ export class DnsServer {
     udp.on('error', (e) => this.master.log.error(`${this.mode.description}: ${e.message}`));
     udp.on('message', (data, rinfo) => {
       // An answer that is ready after the listener closed has nowhere to go.
-      const reply: Reply = { transport: 'udp', send: (m) => this.udp === udp && udp.send(m, rinfo.port, rinfo.address) };
+      const reply: Reply = {
+        transport: 'udp',
+        send: (m) => {
+          if (this.udp !== udp) return;
+          // node drops a datagram it cannot send without a word unless given a callback.
+          udp.send(fitDatagram(m), rinfo.port, rinfo.address, (err) => {
+            if (err) this.master.log.warn(`${formatAddress([rinfo.address, rinfo.port])}: cannot send the DNS response: ${err.message}`);
+          });
+        },
+      };
       const { client, admitted } = this.clients.get([rinfo.address, rinfo.port]);
       this.track(admitted.then((ok) => (ok ? this.handle(data, client, reply) : undefined)));
     });
@@ -157,6 +166,10 @@ export class DnsServer {
       flow.live = false;
       this.master.log.info(`${formatAddress(peer)}: ${flow.error.msg}`);
       await hooks.triggerFlow('dns_error', flow);
+      // A query whose header could be read gets FORMERR at once instead of waiting for its own
+      // timeout. Never a reply to a response: two servers would answer each other forever.
+      const formerr = formatErrorReply(data);
+      if (formerr) reply.send(formerr);
       return;
     }
     const flow = new DNSFlow(client, server, true, request);
@@ -217,6 +230,33 @@ class TcpMessageReader {
   get bufferedLength(): number {
     return this.buffered.length;
   }
+}
+
+/** The largest UDP payload (IPv4: 65535 minus the IP and UDP headers). */
+const MAX_UDP_PAYLOAD = 65507;
+
+/**
+ * A response too big for one datagram (names are sent uncompressed, so the questions alone of a
+ * small query can outgrow it) goes out as its header with TC set and no sections: the client
+ * asks again over TCP (RFC 1035 4.2.1), instead of hearing nothing.
+ */
+function fitDatagram(message: Buffer): Buffer {
+  if (message.length <= MAX_UDP_PAYLOAD) return message;
+  const head = Buffer.from(message.subarray(0, 12));
+  head.writeUInt16BE(head.readUInt16BE(2) | 0x0200, 2);
+  head.fill(0, 4, 12);
+  return head;
+}
+
+/** FORMERR for a query that could not be parsed (null when not even its header is there, or it is not a query). */
+function formatErrorReply(data: Buffer): Buffer | null {
+  if (data.length < 12 || data[2]! & 0x80) return null;
+  const head = Buffer.alloc(12);
+  data.copy(head, 0, 0, 2);
+  // QR set, the opcode and RD copied, RCODE 1 (format error), every count 0.
+  head[2] = 0x80 | (data[2]! & 0x79);
+  head[3] = DnsRcode.FORMERR;
+  return head;
 }
 
 function withLength(message: Buffer): Buffer {

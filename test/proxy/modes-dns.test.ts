@@ -395,3 +395,78 @@ test('reverse:dns pointing at its own port answers SERVFAIL at once instead of f
   await new Promise((r) => setTimeout(r, 300));
   assert.equal(rec.hooks.filter((h) => h.startsWith('dns_request')).length, 2);
 });
+
+/** A query as raw bytes: id, RD set, `qd` questions after the header `rest`. */
+function rawQuery(id: number, qd: number, rest: Buffer, flags = 0x0100): Buffer {
+  const h = Buffer.alloc(12);
+  h.writeUInt16BE(id, 0);
+  h.writeUInt16BE(flags, 2);
+  h.writeUInt16BE(qd, 4);
+  return Buffer.concat([h, rest]);
+}
+
+/** Send one datagram from a socket of its own; the reply, or null after `ms`. */
+async function datagram(t: TestContext, port: number, data: Buffer, ms = 3000): Promise<Buffer | null> {
+  const s = dgram.createSocket('udp4');
+  t.after(() => s.close());
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => resolve(null), ms);
+    s.once('message', (m) => {
+      clearTimeout(timer);
+      resolve(m);
+    });
+    s.send(data, port, '127.0.0.1');
+  });
+}
+
+test('DNSMessage.unpack refuses names longer than 255 bytes, so compression pointers cannot blow a 64 KB message up to megabytes of names', () => {
+  const label = Buffer.concat([Buffer.from([63]), Buffer.alloc(63, 0x61)]);
+  // 4 labels of 63 and the root: 257 bytes; 3 labels and one of 61: exactly 255.
+  const tooLong = Buffer.concat([label, label, label, label, Buffer.from([0, 0, 1, 0, 1])]);
+  assert.throws(() => DNSMessage.unpack(rawQuery(1, 1, tooLong)), /domain name longer than 255 bytes/);
+  const longest = Buffer.concat([label, label, label, Buffer.from([61]), Buffer.alloc(61, 0x62), Buffer.from([0, 0, 1, 0, 1])]);
+  assert.equal(DNSMessage.unpack(rawQuery(1, 1, longest)).questions[0]!.name.length, 253);
+  // A chain of labels and pointers: each question a pointer to it (before: 800 names of 60 KB).
+  const labels: Buffer[] = [];
+  for (let i = 0; i < 900; i++) labels.push(label);
+  const first = Buffer.concat([...labels, Buffer.from([0, 0, 1, 0, 1])]);
+  const more: Buffer[] = [];
+  for (let i = 0; i < 800; i++) more.push(Buffer.from([0xc0, 12, 0, 1, 0, 1]));
+  const started = Date.now();
+  assert.throws(() => DNSMessage.unpack(rawQuery(1, 801, Buffer.concat([first, ...more]))), /longer than 255/);
+  assert.ok(Date.now() - started < 100);
+});
+
+test('a query that cannot be parsed is answered FORMERR at once (a response is not answered); a UDP answer too big for a datagram goes out truncated (TC)', async (t) => {
+  const rec = dnsRecorder();
+  const big = {
+    name: 'big',
+    dns_request(f: DNSFlow) {
+      if (f.request.questions[0]?.name !== 'big.test') return;
+      const records: DNSResourceRecord[] = [];
+      for (let i = 0; i < 300; i++) records.push(new DNSResourceRecord('big.test', TXT, 1, 60, Buffer.concat([Buffer.from([255]), Buffer.alloc(255, 0x78)])));
+      f.response = f.request.succeed(records);
+    },
+  };
+  const proxy = await testProxy(t, { options: { mode: ['reverse:dns://127.0.0.1:9@0'] }, addons: [big, rec.addon] });
+  const port = proxy.listeners[0]!.port;
+
+  const loop = await datagram(t, port, rawQuery(0x1234, 1, Buffer.from([0xc0, 12, 0, 1, 0, 1])));
+  assert.ok(loop, 'an answer to the broken query');
+  assert.equal(loop.length, 12);
+  assert.equal(loop.readUInt16BE(0), 0x1234);
+  assert.equal(loop.readUInt16BE(2), 0x8101, 'QR, RD, FORMERR');
+  assert.ok(rec.hooks.includes('dns_error Invalid DNS message: pointer loop'), rec.hooks.join('\n'));
+
+  // A broken *response* (QR set) gets no answer: two servers must not answer each other forever.
+  assert.equal(await datagram(t, port, rawQuery(0x4321, 1, Buffer.from([0xc0, 12, 0, 1, 0, 1]), 0x8100), 500), null);
+
+  const bigQuery = DNSMessage.unpack(resolveQueryBytes('big.test', TXT));
+  bigQuery.id = 99;
+  const truncated = await datagram(t, port, bigQuery.pack());
+  assert.ok(truncated, 'an answer to the big query');
+  const m = DNSMessage.unpack(truncated);
+  assert.equal(m.id, 99);
+  assert.equal(m.truncation, true);
+  assert.equal(m.answers.length, 0);
+});
