@@ -8,8 +8,10 @@
  * damaged, the flows before the damage have already been delivered; then a `FlowReadError` says
  * what is wrong and at which byte offset.
  */
+import { constants as bufferConstants } from 'node:buffer';
 import { createReadStream } from 'node:fs';
-import { inflateSync } from 'node:zlib';
+import { promisify } from 'node:util';
+import { inflate } from 'node:zlib';
 import type { Readable } from 'node:stream';
 import { flowFromState, type AnyFlow } from '../flows.js';
 import type { FlowState } from '../flow.js';
@@ -97,10 +99,45 @@ function toAsync(src: Iterable<Uint8Array>): AsyncIterator<Uint8Array> {
   return { next: async () => it.next() };
 }
 
-async function readAll(chunks: AsyncIterable<Uint8Array>): Promise<Buffer> {
+const inflateAsync = promisify(inflate);
+
+/**
+ * The most HAR text read by default: a longer text could not be decoded into one string anyway.
+ * It bounds what a `.zhar` may inflate to: zlib packs 1,000 bytes of padding into one, and
+ * before this a 1.5 MB file took 3 GB of memory and 7 s of a blocked event loop to refuse.
+ */
+export const MAX_HAR_BYTES = bufferConstants.MAX_STRING_LENGTH;
+
+class HarTooLargeError extends Error {
+  constructor(limit: number, compressed: boolean) {
+    super(`${compressed ? 'decompresses to' : 'is'} more than ${limit} bytes`);
+  }
+}
+
+async function readAll(chunks: AsyncIterable<Uint8Array>, limit: number): Promise<Buffer> {
   const parts: Buffer[] = [];
-  for await (const c of chunks) parts.push(Buffer.from(c.buffer, c.byteOffset, c.byteLength));
+  let length = 0;
+  for await (const c of chunks) {
+    length += c.byteLength;
+    if (length > limit) throw new HarTooLargeError(limit, false);
+    parts.push(Buffer.from(c.buffer, c.byteOffset, c.byteLength));
+  }
   return Buffer.concat(parts);
+}
+
+/** Inflate a `.zhar` in the thread pool, giving up past `limit` bytes of output. */
+async function inflateHar(data: Buffer, limit: number): Promise<Buffer> {
+  try {
+    return await inflateAsync(data, { maxOutputLength: limit });
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') throw new HarTooLargeError(limit, true);
+    throw e;
+  }
+}
+
+export interface FlowReaderOptions {
+  /** The most bytes of HAR text (after decompression) to read; MAX_HAR_BYTES by default. */
+  maxHarBytes?: number;
 }
 
 function isDict(v: TNetValue): v is TNetDict {
@@ -126,7 +163,14 @@ export class FlowReader implements AsyncIterable<AnyFlow> {
   /** Flows delivered so far. */
   count = 0;
 
-  constructor(private readonly source: FlowSource) {}
+  private readonly maxHarBytes: number;
+
+  constructor(
+    private readonly source: FlowSource,
+    options: FlowReaderOptions = {},
+  ) {
+    this.maxHarBytes = options.maxHarBytes ?? MAX_HAR_BYTES;
+  }
 
   [Symbol.asyncIterator](): AsyncIterator<AnyFlow> {
     return this.stream();
@@ -202,8 +246,8 @@ export class FlowReader implements AsyncIterable<AnyFlow> {
   private async *readHar(chunks: AsyncIterable<Uint8Array>, kind: 'har' | 'zhar'): AsyncGenerator<AnyFlow> {
     let flows: AnyFlow[];
     try {
-      let data = await readAll(chunks);
-      if (kind === 'zhar') data = inflateSync(data);
+      let data = await readAll(chunks, this.maxHarBytes);
+      if (kind === 'zhar') data = await inflateHar(data, this.maxHarBytes);
       if (data[0] === 0xef && data[1] === 0xbb && data[2] === 0xbf) data = data.subarray(3);
       const text = new TextDecoder('utf-8', { fatal: true }).decode(data);
       // HAR import is all-or-nothing, as in mitmproxy: a broken entry fails the whole file.

@@ -7,7 +7,7 @@
  *   harToJson(flows); harToFlows(JSON.parse(text));
  *   exportFlow('curl', flow);
  */
-export { FlowReader, FlowReadError, readFlows, readFlowsFromPaths, sniffFlowFile, flowFromDecoded, type FlowSource, type FlowFileKind } from './flowreader.js';
+export { FlowReader, FlowReadError, MAX_HAR_BYTES, readFlows, readFlowsFromPaths, sniffFlowFile, flowFromDecoded, type FlowSource, type FlowFileKind, type FlowReaderOptions } from './flowreader.js';
 export { FlowWriter, encodeFlow, writeFlowsToFile, type WriteFormat, type FlowSink } from './flowwriter.js';
 export { migrateFlow, MigrationContext, MigrationError } from './compat.js';
 export { conformFlowState, FlowStateError, FLOW_SCHEMAS } from './state-schema.js';

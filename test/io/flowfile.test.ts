@@ -1,6 +1,7 @@
 // Reading and writing flow files: the mitmproxy 8.1.1 fixture (every field compared with what
 // mitmproxy itself reads), byte-identical re-writes, damaged files, sources and HAR sniffing.
 import { test } from 'node:test';
+import { constants } from 'node:buffer';
 import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync, mkdtempSync, rmSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -8,7 +9,7 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { deflateSync } from 'node:zlib';
 import { spawnSync } from 'node:child_process';
-import { FlowReader, FlowReadError, readFlows, sniffFlowFile } from '../../src/io/flowreader.js';
+import { FlowReader, FlowReadError, MAX_HAR_BYTES, readFlows, sniffFlowFile } from '../../src/io/flowreader.js';
 import { FlowWriter, encodeFlow, writeFlowsToFile } from '../../src/io/flowwriter.js';
 import { downgradeTo17 } from '../../src/io/format17.js';
 import { dumps, loads, PyFloat, pyFloatRepr, type TNetInput, type TNetDict } from '../../src/io/tnetstring.js';
@@ -307,6 +308,23 @@ test('HAR files are sniffed: plain, with a BOM, zlib-compressed (.zhar); broken 
   assert.match(broken.error!.message, /^Unable to read HAR file\. Please provide a valid HAR file/);
   const notJson = await readWithError(Buffer.from('{not json'));
   assert.match(notJson.error!.message, /^Unable to read HAR file/);
+});
+
+test('a .zhar is inflated only up to maxHarBytes (MAX_HAR_BYTES by default): a decompression bomb is refused instead of taking gigabytes', async () => {
+  assert.equal(MAX_HAR_BYTES, constants.MAX_STRING_LENGTH);
+  // 64 MB of padding in a valid, empty HAR, compressed to some 64 KB.
+  const text = Buffer.concat([Buffer.from('{"log": {"entries": ['), Buffer.alloc(64 * 1024 * 1024, 0x20), Buffer.from(']}}')]);
+  const bomb = deflateSync(text, { level: 9 });
+  assert.ok(bomb.length < 128 * 1024);
+  const limit = 1024 * 1024;
+  await assert.rejects(new FlowReader(bomb, { maxHarBytes: limit }).readAll(), (e: Error) => {
+    assert.ok(e instanceof FlowReadError);
+    assert.equal(e.message, `Unable to read HAR file. Please provide a valid HAR file (decompresses to more than ${limit} bytes)`);
+    return true;
+  });
+  // Plain HAR text is held to the same limit; within it, both read.
+  await assert.rejects(new FlowReader(text, { maxHarBytes: limit }).readAll(), /\(is more than 1048576 bytes\)$/);
+  assert.deepEqual(await new FlowReader(deflateSync('{"log": {"entries": []}}'), { maxHarBytes: 100 }).readAll(), []);
 });
 
 test('UDP and DNS flows survive a round trip', async () => {
