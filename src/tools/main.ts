@@ -128,9 +128,14 @@ export async function runTool(tool: ToolName, argv: string[], programName = tool
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
   const stopLoggingUnhandled = logUnhandledErrors(master);
+  // Run until told to stop, even with nothing listening (-n without -r, say), and while starting:
+  // a script whose load hook never settles would otherwise leave an empty event loop, and node
+  // would end the process (status 13) without a word.
+  const keepAlive = setInterval(() => undefined, 1 << 30);
   try {
     return await runUntilExit(master, errorcheck, programName);
   } finally {
+    clearInterval(keepAlive);
     stopLoggingUnhandled();
   }
 }
@@ -138,7 +143,14 @@ export async function runTool(tool: ToolName, argv: string[], programName = tool
 /** Run a configured master until it is told to stop; returns the exit code. */
 async function runUntilExit(master: Master, errorcheck: ErrorCheck | undefined, programName: string): Promise<number> {
   try {
-    await master.run();
+    // Ctrl-C or SIGTERM while an addon's load, configure or running hook never finishes ends the
+    // process instead of being ignored until SIGKILL.
+    const started = await Promise.race([master.run().then(() => true), master.shouldExit.then(() => false)]);
+    if (!started) {
+      console.error(`${programName}: stopped while starting (an addon's load, configure or running hook had not finished).`);
+      await master.shutdown();
+      return 1;
+    }
   } catch (e) {
     // An option an addon refused at startup (a -w path, a -S file): as mitmdump, the program name first.
     console.error(`${programName}: ${(e as Error).message}`);
@@ -156,11 +168,7 @@ async function runUntilExit(master: Master, errorcheck: ErrorCheck | undefined, 
     return 1;
   }
   errorcheck?.finish();
-  // Run until told to stop, even with nothing listening (-n without -r, say): an empty event
-  // loop would otherwise end the process with the await unsettled.
-  const keepAlive = setInterval(() => undefined, 1 << 30);
   await master.shouldExit;
-  clearInterval(keepAlive);
   await master.shutdown();
   return master.exitCode;
 }

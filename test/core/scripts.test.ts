@@ -311,3 +311,24 @@ test('ctx is the most recently created master, as in mitmproxy', () => {
   assert.equal(ctx.options, second.options);
   assert.equal(ctx.log, second.log);
 });
+
+test('Ctrl-C or SIGTERM ends mitmdump while a script load hook never settles (before: ignored until SIGKILL, or exit 13 without a word)', async (t) => {
+  const dir = tmp(t);
+  for (const [name, body] of [
+    ['pending.mjs', 'export function load() { return new Promise(() => {}); }\n'],
+    ['pending-busy.mjs', 'export function load() { setInterval(() => {}, 1000); return new Promise(() => {}); }\n'],
+  ] as const) {
+    const script = join(dir, name);
+    writeFileSync(script, body);
+    const tool = await runCli(t, ['dump', '-p', '0', '--listen-host', '127.0.0.1', '-s', script], { waitListening: false });
+    await tool.waitFor(/Loading script/);
+    await sleep(500);
+    assert.equal(tool.child.exitCode, null, `${name}: still starting`);
+    const started = Date.now();
+    tool.child.kill('SIGTERM');
+    const code = await new Promise<number | null>((resolve) => tool.child.once('exit', (c) => resolve(c)));
+    assert.equal(code, 1, name);
+    assert.ok(Date.now() - started < 5000, `${name}: ended at once`);
+    assert.match(tool.stderr(), /stopped while starting/);
+  }
+});
