@@ -6,7 +6,7 @@
  * flushes after every flow: a crash never leaves half a flow behind from an earlier `add`, and
  * hooks that save flows see them on disk when they return.
  */
-import { closeSync, mkdirSync, openSync, writeSync } from 'node:fs';
+import { closeSync, constants, mkdirSync, openSync, statSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { Writable } from 'node:stream';
 import type { FlowState } from '../flow.js';
@@ -21,6 +21,14 @@ const BATCH_SIZE = 1 << 20;
 function writeAll(fd: number, data: Buffer): void {
   let off = 0;
   while (off < data.length) off += writeSync(fd, data, off, data.length - off);
+}
+
+function isFifo(path: string): boolean {
+  try {
+    return statSync(path).isFIFO();
+  } catch {
+    return false;
+  }
 }
 
 /** Flow file format versions we can write. */
@@ -80,7 +88,17 @@ export class FlowWriter {
    */
   static open(path: string, opts: { append?: boolean; format?: WriteFormat; mkdirs?: boolean; buffered?: boolean } = {}): FlowWriter {
     if (opts.mkdirs) mkdirSync(dirname(path), { recursive: true });
-    const fd = openSync(path, opts.append ? 'a' : 'w');
+    // Opening a FIFO for writing waits for a reader: in the event loop's own thread, for ever,
+    // deaf to Ctrl-C. Without a reader, say so at once (ENXIO) instead; with one, the pipe keeps
+    // it open while the ordinary (blocking) descriptor is made.
+    let probe: number | null = null;
+    if (isFifo(path)) probe = openSync(path, constants.O_WRONLY | constants.O_NONBLOCK);
+    let fd: number;
+    try {
+      fd = openSync(path, opts.append ? 'a' : 'w');
+    } finally {
+      if (probe !== null) closeSync(probe);
+    }
     return new FlowWriter(fd, opts.format ?? 21, true, opts.buffered ?? false);
   }
 

@@ -1,6 +1,7 @@
 import { test, mock } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { closeSync, constants, existsSync, openSync, readSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { OptionsError } from '../../src/optmanager.js';
 import { Save } from '../../src/addons/save.js';
@@ -11,6 +12,8 @@ import { DNSFlow } from '../../src/dns.js';
 import { WebSocketData, WebSocketMessage } from '../../src/websocket.js';
 import { runningMaster, type AfterHook } from '../helpers/master.js';
 import { tempDir } from '../helpers/tempdir.js';
+import { runCliToEnd } from '../helpers/cli.js';
+import { FlowWriter } from '../../src/io/flowwriter.js';
 import { FlowError } from '../../src/flow.js';
 
 async function setup(t: AfterHook) {
@@ -141,4 +144,24 @@ test('save.file command: writes (or appends with +) and says how many', async (t
   await master.commands.call('save.file', flows, join(dir, 'x.har'));
   assert.ok(log.some((e) => e.message === 'Saved as mitmproxy dump file. To save HAR files, use the `save.har` command.'));
   await assert.rejects(master.commands.call('save.file', flows, join(dir, 'no', 'such', 'dir', 'f')), /\[Errno 2\] No such file or directory: '.*\/f'/, 'Python\'s OSError text, as mitmproxy');
+});
+
+test('-w naming a FIFO nothing reads fails at once with the reason (before: mitmdump hung in open(), deaf to Ctrl-C and SIGTERM); with a reader, flows go down the pipe', async (t) => {
+  const dir = tempDir(t, 'save-fifo-');
+  const fifo = join(dir, 'flows.fifo');
+  execFileSync('mkfifo', [fifo]);
+  const r = await runCliToEnd(['dump', '-n', '-w', fifo], { timeoutMs: 8000 });
+  assert.equal(r.code, 1, `exit status (null: killed after hanging)\n${r.stdout}\n${r.stderr}`);
+  assert.match(r.stderr, /\[Errno 6\] No such device or address: '.*flows\.fifo'/);
+
+  // A reader there: the flow file is written into the pipe.
+  const reader = openSync(fifo, constants.O_RDONLY | constants.O_NONBLOCK);
+  t.after(() => closeSync(reader));
+  const w = FlowWriter.open(fifo);
+  w.add(new HTTPFlow(undefined, undefined, false, Request.make('GET', 'http://example.com/fifo')));
+  w.close();
+  const buf = Buffer.alloc(1 << 16);
+  const n = readSync(reader, buf);
+  const flows = await readFlows(buf.subarray(0, n));
+  assert.equal((flows[0] as HTTPFlow).request.url, 'http://example.com/fifo');
 });

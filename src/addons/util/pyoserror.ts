@@ -12,6 +12,8 @@ const PY_ERRNO: ReadonlyMap<string, readonly [number, string]> = new Map([
   ['EACCES', [13, 'Permission denied']],
   ['ENOTDIR', [20, 'Not a directory']],
   ['EISDIR', [21, 'Is a directory']],
+  // Opening a FIFO that nothing reads, without waiting (see FlowWriter.open).
+  ['ENXIO', [6, 'No such device or address']],
 ]);
 
 /** The errno number and strerror for a Node errno error, if the table has its code. */
