@@ -66,6 +66,11 @@ export async function handleClientConnection(
   };
   ctx.upstream = new UpstreamPool(ctx);
   if (mode.server) ctx.server.address = [mode.server.address[0], mode.server.address[1]];
+  // The listener keeps our side open when the client sends FIN (allowHalfOpen); only relays want
+  // that. Everywhere else our side ends with the client's, as node's default would.
+  socket.on('end', () => {
+    if (!ctx.halfClose && !socket.writableEnded) socket.end();
+  });
   socket.setTimeout(options.tcpTimeoutMs, () => {
     master.log.debug('client connection timed out', clientLabel);
     socket.destroy();
@@ -274,6 +279,9 @@ async function handleConnect(ctx: ConnectionContext, flow: HTTPFlow): Promise<'t
  * `next_layer` handler makes another.
  */
 async function serveTunnel(ctx: ConnectionContext, rawTcp: boolean): Promise<void> {
+  // A raw TCP client may send its bytes and its FIN at once: the FIN must not end our side
+  // before the layer is chosen.
+  ctx.halfClose = true;
   const kind = await sniff(ctx);
   if (kind === 'closed') return;
   let proposed: LayerName;
@@ -284,6 +292,7 @@ async function serveTunnel(ctx: ConnectionContext, rawTcp: boolean): Promise<voi
   else if (kind === 'tls') proposed = 'tls';
   else proposed = plainLayer(ctx, rawTcp, kind);
   const layer = await chooseLayer(ctx, proposed);
+  if (layer !== 'tcp' && layer !== 'ignore') endHalfClose(ctx);
   if (layer === 'tls') await serveClientTls(ctx, rawTcp);
   else if (layer === 'http') await serveHttpAfterSniff(ctx, kind);
   // An ignored connection (recorded with show_ignored_hosts or not) is relayed as its bytes came,
@@ -361,8 +370,17 @@ function relayNeedsTls(ctx: ConnectionContext, clientTls: boolean): boolean {
   return target ? target.scheme === 'https' || target.scheme === 'tls' : clientTls;
 }
 
+/** Not a relay after all: a FIN the client sent meanwhile ends the connection now. */
+function endHalfClose(ctx: ConnectionContext): void {
+  ctx.halfClose = false;
+  const s = ctx.rawSocket;
+  if (s.readableEnded && !s.writableEnded) s.end();
+}
+
 /** Relay the connection's bytes to its server, as a recorded TCP flow or (passthrough) untouched. */
 async function relayToServer(ctx: ConnectionContext, opts: { passthrough: boolean; tls: boolean }): Promise<void> {
+  // Each direction's FIN is passed on by the relay (a client's after a TLS ClientHello too).
+  ctx.halfClose = true;
   const address = ctx.server.address;
   if (!address) return;
   if (ctx.server.error && opts.tls) {

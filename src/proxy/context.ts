@@ -38,4 +38,10 @@ export interface ConnectionContext {
   clientLabel: string;
   /** Set once the client connection is closing; layers stop reading. */
   closed: boolean;
+  /**
+   * The client's FIN ends only its direction (a raw TCP relay, or a tunnel that may become one).
+   * Otherwise it ends the connection, as node does by default: HTTP, TLS and HTTP/2 take a
+   * client's FIN as its leaving.
+   */
+  halfClose?: boolean;
 }

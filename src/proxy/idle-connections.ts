@@ -25,7 +25,7 @@ export class IdleConnections {
 
   /** Keep a connection that finished its last exchange cleanly; returns false when it must be closed instead. */
   park(clientHost: string, conn: ServerConnection): boolean {
-    if (this.total >= TOTAL_LIMIT || conn.closed || !conn.reusable || conn.inUse || conn.reader.bufferedLength !== 0) return false;
+    if (this.total >= TOTAL_LIMIT || conn.closed || !conn.reusable || conn.inUse || conn.reader.ended || conn.reader.bufferedLength !== 0) return false;
     const list = this.byClient.get(clientHost) ?? [];
     if (list.length >= PER_CLIENT_LIMIT) return false;
     const parked: Parked = { conn, timer: setTimeout(() => this.drop(clientHost, conn, true), IDLE_TIMEOUT_MS) };
@@ -45,7 +45,7 @@ export class IdleConnections {
       const p = list[i]!;
       // The protocol a kept TLS connection negotiated answered its first client's ALPN offer: a
       // client offering something else (h2 after an http/1.1-only client) needs its own handshake.
-      if (!p.conn.closed && p.conn.reusable && p.conn.reader.bufferedLength === 0 && p.conn.matches(target) && sameOffers(p.conn.target.alpn, target.alpn)) {
+      if (!p.conn.closed && p.conn.reusable && !p.conn.reader.ended && p.conn.reader.bufferedLength === 0 && p.conn.matches(target) && sameOffers(p.conn.target.alpn, target.alpn)) {
         this.remove(clientHost, p);
         return p.conn;
       }

@@ -175,7 +175,9 @@ export class ProxyServers {
 
   private listen(mode: ProxyMode, host: string, port: number): Promise<Listener> {
     return new Promise((resolve, reject) => {
-      const server = net.createServer({ noDelay: true }, (socket) => this.accept(mode, socket));
+      // allowHalfOpen: a client's FIN need not end our side (a raw TCP relay passes it on);
+      // handleClientConnection decides when it does.
+      const server = net.createServer({ noDelay: true, allowHalfOpen: true }, (socket) => this.accept(mode, socket));
       server.on('error', (e) => reject(startFailure(mode, host, port, e)));
       server.listen({ host: host || undefined, port }, () => {
         server.removeAllListeners('error');

@@ -151,6 +151,9 @@ export async function interceptClientTls(ctx: ConnectionContext, opts: { forceAl
   const { forceAlpn: _forced, http2Supported: _h2, ...settings } = tdata.settings;
   const raw = ctx.reader.handOver();
   const socket = new tls.TLSSocket(raw, { ...(settings as tls.TLSSocketOptions), isServer: true });
+  // node gives the TLS socket the raw socket's allowHalfOpen, which the listener sets for relays:
+  // over TLS a client's FIN (or close_notify) ends the connection, as before.
+  socket.allowHalfOpen = false;
   attachKeylog(socket);
   // The client may have left while the hooks above ran (its certificate being made, an addon's
   // own work): a TLSSocket over a socket that is gone reports nothing, not even 'close', and the

@@ -173,6 +173,9 @@ export async function startServerTls(ctx: ConnectionContext, server: Server, soc
       // was given up on): a TLS socket over it would report nothing until the time limit.
       if (socket.destroyed) return reject(new Error('connection closed'));
       const t = tls.connect(connectOptions as tls.ConnectionOptions);
+      // It would inherit the TCP socket's allowHalfOpen (set for plain relays): over TLS a
+      // server's FIN ends the connection, as before.
+      t.allowHalfOpen = false;
       if (key !== null) {
         t.on('session', (session: Buffer) => {
           ticket = session;

@@ -84,6 +84,11 @@ export class ServerConnection {
     public target: UpstreamTarget,
   ) {
     this.reader = new SocketReader(socket);
+    // The socket is half-open capable (a relay passes a server's FIN on and keeps sending): an
+    // HTTP connection the server closes while it waits idle in the pool is closed here instead.
+    socket.once('end', () => {
+      if (!this.inUse && !this.multiplexed && this.exchanges > 0) this.close();
+    });
   }
 
   /** Whether this connection can carry a request for `target`. */
@@ -136,7 +141,7 @@ export class UpstreamPool {
   private findUsable(target: UpstreamTarget): ServerConnection | null {
     for (const c of this.conns) {
       if (c.multiplexed && c.reusable && !c.closed && c.matches(target)) return c;
-      if (!c.inUse && !c.multiplexed && c.reusable && !c.closed && c.reader.bufferedLength === 0 && c.matches(target)) {
+      if (!c.inUse && !c.multiplexed && c.reusable && !c.closed && !c.reader.ended && c.reader.bufferedLength === 0 && c.matches(target)) {
         c.inUse = true;
         return c;
       }
@@ -196,6 +201,7 @@ export class UpstreamPool {
           c.server === this.ctx.server &&
           !c.inUse &&
           !c.closed &&
+          !c.reader.ended &&
           !c.target.tls &&
           !c.target.forwardPlain &&
           c.reader.bufferedLength === 0 &&
@@ -220,7 +226,7 @@ export class UpstreamPool {
   release(c: ServerConnection): void {
     if (c.multiplexed) return;
     c.inUse = false;
-    if (!c.reusable || c.closed) c.close();
+    if (!c.reusable || c.closed || c.reader.ended) c.close();
   }
 
   /** A connection of ours closed. */
@@ -495,7 +501,10 @@ export function tcpConnect(
 ): Promise<net.Socket> {
   return new Promise((resolve, reject) => {
     if (signal?.aborted) return reject(signal.reason);
-    const opts: net.NetConnectOpts = { host, port, noDelay: true };
+    // allowHalfOpen: a server's FIN ends only what it sends; a TCP relay passes it on and the
+    // client may still send (node would end our side at once otherwise). HTTP connections the
+    // server closes are closed by ServerConnection.
+    const opts: net.NetConnectOpts = { host, port, noDelay: true, allowHalfOpen: true };
     if (localAddress) opts.localAddress = localAddress;
     if (addresses && addresses.length > 0 && !net.isIP(host)) opts.lookup = presetLookup(addresses);
     const s = net.connect(opts);
