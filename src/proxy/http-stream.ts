@@ -505,6 +505,8 @@ export async function runHttpFlow(ctx: ConnectionContext, flow: HTTPFlow, client
       return 'close';
     }
     if (e instanceof HttpSyntaxError || e instanceof FramingError) return await fail(400, e.message);
+    // The server connection broke while a streamed request body was being sent to it.
+    if (e instanceof ConnectError) return await fail(502, e.message, e);
     if (e instanceof StreamFunctionError) return await fail(502, e.message);
     if (e instanceof OutgoingMessageError) return await fail(502, e.message);
     throw e;
@@ -589,13 +591,16 @@ class ClientGoneError extends Error {
 
 /** What went wrong on the client's side of a flow, as the flow's error says it; null if `e` is something else. */
 function clientFailure(e: unknown, clientGone: boolean): string | null {
-  if (e instanceof ClientGoneError || e instanceof ConnectionClosedError) return CLIENT_DISCONNECTED;
+  // Whatever failed once the client had left (its body cut short, a write to the server
+  // connection we dropped for it) is that.
+  if (clientGone || e instanceof ClientGoneError || e instanceof ConnectionClosedError) return CLIENT_DISCONNECTED;
   const code = (e as NodeJS.ErrnoException | undefined)?.code;
-  if (code === 'ECONNRESET' || code === 'EPIPE' || code === 'ERR_STREAM_DESTROYED' || code === 'ERR_STREAM_WRITE_AFTER_END') return CLIENT_DISCONNECTED;
+  if (code === 'ECONNRESET' || code === 'EPIPE' || code === 'ERR_STREAM_DESTROYED' || code === 'ERR_STREAM_WRITE_AFTER_END' || code === 'ERR_STREAM_PREMATURE_CLOSE') {
+    return CLIENT_DISCONNECTED;
+  }
   // node's HTTP/2 server reset the stream (a body longer or shorter than its content-length, ...);
   // Node 24 ends the whole session for some of these (ERR_HTTP2_ERROR).
   if (code === 'ERR_HTTP2_STREAM_ERROR' || code === 'ERR_HTTP2_ERROR') return `HTTP/2 protocol error in the client's stream: ${(e as Error).message}`;
-  if (clientGone && code === 'ABORT_ERR') return CLIENT_DISCONNECTED;
   return null;
 }
 

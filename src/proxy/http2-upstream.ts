@@ -11,7 +11,7 @@ import { OutgoingMessageError } from './http1/assemble.js';
 import { isToken } from './http1/parse.js';
 import { addHttp2Headers, sendTrailersWhenWanted, splitPseudoHeaders, warnLowercased } from './http2-headers.js';
 import { ConnectionClosedError } from './socket-reader.js';
-import type { ServerConnection } from './upstream-pool.js';
+import { ConnectError, type ServerConnection } from './upstream-pool.js';
 import { readableChunks } from './readable-chunks.js';
 import { waitForDrain } from './wait-for-drain.js';
 
@@ -188,6 +188,8 @@ export class Http2UpstreamExchange implements UpstreamExchange {
 
   async writeRequestData(chunk: Buffer): Promise<void> {
     const s = this.stream!;
+    // The server reset the stream (or its connection went): stop reading the client's body.
+    if (s.destroyed) throw new ConnectError(streamFailure(s, this.session!).message);
     if (!s.write(chunk)) await waitForDrain(s);
   }
 
