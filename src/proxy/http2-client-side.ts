@@ -13,7 +13,7 @@ import { clearSessionTimer, watchLiveness, type SessionLiveness } from './http2-
 import { closeClientStream, http2ResetBudget, isClientReset, resetCounter } from './http2-reset-guard.js';
 import { openUpstreamExchange } from './upstream-exchange.js';
 import { NO_CHUNKS, readableChunks } from './readable-chunks.js';
-import { waitForDrain } from './wait-for-drain.js';
+import { endSliced, waitForDrain } from './wait-for-drain.js';
 import { extendedConnectSettings, serveWebSocketStream, toWebSocketHandshake } from './websocket-h2.js';
 
 const { NGHTTP2_NO_ERROR, NGHTTP2_PROTOCOL_ERROR, NGHTTP2_ENHANCE_YOUR_CALM } = http2.constants;
@@ -114,7 +114,7 @@ class Http2ClientExchange implements ClientExchange {
     const noBody = this.noBody(resp);
     this.respond(resp, noBody ? null : body.length, noBody || body.length === 0);
     if (noBody) return;
-    if (body.length) this.stream.end(body);
+    if (body.length) await endSliced(this.stream, body);
     else if (resp.trailers?.length) this.stream.end();
   }
 

@@ -13,7 +13,7 @@ import { addHttp2Headers, sendTrailersWhenWanted, splitPseudoHeaders, warnLowerc
 import { ConnectionClosedError } from './socket-reader.js';
 import { ConnectError, type ServerConnection } from './upstream-pool.js';
 import { readableChunks } from './readable-chunks.js';
-import { waitForDrain } from './wait-for-drain.js';
+import { endSliced, waitForDrain } from './wait-for-drain.js';
 
 const { NGHTTP2_CANCEL, NGHTTP2_DEFAULT_WEIGHT } = http2.constants;
 
@@ -178,7 +178,7 @@ export class Http2UpstreamExchange implements UpstreamExchange {
   async sendRequest(flow: HTTPFlow): Promise<void> {
     const body = flow.request.rawContent ?? Buffer.alloc(0);
     const stream = this.open(flow, body.length === 0);
-    if (body.length) stream.end(body);
+    if (body.length) await endSliced(stream, body);
     else if (flow.request.trailers?.length) stream.end();
   }
 

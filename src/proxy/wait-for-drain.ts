@@ -21,3 +21,25 @@ export function waitForDrain(stream: Duplex): Promise<void> {
     stream.on('close', done);
   });
 }
+
+/** Bodies up to this size go to an HTTP/2 stream in one write (see endSliced). */
+const SLICE = 64 * 1024;
+
+/**
+ * Write a whole body to an HTTP/2 stream and end it, a slice at a time with backpressure. Written
+ * at once, the body waits in the session's outbound queue until the peer has read it, and node
+ * counts that against the session's maxSessionMemory: past it, every other stream of the
+ * connection is refused with ENHANCE_YOUR_CALM (a 100 MB download stops a browser's other
+ * requests on the connection). Stops early if the stream is gone.
+ */
+export async function endSliced(stream: Duplex, body: Buffer): Promise<void> {
+  if (body.length <= SLICE) {
+    stream.end(body);
+    return;
+  }
+  for (let at = 0; at < body.length; at += SLICE) {
+    if (stream.destroyed) return;
+    if (!stream.write(body.subarray(at, at + SLICE))) await waitForDrain(stream);
+  }
+  if (!stream.destroyed) stream.end();
+}
