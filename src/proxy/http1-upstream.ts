@@ -42,6 +42,9 @@ function http1Fields(flow: HTTPFlow): HeaderField[] {
   return fields;
 }
 
+/** Methods whose request may be sent again after a failure (RFC 9110 §9.2.2). */
+const IDEMPOTENT_METHODS = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE']);
+
 /** HTTP/2 and HTTP/3 requests are sent upstream as HTTP/1.1. */
 function wireVersion(v: string): string {
   return v === 'HTTP/1.0' ? 'HTTP/1.0' : 'HTTP/1.1';
@@ -125,7 +128,14 @@ export class Http1UpstreamExchange implements UpstreamExchange {
     } catch (e) {
       // A keep-alive connection the server closed while idle fails at once; retry once on a
       // fresh connection when nothing of the response arrived and the request can be resent.
-      if (this.reused && this.sentBuffered && (e instanceof ConnectionClosedError || (e as NodeJS.ErrnoException).code === 'ECONNRESET')) {
+      // Only an idempotent one: the server may have acted on it before it closed, and a proxy
+      // must not send a POST twice (RFC 9110 §9.2.2).
+      if (
+        this.reused &&
+        this.sentBuffered &&
+        IDEMPOTENT_METHODS.has(flow.request.method) &&
+        (e instanceof ConnectionClosedError || (e as NodeJS.ErrnoException).code === 'ECONNRESET')
+      ) {
         this.conn.close();
         this.ctx.upstream.release(this.conn);
         this.conn = await this.ctx.upstream.open(this.conn.target);
