@@ -85,17 +85,20 @@ class Http1ClientExchange implements ClientExchange {
   }
 
   async startResponse(resp: Response, bodySize: number | null): Promise<void> {
+    const { version, reason } = this.statusLine(resp);
     let framing: OutgoingFraming;
     if (this.noBody(resp)) framing = { kind: 'no-body' };
     else if (bodySize !== null && typeof resp.stream !== 'function') framing = { kind: 'stream-length', length: bodySize };
-    else if (this.request.httpVersion === 'HTTP/1.1') framing = { kind: 'stream-chunked' };
+    // Chunked needs HTTP/1.1 on both lines: an HTTP/1.0 response (a close-delimited one, as
+    // HTTP/1.0 servers send) with Transfer-Encoding is faulty framing (RFC 9112 §6.1), refused
+    // by strict recipients such as mitmproxy or this proxy's own validation when chained.
+    else if (this.request.httpVersion === 'HTTP/1.1' && version === 'HTTP/1.1') framing = { kind: 'stream-chunked' };
     else {
       framing = { kind: 'stream-close' };
       this.closeAfter = true;
     }
     const { fields, chunked } = framedFields(resp.headers.fields, framing, false);
     this.chunked = chunked;
-    const { version, reason } = this.statusLine(resp);
     this.noteConnectionHeader(resp);
     this.responseStarted = true;
     await this.write(assembleResponseHead(version, resp.statusCode, reason, fields));

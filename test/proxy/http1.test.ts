@@ -214,6 +214,28 @@ test('a large body streams through with stream_large_bodies and is not stored', 
   assert.equal(f.response!.rawContent, null, 'the streamed body is not kept');
 });
 
+test('a streamed close-delimited HTTP/1.0 response stays close-delimited: no chunked framing on an HTTP/1.0 status line', async (t) => {
+  // An HTTP/1.0 server: no length, the body ends when it closes.
+  const up = await rawServer(t, (s) => {
+    s.once('data', () => {
+      s.write('HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n\r\n');
+      s.write(Buffer.alloc(5000, 'a'));
+      setTimeout(() => s.end('END'), 100);
+    });
+  });
+  const proxy = await testProxy(t, { options: { stream_large_bodies: '1k' } });
+  const raw = (await rawRequest(proxy.port, `GET ${up.url}/ HTTP/1.1\r\nHost: 127.0.0.1:${up.port}\r\n\r\n`)).toString('latin1');
+  const [head, body] = raw.split('\r\n\r\n', 2) as [string, string];
+  assert.match(head, /^HTTP\/1\.0 200 OK\r\n/);
+  assert.doesNotMatch(head, /transfer-encoding/i, 'RFC 9112 §6.1: Transfer-Encoding in HTTP/1.0 is faulty framing');
+  assert.equal(body, 'a'.repeat(5000) + 'END', 'the body as sent, delimited by the close');
+  // A second proxy in front (upstream mode) checks the framing as mitmproxy does: it gets the body too.
+  const front = await testProxy(t, { options: { mode: [`upstream:http://127.0.0.1:${proxy.port}`] } });
+  const r = await curl(['-x', front.url, `${up.url}/`]);
+  assert.equal(r.status, 200);
+  assert.equal(r.stdout, 'a'.repeat(5000) + 'END');
+});
+
 test('body_size_limit: 413 for a large request, 502 for a large response', async (t) => {
   const up = await httpServer(t, (req, res) => {
     req.resume();
