@@ -1,5 +1,6 @@
 import { networkInterfaces } from 'node:os';
 import { canonicalPeerIp } from '../certs/ip.js';
+import { formatAddress } from '../connection.js';
 
 /**
  * The addresses the proxy (and the web API) listen on. A request whose upstream connection ends
@@ -54,8 +55,7 @@ export type OwnTransport = 'tcp' | 'udp' | 'both';
  * would come back as a new client and be relayed again, a socket per hop, without end.
  */
 export function ownListenerError(address: readonly [string, number]): Error {
-  const host = address[0].includes(':') ? `[${address[0]}]` : address[0];
-  return new Error(`${host}:${address[1]} is one of this proxy's own listeners; refusing to forward there, which would loop`);
+  return new Error(`${formatAddress(address)} is one of this proxy's own listeners; refusing to forward there, which would loop`);
 }
 
 function normalize(ip: string): string {
