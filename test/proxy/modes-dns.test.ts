@@ -80,6 +80,21 @@ function framed(m: Buffer): Buffer {
 }
 
 /** node's own stub resolver, asking the proxy (UDP, one try). */
+/** DNS over TCP: one length-prefixed query on a connection of its own, and the first answer. */
+function queryOverTcp(t: TestContext, port: number, query: Buffer): Promise<Buffer> {
+  const socket = net.connect(port, '127.0.0.1');
+  t.after(() => socket.destroy());
+  socket.write(framed(query));
+  return new Promise<Buffer>((ok, fail) => {
+    let got = Buffer.alloc(0);
+    socket.on('data', (d: Buffer) => {
+      got = Buffer.concat([got, d]);
+      if (got.length >= 2 && got.length >= 2 + got.readUInt16BE(0)) ok(got.subarray(2, 2 + got.readUInt16BE(0)));
+    });
+    socket.on('error', fail);
+  });
+}
+
 function resolverFor(port: number): Resolver {
   const r = new Resolver({ timeout: 5000, tries: 1 });
   r.setServers([`127.0.0.1:${port}`]);
@@ -203,17 +218,7 @@ test('reverse:dns:// forwards every query to its target, over UDP and over TCP',
   query.id = 777;
   query.recursionDesired = true;
   query.questions = DNSMessage.unpack(resolveQueryBytes('example.test', TXT)).questions;
-  const socket = net.connect(port, '127.0.0.1');
-  t.after(() => socket.destroy());
-  socket.write(framed(query.pack()));
-  const reply = await new Promise<Buffer>((ok, fail) => {
-    let got = Buffer.alloc(0);
-    socket.on('data', (d: Buffer) => {
-      got = Buffer.concat([got, d]);
-      if (got.length >= 2 && got.length >= 2 + got.readUInt16BE(0)) ok(got.subarray(2, 2 + got.readUInt16BE(0)));
-    });
-    socket.on('error', fail);
-  });
+  const reply = await queryOverTcp(t, port, query.pack());
   const m = DNSMessage.unpack(reply);
   assert.equal(m.id, 777);
   assert.equal(m.answers[0]!.dataText(), 'hello');
@@ -380,17 +385,7 @@ test('reverse:dns pointing at its own port answers SERVFAIL at once instead of f
 
   // Over TCP the same.
   const query = DNSMessage.unpack(resolveQueryBytes('example.test', A));
-  const socket = net.connect(port, '127.0.0.1');
-  t.after(() => socket.destroy());
-  socket.write(framed(query.pack()));
-  const reply = await new Promise<Buffer>((ok, fail) => {
-    let got = Buffer.alloc(0);
-    socket.on('data', (d: Buffer) => {
-      got = Buffer.concat([got, d]);
-      if (got.length >= 2 && got.length >= 2 + got.readUInt16BE(0)) ok(got.subarray(2, 2 + got.readUInt16BE(0)));
-    });
-    socket.on('error', fail);
-  });
+  const reply = await queryOverTcp(t, port, query.pack());
   assert.equal(DNSMessage.unpack(reply).responseCode, 2);
   await new Promise((r) => setTimeout(r, 300));
   assert.equal(rec.hooks.filter((h) => h.startsWith('dns_request')).length, 2);
