@@ -1,4 +1,4 @@
-import { closeSync, fstatSync, openSync } from 'node:fs';
+import { closeSync, createReadStream, fstatSync, openSync } from 'node:fs';
 import type { Readable } from 'node:stream';
 import type { Loader } from '../addonmanager.js';
 import type { Master } from '../master.js';
@@ -137,22 +137,24 @@ export class ReadFile {
   async loadFlowsFromPath(path: string): Promise<number> {
     if (path === '-') return this.loadFlows(this.stdin ?? process.stdin);
     const p = expandHome(path);
+    let fd: number;
     try {
       // Open first, so that a missing file is reported as such and not as a damaged one. At
       // once (synchronously): from `running`, that report is a startup error, which makes
       // mitmdump exit 1, as mitmproxy's open() does.
-      const fd = openSync(p, 'r');
-      try {
-        if (fstatSync(fd).isDirectory()) throw Object.assign(new Error('is a directory'), { code: 'EISDIR' });
-      } finally {
+      fd = openSync(p, 'r');
+      if (fstatSync(fd).isDirectory()) {
         closeSync(fd);
+        throw Object.assign(new Error('is a directory'), { code: 'EISDIR' });
       }
     } catch (e) {
       const msg = pyOsErrorText(e, p);
       this.master.log.error(`Cannot load flows: ${msg}`);
       throw new FlowReadError(msg);
     }
-    return this.loadFlows(p);
+    // Read what was opened, not the path again: a pipe (`-r <(zcat flows.gz)`, a FIFO) can be
+    // opened only once; its writer is gone when the first reader closes.
+    return this.loadFlows(createReadStream('', { fd, highWaterMark: 256 * 1024 }));
   }
 
   private async doRead(path: string): Promise<void> {

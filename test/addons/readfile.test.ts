@@ -1,6 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, constants, openSync, readFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -180,4 +182,27 @@ test('a directory is reported as such', async (t) => {
   await assert.rejects(readfile.loadFlowsFromPath(dir), /Is a directory/);
   assert.ok(log.some((e) => e.message === `Cannot load flows: [Errno 21] Is a directory: '${dir}'`));
   void master;
+});
+
+test('a pipe is read through the one descriptor opened for it (`-r <(zcat flows.gz)`, a FIFO): before, it was opened twice and the second open waited for a writer that had gone', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'mitmts-rf-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const fifo = join(dir, 'flows.fifo');
+  execFileSync('mkfifo', [fifo]);
+  const writer = spawn('sh', ['-c', 'cat "$1" > "$2"', 'sh', FIXTURE, fifo], { stdio: 'ignore' });
+  t.after(() => {
+    writer.kill();
+    // A reader still waiting for a writer (the defect) is let go, so the test process can end.
+    try {
+      closeSync(openSync(fifo, constants.O_WRONLY | constants.O_NONBLOCK));
+    } catch {
+      // no reader waiting
+    }
+  });
+  const { master, readfile, view } = await setup(t);
+  await master.options.update({ rfile: fifo });
+  await master.run();
+  const done = await Promise.race([readfile.finished().then(() => true), sleep(10_000).then(() => false)]);
+  assert.ok(done, 'the read finished');
+  assert.equal(view.added.length, 14);
 });
