@@ -58,6 +58,12 @@ export interface CompiledPyRegex {
   readonly flags: PyRegexFlags;
   /** Number of capturing groups as Python counts them. */
   readonly groupCount: number;
+  /**
+   * Whether a repetition holds another one and one of them is unbounded (`(a+)+`, `(\w+\s?)*`,
+   * `(.*x){9}`): the shape whose backtracking can take exponential time on a text that almost
+   * matches. See regex-guard.ts.
+   */
+  readonly nestedRepetition: boolean;
   /** `(?P<name>...)` groups and their Python numbers. */
   readonly groupNames: ReadonlyMap<string, number>;
   /**
@@ -863,6 +869,30 @@ class Emitter {
   }
 }
 
+/** The repetitions that `n` holds (itself included when it is one), however deep. */
+function* repetitions(n: RNode): Generator<Extract<RNode, { k: 'repeat' }>> {
+  if (n.k === 'repeat') {
+    yield n;
+    yield* repetitions(n.item);
+  } else if (n.k === 'group' || n.k === 'look' || n.k === 'atomic') {
+    for (const branch of n.body) for (const m of branch) yield* repetitions(m);
+  }
+}
+
+function hasNestedRepetition(tree: Branches): boolean {
+  for (const branch of tree) {
+    for (const top of branch) {
+      for (const outer of repetitions(top)) {
+        if (outer.max <= 1) continue;
+        for (const inner of repetitions(outer.item)) {
+          if (inner.max > 1 && (inner.max === MAXREPEAT || outer.max === MAXREPEAT)) return true;
+        }
+      }
+    }
+  }
+  return false;
+}
+
 function isAtom(n: RNode): boolean {
   return n.k === 'lit' || n.k === 'any' || n.k === 'set' || n.k === 'cat' || (n.k === 'group' && n.index !== null);
 }
@@ -899,11 +929,13 @@ export function compilePyRegex(pattern: string, opts: { bytes: boolean; flags: P
   if (opts.flags.dotAll) flags |= F_S;
   const parser = new PyParser(new Source(text, !opts.bytes), flags);
   let source: string;
+  let nestedRepetition: boolean;
   const emitter = new Emitter();
   try {
     const tree = parser.parse();
     checkBody(tree, new Set());
     source = emitter.emitBody(tree);
+    nestedRepetition = hasNestedRepetition(tree);
   } catch (e) {
     if (e instanceof PyRegexError) throw e;
     if (e instanceof RangeError) throw new PyRegexError('pattern is nested too deeply', null, false);
@@ -923,6 +955,7 @@ export function compilePyRegex(pattern: string, opts: { bytes: boolean; flags: P
     regex,
     flags: { ignoreCase: !!(f & F_I), multiline: !!(f & F_M), dotAll: !!(f & F_S) },
     groupCount: groups.count,
+    nestedRepetition,
     groupNames: new Map(groups.names),
     jsGroupIndex,
   };

@@ -4,6 +4,7 @@ import type { HTTPFlow } from '../../http.js';
 import type { TCPFlow } from '../../tcp.js';
 import type { DNSFlow } from '../../dns.js';
 import { compilePyRegex } from '../pyregex.js';
+import { guardRegex, type RegexTester } from '../regex-guard.js';
 import { quoteArgument } from '../lexer.js';
 import { FilterNode, type FilterTree } from './node.js';
 import { bodyBytes, bufferBytes, contentTypeMatches, dnsBytes, headerBlock, metadataText, urlText } from './subjects.js';
@@ -27,7 +28,7 @@ interface RegexKind {
 export abstract class RegexOperator extends FilterNode {
   abstract readonly code: string;
   protected abstract readonly label: string;
-  readonly regex: RegExp;
+  readonly regex: RegexTester;
   private readonly flagLetters: string;
 
   constructor(
@@ -41,7 +42,7 @@ export abstract class RegexOperator extends FilterNode {
       bytes: kind.bytes,
       flags: { ignoreCase: options.ignoreCase, multiline: !!kind.multiline, dotAll: !!kind.dotAll },
     });
-    this.regex = compiled.regex;
+    this.regex = guardRegex(compiled.regex, expr, compiled.nestedRepetition);
     this.flagLetters = (compiled.flags.ignoreCase ? 'i' : '') + (compiled.flags.multiline ? 'm' : '') + (compiled.flags.dotAll ? 's' : '');
   }
 
@@ -146,7 +147,7 @@ export class ResponseHeaderMatches extends RegexOperator {
 /** Which side's bodies and messages a body operator searches. */
 type Side = 'both' | 'request' | 'response';
 
-function bodyMatches(re: RegExp, flow: AnyFlow, side: Side): boolean {
+function bodyMatches(re: RegexTester, flow: AnyFlow, side: Side): boolean {
   switch (flow.type) {
     case 'http': {
       const f = flow as HTTPFlow;

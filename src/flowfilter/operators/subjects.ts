@@ -14,6 +14,7 @@ import type { MetadataValue } from '../../flow.js';
 import { textToBytes } from '../../util/bytes.js';
 import { pyStr } from '../pyrepr.js';
 import { prettyUrl } from '../../io/export.js';
+import type { RegexTester } from '../regex-guard.js';
 
 /** `bytes(headers)`: `name: value\r\n` per field, original order, case and duplicates. */
 export function headerBlock(headers: Headers): string {
@@ -27,7 +28,7 @@ export function headerBlock(headers: Headers): string {
 }
 
 /** Whether any Content-Type field value (name compared case-insensitively) matches. */
-export function contentTypeMatches(headers: Headers, re: RegExp): boolean {
+export function contentTypeMatches(headers: Headers, re: RegexTester): boolean {
   const fields = headers.fields;
   for (let i = 0; i < fields.length; i++) {
     const f = fields[i]!;

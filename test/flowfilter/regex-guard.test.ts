@@ -1,0 +1,53 @@
+/**
+ * Filter regexes with nested repetition run under a time limit (src/flowfilter/regex-guard.ts):
+ * a text that makes one backtrack for ever no longer stops the whole process.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { parse } from '../../src/flowfilter/index.js';
+import { compilePyRegex } from '../../src/flowfilter/pyregex.js';
+import { Master } from '../../src/master.js';
+import { R } from './flows.js';
+
+const TEXT = { bytes: false, flags: { ignoreCase: true, multiline: false, dotAll: false } };
+
+test('nested repetition is recognised; everyday patterns run as plain RegExps', () => {
+  for (const p of ['(a+)+b', '(\\w+\\s?)*$', '(.*x){9}', '(?:a|b+)*c', '((ab)*)+'])
+    assert.equal(compilePyRegex(p, TEXT).nestedRepetition, true, p);
+  for (const p of ['example\\.com', '.*foo.*', '(foo|bar)+', '^/api/v[0-9]+/', '(ab){2}c*', 'a{2,5}(b?)+'])
+    assert.equal(compilePyRegex(p, TEXT).nestedRepetition, false, p);
+});
+
+test('a pattern with nested repetition still matches as before (in a worker)', () => {
+  const f = R();
+  f.request.path = '/aaaab';
+  assert.equal(parse('~u "(a+)+b"').match(f), true);
+  f.request.path = '/xyz';
+  assert.equal(parse('~u "(a+)+b"').match(f), false);
+  f.request.content = Buffer.from('one two three ');
+  assert.equal(parse('~bq "([a-z]+ )+$"').match(f), true);
+  assert.equal(parse('~bq "([a-z]+,)+$"').match(f), false);
+});
+
+test('a text on which such a pattern backtracks for ever: no match after the time limit, the pattern is given up and the event log says so', () => {
+  const master = new Master();
+  const lines: string[] = [];
+  master.log.subscribe((e) => lines.push(`${e.level} ${e.message}`));
+  const f = R();
+  // (a+)+b on 40 a's without a b takes longer than the age of the universe to fail by backtracking.
+  f.request.path = `/${'a'.repeat(40)}`;
+  const filter = parse('~u "(a+)+b"');
+  const started = Date.now();
+  assert.equal(filter.match(f), false);
+  const took = Date.now() - started;
+  assert.ok(took < 20_000, `gave up after ${took} ms`);
+  // Given up: the next match answers at once, and the log has one line.
+  const again = Date.now();
+  f.request.path = '/aab';
+  assert.equal(filter.match(f), false);
+  assert.ok(Date.now() - again < 1000);
+  assert.equal(lines.filter((l) => l.startsWith('warn The filter regex "(a+)+b" took more than')).length, 1, lines.join('\n'));
+  // Other patterns still work, in the worker and outside it.
+  assert.equal(parse('~u "(b+)+$"').match(f), true);
+  assert.equal(parse('~u aab').match(f), true);
+});
