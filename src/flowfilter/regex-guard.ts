@@ -9,9 +9,10 @@
  *
  * So such a pattern (only such a pattern: the others run as plain RegExps) is matched in a worker
  * thread while this thread waits, at most TIME_LIMIT_MS. A pattern that runs out of time is given
- * up: it matches nothing from then on, and the event log says so once.
+ * up: it matches nothing from then on, and the event log says so once. Filters use it, and so do
+ * the patterns of modify_body, map_remote and map_local (addons/util/pyre.ts).
  */
-import { Worker } from 'node:worker_threads';
+import { MessageChannel, type MessagePort, Worker, receiveMessageOnPort } from 'node:worker_threads';
 import { ctx } from '../ctx.js';
 
 /** What a filter operator needs of its regex. */
@@ -19,41 +20,64 @@ export interface RegexTester {
   test(subject: string): boolean;
 }
 
+/** One match as a worker reports it: the text of each group (0 is the whole match) and where it starts. */
+export type FoundMatch = ArrayLike<string | undefined> & { readonly 0: string; readonly index: number };
+
 /** How long one match may take in the worker before its pattern is given up. */
 const TIME_LIMIT_MS = 2000;
 /** How long a new worker may take to start (not counted against a match). */
 const START_LIMIT_MS = 10_000;
 
-// Slots of the shared state: the answer to the current request, and whether the worker is ready.
-const ANSWER = 0;
+// Slots of the shared state: whether the current request is answered, and whether the worker is ready.
+const DONE = 0;
 const READY = 1;
-const PENDING = 0;
-const NO_MATCH = 1;
-const MATCH = 2;
 
-/** The worker: compiles each pattern once, answers each subject through the shared state. */
+/**
+ * The worker: compiles each pattern once; answers a request on its port (a boolean for a test, or
+ * the matches, each as its groups and index, up to a limit), then says so through the shared state.
+ */
 const WORKER_SOURCE = `
-const { parentPort, workerData } = require('node:worker_threads');
+const { workerData } = require('node:worker_threads');
+const { port } = workerData;
 const state = new Int32Array(workerData.state);
 const compiled = new Map();
-parentPort.on('message', ({ source, flags, subject }) => {
+port.on('message', ({ source, flags, subject, limit }) => {
   let regex = compiled.get(source);
   if (!regex) compiled.set(source, (regex = new RegExp(source, flags)));
-  regex.lastIndex = 0;
-  Atomics.store(state, ${ANSWER}, regex.test(subject) ? ${MATCH} : ${NO_MATCH});
-  Atomics.notify(state, ${ANSWER});
+  let answer;
+  if (limit === 0) {
+    regex.lastIndex = 0;
+    answer = regex.test(subject);
+  } else {
+    answer = [];
+    for (const m of subject.matchAll(regex)) {
+      answer.push({ groups: [...m], index: m.index });
+      if (answer.length === limit) break;
+    }
+  }
+  port.postMessage(answer);
+  Atomics.store(state, ${DONE}, 1);
+  Atomics.notify(state, ${DONE});
 });
 Atomics.store(state, ${READY}, 1);
 Atomics.notify(state, ${READY});
 `;
 
-let matcher: { worker: Worker; state: Int32Array } | null = null;
+interface Matcher {
+  worker: Worker;
+  state: Int32Array;
+  port: MessagePort;
+}
 
-function startWorker(): { worker: Worker; state: Int32Array } | null {
+let matcher: Matcher | null = null;
+
+function startWorker(): Matcher | null {
   const state = new Int32Array(new SharedArrayBuffer(8));
-  const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { state: state.buffer } });
+  const { port1, port2 } = new MessageChannel();
+  const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { state: state.buffer, port: port2 }, transferList: [port2] });
   // Never what keeps the process alive; a worker that fails is replaced on the next match.
   worker.unref();
+  port1.unref();
   worker.on('error', () => {
     if (matcher?.worker === worker) matcher = null;
   });
@@ -61,52 +85,68 @@ function startWorker(): { worker: Worker; state: Int32Array } | null {
     void worker.terminate();
     return null;
   }
-  return { worker, state };
+  return { worker, state, port: port1 };
 }
 
-/** Match in the worker: true or false, or null when the time limit ran out (the worker is then ended). */
-function testInWorker(regex: RegExp, subject: string): boolean | null {
+/** Ask the worker (limit 0: test; otherwise up to `limit` matches); null when the time limit ran out. */
+function askWorker(regex: RegExp, subject: string, limit: number): unknown {
   matcher ??= startWorker();
   if (!matcher) return null;
-  const { worker, state } = matcher;
-  Atomics.store(state, ANSWER, PENDING);
-  worker.postMessage({ source: regex.source, flags: regex.flags, subject });
-  if (Atomics.wait(state, ANSWER, PENDING, TIME_LIMIT_MS) === 'timed-out') {
+  const { worker, state, port } = matcher;
+  Atomics.store(state, DONE, 0);
+  port.postMessage({ source: regex.source, flags: regex.flags, subject, limit });
+  if (Atomics.wait(state, DONE, 0, TIME_LIMIT_MS) === 'timed-out') {
     // V8 interrupts a running regex when its isolate is terminated.
     void worker.terminate();
+    port.close();
     matcher = null;
     return null;
   }
-  return Atomics.load(state, ANSWER) === MATCH;
+  return receiveMessageOnPort(port)?.message ?? null;
 }
 
-class TimeLimitedRegex implements RegexTester {
+/**
+ * The time limit of one pattern with nested repetition: its matches run in the worker, and once
+ * one runs out of time the pattern matches nothing from then on, said once in the event log.
+ */
+export class TimeLimit {
   private givenUp = false;
 
-  constructor(
-    private readonly regex: RegExp,
-    /** The pattern as the user wrote it, for the log line. */
-    private readonly pattern: string,
-  ) {}
+  /** `pattern` is the pattern as the user wrote it, for the log line. */
+  constructor(private readonly pattern: string) {}
 
-  test(subject: string): boolean {
+  test(regex: RegExp, subject: string): boolean {
     if (this.givenUp) return false;
-    const matched = testInWorker(this.regex, subject);
-    if (matched !== null) return matched;
+    const answer = askWorker(regex, subject, 0);
+    if (answer === null) return this.giveUp(false);
+    return answer === true;
+  }
+
+  /** Up to `limit` non-overlapping matches, left to right, as `String.prototype.matchAll` finds them. */
+  matchAll(regex: RegExp, subject: string, limit = Infinity): FoundMatch[] {
+    if (this.givenUp) return [];
+    const answer = askWorker(regex, subject, limit === Infinity ? -1 : limit) as Array<{ groups: [string, ...Array<string | undefined>]; index: number }> | null;
+    if (answer === null) return this.giveUp([]);
+    return answer.map((m): FoundMatch => Object.assign(m.groups, { index: m.index }));
+  }
+
+  private giveUp<T>(result: T): T {
     this.givenUp = true;
     try {
       ctx.log.warn(
-        `The filter regex ${JSON.stringify(this.pattern)} took more than ${TIME_LIMIT_MS / 1000} s on one text (nested repetition backtracks ` +
+        `The regex ${JSON.stringify(this.pattern)} took more than ${TIME_LIMIT_MS / 1000} s on one text (nested repetition backtracks ` +
           'exponentially); it matches nothing from now on. Rewrite it without a repetition inside a repetition.',
       );
     } catch {
       // No master (a filter used on its own): the result is the same, unlogged.
     }
-    return false;
+    return result;
   }
 }
 
 /** The regex itself, or for a pattern with nested repetition, a time-limited stand-in. */
 export function guardRegex(regex: RegExp, pattern: string, nestedRepetition: boolean): RegexTester {
-  return nestedRepetition ? new TimeLimitedRegex(regex, pattern) : regex;
+  if (!nestedRepetition) return regex;
+  const limit = new TimeLimit(pattern);
+  return { test: (subject) => limit.test(regex, subject) };
 }

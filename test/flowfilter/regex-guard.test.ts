@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { parse } from '../../src/flowfilter/index.js';
 import { compilePyRegex } from '../../src/flowfilter/pyregex.js';
 import { Master } from '../../src/master.js';
+import { compileStrPattern, parseTemplate, pySearch, pySub, pySubLiteral } from '../../src/addons/util/pyre.js';
 import { R } from './flows.js';
 
 const TEXT = { bytes: false, flags: { ignoreCase: true, multiline: false, dotAll: false } };
@@ -46,8 +47,27 @@ test('a text on which such a pattern backtracks for ever: no match after the tim
   f.request.path = '/aab';
   assert.equal(filter.match(f), false);
   assert.ok(Date.now() - again < 1000);
-  assert.equal(lines.filter((l) => l.startsWith('warn The filter regex "(a+)+b" took more than')).length, 1, lines.join('\n'));
+  assert.equal(lines.filter((l) => l.startsWith('warn The regex "(a+)+b" took more than')).length, 1, lines.join('\n'));
   // Other patterns still work, in the worker and outside it.
   assert.equal(parse('~u "(b+)+$"').match(f), true);
   assert.equal(parse('~u aab').match(f), true);
+});
+
+test('modify_body, map_remote and map_local patterns with nested repetition: the same results through the worker, and given up when one runs away', () => {
+  const master = new Master();
+  const lines: string[] = [];
+  master.log.subscribe((e) => lines.push(`${e.level} ${e.message}`));
+  const nested = compileStrPattern('(a(b)+)+');
+  assert.ok(nested.timeLimit, 'guarded');
+  // re.sub / re.search as Python gives them: every match, groups, empty matches stepped over.
+  assert.equal(pySub(nested, parseTemplate('[\\2]', nested), 'xabbabx ab'), 'x[b]x [b]');
+  assert.equal(pySubLiteral(nested, '-', 'abab,ab'), '-,-');
+  const empty = compileStrPattern('(x*)*');
+  assert.equal(pySubLiteral(empty, '-', 'ab'), '-a-b-');
+  assert.equal(pySearch(nested, 'zzabb')?.index, 2);
+  assert.equal(pySearch(nested, 'zz'), null);
+  const runaway = compileStrPattern('(a+)+b');
+  assert.equal(pySubLiteral(runaway, '-', 'a'.repeat(40)), 'a'.repeat(40), 'no match once given up');
+  assert.equal(pySearch(runaway, 'aab'), null, 'given up');
+  assert.equal(lines.filter((l) => l.startsWith('warn The regex "(a+)+b" took more than')).length, 1, lines.join('\n'));
 });

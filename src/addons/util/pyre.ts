@@ -9,7 +9,8 @@
  * groups). We count Python's groups ourselves and trust the numbering only when the counts agree;
  * otherwise a replacement that refers to groups is refused with a clear message.
  */
-import { compilePyRegex, PyRegexError } from '../../flowfilter/pyregex.js';
+import { compilePyRegex, PyRegexError, type CompiledPyRegex } from '../../flowfilter/pyregex.js';
+import { TimeLimit, type FoundMatch } from '../../flowfilter/regex-guard.js';
 import { pyStrRepr } from '../../io/pyrepr.js';
 
 /** A pattern or replacement template Python would refuse (or we cannot reproduce). */
@@ -30,6 +31,8 @@ export interface PyPattern {
   readonly groupNames: ReadonlyMap<string, number>;
   /** Whether JavaScript's group numbers are Python's (see the module comment). */
   readonly sameNumbering: boolean;
+  /** For a pattern with nested repetition: its matches run in a worker under a time limit (see regex-guard.ts). */
+  readonly timeLimit: TimeLimit | null;
 }
 
 /** One match: where it is and its groups by Python number (undefined when a group did not take part). */
@@ -87,19 +90,21 @@ function jsGroupCount(regex: RegExp): number {
 }
 
 function compileText(pattern: string, textForScan: string, bytes: boolean, dotAll: boolean): PyPattern {
-  let regex: RegExp;
+  let compiled: CompiledPyRegex;
   try {
-    regex = compilePyRegex(pattern, { bytes, flags: { ignoreCase: false, multiline: false, dotAll } }).regex;
+    compiled = compilePyRegex(pattern, { bytes, flags: { ignoreCase: false, multiline: false, dotAll } });
   } catch (e) {
     if (e instanceof PyRegexError) throw new PatternError(e.message);
     throw e;
   }
+  const regex = compiled.regex;
   const { count, names } = scanGroups(textForScan);
   return {
     regex: new RegExp(regex.source, regex.flags.includes('g') ? regex.flags : regex.flags + 'g'),
     groups: count,
     groupNames: names,
     sameNumbering: jsGroupCount(regex) === count,
+    timeLimit: compiled.nestedRepetition ? new TimeLimit(pattern) : null,
   };
 }
 
@@ -129,7 +134,7 @@ export function compileBytesPattern(pattern: Uint8Array, opts: { dotAll?: boolea
   return compileText(text, text, true, opts.dotAll ?? false);
 }
 
-function toMatch(m: RegExpExecArray, p: PyPattern): PyMatch {
+function toMatch(m: FoundMatch, p: PyPattern): PyMatch {
   return {
     index: m.index,
     end: m.index + m[0].length,
@@ -143,13 +148,19 @@ function toMatch(m: RegExpExecArray, p: PyPattern): PyMatch {
 
 /** Python's `re.search`: the first match, or null. */
 export function pySearch(p: PyPattern, text: string): PyMatch | null {
-  p.regex.lastIndex = 0;
-  const m = p.regex.exec(text);
+  let m: FoundMatch | null | undefined;
+  if (p.timeLimit) m = p.timeLimit.matchAll(p.regex, text, 1)[0];
+  else {
+    p.regex.lastIndex = 0;
+    m = p.regex.exec(text);
+  }
   return m ? toMatch(m, p) : null;
 }
 
 /** Every non-overlapping match, left to right, as `re.sub` visits them (empty matches included). */
-function* matches(p: PyPattern, text: string): Generator<RegExpExecArray> {
+function* matches(p: PyPattern, text: string): Generator<FoundMatch> {
+  // matchAll steps past an empty match as the loop below does (by a code point: the v flag).
+  if (p.timeLimit) return yield* p.timeLimit.matchAll(p.regex, text);
   const re = p.regex;
   re.lastIndex = 0;
   for (;;) {
