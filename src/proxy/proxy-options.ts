@@ -2,6 +2,7 @@ import type { OptManager } from '../optmanager.js';
 import net from 'node:net';
 import { parseSize } from '../util/human.js';
 import { compilePyRegex } from '../flowfilter/pyregex.js';
+import { guardRegex, type RegexTester } from '../flowfilter/regex-guard.js';
 import { pyStrRepr } from '../flowfilter/pyrepr.js';
 
 /**
@@ -25,9 +26,9 @@ export interface ProxyOptions {
   proxyDebug: boolean;
   /** Largest request/response head we accept (not a mitmproxy option: mitmproxy has no limit). */
   maxHeadSize: number;
-  ignoreHosts: RegExp[];
-  allowHosts: RegExp[];
-  tcpHosts: RegExp[];
+  ignoreHosts: RegexTester[];
+  allowHosts: RegexTester[];
+  tcpHosts: RegexTester[];
   /** Record connections ignore_hosts / allow_hosts pass through as TCP flows. */
   showIgnoredHosts: boolean;
 }
@@ -35,10 +36,12 @@ export interface ProxyOptions {
 export const MAX_HEAD_SIZE = 64 * 1024;
 
 /** Host patterns are Python regexes, searched case-insensitively (mitmproxy's re.IGNORECASE). */
-function compileHostPatterns(name: string, patterns: readonly string[]): RegExp[] {
+function compileHostPatterns(name: string, patterns: readonly string[]): RegexTester[] {
   return patterns.map((p) => {
     try {
-      return compilePyRegex(p, { bytes: false, flags: { ignoreCase: true, multiline: false, dotAll: false } }).regex;
+      const compiled = compilePyRegex(p, { bytes: false, flags: { ignoreCase: true, multiline: false, dotAll: false } });
+      // Host names come from clients (SNI, Host, CONNECT): a runaway pattern is time-limited.
+      return guardRegex(compiled.regex, p, compiled.nestedRepetition);
     } catch (e) {
       throw new Error(`Invalid regular expression in ${name}: ${JSON.stringify(p)} (${(e as Error).message})`);
     }

@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { parse } from '../../src/flowfilter/index.js';
 import { compilePyRegex } from '../../src/flowfilter/pyregex.js';
 import { Master } from '../../src/master.js';
+import { readProxyOptions } from '../../src/proxy/proxy-options.js';
 import { compileStrPattern, parseTemplate, pySearch, pySub, pySubLiteral } from '../../src/addons/util/pyre.js';
 import { R } from './flows.js';
 
@@ -70,4 +71,13 @@ test('modify_body, map_remote and map_local patterns with nested repetition: the
   assert.equal(pySubLiteral(runaway, '-', 'a'.repeat(40)), 'a'.repeat(40), 'no match once given up');
   assert.equal(pySearch(runaway, 'aab'), null, 'given up');
   assert.equal(lines.filter((l) => l.startsWith('warn The regex "(a+)+b" took more than')).length, 1, lines.join('\n'));
+});
+
+test('ignore_hosts, allow_hosts and tcp_hosts patterns with nested repetition are time-limited too (host names come from clients)', async () => {
+  const master = new Master();
+  await master.options.update({ ignore_hosts: ['(a+)+b', 'example\\.com'], tcp_hosts: ['(x+)+y'] });
+  const opts = readProxyOptions(master.options);
+  assert.ok(!(opts.ignoreHosts[0] instanceof RegExp) && opts.ignoreHosts[1] instanceof RegExp);
+  assert.equal(opts.ignoreHosts[0]!.test(`${'a'.repeat(40)}:443`), false);
+  assert.equal(opts.tcpHosts[0]!.test('zxxy'), true);
 });
