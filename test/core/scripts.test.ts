@@ -157,12 +157,18 @@ test("scripts run at the script loader's place: what a response hook changes is 
   assert.equal(flow!.marked, ':star:');
 });
 
-test('a script gets load, one configure with every option and running: at startup and when added by `scripts` at runtime', async (t) => {
+/**
+ * Two scripts a.mjs and b.mjs that log their load, configure (ALL when given every option) and
+ * running hooks to `events`, with an option `<name>_opt` each when asked; and a master with a
+ * script loader, not yet running.
+ */
+async function lifecycleScripts(t: { after: (fn: () => void | Promise<void>) => void }, opts: { withOption: boolean }) {
   const dir = tmp(t);
   const events: string[] = ((globalThis as { __scriptEvents?: string[] }).__scriptEvents = []);
+  const declare = (name: string) => (opts.withOption ? `loader.addOption('${name}_opt', 'int', 1, 'an option of the script'); ` : '');
   const script = (name: string) =>
     `const log = (e) => globalThis.__scriptEvents.push('${name} ' + e);\n` +
-    'export function load() { log("load"); }\n' +
+    `export function load(loader) { ${declare(name)}log("load"); }\n` +
     'export function configure(updated) { log("configure " + (updated.size > 1 ? "ALL" : [...updated].join(","))); }\n' +
     'export function running() { log("running"); }\n';
   const a = join(dir, 'a.mjs');
@@ -172,6 +178,11 @@ test('a script gets load, one configure with every option and running: at startu
   const m = new Master();
   t.after(() => m.shutdown());
   await m.addons.add(new ScriptLoader());
+  return { events, a, b, m };
+}
+
+test('a script gets load, one configure with every option and running: at startup and when added by `scripts` at runtime', async (t) => {
+  const { events, a, b, m } = await lifecycleScripts(t, { withOption: false });
   await m.options.update({ scripts: [a] });
   await m.run();
   assert.deepEqual(events, ['a load', 'a configure ALL', 'a running']);
@@ -181,20 +192,7 @@ test('a script gets load, one configure with every option and running: at startu
 });
 
 test('a script whose own option was set before it loaded (--set) still gets one configure, with every option; the other addons hear of the option', async (t) => {
-  const dir = tmp(t);
-  const events: string[] = ((globalThis as { __scriptEvents?: string[] }).__scriptEvents = []);
-  const script = (name: string) =>
-    `const log = (e) => globalThis.__scriptEvents.push('${name} ' + e);\n` +
-    `export function load(loader) { loader.addOption('${name}_opt', 'int', 1, 'an option of the script'); log("load"); }\n` +
-    'export function configure(updated) { log("configure " + (updated.size > 1 ? "ALL" : [...updated].join(","))); }\n' +
-    'export function running() { log("running"); }\n';
-  const a = join(dir, 'a.mjs');
-  const b = join(dir, 'b.mjs');
-  writeFileSync(a, script('a'));
-  writeFileSync(b, script('b'));
-  const m = new Master();
-  t.after(() => m.shutdown());
-  await m.addons.add(new ScriptLoader());
+  const { events, a, b, m } = await lifecycleScripts(t, { withOption: true });
   await m.options.setFromSpecs(['scripts=' + a, 'a_opt=7', 'b_opt=8']);
   await m.run();
   assert.deepEqual(events, ['a load', 'a configure ALL', 'a running']);
