@@ -13,6 +13,14 @@ import { R } from './flows.js';
 
 const TEXT = { bytes: false, flags: { ignoreCase: true, multiline: false, dotAll: false } };
 
+/** The event log of a new master (the one `ctx` speaks for), as "level message" lines. */
+function logLines(): string[] {
+  const master = new Master();
+  const lines: string[] = [];
+  master.log.subscribe((e) => lines.push(`${e.level} ${e.message}`));
+  return lines;
+}
+
 test('nested repetition is recognised; everyday patterns run as plain RegExps', () => {
   for (const p of ['(a+)+b', '(\\w+\\s?)*$', '(.*x){9}', '(?:a|b+)*c', '((ab)*)+'])
     assert.equal(compilePyRegex(p, TEXT).nestedRepetition, true, p);
@@ -32,9 +40,7 @@ test('a pattern with nested repetition still matches as before (in a worker)', (
 });
 
 test('a text on which such a pattern backtracks for ever: no match after the time limit, the pattern is given up and the event log says so', () => {
-  const master = new Master();
-  const lines: string[] = [];
-  master.log.subscribe((e) => lines.push(`${e.level} ${e.message}`));
+  const lines = logLines();
   const f = R();
   // (a+)+b on 40 a's without a b takes longer than the age of the universe to fail by backtracking.
   f.request.path = `/${'a'.repeat(40)}`;
@@ -43,11 +49,9 @@ test('a text on which such a pattern backtracks for ever: no match after the tim
   assert.equal(filter.match(f), false);
   const took = Date.now() - started;
   assert.ok(took < 20_000, `gave up after ${took} ms`);
-  // Given up: the next match answers at once, and the log has one line.
-  const again = Date.now();
+  // Given up: a text it would match matches no more, and the log has one line.
   f.request.path = '/aab';
   assert.equal(filter.match(f), false);
-  assert.ok(Date.now() - again < 1000);
   assert.equal(lines.filter((l) => l.startsWith('warn The regex "(a+)+b" took more than')).length, 1, lines.join('\n'));
   // Other patterns still work, in the worker and outside it.
   assert.equal(parse('~u "(b+)+$"').match(f), true);
@@ -55,9 +59,7 @@ test('a text on which such a pattern backtracks for ever: no match after the tim
 });
 
 test('modify_body, map_remote and map_local patterns with nested repetition: the same results through the worker, and given up when one runs away', () => {
-  const master = new Master();
-  const lines: string[] = [];
-  master.log.subscribe((e) => lines.push(`${e.level} ${e.message}`));
+  const lines = logLines();
   const nested = compileStrPattern('(a(b)+)+');
   assert.ok(nested.timeLimit, 'guarded');
   // re.sub / re.search as Python gives them: every match, groups, empty matches stepped over.
