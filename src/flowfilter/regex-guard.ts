@@ -42,18 +42,26 @@ const { port } = workerData;
 const state = new Int32Array(workerData.state);
 const compiled = new Map();
 port.on('message', ({ source, flags, subject, limit }) => {
-  let regex = compiled.get(source);
-  if (!regex) compiled.set(source, (regex = new RegExp(source, flags)));
-  let answer;
-  if (limit === 0) {
-    regex.lastIndex = 0;
-    answer = regex.test(subject);
-  } else {
-    answer = [];
-    for (const m of subject.matchAll(regex)) {
-      answer.push({ groups: [...m], index: m.index });
-      if (answer.length === limit) break;
+  // Keyed by flags too: a filter (v) and modify_body (gv) can share a source, and matchAll
+  // throws on a regex without g.
+  const key = flags + '/' + source;
+  let answer = null;
+  try {
+    let regex = compiled.get(key);
+    if (!regex) compiled.set(key, (regex = new RegExp(source, flags)));
+    if (limit === 0) {
+      regex.lastIndex = 0;
+      answer = regex.test(subject);
+    } else {
+      answer = [];
+      for (const m of subject.matchAll(regex)) {
+        answer.push({ groups: [...m], index: m.index });
+        if (answer.length === limit) break;
+      }
     }
+  } catch {
+    // Answered as a failure at once rather than by dying and leaving the caller to wait out the limit.
+    answer = null;
   }
   port.postMessage(answer);
   Atomics.store(state, ${DONE}, 1);

@@ -83,3 +83,14 @@ test('ignore_hosts, allow_hosts and tcp_hosts patterns with nested repetition ar
   assert.equal(opts.ignoreHosts[0]!.test(`${'a'.repeat(40)}:443`), false);
   assert.equal(opts.tcpHosts[0]!.test('zxxy'), true);
 });
+
+test('one pattern used by a filter and by modify_body: each gets its own flags in the worker (not given up)', () => {
+  const lines = logLines();
+  const f = R();
+  f.request.path = '/x112';
+  // Digits only: the same translated source whether or not the filter ignores case.
+  assert.equal(parse('~u "(1+)+2"').match(f), true);
+  const p = compileStrPattern('(1+)+2');
+  assert.equal(pySubLiteral(p, '-', 'x112'), 'x-');
+  assert.deepEqual(lines.filter((l) => l.startsWith('warn The regex')), []);
+});
