@@ -24,8 +24,11 @@ export class OwnAddresses {
     this.listeners.push({ host: normalize(host), port, transport });
   }
 
-  remove(port: number): void {
-    this.listeners = this.listeners.filter((l) => l.port !== port);
+  /** Forget a listener: the one of that port and transport (a UDP relay and a TCP proxy may share a port number). */
+  remove(port: number, transport: OwnTransport = 'tcp', host?: string): void {
+    const h = host === undefined ? undefined : normalize(host);
+    const i = this.listeners.findIndex((l) => l.port === port && l.transport === transport && (h === undefined || l.host === h));
+    if (i >= 0) this.listeners.splice(i, 1);
   }
 
   /**

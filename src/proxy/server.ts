@@ -3,7 +3,7 @@ import type { Master } from '../master.js';
 import { ProxyMode } from './modes.js';
 import { handleClientConnection } from './client-connection.js';
 import type { ProxyOptions } from './proxy-options.js';
-import { OwnAddresses } from './own-addresses.js';
+import { OwnAddresses, type OwnTransport } from './own-addresses.js';
 import { IdleConnections } from './idle-connections.js';
 import { checkConntrackReadable } from './original-destination.js';
 import { DnsServer } from './dns-server.js';
@@ -159,7 +159,7 @@ export class ProxyServers {
       this.master.log.error(instance.lastError, undefined, e);
       return;
     }
-    this.own.add(host || '', instance.listener.port, servesDns(mode) ? 'both' : relaysUdp(mode) ? 'udp' : 'tcp');
+    this.own.add(host || '', instance.listener.port, ownTransport(mode));
     this.master.log.info(`${mode.description} listening at ${showAddress(host, instance.listener.port)}.`);
   }
 
@@ -168,7 +168,7 @@ export class ProxyServers {
     const l = instance.listener;
     if (!l) return;
     instance.listener = null;
-    this.own.remove(l.port);
+    this.own.remove(l.port, ownTransport(instance.mode), instance.host || '');
     await l.close();
     this.master.log.info(`${instance.mode.description} at ${showAddress(l.host, l.port)} stopped.`);
   }
@@ -254,4 +254,9 @@ const HANDLER_GRACE_MS = 5000;
 /** `host:port` as the listening messages show it (`*` for every interface). */
 function showAddress(host: string, port: number): string {
   return `${host ? (host.includes(':') ? `[${host}]` : host) : '*'}:${port}`;
+}
+
+/** What a listener of `mode` listens on, as OwnAddresses records it. */
+function ownTransport(mode: ProxyMode): OwnTransport {
+  return servesDns(mode) ? 'both' : relaysUdp(mode) ? 'udp' : 'tcp';
 }

@@ -157,3 +157,24 @@ test('reverse:udp pointing at its own port fails the one flow instead of relayin
   assert.equal(errors.length, 1);
   assert.ok(proxy.logs.some((l) => l.level === 'warn' && l.message.includes("own listeners")));
 });
+
+test('stopping a TCP listener leaves the self-loop refusal of a UDP relay on the same port number', async (t) => {
+  const probe = dgram.createSocket('udp4');
+  await new Promise<void>((r) => probe.bind(0, '127.0.0.1', () => r()));
+  const port = probe.address().port;
+  probe.close();
+  const relay = `reverse:udp://127.0.0.1:${port}@127.0.0.1:${port}`;
+  const errors: UDPFlow[] = [];
+  const proxy = await testProxy(t, {
+    options: { mode: [relay, `regular@127.0.0.1:${port}`] },
+    addons: [{ name: 'errors', udp_error: (f: UDPFlow) => void errors.push(f) }],
+  });
+  assert.equal(proxy.listeners.length, 2);
+  // The regular proxy stops; the relay keeps running on its UDP port of the same number.
+  await proxy.master.options.update({ mode: [relay] });
+  assert.equal(proxy.listeners.length, 1);
+  const client = await udpClient(t);
+  client.send(port, 'loop?');
+  await waitFor(() => errors.length === 1, 10000, 'udp_error');
+  assert.match(errors[0]!.error!.msg, /is one of this proxy's own listeners/);
+});
