@@ -48,7 +48,11 @@ port.on('message', ({ source, flags, subject, limit }) => {
   let answer = null;
   try {
     let regex = compiled.get(key);
-    if (!regex) compiled.set(key, (regex = new RegExp(source, flags)));
+    if (!regex) {
+      // Patterns come and go with the filters typed into mitmweb: keep the recent ones only.
+      if (compiled.size >= 256) compiled.clear();
+      compiled.set(key, (regex = new RegExp(source, flags)));
+    }
     if (limit === 0) {
       regex.lastIndex = 0;
       answer = regex.test(subject);
