@@ -6,18 +6,12 @@
  *     npx mitmproxy-ts dump --mode dns@5353 -s examples/dns-spoof-ipv6.ts
  *     dig @127.0.0.1 -p 5353 AAAA example.com
  */
-import { DNSResourceRecord, DnsRcode, DnsType, type DNSFlow, type Loader, type Master } from 'mitmproxy-ts';
-
-let master: Master;
-
-export function load(loader: Loader): void {
-  master = loader.master;
-}
+import { DNSResourceRecord, DnsRcode, DnsType, ctx, type DNSFlow } from 'mitmproxy-ts';
 
 export function dns_request(flow: DNSFlow): void {
   const q = flow.request.question;
   if (q?.type !== DnsType.AAAA) return;
-  master.log.info(`Spoofing IPv6 records for ${q.name}...`);
+  ctx.log.info(`Spoofing IPv6 records for ${q.name}...`);
   if (q.name === 'example.com') {
     flow.response = flow.request.succeed([DNSResourceRecord.AAAA('example.com', '::1')]);
   } else if (q.name === 'example.org') {
