@@ -178,7 +178,10 @@ export class Http2UpstreamExchange implements UpstreamExchange {
   async sendRequest(flow: HTTPFlow): Promise<void> {
     const body = flow.request.rawContent ?? Buffer.alloc(0);
     const stream = this.open(flow, body.length === 0);
-    if (body.length) await endSliced(stream, body);
+    // Not awaited: a server may answer before it has read the body (a 413) and never read the
+    // rest, and its answer must not wait for that. The slices still go out with backpressure and
+    // stop when the stream closes.
+    if (body.length) endSliced(stream, body).catch(() => undefined);
     else if (flow.request.trailers?.length) stream.end();
   }
 

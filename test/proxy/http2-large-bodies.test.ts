@@ -72,3 +72,36 @@ test('a large buffered request to a slow HTTP/2 server leaves the other streams 
   assert.equal(await request(session, { ':path': '/small', ':scheme': 'https', ':authority': authority }), '200');
   assert.equal(proxy.logs.filter((l) => l.message.startsWith('server connect')).length, 1, 'one HTTP/2 connection to the server, shared');
 });
+
+test('an HTTP/2 server that answers before reading the upload (a 413) is answered at once, not after a body it never reads', async (t) => {
+  const server = http2.createSecureServer(await selfSignedCert());
+  server.on('stream', (stream) => {
+    // Reads nothing of the body: the flow-control window stays shut after its first 64 KiB.
+    stream.pause();
+    stream.respond({ ':status': 413 });
+    stream.end('too big');
+  });
+  const sessions = new Set<http2.ServerHttp2Session>();
+  server.on('session', (s) => {
+    sessions.add(s);
+    s.on('close', () => sessions.delete(s));
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  t.after(() => {
+    for (const s of sessions) s.destroy();
+    server.close();
+  });
+  const proxy = await testProxy(t, { options: { ssl_insecure: true } });
+  const session = http2.connect(`http://127.0.0.1:${proxy.port}`);
+  session.on('error', () => undefined);
+  t.after(() => session.destroy());
+  const authority = `localhost:${(server.address() as AddressInfo).port}`;
+  const status = await new Promise<string>((resolve) => {
+    const stream = session.request({ ':method': 'POST', ':path': '/upload', ':scheme': 'https', ':authority': authority });
+    stream.on('error', () => undefined);
+    stream.on('response', (h) => resolve(String(h[':status'])));
+    stream.on('close', () => resolve(`closed (rst ${stream.rstCode})`));
+    stream.end(Buffer.alloc(1024 * 1024, 0x61));
+  });
+  assert.equal(status, '413');
+});
