@@ -89,8 +89,13 @@ export class Http1UpstreamExchange implements UpstreamExchange {
     const body = flow.request.rawContent ?? Buffer.alloc(0);
     const head = this.head(flow, { kind: 'buffered', length: body.length });
     this.sentBuffered = true;
-    await this.writeBuffered(head, body, flow.request.trailers);
-    this.requestComplete = true;
+    // The whole message is handed to the socket now; its drain is not awaited before the response
+    // is read: a server may answer before it has read the body (a 413) and never read the rest.
+    // Until it has drained the request is not complete, and the connection is not reused.
+    this.writeBuffered(head, body, flow.request.trailers).then(
+      () => (this.requestComplete = true),
+      () => undefined,
+    );
   }
 
   private async writeBuffered(head: string, body: Buffer, trailers: Headers | null): Promise<void> {

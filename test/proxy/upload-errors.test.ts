@@ -93,3 +93,32 @@ for (const [streamed, how] of [[true, 'resets its stream'], [false, 'resets its 
     assert.deepEqual(unexpected(proxy.logs), []);
   });
 }
+
+test('a server that answers a buffered upload before reading it (a 413, connection kept open) is answered at once', async (t) => {
+  // It reads the request head, answers, and reads nothing more: the body fills the socket buffers.
+  const server = await rawServer(t, (s) => {
+    let head = '';
+    const onData = (d: Buffer) => {
+      head += d.toString('latin1');
+      if (!head.includes('\r\n\r\n')) return;
+      s.off('data', onData);
+      s.write('HTTP/1.1 413 Payload Too Large\r\nContent-Length: 8\r\n\r\ntoo big!');
+      s.pause();
+    };
+    s.on('data', onData);
+  });
+  const proxy = await testProxy(t);
+  const body = Buffer.alloc(32 * 1024 * 1024, 0x61);
+  const res = await new Promise<{ status: number; text: string }>((resolve, reject) => {
+    const req = http.request({ host: '127.0.0.1', port: proxy.port, method: 'POST', path: `${server.url}/upload`, headers: { host: `127.0.0.1:${server.port}` } });
+    req.on('error', reject);
+    req.on('response', (r) => {
+      let text = '';
+      r.setEncoding('latin1');
+      r.on('data', (d: string) => (text += d));
+      r.on('end', () => resolve({ status: r.statusCode!, text }));
+    });
+    req.end(body);
+  });
+  assert.deepEqual(res, { status: 413, text: 'too big!' });
+});
