@@ -28,6 +28,25 @@ function request(session: http2.ClientHttp2Session, headers: http2.OutgoingHttpH
   });
 }
 
+/** An HTTP/2 server over TLS on 127.0.0.1; it and its sessions are closed after the test. */
+async function tlsH2Server(
+  t: { after: (fn: () => void) => void },
+  onRequest: (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => void,
+): Promise<http2.Http2SecureServer> {
+  const server = http2.createSecureServer(await selfSignedCert(), onRequest);
+  const sessions = new Set<http2.ServerHttp2Session>();
+  server.on('session', (s) => {
+    sessions.add(s);
+    s.on('close', () => sessions.delete(s));
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  t.after(() => {
+    for (const s of sessions) s.destroy();
+    server.close();
+  });
+  return server;
+}
+
 test('a large buffered response to a slow HTTP/2 client leaves its other streams working', async (t) => {
   const server = await httpServer(t, (req, res) => res.end(req.url === '/big' ? BIG : 'small'));
   const proxy = await testProxy(t);
@@ -46,20 +65,10 @@ test('a large buffered response to a slow HTTP/2 client leaves its other streams
 test('a large buffered request to a slow HTTP/2 server leaves the other streams of its connection working', async (t) => {
   // An HTTP/2 server that does not read the big upload.
   let uploading = false;
-  const server = http2.createSecureServer(await selfSignedCert(), (req, res) => {
+  const server = await tlsH2Server(t, (req, res) => {
     if (req.url !== '/upload') return void res.end('small');
     uploading = true;
     req.pause();
-  });
-  const sessions = new Set<http2.ServerHttp2Session>();
-  server.on('session', (s) => {
-    sessions.add(s);
-    s.on('close', () => sessions.delete(s));
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
-  t.after(() => {
-    for (const s of sessions) s.destroy();
-    server.close();
   });
   const proxy = await testProxy(t, { options: { ssl_insecure: true } });
   const session = http2.connect(`http://127.0.0.1:${proxy.port}`);
@@ -74,22 +83,11 @@ test('a large buffered request to a slow HTTP/2 server leaves the other streams 
 });
 
 test('an HTTP/2 server that answers before reading the upload (a 413) is answered at once, not after a body it never reads', async (t) => {
-  const server = http2.createSecureServer(await selfSignedCert());
-  server.on('stream', (stream) => {
+  const server = await tlsH2Server(t, (req) => {
     // Reads nothing of the body: the flow-control window stays shut after its first 64 KiB.
-    stream.pause();
-    stream.respond({ ':status': 413 });
-    stream.end('too big');
-  });
-  const sessions = new Set<http2.ServerHttp2Session>();
-  server.on('session', (s) => {
-    sessions.add(s);
-    s.on('close', () => sessions.delete(s));
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
-  t.after(() => {
-    for (const s of sessions) s.destroy();
-    server.close();
+    req.pause();
+    req.stream.respond({ ':status': 413 });
+    req.stream.end('too big');
   });
   const proxy = await testProxy(t, { options: { ssl_insecure: true } });
   const session = http2.connect(`http://127.0.0.1:${proxy.port}`);
