@@ -10,7 +10,8 @@
  * So such a pattern (only such a pattern: the others run as plain RegExps) is matched in a worker
  * thread while this thread waits, at most TIME_LIMIT_MS. A pattern that runs out of time is given
  * up: it matches nothing from then on, and the event log says so once. Filters use it, and so do
- * the patterns of modify_body, map_remote and map_local (addons/util/pyre.ts).
+ * the patterns of modify_body, map_remote and map_local (addons/util/pyre.ts) and of ignore_hosts,
+ * allow_hosts and tcp_hosts (proxy/proxy-options.ts).
  */
 import { MessageChannel, type MessagePort, Worker, receiveMessageOnPort } from 'node:worker_threads';
 import { ctx } from '../ctx.js';
