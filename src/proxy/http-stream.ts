@@ -1,6 +1,7 @@
 import { FlowError } from '../flow.js';
 import type { HTTPFlow, Response } from '../http.js';
 import { BodyRecorder, EMPTY_BODY, StreamFunctionError, streamBody } from './streamed-body.js';
+import { StreamedRequest } from './streamed-request.js';
 import { WebSocketData } from '../websocket.js';
 import { now } from '../util/time.js';
 import { prettySize } from '../util/human.js';
@@ -39,6 +40,12 @@ export interface ClientExchange {
   endResponse(trailers: Headers | null): Promise<void>;
   /** Answer with mitmproxy's error page and give up on the connection (HTTP/1) or stream (HTTP/2). */
   sendError(statusCode: number, message: string): Promise<void>;
+  /**
+   * The response is complete but the rest of the request body will not be read (the server
+   * answered without it): HTTP/1 closes the connection after the response, HTTP/2 ends the
+   * stream with NO_ERROR once the response is out (RFC 9113 §8.1).
+   */
+  discardRequestBody(): void;
   /** Drop the exchange without an answer (a killed flow): HTTP/1 closes the connection. */
   abort(): void;
   /** Whether a response head was already sent (errors can then only abort). */
@@ -142,6 +149,8 @@ export async function runHttpFlow(ctx: ConnectionContext, flow: HTTPFlow, client
   const opts = ctx.options;
   const req = flow.request;
   let upstream: UpstreamExchange | null = null;
+  /** The request body being streamed to the server, when it is. */
+  let streamed: StreamedRequest | null = null;
   const unsubscribeKill = flow.onKill(() => {
     client.abort();
     upstream?.abort();
@@ -184,6 +193,7 @@ export async function runHttpFlow(ctx: ConnectionContext, flow: HTTPFlow, client
   const fail = async (status: number, message: string, cause?: unknown): Promise<FlowOutcome> => {
     flow.error ??= new FlowError(message);
     flow.live = false;
+    streamed?.cancel();
     await hooks.triggerFlow('error', flow);
     if (!(cause instanceof ConnectError && cause.logged)) ctx.master.log.info(`${flowLabel(flow)}: ${flow.error.msg}`, ctx.clientLabel);
     upstream?.abort();
@@ -194,10 +204,31 @@ export async function runHttpFlow(ctx: ConnectionContext, flow: HTTPFlow, client
 
   const killed = async (fireError: boolean): Promise<FlowOutcome> => {
     flow.live = false;
+    streamed?.cancel();
     if (fireError) await hooks.triggerFlow('error', flow);
     upstream?.abort();
     client.abort();
     return 'close';
+  };
+
+  /**
+   * The response has been read in full: let go of the server's side. A request still being
+   * streamed is finished first when the client's body has all been read (its request hook may
+   * still be running); otherwise the server answered without the rest, which it will never take:
+   * it is dropped, and neither connection carries another request (their framing is cut short).
+   */
+  const settleStreamedRequest = async (up: UpstreamExchange): Promise<'finished' | 'killed'> => {
+    if (streamed && !streamed.bodyRead) {
+      streamed.cancel();
+      client.discardRequestBody();
+      up.abort();
+      return 'finished';
+    }
+    const end = streamed ? await streamed.ended : null;
+    if (end?.kind === 'killed') return 'killed';
+    if (end && end.kind !== 'sent') up.abort();
+    else up.finish();
+    return 'finished';
   };
 
   // Per request: guarded here so that no closure is made while the option is off.
@@ -279,20 +310,31 @@ export async function runHttpFlow(ctx: ConnectionContext, flow: HTTPFlow, client
         return await fail(502, upstreamErrorMessage(e), e);
       }
       ctx.master.log.info(`Streaming request to ${req.host}.`, ctx.clientLabel);
-      const up = upstream;
-      const recorder = new BodyRecorder(opts.storeStreamedBodies ? Infinity : 0);
-      await streamBody(prefix, bodyIter, req.stream, recorder, (b) => up.writeRequestData(b));
-      req.rawContent = recorder.content();
-      req.timestampEnd = now();
-      await hooks.triggerFlow('request', flow);
-      if (flow.killed) return await killed(true);
-      await upstream.endRequest(trailersSeen ? req.trailers : null);
+      // The body goes on in the background while the response is awaited (full duplex).
+      streamed = new StreamedRequest(hooks, flow, upstream, prefix, bodyIter, opts.storeStreamedBodies, () => (trailersSeen ? req.trailers : null));
     }
 
     // --- response headers ---------------------------------------------------------------------
     let resp: Response;
+    const head = upstream.readResponseHead(flow);
+    if (streamed) {
+      // Whichever comes first: the response head (even while the body is still going out), or
+      // the request's end. A failure on the client's side ends the flow as it did while the
+      // body was read, and a kill in the request hook ends it; a server that stopped taking the
+      // body may still have answered, so its head is awaited then.
+      head.catch(() => undefined);
+      const first = await Promise.race([
+        head.then(
+          () => null,
+          () => null,
+        ),
+        streamed.ended.catch((e: unknown) => ({ kind: 'client-failed' as const, e })),
+      ]);
+      if (first?.kind === 'client-failed') throw first.e;
+      if (first?.kind === 'killed') return await killed(true);
+    }
     try {
-      resp = await upstream.readResponseHead(flow);
+      resp = await head;
     } catch (e) {
       return await fail(502, upstreamErrorMessage(e), e);
     }
@@ -355,7 +397,7 @@ export async function runHttpFlow(ctx: ConnectionContext, flow: HTTPFlow, client
       resp.rawContent = joinBody(respPrefix, respSize);
       respPrefix = [];
       if (respTrailers) resp.trailers = respTrailers;
-      upstream.finish();
+      if ((await settleStreamedRequest(upstream)) === 'killed') return await killed(true);
       return await sendResponse(ctx, flow, client, upstream, false);
     }
 
@@ -382,7 +424,7 @@ export async function runHttpFlow(ctx: ConnectionContext, flow: HTTPFlow, client
     if (failure !== null) return await fail(502, failure instanceof StreamFunctionError ? failure.message : upstreamErrorMessage(failure), failure);
     if (recorder.truncated) ctx.master.log.info(`Recorded only the first ${prettySize(eventStreamLimit)} of the event stream from ${req.host}.`, ctx.clientLabel);
     if (respTrailers) resp.trailers = respTrailers;
-    upstream.finish();
+    if ((await settleStreamedRequest(upstream)) === 'killed') return await killed(true);
     return await sendResponse(ctx, flow, client, upstream, true);
   } catch (e) {
     // The client went away, reset its stream, or broke the protocol in the middle of its body.

@@ -49,6 +49,11 @@ class Http1ClientExchange implements ClientExchange {
     return readBody(this.ctx.reader, this.framing, onTrailers);
   }
 
+  discardRequestBody(): void {
+    // What is left of the body would be read as the next request.
+    this.closeAfter = true;
+  }
+
   sendContinue(): void {
     this.ctx.socket.write(CONTINUE, 'latin1');
   }

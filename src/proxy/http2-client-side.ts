@@ -18,6 +18,9 @@ import { extendedConnectSettings, serveWebSocketStream, toWebSocketHandshake } f
 
 const { NGHTTP2_NO_ERROR, NGHTTP2_PROTOCOL_ERROR, NGHTTP2_ENHANCE_YOUR_CALM } = http2.constants;
 
+/** How long a client may go on sending a request body nobody wants after its response is complete (see closeAfterResponse). */
+const UNWANTED_BODY_GRACE_MS = 1000;
+
 /** Limits for the client-facing HTTP/2 session (explicit, rather than node's defaults). */
 const SESSION_OPTIONS: http2.ServerOptions = {
   maxSessionMemory: 64,
@@ -41,6 +44,10 @@ class Http2ClientExchange implements ClientExchange {
   responseStarted = false;
   /** Trailers that came at the end of a streamed response body. */
   private streamedTrailers: Headers | null = null;
+  /** The response ends with trailers, sent when node asks for them ('wantTrailers'). */
+  private trailersAwaited = false;
+  /** The rest of the request body is not wanted (see discardRequestBody). */
+  private discardBody = false;
 
   constructor(
     private readonly ctx: ConnectionContext,
@@ -101,6 +108,8 @@ class Http2ClientExchange implements ClientExchange {
     const waitForTrailers = hasTrailers || (trailersLater && !endStream && !bodyless);
     this.stream.respond(this.responseHeaders(resp, bodyLength), respondOptions({ endStream: bodyless || (endStream && !hasTrailers), waitForTrailers }));
     if (waitForTrailers) sendTrailersWhenWanted(this.stream, () => this.streamedTrailers ?? resp.trailers);
+    this.trailersAwaited = waitForTrailers;
+    if (this.discardBody) this.closeAfterResponse();
   }
 
   private noBody(resp: Response): boolean {
@@ -146,14 +155,39 @@ class Http2ClientExchange implements ClientExchange {
     const stream = this.stream;
     stream.respond({ ':status': statusCode, server: SERVER_HEADER, 'content-type': 'text/html', 'content-length': body.length }, respondOptions({}));
     stream.end(body);
-    // A request body still on its way (a 413 for an upload) is not wanted: once the answer is
-    // out, end the stream with NO_ERROR (RFC 9113 §8.1) instead of leaving the client blocked on
-    // flow control with its stream never freed.
-    if (!stream.readableEnded) {
-      stream.once('finish', () => {
-        if (!stream.destroyed && !stream.readableEnded) closeClientStream(stream, http2.constants.NGHTTP2_NO_ERROR);
-      });
-    }
+    this.discardRequestBody();
+  }
+
+  /**
+   * A request body still on its way (an upload answered with a 413) is not wanted: once the
+   * answer is out, end the stream with NO_ERROR (RFC 9113 §8.1) instead of leaving the client
+   * blocked on flow control with its stream never freed.
+   */
+  discardRequestBody(): void {
+    this.discardBody = true;
+    if (this.responseStarted) this.closeAfterResponse();
+  }
+
+  /**
+   * Reset the stream with NO_ERROR once the response is out and the client has had a moment to
+   * read it. Not at once: a client still sending its body when the reset comes may take the
+   * reset for a failure although its response is complete (curl 7.88 does, with "Stream error in
+   * the HTTP/2 framing layer"), and a reset must not overtake the frame that ends the response
+   * either (nghttp2 sends RST_STREAM ahead of queued data): its trailers (sent by a
+   * 'wantTrailers' listener added before ours) or its last DATA frame ('finish').
+   */
+  private closeAfterResponse(): void {
+    const stream = this.stream;
+    if (stream.destroyed || stream.readableEnded) return;
+    const closeLater = () => {
+      const timer = setTimeout(() => {
+        if (!stream.destroyed && !stream.readableEnded) closeClientStream(stream, NGHTTP2_NO_ERROR);
+      }, UNWANTED_BODY_GRACE_MS);
+      stream.once('close', () => clearTimeout(timer));
+    };
+    if (this.trailersAwaited) stream.once('wantTrailers', closeLater);
+    else if (stream.writableFinished) closeLater();
+    else stream.once('finish', closeLater);
   }
 
   /**

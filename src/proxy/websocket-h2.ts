@@ -170,6 +170,10 @@ class ExtendedConnectExchange implements ClientExchange {
     return this.inner.sendError(statusCode, message);
   }
 
+  discardRequestBody(): void {
+    // Its request has no body: the stream's bytes are the WebSocket's.
+  }
+
   abort(): void {
     this.inner.abort();
   }

@@ -9,8 +9,7 @@ import http2 from 'node:http2';
 import type { AddressInfo } from 'node:net';
 import { testProxy } from '../helpers/proxy.js';
 import { httpServer } from '../helpers/servers.js';
-import { selfSignedCert } from './websocket-helpers.js';
-import { waitFor } from './modes-helpers.js';
+import { tlsH2Server, waitFor } from './modes-helpers.js';
 
 /** More than the sessions' maxSessionMemory. */
 const BIG = Buffer.alloc(72 * 1024 * 1024, 0x61);
@@ -26,25 +25,6 @@ function request(session: http2.ClientHttp2Session, headers: http2.OutgoingHttpH
     stream.on('close', () => resolve(stream.rstCode ? `rst ${stream.rstCode}` : status));
     if (body) stream.end(body);
   });
-}
-
-/** An HTTP/2 server over TLS on 127.0.0.1; it and its sessions are closed after the test. */
-async function tlsH2Server(
-  t: { after: (fn: () => void) => void },
-  onRequest: (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => void,
-): Promise<http2.Http2SecureServer> {
-  const server = http2.createSecureServer(await selfSignedCert(), onRequest);
-  const sessions = new Set<http2.ServerHttp2Session>();
-  server.on('session', (s) => {
-    sessions.add(s);
-    s.on('close', () => sessions.delete(s));
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
-  t.after(() => {
-    for (const s of sessions) s.destroy();
-    server.close();
-  });
-  return server;
 }
 
 test('a large buffered response to a slow HTTP/2 client leaves its other streams working', async (t) => {

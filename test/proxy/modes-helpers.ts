@@ -1,7 +1,9 @@
 /**
- * Helpers shared by the proxy mode tests (modes-*.test.ts): an HTTPS origin with its own CA, a
- * flow recorder for the modes, a log recorder that sees the startup lines, and a scripted raw TCP client.
+ * Helpers shared by the proxy mode tests (modes-*.test.ts) and others: an HTTPS origin with its
+ * own CA, an HTTP/2 server over TLS, a flow recorder for the modes, a log recorder that sees the
+ * startup lines, and a scripted raw TCP client.
  */
+import http2 from 'node:http2';
 import https from 'node:https';
 import net from 'node:net';
 import tls from 'node:tls';
@@ -16,6 +18,7 @@ import type { HTTPFlow, TCPFlow } from '../../src/index.js';
 import type { LogEntry } from '../../src/log.js';
 import { testConfdir } from '../helpers/proxy.js';
 import { flowRecorder } from '../helpers/recorder.js';
+import { selfSignedCert } from './websocket-helpers.js';
 
 let proxyCa: Promise<string> | null = null;
 
@@ -77,6 +80,25 @@ export async function httpsOrigin(t: TestContext, handler: http.RequestListener)
       }),
   );
   return { port, url: `https://localhost:${port}`, caFile, servernames, server };
+}
+
+/** An HTTP/2 server over TLS on 127.0.0.1; it and its sessions are closed after the test. */
+export async function tlsH2Server(
+  t: { after: (fn: () => void) => void },
+  onRequest: (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => void,
+): Promise<http2.Http2SecureServer> {
+  const server = http2.createSecureServer(await selfSignedCert(), onRequest);
+  const sessions = new Set<http2.ServerHttp2Session>();
+  server.on('session', (s) => {
+    sessions.add(s);
+    s.on('close', () => sessions.delete(s));
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  t.after(() => {
+    for (const s of sessions) s.destroy();
+    server.close();
+  });
+  return server;
 }
 
 /** A flow recorder (finished HTTP flows) that also collects TCP flows, CONNECTs sent upstream and connect errors. */

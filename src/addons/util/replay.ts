@@ -40,6 +40,8 @@ class ReplayClientExchange implements ClientExchange {
 
   sendContinue(): void {}
 
+  discardRequestBody(): void {}
+
   async sendResponse(_response: Response): Promise<void> {
     this.responseStarted = true;
   }

@@ -1,0 +1,196 @@
+/**
+ * A streamed request and its response at the same time (full duplex, as mitmproxy): a server may
+ * answer before it has the whole body, either refusing it (a 413, after which it reads no more)
+ * or talking back while it still reads (a gRPC bidirectional call, an HTTP/1 echo).
+ */
+import { test, type TestContext } from 'node:test';
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import http2 from 'node:http2';
+import type { AddressInfo } from 'node:net';
+import type { HTTPFlow } from '../../src/index.js';
+import { testProxy } from '../helpers/proxy.js';
+import { curl } from '../helpers/clients.js';
+import { httpServer, rawServer } from '../helpers/servers.js';
+import { tlsH2Server } from './modes-helpers.js';
+
+/** Streams both bodies of every flow (as an addon does for gRPC), and records the hooks each flow went through. */
+function streamingAddon() {
+  const hooks: string[] = [];
+  const flows: HTTPFlow[] = [];
+  return {
+    hooks,
+    flows,
+    addon: {
+      name: 'stream-both',
+      requestheaders: (f: HTTPFlow) => {
+        f.request.stream = true;
+        flows.push(f);
+      },
+      request: () => void hooks.push('request'),
+      responseheaders: (f: HTTPFlow) => {
+        f.response!.stream = true;
+        hooks.push('responseheaders');
+      },
+      response: () => void hooks.push('response'),
+      error: (f: HTTPFlow) => void hooks.push(`error: ${f.error?.msg}`),
+    },
+  };
+}
+
+/** Rejects after `ms`: a proxy that waits for the whole body before reading the answer fails here instead of hanging. */
+function deadline<T>(t: TestContext, ms: number, what: string, p: Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout;
+  t.after(() => clearTimeout(timer));
+  return Promise.race([p, new Promise<T>((_, reject) => (timer = setTimeout(() => reject(new Error(`no ${what} within ${ms / 1000} s`)), ms)))]);
+}
+
+/** A server that reads a request head, answers 413 and reads nothing more (the connection stays open). */
+function refusingServer(t: TestContext) {
+  return rawServer(t, (s) => {
+    let head = '';
+    const onData = (d: Buffer) => {
+      head += d.toString('latin1');
+      if (!head.includes('\r\n\r\n')) return;
+      s.off('data', onData);
+      s.write('HTTP/1.1 413 Payload Too Large\r\nContent-Length: 8\r\n\r\ntoo big!');
+      s.pause();
+    };
+    s.on('data', onData);
+  });
+}
+
+/** Ping-pong over one request: write a line, wait for its echo in the response, five times; then end. */
+function pingPong(write: (s: string) => void, end: () => void, received: () => string): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    let n = 0;
+    const next = () => {
+      if (n === 5) {
+        end();
+        return resolve();
+      }
+      const line = `ping ${++n}\n`;
+      write(line);
+      const expected = Array.from({ length: n }, (_, i) => `ping ${i + 1}\n`).join('');
+      const check = setInterval(() => {
+        if (received() === expected) {
+          clearInterval(check);
+          next();
+        } else if (!expected.startsWith(received())) {
+          clearInterval(check);
+          reject(new Error(`echo ${JSON.stringify(received())}`));
+        }
+      }, 5);
+    };
+    next();
+  });
+}
+
+test('HTTP/1: a server that answers a streamed upload before reading it (a 413, connection kept open) is answered at once', async (t) => {
+  const server = await refusingServer(t);
+  const proxy = await testProxy(t, { options: { stream_large_bodies: '1k' } });
+  const body = Buffer.alloc(32 * 1024 * 1024, 0x61);
+  let clientClosed!: Promise<unknown>;
+  const res = new Promise<{ status: number; text: string }>((resolve, reject) => {
+    const req = http.request({ host: '127.0.0.1', port: proxy.port, method: 'POST', path: `${server.url}/upload`, headers: { host: `127.0.0.1:${server.port}` }, agent: false });
+    t.after(() => req.destroy());
+    req.on('socket', (s) => (clientClosed = new Promise((resolve) => s.once('close', resolve))));
+    req.on('error', () => undefined);
+    req.on('response', (r) => {
+      let text = '';
+      r.setEncoding('latin1');
+      r.on('data', (d: string) => (text += d));
+      r.on('end', () => resolve({ status: r.statusCode!, text }));
+      r.on('error', reject);
+    });
+    req.end(body);
+  });
+  assert.deepEqual(await deadline(t, 15000, '413', res), { status: 413, text: 'too big!' });
+  // The rest of the body was never read, so the proxy closes the client connection after the answer.
+  await deadline(t, 15000, 'close of the client connection', clientClosed);
+});
+
+test('HTTP/1: a streamed request and its streamed response go on at the same time (echo)', async (t) => {
+  // The server answers at once and echoes each chunk of the request as it arrives.
+  const server = await httpServer(t, (req, res) => {
+    res.writeHead(200, { 'content-type': 'text/plain' });
+    res.flushHeaders();
+    req.on('data', (d: Buffer) => res.write(d));
+    req.on('end', () => res.end());
+  });
+  const rec = streamingAddon();
+  const proxy = await testProxy(t, { addons: [rec.addon] });
+  let received = '';
+  const done = new Promise<void>((resolve, reject) => {
+    const req = http.request({ host: '127.0.0.1', port: proxy.port, method: 'POST', path: `${server.url}/echo`, agent: false });
+    t.after(() => req.destroy());
+    req.on('error', reject);
+    req.on('response', (r) => {
+      r.setEncoding('latin1');
+      r.on('data', (d: string) => (received += d));
+      r.on('end', resolve);
+    });
+    req.flushHeaders();
+    void pingPong(
+      (s) => req.write(s),
+      () => req.end(),
+      () => received,
+    ).catch(reject);
+  });
+  await deadline(t, 15000, 'echo', done);
+  assert.equal(received, 'ping 1\nping 2\nping 3\nping 4\nping 5\n');
+  assert.deepEqual(rec.hooks, ['responseheaders', 'request', 'response']);
+  assert.equal(rec.flows[0]!.request.timestampEnd !== null, true);
+});
+
+test('HTTP/2: a bidirectional stream (as gRPC) through an HTTP/2 server, trailers and all', async (t) => {
+  const server = await tlsH2Server(t, (req, res) => {
+    res.writeHead(200, { 'content-type': 'application/grpc' });
+    req.on('data', (d: Buffer) => res.write(d));
+    req.on('end', () => {
+      res.addTrailers({ 'grpc-status': '0' });
+      res.end();
+    });
+  });
+  const rec = streamingAddon();
+  const proxy = await testProxy(t, { addons: [rec.addon], options: { ssl_insecure: true } });
+  const session = http2.connect(`http://127.0.0.1:${proxy.port}`);
+  session.on('error', () => undefined);
+  t.after(() => session.destroy());
+  const authority = `localhost:${(server.address() as AddressInfo).port}`;
+  const stream = session.request({ ':method': 'POST', ':path': '/echo.Echo/Chat', ':scheme': 'https', ':authority': authority, 'content-type': 'application/grpc' });
+  stream.on('error', () => undefined);
+  let received = '';
+  let trailers: http2.IncomingHttpHeaders = {};
+  stream.setEncoding('latin1');
+  stream.on('data', (d: string) => (received += d));
+  stream.on('trailers', (h) => (trailers = h));
+  const closed = new Promise<void>((resolve) => stream.on('close', resolve));
+  await deadline(
+    t,
+    15000,
+    'echo',
+    pingPong(
+      (s) => stream.write(s),
+      () => stream.end(),
+      () => received,
+    ),
+  );
+  await deadline(t, 15000, 'end of stream', closed);
+  assert.equal(received, 'ping 1\nping 2\nping 3\nping 4\nping 5\n');
+  assert.equal(trailers['grpc-status'], '0');
+  assert.equal(stream.rstCode, http2.constants.NGHTTP2_NO_ERROR);
+  assert.deepEqual(rec.hooks, ['responseheaders', 'request', 'response']);
+});
+
+test('HTTP/2 client (curl): a streamed upload the server answers early (413) gets the answer at once, and curl stops sending', async (t) => {
+  const server = await refusingServer(t);
+  const rec = streamingAddon();
+  const proxy = await testProxy(t, { addons: [rec.addon] });
+  const body = Buffer.alloc(32 * 1024 * 1024, 0x61);
+  // curl gives up after 15 s (a proxy that waited for the whole body would keep it that long).
+  const res = await curl(['-v', '--http2-prior-knowledge', '-H', `Host: 127.0.0.1:${server.port}`, '--data-binary', '@-', `http://127.0.0.1:${proxy.port}/upload`], { timeoutMs: 15000, input: body });
+  assert.deepEqual({ code: res.code, status: res.status, body: res.stdout }, { code: 0, status: 413, body: 'too big!' }, res.stderr);
+  // The request never ended: its hook does not fire, the response's does.
+  assert.deepEqual(rec.hooks, ['responseheaders', 'response']);
+});
