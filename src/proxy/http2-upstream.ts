@@ -15,7 +15,7 @@ import { ConnectError, type ServerConnection } from './upstream-pool.js';
 import { readableChunks } from './readable-chunks.js';
 import { endSliced, waitForDrain } from './wait-for-drain.js';
 
-const { NGHTTP2_CANCEL, NGHTTP2_DEFAULT_WEIGHT } = http2.constants;
+const { NGHTTP2_CANCEL, NGHTTP2_DEFAULT_WEIGHT, NGHTTP2_REFUSED_STREAM } = http2.constants;
 
 /**
  * Node 20 adds its default stream priority fields to its copy of every request's options, which
@@ -90,6 +90,13 @@ function keepAlive(ctx: ConnectionContext, conn: ServerConnection, session: http
   session.once('close', () => clearTimeout(timer));
 }
 
+/**
+ * How many times a request whose stream the server refused is sent again. More than once: a
+ * server capping its connections at N requests refuses all but N of the requests in flight again
+ * on the next connection.
+ */
+const MAX_REFUSED_RETRIES = 3;
+
 /** The error code of the GOAWAY a session received, if any. */
 const goawayCodes = new WeakMap<http2.Http2Session, number>();
 
@@ -120,10 +127,14 @@ export class Http2UpstreamExchange implements UpstreamExchange {
   private bodySize: number | null = null;
   /** Trailers that came at the end of a streamed request body. */
   private streamedTrailers: Headers | null = null;
+  /** Whether the request went out whole (`sendRequest`), so that it can be sent again. */
+  private sentBuffered = false;
+  private retries = 0;
+  private aborted = false;
 
   constructor(
     private readonly ctx: ConnectionContext,
-    private readonly conn: ServerConnection,
+    private conn: ServerConnection,
   ) {
     conn.exchanges++;
   }
@@ -176,6 +187,7 @@ export class Http2UpstreamExchange implements UpstreamExchange {
   }
 
   async sendRequest(flow: HTTPFlow): Promise<void> {
+    this.sentBuffered = true;
     const body = flow.request.rawContent ?? Buffer.alloc(0);
     const stream = this.open(flow, body.length === 0);
     // Not awaited: a server may answer before it has read the body (a 413) and never read the
@@ -201,8 +213,18 @@ export class Http2UpstreamExchange implements UpstreamExchange {
     this.stream!.end();
   }
 
-  async readResponseHead(): Promise<Response> {
-    const { flags, raw } = await this.responseHead!;
+  async readResponseHead(flow: HTTPFlow): Promise<Response> {
+    let head: { headers: http2.IncomingHttpHeaders; flags: number; raw: string[] };
+    for (;;) {
+      try {
+        head = await this.responseHead!;
+        break;
+      } catch (e) {
+        if (!this.refused()) throw e;
+        await this.sendAgain(flow, e);
+      }
+    }
+    const { flags, raw } = head;
     const { pseudo, fields } = splitPseudoHeaders(raw);
     const h = new Headers();
     h.fields = fields;
@@ -214,6 +236,36 @@ export class Http2UpstreamExchange implements UpstreamExchange {
 
   responseBodySize(): number | null {
     return this.bodySize;
+  }
+
+  /**
+   * Whether the server refused the stream unanswered: RST_STREAM REFUSED_STREAM, which is also
+   * how nghttp2 closes the streams past the last stream id of a GOAWAY. Such a stream was not
+   * processed (RFC 9113 §8.7), so a request sent whole may go again, whatever its method.
+   */
+  private refused(): boolean {
+    return this.sentBuffered && this.retries < MAX_REFUSED_RETRIES && !this.aborted && this.stream?.rstCode === NGHTTP2_REFUSED_STREAM;
+  }
+
+  /**
+   * Send the request once more, on a connection the pool has for the server: a new one after a
+   * GOAWAY (the old one is no longer reusable), or the same when only the stream was refused.
+   * Browsers do the same; without it every request in flight when a server reaches its cap of
+   * requests per connection (nginx's keepalive_requests) would be a 502.
+   */
+  private async sendAgain(flow: HTTPFlow, refusal: unknown): Promise<void> {
+    this.retries++;
+    this.ctx.master.log.debug(`HTTP/2 server refused the stream of ${flow.request.method} ${flow.request.prettyUrl}; sending it again.`, this.ctx.clientLabel);
+    const conn = await this.ctx.upstream.acquire(this.conn.target);
+    if (this.aborted || !(conn.multiplexed || conn.server.alpn === 'h2')) {
+      // The client left meanwhile, or the server now speaks HTTP/1 only: give up as before.
+      this.ctx.upstream.release(conn);
+      throw refusal;
+    }
+    this.conn = conn;
+    conn.exchanges++;
+    flow.serverConn = conn.server;
+    await this.sendRequest(flow);
   }
 
   async *responseBody(onTrailers: (t: Headers) => void): AsyncIterable<Buffer> {
@@ -233,6 +285,7 @@ export class Http2UpstreamExchange implements UpstreamExchange {
   }
 
   abort(): void {
+    this.aborted = true;
     if (this.stream && !this.stream.destroyed) this.stream.close(NGHTTP2_CANCEL);
   }
 }
