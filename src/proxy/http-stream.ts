@@ -243,7 +243,8 @@ export async function runHttpFlow(ctx: ConnectionContext, flow: HTTPFlow, client
     await hooks.triggerFlow('requestheaders', flow);
     if (flow.killed) return await killed(true);
 
-    if ((req.headers.get('expect') ?? '').toLowerCase() === '100-continue') {
+    // An HTTP/1.0 client cannot know 100 Continue: its expectation is ignored (RFC 9110 §10.1.1).
+    if (req.httpVersion !== 'HTTP/1.0' && (req.headers.get('expect') ?? '').toLowerCase() === '100-continue') {
       client.sendContinue();
       req.headers.delete('expect');
     }

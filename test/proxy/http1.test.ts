@@ -107,6 +107,16 @@ test('Expect: 100-continue is answered by the proxy and not forwarded', async (t
   assert.ok(!echoed.rawHeaders.some((h: string) => h.toLowerCase() === 'expect'), 'Expect is stripped');
 });
 
+test('Expect: 100-continue from an HTTP/1.0 client is ignored (no 100 Continue it could not understand)', async (t) => {
+  const up = await echoServer(t);
+  const proxy = await testProxy(t);
+  const raw = (
+    await rawRequest(proxy.port, `POST ${up.url}/c HTTP/1.0\r\nHost: 127.0.0.1:${up.port}\r\nContent-Length: 4\r\nExpect: 100-continue\r\n\r\ndata`)
+  ).toString('latin1');
+  assert.match(raw, /^HTTP\/1\.1 200 /);
+  assert.equal(JSON.parse(raw.slice(raw.indexOf('\r\n\r\n') + 4)).body, 'data');
+});
+
 test('HTTP/1.0 clients: response without chunking, connection closed after the response', async (t) => {
   const up = await httpServer(t, (_req, res) => {
     res.writeHead(200, { 'Content-Type': 'text/plain' });
