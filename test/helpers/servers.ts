@@ -77,6 +77,24 @@ export async function rawServer(t: TestContext | null, onConnection: (socket: ne
   };
 }
 
+/**
+ * A server refusing uploads early: it reads a request head, answers `413` with the body
+ * "too big!", and reads nothing more (its connection stays open, the body fills the buffers).
+ */
+export function refusingUploadServer(t: TestContext | null): Promise<TestServer & { received: Buffer[][] }> {
+  return rawServer(t, (s) => {
+    let head = '';
+    const onData = (d: Buffer) => {
+      head += d.toString('latin1');
+      if (!head.includes('\r\n\r\n')) return;
+      s.off('data', onData);
+      s.write('HTTP/1.1 413 Payload Too Large\r\nContent-Length: 8\r\n\r\ntoo big!');
+      s.pause();
+    };
+    s.on('data', onData);
+  });
+}
+
 /** An echo-ish upstream: replies with JSON describing the request it got (method, url, raw headers, body). */
 export async function echoServer(t: TestContext | null): Promise<TestServer & { server: http.Server }> {
   return httpServer(t, (req, res) => {

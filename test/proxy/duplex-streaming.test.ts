@@ -11,7 +11,7 @@ import type { AddressInfo } from 'node:net';
 import type { HTTPFlow } from '../../src/index.js';
 import { testProxy } from '../helpers/proxy.js';
 import { curl } from '../helpers/clients.js';
-import { httpServer, rawServer } from '../helpers/servers.js';
+import { httpServer, refusingUploadServer } from '../helpers/servers.js';
 import { tlsH2Server } from './modes-helpers.js';
 
 /** Streams both bodies of every flow (as an addon does for gRPC), and records the hooks each flow went through. */
@@ -45,21 +45,6 @@ function deadline<T>(t: TestContext, ms: number, what: string, p: Promise<T>): P
   return Promise.race([p, new Promise<T>((_, reject) => (timer = setTimeout(() => reject(new Error(`no ${what} within ${ms / 1000} s`)), ms)))]);
 }
 
-/** A server that reads a request head, answers 413 and reads nothing more (the connection stays open). */
-function refusingServer(t: TestContext) {
-  return rawServer(t, (s) => {
-    let head = '';
-    const onData = (d: Buffer) => {
-      head += d.toString('latin1');
-      if (!head.includes('\r\n\r\n')) return;
-      s.off('data', onData);
-      s.write('HTTP/1.1 413 Payload Too Large\r\nContent-Length: 8\r\n\r\ntoo big!');
-      s.pause();
-    };
-    s.on('data', onData);
-  });
-}
-
 /** Ping-pong over one request: write a line, wait for its echo in the response, five times; then end. */
 function pingPong(write: (s: string) => void, end: () => void, received: () => string): Promise<void> {
   return new Promise<void>((resolve, reject) => {
@@ -87,7 +72,7 @@ function pingPong(write: (s: string) => void, end: () => void, received: () => s
 }
 
 test('HTTP/1: a server that answers a streamed upload before reading it (a 413, connection kept open) is answered at once', async (t) => {
-  const server = await refusingServer(t);
+  const server = await refusingUploadServer(t);
   const proxy = await testProxy(t, { options: { stream_large_bodies: '1k' } });
   const body = Buffer.alloc(32 * 1024 * 1024, 0x61);
   let clientClosed!: Promise<unknown>;
@@ -184,7 +169,7 @@ test('HTTP/2: a bidirectional stream (as gRPC) through an HTTP/2 server, trailer
 });
 
 test('HTTP/2 client (curl): a streamed upload the server answers early (413) gets the answer at once, and curl stops sending', async (t) => {
-  const server = await refusingServer(t);
+  const server = await refusingUploadServer(t);
   const rec = streamingAddon();
   const proxy = await testProxy(t, { addons: [rec.addon] });
   const body = Buffer.alloc(32 * 1024 * 1024, 0x61);

@@ -10,7 +10,7 @@ import http2 from 'node:http2';
 import { once } from 'node:events';
 import type { HTTPFlow } from '../../src/index.js';
 import { testProxy } from '../helpers/proxy.js';
-import { httpServer, rawServer } from '../helpers/servers.js';
+import { httpServer, rawServer, refusingUploadServer } from '../helpers/servers.js';
 import { waitFor } from './modes-helpers.js';
 
 const CHUNK = Buffer.alloc(64 * 1024, 0x61);
@@ -96,17 +96,7 @@ for (const [streamed, how] of [[true, 'resets its stream'], [false, 'resets its 
 
 test('a server that answers a buffered upload before reading it (a 413, connection kept open) is answered at once', async (t) => {
   // It reads the request head, answers, and reads nothing more: the body fills the socket buffers.
-  const server = await rawServer(t, (s) => {
-    let head = '';
-    const onData = (d: Buffer) => {
-      head += d.toString('latin1');
-      if (!head.includes('\r\n\r\n')) return;
-      s.off('data', onData);
-      s.write('HTTP/1.1 413 Payload Too Large\r\nContent-Length: 8\r\n\r\ntoo big!');
-      s.pause();
-    };
-    s.on('data', onData);
-  });
+  const server = await refusingUploadServer(t);
   const proxy = await testProxy(t);
   const body = Buffer.alloc(32 * 1024 * 1024, 0x61);
   const res = await new Promise<{ status: number; text: string }>((resolve, reject) => {
