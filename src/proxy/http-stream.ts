@@ -213,21 +213,27 @@ export async function runHttpFlow(ctx: ConnectionContext, flow: HTTPFlow, client
 
   /**
    * The response has been read in full: let go of the server's side. A request still being
-   * streamed is finished first when the client's body has all been read (its request hook may
-   * still be running); otherwise the server answered without the rest, which it will never take:
-   * it is dropped, and neither connection carries another request (their framing is cut short).
+   * streamed ends first, as in mitmproxy (the end of the response waits for it): a server that
+   * answered early may still be reading (it said 200 and takes the rest), or stop and reset the
+   * stream, which ends the request too. An error status says the server does not want the rest
+   * (a 413): it is dropped at once (RFC 9112 §9.5). A request that ended without its whole body
+   * leaves neither connection fit for another request (their framing is cut short).
    */
-  const settleStreamedRequest = async (up: UpstreamExchange): Promise<'finished' | 'killed'> => {
-    if (streamed && !streamed.bodyRead) {
-      streamed.cancel();
-      client.discardRequestBody();
-      up.abort();
+  const settleStreamedRequest = async (up: UpstreamExchange, resp: Response): Promise<'finished' | 'killed'> => {
+    if (!streamed) {
+      up.finish();
       return 'finished';
     }
-    const end = streamed ? await streamed.ended : null;
+    if (!streamed.bodyRead && resp.statusCode >= 400) streamed.cancel();
+    // A cancelled request may be stuck writing to a server that stopped reading: not waited for.
+    const end = streamed.bodyRead || !streamed.cancelled ? await streamed.ended : null;
     if (end?.kind === 'killed') return 'killed';
-    if (end && end.kind !== 'sent') up.abort();
-    else up.finish();
+    if (end?.kind === 'sent') {
+      up.finish();
+      return 'finished';
+    }
+    if (!streamed.bodyRead) client.discardRequestBody();
+    up.abort();
     return 'finished';
   };
 
@@ -398,7 +404,7 @@ export async function runHttpFlow(ctx: ConnectionContext, flow: HTTPFlow, client
       resp.rawContent = joinBody(respPrefix, respSize);
       respPrefix = [];
       if (respTrailers) resp.trailers = respTrailers;
-      if ((await settleStreamedRequest(upstream)) === 'killed') return await killed(true);
+      if ((await settleStreamedRequest(upstream, resp)) === 'killed') return await killed(true);
       return await sendResponse(ctx, flow, client, upstream, false);
     }
 
@@ -425,7 +431,7 @@ export async function runHttpFlow(ctx: ConnectionContext, flow: HTTPFlow, client
     if (failure !== null) return await fail(502, failure instanceof StreamFunctionError ? failure.message : upstreamErrorMessage(failure), failure);
     if (recorder.truncated) ctx.master.log.info(`Recorded only the first ${prettySize(eventStreamLimit)} of the event stream from ${req.host}.`, ctx.clientLabel);
     if (respTrailers) resp.trailers = respTrailers;
-    if ((await settleStreamedRequest(upstream)) === 'killed') return await killed(true);
+    if ((await settleStreamedRequest(upstream, resp)) === 'killed') return await killed(true);
     return await sendResponse(ctx, flow, client, upstream, true);
   } catch (e) {
     // The client went away, reset its stream, or broke the protocol in the middle of its body.

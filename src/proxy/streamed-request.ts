@@ -42,7 +42,7 @@ export class StreamedRequest {
   readonly ended: Promise<StreamedRequestEnd>;
   /** The client's body has been read to its end: what remains is the `request` hook and the request's end. */
   bodyRead = false;
-  private cancelled = false;
+  private cancelledFlag = false;
   private readonly recorder: BodyRecorder;
 
   constructor(
@@ -65,7 +65,7 @@ export class StreamedRequest {
     const req = this.flow.request;
     try {
       await streamBody(prefix, body, req.stream, this.recorder, async (chunk) => {
-        if (this.cancelled) throw new CancelledError();
+        if (this.cancelledFlag) throw new CancelledError();
         try {
           await this.upstream.writeRequestData(chunk);
         } catch (e) {
@@ -73,12 +73,12 @@ export class StreamedRequest {
         }
       });
     } catch (e) {
-      if (this.cancelled) return { kind: 'cancelled' };
+      if (this.cancelledFlag) return { kind: 'cancelled' };
       if (e instanceof UpstreamWriteError) return { kind: 'server-stopped', cause: e.failure };
       throw e;
     }
     this.bodyRead = true;
-    if (this.cancelled) return { kind: 'cancelled' };
+    if (this.cancelledFlag) return { kind: 'cancelled' };
     req.rawContent = this.recorder.content();
     req.timestampEnd = now();
     await this.hooks.triggerFlow('request', this.flow);
@@ -91,13 +91,18 @@ export class StreamedRequest {
     return { kind: 'sent' };
   }
 
+  /** The flow gave up on the rest of the request (see `cancel`). */
+  get cancelled(): boolean {
+    return this.cancelledFlag;
+  }
+
   /**
    * The flow ended (answered, failed or killed) before the request did: send no more of it and
    * fire no hook for it. The flow keeps what was sent so far.
    */
   cancel(): void {
-    if (this.cancelled || this.bodyRead) return;
-    this.cancelled = true;
+    if (this.cancelledFlag || this.bodyRead) return;
+    this.cancelledFlag = true;
     this.flow.request.rawContent = this.recorder.content();
   }
 }

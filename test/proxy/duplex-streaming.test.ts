@@ -12,7 +12,7 @@ import type { HTTPFlow } from '../../src/index.js';
 import { testProxy } from '../helpers/proxy.js';
 import { curl } from '../helpers/clients.js';
 import { httpServer, refusingUploadServer } from '../helpers/servers.js';
-import { tlsH2Server } from './modes-helpers.js';
+import { tlsH2Server, waitFor } from './modes-helpers.js';
 
 /** Streams both bodies of every flow (as an addon does for gRPC), and records the hooks each flow went through. */
 function streamingAddon() {
@@ -128,6 +128,43 @@ test('HTTP/1: a streamed request and its streamed response go on at the same tim
   assert.equal(rec.flows[0]!.request.timestampEnd !== null, true);
 });
 
+test('HTTP/1: a server that answers 200 early and goes on reading gets the whole body (only an error status drops it)', async (t) => {
+  let receivedAtServer = -1;
+  const server = await httpServer(t, (req, res) => {
+    res.end('accepted');
+    let n = 0;
+    req.on('data', (d: Buffer) => (n += d.length));
+    req.on('end', () => (receivedAtServer = n));
+  });
+  const rec = streamingAddon();
+  const proxy = await testProxy(t, { addons: [rec.addon] });
+  const chunk = Buffer.alloc(64 * 1024, 0x61);
+  const res = new Promise<{ status: number; text: string }>((resolve, reject) => {
+    // A keep-alive client goes on sending after the answer (one that asked to close stops).
+    const agent = new http.Agent({ keepAlive: true });
+    t.after(() => agent.destroy());
+    const req = http.request({ host: '127.0.0.1', port: proxy.port, method: 'POST', path: `${server.url}/ingest`, agent });
+    t.after(() => req.destroy());
+    req.on('error', reject);
+    req.on('response', (r) => {
+      let text = '';
+      r.setEncoding('latin1');
+      r.on('data', (d: string) => (text += d));
+      r.on('end', () => resolve({ status: r.statusCode!, text }));
+    });
+    // 4 MiB, written after the answer has had time to come back.
+    req.write(chunk);
+    setTimeout(() => {
+      for (let i = 1; i < 64; i++) req.write(chunk);
+      req.end();
+    }, 500);
+  });
+  assert.deepEqual(await deadline(t, 15000, 'response', res), { status: 200, text: 'accepted' });
+  await deadline(t, 15000, 'whole body at the server', waitFor(() => receivedAtServer >= 0, 15000, 'the end of the body'));
+  assert.equal(receivedAtServer, 64 * chunk.length);
+  assert.deepEqual(rec.hooks, ['responseheaders', 'request', 'response']);
+});
+
 test('HTTP/2: a bidirectional stream (as gRPC) through an HTTP/2 server, trailers and all', async (t) => {
   const server = await tlsH2Server(t, (req, res) => {
     res.writeHead(200, { 'content-type': 'application/grpc' });
@@ -179,3 +216,40 @@ test('HTTP/2 client (curl): a streamed upload the server answers early (413) get
   // The request never ended: its hook does not fire, the response's does.
   assert.deepEqual(rec.hooks, ['responseheaders', 'response']);
 });
+
+for (const status of [413, 200]) {
+  test(`an HTTP/2 server that answers ${status} to a streamed upload, then resets the stream with NO_ERROR (as nginx): the client gets the answer`, async (t) => {
+    const server = await tlsH2Server(t, (_req, res) => {
+      res.writeHead(status);
+      res.end('answer');
+      res.stream.close(http2.constants.NGHTTP2_NO_ERROR);
+    });
+    const rec = streamingAddon();
+    const proxy = await testProxy(t, { addons: [rec.addon], options: { ssl_insecure: true } });
+    const session = http2.connect(`http://127.0.0.1:${proxy.port}`);
+    session.on('error', () => undefined);
+    t.after(() => session.destroy());
+    const stream = session.request({ ':method': 'PUT', ':path': '/upload', ':scheme': 'https', ':authority': `localhost:${(server.address() as AddressInfo).port}` });
+    stream.on('error', () => undefined);
+    let answer = '';
+    let text = '';
+    stream.on('response', (h) => (answer = String(h[':status'])));
+    stream.setEncoding('latin1');
+    stream.on('data', (d: string) => (text += d));
+    // Upload until the answer comes (at most 64 MiB), then end the request, as curl does.
+    const chunk = Buffer.alloc(64 * 1024, 0x61);
+    let sent = 0;
+    const pump = () => {
+      while (!stream.destroyed && !answer && sent < 64 * 1024 * 1024) {
+        sent += chunk.length;
+        if (!stream.write(chunk)) return void stream.once('drain', pump);
+      }
+      if (!stream.destroyed) stream.end();
+    };
+    pump();
+    await deadline(t, 15000, 'end of stream', new Promise<void>((resolve) => stream.on('close', resolve)));
+    assert.deepEqual({ answer, text }, { answer: String(status), text: 'answer' });
+    assert.equal(rec.hooks.at(-1), 'response');
+    assert.equal(rec.hooks.filter((h) => h.startsWith('error')).length, 0);
+  });
+}
