@@ -117,6 +117,17 @@ test('Expect: 100-continue from an HTTP/1.0 client is ignored (no 100 Continue i
   assert.equal(JSON.parse(raw.slice(raw.indexOf('\r\n\r\n') + 4)).body, 'data');
 });
 
+test('a response head with bare LF line endings or a folded header is read as browsers read it (RFC 9112 §2.2, §5.2)', async (t) => {
+  const up = await rawServer(t, (s) =>
+    s.on('data', () => s.end('HTTP/1.1 200 OK\nContent-Length: 2\nX-Folded: a\r\n \t b\n\nok')),
+  );
+  const rec = flowRecorder();
+  const proxy = await testProxy(t, { addons: [rec.addon] });
+  const raw = (await rawRequest(proxy.port, `GET http://127.0.0.1:${up.port}/ HTTP/1.1\r\nHost: 127.0.0.1:${up.port}\r\nConnection: close\r\n\r\n`)).toString('latin1');
+  assert.match(raw, /^HTTP\/1\.1 200 OK\r\nContent-Length: 2\r\nX-Folded: a b\r\n\r\nok$/);
+  assert.equal(rec.flows[0]!.response!.headers.get('x-folded'), 'a b');
+});
+
 test('HTTP/1.0 clients: response without chunking, connection closed after the response', async (t) => {
   const up = await httpServer(t, (_req, res) => {
     res.writeHead(200, { 'Content-Type': 'text/plain' });

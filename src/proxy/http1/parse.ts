@@ -3,7 +3,8 @@ import { Headers, type HeaderField } from '../../headers.js';
 /**
  * HTTP/1 message heads, parsed from bytes by our own strict parser (not llhttp): it accepts any
  * token as a method (as mitmproxy does), keeps header bytes, case and order exactly, and rejects
- * everything that lets two parsers disagree on framing (see notes/reliability.md §2).
+ * everything in a request that lets two parsers disagree on framing (see notes/reliability.md
+ * §2). Response heads are read as a user agent reads them (splitResponseLines).
  */
 
 /** A malformed message head; the message is the reason given to the client. */
@@ -54,6 +55,24 @@ function splitLines(head: string): string[] {
   return lines;
 }
 
+/**
+ * Split a response head into lines the way a user agent reads one (RFC 9112 §2.2 and §5.2): a
+ * bare LF ends a line as CRLF does, and a line folded onto the next (obs-fold) is one line, the
+ * fold replaced by a space. Servers old enough to send these exist, browsers and mitmproxy read
+ * them, and unlike in a request nothing downstream can read them differently: the client gets
+ * the head again, written by us with CRLFs. A bare CR is still refused.
+ */
+function splitResponseLines(head: string): string[] {
+  const lines: string[] = [];
+  for (const line of head.replace(/\r?\n\r?\n$/, '').split(/\r?\n/)) {
+    if (line.includes('\r')) throw new HttpSyntaxError('Bare CR in message head');
+    const c0 = line.charCodeAt(0);
+    if ((c0 === 0x20 || c0 === 0x09) && lines.length > 1) lines[lines.length - 1] = `${trimOws(lines[lines.length - 1]!)} ${trimOws(line)}`;
+    else lines.push(line);
+  }
+  return lines;
+}
+
 function parseHeaderLines(lines: string[], start: number): Headers {
   const fields: HeaderField[] = [];
   for (let i = start; i < lines.length; i++) {
@@ -99,7 +118,7 @@ export function parseRequestHead(raw: Buffer): RequestHead {
 
 /** Parse a response head (status line + headers + blank line). */
 export function parseResponseHead(raw: Buffer): ResponseHead {
-  const lines = splitLines(raw.toString('latin1'));
+  const lines = splitResponseLines(raw.toString('latin1'));
   const statusLine = lines[0]!;
   const m = /^(HTTP\/1\.[01]) (\d{3})(?: (.*))?$/.exec(statusLine);
   if (!m) throw new HttpSyntaxError(`Cannot parse HTTP response: bad status line ${JSON.stringify(statusLine.slice(0, 200))}`);
