@@ -151,6 +151,8 @@ export async function runHttpFlow(ctx: ConnectionContext, flow: HTTPFlow, client
   let upstream: UpstreamExchange | null = null;
   /** The request body being streamed to the server, when it is. */
   let streamed: StreamedRequest | null = null;
+  /** How that body failed on the client's side while the response was read (see below). */
+  let requestFailure: unknown = null;
   const unsubscribeKill = flow.onKill(() => {
     client.abort();
     upstream?.abort();
@@ -339,6 +341,13 @@ export async function runHttpFlow(ctx: ConnectionContext, flow: HTTPFlow, client
       ]);
       if (first?.kind === 'client-failed') throw first.e;
       if (first?.kind === 'killed') return await killed(true);
+      // From here on the response is read while the body may still fail on the client's side
+      // (cut short, badly framed, a stream function that threw): the server, waiting for the
+      // rest, would never end its response, so it is dropped and the flow fails with that cause.
+      streamed.ended.catch((e: unknown) => {
+        requestFailure = e;
+        upstream?.abort();
+      });
     }
     try {
       resp = await head;
@@ -397,6 +406,7 @@ export async function runHttpFlow(ctx: ConnectionContext, flow: HTTPFlow, client
         }
       } catch (e) {
         if (e instanceof BodyLimitError) return await fail(502, "Response body exceeds mitmproxy's body_size_limit.");
+        if (requestFailure !== null) throw requestFailure;
         return await fail(502, upstreamErrorMessage(e), e);
       }
     }
@@ -428,6 +438,7 @@ export async function runHttpFlow(ctx: ConnectionContext, flow: HTTPFlow, client
     }
     live?.stop();
     resp.rawContent = recorder.content();
+    if (failure !== null && requestFailure !== null) throw requestFailure;
     if (failure !== null) return await fail(502, failure instanceof StreamFunctionError ? failure.message : upstreamErrorMessage(failure), failure);
     if (recorder.truncated) ctx.master.log.info(`Recorded only the first ${prettySize(eventStreamLimit)} of the event stream from ${req.host}.`, ctx.clientLabel);
     if (respTrailers) resp.trailers = respTrailers;

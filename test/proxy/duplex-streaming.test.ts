@@ -7,7 +7,7 @@ import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import http2 from 'node:http2';
-import type { AddressInfo } from 'node:net';
+import net, { type AddressInfo } from 'node:net';
 import type { HTTPFlow } from '../../src/index.js';
 import { testProxy } from '../helpers/proxy.js';
 import { curl } from '../helpers/clients.js';
@@ -253,3 +253,95 @@ for (const status of [413, 200]) {
     assert.equal(rec.hooks.filter((h) => h.startsWith('error')).length, 0);
   });
 }
+
+test('HTTP/1: a stream function that throws once the response head came fails the flow, and the server is let go', async (t) => {
+  let serverReqClosed = false;
+  const server = await httpServer(t, (req, res) => {
+    res.writeHead(200, { 'content-type': 'text/plain' });
+    res.flushHeaders();
+    req.on('data', (d: Buffer) => res.write(d));
+    req.on('end', () => res.end());
+    req.on('close', () => (serverReqClosed = true));
+  });
+  const hooks: string[] = [];
+  let n = 0;
+  const proxy = await testProxy(t, {
+    addons: [
+      {
+        name: 'boom',
+        requestheaders: (f: HTTPFlow) => {
+          f.request.stream = (chunk: Buffer) => {
+            if (++n === 2) throw new Error('boom');
+            return chunk;
+          };
+        },
+        responseheaders: (f: HTTPFlow) => {
+          f.response!.stream = true;
+          hooks.push('responseheaders');
+        },
+        error: (f: HTTPFlow) => void hooks.push(`error: ${f.error?.msg}`),
+        response: () => void hooks.push('response'),
+      },
+    ],
+  });
+  const closed = new Promise<string>((resolve) => {
+    const req = http.request({ host: '127.0.0.1', port: proxy.port, method: 'POST', path: `${server.url}/echo`, agent: false });
+    t.after(() => req.destroy());
+    req.on('error', () => resolve('error'));
+    req.on('response', (r) => {
+      r.on('data', () => undefined);
+      r.on('error', () => resolve('error'));
+      r.on('end', () => resolve('end'));
+      r.on('close', () => resolve('close'));
+      req.write('second chunk\n');
+    });
+    req.flushHeaders();
+    req.write('first\n');
+  });
+  await deadline(t, 15000, 'end of the response', closed);
+  assert.deepEqual(hooks, ['responseheaders', 'error: Error in stream function: boom']);
+  // The server, which waited for the rest of the body, is let go.
+  await waitFor(() => serverReqClosed, 10000, 'the server side to close');
+});
+
+test('HTTP/1: a chunked body that turns malformed after the response head came: the flow fails, the connection closes', async (t) => {
+  const server = await httpServer(t, (req, res) => {
+    res.writeHead(200, { 'content-type': 'text/plain' });
+    res.flushHeaders();
+    req.on('data', (d: Buffer) => res.write(d));
+    req.on('end', () => res.end());
+  });
+  const events: string[] = [];
+  const proxy = await testProxy(t, {
+    addons: [
+      {
+        name: 'rec',
+        requestheaders: (f: HTTPFlow) => void (f.request.stream = true),
+        responseheaders: (f: HTTPFlow) => {
+          f.response!.stream = true;
+          events.push('responseheaders');
+        },
+        response: () => void events.push('response'),
+        error: (f: HTTPFlow) => void events.push(`error: ${f.error?.msg}`),
+      },
+    ],
+  });
+  const closed = new Promise<string>((resolve) => {
+    const s = net.connect(proxy.port, '127.0.0.1', () => {
+      s.write(`POST ${server.url}/echo HTTP/1.1\r\nHost: 127.0.0.1:${server.port}\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n`);
+    });
+    t.after(() => s.destroy());
+    let got = '';
+    s.on('data', (d) => {
+      got += d.toString('latin1');
+      if (got.includes('hello')) s.write('zz\r\nbad\r\n');
+    });
+    s.on('close', () => resolve(got));
+    s.on('error', () => undefined);
+  });
+  const got = await deadline(t, 15000, 'close of the connection', closed);
+  assert.match(got, /^HTTP\/1\.1 200/);
+  assert.equal(events.length, 2, JSON.stringify(events));
+  assert.equal(events[0], 'responseheaders');
+  assert.match(events[1]!, /^error: /);
+});
