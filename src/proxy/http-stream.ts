@@ -341,6 +341,13 @@ export async function runHttpFlow(ctx: ConnectionContext, flow: HTTPFlow, client
       ]);
       if (first?.kind === 'client-failed') throw first.e;
       if (first?.kind === 'killed') return await killed(true);
+      // The head came while the `request` hook runs (a flow intercepted there): the flow's hooks
+      // go one after the other, as in mitmproxy, so `responseheaders` waits for it.
+      if (first === null && streamed.bodyRead) {
+        const end = await streamed.ended.catch((e: unknown) => ({ kind: 'client-failed' as const, e }));
+        if (end.kind === 'client-failed') throw end.e;
+        if (end.kind === 'killed') return await killed(true);
+      }
       // From here on the response is read while the body may still fail on the client's side
       // (cut short, badly framed, a stream function that threw): the server, waiting for the
       // rest, would never end its response, so it is dropped and the flow fails with that cause.

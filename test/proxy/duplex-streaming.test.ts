@@ -345,3 +345,79 @@ test('HTTP/1: a chunked body that turns malformed after the response head came: 
   assert.equal(events[0], 'responseheaders');
   assert.match(events[1]!, /^error: /);
 });
+
+test('HTTP/1: a response head that comes while the flow is intercepted in request waits: responseheaders fires after the resume', async (t) => {
+  const server = await httpServer(t, (req, res) => {
+    req.on('data', () => undefined);
+    req.on('end', () => res.end('ok'));
+  });
+  const events: string[] = [];
+  let resumedAt = 0;
+  const proxy = await testProxy(t, {
+    addons: [
+      {
+        name: 'intercepting',
+        requestheaders: (f: HTTPFlow) => void (f.request.stream = true),
+        request: (f: HTTPFlow) => {
+          events.push('request');
+          f.intercept();
+          setTimeout(() => {
+            resumedAt = Date.now();
+            events.push('resume');
+            f.resume();
+          }, 1500);
+        },
+        responseheaders: (f: HTTPFlow) => void events.push(`responseheaders${f.intercepted ? ' (intercepted)' : ''}`),
+        response: () => void events.push('response'),
+      },
+    ],
+  });
+  const res = new Promise<string>((resolve, reject) => {
+    const req = http.request({ host: '127.0.0.1', port: proxy.port, method: 'POST', path: `${server.url}/x`, agent: false, headers: { 'content-length': '5' } });
+    t.after(() => req.destroy());
+    req.on('error', reject);
+    req.on('response', (r) => {
+      let s = '';
+      r.on('data', (d) => (s += d));
+      r.on('end', () => resolve(s));
+    });
+    req.end('hello');
+  });
+  assert.equal(await deadline(t, 15000, 'response', res), 'ok');
+  assert.ok(resumedAt > 0);
+  assert.deepEqual(events, ['request', 'resume', 'responseheaders', 'response']);
+});
+
+test('HTTP/1: a flow killed while intercepted in request, its response head already there: one error, no responseheaders', async (t) => {
+  const server = await httpServer(t, (req, res) => {
+    req.on('data', () => undefined);
+    req.on('end', () => res.end('ok'));
+  });
+  const events: string[] = [];
+  const proxy = await testProxy(t, {
+    addons: [
+      {
+        name: 'intercepting',
+        requestheaders: (f: HTTPFlow) => void (f.request.stream = true),
+        request: (f: HTTPFlow) => {
+          events.push('request');
+          f.intercept();
+          setTimeout(() => f.kill(), 1500);
+        },
+        responseheaders: () => void events.push('responseheaders'),
+        response: () => void events.push('response'),
+        error: (f: HTTPFlow) => void events.push(`error: ${f.error?.msg}`),
+      },
+    ],
+  });
+  const res = new Promise<string>((resolve) => {
+    const req = http.request({ host: '127.0.0.1', port: proxy.port, method: 'POST', path: `${server.url}/x`, agent: false, headers: { 'content-length': '5' } });
+    t.after(() => req.destroy());
+    req.on('error', (e) => resolve(`error ${(e as NodeJS.ErrnoException).code}`));
+    req.on('response', () => resolve('response'));
+    req.end('hello');
+  });
+  assert.equal(await deadline(t, 15000, 'end', res), 'error ECONNRESET');
+  await new Promise((r) => setTimeout(r, 300));
+  assert.deepEqual(events, ['request', 'error: Connection killed.']);
+});
