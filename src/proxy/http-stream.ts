@@ -452,6 +452,9 @@ export async function runHttpFlow(ctx: ConnectionContext, flow: HTTPFlow, client
     if ((await settleStreamedRequest(upstream, resp)) === 'killed') return await killed(true);
     return await sendResponse(ctx, flow, client, upstream, true);
   } catch (e) {
+    // A kill from outside the flow's hooks (mitmweb) dropped both sides: whatever failed then
+    // (reading an HTTP/2 client's body fails with our own abort) is the kill.
+    if (flow.killed) return await killed(true);
     // The client went away, reset its stream, or broke the protocol in the middle of its body.
     const clientProblem = clientFailure(e, clientGone);
     if (clientProblem) {

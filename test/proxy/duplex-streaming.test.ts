@@ -11,7 +11,7 @@ import net, { type AddressInfo } from 'node:net';
 import type { HTTPFlow } from '../../src/index.js';
 import { testProxy } from '../helpers/proxy.js';
 import { curl } from '../helpers/clients.js';
-import { httpServer, refusingUploadServer } from '../helpers/servers.js';
+import { httpServer, rawServer, refusingUploadServer } from '../helpers/servers.js';
 import { tlsH2Server, waitFor } from './modes-helpers.js';
 
 /** Streams both bodies of every flow (as an addon does for gRPC), and records the hooks each flow went through. */
@@ -421,3 +421,60 @@ test('HTTP/1: a flow killed while intercepted in request, its response head alre
   await new Promise((r) => setTimeout(r, 300));
   assert.deepEqual(events, ['request', 'error: Connection killed.']);
 });
+
+for (const proto of ['h1', 'h2']) {
+  test(`${proto} client: a flow killed from outside its hooks (mitmweb) while its complete response waits for the streamed request: one error hook`, async (t) => {
+    // Answers at once and goes on reading the body (the connection stays open).
+    const server = await rawServer(t, (s) => {
+      s.once('data', () => s.write('HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok'));
+      s.on('data', () => undefined);
+    });
+    const hooks: string[] = [];
+    let flow: HTTPFlow | null = null;
+    const proxy = await testProxy(t, {
+      addons: [
+        {
+          name: 'rec',
+          requestheaders: (f: HTTPFlow) => {
+            f.request.stream = true;
+            flow = f;
+          },
+          request: () => void hooks.push('request'),
+          responseheaders: () => void hooks.push('responseheaders'),
+          response: () => void hooks.push('response'),
+          error: (f: HTTPFlow) => void hooks.push(`error: ${f.error?.msg}`),
+        },
+      ],
+    });
+    let timer: NodeJS.Timeout;
+    t.after(() => clearInterval(timer));
+    let done: Promise<string>;
+    if (proto === 'h1') {
+      done = new Promise<string>((resolve) => {
+        const req = http.request({ host: '127.0.0.1', port: proxy.port, method: 'POST', path: `${server.url}/x`, agent: false });
+        t.after(() => req.destroy());
+        req.on('error', () => resolve('error'));
+        req.on('response', () => resolve('response'));
+        req.on('close', () => resolve('close'));
+        timer = setInterval(() => req.write('x'.repeat(100)), 100);
+      });
+    } else {
+      const session = http2.connect(`http://127.0.0.1:${proxy.port}`);
+      session.on('error', () => undefined);
+      t.after(() => session.destroy());
+      const stream = session.request({ ':method': 'POST', ':path': '/x', ':scheme': 'http', ':authority': `127.0.0.1:${server.port}` });
+      stream.on('error', () => undefined);
+      done = new Promise<string>((resolve) => stream.on('close', () => resolve(`close ${stream.rstCode}`)));
+      timer = setInterval(() => stream.write('x'.repeat(100)), 100);
+    }
+    // The response is complete; the request goes on (a chunk every 100 ms) until the kill.
+    await waitFor(() => hooks.length > 0, 10000, 'responseheaders');
+    await new Promise((r) => setTimeout(r, 500));
+    assert.deepEqual(hooks, ['responseheaders']);
+    flow!.kill();
+    const how = await deadline(t, 10000, 'end', done);
+    await new Promise((r) => setTimeout(r, 500));
+    assert.deepEqual(hooks, ['responseheaders', 'error: Connection killed.'], how);
+    assert.deepEqual(proxy.logs.filter((l) => l.message.includes('Unexpected error')).map((l) => l.message), []);
+  });
+}
