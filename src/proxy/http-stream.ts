@@ -81,6 +81,12 @@ export interface UpstreamExchange {
  */
 export type UpstreamOpener = (flow: HTTPFlow, cancelled: AbortSignal) => Promise<UpstreamExchange>;
 
+/**
+ * Waits for a streamed request to end before the end of its response goes to the client; false
+ * when the flow was killed meanwhile (in the request's hook).
+ */
+type RequestEndWait = () => Promise<boolean>;
+
 /** How the connection should go on after a flow. */
 export type FlowOutcome = 'keep-alive' | 'close' | { upgrade: HTTPFlow };
 
@@ -214,29 +220,38 @@ export async function runHttpFlow(ctx: ConnectionContext, flow: HTTPFlow, client
   };
 
   /**
-   * The response has been read in full: let go of the server's side. A request still being
-   * streamed ends first, as in mitmproxy (the end of the response waits for it): a server that
-   * answered early may still be reading (it said 200 and takes the rest), or stop and reset the
-   * stream, which ends the request too. An error status says the server does not want the rest
-   * (a 413): it is dropped at once (RFC 9112 §9.5). A request that ended without its whole body
-   * leaves neither connection fit for another request (their framing is cut short).
+   * The response has been read in full: let go of the server's side, now or (for a request still
+   * being streamed) once the request has ended. Returns what the client's end of the response
+   * waits for then, as in mitmproxy (which sends the response and holds back its end): a server
+   * that answered early may still be reading (it said 200 and takes the rest), or stop and reset
+   * the stream, which ends the request too. An error status says the server does not want the
+   * rest (a 413): it is dropped at once (RFC 9112 §9.5). A request that ended without its whole
+   * body leaves neither connection fit for another request (their framing is cut short).
    */
-  const settleStreamedRequest = async (up: UpstreamExchange, resp: Response): Promise<'finished' | 'killed'> => {
-    if (!streamed) {
+  const releaseUpstream = (up: UpstreamExchange, resp: Response): RequestEndWait | null => {
+    const request = streamed;
+    if (!request) {
       up.finish();
-      return 'finished';
+      return null;
     }
-    if (!streamed.bodyRead && resp.statusCode >= 400) streamed.cancel();
-    // A cancelled request may be stuck writing to a server that stopped reading: not waited for.
-    const end = streamed.bodyRead || !streamed.cancelled ? await streamed.ended : null;
-    if (end?.kind === 'killed') return 'killed';
-    if (end?.kind === 'sent') {
-      up.finish();
-      return 'finished';
+    if (!request.bodyRead && resp.statusCode >= 400) {
+      // A cancelled request may be stuck writing to a server that stopped reading: not waited for.
+      request.cancel();
+      client.discardRequestBody();
+      up.abort();
+      return null;
     }
-    if (!streamed.bodyRead) client.discardRequestBody();
-    up.abort();
-    return 'finished';
+    return async () => {
+      const end = await request.ended;
+      if (end.kind === 'killed') return false;
+      if (end.kind === 'sent') {
+        up.finish();
+        return true;
+      }
+      if (!request.bodyRead) client.discardRequestBody();
+      up.abort();
+      return true;
+    };
   };
 
   // Per request: guarded here so that no closure is made while the option is off.
@@ -421,8 +436,7 @@ export async function runHttpFlow(ctx: ConnectionContext, flow: HTTPFlow, client
       resp.rawContent = joinBody(respPrefix, respSize);
       respPrefix = [];
       if (respTrailers) resp.trailers = respTrailers;
-      if ((await settleStreamedRequest(upstream, resp)) === 'killed') return await killed(true);
-      return await sendResponse(ctx, flow, client, upstream, false);
+      return await sendResponse(ctx, flow, client, upstream, false, releaseUpstream(upstream, resp));
     }
 
     // Streamed response: the head goes out now, the body as it arrives.
@@ -449,8 +463,7 @@ export async function runHttpFlow(ctx: ConnectionContext, flow: HTTPFlow, client
     if (failure !== null) return await fail(502, failure instanceof StreamFunctionError ? failure.message : upstreamErrorMessage(failure), failure);
     if (recorder.truncated) ctx.master.log.info(`Recorded only the first ${prettySize(eventStreamLimit)} of the event stream from ${req.host}.`, ctx.clientLabel);
     if (respTrailers) resp.trailers = respTrailers;
-    if ((await settleStreamedRequest(upstream, resp)) === 'killed') return await killed(true);
-    return await sendResponse(ctx, flow, client, upstream, true);
+    return await sendResponse(ctx, flow, client, upstream, true, releaseUpstream(upstream, resp));
   } catch (e) {
     // A kill from outside the flow's hooks (mitmweb) dropped both sides: whatever failed then
     // (reading an HTTP/2 client's body fails with our own abort) is the kill.
@@ -485,6 +498,7 @@ async function sendResponse(
   client: ClientExchange,
   upstream: UpstreamExchange | null,
   alreadyStreamed: boolean,
+  requestEnd: RequestEndWait | null = null,
 ): Promise<FlowOutcome> {
   const resp = flow.response!;
   resp.timestampEnd = now();
@@ -512,7 +526,23 @@ async function sendResponse(
     return 'close';
   }
   try {
-    if (!alreadyStreamed) await client.sendResponse(resp);
+    if (requestEnd) {
+      // The request is still going out: the response goes to the client, its end once the request has ended.
+      if (!alreadyStreamed) {
+        const body = resp.rawContent ?? EMPTY_BODY;
+        await client.startResponse(resp, body.length);
+        if (body.length) await client.writeResponseData(body);
+      }
+      if (!(await requestEnd())) {
+        // Killed in the request's hook.
+        flow.live = false;
+        await ctx.master.addons.triggerFlow('error', flow);
+        upstream?.abort();
+        client.abort();
+        return 'close';
+      }
+      await client.endResponse(resp.trailers);
+    } else if (!alreadyStreamed) await client.sendResponse(resp);
     else await client.endResponse(resp.trailers);
   } catch (e) {
     if (e instanceof OutgoingMessageError) {

@@ -162,7 +162,33 @@ test('HTTP/1: a server that answers 200 early and goes on reading gets the whole
   assert.deepEqual(await deadline(t, 15000, 'response', res), { status: 200, text: 'accepted' });
   await deadline(t, 15000, 'whole body at the server', waitFor(() => receivedAtServer >= 0, 15000, 'the end of the body'));
   assert.equal(receivedAtServer, 64 * chunk.length);
-  assert.deepEqual(rec.hooks, ['responseheaders', 'request', 'response']);
+  // As in mitmproxy: `response` when the response is complete, `request` when the request is.
+  assert.deepEqual(rec.hooks, ['responseheaders', 'response', 'request']);
+});
+
+test('HTTP/1: a server that answers 200 early and then stops reading: the client still gets the answer at once', async (t) => {
+  // Its answer is complete; only the end of the flow waits for a request the server no longer takes.
+  const server = await rawServer(t, (s) => {
+    s.once('data', () => {
+      s.write('HTTP/1.1 200 OK\r\nContent-Length: 8\r\n\r\naccepted');
+      s.pause();
+    });
+  });
+  const proxy = await testProxy(t, { options: { stream_large_bodies: '1k' } });
+  const res = new Promise<{ status: number; text: string }>((resolve, reject) => {
+    const req = http.request({ host: '127.0.0.1', port: proxy.port, method: 'POST', path: `${server.url}/upload`, agent: false });
+    t.after(() => req.destroy());
+    req.on('error', () => undefined);
+    req.on('response', (r) => {
+      let text = '';
+      r.setEncoding('latin1');
+      r.on('data', (d: string) => (text += d));
+      r.on('end', () => resolve({ status: r.statusCode!, text }));
+      r.on('error', reject);
+    });
+    req.end(Buffer.alloc(32 * 1024 * 1024, 0x61));
+  });
+  assert.deepEqual(await deadline(t, 15000, 'answer', res), { status: 200, text: 'accepted' });
 });
 
 test('HTTP/2: a bidirectional stream (as gRPC) through an HTTP/2 server, trailers and all', async (t) => {
@@ -467,14 +493,15 @@ for (const proto of ['h1', 'h2']) {
       done = new Promise<string>((resolve) => stream.on('close', () => resolve(`close ${stream.rstCode}`)));
       timer = setInterval(() => stream.write('x'.repeat(100)), 100);
     }
-    // The response is complete; the request goes on (a chunk every 100 ms) until the kill.
-    await waitFor(() => hooks.length > 0, 10000, 'responseheaders');
+    // The response is complete (its end waits for the request); the request goes on (a chunk
+    // every 100 ms) until the kill.
+    await waitFor(() => hooks.length > 1, 10000, 'response');
     await new Promise((r) => setTimeout(r, 500));
-    assert.deepEqual(hooks, ['responseheaders']);
+    assert.deepEqual(hooks, ['responseheaders', 'response']);
     flow!.kill();
     const how = await deadline(t, 10000, 'end', done);
     await new Promise((r) => setTimeout(r, 500));
-    assert.deepEqual(hooks, ['responseheaders', 'error: Connection killed.'], how);
+    assert.deepEqual(hooks, ['responseheaders', 'response', 'error: Connection killed.'], how);
     assert.deepEqual(proxy.logs.filter((l) => l.message.includes('Unexpected error')).map((l) => l.message), []);
   });
 }
