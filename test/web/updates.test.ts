@@ -179,3 +179,38 @@ test('a burst of log entries becomes one events/reset', async (t) => {
   const events = (await w.api('/events')).json<Array<{ message: string }>>();
   assert.match(events.at(-1)!.message, /line 4999$/);
 });
+
+test('overflow resets are paced by the cost of reading the view; resets the user caused are not', async (t) => {
+  const w = await startWeb(t, { proxy: false });
+  const ws = await w.ws();
+  const burst = async (n: number) => {
+    // Over several turns of the event loop, as from many connections: each turn overflows a batch.
+    for (let i = 0; i < n; i += 300) {
+      w.master.view.add(Array.from({ length: 300 }, () => tflow({ resp: true })));
+      await new Promise((r) => setImmediate(r));
+    }
+  };
+  const resets = () => ws.messages.filter((m) => m.type === 'flows/reset').length;
+  // The last GET /flows took 10 s: a client refetching after every overflow would spend all its time on it.
+  w.master.app.hub.noteViewRead(10_000);
+  await burst(300);
+  await ws.next('flows/reset');
+  assert.equal(resets(), 1, 'the first overflow reset is not held');
+  await burst(3000);
+  w.master.log.info('burst done');
+  // Let several batch windows pass (the window is at most 1 s).
+  await new Promise((r) => setTimeout(r, 2500));
+  assert.equal(resets(), 1, 'the second overflow reset waits');
+  assert.ok(!ws.messages.some((m) => m.type === 'flows/add'), 'no flow messages leak past the queued reset');
+  // A filter reply is what the user is waiting for: it goes at once, with the held reset before it.
+  ws.send({ type: 'flows/updateFilter', payload: { name: 'search', expr: '~s' } });
+  const fu = await ws.next('flows/filterUpdate');
+  assert.equal((fu.payload as { matching_flow_ids: string[] }).matching_flow_ids.length, 3300);
+  assert.equal(resets(), 2);
+  // A reset the user caused (a view_filter change) is never held back, even right after another.
+  await burst(300);
+  await w.master.options.update({ view_filter: '~s' });
+  await ws.waitFor((m) => (m.filter((x) => x.type === 'flows/reset').length === 3 ? true : undefined), 2000, 'the user reset');
+  // The event entries held with the reset came along.
+  assert.ok(ws.messages.some((m) => m.type === 'events/add' && String((m.payload as { message: string }).message).endsWith('burst done')));
+});

@@ -10,6 +10,14 @@
  * than a client could usefully process one by one becomes a single reset. The batch window grows
  * while traffic is heavy and shrinks back when it calms down. So a burst of thousands of flows
  * costs each client a handful of frames, never one frame per hook.
+ *
+ * A reset makes the front end read the whole view again (`GET /flows`), which for a large view
+ * costs the proxy far more than the batch it replaces (2.4 s of serialising for 100 000 flows).
+ * Under sustained heavy traffic every batch overflows, so resets caused by overflow are paced:
+ * the next one waits until a few times the duration of the last full `GET /flows` has passed.
+ * Without the pacing, reading the view again after each 1 s batch is quadratic in the number of
+ * flows and starves the proxy itself. Resets the user caused (clear, a filter or order change)
+ * are never held back.
  */
 import type { IncomingMessage } from 'node:http';
 import type WebSocket from 'ws';
@@ -38,6 +46,10 @@ export const FLOW_OVERFLOW = 250;
 const EVENT_OVERFLOW = 1000;
 /** A client with this much unsent data gets nothing new until it catches up (its queue keeps merging). */
 const MAX_BUFFERED_BYTES = 8 * 1024 * 1024;
+/** Overflow resets come at most once per this many times the duration of the last `GET /flows`... */
+const RESET_PACING_FACTOR = 4;
+/** ...and never less often than this (ms), however slow that read was. */
+const MAX_RESET_HOLD_MS = 30_000;
 
 /** JSON built once per batch, shared by every client (all of it made without yielding). */
 interface FlushBatch {
@@ -68,6 +80,10 @@ export class UpdatesConnection {
   overflowed = false;
   /** A `flows/reset` waits in the queue. */
   private resetQueued = false;
+  /** The queued reset only stands for messages that overflowed a batch: it may be paced. */
+  private resetPaced = false;
+  /** When (performance.now()) the last `flows/reset` went out to this client. */
+  private lastResetSent = -Infinity;
   /** An `events/reset` waits in the queue. */
   private eventsResetQueued = false;
 
@@ -95,7 +111,7 @@ export class UpdatesConnection {
     }
     if (this.pending.size >= FLOW_OVERFLOW) {
       this.overflowed = true;
-      this.enqueueReset();
+      this.enqueueReset(true);
       return;
     }
     const item = { kind: 'flow' as const, flow, type: type as FlowMessageType | null };
@@ -103,13 +119,23 @@ export class UpdatesConnection {
     this.queue.push(item);
   }
 
-  /** Queue `flows/reset` (followed, when sent, by a fresh `flows/filterUpdate` per filter). */
-  enqueueReset(): void {
+  /**
+   * Queue `flows/reset` (followed, when sent, by a fresh `flows/filterUpdate` per filter).
+   * `paced`: the reset only replaces a batch that overflowed, so it may wait (see the file header);
+   * a reset for a change the user made is sent with the next batch, and takes a paced one along.
+   */
+  enqueueReset(paced = false): void {
+    this.resetPaced = this.resetQueued ? this.resetPaced && paced : paced;
     // Everything queued about flows is obsolete: the client reads the whole view again.
     this.queue = this.queue.filter((i) => i.kind !== 'flow' && i.kind !== 'reset');
     this.pending.clear();
     this.queue.push({ kind: 'reset' });
     this.resetQueued = true;
+  }
+
+  /** Whether the queue waits for a paced reset's time to come (see the file header). */
+  private get holdingReset(): boolean {
+    return this.resetQueued && this.resetPaced && performance.now() - this.lastResetSent < this.hub.resetHoldMs;
   }
 
   enqueueRaw(data: string, isEvent = false): void {
@@ -156,7 +182,8 @@ export class UpdatesConnection {
     this.queue.push({ kind: 'raw', data: this.filterUpdateMessage(name, filter), isEvent: false });
     // The reply is computed from the view as it is now; later flow messages must come after it.
     this.pending.clear();
-    this.flush(newBatch());
+    // The user waits for this reply: it goes now, with a paced reset queued before it if need be.
+    this.flush(newBatch(), true);
   }
 
   private matchingFilters(flow: AnyFlow): string {
@@ -168,16 +195,19 @@ export class UpdatesConnection {
 
   /**
    * Send what is queued. `batch` shares each flow's JSON between the clients of one batch.
-   * Returns the number of frames sent.
+   * Returns the number of frames sent. `force` sends a paced reset before its time.
    */
-  flush(batch: FlushBatch): number {
+  flush(batch: FlushBatch, force = false): number {
     if (this.closed || this.queue.length === 0) return 0;
     if (this.ws.bufferedAmount > MAX_BUFFERED_BYTES) return 0;
+    // The queue keeps merging meanwhile: it holds at most one reset and a bounded number of events.
+    if (!force && this.holdingReset) return 0;
     const items = this.queue;
     this.queue = [];
     this.pending.clear();
     this.pendingEvents = 0;
     this.resetQueued = false;
+    this.resetPaced = false;
     this.eventsResetQueued = false;
     let frames = 0;
     for (const item of items) {
@@ -190,6 +220,7 @@ export class UpdatesConnection {
           data = '{"type": "events/reset"}';
           break;
         case 'reset':
+          this.lastResetSent = performance.now();
           this.send('{"type": "flows/reset"}');
           frames++;
           for (const [name, filter] of this.filters) {
@@ -263,6 +294,8 @@ export class UpdatesHub {
   readonly connections = new Set<UpdatesConnection>();
   private timer: NodeJS.Timeout | null = null;
   private windowMs = MIN_WINDOW_MS;
+  /** How long the last full `GET /flows` took (ms): what each reset costs the proxy again. */
+  private viewReadMs = 0;
 
   constructor(
     readonly master: Master,
@@ -281,6 +314,16 @@ export class UpdatesHub {
     });
     ws.on('error', () => conn.close());
     return conn;
+  }
+
+  /** `GET /flows` read the whole view in `ms`: overflow resets are paced by it. */
+  noteViewRead(ms: number): void {
+    this.viewReadMs = ms;
+  }
+
+  /** The least time between two overflow resets to one client (ms). */
+  get resetHoldMs(): number {
+    return Math.min(MAX_RESET_HOLD_MS, RESET_PACING_FACTOR * this.viewReadMs);
   }
 
   drop(conn: UpdatesConnection): void {
@@ -306,7 +349,8 @@ export class UpdatesHub {
       c.overflowed = false;
       if (c.hasQueued) waiting = true;
     }
-    this.windowMs = busy ? Math.min(this.windowMs * 2, MAX_WINDOW_MS) : Math.max(MIN_WINDOW_MS, Math.floor(this.windowMs / 2));
+    // A client that could not take its queue (held reset, backpressure) is checked again at a slower pace.
+    this.windowMs = busy || waiting ? Math.min(this.windowMs * 2, MAX_WINDOW_MS) : Math.max(MIN_WINDOW_MS, Math.floor(this.windowMs / 2));
     // Clients that were too far behind keep their (merged) queue for the next round.
     if (waiting) this.schedule();
   }
