@@ -74,6 +74,7 @@ export {
   type WriteFormat,
   makeHar,
   harToJson,
+  writeHarFile,
   harToFlows,
   HarImportError,
   type HarOptions,

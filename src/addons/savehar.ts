@@ -1,4 +1,3 @@
-import { writeFileSync } from 'node:fs';
 import type { Writable } from 'node:stream';
 import type { Loader } from '../addonmanager.js';
 import type { Master } from '../master.js';
@@ -7,7 +6,7 @@ import type { HTTPFlow } from '../http.js';
 import { CommandError } from '../command.js';
 import { prettySize } from '../util/human.js';
 import type { Filter } from '../flowfilter/index.js';
-import { harToBytes, harToJson } from '../io/har.js';
+import { harPieces, writeHarFile } from '../io/har.js';
 import { filterOption } from './util/filteroption.js';
 
 /**
@@ -58,13 +57,13 @@ export class SaveHar {
 
   /** `save.har flows path`. */
   exportHar(flows: readonly AnyFlow[], path: string): void {
-    const data = harToBytes(flows, { ...this.harOptions(), compressed: path.endsWith('.zhar') });
+    let size: number;
     try {
-      writeFileSync(path, data);
+      size = writeHarFile(path, flows, this.harOptions());
     } catch (e) {
       throw new CommandError(e instanceof Error ? e.message : String(e));
     }
-    this.master.log.alert(`HAR file saved (${prettySize(data.length)} bytes).`);
+    this.master.log.alert(`HAR file saved (${prettySize(size)} bytes).`);
   }
 
   private saveFlow(flow: HTTPFlow): void {
@@ -89,7 +88,9 @@ export class SaveHar {
     const hardump = this.master.options.get<string>('hardump');
     if (!hardump) return;
     if (hardump === '-') {
-      this.stdout.write(harToJson(this.flows, this.harOptions()) + '\n');
+      // Entry by entry: the whole document as one string can exceed V8's longest string.
+      for (const piece of harPieces(this.flows, this.harOptions())) this.stdout.write(piece);
+      this.stdout.write('\n');
       return;
     }
     try {

@@ -4,6 +4,7 @@
  * byte-identical to mitmproxy's for the same flows (checked against its own golden files).
  */
 import { reasonPhrase } from '../status-codes.js';
+import { closeSync, openSync, writeSync } from 'node:fs';
 import { deflateSync } from 'node:zlib';
 import { HTTPFlow, Request, Response, Headers } from '../http.js';
 import { Client, Server } from '../connection.js';
@@ -247,15 +248,94 @@ export function makeHar(flows: Iterable<AnyFlow>, opts: HarOptions = {}): { [key
   };
 }
 
+/** Where the entries sit in the document: log (1) > entries (2) > each entry (3). */
+const ENTRY_LEVEL = 3;
+const INDENT = 4;
+
+/**
+ * The HAR file text (`json.dumps(har, indent=4)`, no trailing newline) in pieces: the document
+ * around the entries, and one piece per entry. A large HAR is thus never one tree of objects nor
+ * one string: for 100 000 flows the whole document took 4.5 GB to build (tens of millions of
+ * small strings) and above ~150 000 flows it exceeds V8's longest string.
+ */
+export function* harPieces(flows: Iterable<AnyFlow>, opts: HarOptions = {}): Generator<string> {
+  // The document with no entries, split where they go ("entries" is its last key).
+  const empty = pyJsonDumps(makeHar([], { creatorVersion: opts.creatorVersion }), INDENT);
+  const at = empty.lastIndexOf('[]');
+  yield empty.slice(0, at);
+  const seen = new Set<string>();
+  const entryStart = '\n' + ' '.repeat(INDENT * ENTRY_LEVEL);
+  let count = 0;
+  let skipped = 0;
+  for (const f of flows) {
+    if (!(f instanceof HTTPFlow)) {
+      skipped++;
+      continue;
+    }
+    yield (count++ ? ',' : '[') + entryStart + pyJsonDumps(harEntry(f, seen), INDENT, ENTRY_LEVEL);
+  }
+  yield (count ? '\n' + ' '.repeat(INDENT * (ENTRY_LEVEL - 1)) + ']' : '[]') + empty.slice(at + 2);
+  if (skipped > 0) opts.onSkipped?.(skipped);
+}
+
 /** The HAR file text (`json.dumps(har, indent=4)`, no trailing newline). */
 export function harToJson(flows: Iterable<AnyFlow>, opts: HarOptions = {}): string {
-  return pyJsonDumps(makeHar(flows, opts), 4);
+  return [...harPieces(flows, opts)].join('');
+}
+
+/** Bytes of HAR pieces gathered into buffers of about this size before they are handed on. */
+const HAR_CHUNK_BYTES = 1 << 20;
+
+/** Encode pieces as UTF-8 into chunks of about HAR_CHUNK_BYTES, each passed to `sink`. */
+function chunkPieces(pieces: Iterable<string>, sink: (chunk: Buffer) => void): void {
+  let parts: string[] = [];
+  let size = 0;
+  for (const p of pieces) {
+    parts.push(p);
+    size += p.length;
+    if (size >= HAR_CHUNK_BYTES) {
+      sink(Buffer.from(parts.join(''), 'utf8'));
+      parts = [];
+      size = 0;
+    }
+  }
+  if (parts.length) sink(Buffer.from(parts.join(''), 'utf8'));
 }
 
 /** The bytes of a HAR file; zlib-compressed (level 9) when `compressed`, as mitmproxy writes `.zhar`. */
 export function harToBytes(flows: Iterable<AnyFlow>, opts: HarOptions & { compressed?: boolean } = {}): Buffer {
-  const data = Buffer.from(harToJson(flows, opts), 'utf8');
+  const chunks: Buffer[] = [];
+  chunkPieces(harPieces(flows, opts), (c) => chunks.push(c));
+  const data = Buffer.concat(chunks);
   return opts.compressed ? deflateSync(data, { level: 9 }) : data;
+}
+
+/**
+ * Write a HAR file (`.zhar`: compressed, as harToBytes) entry by entry, so memory does not grow
+ * with the number of flows. Returns the number of bytes written.
+ */
+export function writeHarFile(path: string, flows: Iterable<AnyFlow>, opts: HarOptions = {}): number {
+  if (path.endsWith('.zhar')) {
+    const data = harToBytes(flows, { ...opts, compressed: true });
+    const fd = openSync(path, 'w');
+    try {
+      writeSync(fd, data);
+    } finally {
+      closeSync(fd);
+    }
+    return data.length;
+  }
+  const fd = openSync(path, 'w');
+  let written = 0;
+  try {
+    chunkPieces(harPieces(flows, opts), (c) => {
+      for (let off = 0; off < c.length; ) off += writeSync(fd, c, off);
+      written += c.length;
+    });
+  } finally {
+    closeSync(fd);
+  }
+  return written;
 }
 
 // --------------------------------------------------------------------------------------------

@@ -13,5 +13,5 @@ export { migrateFlow, MigrationContext, MigrationError } from './compat.js';
 export { conformFlowState, FlowStateError, FLOW_SCHEMAS } from './state-schema.js';
 export { downgradeTo17 } from './format17.js';
 export { dumps, loads, loadsAll, readItems, ItemSplitter, PyFloat, TNetstringError, pyFloatRepr, type TNetValue, type TNetDict, type TNetInput } from './tnetstring.js';
-export { makeHar, harToJson, harToBytes, harToFlows, harEntry, harEntryToFlow, HarImportError, type HarOptions } from './har.js';
+export { makeHar, harToJson, harToBytes, harPieces, writeHarFile, harToFlows, harEntry, harEntryToFlow, HarImportError, type HarOptions } from './har.js';
 export { exportFlow, exportToString, exportToBytes, curlCommand, httpieCommand, rawRequest, rawResponse, raw, shellQuote, EXPORT_FORMATS, type ExportFormat, type ExportOptions } from './export.js';

@@ -16,8 +16,12 @@ function num(v: number, float: boolean): string {
   return pyFloatRepr(v);
 }
 
-/** `json.dumps(value, indent=indent)`; plain integral numbers are ints, `PyFloat` and fractional numbers floats. */
-export function pyJsonDumps(value: PyJson, indent = 4): string {
+/**
+ * `json.dumps(value, indent=indent)`; plain integral numbers are ints, `PyFloat` and fractional numbers floats.
+ * `level`: the nesting depth the value sits at in a larger document written piece by piece
+ * (its inner lines are indented for that depth; the first line is not).
+ */
+export function pyJsonDumps(value: PyJson, indent = 4, level = 0): string {
   const parts: string[] = [];
   const pad = (level: number) => '\n' + ' '.repeat(indent * level);
   const walk = (v: PyJson, level: number): void => {
@@ -46,6 +50,6 @@ export function pyJsonDumps(value: PyJson, indent = 4): string {
       parts.push(pad(level) + '}');
     }
   };
-  walk(value, 0);
+  walk(value, level);
   return parts.join('');
 }

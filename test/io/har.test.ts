@@ -1,7 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { inflateSync, gzipSync } from 'node:zlib';
-import { harEntry, harEntryToFlow, harToBytes, harToFlows, headersSize, isoformatUtc, makeHar, parseHarTimestamp } from '../../src/io/har.js';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { harEntry, harEntryToFlow, harPieces, harToBytes, harToFlows, harToJson, headersSize, isoformatUtc, makeHar, parseHarTimestamp, writeHarFile } from '../../src/io/har.js';
 import { parseUrlencoded } from '../../src/util/urlencoded.js';
 import { isMostlyBin, decodeUtf8Surrogateescape, encodeUtf8Surrogateescape } from '../../src/io/text.js';
 import { pyJsonDumps } from '../../src/io/pyjson.js';
@@ -169,6 +172,30 @@ test('HAR export: binary bodies as base64, compression size, websocket messages,
   ]);
   const z = harToBytes([f], { compressed: true });
   assert.equal(inflateSync(z).toString(), harToBytes([f]).toString());
+});
+
+test('HAR export is written entry by entry, byte for byte the whole document as json.dumps writes it', (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'har-pieces-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const a = flow(Request.make('GET', 'http://example.com/a\u00e9'), new Response({ statusCode: 200, reason: 'OK', headers: [['Content-Type', 'text/plain']], content: Buffer.from('caf\u00e9'), timestampStart: 2, timestampEnd: 3 }));
+  const b = flow(Request.make('POST', 'https://example.org/b', 'x=1', { 'content-type': 'application/x-www-form-urlencoded' }));
+  for (const flows of [[], [a], [a, new TCPFlow(), b]]) {
+    let skipped = 0;
+    const whole = pyJsonDumps(makeHar(flows), 4);
+    const pieces = [...harPieces(flows, { onSkipped: (n) => (skipped = n) })];
+    const httpCount = flows.filter((f) => f instanceof HTTPFlow).length;
+    // The head, one piece per entry, the tail: no piece holds more than one entry.
+    assert.equal(pieces.length, httpCount + 2);
+    assert.equal(pieces.join(''), whole);
+    assert.equal(harToJson(flows), whole);
+    assert.equal(skipped, flows.length - httpCount);
+    const path = join(dir, `${flows.length}.har`);
+    assert.equal(writeHarFile(path, flows), Buffer.byteLength(whole));
+    assert.equal(readFileSync(path, 'utf8'), whole);
+    const zpath = join(dir, `${flows.length}.zhar`);
+    writeHarFile(zpath, flows);
+    assert.equal(inflateSync(readFileSync(zpath)).toString('utf8'), whole);
+  }
 });
 
 test('HAR import follows mitmproxy: Content-Length set, reason from its table, versions mapped, body re-encoded then decoded', () => {
