@@ -116,6 +116,26 @@ test('GET /flows/dump: the flow file, filtered, and a bad filter is a 400', asyn
   assert.equal(bad.text, 'Invalid filter argument / regex');
 });
 
+test('GET /flows/dump of a view larger than a few megabytes streams every flow, in view order', async (t) => {
+  const w = await startWeb(t, { proxy: false });
+  const flows: HTTPFlow[] = [];
+  for (let i = 0; i < 1500; i++) {
+    const f = tflow({ resp: true });
+    f.response!.content = Buffer.alloc(2048, 0x61 + (i % 26));
+    flows.push(f);
+  }
+  w.master.view.add(flows);
+  const r = await w.api('/flows/dump');
+  assert.equal(r.status, 200);
+  assert.equal(r.headers['content-type'], 'application/octet-stream');
+  assert.ok(r.body.length > 3 * 1024 * 1024, `${r.body.length} bytes`);
+  const back = await readFlows(r.body);
+  assert.deepEqual(back.map((f) => f.id), flows.map((f) => f.id));
+  assert.equal((back[1499] as HTTPFlow).response!.content!.toString(), String.fromCharCode(0x61 + (1499 % 26)).repeat(2048));
+  const some = await readFlows((await w.api(`/flows/dump?filter=${encodeURIComponent(`~b ${'c'.repeat(2048)}`)}`)).body);
+  assert.equal(some.length, flows.filter((_, i) => i % 26 === 2).length);
+});
+
 test('POST /flows/dump replaces the view with the uploaded flows (raw body and multipart)', async (t) => {
   const w = await fixture(t);
   const dump = (await w.api('/flows/dump')).body;

@@ -131,11 +131,16 @@ export class RequestContext {
    * everything else goes out as it is produced, waiting whenever the client is slower.
    */
   async writeJsonPiece(json: string | Buffer): Promise<void> {
-    if (this.sink) return this.sink.write(json);
-    const buf = typeof json === 'string' ? Buffer.from(json, 'utf8') : json;
+    if (!this.sink) this.setHeader('Content-Type', 'application/json; charset=UTF-8');
+    return this.writePiece(json);
+  }
+
+  /** Write the next piece of a possibly huge body of the type already set (see writeJsonPiece). */
+  async writePiece(data: string | Buffer): Promise<void> {
+    if (this.sink) return this.sink.write(data);
+    const buf = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
     this.chunks.push(buf);
     this.bufferedBytes += buf.length;
-    this.setHeader('Content-Type', 'application/json; charset=UTF-8');
     if (this.bufferedBytes >= STREAM_THRESHOLD) {
       const sink = this.app.startStreaming(this);
       if (sink) {
