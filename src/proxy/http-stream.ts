@@ -243,7 +243,9 @@ export async function runHttpFlow(ctx: ConnectionContext, flow: HTTPFlow, client
     }
     return async () => {
       const end = await request.ended;
-      if (end.kind === 'killed') return false;
+      // A kill from outside the hooks (mitmweb) while the request was still going out ends it as
+      // a server that stopped reading (the kill dropped that connection): it is still the kill.
+      if (end.kind === 'killed' || flow.killed) return false;
       if (end.kind === 'sent') {
         up.finish();
         return true;

@@ -38,6 +38,27 @@ function streamingAddon() {
   };
 }
 
+/** Streams the request body of every flow, and records the hooks each flow went through (`flow`: the last one). */
+function streamedRequestRecorder() {
+  const hooks: string[] = [];
+  let last: HTTPFlow | null = null;
+  return {
+    hooks,
+    flow: () => last,
+    addon: {
+      name: 'rec',
+      requestheaders: (f: HTTPFlow) => {
+        f.request.stream = true;
+        last = f;
+      },
+      request: () => void hooks.push('request'),
+      responseheaders: () => void hooks.push('responseheaders'),
+      response: () => void hooks.push('response'),
+      error: (f: HTTPFlow) => void hooks.push(`error: ${f.error?.msg}`),
+    },
+  };
+}
+
 /** Rejects after `ms`: a proxy that waits for the whole body before reading the answer fails here instead of hanging. */
 function deadline<T>(t: TestContext, ms: number, what: string, p: Promise<T>): Promise<T> {
   let timer: NodeJS.Timeout;
@@ -455,23 +476,8 @@ for (const proto of ['h1', 'h2']) {
       s.once('data', () => s.write('HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok'));
       s.on('data', () => undefined);
     });
-    const hooks: string[] = [];
-    let flow: HTTPFlow | null = null;
-    const proxy = await testProxy(t, {
-      addons: [
-        {
-          name: 'rec',
-          requestheaders: (f: HTTPFlow) => {
-            f.request.stream = true;
-            flow = f;
-          },
-          request: () => void hooks.push('request'),
-          responseheaders: () => void hooks.push('responseheaders'),
-          response: () => void hooks.push('response'),
-          error: (f: HTTPFlow) => void hooks.push(`error: ${f.error?.msg}`),
-        },
-      ],
-    });
+    const { hooks, flow, addon } = streamedRequestRecorder();
+    const proxy = await testProxy(t, { addons: [addon] });
     let timer: NodeJS.Timeout;
     t.after(() => clearInterval(timer));
     let done: Promise<string>;
@@ -498,10 +504,34 @@ for (const proto of ['h1', 'h2']) {
     await waitFor(() => hooks.length > 1, 10000, 'response');
     await new Promise((r) => setTimeout(r, 500));
     assert.deepEqual(hooks, ['responseheaders', 'response']);
-    flow!.kill();
+    flow()!.kill();
     const how = await deadline(t, 10000, 'end', done);
     await new Promise((r) => setTimeout(r, 500));
     assert.deepEqual(hooks, ['responseheaders', 'response', 'error: Connection killed.'], how);
     assert.deepEqual(proxy.logs.filter((l) => l.message.includes('Unexpected error')).map((l) => l.message), []);
   });
 }
+
+test('HTTP/1: a flow killed from outside its hooks while its streamed request is stuck on a server that stopped reading: one error hook', async (t) => {
+  // Answers at once, then reads no more: the proxy's writes of the body wait on backpressure.
+  const server = await rawServer(t, (s) => {
+    s.once('data', () => {
+      s.write('HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok');
+      s.pause();
+    });
+  });
+  const { hooks, flow, addon } = streamedRequestRecorder();
+  const proxy = await testProxy(t, { addons: [addon] });
+  const req = http.request({ host: '127.0.0.1', port: proxy.port, method: 'POST', path: `${server.url}/x`, agent: false });
+  t.after(() => req.destroy());
+  req.on('error', () => undefined);
+  req.write(Buffer.alloc(32 * 1024 * 1024, 0x61));
+  await waitFor(() => hooks.length > 1, 10000, 'response');
+  // Time for every buffer on the way to the server to fill.
+  await new Promise((r) => setTimeout(r, 1000));
+  assert.deepEqual(hooks, ['responseheaders', 'response']);
+  flow()!.kill();
+  await waitFor(() => hooks.length > 2, 10000, 'the error hook');
+  await new Promise((r) => setTimeout(r, 300));
+  assert.deepEqual(hooks, ['responseheaders', 'response', 'error: Connection killed.']);
+});
