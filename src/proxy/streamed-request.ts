@@ -42,6 +42,8 @@ export class StreamedRequest {
   readonly ended: Promise<StreamedRequestEnd>;
   /** The client's body has been read to its end: what remains is the `request` hook and the request's end. */
   bodyRead = false;
+  /** The request has ended whole (`ended` resolved with `sent`): nothing of it is left to wait for. */
+  sent = false;
   private cancelledFlag = false;
   private readonly recorder: BodyRecorder;
 
@@ -74,7 +76,11 @@ export class StreamedRequest {
       });
     } catch (e) {
       if (this.cancelledFlag) return { kind: 'cancelled' };
-      if (e instanceof UpstreamWriteError) return { kind: 'server-stopped', cause: e.failure };
+      if (e instanceof UpstreamWriteError) {
+        // The flow keeps what went out, as a cancelled request does.
+        req.rawContent = this.recorder.content();
+        return { kind: 'server-stopped', cause: e.failure };
+      }
       throw e;
     }
     this.bodyRead = true;
@@ -88,6 +94,7 @@ export class StreamedRequest {
     } catch (e) {
       return { kind: 'server-stopped', cause: e };
     }
+    this.sent = true;
     return { kind: 'sent' };
   }
 
