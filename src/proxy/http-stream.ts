@@ -146,6 +146,44 @@ function joinBody(chunks: Buffer[], size: number): Buffer {
 }
 
 /**
+ * The response has been read in full: let go of the server's side, now or (for a request still
+ * being streamed) once the request has ended. Returns what the client's end of the response
+ * waits for then, as in mitmproxy (which sends the response and holds back its end): a server
+ * that answered early may still be reading (it said 200 and takes the rest), or stop and reset
+ * the stream, which ends the request too. An error status says the server does not want the
+ * rest (a 413): it is dropped at once (RFC 9112 §9.5). A request that ended without its whole
+ * body leaves neither connection fit for another request (their framing is cut short).
+ * Module-level rather than a closure of runHttpFlow: that would be made for every flow.
+ */
+function releaseUpstream(flow: HTTPFlow, client: ClientExchange, request: StreamedRequest | null, up: UpstreamExchange, resp: Response): RequestEndWait | null {
+  // Not streamed, or streamed and already ended (the usual case: the server read it all first).
+  if (!request || request.sent) {
+    up.finish();
+    return null;
+  }
+  if (!request.bodyRead && resp.statusCode >= 400) {
+    // A cancelled request may be stuck writing to a server that stopped reading: not waited for.
+    request.cancel();
+    client.discardRequestBody();
+    up.abort();
+    return null;
+  }
+  return async () => {
+    const end = await request.ended;
+    // A kill from outside the hooks (mitmweb) while the request was still going out ends it as
+    // a server that stopped reading (the kill dropped that connection): it is still the kill.
+    if (end.kind === 'killed' || flow.killed) return false;
+    if (end.kind === 'sent') {
+      up.finish();
+      return true;
+    }
+    if (!request.bodyRead) client.discardRequestBody();
+    up.abort();
+    return true;
+  };
+}
+
+/**
  * Run one flow. `flow.request` holds the parsed request head. Returns how the client connection
  * continues. Never throws for network or protocol problems: they become `flow.error`, an `error`
  * hook, an error reply and a log line.
@@ -217,43 +255,6 @@ export async function runHttpFlow(ctx: ConnectionContext, flow: HTTPFlow, client
     upstream?.abort();
     client.abort();
     return 'close';
-  };
-
-  /**
-   * The response has been read in full: let go of the server's side, now or (for a request still
-   * being streamed) once the request has ended. Returns what the client's end of the response
-   * waits for then, as in mitmproxy (which sends the response and holds back its end): a server
-   * that answered early may still be reading (it said 200 and takes the rest), or stop and reset
-   * the stream, which ends the request too. An error status says the server does not want the
-   * rest (a 413): it is dropped at once (RFC 9112 §9.5). A request that ended without its whole
-   * body leaves neither connection fit for another request (their framing is cut short).
-   */
-  const releaseUpstream = (up: UpstreamExchange, resp: Response): RequestEndWait | null => {
-    const request = streamed;
-    if (!request) {
-      up.finish();
-      return null;
-    }
-    if (!request.bodyRead && resp.statusCode >= 400) {
-      // A cancelled request may be stuck writing to a server that stopped reading: not waited for.
-      request.cancel();
-      client.discardRequestBody();
-      up.abort();
-      return null;
-    }
-    return async () => {
-      const end = await request.ended;
-      // A kill from outside the hooks (mitmweb) while the request was still going out ends it as
-      // a server that stopped reading (the kill dropped that connection): it is still the kill.
-      if (end.kind === 'killed' || flow.killed) return false;
-      if (end.kind === 'sent') {
-        up.finish();
-        return true;
-      }
-      if (!request.bodyRead) client.discardRequestBody();
-      up.abort();
-      return true;
-    };
   };
 
   // Per request: guarded here so that no closure is made while the option is off.
@@ -438,7 +439,7 @@ export async function runHttpFlow(ctx: ConnectionContext, flow: HTTPFlow, client
       resp.rawContent = joinBody(respPrefix, respSize);
       respPrefix = [];
       if (respTrailers) resp.trailers = respTrailers;
-      return await sendResponse(ctx, flow, client, upstream, false, releaseUpstream(upstream, resp));
+      return await sendResponse(ctx, flow, client, upstream, false, releaseUpstream(flow, client, streamed, upstream, resp));
     }
 
     // Streamed response: the head goes out now, the body as it arrives.
@@ -465,7 +466,7 @@ export async function runHttpFlow(ctx: ConnectionContext, flow: HTTPFlow, client
     if (failure !== null) return await fail(502, failure instanceof StreamFunctionError ? failure.message : upstreamErrorMessage(failure), failure);
     if (recorder.truncated) ctx.master.log.info(`Recorded only the first ${prettySize(eventStreamLimit)} of the event stream from ${req.host}.`, ctx.clientLabel);
     if (respTrailers) resp.trailers = respTrailers;
-    return await sendResponse(ctx, flow, client, upstream, true, releaseUpstream(upstream, resp));
+    return await sendResponse(ctx, flow, client, upstream, true, releaseUpstream(flow, client, streamed, upstream, resp));
   } catch (e) {
     // A kill from outside the flow's hooks (mitmweb) dropped both sides: whatever failed then
     // (reading an HTTP/2 client's body fails with our own abort) is the kill.
@@ -532,7 +533,8 @@ async function sendResponse(
       // The request is still going out: the response goes to the client, its end once the request has ended.
       if (!alreadyStreamed) {
         const body = resp.rawContent ?? EMPTY_BODY;
-        await client.startResponse(resp, body.length);
+        // Trailers need a body of unknown length over HTTP/1 (chunked), as sendResponse keeps them.
+        await client.startResponse(resp, resp.trailers?.length ? null : body.length);
         if (body.length) await client.writeResponseData(body);
       }
       if (!(await requestEnd())) {

@@ -10,7 +10,7 @@ import http2 from 'node:http2';
 import net, { type AddressInfo } from 'node:net';
 import type { HTTPFlow } from '../../src/index.js';
 import { testProxy } from '../helpers/proxy.js';
-import { curl } from '../helpers/clients.js';
+import { curl, rawRequest } from '../helpers/clients.js';
 import { httpServer, rawServer, refusingUploadServer } from '../helpers/servers.js';
 import { tlsH2Server, waitFor } from './modes-helpers.js';
 
@@ -534,4 +534,23 @@ test('HTTP/1: a flow killed from outside its hooks while its streamed request is
   await waitFor(() => hooks.length > 2, 10000, 'the error hook');
   await new Promise((r) => setTimeout(r, 300));
   assert.deepEqual(hooks, ['responseheaders', 'response', 'error: Connection killed.']);
+});
+
+test('HTTP/1: a buffered response with trailers to a streamed request goes out chunked, its trailers kept', async (t) => {
+  const server = await httpServer(t, (req, res) => {
+    req.resume();
+    req.on('end', () => {
+      res.writeHead(200, { trailer: 'x-sum' });
+      res.write('ok');
+      res.addTrailers({ 'x-sum': '42' });
+      res.end();
+    });
+  });
+  const proxy = await testProxy(t, { options: { stream_large_bodies: '1k' } });
+  const raw = (
+    await rawRequest(proxy.port, `POST ${server.url}/ HTTP/1.1\r\nHost: 127.0.0.1:${server.port}\r\nContent-Length: 4096\r\nConnection: close\r\n\r\n${'a'.repeat(4096)}`)
+  ).toString('latin1');
+  assert.match(raw, /^HTTP\/1\.1 200 /);
+  assert.match(raw, /\r\ntransfer-encoding: chunked\r\n/i);
+  assert.match(raw, /\r\n0\r\nx-sum: 42\r\n\r\n$/i);
 });
