@@ -17,7 +17,7 @@
  * the next one waits until a few times the duration of the last full `GET /flows` has passed.
  * Without the pacing, reading the view again after each 1 s batch is quadratic in the number of
  * flows and starves the proxy itself. Resets the user caused (clear, a filter or order change)
- * are never held back.
+ * are never held back, and only the reset waits: log entries, option and state changes go on.
  */
 import type { IncomingMessage } from 'node:http';
 import type WebSocket from 'ws';
@@ -200,14 +200,21 @@ export class UpdatesConnection {
   flush(batch: FlushBatch, force = false): number {
     if (this.closed || this.queue.length === 0) return 0;
     if (this.ws.bufferedAmount > MAX_BUFFERED_BYTES) return 0;
-    // The queue keeps merging meanwhile: it holds at most one reset and a bounded number of events.
-    if (!force && this.holdingReset) return 0;
-    const items = this.queue;
-    this.queue = [];
-    this.pending.clear();
+    let items = this.queue;
+    if (!force && this.holdingReset) {
+      // Only the reset waits (no flow message is queued behind it): log entries, option and
+      // state changes have nothing to do with the view and go now, or the user would not see
+      // an option they just changed for as long as the reset is held.
+      if (items.length === 1) return 0;
+      items = items.filter((i) => i.kind !== 'reset');
+      this.queue = [{ kind: 'reset' }];
+    } else {
+      this.queue = [];
+      this.pending.clear();
+      this.resetQueued = false;
+      this.resetPaced = false;
+    }
     this.pendingEvents = 0;
-    this.resetQueued = false;
-    this.resetPaced = false;
     this.eventsResetQueued = false;
     let frames = 0;
     for (const item of items) {
