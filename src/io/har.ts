@@ -311,8 +311,9 @@ export function harToBytes(flows: Iterable<AnyFlow>, opts: HarOptions & { compre
 }
 
 /**
- * Write a HAR file (`.zhar`: compressed, as harToBytes) entry by entry, so memory does not grow
- * with the number of flows. Returns the number of bytes written.
+ * Write a HAR file entry by entry, so memory does not grow with the number of flows. A `.zhar`
+ * (compressed, as harToBytes) is still made whole in memory first: zlib has no synchronous
+ * streaming API. Returns the number of bytes written.
  */
 export function writeHarFile(path: string, flows: Iterable<AnyFlow>, opts: HarOptions = {}): number {
   if (path.endsWith('.zhar')) {
