@@ -11,8 +11,7 @@ import type { AddressInfo } from 'node:net';
 import { testConfdir, testProxy } from '../helpers/proxy.js';
 import { httpServer } from '../helpers/servers.js';
 import { proxyCa, tlsThroughProxy } from '../helpers/tunnel.js';
-import { waitFor } from './modes-helpers.js';
-import { selfSignedCert } from './websocket-helpers.js';
+import { tlsH2Server, waitFor } from './modes-helpers.js';
 import type { HTTPFlow } from '../../src/index.js';
 
 /**
@@ -35,17 +34,7 @@ async function eventSource(t: TestContext, count: number, opts: { tls?: boolean 
   };
   if (!opts.tls) return { port: (await httpServer(t, handler)).port, next: () => release() };
   // Over TLS the source speaks HTTP/2 (and HTTP/1.1), so both hops of the proxy can be HTTP/2.
-  const server = http2.createSecureServer({ ...(await selfSignedCert()), allowHTTP1: true }, handler);
-  const sessions = new Set<http2.ServerHttp2Session>();
-  server.on('session', (session) => {
-    sessions.add(session);
-    session.on('close', () => sessions.delete(session));
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
-  t.after(() => {
-    for (const session of sessions) session.destroy();
-    server.close();
-  });
+  const server = await tlsH2Server(t, handler, { allowHTTP1: true });
   return { port: (server.address() as AddressInfo).port, next: () => release() };
 }
 
