@@ -20,6 +20,8 @@ import { proxyDebug } from './debug.js';
  * The life of one HTTP flow, shared by every client protocol (HTTP/1 today, HTTP/2 via the same
  * interfaces): requestheaders -> request body -> request -> upstream -> responseheaders ->
  * response body -> response -> client, with `error` on failure (spec core.md a.2 and a.4).
+ * A streamed request body goes to the server while the response is read (StreamedRequest): its
+ * `request` hook then fires when its body has ended, which may be after `response`.
  * The protocol-specific parts are behind ClientExchange (the client's side of this one
  * request) and UpstreamExchange (one request to the server).
  */
@@ -83,7 +85,7 @@ export type UpstreamOpener = (flow: HTTPFlow, cancelled: AbortSignal) => Promise
 
 /**
  * Waits for a streamed request to end before the end of its response goes to the client; false
- * when the flow was killed meanwhile (in the request's hook).
+ * when the flow was killed meanwhile (in the request's hook, or from outside as by mitmweb).
  */
 type RequestEndWait = () => Promise<boolean>;
 
@@ -494,7 +496,10 @@ export async function runHttpFlow(ctx: ConnectionContext, flow: HTTPFlow, client
   }
 }
 
-/** The `response` hook and the write to the client (head and body unless already streamed). */
+/**
+ * The `response` hook and the write to the client (head and body unless already streamed); with
+ * `requestEnd`, the response's end waits for a streamed request still going out.
+ */
 async function sendResponse(
   ctx: ConnectionContext,
   flow: HTTPFlow,
