@@ -408,7 +408,7 @@ export async function runHttpFlow(ctx: ConnectionContext, flow: HTTPFlow, client
     // An addon may still set `stream = false` in responseheaders to buffer an event stream.
     const eventStream = respExpected !== 0 && isEventStream(resp);
     if (eventStream) resp.stream = true;
-    await hooks.triggerFlow('responseheaders', flow);
+    await (streamed ? streamed.runHook('responseheaders') : hooks.triggerFlow('responseheaders', flow));
     if (flow.killed) return await killed(true);
 
     // --- response body ------------------------------------------------------------------------
@@ -441,7 +441,7 @@ export async function runHttpFlow(ctx: ConnectionContext, flow: HTTPFlow, client
       resp.rawContent = joinBody(respPrefix, respSize);
       respPrefix = [];
       if (respTrailers) resp.trailers = respTrailers;
-      return await sendResponse(ctx, flow, client, upstream, false, releaseUpstream(flow, client, streamed, upstream, resp));
+      return await sendResponse(ctx, flow, client, upstream, false, releaseUpstream(flow, client, streamed, upstream, resp), streamed);
     }
 
     // Streamed response: the head goes out now, the body as it arrives.
@@ -468,7 +468,7 @@ export async function runHttpFlow(ctx: ConnectionContext, flow: HTTPFlow, client
     if (failure !== null) return await fail(502, failure instanceof StreamFunctionError ? failure.message : upstreamErrorMessage(failure), failure);
     if (recorder.truncated) ctx.master.log.info(`Recorded only the first ${prettySize(eventStreamLimit)} of the event stream from ${req.host}.`, ctx.clientLabel);
     if (respTrailers) resp.trailers = respTrailers;
-    return await sendResponse(ctx, flow, client, upstream, true, releaseUpstream(flow, client, streamed, upstream, resp));
+    return await sendResponse(ctx, flow, client, upstream, true, releaseUpstream(flow, client, streamed, upstream, resp), streamed);
   } catch (e) {
     // A kill from outside the flow's hooks (mitmweb) dropped both sides: whatever failed then
     // (reading an HTTP/2 client's body fails with our own abort) is the kill.
@@ -507,6 +507,8 @@ async function sendResponse(
   upstream: UpstreamExchange | null,
   alreadyStreamed: boolean,
   requestEnd: RequestEndWait | null = null,
+  /** A request streamed in the background: its `request` hook and our `response` take turns. */
+  streamed: StreamedRequest | null = null,
 ): Promise<FlowOutcome> {
   const resp = flow.response!;
   resp.timestampEnd = now();
@@ -516,7 +518,7 @@ async function sendResponse(
     flow.request.headers.get('sec-websocket-version') === '13' &&
     ctx.options.websocket;
   if (isWebSocket) flow.websocket = new WebSocketData();
-  await ctx.master.addons.triggerFlow('response', flow);
+  await (streamed ? streamed.runHook('response') : ctx.master.addons.triggerFlow('response', flow));
   if (flow.killed) {
     flow.live = false;
     upstream?.abort();

@@ -46,6 +46,8 @@ export class StreamedRequest {
   sent = false;
   private cancelledFlag = false;
   private readonly recorder: BodyRecorder;
+  /** The flow's hook running now (or the last one), for `runHook`. */
+  private hookChain: Promise<unknown> = Promise.resolve();
 
   constructor(
     private readonly hooks: AddonManager,
@@ -87,7 +89,7 @@ export class StreamedRequest {
     if (this.cancelledFlag) return { kind: 'cancelled' };
     req.rawContent = this.recorder.content();
     req.timestampEnd = now();
-    await this.hooks.triggerFlow('request', this.flow);
+    await this.runHook('request');
     if (this.flow.killed) return { kind: 'killed' };
     try {
       await this.upstream.endRequest(this.trailers());
@@ -96,6 +98,18 @@ export class StreamedRequest {
     }
     this.sent = true;
     return { kind: 'sent' };
+  }
+
+  /**
+   * Fire one of the flow's hooks once the one running has returned. The `request` hook runs here
+   * in the background while the flow reads the response; mitmproxy runs a flow's hooks one at a
+   * time (a flow intercepted in `request` gets no `responseheaders` until it is resumed), and so
+   * do `request`, `responseheaders` and `response` when they all go through here.
+   */
+  runHook(name: 'request' | 'responseheaders' | 'response'): Promise<void> {
+    const run = this.hookChain.then(() => this.hooks.triggerFlow(name, this.flow));
+    this.hookChain = run.catch(() => undefined);
+    return run;
   }
 
   /** The flow gave up on the rest of the request (see `cancel`). */

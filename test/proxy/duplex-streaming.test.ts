@@ -212,6 +212,51 @@ test('HTTP/1: a server that answers 200 early and then stops reading: the client
   assert.deepEqual(await deadline(t, 15000, 'answer', res), { status: 200, text: 'accepted' });
 });
 
+test('the request hook waits for a responseheaders hook still running (a flow\'s hooks run one at a time, as in mitmproxy)', async (t) => {
+  const server = await httpServer(t, (req, res) => {
+    res.writeHead(200);
+    res.flushHeaders();
+    req.on('data', (d: Buffer) => res.write(d));
+    req.on('end', () => res.end());
+  });
+  const events: string[] = [];
+  const slow = (name: string) => async () => {
+    events.push(`${name} start`);
+    await new Promise((r) => setTimeout(r, 1000));
+    events.push(`${name} end`);
+  };
+  const proxy = await testProxy(t, {
+    addons: [
+      {
+        name: 'slow-hooks',
+        requestheaders: (f: HTTPFlow) => void (f.request.stream = true),
+        // The body ends while this hook still runs.
+        responseheaders: async (f: HTTPFlow) => {
+          f.response!.stream = true;
+          await slow('responseheaders')();
+        },
+        request: slow('request'),
+        response: () => void events.push('response'),
+      },
+    ],
+  });
+  const body = new Promise<string>((resolve, reject) => {
+    const req = http.request({ host: '127.0.0.1', port: proxy.port, method: 'POST', path: `${server.url}/echo`, agent: false });
+    t.after(() => req.destroy());
+    req.on('error', reject);
+    req.on('response', (r) => {
+      let text = '';
+      r.setEncoding('latin1');
+      r.on('data', (d: string) => (text += d));
+      r.on('end', () => resolve(text));
+    });
+    req.write('a');
+    setTimeout(() => req.end('b'), 300);
+  });
+  assert.equal(await deadline(t, 15000, 'response', body), 'ab');
+  assert.deepEqual(events, ['responseheaders start', 'responseheaders end', 'request start', 'request end', 'response']);
+});
+
 test('HTTP/2: a bidirectional stream (as gRPC) through an HTTP/2 server, trailers and all', async (t) => {
   const server = await tlsH2Server(t, (req, res) => {
     res.writeHead(200, { 'content-type': 'application/grpc' });
