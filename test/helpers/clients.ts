@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process';
+import type http from 'node:http';
 import net from 'node:net';
 
 export interface CurlResult {
@@ -64,5 +65,18 @@ export function rawRequest(port: number, data: string | Buffer, opts: { idleMs?:
     s.on('end', finish);
     s.on('close', finish);
     s.on('error', (e) => (chunks.length ? finish() : reject(e)));
+  });
+}
+
+/** The status and (latin-1) body of the response to `req`, once it has ended. */
+export function responseText(req: http.ClientRequest): Promise<{ status: number; text: string }> {
+  return new Promise((resolve, reject) => {
+    req.on('response', (r) => {
+      let text = '';
+      r.setEncoding('latin1');
+      r.on('data', (d: string) => (text += d));
+      r.on('end', () => resolve({ status: r.statusCode!, text }));
+      r.on('error', reject);
+    });
   });
 }

@@ -10,7 +10,7 @@ import http2 from 'node:http2';
 import net, { type AddressInfo } from 'node:net';
 import type { HTTPFlow } from '../../src/index.js';
 import { testProxy } from '../helpers/proxy.js';
-import { curl, rawRequest } from '../helpers/clients.js';
+import { curl, rawRequest, responseText } from '../helpers/clients.js';
 import { httpServer, rawServer, refusingUploadServer } from '../helpers/servers.js';
 import { tlsH2Server, waitFor } from './modes-helpers.js';
 
@@ -102,13 +102,7 @@ test('HTTP/1: a server that answers a streamed upload before reading it (a 413, 
     t.after(() => req.destroy());
     req.on('socket', (s) => (clientClosed = new Promise((resolve) => s.once('close', resolve))));
     req.on('error', () => undefined);
-    req.on('response', (r) => {
-      let text = '';
-      r.setEncoding('latin1');
-      r.on('data', (d: string) => (text += d));
-      r.on('end', () => resolve({ status: r.statusCode!, text }));
-      r.on('error', reject);
-    });
+    responseText(req).then(resolve, reject);
     req.end(body);
   });
   assert.deepEqual(await deadline(t, 15000, '413', res), { status: 413, text: 'too big!' });
@@ -167,12 +161,7 @@ test('HTTP/1: a server that answers 200 early and goes on reading gets the whole
     const req = http.request({ host: '127.0.0.1', port: proxy.port, method: 'POST', path: `${server.url}/ingest`, agent });
     t.after(() => req.destroy());
     req.on('error', reject);
-    req.on('response', (r) => {
-      let text = '';
-      r.setEncoding('latin1');
-      r.on('data', (d: string) => (text += d));
-      r.on('end', () => resolve({ status: r.statusCode!, text }));
-    });
+    responseText(req).then(resolve, reject);
     // 4 MiB, written after the answer has had time to come back.
     req.write(chunk);
     setTimeout(() => {
@@ -200,13 +189,7 @@ test('HTTP/1: a server that answers 200 early and then stops reading: the client
     const req = http.request({ host: '127.0.0.1', port: proxy.port, method: 'POST', path: `${server.url}/upload`, agent: false });
     t.after(() => req.destroy());
     req.on('error', () => undefined);
-    req.on('response', (r) => {
-      let text = '';
-      r.setEncoding('latin1');
-      r.on('data', (d: string) => (text += d));
-      r.on('end', () => resolve({ status: r.statusCode!, text }));
-      r.on('error', reject);
-    });
+    responseText(req).then(resolve, reject);
     req.end(Buffer.alloc(32 * 1024 * 1024, 0x61));
   });
   assert.deepEqual(await deadline(t, 15000, 'answer', res), { status: 200, text: 'accepted' });
@@ -438,81 +421,51 @@ test('HTTP/1: a chunked body that turns malformed after the response head came: 
   assert.match(events[1]!, /^error: /);
 });
 
-test('HTTP/1: a response head that comes while the flow is intercepted in request waits: responseheaders fires after the resume', async (t) => {
-  const server = await httpServer(t, (req, res) => {
-    req.on('data', () => undefined);
-    req.on('end', () => res.end('ok'));
-  });
-  const events: string[] = [];
-  let resumedAt = 0;
-  const proxy = await testProxy(t, {
-    addons: [
-      {
-        name: 'intercepting',
-        requestheaders: (f: HTTPFlow) => void (f.request.stream = true),
-        request: (f: HTTPFlow) => {
-          events.push('request');
-          f.intercept();
-          setTimeout(() => {
-            resumedAt = Date.now();
-            events.push('resume');
-            f.resume();
-          }, 1500);
-        },
-        responseheaders: (f: HTTPFlow) => void events.push(`responseheaders${f.intercepted ? ' (intercepted)' : ''}`),
-        response: () => void events.push('response'),
-      },
-    ],
-  });
-  const res = new Promise<string>((resolve, reject) => {
-    const req = http.request({ host: '127.0.0.1', port: proxy.port, method: 'POST', path: `${server.url}/x`, agent: false, headers: { 'content-length': '5' } });
-    t.after(() => req.destroy());
-    req.on('error', reject);
-    req.on('response', (r) => {
-      let s = '';
-      r.on('data', (d) => (s += d));
-      r.on('end', () => resolve(s));
+for (const then of ['resume', 'kill'] as const) {
+  test(`HTTP/1: a flow intercepted in request, its response head already there, then ${then}d: responseheaders only after a resume`, async (t) => {
+    // The server has the whole body and answers while the flow is still paused.
+    const server = await httpServer(t, (req, res) => {
+      req.on('data', () => undefined);
+      req.on('end', () => res.end('ok'));
     });
-    req.end('hello');
-  });
-  assert.equal(await deadline(t, 15000, 'response', res), 'ok');
-  assert.ok(resumedAt > 0);
-  assert.deepEqual(events, ['request', 'resume', 'responseheaders', 'response']);
-});
-
-test('HTTP/1: a flow killed while intercepted in request, its response head already there: one error, no responseheaders', async (t) => {
-  const server = await httpServer(t, (req, res) => {
-    req.on('data', () => undefined);
-    req.on('end', () => res.end('ok'));
-  });
-  const events: string[] = [];
-  const proxy = await testProxy(t, {
-    addons: [
-      {
-        name: 'intercepting',
-        requestheaders: (f: HTTPFlow) => void (f.request.stream = true),
-        request: (f: HTTPFlow) => {
-          events.push('request');
-          f.intercept();
-          setTimeout(() => f.kill(), 1500);
+    const events: string[] = [];
+    const proxy = await testProxy(t, {
+      addons: [
+        {
+          name: 'intercepting',
+          requestheaders: (f: HTTPFlow) => void (f.request.stream = true),
+          request: (f: HTTPFlow) => {
+            events.push('request');
+            f.intercept();
+            setTimeout(() => {
+              events.push(then);
+              if (then === 'resume') f.resume();
+              else f.kill();
+            }, 1500);
+          },
+          responseheaders: (f: HTTPFlow) => void events.push(`responseheaders${f.intercepted ? ' (intercepted)' : ''}`),
+          response: () => void events.push('response'),
+          error: (f: HTTPFlow) => void events.push(`error: ${f.error?.msg}`),
         },
-        responseheaders: () => void events.push('responseheaders'),
-        response: () => void events.push('response'),
-        error: (f: HTTPFlow) => void events.push(`error: ${f.error?.msg}`),
-      },
-    ],
+      ],
+    });
+    const res = new Promise<string>((resolve) => {
+      const req = http.request({ host: '127.0.0.1', port: proxy.port, method: 'POST', path: `${server.url}/x`, agent: false, headers: { 'content-length': '5' } });
+      t.after(() => req.destroy());
+      req.on('error', (e) => resolve(`error ${(e as NodeJS.ErrnoException).code}`));
+      responseText(req).then((r) => resolve(r.text), (e: Error) => resolve(e.message));
+      req.end('hello');
+    });
+    if (then === 'resume') {
+      assert.equal(await deadline(t, 15000, 'response', res), 'ok');
+      assert.deepEqual(events, ['request', 'resume', 'responseheaders', 'response']);
+    } else {
+      assert.equal(await deadline(t, 15000, 'end', res), 'error ECONNRESET');
+      await new Promise((r) => setTimeout(r, 300));
+      assert.deepEqual(events, ['request', 'kill', 'error: Connection killed.']);
+    }
   });
-  const res = new Promise<string>((resolve) => {
-    const req = http.request({ host: '127.0.0.1', port: proxy.port, method: 'POST', path: `${server.url}/x`, agent: false, headers: { 'content-length': '5' } });
-    t.after(() => req.destroy());
-    req.on('error', (e) => resolve(`error ${(e as NodeJS.ErrnoException).code}`));
-    req.on('response', () => resolve('response'));
-    req.end('hello');
-  });
-  assert.equal(await deadline(t, 15000, 'end', res), 'error ECONNRESET');
-  await new Promise((r) => setTimeout(r, 300));
-  assert.deepEqual(events, ['request', 'error: Connection killed.']);
-});
+}
 
 for (const proto of ['h1', 'h2']) {
   test(`${proto} client: a flow killed from outside its hooks (mitmweb) while its complete response waits for the streamed request: one error hook`, async (t) => {

@@ -9,6 +9,7 @@ import http from 'node:http';
 import http2 from 'node:http2';
 import { once } from 'node:events';
 import type { HTTPFlow } from '../../src/index.js';
+import { responseText } from '../helpers/clients.js';
 import { testProxy } from '../helpers/proxy.js';
 import { httpServer, rawServer, refusingUploadServer } from '../helpers/servers.js';
 import { waitFor } from './modes-helpers.js';
@@ -102,12 +103,7 @@ test('a server that answers a buffered upload before reading it (a 413, connecti
   const res = await new Promise<{ status: number; text: string }>((resolve, reject) => {
     const req = http.request({ host: '127.0.0.1', port: proxy.port, method: 'POST', path: `${server.url}/upload`, headers: { host: `127.0.0.1:${server.port}` } });
     req.on('error', reject);
-    req.on('response', (r) => {
-      let text = '';
-      r.setEncoding('latin1');
-      r.on('data', (d: string) => (text += d));
-      r.on('end', () => resolve({ status: r.statusCode!, text }));
-    });
+    responseText(req).then(resolve, reject);
     req.end(body);
   });
   assert.deepEqual(res, { status: 413, text: 'too big!' });
