@@ -29,7 +29,8 @@ export function sessionFor(ctx: ConnectionContext, conn: ServerConnection): http
   if (conn.h2 && !conn.h2.closed && !conn.h2.destroyed) return conn.h2;
   const socket: Duplex = conn.reader.handOver();
   const [host, port] = conn.target.address;
-  const session = http2.connect(`https://${hostport('https', host, port)}`, {
+  const scheme = conn.target.tls ? 'https' : 'http';
+  const session = http2.connect(`${scheme}://${hostport(scheme, host, port)}`, {
     createConnection: () => socket,
     settings: { enablePush: false },
     maxSessionMemory: 64,

@@ -17,6 +17,21 @@ function alpnOffers(ctx: ConnectionContext, flow: HTTPFlow): string[] {
 }
 
 /**
+ * Whether the server of a request its client sent in HTTP/2 with prior knowledge (h2c) speaks
+ * h2c too. A client that tunnels h2c to its server (CONNECT, SOCKS5, transparent mode) knows it
+ * does; an h2c-only server (insecure gRPC) answers nothing else. In reverse mode the client chose
+ * h2c for the proxy, not knowing the server: only a gRPC call, which HTTP/1.1 cannot carry, goes
+ * on in h2c there. Sent to the proxy itself, h2c says nothing about the server either; such
+ * requests, and those an upstream proxy gets in absolute form, go on in HTTP/1.1.
+ */
+function speaksH2c(ctx: ConnectionContext, flow: HTTPFlow): boolean {
+  const r = flow.request;
+  const tunnel = ctx.server.address;
+  if (!tunnel || tunnel[0] !== r.host || tunnel[1] !== r.port) return false;
+  return ctx.mode.type !== 'reverse' || (r.headers.get('content-type') ?? '').toLowerCase().startsWith('application/grpc');
+}
+
+/**
  * Where a flow's request goes upstream: its scheme, host and port, the SNI to present, the ALPN
  * offers (`alpn`, or mirrored from the client) and any upstream proxy to go through. Throws the
  * eager connection's error when that connection already failed for this server.
@@ -35,6 +50,7 @@ export function upstreamTargetFor(ctx: ConnectionContext, flow: HTTPFlow, alpn?:
     target.alpn = alpn ?? alpnOffers(ctx, flow);
   }
   routeThroughProxy(ctx, flow, target);
+  if (!target.tls && !target.forwardPlain && r.isHttp2 && !ctx.client.tls && ctx.options.http2 && speaksH2c(ctx, flow)) target.h2c = true;
   return target;
 }
 

@@ -51,6 +51,8 @@ export interface UpstreamTarget {
   via?: Via | null;
   /** With `via`: the connection carries plain HTTP requests in absolute form to the proxy (no CONNECT). */
   forwardPlain?: boolean;
+  /** Plain HTTP/2 with prior knowledge (h2c), as the client spoke it to this server (upstream-exchange.ts). */
+  h2c?: boolean;
 }
 
 /** One open connection to an upstream server, used for one HTTP/1 exchange at a time. */
@@ -100,7 +102,8 @@ export class ServerConnection {
       a.tls === target.tls &&
       (a.sni ?? null) === (target.sni ?? null) &&
       sameVia(a.via, target.via) &&
-      !!a.forwardPlain === !!target.forwardPlain
+      !!a.forwardPlain === !!target.forwardPlain &&
+      !!a.h2c === !!target.h2c
     );
   }
 
@@ -440,7 +443,7 @@ export class UpstreamPool {
       }
     }
     const conn = new ServerConnection(server, socket, target);
-    conn.multiplexed = server.alpn === 'h2';
+    conn.multiplexed = server.alpn === 'h2' || !!target.h2c;
     proxyDebug(ctx, () => `[server] connected to ${formatAddress(server.peername)} from ${formatAddress(server.sockname)}${conn.multiplexed ? ' (HTTP/2)' : ''}`);
     conn.owner = this;
     this.conns.push(conn);

@@ -1,0 +1,104 @@
+/**
+ * A client speaking HTTP/2 with prior knowledge (h2c) to its server through the proxy (a CONNECT
+ * tunnel; a gRPC call in reverse mode) gets h2c on to that server: an h2c-only server (insecure
+ * gRPC) answers nothing else. h2c sent to the proxy itself says nothing about the server, nor
+ * does a plain request in reverse mode: HTTP/1.1 there.
+ */
+import { test, type TestContext } from 'node:test';
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import http2 from 'node:http2';
+import { once } from 'node:events';
+import type net from 'node:net';
+import type { AddressInfo } from 'node:net';
+import type { HTTPFlow } from '../../src/index.js';
+import { testProxy } from '../helpers/proxy.js';
+import { httpServer } from '../helpers/servers.js';
+
+/** A plain-text HTTP/2-only server (as an insecure gRPC server): it answers with the version it was spoken to in. */
+async function h2cOnlyServer(t: TestContext): Promise<number> {
+  const server = http2.createServer((req, res) => res.end(`h2c ${req.httpVersion} ${req.url}`));
+  const sessions = new Set<http2.ServerHttp2Session>();
+  server.on('session', (s) => {
+    sessions.add(s);
+    s.on('close', () => sessions.delete(s));
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  t.after(() => {
+    for (const s of sessions) s.destroy();
+    server.close();
+  });
+  return (server.address() as AddressInfo).port;
+}
+
+/** A request without a body for `path` on an h2c session (GET unless `headers` say otherwise); its status and body. */
+function request(session: http2.ClientHttp2Session, path: string, authority: string, headers: http2.OutgoingHttpHeaders = {}): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const stream = session.request({ ':path': path, ':authority': authority, ...headers });
+    stream.end();
+    let status = '';
+    let body = '';
+    stream.on('response', (h) => (status = String(h[':status'])));
+    stream.setEncoding('utf8');
+    stream.on('data', (d: string) => (body += d));
+    stream.on('end', () => resolve(`${status} ${body}`));
+    stream.on('error', reject);
+  });
+}
+
+function h2cSession(t: TestContext, url: string, socket?: net.Socket): http2.ClientHttp2Session {
+  const session = http2.connect(url, socket ? { createConnection: () => socket } : {});
+  session.on('error', () => undefined);
+  t.after(() => session.destroy());
+  return session;
+}
+
+test('h2c through a CONNECT tunnel reaches an h2c-only server in HTTP/2, two requests on one connection', async (t) => {
+  const port = await h2cOnlyServer(t);
+  const flows: HTTPFlow[] = [];
+  // Lazy: node's server sends its SETTINGS before the client's preface, and a server that speaks
+  // first on an eager connection makes the tunnel a TCP relay (nginx waits for the client).
+  const proxy = await testProxy(t, {
+    options: { connection_strategy: 'lazy' },
+    addons: [{ name: 'rec', response: (f: HTTPFlow) => void flows.push(f) }],
+  });
+  const connect = http.request({ host: '127.0.0.1', port: proxy.port, method: 'CONNECT', path: `127.0.0.1:${port}` });
+  connect.end();
+  const [res, socket, head] = (await once(connect, 'connect')) as [http.IncomingMessage, net.Socket, Buffer];
+  t.after(() => socket.destroy());
+  if (head.length) socket.unshift(head);
+  assert.equal(res.statusCode, 200);
+  const session = h2cSession(t, `http://127.0.0.1:${port}`, socket);
+  assert.equal(await request(session, '/one', `127.0.0.1:${port}`), '200 h2c 2.0 /one');
+  assert.equal(await request(session, '/two', `127.0.0.1:${port}`), '200 h2c 2.0 /two');
+  assert.deepEqual(
+    flows.map((f) => [f.request.httpVersion, f.response?.httpVersion]),
+    [
+      ['HTTP/2.0', 'HTTP/2.0'],
+      ['HTTP/2.0', 'HTTP/2.0'],
+    ],
+  );
+  assert.equal(proxy.logs.filter((l) => l.message.startsWith('server connect')).length, 1, 'one connection to the server');
+});
+
+test('a gRPC call in h2c to a reverse proxy in front of an h2c-only server (insecure gRPC behind the proxy)', async (t) => {
+  const port = await h2cOnlyServer(t);
+  const proxy = await testProxy(t, { options: { mode: [`reverse:http://127.0.0.1:${port}`] } });
+  const session = h2cSession(t, `http://127.0.0.1:${proxy.port}`);
+  const grpc = { ':method': 'POST', 'content-type': 'application/grpc+proto' };
+  assert.equal(await request(session, '/svc.Echo/Say', `127.0.0.1:${proxy.port}`, grpc), '200 h2c 2.0 /svc.Echo/Say');
+});
+
+test('other h2c requests to a reverse proxy reach an HTTP/1-only server in HTTP/1.1, as before', async (t) => {
+  const server = await httpServer(t, (req, res) => res.end(`http/${req.httpVersion}`));
+  const proxy = await testProxy(t, { options: { mode: [`reverse:http://127.0.0.1:${server.port}`] } });
+  const session = h2cSession(t, `http://127.0.0.1:${proxy.port}`);
+  assert.equal(await request(session, '/', `127.0.0.1:${proxy.port}`), '200 http/1.1');
+});
+
+test('h2c sent to the proxy itself (regular mode) still reaches an HTTP/1-only server in HTTP/1.1', async (t) => {
+  const server = await httpServer(t, (req, res) => res.end(`http/${req.httpVersion}`));
+  const proxy = await testProxy(t);
+  const session = h2cSession(t, `http://127.0.0.1:${proxy.port}`);
+  assert.equal(await request(session, '/', `127.0.0.1:${server.port}`), '200 http/1.1');
+});
