@@ -545,7 +545,7 @@ async function sendResponse(
         if (body.length) await client.writeResponseData(body);
       }
       if (!(await requestEnd())) {
-        // Killed in the request's hook.
+        // Killed meanwhile: in the request's hook, or from outside (mitmweb).
         flow.live = false;
         await ctx.master.addons.triggerFlow('error', flow);
         upstream?.abort();
