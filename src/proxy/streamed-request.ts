@@ -44,7 +44,7 @@ export class StreamedRequest {
   bodyRead = false;
   /** The request has ended whole (`ended` resolved with `sent`): nothing of it is left to wait for. */
   sent = false;
-  private cancelledFlag = false;
+  private cancelled = false;
   private readonly recorder: BodyRecorder;
   /** The flow's hook running now (or the last one), for `runHook`. */
   private hookChain: Promise<unknown> = Promise.resolve();
@@ -69,7 +69,7 @@ export class StreamedRequest {
     const req = this.flow.request;
     try {
       await streamBody(prefix, body, req.stream, this.recorder, async (chunk) => {
-        if (this.cancelledFlag) throw new CancelledError();
+        if (this.cancelled) throw new CancelledError();
         try {
           await this.upstream.writeRequestData(chunk);
         } catch (e) {
@@ -77,7 +77,7 @@ export class StreamedRequest {
         }
       });
     } catch (e) {
-      if (this.cancelledFlag) return { kind: 'cancelled' };
+      if (this.cancelled) return { kind: 'cancelled' };
       if (e instanceof UpstreamWriteError) {
         // The flow keeps what went out, as a cancelled request does.
         req.rawContent = this.recorder.content();
@@ -86,7 +86,7 @@ export class StreamedRequest {
       throw e;
     }
     this.bodyRead = true;
-    if (this.cancelledFlag) return { kind: 'cancelled' };
+    if (this.cancelled) return { kind: 'cancelled' };
     req.rawContent = this.recorder.content();
     req.timestampEnd = now();
     await this.runHook('request');
@@ -112,18 +112,13 @@ export class StreamedRequest {
     return run;
   }
 
-  /** The flow gave up on the rest of the request (see `cancel`). */
-  get cancelled(): boolean {
-    return this.cancelledFlag;
-  }
-
   /**
    * The flow ended (answered, failed or killed) before the request did: send no more of it and
    * fire no hook for it. The flow keeps what was sent so far.
    */
   cancel(): void {
-    if (this.cancelledFlag || this.bodyRead) return;
-    this.cancelledFlag = true;
+    if (this.cancelled || this.bodyRead) return;
+    this.cancelled = true;
     this.flow.request.rawContent = this.recorder.content();
   }
 }
