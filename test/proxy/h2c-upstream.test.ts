@@ -14,20 +14,11 @@ import type { AddressInfo } from 'node:net';
 import type { HTTPFlow } from '../../src/index.js';
 import { testProxy } from '../helpers/proxy.js';
 import { httpServer } from '../helpers/servers.js';
+import { h2cServer } from './modes-helpers.js';
 
-/** A plain-text HTTP/2-only server (as an insecure gRPC server): it answers with the version it was spoken to in. */
+/** An h2c-only server answering with the version it was spoken to in; its port. */
 async function h2cOnlyServer(t: TestContext): Promise<number> {
-  const server = http2.createServer((req, res) => res.end(`h2c ${req.httpVersion} ${req.url}`));
-  const sessions = new Set<http2.ServerHttp2Session>();
-  server.on('session', (s) => {
-    sessions.add(s);
-    s.on('close', () => sessions.delete(s));
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
-  t.after(() => {
-    for (const s of sessions) s.destroy();
-    server.close();
-  });
+  const server = await h2cServer(t, (req, res) => res.end(`h2c ${req.httpVersion} ${req.url}`));
   return (server.address() as AddressInfo).port;
 }
 

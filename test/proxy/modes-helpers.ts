@@ -88,9 +88,17 @@ export async function tlsH2Server(
   onRequest: (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => void,
   opts: { allowHTTP1?: boolean } = {},
 ): Promise<http2.Http2SecureServer> {
-  const server = http2.createSecureServer({ ...(await selfSignedCert()), ...opts }, onRequest);
+  return listenH2(t, http2.createSecureServer({ ...(await selfSignedCert()), ...opts }, onRequest));
+}
+
+/** A plain-text HTTP/2-only server (h2c with prior knowledge, as an insecure gRPC server) on 127.0.0.1, closed after the test. */
+export function h2cServer(t: { after: (fn: () => void) => void }, onRequest: (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => void): Promise<http2.Http2Server> {
+  return listenH2(t, http2.createServer(onRequest));
+}
+
+async function listenH2<S extends http2.Http2Server | http2.Http2SecureServer>(t: { after: (fn: () => void) => void }, server: S): Promise<S> {
   const sessions = new Set<http2.ServerHttp2Session>();
-  server.on('session', (s) => {
+  server.on('session', (s: http2.ServerHttp2Session) => {
     sessions.add(s);
     s.on('close', () => sessions.delete(s));
   });
