@@ -205,7 +205,7 @@ export class Http2UpstreamExchange implements UpstreamExchange {
   async writeRequestData(chunk: Buffer): Promise<void> {
     const s = this.stream!;
     // The server reset the stream (or its connection went): stop reading the client's body.
-    if (s.destroyed) throw new ConnectError(streamFailure(s, this.session!).message);
+    if (s.destroyed || s.closed) throw new ConnectError(streamFailure(s, this.session!).message);
     if (!s.write(chunk)) await waitForDrain(s);
   }
 

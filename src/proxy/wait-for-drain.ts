@@ -2,8 +2,9 @@ import type { Duplex } from 'node:stream';
 
 /**
  * Resolves once a stream that asked its writer to wait (write() returned false) can take more:
- * on 'drain', or on 'close', after which writing is moot. Used for backpressure on sockets and
- * HTTP/2 streams alike.
+ * on 'drain', or on 'close' or an HTTP/2 stream's 'aborted' (the peer reset it), after which
+ * writing is moot. Used for backpressure on sockets and HTTP/2 streams alike. (Node 22 neither
+ * drains nor closes an HTTP/2 stream the peer reset with NO_ERROR while writes to it wait.)
  *
  * A stream that is already destroyed resolves at once: write() returns false there too, and its
  * 'close' may have been emitted already, so waiting for it would never end (a response still
@@ -15,10 +16,12 @@ export function waitForDrain(stream: Duplex): Promise<void> {
     const done = () => {
       stream.off('drain', done);
       stream.off('close', done);
+      stream.off('aborted', done);
       resolve();
     };
     stream.on('drain', done);
     stream.on('close', done);
+    stream.on('aborted', done);
   });
 }
 
