@@ -316,23 +316,15 @@ export function harToBytes(flows: Iterable<AnyFlow>, opts: HarOptions & { compre
  * streaming API. Returns the number of bytes written.
  */
 export function writeHarFile(path: string, flows: Iterable<AnyFlow>, opts: HarOptions = {}): number {
-  if (path.endsWith('.zhar')) {
-    const data = harToBytes(flows, { ...opts, compressed: true });
-    const fd = openSync(path, 'w');
-    try {
-      writeSync(fd, data);
-    } finally {
-      closeSync(fd);
-    }
-    return data.length;
-  }
   const fd = openSync(path, 'w');
   let written = 0;
+  const write = (c: Buffer) => {
+    for (let off = 0; off < c.length; ) off += writeSync(fd, c, off);
+    written += c.length;
+  };
   try {
-    chunkPieces(harPieces(flows, opts), (c) => {
-      for (let off = 0; off < c.length; ) off += writeSync(fd, c, off);
-      written += c.length;
-    });
+    if (path.endsWith('.zhar')) write(harToBytes(flows, { ...opts, compressed: true }));
+    else chunkPieces(harPieces(flows, opts), write);
   } finally {
     closeSync(fd);
   }
