@@ -59,6 +59,17 @@ function streamedRequestRecorder() {
   };
 }
 
+/** A server that answers at once (head flushed) and echoes each chunk of the request as it arrives, ending with it. */
+function echoingServer(t: TestContext, onRequest?: (req: http.IncomingMessage) => void) {
+  return httpServer(t, (req, res) => {
+    res.writeHead(200, { 'content-type': 'text/plain' });
+    res.flushHeaders();
+    req.on('data', (d: Buffer) => res.write(d));
+    req.on('end', () => res.end());
+    onRequest?.(req);
+  });
+}
+
 /** Rejects after `ms`: a proxy that waits for the whole body before reading the answer fails here instead of hanging. */
 function deadline<T>(t: TestContext, ms: number, what: string, p: Promise<T>): Promise<T> {
   let timer: NodeJS.Timeout;
@@ -111,13 +122,7 @@ test('HTTP/1: a server that answers a streamed upload before reading it (a 413, 
 });
 
 test('HTTP/1: a streamed request and its streamed response go on at the same time (echo)', async (t) => {
-  // The server answers at once and echoes each chunk of the request as it arrives.
-  const server = await httpServer(t, (req, res) => {
-    res.writeHead(200, { 'content-type': 'text/plain' });
-    res.flushHeaders();
-    req.on('data', (d: Buffer) => res.write(d));
-    req.on('end', () => res.end());
-  });
+  const server = await echoingServer(t);
   const rec = streamingAddon();
   const proxy = await testProxy(t, { addons: [rec.addon] });
   let received = '';
@@ -196,12 +201,7 @@ test('HTTP/1: a server that answers 200 early and then stops reading: the client
 });
 
 test('the request hook waits for a responseheaders hook still running (a flow\'s hooks run one at a time, as in mitmproxy)', async (t) => {
-  const server = await httpServer(t, (req, res) => {
-    res.writeHead(200);
-    res.flushHeaders();
-    req.on('data', (d: Buffer) => res.write(d));
-    req.on('end', () => res.end());
-  });
+  const server = await echoingServer(t);
   const events: string[] = [];
   const slow = (name: string) => async () => {
     events.push(`${name} start`);
@@ -331,13 +331,7 @@ for (const status of [413, 200]) {
 
 test('HTTP/1: a stream function that throws once the response head came fails the flow, and the server is let go', async (t) => {
   let serverReqClosed = false;
-  const server = await httpServer(t, (req, res) => {
-    res.writeHead(200, { 'content-type': 'text/plain' });
-    res.flushHeaders();
-    req.on('data', (d: Buffer) => res.write(d));
-    req.on('end', () => res.end());
-    req.on('close', () => (serverReqClosed = true));
-  });
+  const server = await echoingServer(t, (req) => req.on('close', () => (serverReqClosed = true)));
   const hooks: string[] = [];
   let n = 0;
   const proxy = await testProxy(t, {
@@ -380,12 +374,7 @@ test('HTTP/1: a stream function that throws once the response head came fails th
 });
 
 test('HTTP/1: a chunked body that turns malformed after the response head came: the flow fails, the connection closes', async (t) => {
-  const server = await httpServer(t, (req, res) => {
-    res.writeHead(200, { 'content-type': 'text/plain' });
-    res.flushHeaders();
-    req.on('data', (d: Buffer) => res.write(d));
-    req.on('end', () => res.end());
-  });
+  const server = await echoingServer(t);
   const events: string[] = [];
   const proxy = await testProxy(t, {
     addons: [

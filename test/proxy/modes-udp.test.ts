@@ -10,6 +10,15 @@ import type { UDPFlow } from '../../src/tcp.js';
 import { testProxy } from '../helpers/proxy.js';
 import { waitFor } from './modes-helpers.js';
 
+/** A UDP port on 127.0.0.1 that is free now (bound and released). */
+async function freeUdpPort(): Promise<number> {
+  const probe = dgram.createSocket('udp4');
+  await new Promise<void>((r) => probe.bind(0, '127.0.0.1', () => r()));
+  const port = probe.address().port;
+  probe.close();
+  return port;
+}
+
 /** A UDP server on 127.0.0.1 answering every datagram with "echo:" and the datagram. */
 async function udpEcho(t: TestContext) {
   const received: string[] = [];
@@ -96,10 +105,7 @@ test('reverse:udp relays datagrams both ways as one UDP flow per client; udp_mes
 });
 
 test('reverse:udp to a port nobody listens on ends the flow with udp_error', async (t) => {
-  const probe = dgram.createSocket('udp4');
-  await new Promise<void>((r) => probe.bind(0, '127.0.0.1', () => r()));
-  const deadPort = probe.address().port;
-  probe.close();
+  const deadPort = await freeUdpPort();
   const errors: UDPFlow[] = [];
   const proxy = await testProxy(t, {
     options: { mode: [`reverse:udp://127.0.0.1:${deadPort}@0`] },
@@ -135,10 +141,7 @@ test('reverse:udp to a host name that does not resolve ends the flow with udp_er
 
 test('reverse:udp pointing at its own port fails the one flow instead of relaying each datagram back to itself through a new socket', async (t) => {
   // A port free now, for the relay to listen on and to name as its target.
-  const probe = dgram.createSocket('udp4');
-  await new Promise<void>((r) => probe.bind(0, '127.0.0.1', () => r()));
-  const port = probe.address().port;
-  probe.close();
+  const port = await freeUdpPort();
   const errors: UDPFlow[] = [];
   let starts = 0;
   const proxy = await testProxy(t, {
@@ -159,10 +162,7 @@ test('reverse:udp pointing at its own port fails the one flow instead of relayin
 });
 
 test('stopping a TCP listener leaves the self-loop refusal of a UDP relay on the same port number', async (t) => {
-  const probe = dgram.createSocket('udp4');
-  await new Promise<void>((r) => probe.bind(0, '127.0.0.1', () => r()));
-  const port = probe.address().port;
-  probe.close();
+  const port = await freeUdpPort();
   const relay = `reverse:udp://127.0.0.1:${port}@127.0.0.1:${port}`;
   const errors: UDPFlow[] = [];
   const proxy = await testProxy(t, {
