@@ -1,13 +1,13 @@
 import { reasonPhrase } from '../status-codes.js';
 import { HTTPFlow, Request, Response, parseAuthority, parseUrl, hostport } from '../http.js';
-import type { Headers } from '../headers.js';
+import type { HeaderField, Headers } from '../headers.js';
 import { FlowError } from '../flow.js';
 import { now } from '../util/time.js';
 import { SERVER_HEADER } from '../version.js';
 import type { ConnectionContext } from './context.js';
 import { errorPage } from './error-page.js';
 import { runHttpFlow, type ClientExchange, type FlowOutcome } from './http-stream.js';
-import { assembleResponseHead, chunkHeader, framedFields, lastChunk, type OutgoingFraming } from './http1/assemble.js';
+import { assembleResponseHead, chunkHeader, framedFields, lastChunk, withConnectionClose, type OutgoingFraming } from './http1/assemble.js';
 import { readBody } from './http1/body.js';
 import { FramingError, expectedSize, keepAlive, requestBodyFraming, validateFraming, type BodyFraming } from './http1/framing.js';
 import { HttpSyntaxError, parseRequestHead, type RequestHead } from './http1/parse.js';
@@ -35,6 +35,8 @@ class Http1ClientExchange implements ClientExchange {
   /** Set when the connection must close after this exchange. */
   closeAfter: boolean;
   private chunked = false;
+  /** The rest of the request body will not be read: the response says the connection closes. */
+  private bodyDiscarded = false;
 
   constructor(
     private readonly ctx: ConnectionContext,
@@ -52,6 +54,16 @@ class Http1ClientExchange implements ClientExchange {
   discardRequestBody(): void {
     // What is left of the body would be read as the next request.
     this.closeAfter = true;
+    this.bodyDiscarded = true;
+  }
+
+  /**
+   * The response head's fields as sent. A client still sending a body we stopped reading learns
+   * from `Connection: close` that the connection ends with this response (RFC 9112 §9.6), and
+   * does not try to reuse it.
+   */
+  private headFields(fields: HeaderField[]): HeaderField[] {
+    return this.bodyDiscarded ? withConnectionClose(fields) : fields;
   }
 
   sendContinue(): void {
@@ -81,7 +93,7 @@ class Http1ClientExchange implements ClientExchange {
     const fieldsIn = this.request.httpVersion === 'HTTP/1.0' ? resp.headers.fields.filter(([n]) => n.toLowerCase() !== 'transfer-encoding') : resp.headers.fields;
     const { fields, chunked } = framedFields(fieldsIn, framing, false);
     const { version, reason } = this.statusLine(resp);
-    const head = assembleResponseHead(version, resp.statusCode, reason, fields);
+    const head = assembleResponseHead(version, resp.statusCode, reason, this.headFields(fields));
     this.noteConnectionHeader(resp);
     this.responseStarted = true;
     const s = this.ctx.socket;
@@ -106,7 +118,7 @@ class Http1ClientExchange implements ClientExchange {
     this.chunked = chunked;
     this.noteConnectionHeader(resp);
     this.responseStarted = true;
-    await this.write(assembleResponseHead(version, resp.statusCode, reason, fields));
+    await this.write(assembleResponseHead(version, resp.statusCode, reason, this.headFields(fields)));
   }
 
   private write(data: string | Buffer): Promise<void> | void {

@@ -108,16 +108,20 @@ test('HTTP/1: a server that answers a streamed upload before reading it (a 413, 
   const proxy = await testProxy(t, { options: { stream_large_bodies: '1k' } });
   const body = Buffer.alloc(32 * 1024 * 1024, 0x61);
   let clientClosed!: Promise<unknown>;
+  let connectionHeader: string | undefined;
   const res = new Promise<{ status: number; text: string }>((resolve, reject) => {
     const req = http.request({ host: '127.0.0.1', port: proxy.port, method: 'POST', path: `${server.url}/upload`, headers: { host: `127.0.0.1:${server.port}` }, agent: false });
     t.after(() => req.destroy());
     req.on('socket', (s) => (clientClosed = new Promise((resolve) => s.once('close', resolve))));
+    req.on('response', (r) => (connectionHeader = r.headers.connection));
     req.on('error', () => undefined);
     responseText(req).then(resolve, reject);
     req.end(body);
   });
   assert.deepEqual(await deadline(t, 15000, '413', res), { status: 413, text: 'too big!' });
-  // The rest of the body was never read, so the proxy closes the client connection after the answer.
+  // The rest of the body was never read, so the proxy closes the client connection after the
+  // answer, and says so in it (the server's answer did not).
+  assert.equal(connectionHeader, 'close');
   await deadline(t, 15000, 'close of the client connection', clientClosed);
 });
 

@@ -68,6 +68,19 @@ export function framedFields(fields: readonly HeaderField[], framing: OutgoingFr
   }
 }
 
+/**
+ * The fields with the connection said to close after this message: any `Connection` field
+ * (which might ask for keep-alive) and `Keep-Alive` parameters give way to `connection: close`.
+ */
+export function withConnectionClose(fields: readonly HeaderField[]): HeaderField[] {
+  const out = fields.filter(([n]) => {
+    const lower = n.toLowerCase();
+    return lower !== 'connection' && lower !== 'keep-alive';
+  });
+  out.push(['connection', 'close']);
+  return out;
+}
+
 /** Set Content-Length in place (keeping the name's case and position), or append it when the body is not empty. */
 function withContentLength(fields: readonly HeaderField[], length: number, isRequest: boolean): HeaderField[] {
   const out: HeaderField[] = [];
