@@ -56,10 +56,10 @@ export class SaveHar {
   }
 
   /** `save.har flows path`. */
-  exportHar(flows: readonly AnyFlow[], path: string): void {
+  async exportHar(flows: readonly AnyFlow[], path: string): Promise<void> {
     let size: number;
     try {
-      size = writeHarFile(path, flows, this.harOptions());
+      size = await writeHarFile(path, flows, this.harOptions());
     } catch (e) {
       throw new CommandError(e instanceof Error ? e.message : String(e));
     }
@@ -84,7 +84,7 @@ export class SaveHar {
     this.saveFlow(flow);
   }
 
-  done(): void {
+  async done(): Promise<void> {
     const hardump = this.master.options.get<string>('hardump');
     if (!hardump) return;
     if (hardump === '-') {
@@ -94,7 +94,7 @@ export class SaveHar {
       return;
     }
     try {
-      this.exportHar(this.flows, hardump);
+      await this.exportHar(this.flows, hardump);
     } catch (e) {
       this.master.log.error(`Could not write HAR file ${hardump}: ${e instanceof Error ? e.message : String(e)}`);
     }

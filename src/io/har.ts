@@ -4,8 +4,10 @@
  * byte-identical to mitmproxy's for the same flows (checked against its own golden files).
  */
 import { reasonPhrase } from '../status-codes.js';
-import { closeSync, openSync, writeSync } from 'node:fs';
-import { deflateSync } from 'node:zlib';
+import { createWriteStream } from 'node:fs';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { createDeflate, deflateSync } from 'node:zlib';
 import { HTTPFlow, Request, Response, Headers } from '../http.js';
 import { Client, Server } from '../connection.js';
 import type { AnyFlow } from '../flows.js';
@@ -286,49 +288,41 @@ export function harToJson(flows: Iterable<AnyFlow>, opts: HarOptions = {}): stri
 /** Bytes of HAR pieces gathered into buffers of about this size before they are handed on. */
 const HAR_CHUNK_BYTES = 1 << 20;
 
-/** Encode pieces as UTF-8 into chunks of about HAR_CHUNK_BYTES, each passed to `sink`. */
-function chunkPieces(pieces: Iterable<string>, sink: (chunk: Buffer) => void): void {
+/** Pieces encoded as UTF-8 and gathered into chunks of about HAR_CHUNK_BYTES. */
+function* harChunks(pieces: Iterable<string>): Generator<Buffer> {
   let parts: string[] = [];
   let size = 0;
   for (const p of pieces) {
     parts.push(p);
     size += p.length;
     if (size >= HAR_CHUNK_BYTES) {
-      sink(Buffer.from(parts.join(''), 'utf8'));
+      yield Buffer.from(parts.join(''), 'utf8');
       parts = [];
       size = 0;
     }
   }
-  if (parts.length) sink(Buffer.from(parts.join(''), 'utf8'));
+  if (parts.length) yield Buffer.from(parts.join(''), 'utf8');
 }
 
 /** The bytes of a HAR file; zlib-compressed (level 9) when `compressed`, as mitmproxy writes `.zhar`. */
 export function harToBytes(flows: Iterable<AnyFlow>, opts: HarOptions & { compressed?: boolean } = {}): Buffer {
-  const chunks: Buffer[] = [];
-  chunkPieces(harPieces(flows, opts), (c) => chunks.push(c));
-  const data = Buffer.concat(chunks);
+  const data = Buffer.concat([...harChunks(harPieces(flows, opts))]);
   return opts.compressed ? deflateSync(data, { level: 9 }) : data;
 }
 
 /**
- * Write a HAR file entry by entry, so memory does not grow with the number of flows. A `.zhar`
- * (compressed, as harToBytes) is still made whole in memory first: zlib has no synchronous
- * streaming API. Returns the number of bytes written.
+ * Write a HAR file, compressed as harToBytes when its name ends in `.zhar`, a chunk at a time as
+ * the file takes it: memory does not grow with the number of flows, and the event loop goes on
+ * between chunks, so an export from a running proxy (mitmweb's `save.har`) does not stall its
+ * traffic. The flows written are those `flows` holds when called. Resolves to the number of
+ * bytes written.
  */
-export function writeHarFile(path: string, flows: Iterable<AnyFlow>, opts: HarOptions = {}): number {
-  const fd = openSync(path, 'w');
-  let written = 0;
-  const write = (c: Buffer) => {
-    for (let off = 0; off < c.length; ) off += writeSync(fd, c, off);
-    written += c.length;
-  };
-  try {
-    if (path.endsWith('.zhar')) write(harToBytes(flows, { ...opts, compressed: true }));
-    else chunkPieces(harPieces(flows, opts), write);
-  } finally {
-    closeSync(fd);
-  }
-  return written;
+export async function writeHarFile(path: string, flows: Iterable<AnyFlow>, opts: HarOptions = {}): Promise<number> {
+  const chunks = Readable.from(harChunks(harPieces([...flows], opts)), { highWaterMark: 1 });
+  const file = createWriteStream(path);
+  if (path.endsWith('.zhar')) await pipeline(chunks, createDeflate({ level: 9 }), file);
+  else await pipeline(chunks, file);
+  return file.bytesWritten;
 }
 
 // --------------------------------------------------------------------------------------------

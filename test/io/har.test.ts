@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { inflateSync, gzipSync } from 'node:zlib';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { harEntry, harEntryToFlow, harPieces, harToBytes, harToFlows, harToJson, headersSize, isoformatUtc, makeHar, parseHarTimestamp, writeHarFile } from '../../src/io/har.js';
@@ -174,7 +174,7 @@ test('HAR export: binary bodies as base64, compression size, websocket messages,
   assert.equal(inflateSync(z).toString(), harToBytes([f]).toString());
 });
 
-test('HAR export is written entry by entry, byte for byte the whole document as json.dumps writes it', (t) => {
+test('HAR export is written entry by entry, byte for byte the whole document as json.dumps writes it', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'har-pieces-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const a = flow(Request.make('GET', 'http://example.com/a\u00e9'), new Response({ statusCode: 200, reason: 'OK', headers: [['Content-Type', 'text/plain']], content: Buffer.from('caf\u00e9'), timestampStart: 2, timestampEnd: 3 }));
@@ -190,13 +190,39 @@ test('HAR export is written entry by entry, byte for byte the whole document as 
     assert.equal(harToJson(flows), whole);
     assert.equal(skipped, flows.length - httpCount);
     const path = join(dir, `${flows.length}.har`);
-    assert.equal(writeHarFile(path, flows), Buffer.byteLength(whole));
+    assert.equal(await writeHarFile(path, flows), Buffer.byteLength(whole));
     assert.equal(readFileSync(path, 'utf8'), whole);
     const zpath = join(dir, `${flows.length}.zhar`);
-    writeHarFile(zpath, flows);
+    assert.equal(await writeHarFile(zpath, flows), statSync(zpath).size);
     assert.equal(inflateSync(readFileSync(zpath)).toString('utf8'), whole);
   }
 });
+
+for (const name of ['big.har', 'big.zhar']) {
+  test(`writing a large ${name} lets the event loop go on between chunks, and writes the flows it was given`, async (t) => {
+    const dir = mkdtempSync(join(tmpdir(), 'har-async-'));
+    t.after(() => rmSync(dir, { recursive: true, force: true }));
+    // About 8 MB of HAR: several chunks, each one a turn of the event loop apart.
+    const body = Buffer.alloc(64 * 1024, 0x61);
+    const flows = Array.from({ length: 128 }, (_, i) =>
+      flow(Request.make('GET', `http://example.com/${i}`), new Response({ statusCode: 200, reason: 'OK', headers: [['Content-Type', 'text/plain']], content: body, timestampStart: 2, timestampEnd: 3 })),
+    );
+    let turns = 0;
+    const ticker = setInterval(() => turns++, 0);
+    t.after(() => clearInterval(ticker));
+    const path = join(dir, name);
+    const written = writeHarFile(path, flows);
+    // Flows added after the call are not part of this export.
+    flows.push(flow(Request.make('GET', 'http://example.com/late')));
+    await written;
+    clearInterval(ticker);
+    assert.ok(turns >= 2, `timers ran ${turns} times while the file was written`);
+    const text = name.endsWith('.zhar') ? inflateSync(readFileSync(path)).toString('utf8') : readFileSync(path, 'utf8');
+    const entries = (JSON.parse(text) as { log: { entries: Array<{ request: { url: string } }> } }).log.entries;
+    assert.equal(entries.length, 128);
+    assert.ok(!entries.some((e) => e.request.url.endsWith('/late')));
+  });
+}
 
 test('HAR import follows mitmproxy: Content-Length set, reason from its table, versions mapped, body re-encoded then decoded', () => {
   const [f] = harToFlows({
