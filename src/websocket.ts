@@ -175,7 +175,7 @@ export class WebSocketData {
       const log = this.#log;
       const n = log?.length ?? 0;
       const messages: WebSocketMessage[] = new Array<WebSocketMessage>(n);
-      for (let i = 0; i < n; i++) messages[i] = this.#fromLog(i);
+      for (let i = 0; i < n; i++) messages[i] = messageOver(log!.type(i), log!.fromClient(i), log!.payload(i, true), log!.timestamp(i));
       log?.clear();
       this.#messages = messages;
     }

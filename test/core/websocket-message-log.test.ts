@@ -2,6 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { inspect } from 'node:util';
+import { randomBytes } from 'node:crypto';
 import { Opcode, WebSocketData, WebSocketMessage } from '../../src/websocket.js';
 import { SLAB_PAYLOAD_MAX } from '../../src/util/payload-slab.js';
 
@@ -144,4 +145,27 @@ test('someMessage asks about each message in order, by direction and content, in
   ws.messages[4]!.text = 'changed';
   assert.equal(ws.someMessage((_, content) => content.toString() === 'changed'), true, 'and over the objects once they exist');
   assert.equal(new WebSocketData().someMessage(() => true), false);
+});
+
+test('payloads read back exactly across many slabs, sealed or not, with big payloads kept whole in between', () => {
+  const ws = new WebSocketData();
+  // Sizes from 1 byte to past SLAB_PAYLOAD_MAX, so that big payloads land between slabs and
+  // small ones keep filling the slab that came before them.
+  const sent = Array.from({ length: 3000 }, (_, i) => randomBytes(1 + ((i * 997) % (SLAB_PAYLOAD_MAX + 600))));
+  sent.forEach((b, i) => ws.recordReadOnly(Opcode.BINARY, i % 2 === 0, b, i));
+  const firstLook = ws.messageAt(sent.length - 1)!.content;
+  const copyOfFirstLook = Buffer.from(firstLook);
+  assert.ok(sent.every((b, i) => ws.messageAt(i)!.content.equals(b)), 'messageAt');
+  let i = 0;
+  assert.equal(
+    ws.someMessage((fromClient, content) => !(fromClient === (i % 2 === 0) && content.equals(sent[i++]!))),
+    false,
+    'someMessage',
+  );
+  // More messages fill, seal and reuse the slab the last message was in: what was read of it before stays as it was.
+  for (let k = 0; k < 500; k++) ws.recordReadOnly(Opcode.BINARY, true, Buffer.alloc(1000, k), 1);
+  assert.ok(firstLook.equals(copyOfFirstLook), 'a look at the slab being filled is a copy');
+  const messages = ws.messages;
+  assert.ok(sent.every((b, k) => messages[k]!.content.equals(b)), 'messages');
+  assert.ok(messages[sent.length + 499]!.content.equals(Buffer.alloc(1000, 499)));
 });
