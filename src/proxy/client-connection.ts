@@ -25,6 +25,7 @@ import { serveHttp2 } from './http2-client-side.js';
 import { hostIsIgnored, hostIsTcp, plaintextIsIgnored } from './host-patterns.js';
 import { OriginalDestinationError, lookupOriginalDestination } from './original-destination.js';
 import { proxyDebug } from './debug.js';
+import { endAndFlush } from './end-and-flush.js';
 
 /**
  * One accepted client connection, from `client_connected` to `client_disconnected`: the layers
@@ -92,6 +93,10 @@ export async function handleClientConnection(
     ctx.closed = true;
     await ctx.upstream.closeAll();
     let fallback: NodeJS.Timeout | undefined;
+    // Over TLS, ctx.socket is the TLS socket on top of `socket`, and may still hold what it was
+    // last given (the end of a streamed response to a client that asked to close): ending
+    // `socket` under it would drop that, so the TLS socket is flushed and ended first.
+    if (ctx.socket !== socket) await endAndFlush(ctx.socket, 5000);
     if (!socket.destroyed) {
       socket.end();
       // Give the client a moment to read our last bytes, then make sure the socket goes away.

@@ -11,9 +11,9 @@ import tls from 'node:tls';
 import { once } from 'node:events';
 import dnsPromises from 'node:dns/promises';
 import { syncBuiltinESMExports } from 'node:module';
-import { testProxy } from '../helpers/proxy.js';
+import { testConfdir, testProxy } from '../helpers/proxy.js';
 import { httpServer, rawServer } from '../helpers/servers.js';
-import { connectTunnel } from '../helpers/tunnel.js';
+import { connectTunnel, proxyCa, tlsThroughProxy } from '../helpers/tunnel.js';
 import { httpsOrigin, waitFor } from './modes-helpers.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -254,4 +254,27 @@ test('requests for a name being looked up share its lookup: a slow resolver is n
   answer([{ address: '127.0.0.1', family: 4 }]);
   for (const a of await Promise.all(answers)) assert.match(a, /^HTTP\/1\.1 200 /);
   assert.equal(calls, 1);
+});
+
+test('the end of a streamed response reaches a TLS client that asked to close: its last chunk is not cut off', async (t) => {
+  // Chunked (no Content-Length), larger than stream_large_bodies, from a server that closes after it.
+  const origin = await httpsOrigin(t, (_req, res) => {
+    res.writeHead(200, { 'content-type': 'application/octet-stream' });
+    res.end(Buffer.alloc(100_000, 0x61));
+  });
+  const proxy = await testProxy(t, { options: { stream_large_bodies: '1k', ssl_insecure: true } });
+  for (let i = 0; i < 3; i++) {
+    const s = await tlsThroughProxy(proxy.port, `127.0.0.1:${origin.port}`, { ca: proxyCa(testConfdir()), servername: 'localhost' });
+    t.after(() => s.destroy());
+    s.on('error', () => undefined);
+    const chunks: Buffer[] = [];
+    s.on('data', (c: Buffer) => chunks.push(c));
+    s.write('GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n');
+    await once(s, 'close');
+    const received = Buffer.concat(chunks).toString('latin1');
+    assert.match(received, /^HTTP\/1\.1 200 /);
+    assert.match(received, /transfer-encoding: chunked/i);
+    // The terminating chunk is what tells the client the body is complete.
+    assert.ok(received.endsWith('\r\n0\r\n\r\n'), `response ends with ${JSON.stringify(received.slice(-20))}`);
+  }
 });
