@@ -200,7 +200,14 @@ function resolveTarget(ctx: ConnectionContext, head: RequestHead, req: Request):
     } catch {
       return badLine();
     }
-    if (absolute.scheme !== 'http' && absolute.scheme !== 'https') return `Invalid request scheme: ${absolute.scheme}`;
+    if (absolute.scheme !== 'http' && absolute.scheme !== 'https') {
+      // Refused, but recorded with the target it named (ws://host:port/path, as aiohttp sends
+      // through a proxy), as mitmproxy parses the request line before it validates the scheme.
+      req.setDestination(absolute.scheme, absolute.host, absolute.port);
+      req.authority = absolute.authority;
+      req.path = absolute.path;
+      return `Invalid request scheme: ${absolute.scheme}`;
+    }
     // "http://a#@b/" is host a to us and host b to a parser that reads past the "#" (one that an
     // upstream proxy might use), so a fragment right after the authority is refused, as mitmproxy does.
     if (target.charAt(absolute.scheme.length + 3 + absolute.authority.length) === '#') return badLine();

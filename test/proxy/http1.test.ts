@@ -219,6 +219,21 @@ test('malformed requests get a 400 with the reason', async (t) => {
   }
 });
 
+test('a request for a ws:// URL (aiohttp through a proxy) is refused with 400 and recorded with the target it named', async (t) => {
+  const rec = flowRecorder();
+  const proxy = await testProxy(t, { addons: [rec.addon] });
+  const raw = (
+    await rawRequest(proxy.port, 'GET ws://127.0.0.1:9/chat?x=1 HTTP/1.1\r\nHost: 127.0.0.1:9\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n')
+  ).toString('latin1');
+  assert.match(raw, /^HTTP\/1\.1 400 Bad Request\r\n/);
+  assert.match(raw, /Invalid request scheme: ws/);
+  const f = rec.flows[0]!;
+  assert.equal(f.error?.msg, 'Invalid request scheme: ws');
+  // As mitmproxy parses the request line: the flow shows ws://127.0.0.1:9/chat?x=1, not a path of "ws://...".
+  assert.deepEqual([f.request.scheme, f.request.host, f.request.port, f.request.path, f.request.authority], ['ws', '127.0.0.1', 9, '/chat?x=1', '127.0.0.1:9']);
+  assert.equal(f.request.prettyUrl, 'ws://127.0.0.1:9/chat?x=1');
+});
+
 test('a large body streams through with stream_large_bodies and is not stored', async (t) => {
   const size = 8 * 1024 * 1024;
   const up = await httpServer(t, (_req, res) => {
