@@ -50,6 +50,11 @@ export interface ClientExchange {
   discardRequestBody(): void;
   /** Drop the exchange without an answer (a killed flow): HTTP/1 closes the connection. */
   abort(): void;
+  /**
+   * The response may end while the request body is still coming in: HTTP/2 ends each direction
+   * of a stream on its own (RFC 9113 §8.1). Without it the end waits for the request's.
+   */
+  readonly endsBeforeRequest?: boolean;
   /** Whether a response head was already sent (errors can then only abort). */
   readonly responseStarted: boolean;
   /**
@@ -416,7 +421,10 @@ export async function runHttpFlow(ctx: ConnectionContext, flow: HTTPFlow, client
     const respIter = upstream.responseBody((t) => (respTrailers = t))[Symbol.asyncIterator]();
     let respPrefix: Buffer[] = [];
     let respSize = 0;
-    let streamResponse = resp.stream !== false;
+    // A head that ends the response (END_STREAM, a zero length) is not streamed, as in mitmproxy:
+    // the response is complete, and goes out as such (over HTTP/2 a gRPC Trailers-Only answer
+    // stays one HEADERS frame that ends the stream, which is where gRPC looks for its status).
+    let streamResponse = resp.stream !== false && respExpected !== 0;
     if (!streamResponse) {
       try {
         for (;;) {
@@ -537,8 +545,16 @@ async function sendResponse(
   }
   try {
     if (requestEnd) {
-      // The request is still going out: the response goes to the client, its end once the request has ended.
-      if (!alreadyStreamed) {
+      // The request is still going out: the response goes to the client, its end once the
+      // request has ended. Except, as in mitmproxy, over HTTP/2 for a response that ends with
+      // trailers or has no body: those end the client's stream at once. That is how a gRPC
+      // server ends a call the client is still streaming (its status in the trailers, or in a
+      // Trailers-Only head), and the client waits for that status before it ends its side.
+      const endNow = client.endsBeforeRequest === true && (Boolean(resp.trailers?.length) || (!alreadyStreamed && !resp.rawContent?.length));
+      if (endNow) {
+        if (alreadyStreamed) await client.endResponse(resp.trailers);
+        else await client.sendResponse(resp);
+      } else if (!alreadyStreamed) {
         const body = resp.rawContent ?? EMPTY_BODY;
         // Trailers need a body of unknown length over HTTP/1 (chunked), as sendResponse keeps them.
         await client.startResponse(resp, resp.trailers?.length ? null : body.length);
@@ -552,7 +568,7 @@ async function sendResponse(
         client.abort();
         return 'close';
       }
-      await client.endResponse(resp.trailers);
+      if (!endNow) await client.endResponse(resp.trailers);
     } else if (!alreadyStreamed) await client.sendResponse(resp);
     else await client.endResponse(resp.trailers);
   } catch (e) {

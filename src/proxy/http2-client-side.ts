@@ -41,6 +41,7 @@ function respondOptions(o: http2.ServerStreamResponseOptions): http2.ServerStrea
 /** The client's side of one HTTP/2 stream. */
 class Http2ClientExchange implements ClientExchange {
   readonly expectedBodySize: number | null;
+  readonly endsBeforeRequest = true;
   responseStarted = false;
   /** Trailers that came at the end of a streamed response body. */
   private streamedTrailers: Headers | null = null;

@@ -545,3 +545,49 @@ test('HTTP/1: a buffered response with trailers to a streamed request goes out c
   assert.match(raw, /\r\ntransfer-encoding: chunked\r\n/i);
   assert.match(raw, /\r\n0\r\nx-sum: 42\r\n\r\n$/i);
 });
+
+/**
+ * A gRPC server that ends a call while the client is still streaming (an error status in the
+ * middle of a bidirectional call, or a Trailers-Only answer to a client-streaming call it refuses).
+ */
+for (const shape of ['trailers', 'trailers-only'] as const) {
+  test(`HTTP/2: a server that ends its response (${shape}) while the streamed request goes on: the client gets the end at once, as with mitmproxy`, async (t) => {
+    const server = await tlsH2Server(t, (req, res) => {
+      if (shape === 'trailers-only') {
+        res.stream.respond({ ':status': 200, 'content-type': 'application/grpc', 'grpc-status': '12', 'grpc-message': 'nope' }, { endStream: true });
+        return;
+      }
+      res.writeHead(200, { 'content-type': 'application/grpc' });
+      req.once('data', (d: Buffer) => {
+        res.write(d);
+        res.addTrailers({ 'grpc-status': '3', 'grpc-message': 'bad' });
+        res.end();
+      });
+    });
+    const rec = streamingAddon();
+    const proxy = await testProxy(t, { addons: [rec.addon], options: { ssl_insecure: true } });
+    const session = http2.connect(`http://127.0.0.1:${proxy.port}`);
+    session.on('error', () => undefined);
+    t.after(() => session.destroy());
+    const stream = session.request({ ':method': 'POST', ':path': '/echo.Echo/Chat', ':scheme': 'https', ':authority': `localhost:${(server.address() as AddressInfo).port}`, 'content-type': 'application/grpc' });
+    stream.on('error', () => undefined);
+    let received = '';
+    let status = '';
+    stream.setEncoding('latin1');
+    stream.on('data', (d: string) => (received += d));
+    // gRPC reads its status from the trailers, or from the headers when they end the stream.
+    stream.on('response', (h, flags) => {
+      if (flags & http2.constants.NGHTTP2_FLAG_END_STREAM) status = String(h['grpc-status']);
+    });
+    stream.on('trailers', (h) => (status = String(h['grpc-status'])));
+    stream.write('ping');
+    // The request is never ended by the client here (it waits for the status, as gRPC does).
+    await deadline(t, 10000, 'end of the response', new Promise<void>((resolve) => stream.on('end', resolve)));
+    assert.deepEqual({ received, status }, shape === 'trailers' ? { received: 'ping', status: '3' } : { received: '', status: '12' });
+    // As grpc-js does once it has a status other than OK.
+    stream.close(http2.constants.NGHTTP2_CANCEL);
+    await waitFor(() => rec.hooks.includes('response'), 10000, 'the response hook');
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal(rec.hooks.filter((h) => h.startsWith('error')).length, 0, rec.hooks.join(', '));
+  });
+}
