@@ -47,6 +47,8 @@ class Http2ClientExchange implements ClientExchange {
   private streamedTrailers: Headers | null = null;
   /** The response ends with trailers, sent when node asks for them ('wantTrailers'). */
   private trailersAwaited = false;
+  /** Those trailers have gone out (the response ended before the request: see endsBeforeRequest). */
+  private trailersSent = false;
   /** The rest of the request body is not wanted (see discardRequestBody). */
   private discardBody = false;
 
@@ -108,7 +110,12 @@ class Http2ClientExchange implements ClientExchange {
     const hasTrailers = !bodyless && Boolean(resp.trailers?.length);
     const waitForTrailers = hasTrailers || (trailersLater && !endStream && !bodyless);
     this.stream.respond(this.responseHeaders(resp, bodyLength), respondOptions({ endStream: bodyless || (endStream && !hasTrailers), waitForTrailers }));
-    if (waitForTrailers) sendTrailersWhenWanted(this.stream, () => this.streamedTrailers ?? resp.trailers);
+    if (waitForTrailers) {
+      sendTrailersWhenWanted(this.stream, () => {
+        this.trailersSent = true;
+        return this.streamedTrailers ?? resp.trailers;
+      });
+    }
     this.trailersAwaited = waitForTrailers;
     if (this.discardBody) this.closeAfterResponse();
   }
@@ -186,7 +193,8 @@ class Http2ClientExchange implements ClientExchange {
       }, UNWANTED_BODY_GRACE_MS);
       stream.once('close', () => clearTimeout(timer));
     };
-    if (this.trailersAwaited) stream.once('wantTrailers', closeLater);
+    if (this.trailersAwaited && !this.trailersSent) stream.once('wantTrailers', closeLater);
+    else if (this.trailersAwaited) closeLater();
     else if (stream.writableFinished) closeLater();
     else stream.once('finish', closeLater);
   }

@@ -591,3 +591,33 @@ for (const shape of ['trailers', 'trailers-only'] as const) {
     assert.equal(rec.hooks.filter((h) => h.startsWith('error')).length, 0, rec.hooks.join(', '));
   });
 }
+
+test('HTTP/2: a server that ends its response with trailers, then resets the stream with NO_ERROR while the client still sends: the client is let go', async (t) => {
+  const server = await tlsH2Server(t, (req, res) => {
+    res.writeHead(200, { 'content-type': 'application/grpc' });
+    req.once('data', () => {
+      res.addTrailers({ 'grpc-status': '3' });
+      res.end();
+      // Once the trailers are out (nghttp2 would send a reset made now ahead of them).
+      setTimeout(() => res.stream.close(http2.constants.NGHTTP2_NO_ERROR), 200);
+    });
+  });
+  const rec = streamingAddon();
+  const proxy = await testProxy(t, { addons: [rec.addon], options: { ssl_insecure: true } });
+  const session = http2.connect(`http://127.0.0.1:${proxy.port}`);
+  session.on('error', () => undefined);
+  t.after(() => session.destroy());
+  const stream = session.request({ ':method': 'POST', ':path': '/echo.Echo/Chat', ':scheme': 'https', ':authority': `localhost:${(server.address() as AddressInfo).port}` });
+  stream.on('error', () => undefined);
+  let status = '';
+  stream.on('trailers', (h) => (status = String(h['grpc-status'])));
+  stream.resume();
+  // A client that goes on sending (a chunk every 50 ms) until its stream is closed.
+  const timer = setInterval(() => {
+    if (!stream.destroyed && !stream.writableEnded) stream.write(Buffer.alloc(16 * 1024, 0x61));
+  }, 50);
+  t.after(() => clearInterval(timer));
+  await deadline(t, 10000, 'close of the stream', new Promise<void>((resolve) => stream.on('close', resolve)));
+  assert.equal(status, '3');
+  assert.equal(stream.rstCode, http2.constants.NGHTTP2_NO_ERROR);
+});
