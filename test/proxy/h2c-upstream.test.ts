@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import http2 from 'node:http2';
 import { once } from 'node:events';
-import type net from 'node:net';
+import net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import type { HTTPFlow } from '../../src/index.js';
 import { testProxy } from '../helpers/proxy.js';
@@ -92,4 +92,54 @@ test('h2c sent to the proxy itself (regular mode) still reaches an HTTP/1-only s
   const proxy = await testProxy(t);
   const session = h2cSession(t, `http://127.0.0.1:${proxy.port}`);
   assert.equal(await request(session, '/', `127.0.0.1:${server.port}`), '200 http/1.1');
+});
+
+/**
+ * An h2c server sends its SETTINGS the moment a connection opens (its connection preface), so
+ * with the eager connection (the default) it is heard before a client that waits a little. That
+ * is no server speaking first (SMTP): the client's h2c still makes HTTP/2 flows.
+ */
+async function h2cServerHeardFirst(t: TestContext): Promise<{ port: number; sessionOpened: Promise<unknown> }> {
+  const server = await h2cServer(t, (req, res) => res.end(`h2c ${req.httpVersion} ${req.url}`));
+  return { port: (server.address() as AddressInfo).port, sessionOpened: once(server, 'session') };
+}
+
+/** Time for the server's SETTINGS to reach the proxy before the client says anything. */
+const settle = () => new Promise((r) => setTimeout(r, 300));
+
+test('h2c through a CONNECT tunnel (eager connection) to a server whose SETTINGS came first: HTTP/2 flows, not a TCP relay', async (t) => {
+  const { port, sessionOpened } = await h2cServerHeardFirst(t);
+  const flows: HTTPFlow[] = [];
+  const proxy = await testProxy(t, { addons: [{ name: 'rec', response: (f: HTTPFlow) => void flows.push(f) }] });
+  const connect = http.request({ host: '127.0.0.1', port: proxy.port, method: 'CONNECT', path: `127.0.0.1:${port}` });
+  connect.end();
+  const [res, socket, head] = (await once(connect, 'connect')) as [http.IncomingMessage, net.Socket, Buffer];
+  t.after(() => socket.destroy());
+  if (head.length) socket.unshift(head);
+  assert.equal(res.statusCode, 200);
+  await sessionOpened;
+  await settle();
+  const session = h2cSession(t, `http://127.0.0.1:${port}`, socket);
+  assert.equal(await request(session, '/one', `127.0.0.1:${port}`), '200 h2c 2.0 /one');
+  assert.deepEqual(
+    flows.map((f) => [f.request.httpVersion, f.response?.httpVersion]),
+    [['HTTP/2.0', 'HTTP/2.0']],
+  );
+});
+
+test('a gRPC call in h2c to a reverse proxy whose h2c server sent its SETTINGS first (eager connection) is served', async (t) => {
+  const { port, sessionOpened } = await h2cServerHeardFirst(t);
+  const proxy = await testProxy(t, { options: { mode: [`reverse:http://127.0.0.1:${port}`] } });
+  const socket = net.connect(proxy.port, '127.0.0.1');
+  t.after(() => socket.destroy());
+  await once(socket, 'connect');
+  await sessionOpened;
+  await settle();
+  const session = h2cSession(t, `http://127.0.0.1:${proxy.port}`, socket);
+  const grpc = { ':method': 'POST', 'content-type': 'application/grpc+proto' };
+  assert.equal(await request(session, '/svc.Echo/Say', `127.0.0.1:${proxy.port}`, grpc), '200 h2c 2.0 /svc.Echo/Say');
+  assert.deepEqual(
+    proxy.logs.filter((l) => /Unexpected data|invalid request/.test(l.message)).map((l) => l.message),
+    [],
+  );
 });
