@@ -220,6 +220,30 @@ export class UpstreamPool {
         return plain;
       }
     }
+    if (target.h2c) {
+      // Likewise the client's h2c goes on that connection rather than a second one: what it
+      // holds already (read while the client's first bytes were awaited) is the h2c server's
+      // SETTINGS, which the HTTP/2 session reads first.
+      const plain = this.conns.find(
+        (c) =>
+          c.server === this.ctx.server &&
+          c.exchanges === 0 &&
+          !c.inUse &&
+          !c.closed &&
+          !c.multiplexed &&
+          !c.reader.ended &&
+          !c.target.tls &&
+          !c.target.forwardPlain &&
+          c.target.address[0] === target.address[0] &&
+          c.target.address[1] === target.address[1] &&
+          sameVia(c.target.via, target.via),
+      );
+      if (plain) {
+        plain.target = target;
+        plain.multiplexed = true;
+        return plain;
+      }
+    }
     const c = await this.open(target, undefined, cancelled);
     c.inUse = !c.multiplexed;
     return c;

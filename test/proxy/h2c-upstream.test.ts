@@ -125,6 +125,7 @@ test('h2c through a CONNECT tunnel (eager connection) to a server whose SETTINGS
     flows.map((f) => [f.request.httpVersion, f.response?.httpVersion]),
     [['HTTP/2.0', 'HTTP/2.0']],
   );
+  assert.equal(proxy.logs.filter((l) => l.message.startsWith('server connect')).length, 1, 'one connection to the server: the eager one');
 });
 
 test('a gRPC call in h2c to a reverse proxy whose h2c server sent its SETTINGS first (eager connection) is served', async (t) => {
@@ -142,4 +143,5 @@ test('a gRPC call in h2c to a reverse proxy whose h2c server sent its SETTINGS f
     proxy.logs.filter((l) => /Unexpected data|invalid request/.test(l.message)).map((l) => l.message),
     [],
   );
+  assert.equal(proxy.logs.filter((l) => l.message.startsWith('server connect')).length, 1, 'one connection to the server: the eager one');
 });
