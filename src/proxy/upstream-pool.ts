@@ -88,8 +88,10 @@ export class ServerConnection {
     this.reader = new SocketReader(socket);
     // The socket is half-open capable (a relay passes a server's FIN on and keeps sending): an
     // HTTP connection the server closes while it waits idle in the pool is closed here instead.
+    // So is an h2c one whatever its streams (TLS ends itself): HTTP/2 has no half-closed
+    // connection, and its session would wait for the rest of a response that cannot come.
     socket.once('end', () => {
-      if (!this.inUse && !this.multiplexed && this.exchanges > 0) this.close();
+      if (this.multiplexed || (!this.inUse && this.exchanges > 0)) this.close();
     });
   }
 

@@ -145,3 +145,35 @@ test('a gRPC call in h2c to a reverse proxy whose h2c server sent its SETTINGS f
   );
   assert.equal(proxy.logs.filter((l) => l.message.startsWith('server connect')).length, 1, 'one connection to the server: the eager one');
 });
+
+test('an h2c server that drops its connection in the middle of a streamed response: the client is told at once', async (t) => {
+  // As a gRPC server past its max connection age and grace: the call is cut off.
+  const server = await h2cServer(t, (_req, res) => {
+    res.writeHead(200, { 'content-type': 'application/grpc' });
+    res.write('first');
+    setTimeout(() => res.stream.session?.destroy(), 200);
+  });
+  const port = (server.address() as AddressInfo).port;
+  const errors: string[] = [];
+  const proxy = await testProxy(t, {
+    options: { mode: [`reverse:http://127.0.0.1:${port}`], stream_large_bodies: '1' },
+    addons: [{ name: 'rec', error: (f: HTTPFlow) => void errors.push(f.error?.msg ?? '') }],
+  });
+  const session = h2cSession(t, `http://127.0.0.1:${proxy.port}`);
+  const stream = session.request({ ':method': 'POST', ':path': '/svc.Feed/Watch', 'content-type': 'application/grpc' });
+  stream.on('error', () => undefined);
+  stream.end('call');
+  let received = '';
+  stream.setEncoding('latin1');
+  stream.on('data', (d: string) => (received += d));
+  let timer: NodeJS.Timeout | undefined;
+  t.after(() => clearTimeout(timer));
+  const closed = await Promise.race([
+    new Promise<string>((resolve) => stream.on('close', () => resolve('closed'))),
+    new Promise<string>((resolve) => (timer = setTimeout(() => resolve('still open after 10 s'), 10000))),
+  ]);
+  assert.equal(closed, 'closed');
+  assert.equal(received, 'first');
+  assert.notEqual(stream.rstCode, http2.constants.NGHTTP2_NO_ERROR, 'a reset, not a complete response');
+  assert.equal(errors.length, 1);
+});
