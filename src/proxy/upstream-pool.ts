@@ -200,20 +200,8 @@ export class UpstreamPool {
     if (target.tls) {
       // The plain connection opened eagerly for this client connection's own server (reverse
       // mode, a tunnel) gets TLS now rather than a second connection, as mitmproxy reuses it.
-      const [host, port] = target.address;
-      const plain = this.conns.find(
-        (c) =>
-          c.server === this.ctx.server &&
-          !c.inUse &&
-          !c.closed &&
-          !c.reader.ended &&
-          !c.target.tls &&
-          !c.target.forwardPlain &&
-          c.reader.bufferedLength === 0 &&
-          c.target.address[0] === host &&
-          c.target.address[1] === port &&
-          sameVia(c.target.via, target.via),
-      );
+      const [host] = target.address;
+      const plain = this.eagerConnection(target, (c) => c.reader.bufferedLength === 0);
       if (plain) {
         plain.inUse = true;
         await this.startTls(plain, target.sni !== undefined ? target.sni : net.isIP(host) ? null : host, target.alpn ?? ['http/1.1']);
@@ -226,20 +214,7 @@ export class UpstreamPool {
       // Likewise the client's h2c goes on that connection rather than a second one: what it
       // holds already (read while the client's first bytes were awaited) is the h2c server's
       // SETTINGS, which the HTTP/2 session reads first.
-      const plain = this.conns.find(
-        (c) =>
-          c.server === this.ctx.server &&
-          c.exchanges === 0 &&
-          !c.inUse &&
-          !c.closed &&
-          !c.multiplexed &&
-          !c.reader.ended &&
-          !c.target.tls &&
-          !c.target.forwardPlain &&
-          c.target.address[0] === target.address[0] &&
-          c.target.address[1] === target.address[1] &&
-          sameVia(c.target.via, target.via),
-      );
+      const plain = this.eagerConnection(target, (c) => c.exchanges === 0 && !c.multiplexed);
       if (plain) {
         plain.target = target;
         plain.multiplexed = true;
@@ -249,6 +224,27 @@ export class UpstreamPool {
     const c = await this.open(target, undefined, cancelled);
     c.inUse = !c.multiplexed;
     return c;
+  }
+
+  /**
+   * The plain connection opened eagerly to this client connection's own server, free and open,
+   * to `target`'s address (through the same upstream proxy), if there is one and `usable` says so.
+   */
+  private eagerConnection(target: UpstreamTarget, usable: (c: ServerConnection) => boolean): ServerConnection | undefined {
+    const [host, port] = target.address;
+    return this.conns.find(
+      (c) =>
+        c.server === this.ctx.server &&
+        !c.inUse &&
+        !c.closed &&
+        !c.reader.ended &&
+        !c.target.tls &&
+        !c.target.forwardPlain &&
+        c.target.address[0] === host &&
+        c.target.address[1] === port &&
+        sameVia(c.target.via, target.via) &&
+        usable(c),
+    );
   }
 
   /** Hand a connection back after an exchange; it stays open only if it is reusable. */
