@@ -70,6 +70,20 @@ function echoingServer(t: TestContext, onRequest?: (req: http.IncomingMessage) =
   });
 }
 
+/**
+ * A request stream through the proxy's own port in h2c (the proxy speaks TLS or h2c onwards as
+ * `headers` say), closed with its session when the test ends. Stream errors are the test's to
+ * look at (rstCode, 'close'), not unhandled.
+ */
+function h2RequestViaProxy(t: TestContext, proxyPort: number, headers: http2.OutgoingHttpHeaders): http2.ClientHttp2Stream {
+  const session = http2.connect(`http://127.0.0.1:${proxyPort}`);
+  session.on('error', () => undefined);
+  t.after(() => session.destroy());
+  const stream = session.request(headers);
+  stream.on('error', () => undefined);
+  return stream;
+}
+
 /** Rejects after `ms`: a proxy that waits for the whole body before reading the answer fails here instead of hanging. */
 function deadline<T>(t: TestContext, ms: number, what: string, p: Promise<T>): Promise<T> {
   let timer: NodeJS.Timeout;
@@ -255,12 +269,8 @@ test('HTTP/2: a bidirectional stream (as gRPC) through an HTTP/2 server, trailer
   });
   const rec = streamingAddon();
   const proxy = await testProxy(t, { addons: [rec.addon], options: { ssl_insecure: true } });
-  const session = http2.connect(`http://127.0.0.1:${proxy.port}`);
-  session.on('error', () => undefined);
-  t.after(() => session.destroy());
   const authority = `localhost:${(server.address() as AddressInfo).port}`;
-  const stream = session.request({ ':method': 'POST', ':path': '/echo.Echo/Chat', ':scheme': 'https', ':authority': authority, 'content-type': 'application/grpc' });
-  stream.on('error', () => undefined);
+  const stream = h2RequestViaProxy(t, proxy.port, { ':method': 'POST', ':path': '/echo.Echo/Chat', ':scheme': 'https', ':authority': authority, 'content-type': 'application/grpc' });
   let received = '';
   let trailers: http2.IncomingHttpHeaders = {};
   stream.setEncoding('latin1');
@@ -305,11 +315,7 @@ for (const status of [413, 200]) {
     });
     const rec = streamingAddon();
     const proxy = await testProxy(t, { addons: [rec.addon], options: { ssl_insecure: true } });
-    const session = http2.connect(`http://127.0.0.1:${proxy.port}`);
-    session.on('error', () => undefined);
-    t.after(() => session.destroy());
-    const stream = session.request({ ':method': 'PUT', ':path': '/upload', ':scheme': 'https', ':authority': `localhost:${(server.address() as AddressInfo).port}` });
-    stream.on('error', () => undefined);
+    const stream = h2RequestViaProxy(t, proxy.port, { ':method': 'PUT', ':path': '/upload', ':scheme': 'https', ':authority': `localhost:${(server.address() as AddressInfo).port}` });
     let answer = '';
     let text = '';
     stream.on('response', (h) => (answer = String(h[':status'])));
@@ -482,11 +488,7 @@ for (const proto of ['h1', 'h2']) {
         timer = setInterval(() => req.write('x'.repeat(100)), 100);
       });
     } else {
-      const session = http2.connect(`http://127.0.0.1:${proxy.port}`);
-      session.on('error', () => undefined);
-      t.after(() => session.destroy());
-      const stream = session.request({ ':method': 'POST', ':path': '/x', ':scheme': 'http', ':authority': `127.0.0.1:${server.port}` });
-      stream.on('error', () => undefined);
+      const stream = h2RequestViaProxy(t, proxy.port, { ':method': 'POST', ':path': '/x', ':scheme': 'http', ':authority': `127.0.0.1:${server.port}` });
       done = new Promise<string>((resolve) => stream.on('close', () => resolve(`close ${stream.rstCode}`)));
       timer = setInterval(() => stream.write('x'.repeat(100)), 100);
     }
@@ -566,11 +568,7 @@ for (const shape of ['trailers', 'trailers-only'] as const) {
     });
     const rec = streamingAddon();
     const proxy = await testProxy(t, { addons: [rec.addon], options: { ssl_insecure: true } });
-    const session = http2.connect(`http://127.0.0.1:${proxy.port}`);
-    session.on('error', () => undefined);
-    t.after(() => session.destroy());
-    const stream = session.request({ ':method': 'POST', ':path': '/echo.Echo/Chat', ':scheme': 'https', ':authority': `localhost:${(server.address() as AddressInfo).port}`, 'content-type': 'application/grpc' });
-    stream.on('error', () => undefined);
+    const stream = h2RequestViaProxy(t, proxy.port, { ':method': 'POST', ':path': '/echo.Echo/Chat', ':scheme': 'https', ':authority': `localhost:${(server.address() as AddressInfo).port}`, 'content-type': 'application/grpc' });
     let received = '';
     let status = '';
     stream.setEncoding('latin1');
@@ -604,11 +602,7 @@ test('HTTP/2: a server that ends its response with trailers, then resets the str
   });
   const rec = streamingAddon();
   const proxy = await testProxy(t, { addons: [rec.addon], options: { ssl_insecure: true } });
-  const session = http2.connect(`http://127.0.0.1:${proxy.port}`);
-  session.on('error', () => undefined);
-  t.after(() => session.destroy());
-  const stream = session.request({ ':method': 'POST', ':path': '/echo.Echo/Chat', ':scheme': 'https', ':authority': `localhost:${(server.address() as AddressInfo).port}` });
-  stream.on('error', () => undefined);
+  const stream = h2RequestViaProxy(t, proxy.port, { ':method': 'POST', ':path': '/echo.Echo/Chat', ':scheme': 'https', ':authority': `localhost:${(server.address() as AddressInfo).port}` });
   let status = '';
   stream.on('trailers', (h) => (status = String(h['grpc-status'])));
   stream.resume();

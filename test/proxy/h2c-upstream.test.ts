@@ -6,7 +6,6 @@
  */
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import http from 'node:http';
 import http2 from 'node:http2';
 import { once } from 'node:events';
 import net from 'node:net';
@@ -14,6 +13,7 @@ import type { AddressInfo } from 'node:net';
 import type { HTTPFlow } from '../../src/index.js';
 import { testProxy } from '../helpers/proxy.js';
 import { httpServer } from '../helpers/servers.js';
+import { connectTunnel } from '../helpers/tunnel.js';
 import { h2cServer } from './modes-helpers.js';
 
 /** An h2c-only server answering with the version it was spoken to in; its port. */
@@ -53,12 +53,8 @@ test('h2c through a CONNECT tunnel reaches an h2c-only server in HTTP/2, two req
     options: { connection_strategy: 'lazy' },
     addons: [{ name: 'rec', response: (f: HTTPFlow) => void flows.push(f) }],
   });
-  const connect = http.request({ host: '127.0.0.1', port: proxy.port, method: 'CONNECT', path: `127.0.0.1:${port}` });
-  connect.end();
-  const [res, socket, head] = (await once(connect, 'connect')) as [http.IncomingMessage, net.Socket, Buffer];
+  const socket = await connectTunnel(proxy.port, `127.0.0.1:${port}`);
   t.after(() => socket.destroy());
-  if (head.length) socket.unshift(head);
-  assert.equal(res.statusCode, 200);
   const session = h2cSession(t, `http://127.0.0.1:${port}`, socket);
   assert.equal(await request(session, '/one', `127.0.0.1:${port}`), '200 h2c 2.0 /one');
   assert.equal(await request(session, '/two', `127.0.0.1:${port}`), '200 h2c 2.0 /two');
@@ -111,12 +107,8 @@ test('h2c through a CONNECT tunnel (eager connection) to a server whose SETTINGS
   const { port, sessionOpened } = await h2cServerHeardFirst(t);
   const flows: HTTPFlow[] = [];
   const proxy = await testProxy(t, { addons: [{ name: 'rec', response: (f: HTTPFlow) => void flows.push(f) }] });
-  const connect = http.request({ host: '127.0.0.1', port: proxy.port, method: 'CONNECT', path: `127.0.0.1:${port}` });
-  connect.end();
-  const [res, socket, head] = (await once(connect, 'connect')) as [http.IncomingMessage, net.Socket, Buffer];
+  const socket = await connectTunnel(proxy.port, `127.0.0.1:${port}`);
   t.after(() => socket.destroy());
-  if (head.length) socket.unshift(head);
-  assert.equal(res.statusCode, 200);
   await sessionOpened;
   await settle();
   const session = h2cSession(t, `http://127.0.0.1:${port}`, socket);
