@@ -16,6 +16,7 @@ import type { Duplex } from 'node:stream';
 import * as x509 from '@peculiar/x509';
 import type { RunningProxy } from '../../src/start.js';
 import type { TlsConfig } from '../../src/addons/tlsconfig.js';
+import { connectTunnel } from '../helpers/tunnel.js';
 import { WebSocket, WebSocketServer, type ClientOptions, type ServerOptions } from 'ws';
 
 x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]);
@@ -88,28 +89,6 @@ export async function wsServer(
   };
 }
 
-/** Open a CONNECT tunnel to `host:port` through the proxy; resolves with the socket after `200`. */
-export async function connectTunnel(proxyPort: number, host: string, port: number): Promise<net.Socket> {
-  const socket = net.connect({ host: '127.0.0.1', port: proxyPort, noDelay: true });
-  await once(socket, 'connect');
-  socket.write(`CONNECT ${host}:${port} HTTP/1.1\r\nHost: ${host}:${port}\r\n\r\n`);
-  let head = Buffer.alloc(0);
-  for (;;) {
-    const [chunk] = (await once(socket, 'data')) as [Buffer];
-    head = Buffer.concat([head, chunk]);
-    const end = head.indexOf('\r\n\r\n');
-    if (end < 0) continue;
-    const status = head.subarray(0, head.indexOf('\r\n')).toString('latin1');
-    if (!/^HTTP\/1\.[01] 200/.test(status)) {
-      socket.destroy();
-      throw new Error(`CONNECT failed: ${status}`);
-    }
-    // Nothing can follow the 200 before the client speaks (the target has not seen a byte yet).
-    if (end + 4 !== head.length) throw new Error('unexpected bytes after the CONNECT response');
-    return socket;
-  }
-}
-
 /**
  * The proxy's CA certificate, as a client installs it (`<confdir>/mitmproxy-ca-cert.pem`); waits
  * for the tlsconfig addon, which creates the CA in the background when the proxy starts.
@@ -129,7 +108,8 @@ export async function wsClientViaProxy(
   target: { port: number; tls?: boolean; path?: string; caPem?: string },
   options: ClientOptions = {},
 ): Promise<WebSocket> {
-  const raw = await connectTunnel(proxyPort, '127.0.0.1', target.port);
+  const raw = await connectTunnel(proxyPort, `127.0.0.1:${target.port}`);
+  raw.setNoDelay(true);
   let socket: Duplex = raw;
   if (target.tls) {
     const t = tls.connect({ socket: raw, servername: 'localhost', ca: target.caPem, ALPNProtocols: ['http/1.1'] });
@@ -286,7 +266,8 @@ export async function rawWsClientViaProxy(
   port: number,
   opts: { extraHeaders?: string; pipelined?: Buffer } = {},
 ): Promise<{ peer: RawPeer; response: string }> {
-  const socket = await connectTunnel(proxyPort, '127.0.0.1', port);
+  const socket = await connectTunnel(proxyPort, `127.0.0.1:${port}`);
+  socket.setNoDelay(true);
   const peer = new RawPeer(socket);
   const head =
     `GET / HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
