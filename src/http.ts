@@ -801,7 +801,9 @@ export class HTTPFlow extends Flow {
     const s = state as HTTPFlowState;
     this.request = Request.fromState(s.request);
     this.response = s.response ? Response.fromState(s.response) : null;
-    this.websocket = s.websocket ? WebSocketData.fromState(s.websocket) : null;
+    // The WebSocket data is updated in place: a live relay holds on to it (see WebSocketData.setState).
+    if (s.websocket && this.websocket) this.websocket.setState(s.websocket);
+    else this.websocket = s.websocket ? WebSocketData.fromState(s.websocket) : null;
   }
 
   static fromState(state: FlowState): HTTPFlow {

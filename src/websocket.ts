@@ -275,13 +275,22 @@ export class WebSocketData {
     };
   }
 
+  /**
+   * Take over a saved state, in place: a live conversation's relay keeps recording into this
+   * object, so a flow reverted (or otherwise set from a state) while its WebSocket is open goes
+   * on growing, as in mitmproxy, whose set_state updates the existing object too.
+   */
+  setState(s: WebSocketState): void {
+    this.messages = s.messages.map((m) => WebSocketMessage.fromState(m));
+    this.closedByClient = s.closed_by_client;
+    this.closeCode = s.close_code;
+    this.closeReason = s.close_reason;
+    this.timestampEnd = s.timestamp_end;
+  }
+
   static fromState(s: WebSocketState): WebSocketData {
     const d = new WebSocketData();
-    d.messages = s.messages.map((m) => WebSocketMessage.fromState(m));
-    d.closedByClient = s.closed_by_client;
-    d.closeCode = s.close_code;
-    d.closeReason = s.close_reason;
-    d.timestampEnd = s.timestamp_end;
+    d.setState(s);
     return d;
   }
 }

@@ -839,6 +839,34 @@ test('a WebSocket flow survives a flow file round trip', async (t) => {
   assert.equal(back.response!.statusCode, 101);
 });
 
+test('a live WebSocket flow reverted (mitmweb\'s Revert, the flow.revert command) goes on recording its conversation', async (t) => {
+  const rec = recorder();
+  const up = await server(t);
+  const proxy = await testProxy(t, { addons: [rec.addon] });
+  const ws = await wsClientViaProxy(proxy.port, { port: up.port });
+  closeClient(t, ws);
+  ws.send('before');
+  await nextMessage(ws);
+  const flow = await rec.started;
+  flow.backup();
+  flow.request.headers.set('x-edited', '1');
+  flow.revert();
+  assert.equal(flow.request.headers.get('x-edited'), undefined);
+  ws.send('after');
+  await nextMessage(ws);
+  const closed = closeOf(ws);
+  ws.close(4003, 'done');
+  await closed;
+  const ended = await rec.ended;
+  assert.equal(ended, flow);
+  assert.deepEqual(
+    flow.websocket!.messages.map((m) => `${m.fromClient ? '->' : '<-'} ${m.text}`),
+    ['-> before', '<- before', '-> after', '<- after'],
+  );
+  assert.equal(flow.websocket!.closeCode, 4003);
+  assert.equal(flow.websocket!.closeReason, 'done');
+});
+
 for (const readsOnly of [true, false]) {
   test(`a message waits for its websocket_message hook ${readsOnly ? 'only when a handler may change it: with read-only handlers it goes out first' : 'when a handler may change it'}; hooks stay in order`, async (t) => {
     let release!: () => void;
