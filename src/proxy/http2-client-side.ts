@@ -8,7 +8,7 @@ import { SERVER_HEADER } from '../version.js';
 import type { ConnectionContext } from './context.js';
 import { errorPage } from './error-page.js';
 import { runHttpFlow, type ClientExchange } from './http-stream.js';
-import { addHttp2Headers, sendTrailersWhenWanted, splitPseudoHeaders, warnLowercased } from './http2-headers.js';
+import { addHttp2Headers, MAX_SEND_HEADER_BLOCK, sendTrailersWhenWanted, splitPseudoHeaders, warnLowercased } from './http2-headers.js';
 import { clearSessionTimer, watchLiveness, type SessionLiveness } from './http2-liveness.js';
 import { closeClientStream, http2ResetBudget, isClientReset, resetCounter } from './http2-reset-guard.js';
 import { openUpstreamExchange } from './upstream-exchange.js';
@@ -24,6 +24,7 @@ const UNWANTED_BODY_GRACE_MS = 1000;
 /** Limits for the client-facing HTTP/2 session (explicit, rather than node's defaults). */
 const SESSION_OPTIONS: http2.ServerOptions = {
   maxSessionMemory: 64,
+  maxSendHeaderBlockLength: MAX_SEND_HEADER_BLOCK,
   peerMaxConcurrentStreams: 1000,
   settings: { enablePush: false, maxConcurrentStreams: 250, maxHeaderListSize: 64 * 1024 },
   // CVE-2023-44487 style floods: node closes sessions that reset too many streams; keep its guard on.

@@ -13,6 +13,14 @@ import { isToken, isValidFieldValue } from './http1/parse.js';
 /** Fields that only make sense on one HTTP/1 connection and must not be sent over HTTP/2. */
 const CONNECTION_SPECIFIC = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'http2-settings']);
 
+/**
+ * The largest header block (HPACK-encoded) we send. node's default, 64 KiB, is less than a peer
+ * may send us in one block (nghttp2 takes a HEADERS frame and 8 CONTINUATIONs, up to 144 KiB
+ * with 16 KiB frames): a header block passed on from the other side would otherwise reach its
+ * receiver as a stream reset (FRAME_SIZE_ERROR) while its flow looks complete.
+ */
+export const MAX_SEND_HEADER_BLOCK = 256 * 1024;
+
 export function isConnectionSpecific(name: string): boolean {
   return CONNECTION_SPECIFIC.has(name.toLowerCase());
 }

@@ -9,7 +9,7 @@ import type { ConnectionContext } from './context.js';
 import type { UpstreamExchange } from './http-stream.js';
 import { OutgoingMessageError } from './http1/assemble.js';
 import { isToken } from './http1/parse.js';
-import { addHttp2Headers, sendTrailersWhenWanted, splitPseudoHeaders, warnLowercased } from './http2-headers.js';
+import { addHttp2Headers, MAX_SEND_HEADER_BLOCK, sendTrailersWhenWanted, splitPseudoHeaders, warnLowercased } from './http2-headers.js';
 import { ConnectionClosedError } from './socket-reader.js';
 import { ConnectError, type ServerConnection } from './upstream-pool.js';
 import { readableChunks } from './readable-chunks.js';
@@ -34,6 +34,7 @@ export function sessionFor(ctx: ConnectionContext, conn: ServerConnection): http
     createConnection: () => socket,
     settings: { enablePush: false },
     maxSessionMemory: 64,
+    maxSendHeaderBlockLength: MAX_SEND_HEADER_BLOCK,
     // An upstream may announce a huge header table or stream count; bound what we keep (Node 20 CVEs).
     maxHeaderListPairs: 4000,
   });
