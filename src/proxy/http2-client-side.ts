@@ -11,6 +11,7 @@ import { runHttpFlow, type ClientExchange } from './http-stream.js';
 import { addHttp2Headers, MAX_SEND_HEADER_BLOCK, sendTrailersWhenWanted, splitPseudoHeaders, warnLowercased } from './http2-headers.js';
 import { clearSessionTimer, watchLiveness, type SessionLiveness } from './http2-liveness.js';
 import { closeClientStream, http2ResetBudget, isClientReset, resetCounter } from './http2-reset-guard.js';
+import { protocolErrorOf, watchProtocolErrors } from './http2-protocol-error.js';
 import { openUpstreamExchange } from './upstream-exchange.js';
 import { NO_CHUNKS, readableChunks } from './readable-chunks.js';
 import { endSliced, waitForDrain } from './wait-for-drain.js';
@@ -213,12 +214,14 @@ class Http2ClientExchange implements ClientExchange {
   watchGone(onGone: (reason?: string) => void): () => void {
     const stream = this.stream;
     // node resets a stream with PROTOCOL_ERROR itself when the client breaks the rules in it
-    // (a body longer or shorter than its content-length): not a client that just left.
+    // (a body longer or shorter than its content-length), and ends every stream of a client that
+    // broke them on the connection: not a client that just left.
+    const session = stream.session;
     let told = false;
     const gone = () => {
       if (told) return;
       told = true;
-      onGone(stream.rstCode === NGHTTP2_PROTOCOL_ERROR ? "HTTP/2 protocol error in the client's stream." : undefined);
+      onGone(protocolErrorOf(session) ?? (stream.rstCode === NGHTTP2_PROTOCOL_ERROR ? "HTTP/2 protocol error in the client's stream." : undefined));
     };
     if (stream.closed || stream.aborted) {
       queueMicrotask(gone);
@@ -270,6 +273,7 @@ export async function serveHttp2(ctx: ConnectionContext): Promise<void> {
   const done = new Promise<void>((resolve) => {
     server.on('session', (session: http2.ServerHttp2Session) => {
       session.on('error', (e) => log.debug(`HTTP/2 session error: ${e.message}`, ctx.clientLabel));
+      watchProtocolErrors(session, (message) => log.info(message, ctx.clientLabel));
       session.once('close', () => {
         clearSessionTimer(session);
         resolve();

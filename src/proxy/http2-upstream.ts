@@ -9,6 +9,7 @@ import type { ConnectionContext } from './context.js';
 import type { UpstreamExchange } from './http-stream.js';
 import { OutgoingMessageError } from './http1/assemble.js';
 import { isToken } from './http1/parse.js';
+import { protocolErrorOf, watchProtocolErrors } from './http2-protocol-error.js';
 import { addHttp2Headers, MAX_SEND_HEADER_BLOCK, sendTrailersWhenWanted, splitPseudoHeaders, warnLowercased } from './http2-headers.js';
 import { ConnectionClosedError } from './socket-reader.js';
 import { ConnectError, type ServerConnection } from './upstream-pool.js';
@@ -40,6 +41,11 @@ export function sessionFor(ctx: ConnectionContext, conn: ServerConnection): http
   });
   process.nextTick(() => socket.resume());
   session.on('error', (e) => ctx.master.log.debug(`HTTP/2 upstream session error: ${e.message}`, ctx.clientLabel));
+  watchProtocolErrors(session, (message) => {
+    // The session ends in a moment (see watchProtocolErrors): no new streams on it meanwhile.
+    conn.reusable = false;
+    ctx.master.log.info(`${formatAddress(conn.server.peername)}: ${message}`, ctx.clientLabel);
+  });
   // A GOAWAY or a closed session means new streams need a new connection.
   session.on('goaway', (code: number) => {
     conn.reusable = false;
@@ -109,11 +115,14 @@ const ERROR_CODE_NAMES: Record<number, string> = {
 
 /**
  * Why an upstream stream ended early, in our words rather than node's ("Stream closed with error
- * code NGHTTP2_..."): the server reset it, or its connection went away (a GOAWAY, or closed).
+ * code NGHTTP2_..."): the server broke the protocol, reset it, or its connection went away (a
+ * GOAWAY, or closed).
  * node marks a stream of a dying session as reset with CANCEL, so the session (the stream's, which
  * a closed stream no longer names) is asked first.
  */
 function streamFailure(stream: http2.ClientHttp2Stream, session: http2.ClientHttp2Session): ConnectionClosedError {
+  const protocolError = protocolErrorOf(session);
+  if (protocolError) return new ConnectionClosedError(protocolError);
   const goaway = goawayCodes.get(session);
   if (goaway !== undefined) return new ConnectionClosedError(`HTTP/2 connection closed: server sent GOAWAY (${ERROR_CODE_NAMES[goaway] ?? goaway})`);
   if (session.destroyed || session.closed) return new ConnectionClosedError('HTTP/2 connection closed');

@@ -5,12 +5,25 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import http2 from 'node:http2';
+import net from 'node:net';
+import tls from 'node:tls';
 import { randomBytes } from 'node:crypto';
+import { once } from 'node:events';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { AddressInfo } from 'node:net';
 import type { TestContext } from 'node:test';
 import type { HTTPFlow } from '../../src/index.js';
 import { testProxy } from '../helpers/proxy.js';
+import { httpServer } from '../helpers/servers.js';
+import { PREFACE, frame, goawayCode, literal, parseFrames } from '../helpers/h2-frames.js';
 import { selfSignedCert } from './websocket-helpers.js';
+
+const { NGHTTP2_PROTOCOL_ERROR, NGHTTP2_FLOW_CONTROL_ERROR, NGHTTP2_ENHANCE_YOUR_CALM } = http2.constants;
+
+async function until(check: () => boolean, what: string): Promise<void> {
+  for (let i = 0; i < 250 && !check(); i++) await sleep(20);
+  assert.ok(check(), `timed out waiting for ${what}`);
+}
 
 /** A TLS h2 server answering every stream with `respond`; its port. Its sessions end with the test. */
 async function h2Origin(t: TestContext, options: http2.SecureServerOptions, respond: (stream: http2.ServerHttp2Stream) => void): Promise<number> {
@@ -67,4 +80,96 @@ test('a response header block larger than node\'s 64 KiB default for sending (CO
   for (let i = 0; i < 120; i++) assert.equal(result.headers[`x-big-${i}`], big[`x-big-${i}`]);
   assert.equal(flows.length, 1);
   assert.equal(flows[0]!.error, null);
+});
+
+test('a client breaking HTTP/2 on its connection gets GOAWAY PROTOCOL_ERROR with the reason, an event-log line, and its flows fail with it', async (t) => {
+  // A server that never answers: the client's first request is still in flight when it errs.
+  const upstream = await httpServer(t, () => undefined);
+  const errors: HTTPFlow[] = [];
+  const proxy = await testProxy(t, { addons: [{ name: 'errors', error: (f: HTTPFlow) => void errors.push(f) }] });
+  const client = net.connect(proxy.port, '127.0.0.1');
+  t.after(() => client.destroy());
+  let received = Buffer.alloc(0);
+  client.on('data', (d: Buffer) => (received = Buffer.concat([received, d])));
+  client.on('error', () => undefined);
+  await once(client, 'connect');
+  const request = Buffer.concat([literal(':method', 'GET'), literal(':scheme', 'http'), literal(':authority', `127.0.0.1:${upstream.port}`), literal(':path', '/held')]);
+  // h2c with prior knowledge, a request on stream 1, then HEADERS on stream 2: even stream ids are the server's.
+  client.write(Buffer.concat([PREFACE, frame(4, 0, 0, Buffer.alloc(0)), frame(1, 5, 1, request)]));
+  await until(() => proxy.logs.some((e) => e.message.startsWith('server connect')), 'the request to reach its server');
+  client.write(frame(1, 5, 2, request));
+  await until(() => goawayCode(parseFrames(received.subarray(0))) !== undefined, 'a GOAWAY');
+  const goaway = parseFrames(received).find((f) => f.type === 7)!;
+  // nghttp2's code and reason, not node's INTERNAL_ERROR for a session it destroyed.
+  assert.equal(goaway.payload.readUInt32BE(4), NGHTTP2_PROTOCOL_ERROR);
+  assert.match(goaway.payload.subarray(8).toString(), /HEADERS/);
+  await until(() => errors.length === 1, 'the error hook');
+  assert.equal(errors[0]!.error!.msg, 'HTTP/2 protocol error: Protocol error');
+  const line = proxy.logs.find((e) => e.message === 'HTTP/2 protocol error: Protocol error');
+  assert.ok(line, 'an event-log line for the protocol error');
+  assert.equal(line.level, 'info');
+});
+
+test('a client flooding the proxy with CONTINUATION frames gets GOAWAY ENHANCE_YOUR_CALM and a protocol-error line', async (t) => {
+  const proxy = await testProxy(t);
+  const client = net.connect(proxy.port, '127.0.0.1');
+  t.after(() => client.destroy());
+  let received = Buffer.alloc(0);
+  client.on('data', (d: Buffer) => (received = Buffer.concat([received, d])));
+  client.on('error', () => undefined);
+  await once(client, 'connect');
+  const head = Buffer.concat([literal(':method', 'GET'), literal(':scheme', 'http'), literal(':authority', 'example.com'), literal(':path', '/')]);
+  // A header block that never ends: HEADERS without END_HEADERS, then empty CONTINUATIONs (CVE-2024-27316 style).
+  const continuations = Array.from({ length: 50 }, () => frame(9, 0, 1, Buffer.alloc(0)));
+  client.write(Buffer.concat([PREFACE, frame(4, 0, 0, Buffer.alloc(0)), frame(1, 0, 1, head), ...continuations]));
+  await until(() => goawayCode(parseFrames(received)) !== undefined, 'a GOAWAY');
+  assert.equal(goawayCode(parseFrames(received)), NGHTTP2_ENHANCE_YOUR_CALM);
+  assert.ok(proxy.logs.some((e) => e.level === 'info' && e.message.startsWith('HTTP/2 protocol error: ')));
+});
+
+test('a server breaking HTTP/2 on its connection gets GOAWAY with the right code, and the flow fails with a protocol error', async (t) => {
+  // An h2 server (TLS, ALPN h2) that, once asked, overflows the connection's flow-control window.
+  const goaways: number[] = [];
+  const server = tls.createServer({ ...(await selfSignedCert()), ALPNProtocols: ['h2'] }, (socket) => {
+    socket.on('error', () => undefined);
+    let data = Buffer.alloc(0);
+    socket.on('data', (d: Buffer) => {
+      data = Buffer.concat([data, d]);
+      if (data.length < PREFACE.length) return;
+      const frames = parseFrames(data.subarray(PREFACE.length));
+      const code = goawayCode(frames);
+      if (code !== undefined && goaways.length === 0) goaways.push(code);
+      if (frames.some((f) => f.type === 1) && !socket.writableEnded && goaways.length === 0) {
+        const max = Buffer.alloc(4);
+        max.writeUInt32BE(0x7fffffff);
+        socket.write(Buffer.concat([frame(4, 0, 0, Buffer.alloc(0)), frame(4, 1, 0, Buffer.alloc(0)), frame(8, 0, 0, max), frame(8, 0, 0, max)]));
+      }
+    });
+  });
+  const sockets = new Set<net.Socket>();
+  server.on('secureConnection', (s: tls.TLSSocket) => {
+    sockets.add(s);
+    s.on('close', () => sockets.delete(s));
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  t.after(() => {
+    for (const s of sockets) s.destroy();
+    server.close();
+  });
+  const { proxy, session, flows } = await reverseH2(t, (server.address() as AddressInfo).port);
+  const status = await new Promise<number>((resolve, reject) => {
+    const req = session.request({ ':path': '/' });
+    let code = 0;
+    req.on('response', (h) => (code = Number(h[':status'])));
+    req.on('end', () => resolve(code));
+    req.on('error', reject);
+    req.resume();
+  });
+  assert.equal(status, 502);
+  await until(() => goaways.length === 1, 'the GOAWAY to the server');
+  assert.equal(goaways[0], NGHTTP2_FLOW_CONTROL_ERROR);
+  assert.equal(flows.length, 1);
+  assert.equal(flows[0]!.error!.msg, 'HTTP/2 protocol error: Flow control error');
+  assert.ok(proxy.logs.some((e) => e.level === 'info' && e.message.endsWith(': HTTP/2 protocol error: Flow control error')));
 });
