@@ -26,6 +26,17 @@ async function until(check: () => boolean, what: string): Promise<void> {
 }
 
 /** A TLS h2 server answering every stream with `respond`; its port. Its sessions end with the test. */
+/** A raw connection to the proxy port, for frames no client library would send; `received()` is all it got so far. */
+async function rawClient(t: TestContext, port: number): Promise<{ client: net.Socket; received: () => Buffer }> {
+  const client = net.connect(port, '127.0.0.1');
+  t.after(() => client.destroy());
+  let received = Buffer.alloc(0);
+  client.on('data', (d: Buffer) => (received = Buffer.concat([received, d])));
+  client.on('error', () => undefined);
+  await once(client, 'connect');
+  return { client, received: () => received };
+}
+
 async function h2Origin(t: TestContext, options: http2.SecureServerOptions, respond: (stream: http2.ServerHttp2Stream) => void): Promise<number> {
   const server = http2.createSecureServer({ ...(await selfSignedCert()), ...options });
   const sessions = new Set<http2.ServerHttp2Session>();
@@ -87,19 +98,14 @@ test('a client breaking HTTP/2 on its connection gets GOAWAY PROTOCOL_ERROR with
   const upstream = await httpServer(t, () => undefined);
   const errors: HTTPFlow[] = [];
   const proxy = await testProxy(t, { addons: [{ name: 'errors', error: (f: HTTPFlow) => void errors.push(f) }] });
-  const client = net.connect(proxy.port, '127.0.0.1');
-  t.after(() => client.destroy());
-  let received = Buffer.alloc(0);
-  client.on('data', (d: Buffer) => (received = Buffer.concat([received, d])));
-  client.on('error', () => undefined);
-  await once(client, 'connect');
+  const { client, received } = await rawClient(t, proxy.port);
   const request = Buffer.concat([literal(':method', 'GET'), literal(':scheme', 'http'), literal(':authority', `127.0.0.1:${upstream.port}`), literal(':path', '/held')]);
   // h2c with prior knowledge, a request on stream 1, then HEADERS on stream 2: even stream ids are the server's.
   client.write(Buffer.concat([PREFACE, frame(4, 0, 0, Buffer.alloc(0)), frame(1, 5, 1, request)]));
   await until(() => proxy.logs.some((e) => e.message.startsWith('server connect')), 'the request to reach its server');
   client.write(frame(1, 5, 2, request));
-  await until(() => goawayCode(parseFrames(received.subarray(0))) !== undefined, 'a GOAWAY');
-  const goaway = parseFrames(received).find((f) => f.type === 7)!;
+  await until(() => goawayCode(parseFrames(received())) !== undefined, 'a GOAWAY');
+  const goaway = parseFrames(received()).find((f) => f.type === 7)!;
   // nghttp2's code and reason, not node's INTERNAL_ERROR for a session it destroyed.
   assert.equal(goaway.payload.readUInt32BE(4), NGHTTP2_PROTOCOL_ERROR);
   assert.match(goaway.payload.subarray(8).toString(), /HEADERS/);
@@ -112,18 +118,13 @@ test('a client breaking HTTP/2 on its connection gets GOAWAY PROTOCOL_ERROR with
 
 test('a client flooding the proxy with CONTINUATION frames gets GOAWAY ENHANCE_YOUR_CALM and a protocol-error line', async (t) => {
   const proxy = await testProxy(t);
-  const client = net.connect(proxy.port, '127.0.0.1');
-  t.after(() => client.destroy());
-  let received = Buffer.alloc(0);
-  client.on('data', (d: Buffer) => (received = Buffer.concat([received, d])));
-  client.on('error', () => undefined);
-  await once(client, 'connect');
+  const { client, received } = await rawClient(t, proxy.port);
   const head = Buffer.concat([literal(':method', 'GET'), literal(':scheme', 'http'), literal(':authority', 'example.com'), literal(':path', '/')]);
   // A header block that never ends: HEADERS without END_HEADERS, then empty CONTINUATIONs (CVE-2024-27316 style).
   const continuations = Array.from({ length: 50 }, () => frame(9, 0, 1, Buffer.alloc(0)));
   client.write(Buffer.concat([PREFACE, frame(4, 0, 0, Buffer.alloc(0)), frame(1, 0, 1, head), ...continuations]));
-  await until(() => goawayCode(parseFrames(received)) !== undefined, 'a GOAWAY');
-  assert.equal(goawayCode(parseFrames(received)), NGHTTP2_ENHANCE_YOUR_CALM);
+  await until(() => goawayCode(parseFrames(received())) !== undefined, 'a GOAWAY');
+  assert.equal(goawayCode(parseFrames(received())), NGHTTP2_ENHANCE_YOUR_CALM);
   assert.ok(proxy.logs.some((e) => e.level === 'info' && e.message.startsWith('HTTP/2 protocol error: ')));
 });
 
