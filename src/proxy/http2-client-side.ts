@@ -11,13 +11,14 @@ import { runHttpFlow, type ClientExchange } from './http-stream.js';
 import { addHttp2Headers, MAX_SEND_HEADER_BLOCK, sendTrailersWhenWanted, splitPseudoHeaders, warnLowercased } from './http2-headers.js';
 import { clearSessionTimer, watchLiveness, type SessionLiveness } from './http2-liveness.js';
 import { closeClientStream, http2ResetBudget, isClientReset, resetCounter } from './http2-reset-guard.js';
+import { http2ErrorName } from './http2-error-codes.js';
 import { protocolErrorOf, watchProtocolErrors } from './http2-protocol-error.js';
 import { openUpstreamExchange } from './upstream-exchange.js';
 import { NO_CHUNKS, readableChunks } from './readable-chunks.js';
 import { endSliced, waitForDrain } from './wait-for-drain.js';
 import { extendedConnectSettings, serveWebSocketStream, toWebSocketHandshake } from './websocket-h2.js';
 
-const { NGHTTP2_NO_ERROR, NGHTTP2_PROTOCOL_ERROR, NGHTTP2_ENHANCE_YOUR_CALM } = http2.constants;
+const { NGHTTP2_CANCEL, NGHTTP2_NO_ERROR, NGHTTP2_PROTOCOL_ERROR, NGHTTP2_ENHANCE_YOUR_CALM } = http2.constants;
 
 /** How long a client may go on sending a request body nobody wants after its response is complete (see closeAfterResponse). */
 const UNWANTED_BODY_GRACE_MS = 1000;
@@ -213,15 +214,14 @@ class Http2ClientExchange implements ClientExchange {
   /** A reset stream (or a session that ended) is a client that left, whatever the connection does. */
   watchGone(onGone: (reason?: string) => void): () => void {
     const stream = this.stream;
-    // node resets a stream with PROTOCOL_ERROR itself when the client breaks the rules in it
-    // (a body longer or shorter than its content-length), and ends every stream of a client that
-    // broke them on the connection: not a client that just left.
     const session = stream.session;
     let told = false;
     const gone = () => {
       if (told) return;
       told = true;
-      onGone(protocolErrorOf(session) ?? (stream.rstCode === NGHTTP2_PROTOCOL_ERROR ? "HTTP/2 protocol error in the client's stream." : undefined));
+      // After the current task: a session ending (the connection closed) tells its streams
+      // before it counts as destroyed itself.
+      queueMicrotask(() => onGone(clientStreamEnd(stream, session)));
     };
     if (stream.closed || stream.aborted) {
       queueMicrotask(gone);
@@ -244,6 +244,21 @@ class Http2ClientExchange implements ClientExchange {
     // outside 100-599.
     return sc >= 200 && sc <= 599 ? null : `Cannot send status code ${sc} over HTTP/2.`;
   }
+}
+
+/**
+ * Why a client's stream ended before its flow did, in mitmproxy's words. node resets a stream
+ * with PROTOCOL_ERROR itself when the client breaks the rules in it (a body longer or shorter
+ * than its content-length), and ends every stream of a client that broke them on the connection:
+ * not a client that just left. A session that ended takes its streams with it (node marks them
+ * reset with CANCEL), so it is asked before the stream.
+ */
+function clientStreamEnd(stream: http2.ServerHttp2Stream, session: http2.Http2Session | undefined): string {
+  const protocolError = protocolErrorOf(session);
+  if (protocolError) return protocolError;
+  if (!session || session.destroyed) return 'peer closed connection';
+  if (stream.rstCode === NGHTTP2_PROTOCOL_ERROR) return "HTTP/2 protocol error in the client's stream.";
+  return `stream reset by client (${http2ErrorName(stream.rstCode ?? NGHTTP2_CANCEL)})`;
 }
 
 /**

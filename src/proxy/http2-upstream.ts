@@ -9,6 +9,7 @@ import type { ConnectionContext } from './context.js';
 import type { UpstreamExchange } from './http-stream.js';
 import { OutgoingMessageError } from './http1/assemble.js';
 import { isToken } from './http1/parse.js';
+import { http2ErrorName } from './http2-error-codes.js';
 import { protocolErrorOf, watchProtocolErrors } from './http2-protocol-error.js';
 import { addHttp2Headers, MAX_SEND_HEADER_BLOCK, sendTrailersWhenWanted, splitPseudoHeaders, warnLowercased } from './http2-headers.js';
 import { ConnectionClosedError } from './socket-reader.js';
@@ -108,10 +109,6 @@ const MAX_REFUSED_RETRIES = 3;
 /** The error code of the GOAWAY a session received, if any. */
 const goawayCodes = new WeakMap<http2.Http2Session, number>();
 
-const ERROR_CODE_NAMES: Record<number, string> = {
-  0: 'NO_ERROR', 1: 'PROTOCOL_ERROR', 2: 'INTERNAL_ERROR', 3: 'FLOW_CONTROL_ERROR', 4: 'SETTINGS_TIMEOUT', 5: 'STREAM_CLOSED', 6: 'FRAME_SIZE_ERROR',
-  7: 'REFUSED_STREAM', 8: 'CANCEL', 9: 'COMPRESSION_ERROR', 10: 'CONNECT_ERROR', 11: 'ENHANCE_YOUR_CALM', 12: 'INADEQUATE_SECURITY', 13: 'HTTP_1_1_REQUIRED',
-};
 
 /**
  * Why an upstream stream ended early, in our words rather than node's ("Stream closed with error
@@ -124,9 +121,9 @@ function streamFailure(stream: http2.ClientHttp2Stream, session: http2.ClientHtt
   const protocolError = protocolErrorOf(session);
   if (protocolError) return new ConnectionClosedError(protocolError);
   const goaway = goawayCodes.get(session);
-  if (goaway !== undefined) return new ConnectionClosedError(`HTTP/2 connection closed: server sent GOAWAY (${ERROR_CODE_NAMES[goaway] ?? goaway})`);
+  if (goaway !== undefined) return new ConnectionClosedError(`HTTP/2 connection closed: server sent GOAWAY (${http2ErrorName(goaway)})`);
   if (session.destroyed || session.closed) return new ConnectionClosedError('HTTP/2 connection closed');
-  if (stream.rstCode) return new ConnectionClosedError(`stream reset by server (${ERROR_CODE_NAMES[stream.rstCode] ?? stream.rstCode})`);
+  if (stream.rstCode) return new ConnectionClosedError(`stream reset by server (${http2ErrorName(stream.rstCode)})`);
   return new ConnectionClosedError('server closed connection');
 }
 

@@ -11,6 +11,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { TestContext } from 'node:test';
 import type { HTTPFlow } from '../../src/index.js';
 import { testProxy } from '../helpers/proxy.js';
+import { PREFACE, frame, literal } from '../helpers/h2-frames.js';
 
 /** An HTTP/1 server answering each path with the raw bytes `answers` gives (or holding it). */
 async function rawHttpServer(t: TestContext, answers: Record<string, string | null>) {
@@ -75,7 +76,8 @@ test('a client that resets its stream makes the proxy drop the server connection
   req.close(http2.constants.NGHTTP2_CANCEL);
   await until(() => up.closedHeld() === 1, 'the server connection to close');
   await until(() => errors.length === 1, 'the error hook');
-  assert.equal(errors[0]!.error!.msg, 'Client disconnected.');
+  // mitmproxy's words for an HTTP/2 client's reset ("Client disconnected." is HTTP/1's).
+  assert.equal(errors[0]!.error!.msg, 'stream reset by client (CANCEL)');
   assert.equal(errors[0]!.live, false);
 });
 
@@ -100,6 +102,24 @@ test('statuses HTTP/2 cannot carry become a 502 with an error hook; a 204 loses 
   assert.equal(noContent.status, 204);
 });
 
+test('a client whose connection closes under an open stream (no reset): the flow fails as mitmproxy words it, "peer closed connection"', async (t) => {
+  const up = await rawHttpServer(t, { '/held': null });
+  const errors: HTTPFlow[] = [];
+  const proxy = await testProxy(t, { addons: [{ name: 'errors', error: (f: HTTPFlow) => void errors.push(f) }] });
+  // Raw frames: node's own client would reset its streams (CANCEL) before it closes.
+  const client = net.connect(proxy.port, '127.0.0.1');
+  t.after(() => client.destroy());
+  client.on('error', () => undefined);
+  await once(client, 'connect');
+  const request = Buffer.concat([literal(':method', 'GET'), literal(':scheme', 'http'), literal(':authority', `127.0.0.1:${up.port}`), literal(':path', '/held')]);
+  client.write(Buffer.concat([PREFACE, frame(4, 0, 0, Buffer.alloc(0)), frame(1, 5, 1, request)]));
+  await until(() => up.held.size === 1, 'the request to reach the server');
+  client.destroy();
+  await until(() => errors.length === 1, 'the error hook');
+  assert.equal(errors[0]!.error!.msg, 'peer closed connection');
+  await until(() => up.closedHeld() === 1, 'the server connection to close');
+});
+
 test('a request body that contradicts its content-length fails the flow with an error hook, not an internal error', async (t) => {
   const up = await rawHttpServer(t, {});
   const { proxy, session, errors } = await proxyWithErrors(t);
@@ -107,8 +127,8 @@ test('a request body that contradicts its content-length fails the flow with an 
   req.on('error', () => undefined);
   req.end('this is far more than three bytes');
   await until(() => errors.length === 1, 'the error hook');
-  // Node 20 resets the stream; Node 24 ends the session, which may close the stream first.
-  assert.match(errors[0]!.error!.msg, /^(HTTP\/2 protocol error in the client's stream|Client disconnected\.)/);
+  // node resets the stream, and may end the session, which can close the stream first.
+  assert.match(errors[0]!.error!.msg, /^(HTTP\/2 protocol error in the client's stream|peer closed connection)/);
   assert.equal(up.held.size, 0, 'nothing reached the server');
   assert.ok(!proxy.logs.some((e) => e.level === 'error'), JSON.stringify(proxy.logs.filter((e) => e.level === 'error').map((e) => e.message)));
 });

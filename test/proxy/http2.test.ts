@@ -461,9 +461,9 @@ test('a client that cancels its stream is logged as a client that left, not as a
   await new Promise((r) => req.once('data', r));
   req.close(http2.constants.NGHTTP2_CANCEL);
   await until(() => rec.flows.length === 1, 'the flow ends');
-  assert.equal(rec.flows[0]!.error!.msg, 'Client disconnected.');
+  assert.equal(rec.flows[0]!.error!.msg, 'stream reset by client (CANCEL)');
   const lines = proxy.logs.map((e) => e.message).filter((m) => m.includes('/cancelled'));
-  assert.ok(lines.some((m) => m.endsWith(': Client disconnected.')), lines.join('\n'));
+  assert.ok(lines.some((m) => m.endsWith(': stream reset by client (CANCEL)')), lines.join('\n'));
   assert.ok(!lines.some((m) => m.includes('reset by server')), lines.join('\n'));
 });
 
