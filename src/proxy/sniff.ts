@@ -61,24 +61,25 @@ const HTTP2_FRAME_HEADER_SIZE = 9;
 const HTTP2_SETTINGS = 0x04;
 
 /**
- * Whether a server's first bytes are (or begin) an HTTP/2 server's connection preface: a
- * SETTINGS frame on stream 0, without ACK (RFC 9113 §3.4). An h2c server (insecure gRPC) sends it
- * the moment a connection opens, before the client's preface; that is no protocol in which the
- * server speaks first, and the client's bytes still decide.
+ * Whether a server's first bytes are an HTTP/2 server's connection preface: a SETTINGS frame on
+ * stream 0, without ACK (RFC 9113 §3.4). An h2c server (insecure gRPC) sends it the moment a
+ * connection opens, before the client's preface; that is no protocol in which the server speaks
+ * first, and the client's bytes still decide. The whole frame header has to be there: an h2c
+ * server writes its SETTINGS at once, while a server that greets with a byte or two ("> ") and
+ * waits for its client would otherwise be held until the client, waiting for the greeting,
+ * spoke first, which it never does.
  */
-function mayBeHttp2ServerPreface(first: Buffer): boolean {
-  if (first.length === 0) return false;
-  const header = first.subarray(0, HTTP2_FRAME_HEADER_SIZE);
-  if (header.length >= 3 && header.readUIntBE(0, 3) % 6 !== 0) return false;
-  if (header.length > 3 && header[3] !== HTTP2_SETTINGS) return false;
+function isHttp2ServerPreface(first: Buffer): boolean {
+  if (first.length < HTTP2_FRAME_HEADER_SIZE) return false;
+  if (first.readUIntBE(0, 3) % 6 !== 0 || first[3] !== HTTP2_SETTINGS) return false;
   // Flags (no ACK) and the stream id, all zero.
-  return header.subarray(4).every((b) => b === 0);
+  return first.subarray(4, HTTP2_FRAME_HEADER_SIZE).every((b) => b === 0);
 }
 
 /**
  * Wait for the client's first bytes and classify them (nothing is consumed). If the upstream
  * connection opened for CONNECT speaks first (SMTP, FTP, ...), the tunnel is raw TCP; an HTTP/2
- * server's SETTINGS does not count (see mayBeHttp2ServerPreface).
+ * server's SETTINGS does not count (see isHttp2ServerPreface).
  */
 export async function sniff(ctx: ConnectionContext): Promise<Sniffed> {
   try {
@@ -98,11 +99,8 @@ async function sniffFirstBytes(ctx: ConnectionContext): Promise<Sniffed> {
     // timeout before the client's first request) must not turn the connection into raw TCP.
     const serverBytes = (b: Buffer) => (b.length > 0 ? ('server' as const) : clientBytes.then(() => 'client' as const));
     const winner = eager && want === 1 ? await Promise.race([clientBytes.then(() => 'client' as const), eager.reader.peek(1).then(serverBytes)]) : 'client';
-    if (winner === 'server' && eager && ctx.reader.bufferedLength === 0) {
-      // The server's first bytes, as far as they decide whether they are an HTTP/2 preface.
-      const heard = await Promise.race([eager.reader.peek(HTTP2_FRAME_HEADER_SIZE), clientBytes.then(() => eager.reader.unread())]);
-      if (!mayBeHttp2ServerPreface(heard)) return 'tcp';
-    }
+    // What the server sent with its first bytes decides: waiting for more of them could wait forever.
+    if (winner === 'server' && eager && ctx.reader.bufferedLength === 0 && !isHttp2ServerPreface(eager.reader.unread())) return 'tcp';
     const first = await clientBytes;
     if (first.length === 0 && ctx.reader.atEnd) return 'closed';
     const kind = classify(first);

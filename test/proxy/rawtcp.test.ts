@@ -39,3 +39,27 @@ test('rawtcp off, server speaks first: its greeting is dropped with its connecti
   assert.match(Buffer.concat(got).toString('latin1'), /^HTTP\/1\.1 400 /, 'the HTTP layer answered; no greeting reached the client');
   assert.equal(rec.tcp.length, 0);
 });
+
+// A greeting shorter than an HTTP/2 frame header that could begin one (three bytes whose length
+// field is a multiple of 6, or one or two bytes) must not be held for the rest of a SETTINGS
+// frame: the client waits for the greeting and sends nothing until it has it.
+for (const greeting of ['hi\n', '> ']) {
+  test(`rawtcp on, a server that greets with ${JSON.stringify(greeting)} and waits: the tunnel is TCP and the client gets it`, async (t) => {
+    const greeter = await rawServer(t, (s) => {
+      s.write(greeting);
+      s.on('data', (d) => s.write(`echo ${d}`));
+    });
+    const rec = recorder();
+    const proxy = await testProxy(t, { addons: [rec.addon] });
+    const s = await connectTunnel(proxy.port, `127.0.0.1:${greeter.port}`);
+    t.after(() => s.destroy());
+    let got = '';
+    s.on('data', (d: Buffer) => (got += d.toString('latin1')));
+    await waitFor(() => got === greeting, 10000, 'the greeting');
+    s.write('x');
+    await waitFor(() => got === `${greeting}echo x`, 10000, 'the echo');
+    s.end();
+    await waitFor(() => rec.tcp.length === 1, 10000, 'the TCP flow');
+    assert.equal(rec.tcp[0]!.messages[0]?.content.toString('latin1'), greeting);
+  });
+}
