@@ -9,7 +9,6 @@ import net from 'node:net';
 import tls from 'node:tls';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { AddressInfo } from 'node:net';
 import type { TestContext } from 'node:test';
 import type { HTTPFlow } from '../../src/index.js';
@@ -17,15 +16,10 @@ import { testProxy } from '../helpers/proxy.js';
 import { httpServer } from '../helpers/servers.js';
 import { PREFACE, frame, goawayCode, literal, parseFrames } from '../helpers/h2-frames.js';
 import { selfSignedCert } from './websocket-helpers.js';
+import { tlsH2Server, waitFor } from './modes-helpers.js';
 
 const { NGHTTP2_PROTOCOL_ERROR, NGHTTP2_FLOW_CONTROL_ERROR, NGHTTP2_ENHANCE_YOUR_CALM } = http2.constants;
 
-async function until(check: () => boolean, what: string): Promise<void> {
-  for (let i = 0; i < 250 && !check(); i++) await sleep(20);
-  assert.ok(check(), `timed out waiting for ${what}`);
-}
-
-/** A TLS h2 server answering every stream with `respond`; its port. Its sessions end with the test. */
 /** A raw connection to the proxy port, for frames no client library would send; `received()` is all it got so far. */
 async function rawClient(t: TestContext, port: number): Promise<{ client: net.Socket; received: () => Buffer }> {
   const client = net.connect(port, '127.0.0.1');
@@ -35,25 +29,6 @@ async function rawClient(t: TestContext, port: number): Promise<{ client: net.So
   client.on('error', () => undefined);
   await once(client, 'connect');
   return { client, received: () => received };
-}
-
-async function h2Origin(t: TestContext, options: http2.SecureServerOptions, respond: (stream: http2.ServerHttp2Stream) => void): Promise<number> {
-  const server = http2.createSecureServer({ ...(await selfSignedCert()), ...options });
-  const sessions = new Set<http2.ServerHttp2Session>();
-  server.on('session', (s) => {
-    sessions.add(s);
-    s.on('close', () => sessions.delete(s));
-  });
-  server.on('stream', (stream) => {
-    stream.on('error', () => undefined);
-    respond(stream);
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
-  t.after(() => {
-    for (const s of sessions) s.destroy();
-    server.close();
-  });
-  return (server.address() as AddressInfo).port;
 }
 
 /** A reverse proxy to https://127.0.0.1:`port` recording finished flows, and an h2 client session to it. */
@@ -72,10 +47,15 @@ test('a response header block larger than node\'s 64 KiB default for sending (CO
   // within what an HTTP/2 peer may send in one header block.
   const big: http2.OutgoingHttpHeaders = {};
   for (let i = 0; i < 120; i++) big[`x-big-${i}`] = randomBytes(750).toString('base64');
-  const port = await h2Origin(t, { maxSendHeaderBlockLength: 1 << 20 }, (stream) => {
-    stream.respond({ ':status': 200, ...big });
-    stream.end('ok');
-  });
+  const server = await tlsH2Server(
+    t,
+    (_req, res) => {
+      res.stream.respond({ ':status': 200, ...big });
+      res.stream.end('ok');
+    },
+    { maxSendHeaderBlockLength: 1 << 20 },
+  );
+  const port = (server.address() as AddressInfo).port;
   const { session, flows } = await reverseH2(t, port);
   const result = await new Promise<{ headers: http2.IncomingHttpHeaders; body: string }>((resolve, reject) => {
     const req = session.request({ ':path': '/big' });
@@ -102,14 +82,14 @@ test('a client breaking HTTP/2 on its connection gets GOAWAY PROTOCOL_ERROR with
   const request = Buffer.concat([literal(':method', 'GET'), literal(':scheme', 'http'), literal(':authority', `127.0.0.1:${upstream.port}`), literal(':path', '/held')]);
   // h2c with prior knowledge, a request on stream 1, then HEADERS on stream 2: even stream ids are the server's.
   client.write(Buffer.concat([PREFACE, frame(4, 0, 0, Buffer.alloc(0)), frame(1, 5, 1, request)]));
-  await until(() => proxy.logs.some((e) => e.message.startsWith('server connect')), 'the request to reach its server');
+  await waitFor(() => proxy.logs.some((e) => e.message.startsWith('server connect')), 10000, 'the request to reach its server');
   client.write(frame(1, 5, 2, request));
-  await until(() => goawayCode(parseFrames(received())) !== undefined, 'a GOAWAY');
+  await waitFor(() => goawayCode(parseFrames(received())) !== undefined, 10000, 'a GOAWAY');
   const goaway = parseFrames(received()).find((f) => f.type === 7)!;
   // nghttp2's code and reason, not node's INTERNAL_ERROR for a session it destroyed.
   assert.equal(goaway.payload.readUInt32BE(4), NGHTTP2_PROTOCOL_ERROR);
   assert.match(goaway.payload.subarray(8).toString(), /HEADERS/);
-  await until(() => errors.length === 1, 'the error hook');
+  await waitFor(() => errors.length === 1, 10000, 'the error hook');
   assert.equal(errors[0]!.error!.msg, 'HTTP/2 protocol error: Protocol error');
   const line = proxy.logs.find((e) => e.message === 'HTTP/2 protocol error: Protocol error');
   assert.ok(line, 'an event-log line for the protocol error');
@@ -123,7 +103,7 @@ test('a client flooding the proxy with CONTINUATION frames gets GOAWAY ENHANCE_Y
   // A header block that never ends: HEADERS without END_HEADERS, then empty CONTINUATIONs (CVE-2024-27316 style).
   const continuations = Array.from({ length: 50 }, () => frame(9, 0, 1, Buffer.alloc(0)));
   client.write(Buffer.concat([PREFACE, frame(4, 0, 0, Buffer.alloc(0)), frame(1, 0, 1, head), ...continuations]));
-  await until(() => goawayCode(parseFrames(received())) !== undefined, 'a GOAWAY');
+  await waitFor(() => goawayCode(parseFrames(received())) !== undefined, 10000, 'a GOAWAY');
   assert.equal(goawayCode(parseFrames(received())), NGHTTP2_ENHANCE_YOUR_CALM);
   assert.ok(proxy.logs.some((e) => e.level === 'info' && e.message.startsWith('HTTP/2 protocol error: ')));
 });
@@ -168,7 +148,7 @@ test('a server breaking HTTP/2 on its connection gets GOAWAY with the right code
     req.resume();
   });
   assert.equal(status, 502);
-  await until(() => goaways.length === 1, 'the GOAWAY to the server');
+  await waitFor(() => goaways.length === 1, 10000, 'the GOAWAY to the server');
   assert.equal(goaways[0], NGHTTP2_FLOW_CONTROL_ERROR);
   assert.equal(flows.length, 1);
   assert.equal(flows[0]!.error!.msg, 'HTTP/2 protocol error: Flow control error');

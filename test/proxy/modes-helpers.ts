@@ -82,11 +82,11 @@ export async function httpsOrigin(t: TestContext, handler: http.RequestListener)
   return { port, url: `https://localhost:${port}`, caFile, servernames, server };
 }
 
-/** An HTTP/2 server over TLS on 127.0.0.1 (`allowHTTP1`: HTTP/1.1 too); it and its sessions are closed after the test. */
+/** An HTTP/2 server over TLS on 127.0.0.1 (`opts` as node's, e.g. `allowHTTP1`); it and its sessions are closed after the test. */
 export async function tlsH2Server(
   t: { after: (fn: () => void) => void },
   onRequest: (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => void,
-  opts: { allowHTTP1?: boolean } = {},
+  opts: http2.SecureServerOptions = {},
 ): Promise<http2.Http2SecureServer> {
   return listenH2(t, http2.createSecureServer({ ...(await selfSignedCert()), ...opts }, onRequest));
 }
