@@ -189,8 +189,8 @@ export class WebSocketData {
 
   /**
    * Message `index`, to read: the object in `messages` once that exists, else one made for this
-   * call from the recorded data. Setting such a message's fields or `content` is not kept (its
-   * content's bytes are the recorded ones); change `messages` instead.
+   * call from the recorded data. Changing such a message (its fields, `content`, or its content's
+   * bytes, mostly a copy of the recorded ones) is not kept; change `messages` instead.
    */
   messageAt(index: number): WebSocketMessage | undefined {
     if (this.#messages !== null) return this.#messages[index];
@@ -203,8 +203,9 @@ export class WebSocketData {
   }
 
   /**
-   * Whether `test` answers true for some message, given its direction and content (a view over
-   * the recorded bytes): what filters ask, without making a message object per message.
+   * Whether `test` answers true for some message, given its direction and content (the recorded
+   * bytes, as a view or a copy: see MessageLog.content): what filters ask, without making a
+   * message object per message.
    */
   someMessage(test: (fromClient: boolean, content: Buffer) => boolean): boolean {
     if (this.#messages !== null) return this.#messages.some((m) => test(m.fromClient, m.content));
