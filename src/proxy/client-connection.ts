@@ -156,6 +156,10 @@ async function serveConnection(ctx: ConnectionContext): Promise<void> {
       // unless the client's Host header is kept (mitmproxy's ReverseProxy layer).
       if (secure && !ctx.options.keepHostHeader) ctx.server.sni = address[0];
       if (!(await connectEagerly(ctx))) return;
+      // The eager connection is opened as plain TCP (server_connect sees it so, as in mitmproxy);
+      // TLS towards an https:/tls: target then comes on top of it, and knowing that here lets a
+      // client's ClientHello wait for the server's handshake (its certificate names, its ALPN).
+      ctx.server.tls = secure;
       await serveTunnel(ctx, raw);
       return;
     }

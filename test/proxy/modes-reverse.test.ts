@@ -87,6 +87,34 @@ test('a TLS client to the reverse proxy: curl --cacert <CA> https://127.0.0.1:PO
   assert.equal(origin.servernames.at(-1), 'localhost');
 });
 
+test('reverse:https, eager: the target\'s TLS handshake comes before the client\'s (its ALPN choice and certificate names reach the client)', async (t) => {
+  // The origin speaks HTTP/1.1 only: an h2-capable client must not be handed h2 it would then
+  // speak to a proxy that translates, but http/1.1 as the server chose; and a client without
+  // SNI gets the target certificate's names.
+  const origin = await httpsOrigin(t, (req, res) => res.end(`hello ${req.url}`));
+  const rec = recorder();
+  const proxy = await testProxy(t, {
+    options: { mode: [`reverse:https://localhost:${origin.port}`], ssl_verify_upstream_trusted_ca: origin.caFile, connection_strategy: 'eager' },
+    addons: [rec.addon],
+  });
+  const ca = readFileSync(await proxyCaFile());
+  const { alpn, san } = await new Promise<{ alpn: string | false | null; san: string | undefined }>((resolve, reject) => {
+    const s = tls.connect({ host: '127.0.0.1', port: proxy.port, ca, ALPNProtocols: ['h2', 'http/1.1'], checkServerIdentity: () => undefined }, () => {
+      resolve({ alpn: s.alpnProtocol, san: s.getPeerCertificate().subjectaltname });
+      s.destroy();
+    });
+    s.on('error', reject);
+  });
+  assert.equal(alpn, 'http/1.1', 'the server chose http/1.1');
+  assert.ok(san?.split(', ').includes('DNS:localhost'), `the upstream certificate's names are in the leaf: ${san}`);
+  const r = await curl(['--cacert', await proxyCaFile(), `https://127.0.0.1:${proxy.port}/eager`]);
+  assert.equal(r.status, 200, r.stderr);
+  assert.equal(r.stdout, 'hello /eager');
+  const f = rec.flows.find((x) => x.request.path === '/eager')!;
+  assert.equal(f.request.httpVersion, 'HTTP/1.1', 'curl offers h2 but gets the server\'s http/1.1');
+  assert.equal(f.clientConn.alpn, 'http/1.1');
+});
+
 test('TLS termination in front of a plain HTTP backend (reverse:http with a TLS client)', async (t) => {
   const up = await echoServer(t);
   const proxy = await testProxy(t, { options: { mode: [`reverse:http://127.0.0.1:${up.port}`] } });
