@@ -1,4 +1,5 @@
 import { reasonPhrase } from '../status-codes.js';
+import { opensslReason } from './tls-upstream.js';
 
 function escapeHtml(s: string): string {
   return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/'/g, '&#x27;');
@@ -44,6 +45,10 @@ export function describeNetworkError(err: unknown): string {
     case 'EPIPE':
       return 'Broken pipe';
     default:
+      // An alert or a TLS error after the handshake (a TLS 1.3 server refusing our missing client
+      // certificate only says so then): OpenSSL's reason, as mitmproxy's "TLS Error" line names
+      // it, not node's whole error string with its source file and line.
+      if (typeof e?.code === 'string' && e.code.startsWith('ERR_SSL_')) return `TLS Error: ${opensslReason(e.message)}`;
       return e instanceof Error ? e.message : String(err);
   }
 }
