@@ -18,6 +18,13 @@ function readCaFile(path: string): string[] {
   return pems;
 }
 
+/**
+ * The list last handed out. The same CAs come back as the same array: tls-upstream.ts keys its
+ * shared SecureContext (and so its TLS session cache) on the array's identity, and a new array per
+ * connection would load the CAs into a new context and never resume a session.
+ */
+let previous: string[] | null = null;
+
 export function upstreamTrustStore(o: OptManager): string[] | undefined {
   const caFile = o.has('ssl_verify_upstream_trusted_ca') ? o.get<string | null>('ssl_verify_upstream_trusted_ca') : null;
   const caDir = o.has('ssl_verify_upstream_trusted_confdir') ? o.get<string | null>('ssl_verify_upstream_trusted_confdir') : null;
@@ -35,5 +42,7 @@ export function upstreamTrustStore(o: OptManager): string[] | undefined {
       }
     }
   }
+  if (previous !== null && previous.length === pems.length && previous.every((p, i) => p === pems[i])) return previous;
+  previous = pems;
   return pems;
 }

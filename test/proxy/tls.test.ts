@@ -344,6 +344,24 @@ test('upstream TLS sessions are resumed for the same server name only, and the c
   assert.deepEqual(certs, [1, 1, 1, 1], 'the upstream certificate is known on resumed connections too');
 });
 
+test('upstream TLS sessions are resumed with ssl_verify_upstream_trusted_ca set too', async (t) => {
+  const resumed: boolean[] = [];
+  const server = https.createServer({ key: pki.key, cert: pki.cert }, (req, res) => {
+    resumed.push((req.socket as tls.TLSSocket).isSessionReused());
+    res.setHeader('Connection', 'close');
+    res.end('ok');
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  t.after(() => new Promise<void>((r) => server.close(() => r())));
+  const port = (server.address() as net.AddressInfo).port;
+  const proxy = await testProxy(t, { options: { ssl_verify_upstream_trusted_ca: pki.caFile } });
+  for (let i = 0; i < 3; i++) {
+    const r = await curl(['--cacert', caFile(), '-x', proxy.url, `https://localhost:${port}/s${i}`]);
+    assert.equal(r.status, 200, r.stdout);
+  }
+  assert.deepEqual(resumed, [false, true, true]);
+});
+
 /** An HTTPS server (the test PKI's localhost certificate) that counts the TLS connections made to it. */
 async function countingHttpsServer(t: TestContext, handler: http.RequestListener): Promise<{ port: number; connections: number[] }> {
   const connections: number[] = [];
