@@ -21,13 +21,15 @@ export function peerCertificateChainPem(socket: tls.TLSSocket): string[] {
   const out: string[] = [];
   let cert = socket.getPeerX509Certificate?.();
   const seen = new Set<string>();
-  // Walk the issuer links the handshake gave us; stop at self-signed roots or loops.
-  while (cert && !seen.has(cert.fingerprint256)) {
-    seen.add(cert.fingerprint256);
-    out.push(cert.toString());
-    const issuer: X509Certificate | undefined = (cert as X509Certificate & { issuerCertificate?: X509Certificate }).issuerCertificate;
-    if (!issuer) break;
-    cert = issuer;
+  // Walk the issuer links (the chain as the peer sent it), leaving out repeats. Servers that send
+  // their leaf twice (a leaf file joined to a "full chain" file) are common: stopping at the first
+  // repeat would lose every intermediate. The links end; the bound is a safeguard.
+  for (let steps = 0; cert && steps < 64; steps++) {
+    if (!seen.has(cert.fingerprint256)) {
+      seen.add(cert.fingerprint256);
+      out.push(cert.toString());
+    }
+    cert = (cert as X509Certificate & { issuerCertificate?: X509Certificate }).issuerCertificate;
   }
   if (out.length === 0) {
     const legacy = socket.getPeerCertificate(true) as tls.DetailedPeerCertificate | null;

@@ -558,6 +558,28 @@ test('add_upstream_certs_to_client_chain: the upstream certificates follow ours 
   await assert.rejects(proxy.master.options.update({ upstream_cert: false }), /add_upstream_certs_to_client_chain requires the upstream_cert option to be enabled/);
 });
 
+test('an upstream chain with an intermediate: server_conn.certificate_list holds leaf and intermediate, also from a server that repeats its leaf', async (t) => {
+  const q = (args: string[]) => execFileSync('openssl', args, { stdio: 'ignore' });
+  writeFileSync(join(dir, 'inter-ext.cnf'), 'basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign\n');
+  q(['req', '-newkey', 'rsa:2048', '-nodes', '-keyout', join(dir, 'inter.key'), '-out', join(dir, 'inter.csr'), '-subj', '/CN=Upstream Intermediate']);
+  q(['x509', '-req', '-in', join(dir, 'inter.csr'), '-CA', join(dir, 'upca.pem'), '-CAkey', join(dir, 'upca.key'), '-CAcreateserial', '-out', join(dir, 'inter.pem'), '-days', '2', '-extfile', join(dir, 'inter-ext.cnf')]);
+  q(['req', '-newkey', 'rsa:2048', '-nodes', '-keyout', join(dir, 'chained.key'), '-out', join(dir, 'chained.csr'), '-subj', '/CN=chained leaf']);
+  q(['x509', '-req', '-in', join(dir, 'chained.csr'), '-CA', join(dir, 'inter.pem'), '-CAkey', join(dir, 'inter.key'), '-CAcreateserial', '-out', join(dir, 'chained.pem'), '-days', '2', '-extfile', join(dir, 'ext.cnf')]);
+  const leafPem = readFileSync(join(dir, 'chained.pem'), 'utf8');
+  const interPem = readFileSync(join(dir, 'inter.pem'), 'utf8');
+  // A common misconfiguration: the leaf file concatenated with a "full chain" that starts with the leaf again.
+  const server = https.createServer({ key: readFileSync(join(dir, 'chained.key')), cert: leafPem + leafPem + interPem }, (req, res) => res.end('chained'));
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  t.after(() => new Promise<void>((r) => (server.closeAllConnections(), server.close(() => r()))));
+  const port = (server.address() as net.AddressInfo).port;
+  const flows: HTTPFlow[] = [];
+  const proxy = await testProxy(t, { options: { ssl_verify_upstream_trusted_ca: pki.caFile }, addons: [{ response: (f: HTTPFlow) => void flows.push(f) }] });
+  const r = await curl(['--cacert', caFile(), '-x', proxy.url, `https://localhost:${port}/`]);
+  assert.equal(r.status, 200, r.stdout);
+  const subjects = flows[0]!.serverConn.certificateList.map((pem) => new X509Certificate(pem).subject);
+  assert.deepEqual(subjects, ['CN=chained leaf', 'CN=Upstream Intermediate']);
+});
+
 test('ssl_verify_upstream_trusted_confdir trusts a directory of CA files', async (t) => {
   const port = await httpsUpstream(t);
   const cadir = join(dir, 'cadir');
