@@ -13,6 +13,7 @@ import { http2ErrorName } from './http2-error-codes.js';
 import { protocolErrorOf, watchProtocolErrors } from './http2-protocol-error.js';
 import { addHttp2Headers, MAX_SEND_HEADER_BLOCK, sendTrailersWhenWanted, splitPseudoHeaders, warnLowercased } from './http2-headers.js';
 import { ConnectionClosedError } from './socket-reader.js';
+import { describeNetworkError } from './error-page.js';
 import { ConnectError, type ServerConnection } from './upstream-pool.js';
 import { readableChunks } from './readable-chunks.js';
 import { endSliced, waitForDrain } from './wait-for-drain.js';
@@ -41,6 +42,11 @@ export function sessionFor(ctx: ConnectionContext, conn: ServerConnection): http
     maxHeaderListPairs: 4000,
   });
   process.nextTick(() => socket.resume());
+  // A TLS error (an alert after the handshake: a TLS 1.3 server refusing us for want of a client
+  // certificate) is kept for the streams it ends, which say why rather than "connection closed".
+  socket.once('error', (e: NodeJS.ErrnoException) => {
+    if (e.code?.startsWith('ERR_SSL_')) tlsErrors.set(session, e);
+  });
   session.on('error', (e) => ctx.master.log.debug(`HTTP/2 upstream session error: ${e.message}`, ctx.clientLabel));
   watchProtocolErrors(session, (message) => {
     // The session ends in a moment (see watchProtocolErrors): no new streams on it meanwhile.
@@ -106,6 +112,9 @@ function keepAlive(ctx: ConnectionContext, conn: ServerConnection, session: http
  */
 const MAX_REFUSED_RETRIES = 3;
 
+/** The TLS error that ended the socket under a session, if one did. */
+const tlsErrors = new WeakMap<http2.Http2Session, Error>();
+
 /** The error code of the GOAWAY a session received, if any. */
 const goawayCodes = new WeakMap<http2.Http2Session, number>();
 
@@ -120,6 +129,8 @@ const goawayCodes = new WeakMap<http2.Http2Session, number>();
 function streamFailure(stream: http2.ClientHttp2Stream, session: http2.ClientHttp2Session): ConnectionClosedError {
   const protocolError = protocolErrorOf(session);
   if (protocolError) return new ConnectionClosedError(protocolError);
+  const tlsError = tlsErrors.get(session);
+  if (tlsError) return new ConnectionClosedError(describeNetworkError(tlsError));
   const goaway = goawayCodes.get(session);
   if (goaway !== undefined) return new ConnectionClosedError(`HTTP/2 connection closed: server sent GOAWAY (${http2ErrorName(goaway)})`);
   if (session.destroyed || session.closed) return new ConnectionClosedError('HTTP/2 connection closed');

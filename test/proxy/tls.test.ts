@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type http from 'node:http';
+import http2 from 'node:http2';
 import https from 'node:https';
 import net from 'node:net';
 import tls from 'node:tls';
@@ -626,6 +627,18 @@ test('client_certs: the proxy presents a client certificate to servers that ask 
   const r3 = await curl(['--cacert', caFile(), '-x', withCert.url, `https://localhost:${port}/again`]);
   assert.equal(r3.status, 200, r3.stdout);
   assert.deepEqual(seen, ['proxy-client', 'proxy-client-renewed']);
+});
+
+test('an HTTP/2 server (TLS 1.3) that requires a client certificate we lack: the 502 names its alert', async (t) => {
+  const server = http2.createSecureServer({ key: pki.key, cert: pki.cert, ca: pki.caPem, requestCert: true, rejectUnauthorized: true }, (req, res) => res.end('never'));
+  server.on('sessionError', () => undefined);
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  t.after(() => new Promise<void>((r) => server.close(() => r())));
+  const port = (server.address() as net.AddressInfo).port;
+  const proxy = await testProxy(t, { options: { ssl_verify_upstream_trusted_ca: pki.caFile } });
+  const r = await curl(['--cacert', caFile(), '-x', proxy.url, `https://localhost:${port}/`]);
+  assert.equal(r.status, 502);
+  assert.match(r.stdout, /<p>TLS Error: tlsv13 alert certificate required<\/p>/);
 });
 
 test('the client connection counts as TLS in tls_clienthello, tls_start_client and tls_failed_client already', async (t) => {
