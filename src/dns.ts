@@ -1,6 +1,8 @@
 import { bytesToIp, ipToBytes } from './certs/ip.js';
 import { Flow, type FlowState } from './flow.js';
 import { now } from './util/time.js';
+import { escapeBytes } from './util/escapes.js';
+import { pyStrRepr } from './flowfilter/pyrepr.js';
 import type { Client, Server } from './connection.js';
 
 /**
@@ -123,7 +125,32 @@ export class DNSResourceRecord {
     return { name: this.name, type: this.type, class_: this.class_, ttl: this.ttl, data: Buffer.from(this.data) };
   }
 
-  /** The record data as text: an IP for A/AAAA, a name for NS/CNAME/PTR, text for TXT, else hex. */
+  /**
+   * The record data as mitmweb's JSON has it: an HTTPS record as an object (see `httpsRecordEntries`),
+   * anything else as `dataText()`.
+   */
+  dataJson(): string | HttpsRecordJson {
+    if (this.type === DnsType.HTTPS) {
+      const entries = this.httpsEntries();
+      if (entries) return Object.fromEntries(entries);
+    }
+    return this.dataText();
+  }
+
+  /** An HTTPS record's fields, or null when its data does not parse. */
+  private httpsEntries(): Array<[string | number, string | number]> | null {
+    try {
+      return httpsRecordEntries(this.data);
+    } catch {
+      return null;
+    }
+  }
+
+  /**
+   * The record data as text: an IP for A/AAAA, a name for NS/CNAME/PTR, text for TXT, an HTTPS
+   * record as the Python dict mitmproxy prints (`{'target_name': 'example.com', 'priority': 1, 'alpn': '\\x02h2'}`),
+   * else hex.
+   */
   dataText(): string {
     try {
       switch (this.type) {
@@ -139,6 +166,8 @@ export class DNSResourceRecord {
           return readName(this.data, 0, this.data).name;
         case DnsType.TXT:
           return readTxt(this.data);
+        case DnsType.HTTPS:
+          return pyDictRepr(httpsRecordEntries(this.data));
         default:
           return `0x${this.data.toString('hex')}`;
       }
@@ -152,6 +181,52 @@ export class DNSResourceRecord {
   }
 }
 
+
+/**
+ * An HTTPS record's data as mitmproxy shows it (its HTTPSRecord `to_json`): `target_name`,
+ * `priority`, then each SvcParam under its lowercase name (`alpn`, `ech`, ...; a key without a
+ * name by its number) with its value as escaped text. As an object, numbered keys come first
+ * (JavaScript orders integer keys so); the dumper's text keeps the record's order.
+ */
+export type HttpsRecordJson = Record<string, string | number>;
+
+/** SvcParamKey names (RFC 9460 §14.3.2) that mitmproxy knows. */
+const SVC_PARAM_NAMES: Record<number, string> = {
+  0: 'mandatory', 1: 'alpn', 2: 'no_default_alpn', 3: 'port', 4: 'ipv4hint', 5: 'ech', 6: 'ipv6hint',
+};
+
+/** HTTPS record data (RFC 9460: priority, uncompressed target name, SvcParams) as ordered entries; throws when malformed. */
+function httpsRecordEntries(data: Buffer): Array<[string | number, string | number]> {
+  if (data.length < 3) throw new Error('bad HTTPS');
+  const { name, next } = readName(data, 2, data);
+  const entries: Array<[string | number, string | number]> = [
+    ['target_name', name],
+    ['priority', data.readUInt16BE(0)],
+  ];
+  const seen = new Map<string | number, number>();
+  for (let pos = next; pos < data.length; ) {
+    if (pos + 4 > data.length) throw new Error('bad HTTPS');
+    const key = data.readUInt16BE(pos);
+    const len = data.readUInt16BE(pos + 2);
+    if (pos + 4 + len > data.length) throw new Error('bad HTTPS');
+    const name = SVC_PARAM_NAMES[key] ?? key;
+    const value = escapeBytes(data.subarray(pos + 4, pos + 4 + len));
+    // A repeated key keeps its first place and its last value, as a dict does.
+    const at = seen.get(name);
+    if (at === undefined) {
+      seen.set(name, entries.length);
+      entries.push([name, value]);
+    } else entries[at] = [name, value];
+    pos += 4 + len;
+  }
+  return entries;
+}
+
+/** Python's `str()` of a dict of str/int keys and str/int values. */
+function pyDictRepr(entries: Array<[string | number, string | number]>): string {
+  const item = (v: string | number) => (typeof v === 'number' ? String(v) : pyStrRepr(v));
+  return `{${entries.map(([k, v]) => `${item(k)}: ${item(v)}`).join(', ')}}`;
+}
 
 function readTxt(b: Buffer): string {
   const parts: string[] = [];

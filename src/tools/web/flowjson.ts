@@ -12,7 +12,7 @@ import { HTTPFlow, type Message } from '../../http.js';
 import type { Headers } from '../../headers.js';
 import { TCPFlow } from '../../tcp.js';
 import { WebSocketData } from '../../websocket.js';
-import { DNSFlow, DNSMessage, DNSResourceRecord, dnsClassName, dnsOpcodeName, dnsRcodeName, dnsTypeName } from '../../dns.js';
+import { DNSFlow, DNSMessage, DNSResourceRecord, dnsClassName, dnsOpcodeName, dnsRcodeName, dnsTypeName, type HttpsRecordJson } from '../../dns.js';
 import { parseCertificate, pemCertificates } from '../../certs/index.js';
 import { formatLogLine, type LogEntry } from '../../log.js';
 import { bytesToText } from '../../util/bytes.js';
@@ -99,7 +99,7 @@ export type WebSocketJson = {
 };
 
 export type DnsQuestionJson = { name: string; type: string; class: string };
-export type DnsRecordJson = { name: string; type: string; class: string; ttl: number; data: string };
+export type DnsRecordJson = { name: string; type: string; class: string; ttl: number; data: string | HttpsRecordJson };
 export type DnsMessageJson = {
   id: number;
   query: boolean;
@@ -321,7 +321,7 @@ function messagesMeta(messages: ReadonlyArray<{ contentLength: number; timestamp
 const DNS_STATUS: Record<number, number> = { 0: 200, 1: 400, 2: 500, 3: 404, 4: 501, 5: 403, 6: 409, 7: 409, 8: 410, 9: 401, 10: 404, 11: 501 };
 
 function dnsRecordJson(r: DNSResourceRecord): DnsRecordJson {
-  return { name: r.name, type: dnsTypeName(r.type), class: dnsClassName(r.class_), ttl: r.ttl, data: r.dataText() };
+  return { name: r.name, type: dnsTypeName(r.type), class: dnsClassName(r.class_), ttl: r.ttl, data: r.dataJson() };
 }
 
 export function dnsMessageJson(m: DNSMessage): DnsMessageJson {
