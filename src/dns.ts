@@ -2,7 +2,7 @@ import { bytesToIp, ipToBytes } from './certs/ip.js';
 import { Flow, type FlowState } from './flow.js';
 import { now } from './util/time.js';
 import { escapeBytes } from './util/escapes.js';
-import { pyStrRepr } from './flowfilter/pyrepr.js';
+import { pyStrRepr } from './io/pyrepr.js';
 import type { Client, Server } from './connection.js';
 
 /**

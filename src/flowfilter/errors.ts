@@ -1,4 +1,4 @@
-import { pyStrRepr } from './pyrepr.js';
+import { pyStrRepr } from '../io/pyrepr.js';
 
 /**
  * A filter expression that cannot be used. The message starts with mitmproxy's wording

@@ -15,7 +15,7 @@
  */
 import { Lexer, expandTabs } from './lexer.js';
 import { FilterError } from './errors.js';
-import { pyStrRepr } from './pyrepr.js';
+import { pyStrRepr } from '../io/pyrepr.js';
 import { PyRegexError } from './pyregex.js';
 import type { FilterNode } from './operators/node.js';
 import { And, Not, Or } from './operators/logic.js';

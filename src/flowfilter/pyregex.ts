@@ -43,7 +43,7 @@
  * the case-folding groups come from CPython 3.11 (Unicode 14; see casefold-data.ts).
  */
 import { caseClosureOfRange, caseVariants, type CaseMode } from './casefold.js';
-import { pyStrRepr } from './pyrepr.js';
+import { pyStrRepr } from '../io/pyrepr.js';
 
 /** The regex flags mitmproxy sets for an operator (IGNORECASE, MULTILINE, DOTALL). */
 export interface PyRegexFlags {

@@ -4,31 +4,8 @@
  * values for `~meta` (a dict value is searched as `{'key': 'value'}`).
  */
 
-import { pyBytesRepr } from '../io/pyrepr.js';
+import { pyBytesRepr, pyStrRepr } from '../io/pyrepr.js';
 import { pyFloatRepr } from '../util/pyfloat.js';
-
-const NON_PRINTABLE = /[\p{Cc}\p{Cf}\p{Cs}\p{Co}\p{Cn}\p{Zl}\p{Zp}\p{Zs}]/u;
-
-function hexEscape(cp: number): string {
-  if (cp <= 0xff) return `\\x${cp.toString(16).padStart(2, '0')}`;
-  if (cp <= 0xffff) return `\\u${cp.toString(16).padStart(4, '0')}`;
-  return `\\U${cp.toString(16).padStart(8, '0')}`;
-}
-
-/** `repr(str)`: single quotes unless the text has a `'` and no `"`. */
-export function pyStrRepr(s: string): string {
-  const quote = s.includes("'") && !s.includes('"') ? '"' : "'";
-  let out = quote;
-  for (const ch of s) {
-    if (ch === '\\' || ch === quote) out += '\\' + ch;
-    else if (ch === '\n') out += '\\n';
-    else if (ch === '\r') out += '\\r';
-    else if (ch === '\t') out += '\\t';
-    else if (ch !== ' ' && NON_PRINTABLE.test(ch)) out += hexEscape(ch.codePointAt(0)!);
-    else out += ch;
-  }
-  return out + quote;
-}
 
 function pyNumberRepr(x: number): string {
   // Flow files keep ints and floats apart, but a JS number cannot; integral values print as ints.

@@ -3,7 +3,7 @@ import net from 'node:net';
 import { parseSize } from '../util/human.js';
 import { compilePyRegex } from '../flowfilter/pyregex.js';
 import { guardRegex, type RegexTester } from '../flowfilter/regex-guard.js';
-import { pyStrRepr } from '../flowfilter/pyrepr.js';
+import { pyStrRepr } from '../io/pyrepr.js';
 
 /**
  * The option values the proxy core reads for every connection or request, parsed once per
