@@ -255,14 +255,7 @@ export async function runHttpFlow(ctx: ConnectionContext, flow: HTTPFlow, client
     return 'close';
   };
 
-  const killed = async (fireError: boolean): Promise<FlowOutcome> => {
-    flow.live = false;
-    streamed?.cancel();
-    if (fireError) await hooks.triggerFlow('error', flow);
-    upstream?.abort();
-    client.abort();
-    return 'close';
-  };
+  const killed = (fireError: boolean): Promise<FlowOutcome> => endKilledFlow(ctx, flow, client, upstream, streamed, fireError);
 
   // Per request: guarded here so that no closure is made while the option is off.
   if (ctx.options.proxyDebug) proxyDebug(ctx, `[http] request ${req.method} ${req.prettyUrl} (${req.httpVersion})`);
@@ -505,6 +498,26 @@ export async function runHttpFlow(ctx: ConnectionContext, flow: HTTPFlow, client
 }
 
 /**
+ * A killed flow ends: nothing more of its streamed request goes out, the `error` hook fires when
+ * `fireError` (not for a flow killed in the `response` hook), and both sides are dropped.
+ */
+async function endKilledFlow(
+  ctx: ConnectionContext,
+  flow: HTTPFlow,
+  client: ClientExchange,
+  upstream: UpstreamExchange | null,
+  streamed: StreamedRequest | null,
+  fireError: boolean,
+): Promise<FlowOutcome> {
+  flow.live = false;
+  streamed?.cancel();
+  if (fireError) await ctx.master.addons.triggerFlow('error', flow);
+  upstream?.abort();
+  client.abort();
+  return 'close';
+}
+
+/**
  * The `response` hook and the write to the client (head and body unless already streamed); with
  * `requestEnd`, the response's end waits for a streamed request still going out.
  */
@@ -527,12 +540,7 @@ async function sendResponse(
     ctx.options.websocket;
   if (isWebSocket) flow.websocket = new WebSocketData();
   await (streamed ? streamed.runHook('response') : ctx.master.addons.triggerFlow('response', flow));
-  if (flow.killed) {
-    flow.live = false;
-    upstream?.abort();
-    client.abort();
-    return 'close';
-  }
+  if (flow.killed) return await endKilledFlow(ctx, flow, client, upstream, null, false);
   // A status the client's protocol cannot carry (101 or 600 over HTTP/2, made by an addon) fails the flow.
   const unsendable = alreadyStreamed ? null : client.responseProblem?.(resp);
   if (unsendable) {
@@ -560,14 +568,8 @@ async function sendResponse(
         await client.startResponse(resp, resp.trailers?.length ? null : body.length);
         if (body.length) await client.writeResponseData(body);
       }
-      if (!(await requestEnd())) {
-        // Killed meanwhile: in the request's hook, or from outside (mitmweb).
-        flow.live = false;
-        await ctx.master.addons.triggerFlow('error', flow);
-        upstream?.abort();
-        client.abort();
-        return 'close';
-      }
+      // Killed meanwhile: in the request's hook, or from outside (mitmweb).
+      if (!(await requestEnd())) return await endKilledFlow(ctx, flow, client, upstream, null, true);
       if (!endNow) await client.endResponse(resp.trailers);
     } else if (!alreadyStreamed) await client.sendResponse(resp);
     else await client.endResponse(resp.trailers);
