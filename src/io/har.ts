@@ -13,6 +13,7 @@ import { Client, Server } from '../connection.js';
 import type { AnyFlow } from '../flows.js';
 import { MITMPROXY_COMPAT_VERSION } from '../version.js';
 import { now } from '../util/time.js';
+import { gatherChunks } from '../util/gather-chunks.js';
 import { PyFloat } from './tnetstring.js';
 import { pyJsonDumps, type PyJson } from './pyjson.js';
 import { pyBytesRepr } from './pyrepr.js';
@@ -288,25 +289,9 @@ export function harToJson(flows: Iterable<AnyFlow>, opts: HarOptions = {}): stri
 /** Bytes of HAR pieces gathered into buffers of about this size before they are handed on. */
 const HAR_CHUNK_BYTES = 1 << 20;
 
-/** Pieces encoded as UTF-8 and gathered into chunks of about HAR_CHUNK_BYTES. */
-function* harChunks(pieces: Iterable<string>): Generator<Buffer> {
-  let parts: string[] = [];
-  let size = 0;
-  for (const p of pieces) {
-    parts.push(p);
-    size += p.length;
-    if (size >= HAR_CHUNK_BYTES) {
-      yield Buffer.from(parts.join(''), 'utf8');
-      parts = [];
-      size = 0;
-    }
-  }
-  if (parts.length) yield Buffer.from(parts.join(''), 'utf8');
-}
-
 /** The bytes of a HAR file; zlib-compressed (level 9) when `compressed`, as mitmproxy writes `.zhar`. */
 export function harToBytes(flows: Iterable<AnyFlow>, opts: HarOptions & { compressed?: boolean } = {}): Buffer {
-  const data = Buffer.concat([...harChunks(harPieces(flows, opts))]);
+  const data = Buffer.concat([...gatherChunks(harPieces(flows, opts), HAR_CHUNK_BYTES)]);
   return opts.compressed ? deflateSync(data, { level: 9 }) : data;
 }
 
@@ -318,7 +303,7 @@ export function harToBytes(flows: Iterable<AnyFlow>, opts: HarOptions & { compre
  * bytes written.
  */
 export async function writeHarFile(path: string, flows: Iterable<AnyFlow>, opts: HarOptions = {}): Promise<number> {
-  const chunks = Readable.from(harChunks(harPieces([...flows], opts)), { highWaterMark: 1 });
+  const chunks = Readable.from(gatherChunks(harPieces([...flows], opts), HAR_CHUNK_BYTES), { highWaterMark: 1 });
   const file = createWriteStream(path);
   if (path.endsWith('.zhar')) await pipeline(chunks, createDeflate({ level: 9 }), file);
   else await pipeline(chunks, file);

@@ -118,7 +118,6 @@ const tlsErrors = new WeakMap<http2.Http2Session, Error>();
 /** The error code of the GOAWAY a session received, if any. */
 const goawayCodes = new WeakMap<http2.Http2Session, number>();
 
-
 /**
  * Why an upstream stream ended early, in our words rather than node's ("Stream closed with error
  * code NGHTTP2_..."): the server broke the protocol, reset it, or its connection went away (a

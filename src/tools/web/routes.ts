@@ -21,6 +21,7 @@ import type { JsonValue } from './json.js';
 import { loadFlow } from '../../addons/readfile.js';
 import { optionsJson } from './options-json.js';
 import { stateJson } from './state.js';
+import { gatherChunks } from '../../util/gather-chunks.js';
 
 export type Method = 'GET' | 'POST' | 'PUT' | 'DELETE';
 export type Handler = (ctx: RequestContext) => void | Promise<void>;
@@ -157,20 +158,16 @@ async function dumpFlows(ctx: RequestContext): Promise<void> {
   }
   // Streamed as it is encoded, from a snapshot of the view: encoding 100 000 flows at once held
   // the event loop (and so the proxy) for 3.6 s and the whole file twice in memory.
-  let chunks: Buffer[] = [];
-  let size = 0;
-  for (const f of ctx.app.view.flows()) {
-    if (filter && !filter.match(f)) continue;
-    const b = encodeFlow(f);
-    chunks.push(b);
-    size += b.length;
-    if (size >= FLOWS_CHUNK_BYTES) {
-      await ctx.writePiece(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size));
-      chunks = [];
-      size = 0;
-    }
+  const list = ctx.app.view.flows();
+  function* encoded(): Generator<Buffer> {
+    for (const f of list) if (!filter || filter.match(f)) yield encodeFlow(f);
   }
-  if (chunks.length || !ctx.sink) await ctx.writePiece(Buffer.concat(chunks, size));
+  let written = false;
+  for (const chunk of gatherChunks(encoded(), FLOWS_CHUNK_BYTES)) {
+    await ctx.writePiece(chunk);
+    written = true;
+  }
+  if (!written) await ctx.writePiece(Buffer.alloc(0));
 }
 
 async function uploadFlows(ctx: RequestContext): Promise<void> {
