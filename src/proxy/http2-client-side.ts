@@ -48,10 +48,11 @@ class Http2ClientExchange implements ClientExchange {
   responseStarted = false;
   /** Trailers that came at the end of a streamed response body. */
   private streamedTrailers: Headers | null = null;
-  /** The response ends with trailers, sent when node asks for them ('wantTrailers'). */
-  private trailersAwaited = false;
-  /** Those trailers have gone out (the response ended before the request: see endsBeforeRequest). */
-  private trailersSent = false;
+  /**
+   * Trailers of the response: none, awaited (sent when node asks for them, 'wantTrailers'), or
+   * sent (the response may end before the request: see endsBeforeRequest).
+   */
+  private trailers: 'none' | 'awaited' | 'sent' = 'none';
   /** The rest of the request body is not wanted (see discardRequestBody). */
   private discardBody = false;
 
@@ -114,12 +115,12 @@ class Http2ClientExchange implements ClientExchange {
     const waitForTrailers = hasTrailers || (trailersLater && !endStream && !bodyless);
     this.stream.respond(this.responseHeaders(resp, bodyLength), respondOptions({ endStream: bodyless || (endStream && !hasTrailers), waitForTrailers }));
     if (waitForTrailers) {
+      this.trailers = 'awaited';
       sendTrailersWhenWanted(this.stream, () => {
-        this.trailersSent = true;
+        this.trailers = 'sent';
         return this.streamedTrailers ?? resp.trailers;
       });
     }
-    this.trailersAwaited = waitForTrailers;
     if (this.discardBody) this.closeAfterResponse();
   }
 
@@ -196,9 +197,8 @@ class Http2ClientExchange implements ClientExchange {
       }, UNWANTED_BODY_GRACE_MS);
       stream.once('close', () => clearTimeout(timer));
     };
-    if (this.trailersAwaited && !this.trailersSent) stream.once('wantTrailers', closeLater);
-    else if (this.trailersAwaited) closeLater();
-    else if (stream.writableFinished) closeLater();
+    if (this.trailers === 'awaited') stream.once('wantTrailers', closeLater);
+    else if (this.trailers === 'sent' || stream.writableFinished) closeLater();
     else stream.once('finish', closeLater);
   }
 
@@ -224,7 +224,7 @@ class Http2ClientExchange implements ClientExchange {
       queueMicrotask(() => onGone(clientStreamEnd(stream, session)));
     };
     if (stream.closed || stream.aborted) {
-      queueMicrotask(gone);
+      gone();
       return () => undefined;
     }
     // 'aborted' comes the moment an RST_STREAM is read; 'close' may come only after the stream's
