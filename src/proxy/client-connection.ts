@@ -438,9 +438,6 @@ async function relayUpgraded(ctx: ConnectionContext, flow: HTTPFlow): Promise<vo
     }
   } finally {
     // The relay ended the server side after its last (close) frame; give it a moment to flush.
-    if (!server.socket.destroyed) {
-      server.socket.end();
-      setTimeout(() => server.close(), 5000).unref();
-    }
+    server.endGracefully(5000);
   }
 }

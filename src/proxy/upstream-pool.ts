@@ -120,6 +120,20 @@ export class ServerConnection {
     this.reusable = false;
     if (!this.socket.destroyed) this.socket.destroy();
   }
+
+  /**
+   * End our side and let the server close its own (after an upgraded connection's last frame, so
+   * it can still read that), closing for good after `graceMs` if it does not. The timer goes
+   * with the socket, and holds only this connection: a finished flow must not stay in memory
+   * (with everything a WebSocket recorded) for the grace period.
+   */
+  endGracefully(graceMs: number): void {
+    if (this.socket.destroyed) return;
+    this.socket.end();
+    const timer = setTimeout(() => this.close(), graceMs);
+    timer.unref();
+    this.socket.once('close', () => clearTimeout(timer));
+  }
 }
 
 /**

@@ -99,10 +99,7 @@ export async function serveWebSocketStream(ctx: ConnectionContext, flow: HTTPFlo
     await relayWebSocket(ctx, flow, { socket: stream, reader: new SocketReader(stream) }, { socket: server.socket, reader: server.reader });
   } finally {
     // As for HTTP/1.1 upgrades: the relay ended the server side after the close frame; let it flush.
-    if (!server.socket.destroyed) {
-      server.socket.end();
-      setTimeout(() => server.close(), 5000).unref();
-    }
+    server.endGracefully(5000);
   }
 }
 

@@ -5,6 +5,7 @@ import { inspect } from 'node:util';
 import { randomBytes } from 'node:crypto';
 import { Opcode, WebSocketData, WebSocketMessage } from '../../src/websocket.js';
 import { SLAB_PAYLOAD_MAX } from '../../src/util/payload-slab.js';
+import { exposedGc } from '../helpers/gc.js';
 
 /** A conversation of `n` relayed messages, alternating direction, "m0", "m1", ... */
 function relayed(n: number): WebSocketData {
@@ -116,11 +117,8 @@ test('messageAt answers undefined for what is not a message index, and a payload
   assert.equal(m.content, m.content);
 });
 
-test('a WebSocketData costs about a hundred bytes until it records something (flow files hold many)', async () => {
-  const { setFlagsFromString } = await import('node:v8');
-  const { runInNewContext } = await import('node:vm');
-  setFlagsFromString('--expose-gc');
-  const gc = runInNewContext('gc') as () => void;
+test('a WebSocketData costs about a hundred bytes until it records something (flow files hold many)', () => {
+  const gc = exposedGc();
   gc();
   const before = process.memoryUsage().heapUsed;
   const many = Array.from({ length: 20_000 }, () => new WebSocketData());
