@@ -117,6 +117,11 @@ class Direction {
   blocked = false;
   /** The source ended (null: cleanly, at EOF) once this is not undefined. */
   ended: Error | null | undefined = undefined;
+  /**
+   * The direction is over: its source broke the protocol or went away, and the end of the
+   * conversation waits its turn in the relay's queue. Nothing more is read from it.
+   */
+  finished = false;
   readonly maxMessageSize: number;
   private readonly maxInflationRatio: number;
   listeners: { data: (b: Buffer) => void; end: () => void; error: (e: Error) => void } | null = null;
@@ -266,7 +271,7 @@ class WebSocketRelay {
   }
 
   private receive(d: Direction, chunk: Buffer): void {
-    if (this.closing) return;
+    if (this.closing || d.finished) return;
     let frames: Frame[];
     try {
       frames = d.parser.push(chunk);
@@ -274,7 +279,7 @@ class WebSocketRelay {
       this.fail(d, e);
       return;
     }
-    if (frames.length === 0) return;
+    if (frames.length === 0 && d.parser.error === null) return;
     if (d.frameIndex === d.frames.length) {
       d.frames = frames;
       d.frameIndex = 0;
@@ -290,9 +295,12 @@ class WebSocketRelay {
     this.drain(d);
   }
 
-  /** Handle queued frames until one has to wait; then pause the source until it is done. */
+  /**
+   * Handle queued frames until one has to wait; then pause the source until it is done. Once they
+   * are all handled, a framing error or the end of the source ends the conversation.
+   */
   private drain(d: Direction): void {
-    while (!d.blocked && !this.closing && d.frameIndex < d.frames.length) {
+    while (!d.blocked && !this.closing && !d.finished && d.frameIndex < d.frames.length) {
       const f = d.frames[d.frameIndex++]!;
       let r: MaybePromise;
       try {
@@ -308,7 +316,9 @@ class WebSocketRelay {
         return;
       }
     }
-    if (!d.blocked && d.ended !== undefined && d.frameIndex >= d.frames.length) this.peerGone(d, d.ended);
+    if (d.blocked || d.frameIndex < d.frames.length) return;
+    if (d.parser.error !== null) this.fail(d, d.parser.error);
+    else if (d.ended !== undefined) this.finish(d, () => this.peerGone(d, d.ended));
   }
 
   /** Pause reading `d` until `r` settles (and the other side has drained), then go on. */
@@ -335,12 +345,28 @@ class WebSocketRelay {
 
   private fail(d: Direction, e: unknown): void {
     if (e instanceof WebSocketProtocolError) {
-      this.protocolError(d, e);
+      this.finish(d, () => this.protocolError(d, e));
       return;
     }
     // Not the peer's fault: a bug. Report it loudly, close both sides as an internal error.
     this.ctx.master.log.error(`WebSocket relay error: ${(e as Error)?.stack ?? String(e)}`, this.ctx.clientLabel);
-    this.protocolError(d, new WebSocketProtocolError('Internal proxy error', CloseCode.INTERNAL_ERROR));
+    this.finish(d, () => this.protocolError(d, new WebSocketProtocolError('Internal proxy error', CloseCode.INTERNAL_ERROR)));
+  }
+
+  /**
+   * End the conversation because of `d` (a protocol error, its peer gone), in turn: a message
+   * of either direction still in its hook goes out first, as mitmproxy handles a connection's
+   * events in order. `d` reads nothing more meanwhile.
+   */
+  private finish(d: Direction, end: () => void): void {
+    if (d.finished) return;
+    d.finished = true;
+    this.queue
+      .run(() => {
+        end();
+        return undefined;
+      })
+      ?.catch(() => undefined);
   }
 
   /** Handle one frame; returns a promise only when it has to wait (a hook, zlib, its turn). */

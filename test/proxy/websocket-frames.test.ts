@@ -36,9 +36,12 @@ function rawFrame(b0: number, payload: Buffer, opts: { mask?: Buffer; lengthByte
   return Buffer.concat([Buffer.from(head), body]);
 }
 
+/** The frames in `bytes`; throws the parser's error if a frame was bad. */
 function parse(bytes: Buffer, opts: { fromClient?: boolean; allowRsv1?: boolean; maxPayload?: number } = {}): Frame[] {
   const p = new FrameParser({ fromClient: opts.fromClient ?? false, allowRsv1: opts.allowRsv1 ?? false, maxPayload: opts.maxPayload ?? 1 << 20 });
-  return p.push(bytes);
+  const frames = p.push(bytes);
+  if (p.error) throw p.error;
+  return frames;
 }
 
 function summary(frames: Frame[]): Array<[boolean, boolean, number, string]> {
@@ -112,7 +115,25 @@ test('framing errors are protocol errors with the close code to answer with', ()
 
 test('a frame over the size limit is refused from its header, before its payload arrives', () => {
   const p = new FrameParser({ fromClient: false, allowRsv1: false, maxPayload: 1000 });
-  assert.throws(() => p.push(Buffer.from([0x82, 0x7f, 0, 0, 0, 1, 0, 0, 0, 0])), /Message too big/);
+  assert.deepEqual(p.push(Buffer.from([0x82, 0x7f, 0, 0, 0, 1, 0, 0, 0, 0])), []);
+  assert.match(p.error!.message, /Message too big/);
+});
+
+test('frames before a bad one in the same chunk are returned; the error stops the parser', () => {
+  const p = new FrameParser({ fromClient: false, allowRsv1: false, maxPayload: 1 << 20 });
+  const bytes = Buffer.concat([rawFrame(0x81, Buffer.from('first')), rawFrame(0x82, Buffer.from('second')), rawFrame(0x83, Buffer.alloc(0)), rawFrame(0x81, Buffer.from('after'))]);
+  assert.deepEqual(summary(p.push(bytes)), [
+    [true, false, 0x1, 'first'],
+    [true, false, 0x2, 'second'],
+  ]);
+  assert.equal(p.error?.message, 'Invalid opcode 0x3');
+  assert.deepEqual(p.push(rawFrame(0x81, Buffer.from('later'))), [], 'nothing is parsed after the error');
+  // A bad header completed by a later chunk: the earlier chunk's frames came back already.
+  const q = new FrameParser({ fromClient: false, allowRsv1: false, maxPayload: 1 << 20 });
+  assert.deepEqual(summary(q.push(Buffer.concat([rawFrame(0x81, Buffer.from('ok')), Buffer.from([0x82])]))), [[true, false, 0x1, 'ok']]);
+  assert.equal(q.error?.message, undefined);
+  assert.deepEqual(q.push(Buffer.from([0x7e, 0, 5])), []);
+  assert.equal(q.error?.message, 'Payload length used 2 bytes when 1 would have sufficed');
 });
 
 test('encodeFrame round-trips through the parser; masked frames use a fresh key and leave the payload alone', () => {

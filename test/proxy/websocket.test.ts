@@ -578,6 +578,57 @@ test('text an addon made invalid UTF-8 is sent with replacement characters; unkn
   assert.ok(proxy.logs.some((e) => e.message === "Ignoring unknown WebSocket extension 'x-unknown-ext'."));
 });
 
+test('a message in the same chunk as a bad frame still goes out before the 1002 close', async (t) => {
+  const rec = recorder();
+  const up = await rawServer(t);
+  const proxy = await testProxy(t, { addons: [rec.addon] });
+  const { peer } = await rawWsClientViaProxy(proxy.port, up.port);
+  t.after(() => peer.socket.destroy());
+  const server = await up.nextPeer();
+  peer.socket.write(Buffer.concat([frame(Opcode.TEXT, 'last words', true, true), frame(0x3, '', true, true)]));
+  const first = await readFrame(server, true);
+  assert.equal(first.opcode, Opcode.TEXT);
+  assert.equal(first.text, 'last words');
+  const close = await readFrame(server, true);
+  assert.deepEqual(parseClosePayload(close.payload), { code: 1002, reason: 'Invalid opcode 0x3' });
+  const flow = await rec.ended;
+  assert.deepEqual(
+    flow.websocket!.messages.map((m) => m.text),
+    ['last words'],
+  );
+});
+
+test('a message held by an async addon goes out before a protocol error from the other side ends the conversation', async (t) => {
+  let started!: () => void;
+  const inHook = new Promise<void>((r) => (started = r));
+  let release!: () => void;
+  const gate = new Promise<void>((r) => (release = r));
+  const holder: Addon = {
+    name: 'holder',
+    async websocket_message(f: HTTPFlow) {
+      if (f.websocket!.messages.at(-1)!.fromClient) return;
+      started();
+      await gate;
+    },
+  };
+  const up = await rawServer(t);
+  const proxy = await testProxy(t, { addons: [holder] });
+  const { peer } = await rawWsClientViaProxy(proxy.port, up.port);
+  t.after(() => peer.socket.destroy());
+  const server = await up.nextPeer();
+  server.socket.write(frame(Opcode.TEXT, 'held'));
+  await inHook;
+  // The client breaks the protocol (an unmasked frame) while the server's message is in its hook.
+  peer.socket.write(frame(Opcode.TEXT, 'not masked', true, false));
+  await sleep(300);
+  release();
+  const first = await readFrame(peer, false);
+  assert.equal(first.opcode, Opcode.TEXT, 'the held message first');
+  assert.equal(first.text, 'held');
+  const close = await readFrame(peer, false);
+  assert.deepEqual(parseClosePayload(close.payload), { code: 1002, reason: 'server received unexpected unmasked frame' });
+});
+
 test('a client breaking the protocol: both sides get a 1002 close with the reason, and the flow records it', async (t) => {
   const rec = recorder();
   let serverClose: Promise<{ code: number; reason: string }> | null = null;

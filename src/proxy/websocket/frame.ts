@@ -91,6 +91,13 @@ export class FrameParser {
   private headerChunk: Buffer | null = null;
   private readonly maskKey = Buffer.alloc(4);
 
+  /**
+   * The framing error that stopped the parser, once one came. The frames before it were still
+   * returned (a peer's last good message and its bad frame often arrive in one chunk, and the
+   * message must not be lost); nothing after it is parsed.
+   */
+  error: WebSocketProtocolError | null = null;
+
   constructor(private readonly opts: FrameParserOptions) {}
 
   /** Bytes received but not yet part of a complete frame. */
@@ -98,14 +105,30 @@ export class FrameParser {
     return this.buffered;
   }
 
-  /** Add received bytes; returns the frames they complete (possibly none). Throws WebSocketProtocolError. */
+  /**
+   * Add received bytes; returns the frames they complete (possibly none), up to a bad frame, which
+   * sets `error` instead.
+   */
   push(chunk: Buffer): Frame[] {
     const frames: Frame[] = [];
+    if (this.error !== null) return frames;
+    try {
+      this.parse(chunk, frames);
+    } catch (e) {
+      if (!(e instanceof WebSocketProtocolError)) throw e;
+      this.error = e;
+      this.chunks = [];
+      this.buffered = 0;
+    }
+    return frames;
+  }
+
+  private parse(chunk: Buffer, frames: Frame[]): void {
     if (this.chunks.length === 0 && this.header === null) {
       // Nothing buffered (the usual case): take whole frames straight out of the chunk, as
       // slices, and buffer only an unfinished frame at its end.
       const rest = this.framesIn(chunk, frames);
-      if (rest === chunk.length) return frames;
+      if (rest === chunk.length) return;
       chunk = chunk.subarray(rest);
     }
     if (chunk.length) {
@@ -132,7 +155,6 @@ export class FrameParser {
       this.header = null;
       this.headerChunk = null;
     }
-    return frames;
   }
 
   /** Append the complete frames at the start of `b` to `frames`; returns where the first incomplete one starts. */
