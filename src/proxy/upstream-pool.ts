@@ -409,8 +409,11 @@ export class UpstreamPool {
     if (target.tls) server.sni = target.sni !== undefined ? target.sni : target.address[0];
     const data: ServerConnectionHookData = { client: ctx.client, server };
     await hooks.trigger('server_connect', data);
+    // As in mitmproxy, the connection goes where the hook left `server.address`: an addon may
+    // send it elsewhere. The pool still files it under the target asked for (`conn.target`).
+    const address: [string, number] = server.address ? [server.address[0], server.address[1]] : target.address;
     // Through an upstream proxy, the TCP connection goes to the proxy.
-    const dial = via ? via[1] : target.address;
+    const dial = via ? via[1] : address;
     let addresses: LookupAddress[] | null = null;
     let failure: unknown = null;
     if (!server.error) {
@@ -426,12 +429,12 @@ export class UpstreamPool {
     }
     if (server.error) {
       // Killed by an addon in server_connect or by the loop guard (mitmproxy's wording).
-      ctx.master.log.info(`server connection to ${formatAddress(target.address)} killed before connect: ${server.error}`, ctx.clientLabel);
+      ctx.master.log.info(`server connection to ${formatAddress(address)} killed before connect: ${server.error}`, ctx.clientLabel);
       await hooks.trigger('server_connect_error', data);
       throw new ConnectError(`Connection killed: ${server.error}`, true);
     }
     server.timestampStart = now();
-    proxyDebug(ctx, () => `[server] opening a connection to ${formatAddress(target.address)}${via ? ` via ${via[0]}://${formatAddress(via[1])}` : ''}${target.tls ? ' (TLS)' : ''}${ctx.options.connectAddr ? ` from ${ctx.options.connectAddr}` : ''}`);
+    proxyDebug(ctx, () => `[server] opening a connection to ${formatAddress(address)}${via ? ` via ${via[0]}://${formatAddress(via[1])}` : ''}${target.tls ? ' (TLS)' : ''}${ctx.options.connectAddr ? ` from ${ctx.options.connectAddr}` : ''}`);
     let socket: Duplex;
     try {
       if (failure) throw failure;
@@ -450,7 +453,7 @@ export class UpstreamPool {
     // A server that stays silent longer than tcp_timeout is given up on, as a client is.
     tcp.setTimeout(ctx.options.tcpTimeoutMs, () => tcp.destroy());
     server.timestampTcpSetup = now();
-    server.peername = socketPeername(tcp, target.address);
+    server.peername = socketPeername(tcp, address);
     server.sockname = socketSockname(tcp);
     // mitmproxy's event log lines for the server side: "server connect host:port (ip:port)".
     const shown = server.peername[0] === dial[0] ? formatAddress(dial) : `${formatAddress(dial)} (${formatAddress(server.peername)})`;
@@ -458,7 +461,7 @@ export class UpstreamPool {
     tcp.once('close', () => ctx.master.log.info(`server disconnect ${shown}`, ctx.clientLabel));
     if (via) {
       try {
-        socket = await openProxyPath(ctx, tcp, { via, target: target.address, forwardPlain: !!target.forwardPlain && !target.tls });
+        socket = await openProxyPath(ctx, tcp, { via, target: address, forwardPlain: !!target.forwardPlain && !target.tls });
       } catch (e) {
         tcp.destroy();
         server.error = e instanceof UpstreamProxyError ? e.message : describeNetworkError(e);

@@ -172,6 +172,26 @@ test('server_connect can cancel the upstream connection by setting server.error'
   assert.equal(up.connections, 0);
 });
 
+test('server_connect can send the connection elsewhere by changing server.address', async (t) => {
+  const up = await echoServer(t);
+  const seen: string[] = [];
+  const proxy = await testProxy(t, {
+    addons: [
+      {
+        name: 'reroute',
+        server_connect(d: ServerConnectionHookData) {
+          if (d.server.address?.[1] === 1) d.server.address = ['127.0.0.1', up.port];
+        },
+        server_connected: (d: ServerConnectionHookData) => void seen.push(`${d.server.address?.[1]} ${d.server.peername?.[1]}`),
+      },
+    ],
+  });
+  const r = await curl(['-x', proxy.url, 'http://127.0.0.1:1/rerouted']);
+  assert.equal(r.status, 200, r.stdout);
+  assert.equal(up.connections, 1);
+  assert.deepEqual(seen, [`${up.port} ${up.port}`]);
+});
+
 test('shutting down while a flow is intercepted kills the flow instead of hanging', async (t) => {
   const up = await echoServer(t);
   const held: HTTPFlow[] = [];
