@@ -139,8 +139,12 @@ export class OptManager {
       configurable: true,
       enumerable: false,
       get: () => this.get(name),
-      set: (v: OptionValue) => {
-        void this.update({ [name]: v });
+      // `options.name = value`, as scripts ported from Python write it: a value of the wrong type
+      // fails at the assignment, as in mitmproxy, instead of in a promise nobody awaits.
+      set: (v: unknown) => {
+        const d = this.def(name);
+        checkType(name, d.type, v, d.choices);
+        void this.update({ [name]: v as OptionValue });
       },
     });
   }

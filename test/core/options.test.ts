@@ -115,6 +115,17 @@ test('configure fires with the changed names; an OptionsError from an addon roll
   await m.shutdown();
 });
 
+test('options.name = value (a script written as in Python) sets the option and refuses a wrong value at the assignment', async () => {
+  const m = await master();
+  const options = m.options as unknown as Record<string, unknown>;
+  options.anticache = true;
+  assert.equal(m.options.get('anticache'), true);
+  assert.throws(() => (options.anticache = 'yes please'), { name: 'OptionsError', message: 'Option anticache expects a boolean (true or false), got "yes please".' });
+  assert.throws(() => (options.connection_strategy = 'bogus'), /Valid choices: eager, lazy/);
+  assert.equal(m.options.get('anticache'), true);
+  assert.equal(m.options.get('connection_strategy'), 'eager');
+});
+
 test('config.yaml is read from confdir; precedence: --set < config.yaml < dedicated flags', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'mitmproxy-ts-conf-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
