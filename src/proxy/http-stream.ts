@@ -245,12 +245,14 @@ export async function runHttpFlow(ctx: ConnectionContext, flow: HTTPFlow, client
   /** End the flow with an error reply; `cause` is what failed, when its own line is in the event log already. */
   const fail = async (status: number, message: string, cause?: unknown): Promise<FlowOutcome> => {
     flow.error ??= new FlowError(message);
-    flow.live = false;
     streamed?.cancel();
+    // The flow is still live in its `error` hook, as in mitmproxy, so an addon can kill it there:
+    // the client then gets no error reply, just the dropped connection (or reset stream).
     await hooks.triggerFlow('error', flow);
+    flow.live = false;
     if (!(cause instanceof ConnectError && cause.logged)) ctx.master.log.info(`${flowLabel(flow)}: ${flow.error.msg}`, ctx.clientLabel);
     upstream?.abort();
-    if (client.responseStarted) client.abort();
+    if (client.responseStarted || flow.killed) client.abort();
     else await client.sendError(status, message);
     return 'close';
   };

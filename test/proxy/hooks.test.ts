@@ -192,6 +192,27 @@ test('server_connect can send the connection elsewhere by changing server.addres
   assert.deepEqual(seen, [`${up.port} ${up.port}`]);
 });
 
+test('a flow killed in its error hook gets no error reply: the client sees the connection dropped', async (t) => {
+  const errors: string[] = [];
+  const proxy = await testProxy(t, {
+    addons: [
+      {
+        name: 'suppress',
+        error(f: HTTPFlow) {
+          errors.push(f.error!.msg);
+          f.kill();
+        },
+      },
+    ],
+  });
+  const r = await curl(['-x', proxy.url, 'http://127.0.0.1:1/refused']);
+  assert.equal(r.status, 0, r.stdout);
+  assert.equal(r.stdout, '');
+  assert.equal(r.code, 52, r.stderr);
+  assert.equal(errors.length, 1);
+  assert.match(errors[0]!, /Connection refused/);
+});
+
 test('shutting down while a flow is intercepted kills the flow instead of hanging', async (t) => {
   const up = await echoServer(t);
   const held: HTTPFlow[] = [];
