@@ -268,6 +268,9 @@ export async function runHttpFlow(ctx: ConnectionContext, flow: HTTPFlow, client
       await hooks.triggerFlow('requestheaders', flow);
       return await fail(413, "Request body exceeds mitmproxy's body_size_limit.");
     }
+    // A body announced larger than stream_large_bodies is streamed: set before the hook, as in
+    // mitmproxy (and as for responses below), so an addon sees it and may change it there.
+    if (opts.streamLargeBodies !== null && expected !== null && expected > opts.streamLargeBodies) req.stream = true;
     await hooks.triggerFlow('requestheaders', flow);
     if (flow.killed) return await killed(true);
 
@@ -277,7 +280,7 @@ export async function runHttpFlow(ctx: ConnectionContext, flow: HTTPFlow, client
       req.headers.delete('expect');
     }
 
-    let streamRequest = req.stream !== false || (opts.streamLargeBodies !== null && expected !== null && expected > opts.streamLargeBodies);
+    let streamRequest = req.stream !== false;
 
     // --- request body -----------------------------------------------------------------------
     let prefix: Buffer[] = [];

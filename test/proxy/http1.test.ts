@@ -5,6 +5,7 @@ import { testProxy } from '../helpers/proxy.js';
 import { curl, rawRequest } from '../helpers/clients.js';
 import { echoServer, httpServer, rawServer, closedPort } from '../helpers/servers.js';
 import { flowRecorder } from '../helpers/recorder.js';
+import type { HTTPFlow, StreamSetting } from '../../src/index.js';
 
 test('GET through the proxy with curl: body, status and the flow are right', async (t) => {
   const up = await echoServer(t);
@@ -248,6 +249,25 @@ test('a large body streams through with stream_large_bodies and is not stored', 
   const f = rec.flows[0]!;
   assert.equal(f.response!.stream, true, 'the flow records that it was streamed');
   assert.equal(f.response!.rawContent, null, 'the streamed body is not kept');
+});
+
+test('stream_large_bodies marks a large request streamed before requestheaders, where an addon sees it and can put a stream function in its place', async (t) => {
+  const up = await echoServer(t);
+  const seen: Array<StreamSetting> = [];
+  // As mitmproxy's save_streamed_data example: hook into the bodies the proxy streams anyway.
+  const addon = {
+    name: 'upper',
+    requestheaders(f: HTTPFlow) {
+      seen.push(f.request.stream);
+      if (f.request.stream) f.request.stream = (chunk: Buffer) => Buffer.from(chunk.toString('latin1').toUpperCase(), 'latin1');
+    },
+  };
+  const proxy = await testProxy(t, { addons: [addon], options: { stream_large_bodies: '10' } });
+  const big = await curl(['-x', proxy.url, '--data-binary', 'a body longer than ten bytes', `${up.url}/big`]);
+  const small = await curl(['-x', proxy.url, '--data-binary', 'short', `${up.url}/small`]);
+  assert.deepEqual(seen, [true, false]);
+  assert.match(big.stdout, /A BODY LONGER THAN TEN BYTES/);
+  assert.match(small.stdout, /short/);
 });
 
 test('a streamed close-delimited HTTP/1.0 response stays close-delimited: no chunked framing on an HTTP/1.0 status line', async (t) => {
