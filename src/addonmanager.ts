@@ -2,7 +2,7 @@ import { fileURLToPath } from 'node:url';
 import type { Addon } from './hooks.js';
 import { FLOW_HOOKS } from './hooks.js';
 import type { Master } from './master.js';
-import { OptionsError, type OptionType, type OptionValue } from './optmanager.js';
+import { OptionsError, type OptionType, type OptionValueOf } from './optmanager.js';
 import type { CommandFunction, CommandSpec } from './command.js';
 import type { Flow } from './flow.js';
 
@@ -18,8 +18,11 @@ export class AddonHalt extends Error {
 export class Loader {
   constructor(readonly master: Master) {}
 
-  /** Declare an option (`choices` restricts a str option). Re-declaring it identically is a no-op. */
-  addOption(name: string, type: OptionType, defaultValue: OptionValue, help: string, choices?: readonly string[]): void {
+  /**
+   * Declare an option (`choices` restricts a str option). Re-declaring it identically is a no-op.
+   * The default must be of the type (`addOption('n', 'int', 'ten', ...)` does not compile).
+   */
+  addOption<T extends OptionType>(name: string, type: T, defaultValue: OptionValueOf<T>, help: string, choices?: readonly string[]): void {
     const replaced = this.master.options.add(name, type, defaultValue, help, choices ?? null);
     if (replaced) this.master.log.warn(`Over-riding existing option ${name}`);
   }

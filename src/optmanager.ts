@@ -10,6 +10,19 @@ export type OptionType = 'bool' | 'str' | 'int' | 'optional str' | 'optional int
 /** A value an option can hold. */
 export type OptionValue = boolean | string | number | null | string[];
 
+/** The values an option of type `T` holds (every option value for the `OptionType` union). */
+export type OptionValueOf<T extends OptionType> = T extends 'bool'
+  ? boolean
+  : T extends 'str'
+    ? string
+    : T extends 'int'
+      ? number
+      : T extends 'optional str'
+        ? string | null
+        : T extends 'optional int'
+          ? number | null
+          : string[];
+
 /**
  * Option values by name: the built-in options with their own types (a typo'd value type is a
  * compile error), any other name (a script's option) with any option value.
@@ -116,7 +129,7 @@ export class OptManager {
   private listeners: ChangeListener[] = [];
 
   /** Declare an option. Declaring the same option twice is fine; a different definition replaces the old one. */
-  add(name: string, type: OptionType, defaultValue: OptionValue, help: string, choices: readonly string[] | null = null): boolean {
+  add<T extends OptionType>(name: string, type: T, defaultValue: OptionValueOf<T>, help: string, choices: readonly string[] | null = null): boolean {
     const def = new OptionDef(name, type, defaultValue, help, choices);
     const existing = this.defs.get(name);
     if (existing && existing.sameDefinition(def)) return false;
