@@ -29,8 +29,13 @@ export function injectTcpMessage(flow: TCPFlow, toClient: boolean, content: Buff
 export async function relayTcpFlow(ctx: ConnectionContext, serverSocket: Duplex, serverReader: SocketReader): Promise<void> {
   const hooks = ctx.master.addons;
   const flow = new TCPFlow(ctx.client, ctx.server, true);
+  // Injected while tcp_start runs (mitmproxy's example injects there): held until the relay
+  // starts, as mitmproxy's layer holds events that arrive while a hook is pending.
+  const early: Array<[toClient: boolean, content: Buffer]> = [];
+  liveTcpFlows.set(flow, (toClient, content) => early.push([toClient, content]));
   await hooks.triggerFlow('tcp_start', flow);
   if (flow.killed) {
+    liveTcpFlows.delete(flow);
     serverSocket.destroy();
     ctx.socket.destroy();
     // As every TCP flow, a killed one ends with tcp_error (its error is "Connection killed.").
@@ -78,11 +83,13 @@ export async function relayTcpFlow(ctx: ConnectionContext, serverSocket: Duplex,
     }
   };
 
-  liveTcpFlows.set(flow, (toClient, content) => {
+  const inject = (toClient: boolean, content: Buffer): void => {
     // Recorded as if the other side had sent it.
     const pending = deliver(new TCPMessage(!toClient, content), toClient ? ctx.socket : serverSocket, false);
     pending?.catch((e: unknown) => ctx.master.log.warn(`Cannot inject TCP message: ${(e as Error)?.message ?? String(e)}`, ctx.clientLabel));
-  });
+  };
+  liveTcpFlows.set(flow, inject);
+  for (const [toClient, content] of early.splice(0)) inject(toClient, content);
   try {
     await Promise.all([pump(ctx.reader, serverSocket, true), pump(serverReader, ctx.socket, false)]);
   } finally {

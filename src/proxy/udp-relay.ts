@@ -30,7 +30,7 @@ const liveUdpFlows = new WeakMap<UDPFlow, (toClient: boolean, content: Buffer) =
  */
 export function injectUdpMessage(flow: UDPFlow, toClient: boolean, content: Buffer): boolean {
   const inject = liveUdpFlows.get(flow);
-  if (!inject) return false;
+  if (!inject || !flow.live) return false;
   inject(toClient, content);
   return true;
 }
@@ -107,6 +107,9 @@ export class UdpRelay {
     server.transportProtocol = 'udp';
     const flow = new UDPFlow(peer.client, server, true);
     peer.state.flow = flow;
+    // Injections wait in the session's queue, which runs once this start is over: one made in
+    // udp_start itself (as mitmproxy allows) goes out after it, when the socket is up.
+    liveUdpFlows.set(flow, (toClient, content) => this.enqueue(peer, (f) => this.deliver(peer, f, new TCPMessage(!toClient, content))));
     await this.master.addons.triggerFlow('udp_start', flow);
     if (flow.killed) {
       // As every UDP flow, a killed one ends with udp_error (its error is "Connection killed.").
@@ -153,7 +156,6 @@ export class UdpRelay {
       peer.state.upstream = null;
       upstream.close();
     }
-    liveUdpFlows.set(flow, (toClient, content) => this.enqueue(peer, (f) => this.deliver(peer, f, new TCPMessage(!toClient, content))));
     return true;
   }
 

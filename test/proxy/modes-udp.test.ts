@@ -104,6 +104,28 @@ test('reverse:udp relays datagrams both ways as one UDP flow per client; udp_mes
   assert.equal(flow.type, 'udp');
 });
 
+test('inject.udp from udp_start itself goes out once the flow has started, after the datagram that opened it', async (t) => {
+  const echo = await udpEcho(t);
+  const warnings: string[] = [];
+  const proxy = await testProxy(t, {
+    options: { mode: [`reverse:udp://127.0.0.1:${echo.port}@0`] },
+    addons: [
+      {
+        name: 'greeter',
+        async udp_start(f: UDPFlow) {
+          await proxy.master.commands.call('inject.udp', f, false, Buffer.from('hello from udp_start'));
+        },
+        add_log: (e: { level: string; message: string }) => void (e.level === 'warn' && warnings.push(e.message)),
+      },
+    ],
+  });
+  const client = await udpClient(t);
+  client.send(proxy.listeners[0]!.port, 'first');
+  await waitFor(() => echo.received.length === 2, 10000, 'both datagrams at the server');
+  assert.deepEqual(echo.received, ['first', 'hello from udp_start']);
+  assert.deepEqual(warnings, []);
+});
+
 test('reverse:udp to a port nobody listens on ends the flow with udp_error', async (t) => {
   const deadPort = await freeUdpPort();
   const errors: UDPFlow[] = [];

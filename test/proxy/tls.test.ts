@@ -723,6 +723,33 @@ for (const readsOnly of [true, false]) {
   });
 }
 
+test('inject.tcp from tcp_start itself (as mitmproxy allows) goes out once the relay runs', async (t) => {
+  const got: string[] = [];
+  const up = await rawServer(t, (s) => s.on('data', (d) => got.push(d.toString())));
+  const proxy = await testProxy(t, {
+    addons: [
+      {
+        name: 'greeter',
+        async tcp_start(f: TCPFlow) {
+          await proxy.master.commands.call('inject.tcp', f, true, Buffer.from('hello client'));
+          await proxy.master.commands.call('inject.tcp', f, false, Buffer.from('hello server'));
+        },
+      },
+    ],
+  });
+  const s = await connectTunnel(proxy.port, `127.0.0.1:${up.port}`);
+  t.after(() => s.destroy());
+  const received: string[] = [];
+  s.on('data', (d) => received.push(d.toString()));
+  s.write('\x01first');
+  for (let i = 0; i < 250 && (received.length < 1 || got.join('').length < 18); i++) await sleep(20);
+  assert.equal(received.join(''), 'hello client');
+  // (The client's first bytes were read before tcp_start, to choose the layer: either order is fine.)
+  assert.equal(got.join('').length, 18);
+  assert.ok(got.join('').includes('hello server') && got.join('').includes('\x01first'), JSON.stringify(got));
+  assert.ok(!proxy.logs.some((e) => e.message === 'Flow is not from a live connection.'));
+});
+
 test('inject.tcp sends a message to either side of a live TCP flow, recorded as from the other side and hooked; inject.udp and dead flows warn', async (t) => {
   const got: string[] = [];
   const up = await rawServer(t, (s) => s.on('data', (d) => got.push(d.toString())));
