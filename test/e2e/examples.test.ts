@@ -2,13 +2,16 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import { Resolver } from 'node:dns/promises';
-import { readFileSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { once } from 'node:events';
 import WebSocket, { WebSocketServer } from 'ws';
 import { runCli, ROOT } from '../helpers/cli.js';
 import { curl } from '../helpers/clients.js';
-import { echoServer, httpServer } from '../helpers/servers.js';
+import { closedPort, echoServer, httpServer, rawServer } from '../helpers/servers.js';
+import { connectTunnel } from '../helpers/tunnel.js';
+import { httpsOrigin } from '../proxy/modes-helpers.js';
+import { testConfdir } from '../helpers/proxy.js';
 import { tempDir } from '../helpers/tempdir.js';
 
 const example = (name: string) => join(ROOT, 'examples', name);
@@ -162,4 +165,70 @@ test('examples/host-histogram.ts adds a command that mitmweb runs on flows and a
   assert.equal(r.stdout, '{"value": null}');
   assert.equal(readFileSync(target, 'utf8'), '1: 127.0.0.1\n2: localhost\n');
   await tool.waitFor(/histogram of 2 hosts written to /);
+});
+
+test('examples/reroute-connections.ts connects to the rerouted address and leaves the request as the client sent it', async (t) => {
+  const up = await echoServer(t);
+  const gone = await closedPort();
+  const tool = await runCli(t, ['dump', '-p', '0', '--listen-host', '127.0.0.1', '-s', example('reroute-connections.ts'), '--set', `reroute=127.0.0.1:${gone}=127.0.0.1:${up.port}`]);
+  const r = await curl(['-x', `http://127.0.0.1:${tool.port}`, `http://127.0.0.1:${gone}/staging`]);
+  assert.equal(r.status, 200);
+  const seen = JSON.parse(r.stdout) as { url: string; rawHeaders: string[] };
+  assert.equal(seen.url, '/staging');
+  assert.equal(seen.rawHeaders[seen.rawHeaders.indexOf('Host') + 1], `127.0.0.1:${gone}`);
+  await tool.waitFor(new RegExp(`rerouting 127\\.0\\.0\\.1:${gone} to 127\\.0\\.0\\.1:${up.port}`));
+});
+
+test('examples/suppress-error-pages.ts drops the connection instead of sending the 502 page', async (t) => {
+  const gone = await closedPort();
+  const tool = await runCli(t, ['dump', '-p', '0', '--listen-host', '127.0.0.1', '-s', example('suppress-error-pages.ts')]);
+  const r = await curl(['-x', `http://127.0.0.1:${tool.port}`, `http://127.0.0.1:${gone}/`]);
+  assert.equal(r.status, 0);
+  assert.equal(r.code, 52, r.stderr);
+  await tool.waitFor(/dropping http:\/\/127\.0\.0\.1:\d+\/ instead of an error page: Connection refused/);
+});
+
+test('examples/tcp-replace.ts greets the client and replaces foo with bar both ways', async (t) => {
+  const up = await rawServer(t, (s) => s.on('data', (d) => s.write(`echo:${d.toString('latin1')}`)));
+  const tool = await runCli(t, ['dump', '-p', '0', '--listen-host', '127.0.0.1', '--tcp-hosts', '.*', '-s', example('tcp-replace.ts')]);
+  const s = await connectTunnel(tool.port, `127.0.0.1:${up.port}`);
+  t.after(() => s.destroy());
+  let got = '';
+  s.on('data', (d: Buffer) => (got += d.toString('latin1')));
+  s.write('foo food');
+  const deadline = Date.now() + 10000;
+  while (!got.includes('echo:') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  assert.equal(got, 'hello from mitmproxy-ts\necho:bar bard');
+  assert.deepEqual(up.received.flat().map((b) => b.toString('latin1')), ['bar bard']);
+});
+
+test('examples/save-streamed-bodies.ts copies the bodies that stream_large_bodies streams to files, and passes them on unchanged', async (t) => {
+  const dir = tempDir(t, 'streamed-');
+  const up = await echoServer(t);
+  const tool = await runCli(t, ['dump', '-p', '0', '--listen-host', '127.0.0.1', '--set', 'stream_large_bodies=100', '--set', `save_streamed_dir=${dir}`, '-s', example('save-streamed-bodies.ts')]);
+  const upload = 'x'.repeat(5000);
+  const r = await curl(['-x', `http://127.0.0.1:${tool.port}`, '--data-binary', upload, `${up.url}/upload`]);
+  assert.equal(r.status, 200);
+  assert.equal((JSON.parse(r.stdout) as { body: string }).body, upload);
+  await tool.waitFor(/saved the request body .* to .*\.request/);
+  await tool.waitFor(/saved the response body .* to .*\.response/);
+  const files = readdirSync(dir).sort();
+  assert.equal(files.length, 2, JSON.stringify(files));
+  assert.equal(readFileSync(join(dir, files.find((f) => f.endsWith('.request'))!), 'latin1'), upload);
+  assert.equal(readFileSync(join(dir, files.find((f) => f.endsWith('.response'))!), 'latin1'), r.stdout);
+});
+
+test('examples/tls-passthrough.ts passes TLS through to a server once a client refused the proxy certificate for it', async (t) => {
+  const origin = await httpsOrigin(t, (_req, res) => res.end('from the origin itself'));
+  const tool = await runCli(t, ['dump', '-p', '0', '--listen-host', '127.0.0.1', '--ssl-insecure', '--set', `confdir=${testConfdir()}`, '-s', example('tls-passthrough.ts')]);
+  const proxy = `http://127.0.0.1:${tool.port}`;
+  // The client trusts the origin's CA only: the proxy's certificate is refused the first time.
+  const first = await curl(['-x', proxy, '--cacert', origin.caFile, `${origin.url}/`]);
+  assert.equal(first.status, 0);
+  assert.equal(first.code, 60, first.stderr);
+  await tool.waitFor(/client refused our certificate for 127\.0\.0\.1:\d+: passing it through from now on/);
+  const second = await curl(['-x', proxy, '--cacert', origin.caFile, `${origin.url}/`]);
+  assert.equal(second.status, 200, second.stderr);
+  assert.equal(second.stdout, 'from the origin itself');
+  await tool.waitFor(/TLS passthrough: 127\.0\.0\.1:\d+/);
 });
