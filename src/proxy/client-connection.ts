@@ -350,7 +350,10 @@ async function serveClientTls(ctx: ConnectionContext, rawTcp: boolean): Promise<
   if (inner === 'closed') return;
   const layer = await chooseLayer(ctx, plainLayer(ctx, rawTcp, inner), ['http', 'tcp', 'ignore']);
   if (layer === 'http') await serveHttpAfterSniff(ctx, inner);
-  else await relayToServer(ctx, { passthrough: layer === 'ignore', tls: relayNeedsTls(ctx, true) });
+  // The server side is TLS as well unless a next_layer handler said otherwise by clearing
+  // `context.server.tls` (mitmproxy's ClientTLSLayer without a ServerTLSLayer: TLS with the
+  // client, plain bytes to the server).
+  else await relayToServer(ctx, { passthrough: layer === 'ignore', tls: relayNeedsTls(ctx, ctx.server.tls) });
 }
 
 /**

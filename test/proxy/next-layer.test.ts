@@ -121,3 +121,37 @@ test('HTTPS without ALPN is still HTTP', async (t) => {
   assert.equal(r.status, 200);
   assert.equal(r.stdout, 'hello /plain');
 });
+
+test('next_layer: TLS with the client only, plain bytes to the server, when the handler clears context.server.tls (mitmproxy\'s custom_next_layer example)', async (t) => {
+  const up = await echoServer(t);
+  const seen: string[] = [];
+  const proxy = await testProxy(t, {
+    options: { connection_strategy: 'lazy' },
+    addons: [
+      {
+        name: 'downgrade',
+        next_layer(d: NextLayerData) {
+          const a = d.context.server.address;
+          seen.push(`${d.layer} ${a?.join(':')} client.tls=${d.context.client.tls}`);
+          if (a?.[0] === 'secure.invalid' && a[1] === 443) {
+            d.context.server.address = ['127.0.0.1', up.port];
+            d.context.client.alpn = null;
+          } else if (a?.[1] === up.port && d.context.client.tls) {
+            d.context.server.tls = false;
+            d.layer = 'tcp';
+          }
+        },
+      },
+    ],
+  });
+  const raw = await connectTunnel(proxy.port, 'secure.invalid:443');
+  const s = tls.connect({ socket: raw, ca: proxyCa(testConfdir()), servername: 'secure.invalid' });
+  t.after(() => s.destroy());
+  await once(s, 'secureConnect');
+  s.write('GET /plain HTTP/1.1\r\nHost: secure.invalid\r\nConnection: close\r\n\r\n');
+  let answer = '';
+  s.on('data', (d: Buffer) => (answer += d.toString('latin1')));
+  await until(() => answer.includes('"url":"/plain"'), 'the plain server\'s answer through the client TLS');
+  assert.match(answer, /^HTTP\/1\.1 200 OK/);
+  assert.deepEqual(seen.slice(1), ['tls secure.invalid:443 client.tls=false', `http 127.0.0.1:${up.port} client.tls=true`]);
+});
