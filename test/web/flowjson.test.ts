@@ -11,6 +11,7 @@ import { generateCa } from '../../src/certs/index.js';
 import { certificatePem } from '../../src/certs/x509.js';
 import { Client, Server } from '../../src/connection.js';
 import { FlowError } from '../../src/flow.js';
+import { dnsTypeName } from '../../src/dns.js';
 import { Headers } from '../../src/headers.js';
 import { HTTPFlow, Request, Response } from '../../src/http.js';
 import { certToJson, flowJsonText, flowToJson, logEntryToJson, sha256Hex } from '../../src/tools/web/flowjson.js';
@@ -235,6 +236,17 @@ test('DNS flows carry DNS message objects', () => {
     { name: 'dns.google', type: 'A', class: 'IN', ttl: 32, data: '8.8.4.4' },
   ]);
   assert.equal(j.response.size, 8);
+});
+
+test('DNS record types are named as mitmproxy names them (TLSA, SSHFP, NULL, AXFR, ...), not TYPE(<n>)', () => {
+  const f = tdnsflow({ resp: true });
+  f.request.questions[0]!.type = 52;
+  f.response!.answers[0]!.type = 44;
+  f.response!.answers[1]!.type = 10;
+  const j = flowToJson(f) as Record<string, any>;
+  assert.equal(j.request.questions[0].type, 'TLSA');
+  assert.deepEqual(j.response.answers.map((a: { type: string }) => a.type), ['SSHFP', 'NULL']);
+  assert.deepEqual([251, 252, 32769, 54].map(dnsTypeName), ['IXFR', 'AXFR', 'DLV', 'TYPE(54)']);
 });
 
 test('markers: shortcodes become emoji, :default: a dot, letters stay, the rest a red circle', () => {
