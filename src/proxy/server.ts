@@ -1,4 +1,5 @@
 import net from 'node:net';
+import { formatAddress } from '../connection.js';
 import type { Master } from '../master.js';
 import { ProxyMode } from './modes.js';
 import { handleClientConnection } from './client-connection.js';
@@ -160,7 +161,7 @@ export class ProxyServers {
       return;
     }
     this.own.add(host || '', instance.listener.port, ownTransport(mode));
-    this.master.log.info(`${mode.description} listening at ${showAddress(host, instance.listener.port)}.`);
+    this.master.log.info(`${mode.description} listening at ${listenAddressText(host, instance.listener.port)}.`);
   }
 
   /** Stop listening; connections already accepted go on until they end (as in mitmproxy). */
@@ -170,7 +171,7 @@ export class ProxyServers {
     instance.listener = null;
     this.own.remove(l.port, ownTransport(instance.mode), instance.host || '');
     await l.close();
-    this.master.log.info(`${instance.mode.description} at ${showAddress(l.host, l.port)} stopped.`);
+    this.master.log.info(`${instance.mode.description} at ${listenAddressText(l.host, l.port)} stopped.`);
   }
 
   private listen(mode: ProxyMode, host: string, port: number): Promise<Listener> {
@@ -251,9 +252,12 @@ export class ProxyServers {
 /** How long `stop` waits for connection handlers to finish after their sockets were destroyed. */
 const HANDLER_GRACE_MS = 5000;
 
-/** `host:port` as the listening messages show it (`*` for every interface). */
-function showAddress(host: string, port: number): string {
-  return `${host ? (host.includes(':') ? `[${host}]` : host) : '*'}:${port}`;
+/**
+ * `host:port` as mitmproxy's listening and stopped lines show a listener: `*:8080` for every
+ * interface, whether that is spelled "", "0.0.0.0" or "::", and an IPv6 host in brackets.
+ */
+export function listenAddressText(host: string, port: number): string {
+  return formatAddress([host || '0.0.0.0', port]);
 }
 
 /** What a listener of `mode` listens on, as OwnAddresses records it. */

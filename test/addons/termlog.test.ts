@@ -5,6 +5,7 @@ import { PassThrough } from 'node:stream';
 import { TermLog } from '../../src/addons/termlog.js';
 import { formatLogLine } from '../../src/log.js';
 import { formatAddress } from '../../src/connection.js';
+import { listenAddressText } from '../../src/proxy/server.js';
 import { runningMaster } from '../helpers/master.js';
 
 test('log lines: [time][client] message; a replay connection writes "[replay] message"', () => {
@@ -24,6 +25,13 @@ test('addresses as mitmproxy shows them: IPv6 in brackets, IPv4-mapped as IPv4, 
   assert.equal(formatAddress(['0.0.0.0', 8080]), '*:8080');
   assert.equal(formatAddress(['example.com', 443]), 'example.com:443');
   assert.equal(formatAddress(null), '<no address>');
+});
+
+test('the listening line names a listener on every interface *:port, however listen_host spells it, as mitmproxy does', () => {
+  for (const host of ['', '0.0.0.0', '::', '0:0:0:0:0:0:0:0']) assert.equal(listenAddressText(host, 8080), '*:8080', JSON.stringify(host));
+  assert.equal(listenAddressText('::1', 8080), '[::1]:8080');
+  assert.equal(listenAddressText('127.0.0.1', 8080), '127.0.0.1:8080');
+  assert.equal(listenAddressText('localhost', 8080), 'localhost:8080');
 });
 
 test("termlog_verbosity offers mitmproxy's levels in mitmproxy's order", async (t) => {
