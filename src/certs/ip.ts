@@ -37,10 +37,16 @@ export function ipToBytes(s: string): Buffer | null {
   return out;
 }
 
-/** Canonical text of 4 or 16 address bytes (IPv6 per RFC 5952: lowercase, longest zero run compressed). */
+/**
+ * Canonical text of 4 or 16 address bytes (IPv6 per RFC 5952: lowercase, longest zero run
+ * compressed, and an IPv4-mapped address with its IPv4 part dotted, "::ffff:192.0.2.1", as
+ * inet_ntop, node and Python's ipaddress write it).
+ */
 export function bytesToIp(b: Uint8Array): string {
   if (b.length === 4) return Array.from(b).join('.');
   if (b.length !== 16) return Buffer.from(b).toString('hex');
+  const v4 = unmapIPv4(Buffer.from(b.buffer, b.byteOffset, b.byteLength));
+  if (v4.length === 4) return `::ffff:${Array.from(v4).join('.')}`;
   const groups: number[] = [];
   for (let i = 0; i < 16; i += 2) groups.push((b[i]! << 8) | b[i + 1]!);
   let bestStart = -1;

@@ -20,7 +20,8 @@ describe('toSubjectAltName', () => {
     ['::1', { type: 'ip', value: '::1' }],
     ['[2001:DB8:0:0:0:0:0:1]', { type: 'ip', value: '2001:db8::1' }],
     ['fe80::1%eth0', { type: 'ip', value: 'fe80::1' }],
-    ['::ffff:1.2.3.4', { type: 'ip', value: '::ffff:102:304' }],
+    ['::ffff:1.2.3.4', { type: 'ip', value: '::ffff:1.2.3.4' }],
+    ['::ffff:102:304', { type: 'ip', value: '::ffff:1.2.3.4' }],
     ['', null],
     ['a b.com', null],
     ['nul\u0000.com', null],
@@ -57,6 +58,10 @@ describe('IP helpers', () => {
     assert.equal(bytesToIp(Buffer.from('00010000000000020000000000000003', 'hex')), '1:0:0:2::3');
     assert.equal(bytesToIp(Buffer.from('00010000000100000000000000000001', 'hex')), '1:0:1::1');
     assert.equal(bytesToIp(Buffer.from('00010002000300040005000600000008', 'hex')), '1:2:3:4:5:6:0:8');
+    // IPv4-mapped: the IPv4 part dotted (RFC 5952 §5); only ::ffff:0:0/96 is written so.
+    assert.equal(bytesToIp(Buffer.from('00000000000000000000ffffc0000201', 'hex')), '::ffff:192.0.2.1');
+    assert.equal(bytesToIp(Buffer.from('000000000000000000000000c0000201', 'hex')), '::c000:201');
+    assert.equal(bytesToIp(Buffer.from('00000000000000000001ffffc0000201', 'hex')), '::1:ffff:c000:201');
   });
   it('returns null for non-IPs', () => {
     assert.equal(ipToBytes('example.com'), null);

@@ -230,6 +230,7 @@ test("DNS records and constants by name, as mitmproxy's ResourceRecord.A/AAAA/CN
   assert.deepEqual([a.type, a.class_, a.ttl, a.dataText()], [DnsType.A, DnsClass.IN, DNSResourceRecord.DEFAULT_TTL, '192.0.2.1']);
   const aaaa = DNSResourceRecord.AAAA('example.com', '2001:db8::1', 300);
   assert.deepEqual([aaaa.type, aaaa.ttl, aaaa.data.length, aaaa.dataText()], [DnsType.AAAA, 300, 16, '2001:db8::1']);
+  assert.equal(DNSResourceRecord.AAAA('example.com', '::ffff:192.0.2.1').dataText(), '::ffff:192.0.2.1', 'an IPv4-mapped answer shows its IPv4 part dotted, as dig does');
   assert.throws(() => DNSResourceRecord.A('x', '::1'), /not an IPv4 address: "::1"/);
   assert.throws(() => DNSResourceRecord.AAAA('x', '127.0.0.1'), /not an IPv6 address: "127.0.0.1"/);
   const cname = DNSResourceRecord.CNAME('www.example.com', 'example.com');

@@ -62,6 +62,8 @@ test('parseConnectRequest: address types, commands and reply codes', () => {
     ['IPv4', hex('05 01 00 01 7f000001 1234'), { kind: 'ok', value: { host: '127.0.0.1', port: 0x1234, addressType: 1 }, length: 10 }],
     ['IPv6 loopback', hex('05 01 00 04 00000000000000000000000000000001 0050'), { kind: 'ok', value: { host: '::1', port: 80, addressType: 4 }, length: 22 }],
     ['IPv6', hex('05 01 00 04 20010db8000000000000000000000001 01bb'), { kind: 'ok', value: { host: '2001:db8::1', port: 443, addressType: 4 }, length: 22 }],
+    // As inet_ntop writes it (mitmproxy's SOCKS5 layer uses it): the IPv4 part dotted, not ::ffff:7f00:1.
+    ['IPv4-mapped IPv6', hex('05 01 00 04 00000000000000000000ffff7f000001 0050'), { kind: 'ok', value: { host: '::ffff:127.0.0.1', port: 80, addressType: 4 }, length: 22 }],
     ['domain', Buffer.concat([hex('05 01 00 03 0b'), Buffer.from('example.com'), hex('01bb')]), { kind: 'ok', value: { host: 'example.com', port: 443, addressType: 3 }, length: 18 }],
     ['IP literal as a name', Buffer.concat([hex('05 01 00 03 03'), Buffer.from('::1'), hex('0050')]), { kind: 'ok', value: { host: '::1', port: 80, addressType: 3 }, length: 10 }],
     ['BIND', hex('05 02 00 01 7f000001 1234'), { kind: 'error', message: 'Unsupported SOCKS5 request: command BIND (only CONNECT is supported)', reply: 7 }],
