@@ -128,6 +128,49 @@ export class DNSResourceRecord {
     return new DNSResourceRecord(inaddr, DnsType.PTR, DnsClass.IN, ttl, writeName(ptr));
   }
 
+  /** A text record (mitmproxy's `ResourceRecord.TXT`), its text stored as TXT data: see `text`. */
+  static TXT(name: string, text: string, ttl: number = DNSResourceRecord.DEFAULT_TTL): DNSResourceRecord {
+    return new DNSResourceRecord(name, DnsType.TXT, DnsClass.IN, ttl, writeTxt(text));
+  }
+
+  /** The data as an IPv4 address (an A record's); setting it stores the address's 4 bytes (mitmproxy's `ipv4_address`). */
+  get ipv4Address(): string {
+    if (this.data.length !== 4) throw new Error(`not an IPv4 address: 0x${this.data.toString('hex')}`);
+    return bytesToIp(this.data);
+  }
+  set ipv4Address(ip: string) {
+    this.data = ipToRdata(ip, 4);
+  }
+
+  /** The data as an IPv6 address (an AAAA record's); setting it stores the address's 16 bytes (mitmproxy's `ipv6_address`). */
+  get ipv6Address(): string {
+    if (this.data.length !== 16) throw new Error(`not an IPv6 address: 0x${this.data.toString('hex')}`);
+    return bytesToIp(this.data);
+  }
+  set ipv6Address(ip: string) {
+    this.data = ipToRdata(ip, 16);
+  }
+
+  /** The data as a domain name (an NS, CNAME or PTR record's; mitmproxy's `domain_name`). */
+  get domainName(): string {
+    return readName(this.data, 0, this.data).name;
+  }
+  set domainName(name: string) {
+    this.data = writeName(name);
+  }
+
+  /**
+   * The data as text (a TXT record's; mitmproxy's `text`): its character-strings joined, as UTF-8.
+   * Setting it stores the text as character-strings of up to 255 bytes, so the record goes on the
+   * wire as valid TXT data (mitmproxy stores the bare text, which resolvers read as garbage).
+   */
+  get text(): string {
+    return readTxt(this.data);
+  }
+  set text(value: string) {
+    this.data = writeTxt(value);
+  }
+
   getState(): DNSResourceRecordState {
     return { name: this.name, type: this.type, class_: this.class_, ttl: this.ttl, data: Buffer.from(this.data) };
   }
@@ -235,16 +278,31 @@ function pyDictRepr(entries: Array<[string | number, string | number]>): string 
   return `{${entries.map(([k, v]) => `${item(k)}: ${item(v)}`).join(', ')}}`;
 }
 
+/** TXT data (length-prefixed character-strings) as one text: the strings' bytes joined, read as UTF-8. */
 function readTxt(b: Buffer): string {
-  const parts: string[] = [];
+  const parts: Buffer[] = [];
   let i = 0;
   while (i < b.length) {
     const len = b[i]!;
     if (i + 1 + len > b.length) throw new Error('bad TXT');
-    parts.push(b.subarray(i + 1, i + 1 + len).toString('utf8'));
+    parts.push(b.subarray(i + 1, i + 1 + len));
     i += 1 + len;
   }
-  return parts.join('');
+  return Buffer.concat(parts).toString('utf8');
+}
+
+/** A character-string holds at most 255 bytes (RFC 1035 §3.3). */
+const MAX_CHARACTER_STRING = 255;
+
+/** TXT data for a text: its UTF-8 bytes as character-strings of up to 255 bytes (one empty string for ""). */
+function writeTxt(text: string): Buffer {
+  const bytes = Buffer.from(text, 'utf8');
+  const parts: Buffer[] = [];
+  for (let i = 0; i === 0 || i < bytes.length; i += MAX_CHARACTER_STRING) {
+    const chunk = bytes.subarray(i, i + MAX_CHARACTER_STRING);
+    parts.push(Buffer.from([chunk.length]), chunk);
+  }
+  return Buffer.concat(parts);
 }
 
 /** The longest domain name on the wire, length octets and the root label included (RFC 1035 §2.3.4). */

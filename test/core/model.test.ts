@@ -250,6 +250,41 @@ test("DNS records and constants by name, as mitmproxy's ResourceRecord.A/AAAA/CN
   assert.equal(question(), undefined, 'no single question with two');
 });
 
+test("DNS record data as mitmproxy's ipv4_address, ipv6_address, domain_name and text, readable and settable; ResourceRecord.TXT", () => {
+  const a = DNSResourceRecord.A('example.com', '192.0.2.1');
+  assert.equal(a.ipv4Address, '192.0.2.1');
+  a.ipv4Address = '198.51.100.7';
+  assert.deepEqual([...a.data], [198, 51, 100, 7]);
+  assert.throws(() => (a.ipv4Address = '::1'), /not an IPv4 address/);
+  assert.throws(() => a.ipv6Address, /not an IPv6 address: 0xc6336407/);
+
+  const aaaa = DNSResourceRecord.AAAA('example.com', '::1');
+  aaaa.ipv6Address = '2001:db8::7';
+  assert.equal(aaaa.ipv6Address, '2001:db8::7');
+  assert.equal(aaaa.dataText(), '2001:db8::7');
+
+  const cname = DNSResourceRecord.CNAME('www.example.com', 'example.com');
+  assert.equal(cname.domainName, 'example.com');
+  cname.domainName = 'cdn.example.net';
+  assert.equal(cname.data.toString('latin1'), '\x03cdn\x07example\x03net\x00');
+
+  // TXT data is length-prefixed character-strings (RFC 1035 §3.3.14) on the wire and in a message.
+  const txt = DNSResourceRecord.TXT('example.com', 'v=spf1 -all');
+  assert.equal(txt.type, DnsType.TXT);
+  assert.equal(txt.data.toString('latin1'), '\x0bv=spf1 -all');
+  assert.equal(txt.text, 'v=spf1 -all');
+  const long = 'é'.repeat(200);
+  txt.text = long;
+  assert.deepEqual([txt.data[0], txt.data[256]], [255, 145], 'split into strings of at most 255 bytes');
+  assert.equal(txt.text, long, 'a character split between two strings reads back whole');
+  txt.text = '';
+  assert.deepEqual([...txt.data], [0]);
+  const query = new DNSMessage();
+  query.questions = [new DNSQuestion('example.com', DnsType.TXT)];
+  const parsed = DNSMessage.unpack(query.succeed([DNSResourceRecord.TXT('example.com', 'hello')]).pack());
+  assert.equal(parsed.answers[0]!.text, 'hello');
+});
+
 test('multipartForm: empty for other bodies and broken forms; a value holding the boundary is refused', () => {
   const r = Request.make('POST', 'http://example.com/', 'a=1', { 'content-type': 'application/x-www-form-urlencoded' });
   assert.equal(r.multipartForm.length, 0);
