@@ -3,7 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import type { Loader } from '../addonmanager.js';
 import { parseAuthority } from '../http.js';
-import { DNSResourceRecord, DnsClass, DnsOpcode, DnsRcode, DnsType, ipToRdata, type DNSFlow, type DNSMessage } from '../dns.js';
+import { DNSResourceRecord, DnsClass, DnsOpcode, DnsRcode, DnsType, ipToRdata, type DNSFlow, type DNSMessage, type DNSQuestion } from '../dns.js';
 import type { Master } from '../master.js';
 import { modeType } from './util/mode.js';
 
@@ -50,25 +50,22 @@ export class DnsResolver {
     const shouldResolve = modeType(flow.clientConn.proxyMode) === 'dns' && flow.live && !flow.response && !flow.error;
     if (!shouldResolve) return;
     const req = flow.request;
-    const allIpLookups =
-      req.query && req.opCode === DnsOpcode.QUERY && req.questions.every((q) => (q.type === DnsType.A || q.type === DnsType.AAAA) && q.class_ === DnsClass.IN);
-    if (allIpLookups && this.master.options.get<boolean>('dns_use_hosts_file')) {
-      flow.response = await this.resolveMessage(req);
+    // One address question, as mitmproxy asks: a query without a question, or with several
+    // (which name servers refuse), is the name server's to answer.
+    const q = req.query && req.opCode === DnsOpcode.QUERY ? req.question : undefined;
+    const ipLookup = q !== undefined && (q.type === DnsType.A || q.type === DnsType.AAAA) && q.class_ === DnsClass.IN;
+    if (ipLookup && this.master.options.get<boolean>('dns_use_hosts_file')) {
+      flow.response = await this.resolveMessage(req, q);
     } else if (!flow.serverConn.address) {
       const first = this.nameServers()[0];
       if (first) flow.serverConn.address = parseServer(first);
     }
   }
 
-  private async resolveMessage(message: DNSMessage): Promise<DNSMessage> {
+  private async resolveMessage(message: DNSMessage, q: DNSQuestion): Promise<DNSMessage> {
     try {
-      const answers: DNSResourceRecord[] = [];
-      for (const q of message.questions) {
-        for (const ip of await this.lookup(q.name, q.type === DnsType.A ? 4 : 6)) {
-          answers.push(new DNSResourceRecord(q.name, q.type, q.class_, DNSResourceRecord.DEFAULT_TTL, ipToRdata(ip)));
-        }
-      }
-      return message.succeed(answers);
+      const addresses = await this.lookup(q.name, q.type === DnsType.A ? 4 : 6);
+      return message.succeed(addresses.map((ip) => new DNSResourceRecord(q.name, q.type, q.class_, DNSResourceRecord.DEFAULT_TTL, ipToRdata(ip))));
     } catch (e) {
       if (e instanceof ResolveError) return message.fail(e.responseCode);
       throw e;

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import dgram from 'node:dgram';
 import { Resolver } from 'node:dns';
 import net from 'node:net';
-import { DNSFlow, DNSMessage, DNSResourceRecord, ipToRdata } from '../../src/dns.js';
+import { DNSFlow, DNSMessage, DNSQuestion, DNSResourceRecord, ipToRdata } from '../../src/dns.js';
 import { parseServer } from '../../src/addons/dns-resolver.js';
 import { packServiceBinding, parseServiceBinding } from '../../src/addons/strip-dns-https-records.js';
 import { testProxy } from '../helpers/proxy.js';
@@ -192,6 +192,24 @@ test('dns mode: address queries are answered by the resolver, other queries are 
   assert.equal(txt!.response!.answers[0]!.ttl, 300, "the server's own answer");
   assert.equal(txt!.clientConn.proxyMode, 'dns@0');
   assert.equal(txt!.live, false);
+});
+
+test('dns mode resolves a query with one address question only, as mitmproxy: one with two questions goes to the name server', async (t) => {
+  const upstream = await upstreamDns(t);
+  const rec = dnsRecorder();
+  const proxy = await testProxy(t, { options: { mode: ['dns@0'], dns_name_servers: [`127.0.0.1:${upstream.port}`] }, addons: [rec.addon] });
+  const query = new DNSMessage();
+  query.id = 4711;
+  query.questions = [new DNSQuestion('example.test', A), new DNSQuestion('localhost', A)];
+  const client = dgram.createSocket('udp4');
+  t.after(() => client.close());
+  const reply = new Promise<Buffer>((ok) => client.once('message', (m) => ok(m)));
+  client.send(query.pack(), proxy.listeners[0]!.port, '127.0.0.1');
+  const answer = DNSMessage.unpack(await reply);
+  assert.deepEqual(upstream.queries.map((q) => q.name), ['example.test'], 'forwarded');
+  assert.deepEqual(answer.answers.map((a) => [a.dataText(), a.ttl]), [['192.0.2.7', 300]], "the name server's answer, not the proxy's");
+  await waitFor(() => rec.flows.length === 1, 10000, 'the flow');
+  assert.deepEqual(rec.flows[0]!.serverConn.address, ['127.0.0.1', upstream.port]);
 });
 
 test('dns mode with dns_use_hosts_file off forwards address queries too', async (t) => {
