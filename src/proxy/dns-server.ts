@@ -8,6 +8,8 @@ import { now } from '../util/time.js';
 import type { ProxyMode } from './modes.js';
 import { UdpClients } from './udp-clients.js';
 import { bindUdp } from './bind-udp.js';
+import { connectUdp } from './connect-udp.js';
+import { describeNetworkError } from './error-page.js';
 import { socketPeername, socketSockname, udpSocketAddresses } from './socket-address.js';
 import { OwnAddresses, ownListenerError } from './own-addresses.js';
 
@@ -183,7 +185,7 @@ export class DnsServer {
         const answer = await (reply.transport === 'udp' ? queryUdp : queryTcp)(request.pack(), address, flow.serverConn, request.id, this.own);
         flow.response = DNSMessage.unpack(answer, now());
       } catch (e) {
-        flow.error = new FlowError(`${address ? `DNS query to ${formatAddress(address)} failed: ` : ''}${(e as Error).message}`);
+        flow.error = new FlowError(`${address ? `DNS query to ${formatAddress(address)} failed: ` : ''}${describeNetworkError(e)}`);
       }
     }
     if (flow.error || !flow.response) {
@@ -265,10 +267,21 @@ function withLength(message: Buffer): Buffer {
   return Buffer.concat([len, message]);
 }
 
-/** Send a query over UDP from a socket of its own and wait for the answer with the same id. */
-function queryUdp(query: Buffer, [host, port]: [string, number], server: Server, id: number, own: OwnAddresses): Promise<Buffer> {
+/**
+ * Send a query over UDP from a socket of its own and wait for the answer with the same id. A
+ * name that does not resolve (or a connect that fails) fails the query at once.
+ */
+async function queryUdp(query: Buffer, [host, port]: [string, number], server: Server, id: number, own: OwnAddresses): Promise<Buffer> {
+  const socket = await connectUdp(host, port);
+  // As mitmproxy records the server side of a forwarded query: its socket's addresses
+  // (and, over TCP only, timestamp_tcp_setup).
+  [server.peername, server.sockname] = udpSocketAddresses(socket);
+  const remote = socket.remoteAddress();
+  if (own.isOwn(remote.address, remote.port, 'udp')) {
+    socket.close();
+    throw ownListenerError([host, port]);
+  }
   return new Promise((resolve, reject) => {
-    const socket = dgram.createSocket(net.isIPv6(host) ? 'udp6' : 'udp4');
     const finish = (err: Error | null, answer?: Buffer) => {
       clearTimeout(timer);
       socket.close();
@@ -277,18 +290,11 @@ function queryUdp(query: Buffer, [host, port]: [string, number], server: Server,
     };
     const timer = setTimeout(() => finish(new Error(`no answer within ${UPSTREAM_TIMEOUT_MS / 1000} s`)), UPSTREAM_TIMEOUT_MS);
     socket.on('error', (e) => finish(e));
-    // Only an answer from the server we asked, to our query, counts (anything else is ignored).
-    socket.on('message', (msg, rinfo) => {
-      if (rinfo.port === port && msg.length >= 2 && msg.readUInt16BE(0) === id) finish(null, msg);
+    // A connected socket receives only from the server it is connected to; only the answer to our query counts.
+    socket.on('message', (msg) => {
+      if (msg.length >= 2 && msg.readUInt16BE(0) === id) finish(null, msg);
     });
-    socket.connect(port, host, () => {
-      // As mitmproxy records the server side of a forwarded query: its socket's addresses
-      // (and, over TCP only, timestamp_tcp_setup).
-      [server.peername, server.sockname] = udpSocketAddresses(socket);
-      const remote = socket.remoteAddress();
-      if (own.isOwn(remote.address, remote.port, 'udp')) return finish(ownListenerError([host, port]));
-      socket.send(query);
-    });
+    socket.send(query);
   });
 }
 

@@ -292,6 +292,19 @@ test('a name server that does not answer ends the flow with dns_error', async (t
   assert.match(rec.flows[0]!.error!.msg, new RegExp(`^DNS query to 127\\.0\\.0\\.1:${deadPort} failed: `));
 });
 
+test('a forwarded UDP query to a name server whose name does not resolve fails at once with the lookup error, not after the answer timeout', async (t) => {
+  const rec = dnsRecorder();
+  const proxy = await testProxy(t, { options: { mode: ['reverse:dns://no-such-host.invalid:53@0'] }, addons: [rec.addon] });
+  const client = dgram.createSocket('udp4');
+  t.after(() => client.close());
+  const reply = new Promise<Buffer>((ok) => client.once('message', (m) => ok(m)));
+  client.send(resolveQueryBytes('example.test', A), proxy.listeners[0]!.port, '127.0.0.1');
+  assert.equal(DNSMessage.unpack(await reply).responseCode, 2, 'SERVFAIL');
+  await waitFor(() => rec.flows.length === 1, 10000, 'the failed flow');
+  assert.equal(rec.flows[0]!.error!.msg, 'DNS query to no-such-host.invalid:53 failed: Name or service not known (no-such-host.invalid)');
+  assert.deepEqual(proxy.logs.filter((l) => l.level === 'error').map((l) => l.message), [], 'nothing thrown on the way');
+});
+
 test('dns mode without dns_name_servers answers as the system resolves; a name without addresses of one family is NOERROR, not NXDOMAIN', async (t) => {
   const rec = dnsRecorder();
   const proxy = await testProxy(t, { options: { mode: ['dns@0'] }, addons: [rec.addon] });
