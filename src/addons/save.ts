@@ -23,6 +23,12 @@ function osMessage(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }
 
+/** An error from the file system (ENOSPC, EIO, EBADF, ...), as opposed to one encoding the flow. */
+function isOsError(e: unknown): boolean {
+  const err = e as NodeJS.ErrnoException | null;
+  return typeof err?.code === 'string' && typeof err.syscall === 'string';
+}
+
 /**
  * `save_stream_file`: write flows to a file as they finish (HTTP at response or error, WebSocket
  * at its end, TCP/UDP at end or error, DNS at response or error), only those matching
@@ -104,6 +110,10 @@ export class Save {
       this.maybeRotate();
       this.write(flow);
     } catch (e) {
+      // A flow that cannot be encoded (an addon gave it a value of the wrong type, such as a plain
+      // Error as its error) is that hook's error, as in mitmproxy: reported, and nothing was
+      // written of it. Only the file failing stops the proxy.
+      if (!isOsError(e)) throw e;
       // Traffic must not go on unrecorded: report loudly and stop the proxy (mitmproxy exits).
       this.failed = true;
       this.master.log.error(`Error while writing to ${this.currentPath}: ${osMessage(e)}`);
@@ -117,10 +127,17 @@ export class Save {
     if (!this.writer) return;
     // After a failed write the file is not written again (the failure was reported once).
     if (!this.failed) {
-      try {
-        for (const f of this.activeFlows) this.write(f);
-      } catch (e) {
-        this.master.log.error(`Error while writing to ${this.currentPath}: ${osMessage(e)}`);
+      for (const f of this.activeFlows) {
+        try {
+          this.write(f);
+        } catch (e) {
+          if (isOsError(e)) {
+            this.master.log.error(`Error while writing to ${this.currentPath}: ${osMessage(e)}`);
+            break;
+          }
+          // One flow an addon broke does not keep the others out of the file.
+          this.master.log.error(`Cannot save flow ${f.id}: ${osMessage(e)}`);
+        }
       }
     }
     this.activeFlows.clear();

@@ -71,6 +71,32 @@ test('TCP at end/error, DNS at response/error; unfinished flows are written at s
   assert.deepEqual((await readFlows(file)).map((f) => f.type), ['tcp', 'dns', 'http']);
 });
 
+test('a flow an addon broke (a plain Error as its error) is that hook\'s error and is left out; the proxy goes on saving. A full disk still stops it', async (t) => {
+  const { dir, master, log } = await setup(t);
+  const file = join(dir, 'out.mitm');
+  await master.options.update({ save_stream_file: file });
+  const broken = new DNSFlow();
+  broken.error = new Error('set by a script') as unknown as FlowError;
+  await master.addons.trigger('dns_request', broken);
+  await master.addons.trigger('dns_error', broken);
+  assert.ok(log.some((l) => l.level === 'error' && l.message.includes('Addon error')), JSON.stringify(log));
+  const fine = new DNSFlow();
+  await master.addons.trigger('dns_request', fine);
+  fine.error = new FlowError('no DNS response', 1);
+  await master.addons.trigger('dns_error', fine);
+  assert.deepEqual((await readFlows(file)).map((f) => f.id), [fine.id]);
+  assert.equal(master.exitCode, 0, 'still running');
+
+  if (!existsSync('/dev/full')) return;
+  await master.options.update({ save_stream_file: '/dev/full' });
+  const lost = new DNSFlow();
+  await master.addons.trigger('dns_request', lost);
+  lost.error = new FlowError('no DNS response', 1);
+  await master.addons.trigger('dns_error', lost);
+  assert.ok(log.some((l) => l.message.startsWith('Error while writing to /dev/full: ')), JSON.stringify(log));
+  assert.equal(master.exitCode, 1);
+});
+
 test('save_stream_filter selects flows; an invalid filter is an OptionsError naming it', async (t) => {
   const { dir, master } = await setup(t);
   const file = join(dir, 'out.mitm');
