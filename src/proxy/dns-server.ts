@@ -182,7 +182,9 @@ export class DnsServer {
       try {
         if (!address) throw new Error('no DNS server to forward the query to');
         flow.serverConn.timestampStart ??= now();
-        const answer = await (reply.transport === 'udp' ? queryUdp : queryTcp)(request.pack(), address, flow.serverConn, request.id, this.own);
+        // The query as the hooks left it: an addon may have replaced the request, not just edited it.
+        const query = flow.request;
+        const answer = await (reply.transport === 'udp' ? queryUdp : queryTcp)(query.pack(), address, flow.serverConn, query.id, this.own);
         flow.response = DNSMessage.unpack(answer, now());
       } catch (e) {
         flow.error = new FlowError(`${address ? `DNS query to ${formatAddress(address)} failed: ` : ''}${describeNetworkError(e)}`);
@@ -193,7 +195,8 @@ export class DnsServer {
       flow.error ??= new FlowError('no DNS response');
       this.master.log.info(`${formatAddress(peer)}: ${flow.error.msg}`);
       await hooks.triggerFlow('dns_error', flow);
-      // The client gets an answer at once, rather than waiting for its own timeout.
+      // The client gets an answer at once, rather than waiting for its own timeout (to the query
+      // it sent, with its id, whatever the hooks made of the request).
       reply.send(request.fail(DnsRcode.SERVFAIL).pack());
       return;
     }

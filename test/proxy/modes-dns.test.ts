@@ -279,6 +279,30 @@ test('a dns_request hook can answer (nothing is forwarded); broken datagrams bec
   assert.deepEqual(await resolve(resolverFor(port), 'resolve4', 'example.test'), [{ address: '192.0.2.7', ttl: 300 }]);
 });
 
+test('a dns_request hook that replaces the request has the new one forwarded', async (t) => {
+  const upstream = await upstreamDns(t);
+  const rec = dnsRecorder();
+  const rewriting = {
+    name: 'rewriting',
+    dns_request(f: DNSFlow) {
+      if (f.request.question?.name !== 'alias.test') return;
+      const replaced = DNSMessage.unpack(resolveQueryBytes('example.test', A));
+      replaced.id = f.request.id;
+      replaced.recursionDesired = f.request.recursionDesired;
+      f.request = replaced;
+    },
+  };
+  const proxy = await testProxy(t, { options: { mode: [`reverse:dns://127.0.0.1:${upstream.port}@0`] }, addons: [rewriting, rec.addon] });
+  const client = dgram.createSocket('udp4');
+  t.after(() => client.close());
+  const reply = new Promise<Buffer>((ok) => client.once('message', (m) => ok(m)));
+  client.send(resolveQueryBytes('alias.test', A), proxy.listeners[0]!.port, '127.0.0.1');
+  assert.equal(DNSMessage.unpack(await reply).answers[0]!.dataText(), '192.0.2.7');
+  assert.deepEqual(upstream.queries.map((q) => q.name), ['example.test']);
+  await waitFor(() => rec.flows.length === 1, 10000, 'the flow');
+  assert.equal(rec.flows[0]!.response!.question!.name, 'example.test');
+});
+
 test('a name server that does not answer ends the flow with dns_error', async (t) => {
   // A bound UDP port nobody answers on: queries to it get no reply, and ICMP says so at once on loopback.
   const silent = dgram.createSocket('udp4');
