@@ -203,7 +203,9 @@ export class DnsServer {
     flow.response.timestamp ??= now();
     await hooks.triggerFlow('dns_response', flow);
     flow.live = false;
-    if (flow.killed) return;
+    // A killed flow, or one whose response a hook took away (mitmproxy sends only a response
+    // that is still there), gets no answer.
+    if (flow.killed || !flow.response) return;
     let packed: Buffer;
     try {
       packed = flow.response.pack();

@@ -303,6 +303,28 @@ test('a dns_request hook that replaces the request has the new one forwarded', a
   assert.equal(rec.flows[0]!.response!.question!.name, 'example.test');
 });
 
+test('a dns_response hook that takes the response away drops the answer quietly, as mitmproxy sends only a response still there', async (t) => {
+  const upstream = await upstreamDns(t);
+  const rec = dnsRecorder();
+  const dropping = {
+    name: 'dropping',
+    dns_response(f: DNSFlow) {
+      if (f.request.question?.name === 'drop.test') f.response = null;
+    },
+  };
+  const proxy = await testProxy(t, { options: { mode: [`reverse:dns://127.0.0.1:${upstream.port}@0`] }, addons: [rec.addon, dropping] });
+  const client = dgram.createSocket('udp4');
+  t.after(() => client.close());
+  const replies: DNSMessage[] = [];
+  client.on('message', (m) => replies.push(DNSMessage.unpack(m)));
+  client.send(resolveQueryBytes('drop.test', A), proxy.listeners[0]!.port, '127.0.0.1');
+  await waitFor(() => rec.flows.length === 1, 10000, 'the dropped flow');
+  client.send(resolveQueryBytes('example.test', A), proxy.listeners[0]!.port, '127.0.0.1');
+  await waitFor(() => replies.length === 1, 10000, 'the next answer');
+  assert.equal(replies[0]!.question!.name, 'example.test', 'only the second query was answered');
+  assert.deepEqual(proxy.logs.filter((l) => l.level === 'error').map((l) => l.message), []);
+});
+
 test('a name server that does not answer ends the flow with dns_error', async (t) => {
   // A bound UDP port nobody answers on: queries to it get no reply, and ICMP says so at once on loopback.
   const silent = dgram.createSocket('udp4');
