@@ -82,6 +82,17 @@ export abstract class Connection {
     return this.timestampStart !== null && this.timestampEnd === null && this.error === null;
   }
 
+  /** The state part of mitmproxy's text for a connection. */
+  protected stateText(): string {
+    return this.connected ? 'open' : 'closed';
+  }
+
+  /** The TLS part of mitmproxy's text for a connection: the ALPN protocol, else whether TLS is established. */
+  protected tlsText(): string {
+    if (this.alpn) return `, alpn=${this.alpn}`;
+    return this.tlsEstablished ? ', tls' : '';
+  }
+
   protected baseState(): ConnectionState {
     return {
       peername: this.peername ? ([...this.peername] as Address) : null,
@@ -159,9 +170,9 @@ export class Client extends Connection {
     return c;
   }
 
+  /** As mitmproxy prints a client: `Client([::1]:5555, state=open, alpn=h2)`. */
   override toString(): string {
-    const addr = this.peername ? `${this.peername[0]}:${this.peername[1]}` : 'unknown';
-    return `Client(${addr}, state=${this.connected ? 'open' : 'closed'}${this.tls ? ', tls' : ''})`;
+    return `Client(${formatAddress(this.peername)}, state=${this.stateText()}${this.tlsText()})`;
   }
 }
 
@@ -200,9 +211,10 @@ export class Server extends Connection {
     return c;
   }
 
+  /** As mitmproxy prints a server: `Server([::1]:443, state=open, tls, src_port=50712)`. */
   override toString(): string {
-    const addr = this.address ? `${this.address[0]}:${this.address[1]}` : 'unknown';
-    return `Server(${addr}, state=${this.connected ? 'open' : 'closed'}${this.tls ? ', tls' : ''})`;
+    const localPort = this.sockname ? `, src_port=${this.sockname[1]}` : '';
+    return `Server(${formatAddress(this.address)}, state=${this.stateText()}${this.tlsText()}${localPort})`;
   }
 }
 

@@ -177,6 +177,23 @@ test('flows: intercept/resume, kill, backup/revert/modified, copy, state round t
   assert.equal(f.killable, false);
 });
 
+test("connections print as mitmproxy's str() does: IPv6 in brackets, the ALPN or TLS state, the server's local port", () => {
+  const client = new Client({ peername: ['::1', 5555], sockname: ['::1', 8080], timestampStart: 1 });
+  assert.equal(String(client), 'Client([::1]:5555, state=open)');
+  client.alpn = 'h2';
+  client.timestampTlsSetup = 2;
+  client.timestampEnd = 3;
+  assert.equal(String(client), 'Client([::1]:5555, state=closed, alpn=h2)');
+  const server = new Server({ address: ['2001:db8::1', 443] });
+  assert.equal(String(server), 'Server([2001:db8::1]:443, state=closed)');
+  server.timestampStart = 1;
+  server.sockname = ['::1', 50712];
+  server.alpn = '';
+  server.timestampTlsSetup = 2;
+  assert.equal(String(server), 'Server([2001:db8::1]:443, state=open, tls, src_port=50712)');
+  assert.equal(String(new Server()), 'Server(<no address>, state=closed)');
+});
+
 test('nested addons are dispatched after their parent, depth first, and registered by name', async () => {
   const calls: string[] = [];
   const child2: Addon = { name: 'child2', running: () => void calls.push('child2') };
