@@ -91,8 +91,9 @@ export class DNSQuestion {
   getState(): DNSQuestionState {
     return { name: this.name, type: this.type, class_: this.class_ };
   }
+  /** The name, as mitmproxy's `str(question)`. */
   toString(): string {
-    return `${this.name} ${dnsTypeName(this.type)}`;
+    return this.name;
   }
 }
 
@@ -528,8 +529,12 @@ export class DNSMessage {
     return Buffer.concat(parts);
   }
 
+  /**
+   * As mitmproxy's `str(message)`, which `~b` and its kin search: the questions' names, then the
+   * answer, authority and additional records' data, one per line (CRLF).
+   */
   toString(): string {
-    return this.questions.map((q) => q.toString()).join(', ');
+    return [...this.questions, ...this.answers, ...this.authorities, ...this.additionals].map(String).join('\r\n');
   }
 }
 
@@ -588,7 +593,8 @@ export class DNSFlow extends Flow {
     return f;
   }
 
+  /** `<DNSFlow example.com A>`: what it asked, on one line. */
   override toString(): string {
-    return `<DNSFlow ${this.request}>`;
+    return `<DNSFlow ${this.request.questions.map((q) => `${q.name} ${dnsTypeName(q.type)}`).join(', ')}>`;
   }
 }

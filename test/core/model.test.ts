@@ -9,7 +9,7 @@ import { HTTPFlow, Request, Response } from '../../src/http.js';
 import { Client, Server } from '../../src/connection.js';
 import { ContentEncodingError, ZSTD_ENCODE_SUPPORTED, decode, encode } from '../../src/encoding.js';
 import { FlowError } from '../../src/flow.js';
-import { DNSMessage, DNSQuestion, DNSResourceRecord, DnsClass, DnsRcode, DnsType } from '../../src/index.js';
+import { DNSFlow, DNSMessage, DNSQuestion, DNSResourceRecord, DnsClass, DnsRcode, DnsType } from '../../src/index.js';
 import { Master } from '../../src/master.js';
 import type { Addon } from '../../src/hooks.js';
 
@@ -300,6 +300,16 @@ test("DNS record data as mitmproxy's ipv4_address, ipv6_address, domain_name and
   query.questions = [new DNSQuestion('example.com', DnsType.TXT)];
   const parsed = DNSMessage.unpack(query.succeed([DNSResourceRecord.TXT('example.com', 'hello')]).pack());
   assert.equal(parsed.answers[0]!.text, 'hello');
+});
+
+test("DNS questions and messages print as mitmproxy's str(): a question as its name, a message one line per question and record", () => {
+  const query = new DNSMessage();
+  query.questions = [new DNSQuestion('example.com', DnsType.A)];
+  assert.equal(String(query.questions[0]), 'example.com');
+  const answer = query.succeed([DNSResourceRecord.A('example.com', '192.0.2.1'), DNSResourceRecord.CNAME('example.com', 'cdn.example.net')]);
+  answer.additionals.push(DNSResourceRecord.TXT('example.com', 'hi'));
+  assert.equal(String(answer), 'example.com\r\n192.0.2.1\r\ncdn.example.net\r\nhi');
+  assert.equal(String(new DNSFlow(undefined, undefined, false, query)), '<DNSFlow example.com A>');
 });
 
 test('multipartForm: empty for other bodies and broken forms; a value holding the boundary is refused', () => {

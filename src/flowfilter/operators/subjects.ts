@@ -69,12 +69,7 @@ export function urlText(req: Request): string {
  * a question as its name, a record as its data text, as UTF-8 bytes.
  */
 export function dnsBytes(msg: DNSMessage): string {
-  const parts: string[] = [];
-  for (const q of msg.questions) parts.push(q.name);
-  for (const section of [msg.answers, msg.authorities, msg.additionals]) {
-    for (const rr of section) parts.push(rr.dataText());
-  }
-  return textToBytes(parts.join('\r\n'));
+  return textToBytes(msg.toString());
 }
 
 /** `key: value` per metadata entry joined with `\n`, values as Python's `str()`. */
