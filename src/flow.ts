@@ -223,6 +223,9 @@ export abstract class Flow {
   setState(state: FlowState): void {
     this.id = state.id;
     this.error = state.error ? FlowError.fromState(state.error) : null;
+    // New objects, unlike the request and response (see HTTPFlow.setState): a live flow's
+    // connections are shared with its other flows and the upstream pool, and an older snapshot
+    // (a placeholder server, TLS not yet set up) written into them would mislead the proxy.
     this.clientConn = Client.fromState(state.client_conn);
     this.serverConn = Server.fromState(state.server_conn);
     this.intercepted = state.intercepted;

@@ -799,8 +799,13 @@ export class HTTPFlow extends Flow {
   override setState(state: FlowState): void {
     super.setState(state);
     const s = state as HTTPFlowState;
-    this.request = Request.fromState(s.request);
-    this.response = s.response ? Response.fromState(s.response) : null;
+    // Request and response are updated in place, as mitmproxy's set_state does: the proxy holds
+    // on to them while a live flow runs and fills in the body it is still reading, so a flow
+    // reverted mid-response (edited in mitmweb, then reverted) must not lose what comes next.
+    this.request.setState(s.request);
+    if (!s.response) this.response = null;
+    else if (this.response) this.response.setState(s.response);
+    else this.response = Response.fromState(s.response);
     // The WebSocket data is updated in place: a live relay holds on to it (see WebSocketData.setState).
     if (s.websocket && this.websocket) this.websocket.setState(s.websocket);
     else this.websocket = s.websocket ? WebSocketData.fromState(s.websocket) : null;
