@@ -5,13 +5,14 @@
  */
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
+import http from 'node:http';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { test, type TestContext } from 'node:test';
 import { HTTPFlow } from '../../src/http.js';
 import { readFlows } from '../../src/io/flowreader.js';
 import { TRANSPARENT_PNG } from '../../src/tools/web/routes.js';
 import { appTestFlows, tflow } from './fixtures.js';
-import { startWeb, type TestWeb } from './helpers.js';
+import { authHeaders, startWeb, type TestWeb } from './helpers.js';
 
 async function fixture(t: TestContext): Promise<TestWeb & { f42: HTTPFlow; f43: HTTPFlow }> {
   const web = await startWeb(t, { proxy: false });
@@ -134,6 +135,39 @@ test('GET /flows/dump of a view larger than a few megabytes streams every flow, 
   assert.equal((back[1499] as HTTPFlow).response!.content!.toString(), String.fromCharCode(0x61 + (1499 % 26)).repeat(2048));
   const some = await readFlows((await w.api(`/flows/dump?filter=${encodeURIComponent(`~b ${'c'.repeat(2048)}`)}`)).body);
   assert.equal(some.length, flows.filter((_, i) => i % 26 === 2).length);
+});
+
+test('a client that leaves while a large flow list or dump is streamed is no error', async (t) => {
+  const w = await startWeb(t, { proxy: false });
+  const flows: HTTPFlow[] = [];
+  for (let i = 0; i < 1500; i++) {
+    const f = tflow({ resp: true });
+    f.response!.content = Buffer.alloc(2048, 0x61);
+    flows.push(f);
+  }
+  w.master.view.add(flows);
+  for (const path of ['/flows', '/flows/dump']) {
+    for (const encoding of ['identity', 'gzip']) {
+      // Read the first piece of the streamed answer, then hang up (a tab closed while loading).
+      await new Promise<void>((resolve, reject) => {
+        const req = http.get({ host: '127.0.0.1', port: w.port, path, headers: { ...authHeaders(w.token), 'Accept-Encoding': encoding }, agent: false }, (res) => {
+          assert.equal(res.headers['content-length'], undefined, 'the answer is streamed');
+          res.once('data', () => {
+            req.destroy();
+            resolve();
+          });
+        });
+        req.on('error', (e) => (req.destroyed ? undefined : reject(e)));
+      });
+    }
+  }
+  // Nothing to report: the failed writes end the requests quietly (within milliseconds when they do not).
+  const deadline = Date.now() + 2000;
+  while (Date.now() < deadline) {
+    assert.deepEqual(w.logs.filter((l) => l.startsWith('error:')), []);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  assert.equal((await w.api('/flows')).json<unknown[]>().length, 1500);
 });
 
 test('POST /flows/dump replaces the view with the uploaded flows (raw body and multipart)', async (t) => {

@@ -26,7 +26,7 @@ import { MITMPROXY_COMPAT_VERSION, SERVER_HEADER } from '../../version.js';
 import type { WebAuth } from './auth.js';
 import { RequestContext, type BodySink } from './context.js';
 import { CookieSigner, XSRF_COOKIE, decodeXsrfToken, encodeXsrfToken, parseCookies, safeEqual, setCookieHeader } from './cookies.js';
-import { ApiError, HttpError, errorPage, escapeHtml, reasonPhrase } from './errors.js';
+import { ApiError, ClientGoneError, HttpError, errorPage, escapeHtml, reasonPhrase } from './errors.js';
 import { indexPage, loginPage } from './pages.js';
 import { matchRoute, type Method } from './routes.js';
 import { UpdatesHub } from './updates.js';
@@ -429,6 +429,10 @@ export class WebApp {
   }
 
   private async finishError(ctx: RequestContext, res: http.ServerResponse, e: unknown, withDefaults: boolean): Promise<void> {
+    if (e instanceof ClientGoneError) {
+      res.destroy();
+      return;
+    }
     const cookies = ctx.headers.get('Set-Cookie');
     const keep: Array<[string, string | string[]]> = cookies ? [['Set-Cookie', cookies]] : [];
     if (e instanceof ApiError) {
@@ -481,14 +485,14 @@ export class WebApp {
         };
         const closed = () => {
           out.off('drain', done);
-          reject(new Error('client went away'));
+          reject(new ClientGoneError());
         };
         out.on('drain', done);
         res.once('close', closed);
       });
     return {
       write: async (chunk) => {
-        if (res.destroyed) throw new Error('client went away');
+        if (res.destroyed) throw new ClientGoneError();
         // Keep producing while a few megabytes are in flight, so that serialising, compressing
         // (in the threadpool) and sending overlap instead of taking turns.
         out.write(chunk);

@@ -30,6 +30,18 @@ export class HttpError extends Error {
   }
 }
 
+/**
+ * The client closed its connection while a streamed answer (a big flow list or dump) was being
+ * sent. Nothing is left to answer, and it is no error of ours: a browser tab closed or reloaded
+ * while loading, `curl | head`. Tornado drops such a request silently, and so do we.
+ */
+export class ClientGoneError extends Error {
+  constructor() {
+    super('client went away');
+    this.name = 'ClientGoneError';
+  }
+}
+
 export function reasonPhrase(status: number): string {
   return STATUS_CODES[status] ?? 'Unknown';
 }
