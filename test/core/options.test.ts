@@ -204,7 +204,13 @@ test('unknown options (a config.yaml shared with mitmweb, a typo) are ignored wi
 });
 
 test('-n with nothing to read keeps running until interrupted', async (t) => {
-  const tool = await runCli(t, ['dump', '-n', '--set', `confdir=${testConfdir()}`], { waitListening: false });
+  // A script says when startup is over: on a busy machine it can take longer than the wait below,
+  // and an interrupt while starting is a failure of its own ("stopped while starting").
+  const dir = mkdtempSync(join(tmpdir(), 'mitmproxy-ts-n-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  writeFileSync(join(dir, 'ready.mjs'), "export function running() { console.log('RUNNING'); }\n");
+  const tool = await runCli(t, ['dump', '-n', '--set', `confdir=${testConfdir()}`, '-s', join(dir, 'ready.mjs')], { waitListening: false });
+  await tool.waitFor(/RUNNING/);
   await sleep(2000);
   assert.equal(tool.child.exitCode, null, `exited early:\n${tool.stdout()}\n${tool.stderr()}`);
   assert.equal(await tool.stop(), 0);
