@@ -218,3 +218,14 @@ export function viaProxy(proxyPort: number, url: string, init: { method?: string
     req.end(init.body);
   });
 }
+
+/** Poll `fn` every 20 ms until it gives a value (not undefined or false); fails after `timeoutMs`. */
+export async function waitUntil<T>(fn: () => Promise<T | undefined> | T | undefined, what: string, timeoutMs = 10_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (v !== undefined && v !== false) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}

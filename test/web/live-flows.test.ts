@@ -6,19 +6,9 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import { test } from 'node:test';
 import { httpServer } from '../helpers/servers.js';
-import { startWeb, viaProxy } from './helpers.js';
+import { startWeb, viaProxy, waitUntil } from './helpers.js';
 
 type FlowJson = Record<string, any>;
-
-async function waitUntil<T>(fn: () => Promise<T | undefined> | T | undefined, what: string, timeoutMs = 10_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 test('edit then revert a flow whose response body is still arriving: the client and the flow get the whole body', async (t) => {
   const w = await startWeb(t);

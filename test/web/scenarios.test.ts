@@ -6,19 +6,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { httpServer } from '../helpers/servers.js';
-import { startWeb, viaProxy, type HttpResult } from './helpers.js';
+import { startWeb, viaProxy, type HttpResult, waitUntil } from './helpers.js';
 
 type FlowJson = Record<string, any>;
-
-async function waitUntil<T>(fn: () => Promise<T | undefined> | T | undefined, what: string, timeoutMs = 10_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 test('intercept at the request, see it in /flows and /updates, resume through the API', async (t) => {
   const w = await startWeb(t, { options: { intercept: '~q & ~u /held' } });

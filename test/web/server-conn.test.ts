@@ -8,19 +8,9 @@ import assert from 'node:assert/strict';
 import dgram from 'node:dgram';
 import net from 'node:net';
 import { test, type TestContext } from 'node:test';
-import { startWeb, type TestWeb } from './helpers.js';
+import { startWeb, type TestWeb, waitUntil } from './helpers.js';
 
 type FlowJson = Record<string, any>;
-
-async function waitUntil<T>(fn: () => Promise<T | undefined> | T | undefined, what: string, timeoutMs = 10_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 /** A UDP socket on 127.0.0.1 that answers every datagram with `answer(datagram)`. */
 async function udpServer(t: TestContext, answer: (msg: Buffer) => Buffer): Promise<number> {
