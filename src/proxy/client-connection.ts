@@ -26,6 +26,7 @@ import { hostIsIgnored, hostIsTcp, plaintextIsIgnored } from './host-patterns.js
 import { OriginalDestinationError, lookupOriginalDestination } from './original-destination.js';
 import { proxyDebug } from './debug.js';
 import { endAndFlush } from './end-and-flush.js';
+import { ConnectionHooks, setIdleTimeout } from './connection-hooks.js';
 
 /**
  * One accepted client connection, from `client_connected` to `client_disconnected`: the layers
@@ -52,6 +53,7 @@ export async function handleClientConnection(
   reader.messageTimeoutMs = handshakeTimeoutMs(options);
   const ctx: ConnectionContext = {
     master,
+    hooks: new ConnectionHooks(master.addons),
     mode,
     client,
     server: new Server(),
@@ -72,14 +74,15 @@ export async function handleClientConnection(
   socket.on('end', () => {
     if (!ctx.halfClose && !socket.writableEnded) socket.end();
   });
-  socket.setTimeout(options.tcpTimeoutMs, () => {
-    master.log.debug('client connection timed out', clientLabel);
+  setIdleTimeout(socket, options.tcpTimeoutMs, ctx.hooks, () => {
+    // mitmproxy's line (at info, so mitmdump shows why the connection went).
+    master.log.info(`Closing connection due to inactivity: ${client}`, clientLabel);
     socket.destroy();
   });
   const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
 
   master.log.info('client connect', clientLabel);
-  await master.addons.trigger('client_connected', client);
+  await ctx.hooks.trigger('client_connected', client);
   try {
     if (client.error) {
       master.log.info('client kill connection', clientLabel);
@@ -108,7 +111,7 @@ export async function handleClientConnection(
     clearTimeout(fallback);
     client.timestampEnd = now();
     master.log.info('client disconnect', clientLabel);
-    await master.addons.trigger('client_disconnected', client);
+    await ctx.hooks.trigger('client_disconnected', client);
   }
 }
 
@@ -232,7 +235,7 @@ async function serveHttpLayers(ctx: ConnectionContext): Promise<void> {
  * reported on the CONNECT itself; not in upstream mode), then `200 Connection established`.
  */
 async function handleConnect(ctx: ConnectionContext, flow: HTTPFlow): Promise<'tunnel' | 'refused' | 'closed'> {
-  const hooks = ctx.master.addons;
+  const hooks = ctx.hooks;
   await hooks.triggerFlow('http_connect', flow);
   if (flow.killed) {
     ctx.socket.destroy();

@@ -7,6 +7,7 @@ import type { UpstreamPool } from './upstream-pool.js';
 import type { ProxyOptions } from './proxy-options.js';
 import type { OwnAddresses } from './own-addresses.js';
 import type { IdleConnections } from './idle-connections.js';
+import type { ConnectionHooks } from './connection-hooks.js';
 
 /**
  * Everything the protocol code needs to know about one client connection: who the client is,
@@ -15,6 +16,8 @@ import type { IdleConnections } from './idle-connections.js';
  */
 export interface ConnectionContext {
   master: Master;
+  /** The addon hooks, fired for this connection (its idle timeouts wait while one runs). */
+  hooks: ConnectionHooks;
   mode: ProxyMode;
   client: Client;
   /**

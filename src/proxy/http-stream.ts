@@ -196,7 +196,7 @@ function releaseUpstream(flow: HTTPFlow, client: ClientExchange, request: Stream
  * hook, an error reply and a log line.
  */
 export async function runHttpFlow(ctx: ConnectionContext, flow: HTTPFlow, client: ClientExchange, openUpstream: UpstreamOpener): Promise<FlowOutcome> {
-  const hooks = ctx.master.addons;
+  const hooks = ctx.hooks;
   const opts = ctx.options;
   const req = flow.request;
   let upstream: UpstreamExchange | null = null;
@@ -516,7 +516,7 @@ async function endKilledFlow(
 ): Promise<FlowOutcome> {
   flow.live = false;
   streamed?.cancel();
-  if (fireError) await ctx.master.addons.triggerFlow('error', flow);
+  if (fireError) await ctx.hooks.triggerFlow('error', flow);
   upstream?.abort();
   client.abort();
   return 'close';
@@ -544,7 +544,7 @@ async function sendResponse(
     flow.request.headers.get('sec-websocket-version') === '13' &&
     ctx.options.websocket;
   if (isWebSocket) flow.websocket = new WebSocketData();
-  await (streamed ? streamed.runHook('response') : ctx.master.addons.triggerFlow('response', flow));
+  await (streamed ? streamed.runHook('response') : ctx.hooks.triggerFlow('response', flow));
   if (flow.killed) return await endKilledFlow(ctx, flow, client, upstream, null, false);
   // A status the client's protocol cannot carry (101 or 600 over HTTP/2, made by an addon) fails the flow.
   const unsendable = alreadyStreamed ? null : client.responseProblem?.(resp);
@@ -552,7 +552,7 @@ async function sendResponse(
     flow.error = new FlowError(unsendable);
     flow.live = false;
     ctx.master.log.warn(`${flowLabel(flow)}: ${unsendable}`, ctx.clientLabel);
-    await ctx.master.addons.triggerFlow('error', flow);
+    await ctx.hooks.triggerFlow('error', flow);
     await client.sendError(502, unsendable);
     return 'close';
   }
@@ -582,7 +582,7 @@ async function sendResponse(
     if (e instanceof OutgoingMessageError) {
       flow.error = new FlowError(e.message);
       ctx.master.log.warn(`${flowLabel(flow)}: cannot send response: ${e.message}`, ctx.clientLabel);
-      await ctx.master.addons.triggerFlow('error', flow);
+      await ctx.hooks.triggerFlow('error', flow);
       // Nothing went out yet (the head failed its checks): the client gets a 502 saying why.
       if (client.responseStarted) client.abort();
       else await client.sendError(502, `Cannot send the response: ${e.message}`);

@@ -318,8 +318,8 @@ export async function serveHttp1(ctx: ConnectionContext): Promise<Http1Exit> {
     if (invalid) {
       flow.error = new FlowError(invalid);
       flow.live = false;
-      await ctx.master.addons.triggerFlow('requestheaders', flow);
-      await ctx.master.addons.triggerFlow('error', flow);
+      await ctx.hooks.triggerFlow('requestheaders', flow);
+      await ctx.hooks.triggerFlow('error', flow);
       log.info(`${request.method} ${head.target.slice(0, 200)}: ${invalid}`, ctx.clientLabel);
       await sendErrorResponse(ctx, 400, invalid);
       return { kind: 'closed' };

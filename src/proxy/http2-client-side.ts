@@ -17,6 +17,7 @@ import { openUpstreamExchange } from './upstream-exchange.js';
 import { NO_CHUNKS, readableChunks } from './readable-chunks.js';
 import { endSliced, waitForDrain } from './wait-for-drain.js';
 import { extendedConnectSettings, serveWebSocketStream, toWebSocketHandshake } from './websocket-h2.js';
+import { setIdleTimeout } from './connection-hooks.js';
 
 const { NGHTTP2_CANCEL, NGHTTP2_NO_ERROR, NGHTTP2_PROTOCOL_ERROR, NGHTTP2_ENHANCE_YOUR_CALM } = http2.constants;
 
@@ -294,7 +295,7 @@ export async function serveHttp2(ctx: ConnectionContext): Promise<void> {
         resolve();
       });
       // Idle sessions close after tcp_timeout, as HTTP/1 connections do.
-      session.setTimeout(ctx.options.tcpTimeoutMs, () => session.close());
+      setIdleTimeout(session, ctx.options.tcpTimeoutMs, ctx.hooks, () => session.close());
       const countReset = resetCounter();
       onClientReset = () => {
         if (countReset() || session.destroyed) return;
@@ -390,8 +391,8 @@ async function handleStream(ctx: ConnectionContext, stream: http2.ServerHttp2Str
   if (invalid) {
     flow.error = new FlowError(invalid);
     flow.live = false;
-    await ctx.master.addons.triggerFlow('requestheaders', flow);
-    await ctx.master.addons.triggerFlow('error', flow);
+    await ctx.hooks.triggerFlow('requestheaders', flow);
+    await ctx.hooks.triggerFlow('error', flow);
     await exchange.sendError(400, invalid);
     return;
   }

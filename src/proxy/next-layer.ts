@@ -26,7 +26,7 @@ export async function chooseLayer(ctx: ConnectionContext, proposed: LayerName, a
 }
 
 async function askAddons(ctx: ConnectionContext, proposed: LayerName, allowed: readonly LayerName[]): Promise<LayerName> {
-  const hooks = ctx.master.addons;
+  const hooks = ctx.hooks;
   if (!hooks.hasHandlers('next_layer')) return proposed;
   const eager = eagerConnection(ctx);
   const data: NextLayerData = {

@@ -205,7 +205,7 @@ export async function socks5Handshake(ctx: ConnectionContext): Promise<boolean> 
     if (needAuth) {
       const { username, password } = await read(parseUserPass);
       const data: Socks5AuthData = { clientConn: ctx.client, username, password, valid: false };
-      await ctx.master.addons.trigger('socks5_auth', data);
+      await ctx.hooks.trigger('socks5_auth', data);
       // mitmproxy logs exactly this (the user name is not repeated).
       if (!data.valid) fail('authentication failed', Buffer.from([USERPASS_VERSION, 0x01]));
       socket.write(Buffer.from([USERPASS_VERSION, 0x00]));

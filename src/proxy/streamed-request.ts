@@ -1,4 +1,4 @@
-import type { AddonManager } from '../addonmanager.js';
+import type { ConnectionHooks } from './connection-hooks.js';
 import type { Headers } from '../headers.js';
 import type { HTTPFlow } from '../http.js';
 import { now } from '../util/time.js';
@@ -50,7 +50,7 @@ export class StreamedRequest {
   private hookChain: Promise<unknown> = Promise.resolve();
 
   constructor(
-    private readonly hooks: AddonManager,
+    private readonly hooks: ConnectionHooks,
     private readonly flow: HTTPFlow,
     private readonly upstream: UpstreamExchange,
     prefix: Buffer[],

@@ -27,7 +27,7 @@ export function injectTcpMessage(flow: TCPFlow, toClient: boolean, content: Buff
  * to drop it) before it is written to the other side.
  */
 export async function relayTcpFlow(ctx: ConnectionContext, serverSocket: Duplex, serverReader: SocketReader): Promise<void> {
-  const hooks = ctx.master.addons;
+  const hooks = ctx.hooks;
   const flow = new TCPFlow(ctx.client, ctx.server, true);
   // Injected while tcp_start runs (mitmproxy's example injects there): held until the relay
   // starts, as mitmproxy's layer holds events that arrive while a hook is pending.

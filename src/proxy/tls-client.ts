@@ -86,7 +86,7 @@ function handshakeOutcome(socket: tls.TLSSocket): Promise<string | null> {
  * tls_established_client / tls_failed_client).
  */
 export async function interceptClientTls(ctx: ConnectionContext, opts: { forceAlpn?: string | null; http2Supported?: boolean } = {}): Promise<ClientTlsOutcome> {
-  const hooks = ctx.master.addons;
+  const hooks = ctx.hooks;
   const log = ctx.master.log;
   const client = ctx.client;
   // As mitmproxy, whose TLS layer marks its connection when it is created: the tls_* hooks,

@@ -131,7 +131,7 @@ function describeTlsError(err: Error & { code?: string }): string {
  * drops the handshake when its request is given up on: a failure then is logged as cancelled.
  */
 export async function startServerTls(ctx: ConnectionContext, server: Server, socket: net.Socket, alpn: string[], cancelled?: AbortSignal): Promise<tls.TLSSocket> {
-  const hooks = ctx.master.addons;
+  const hooks = ctx.hooks;
   const host = server.address![0];
   const settings: Record<string, unknown> = {
     socket,

@@ -17,6 +17,7 @@ import { proxyDebug } from './debug.js';
 import { watchSocketClose } from './socket-close-watch.js';
 import { untilAborted } from '../util/until-aborted.js';
 import { Turns } from '../util/turns.js';
+import { setIdleTimeout } from './connection-hooks.js';
 
 /** Connecting upstream failed (refused, DNS, TLS, cancelled by an addon, or a loop into ourselves). */
 export class ConnectError extends Error {
@@ -400,7 +401,7 @@ export class UpstreamPool {
   /** `open`, given up on when `clientGone` aborts. */
   private async connect(target: UpstreamTarget, server: Server, clientGone: AbortSignal): Promise<ServerConnection> {
     const { ctx } = this;
-    const hooks = ctx.master.addons;
+    const hooks = ctx.hooks;
     target = this.withVia(target);
     const via = target.via ?? null;
     server.via = via;
@@ -451,7 +452,7 @@ export class UpstreamPool {
     if (clientGone.aborted) tcp.destroy();
     else clientGone.addEventListener('abort', () => tcp.destroy(), { once: true });
     // A server that stays silent longer than tcp_timeout is given up on, as a client is.
-    tcp.setTimeout(ctx.options.tcpTimeoutMs, () => tcp.destroy());
+    setIdleTimeout(tcp, ctx.options.tcpTimeoutMs, ctx.hooks, () => tcp.destroy());
     server.timestampTcpSetup = now();
     server.peername = socketPeername(tcp, address);
     server.sockname = socketSockname(tcp);

@@ -146,7 +146,7 @@ export async function openProxyPath(ctx: ConnectionContext, tcp: net.Socket, req
   });
   request.timestampEnd = request.timestampStart;
   const flow = new HTTPFlow(ctx.client, proxyConn, true, request);
-  await ctx.master.addons.triggerFlow('http_connect_upstream', flow);
+  await ctx.hooks.triggerFlow('http_connect_upstream', flow);
   flow.live = false;
   if (flow.killed) throw new UpstreamProxyError('Connection killed.');
 

@@ -89,7 +89,7 @@ export async function serveWebSocketStream(ctx: ConnectionContext, flow: HTTPFlo
       flow.error = new FlowError(NOT_A_WEBSOCKET_HANDSHAKE);
       flow.live = false;
       ctx.master.log.info(`WebSocket over HTTP/2: ${NOT_A_WEBSOCKET_HANDSHAKE}`, ctx.clientLabel);
-      await ctx.master.addons.triggerFlow('error', flow);
+      await ctx.hooks.triggerFlow('error', flow);
     }
     // A client told 200 must not wait for frames that never come; any other answer stands as sent.
     if (client.accepted && !stream.destroyed) closeClientStream(stream, http2.constants.NGHTTP2_CANCEL);

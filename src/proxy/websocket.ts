@@ -1,6 +1,6 @@
 import { isUtf8 } from 'node:buffer';
 import type { Duplex } from 'node:stream';
-import type { AddonManager } from '../addonmanager.js';
+import type { ConnectionHooks } from './connection-hooks.js';
 import type { HTTPFlow } from '../http.js';
 import { pyBytesRepr, pyStrRepr } from '../io/pyrepr.js';
 import { now } from '../util/time.js';
@@ -179,7 +179,7 @@ class WebSocketRelay {
   private readonly c2s: Direction;
   private readonly s2c: Direction;
   private readonly deflate: DeflateParams | null;
-  private readonly hooks: AddonManager;
+  private readonly hooks: ConnectionHooks;
   /**
    * Messages and close frames of both directions, read or injected, are handled one at a time in
    * arrival order (as mitmproxy does per connection): `messages[-1]` is the hook's message for the
@@ -199,7 +199,7 @@ class WebSocketRelay {
     limits: WebSocketLimits,
   ) {
     this.ws = flow.websocket!;
-    this.hooks = ctx.master.addons;
+    this.hooks = ctx.hooks;
     const ext = parseNegotiatedExtensions(flow.response?.headers.get('sec-websocket-extensions'));
     for (const name of ext.unknown) this.log(`Ignoring unknown WebSocket extension ${pyStrRepr(name)}.`);
     this.deflate = ext.deflate;

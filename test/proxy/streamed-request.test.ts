@@ -4,7 +4,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { AddonManager } from '../../src/addonmanager.js';
+import type { ConnectionHooks } from '../../src/proxy/connection-hooks.js';
 import type { UpstreamExchange } from '../../src/proxy/http-stream.js';
 import { StreamedRequest } from '../../src/proxy/streamed-request.js';
 import { tflow } from '../web/fixtures.js';
@@ -28,7 +28,7 @@ function fakeUpstream(failAt: number): UpstreamExchange & { written: string[]; e
   return up as unknown as UpstreamExchange & { written: string[]; ended: boolean };
 }
 
-const noHooks = { triggerFlow: async () => undefined } as unknown as AddonManager;
+const noHooks = { triggerFlow: async () => undefined } as unknown as ConnectionHooks;
 
 test('a streamed request the server stopped taking keeps what went out (store_streamed_bodies)', async () => {
   const flow = tflow();

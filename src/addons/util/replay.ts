@@ -19,6 +19,7 @@ import { OwnAddresses } from '../../proxy/own-addresses.js';
 import { readProxyOptions } from '../../proxy/proxy-options.js';
 import { SocketReader } from '../../proxy/socket-reader.js';
 import { UpstreamPool } from '../../proxy/upstream-pool.js';
+import { ConnectionHooks } from '../../proxy/connection-hooks.js';
 import { now } from '../../util/time.js';
 
 /** The client side of a replay: the saved body goes in, whatever comes back is already on the flow. */
@@ -91,6 +92,7 @@ export async function replayRequest(master: Master, flow: HTTPFlow): Promise<voi
   const nothing = new PassThrough();
   const ctx: ConnectionContext = {
     master,
+    hooks: new ConnectionHooks(master.addons),
     mode: firstMode(master),
     client,
     server: new Server({ address: [req.host, req.port] }),
