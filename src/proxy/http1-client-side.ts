@@ -258,6 +258,7 @@ export async function serveHttp1(ctx: ConnectionContext): Promise<Http1Exit> {
       raw = await ctx.reader.readHead(ctx.options.maxHeadSize);
     } catch (e) {
       if (e instanceof HeadTooLargeError) {
+        log.info(`client sent a request head of more than ${e.limit} bytes`, ctx.clientLabel);
         await sendErrorResponse(ctx, 431, `Request header fields exceed ${e.limit} bytes.`);
         return { kind: 'closed' };
       }

@@ -51,6 +51,26 @@ test('a request head sent a byte at a time gets 408 once its time is up', async 
   assert.ok(proxy.logs.some((e) => /client sent an incomplete request head \(incomplete message for more than 2 s\)/.test(e.message)));
 });
 
+test('a request head that never ends (one endless header) gets 431 at 64 KiB, says so in the event log, and the proxy serves on', async (t) => {
+  const up = await rawServer(t, (s) => s.on('data', () => s.write('HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok')));
+  const proxy = await slowProxy(t);
+  const s = await connect(proxy.port);
+  t.after(() => s.destroy());
+  s.on('error', () => undefined);
+  let answer = '';
+  s.on('data', (d) => (answer += d.toString('latin1')));
+  s.write(`GET http://127.0.0.1:${up.port}/ HTTP/1.1\r\nHost: x\r\nX-Endless: `);
+  const filler = Buffer.alloc(4096, 'a');
+  for (let sent = 0; sent < 1024 * 1024 && !answer && !s.destroyed; sent += filler.length) {
+    if (!s.write(filler)) await Promise.race([once(s, 'drain'), once(s, 'close')]);
+  }
+  for (let i = 0; i < 100 && !answer; i++) await new Promise((r) => setTimeout(r, 50));
+  assert.match(answer, /^HTTP\/1\.1 431 Request Header Fields Too Large\r\n/);
+  assert.ok(proxy.logs.some((e) => e.message === 'client sent a request head of more than 65536 bytes'), JSON.stringify(proxy.logs.map((e) => e.message)));
+  const r = await curl(['-x', proxy.url, `http://127.0.0.1:${up.port}/`]);
+  assert.equal(r.stdout, 'ok');
+});
+
 test('a ClientHello or a SOCKS5 greeting sent a byte at a time is dropped once its time is up', async (t) => {
   const up = await rawServer(t, () => undefined);
   const proxy = await slowProxy(t);
