@@ -252,7 +252,9 @@ export async function runHttpFlow(ctx: ConnectionContext, flow: HTTPFlow, client
     flow.live = false;
     if (!(cause instanceof ConnectError && cause.logged)) ctx.master.log.info(`${flowLabel(flow)}: ${flow.error.msg}`, ctx.clientLabel);
     upstream?.abort();
-    if (client.responseStarted || flow.killed) client.abort();
+    // A client that is gone gets no error page: writing one to its closed HTTP/2 stream throws,
+    // and that would end the flow a second time (a second `error` hook).
+    if (client.responseStarted || flow.killed || clientGone) client.abort();
     else await client.sendError(status, message);
     return 'close';
   };

@@ -158,7 +158,8 @@ class Http2ClientExchange implements ClientExchange {
   }
 
   async sendError(statusCode: number, message: string): Promise<void> {
-    if (this.stream.destroyed) return;
+    // Closed (reset by the client) before node destroys it: respond() would throw.
+    if (this.stream.destroyed || this.stream.closed) return;
     if (this.stream.headersSent) {
       this.abort();
       return;

@@ -96,6 +96,31 @@ for (const [streamed, how] of [[true, 'resets its stream'], [false, 'resets its 
   });
 }
 
+test('an HTTP/2 client that goes away with two streamed uploads stuck on a server: one error hook for each flow', async (t) => {
+  const server = await httpServer(t, (req) => void req.pause());
+  const rec = errorRecorder();
+  const proxy = await testProxy(t, { addons: [rec.addon], options: { stream_large_bodies: '1k' } });
+  const session = http2.connect(`http://127.0.0.1:${proxy.port}`);
+  session.on('error', () => undefined);
+  t.after(() => session.destroy());
+  for (const path of ['/one', '/two']) {
+    const stream = session.request({ ':method': 'POST', ':path': path, ':authority': `127.0.0.1:${server.port}` });
+    stream.on('error', () => undefined);
+    const pump = () => {
+      while (!stream.destroyed && stream.write(CHUNK));
+      if (!stream.destroyed) stream.once('drain', pump);
+    };
+    pump();
+  }
+  await waitFor(() => proxy.logs.filter((l) => l.message.startsWith('Streaming request')).length === 2, 10000, 'both streamed requests');
+  await new Promise((r) => setTimeout(r, 1000));
+  session.destroy();
+  await waitFor(() => rec.errors.length >= 2, 10000, 'the error hooks');
+  await new Promise((r) => setTimeout(r, 300));
+  assert.deepEqual(rec.errors.map((f) => f.request.path).sort(), ['/one', '/two']);
+  assert.deepEqual(unexpected(proxy.logs), []);
+});
+
 test('a server that answers a buffered upload before reading it (a 413, connection kept open) is answered at once', async (t) => {
   // It reads the request head, answers, and reads nothing more: the body fills the socket buffers.
   const server = await refusingUploadServer(t);
