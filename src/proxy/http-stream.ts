@@ -111,9 +111,18 @@ const EVENT_STREAM_RECORD_LIMIT = 32 * 1024 * 1024;
 const LIVE_EVENTS_INTERVAL_MS = 500;
 
 /**
+ * How much recorded body the refreshes of one event stream copy per second, at most. Each
+ * refresh makes the whole recording into a new body (which mitmweb then hashes): at a fixed pace a
+ * feed open for hours costs more with every event, 32 MiB copied a second per stream once 16 MiB
+ * are recorded. Past 1 MiB, a recording is refreshed less often instead (every 16 s at 32 MiB).
+ */
+const LIVE_EVENTS_BYTES_PER_SECOND = 2 * 1024 * 1024;
+
+/**
  * While an event stream is relayed, its flow shows the events so far: its body is refreshed and
- * `update` fired (mitmweb then shows them) at most every LIVE_EVENTS_INTERVAL_MS, and once more
- * after the last event of a burst. `stop` ends it when the stream does.
+ * `update` fired (mitmweb then shows them) at most every LIVE_EVENTS_INTERVAL_MS (longer for a
+ * large recording, see LIVE_EVENTS_BYTES_PER_SECOND), and once more after the last event of a
+ * burst. `stop` ends it when the stream does.
  */
 function liveEvents(ctx: ConnectionContext, flow: HTTPFlow, recorder: BodyRecorder): { progressed: () => void; stop: () => void } {
   let last = 0;
@@ -131,7 +140,9 @@ function liveEvents(ctx: ConnectionContext, flow: HTTPFlow, recorder: BodyRecord
   return {
     progressed: () => {
       if (trailing) return;
-      const wait = last + LIVE_EVENTS_INTERVAL_MS - Date.now();
+      const shown = flow.response?.rawContent?.length ?? 0;
+      const interval = Math.max(LIVE_EVENTS_INTERVAL_MS, (shown / LIVE_EVENTS_BYTES_PER_SECOND) * 1000);
+      const wait = last + interval - Date.now();
       if (wait <= 0) publish();
       else trailing = setTimeout(publish, wait);
     },

@@ -183,6 +183,36 @@ test('an event stream past its record limit fires no more updates: its recorded 
   await done;
 });
 
+test('a large live event stream is refreshed in its flow less often: each refresh copies the whole recording', async (t) => {
+  let more: (text: string) => void = () => undefined;
+  let finish: () => void = () => undefined;
+  const source = await httpServer(t, (_req, res) => {
+    res.writeHead(200, { 'Content-Type': 'text/event-stream' });
+    // 8 MiB recorded: refreshed every 4 s rather than every 500 ms.
+    for (let i = 0; i < 8; i++) res.write(BIG);
+    more = (text) => res.write(text);
+    finish = () => res.end();
+  });
+  const updates: number[] = [];
+  const proxy = await testProxy(t, { addons: [{ name: 'updates', update: (flows: HTTPFlow[]) => void (flows.length && updates.push(flows[0]!.response?.rawContent?.length ?? -1)) }] });
+  let received = 0;
+  const req = http.get({ host: '127.0.0.1', port: proxy.port, path: `http://127.0.0.1:${source.port}/feed`, headers: { Host: `127.0.0.1:${source.port}` } });
+  t.after(() => req.destroy());
+  req.on('response', (res) => res.on('data', (d: Buffer) => (received += d.length)));
+  req.on('error', () => undefined);
+  await waitFor(() => received >= 8 * BIG.length && updates.some((n) => n >= 8 * BIG.length), 20000, 'the 8 MiB, shown in the flow');
+  const before = updates.length;
+  // An event every 100 ms for 2.5 s: at a 500 ms pace that is five refreshes of 8 MiB.
+  for (let i = 0; i < 25; i++) {
+    more(`data: tick ${i}\n\n`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  assert.ok(updates.length - before <= 1, `${updates.length - before} refreshes of the 8 MiB recording in 2.5 s`);
+  finish();
+  // The end of the stream still shows every event.
+  await waitFor(() => updates.at(-1)! > 8 * BIG.length + 20 * 12, 10000, 'the final body');
+});
+
 test('body_size_limit, when lower, caps what is recorded of an event stream; the client still gets every event', async (t) => {
   const source = await eventSource(t, 3);
   const rec = recorder();
