@@ -263,11 +263,26 @@ const INTERN_MAX_ENTRIES = 4096;
 /** What Python's repr of a finite float looks like; anything else goes the long way. */
 const SIMPLE_FLOAT_RE = /^-?\d+(?:\.\d+)?(?:e[+-]\d+)?$/;
 const INT_RE = /^\s*[+-]?\d+(?:_\d+)*\s*$/;
-const FLOAT_RE = /^\s*[+-]?(?:(?:\d+(?:_\d+)*)?\.?\d*(?:_\d+)*(?:[eE][+-]?\d+(?:_\d+)*)?|inf|infinity|nan)\s*$/i;
+/**
+ * Python's float() syntax (digits with single underscores between them, an optional fraction,
+ * an optional exponent). Written so that each character has one way to match: a looser pattern
+ * with `\d+\.?\d*` backtracked quadratically over a long run of digits that did not end as a
+ * float, so a 100 KB payload took a minute to refuse.
+ */
+const DIGITS = String.raw`\d+(?:_\d+)*`;
+const FLOAT_RE = new RegExp(String.raw`^\s*[+-]?(?:(?:${DIGITS}(?:\.(?:${DIGITS})?)?|\.${DIGITS})(?:[eE][+-]?${DIGITS})?|inf|infinity|nan)\s*$`, 'i');
+/**
+ * Python (3.11 and later) refuses to convert integer text of more digits than this
+ * (sys.int_info.default_max_str_digits); it also keeps an absurd number out of BigInt, whose
+ * decimal parsing and printing take time quadratic in the number of digits.
+ */
+const MAX_INT_DIGITS = 4300;
 
 function parseIntPayload(s: string, offset: number): number | bigint {
   if (!INT_RE.test(s)) throw new TNetstringError(`invalid integer ${JSON.stringify(s.slice(0, 40))}`, offset);
   const clean = s.trim().replace(/_/g, '');
+  const digits = clean.length - (clean[0] === '+' || clean[0] === '-' ? 1 : 0);
+  if (digits > MAX_INT_DIGITS) throw new TNetstringError(`integer of ${digits} digits exceeds the limit of ${MAX_INT_DIGITS} digits`, offset);
   const n = Number(clean);
   if (Number.isSafeInteger(n)) return n;
   return BigInt(clean);

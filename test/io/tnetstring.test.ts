@@ -184,3 +184,31 @@ test('lists and dicts nested beyond 1000 levels are a clear data error, not a st
 test('dict keys that are not text become Python str() of the key', () => {
   assert.deepEqual(Object.keys(loads(b('26:4:true!1:x;1:1#1:y;0:~1:z;}')) as object).sort(), ['1', 'None', 'True']);
 });
+
+/** Time one call, in milliseconds. */
+function elapsed(fn: () => void): number {
+  const t0 = performance.now();
+  fn();
+  return performance.now() - t0;
+}
+
+test('a long float payload that is not a float is refused in linear time (found by fuzzing)', () => {
+  // The float pattern used to backtrack quadratically over a run of digits: 64 KB took ~25 s.
+  for (const payload of ['1'.repeat(1 << 16) + 'x', '1_'.repeat(1 << 15) + '.x', ' '.repeat(1 << 16) + '1x']) {
+    const ms = elapsed(() => assert.throws(() => loads(b(`${payload.length}:${payload}^`)), /invalid float/));
+    assert.ok(ms < 2000, `${ms} ms`);
+  }
+  // Python's float() syntax, no looser: an underscore only between digits.
+  assert.equal(loads(b('11:1_0.0_1e1_0^')), 10.01e10);
+  assert.equal(loads(b('2:.5^')), 0.5);
+  assert.equal(loads(b('2:5.^')), 5);
+  assert.throws(() => loads(b('4:1._5^')), /invalid float/);
+});
+
+test('an integer of more digits than Python converts (4300) is a data error, not seconds of BigInt work', () => {
+  const ok = '9'.repeat(4300);
+  assert.equal(loads(b(`${ok.length}:${ok}#`)), BigInt(ok));
+  const huge = '9'.repeat(1 << 20);
+  const ms = elapsed(() => assert.throws(() => loads(b(`${huge.length}:${huge}#`)), (e: unknown) => e instanceof TNetstringError && /integer of 1048576 digits exceeds the limit of 4300 digits/.test(e.message)));
+  assert.ok(ms < 2000, `${ms} ms`);
+});
