@@ -336,6 +336,10 @@ function readName(buf: Buffer, offset: number, msg: Buffer): { name: string; nex
       pos = ptr;
       continue;
     }
+    // 0x40 and 0x80 in the top bits are the obsolete extended and the reserved label types
+    // (RFC 6891 §5, RFC 1035 §4.1.4), not lengths: taken as lengths they made labels of up to
+    // 191 bytes that pack() then refused, after the message had been accepted.
+    if (len > 63) throw new Error(`unknown label type 0x${(len & 0xc0).toString(16)}`);
     if (pos + 1 + len > buf.length) throw new Error('label out of bounds');
     wireLength += 1 + len;
     if (wireLength > MAX_NAME_WIRE_LENGTH) throw new Error(`domain name longer than ${MAX_NAME_WIRE_LENGTH} bytes`);

@@ -542,3 +542,19 @@ test('a query that cannot be parsed is answered FORMERR at once (a response is n
   assert.equal(m.truncation, true);
   assert.equal(m.answers.length, 0);
 });
+
+test('a label length byte of 64 or more (a reserved label type) is a malformed query, answered FORMERR; it was accepted and then could not be packed, so the client got nothing (found by fuzzing)', async (t) => {
+  const label80 = Buffer.concat([Buffer.from([0x50]), Buffer.alloc(0x50, 0x61), Buffer.from([0, 0, 1, 0, 1])]);
+  assert.throws(() => DNSMessage.unpack(rawQuery(7, 1, label80)), /unknown label type 0x40/);
+  assert.throws(() => DNSMessage.unpack(rawQuery(7, 1, Buffer.concat([Buffer.from([0x80]), Buffer.alloc(0x80, 0x61), Buffer.from([0, 0, 1, 0, 1])]))), /unknown label type 0x80/);
+
+  const rec = dnsRecorder();
+  const log = logRecorder();
+  const proxy = await testProxy(t, { options: { mode: ['reverse:dns://127.0.0.1:9@0'] }, addons: [rec.addon, log.addon] });
+  const answer = await datagram(t, proxy.listeners[0]!.port, rawQuery(0x2345, 1, label80));
+  assert.ok(answer, 'an answer to the malformed query');
+  assert.equal(answer.readUInt16BE(0), 0x2345);
+  assert.equal(answer.readUInt16BE(2), 0x8101, 'QR, RD, FORMERR');
+  assert.ok(rec.hooks.includes('dns_error Invalid DNS message: unknown label type 0x40'), rec.hooks.join('\n'));
+  assert.ok(!log.logs.some((e) => /unexpected error/.test(e.message)), log.logs.map((e) => e.message).join('\n'));
+});
