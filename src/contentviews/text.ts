@@ -36,13 +36,18 @@ export function escapeControlCharacters(text: string): string {
 
 // Python's str.isspace() set: JS \s without U+FEFF (a BOM that a UTF-8 or UTF-16-LE/BE body keeps is
 // no space to Python), plus \x1c-\x1f and \x85.
-const PY_WS = '[\\t-\\r\\x1c-\\x20\\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]';
-const LEADING_WS = new RegExp(`^${PY_WS}+`);
-const TRAILING_WS = new RegExp(`${PY_WS}+$`);
+const PY_WS = /[\t-\r\x1c-\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]/;
 
-/** Python's str.strip(). */
+/**
+ * Python's str.strip(). A scan from each end: the regex `\s+$` is tried at every blank of a run,
+ * so a run of blanks in the middle of a body took time quadratic in its length (64 KB, 3.5 s).
+ */
 export function pyStrip(s: string): string {
-  return s.replace(LEADING_WS, '').replace(TRAILING_WS, '');
+  let start = 0;
+  let end = s.length;
+  while (start < end && PY_WS.test(s[start]!)) start++;
+  while (end > start && PY_WS.test(s[end - 1]!)) end--;
+  return start === 0 && end === s.length ? s : s.slice(start, end);
 }
 
 // ignoreBOM: Python's UTF-8 codec keeps a BOM as U+FEFF.
