@@ -110,3 +110,19 @@ test('property: the linear JavaScript beautifier gives what the regex substituti
     { numRuns: 10000 },
   );
 });
+
+test('XML/HTML: a comment or CDATA section of 1 MB of ">" and a line indented by 100,000 tabs render (found by fuzzing: minutes, and a regex too large to compile)', () => {
+  for (const [name, body] of [
+    ['CDATA', '<![CDATA[' + repeat('>')],
+    ['comment', '<!--' + repeat('>')],
+    ['blanks inside text', '<a>x' + repeat(' ') + 'x</a>'],
+  ] as const) {
+    const started = performance.now();
+    const r = prettify('XML/HTML', Buffer.from(body), {}, { linesCutoff: 512 });
+    const ms = performance.now() - started;
+    assert.equal(r.syntaxHighlight, 'xml', `${name}: ${r.text.slice(0, 200)}`);
+    assert.ok(ms < 3000, `${name}: ${ms.toFixed(0)} ms`);
+  }
+  const tabs = prettify('XML/HTML', Buffer.from('<a>\n' + '\t'.repeat(100_000) + 'x\n</a>'), {});
+  assert.equal(tabs.text, '<a>\n  x\n</a>\n');
+});
