@@ -64,6 +64,12 @@ export interface CompiledPyRegex {
    * matches. See regex-guard.ts.
    */
   readonly nestedRepetition: boolean;
+  /**
+   * Whether a repetition can run over a long stretch of text (`.*`, `a+`, `\w{1,500}`): tried at
+   * every position of a text where it fails, such a pattern can take time quadratic in the
+   * text's length (`.*x` over a 64 KB body without "x": 17 s). See regex-guard.ts.
+   */
+  readonly longRepetition: boolean;
   /** `(?P<name>...)` groups and their Python numbers. */
   readonly groupNames: ReadonlyMap<string, number>;
   /**
@@ -893,6 +899,14 @@ function hasNestedRepetition(tree: Branches): boolean {
   return false;
 }
 
+/** Repetitions with more than this many rounds count as long. */
+const LONG_REPETITION = 32;
+
+function hasLongRepetition(tree: Branches): boolean {
+  for (const branch of tree) for (const top of branch) for (const r of repetitions(top)) if (r.max > LONG_REPETITION) return true;
+  return false;
+}
+
 function isAtom(n: RNode): boolean {
   return n.k === 'lit' || n.k === 'any' || n.k === 'set' || n.k === 'cat' || (n.k === 'group' && n.index !== null);
 }
@@ -930,12 +944,14 @@ export function compilePyRegex(pattern: string, opts: { bytes: boolean; flags: P
   const parser = new PyParser(new Source(text, !opts.bytes), flags);
   let source: string;
   let nestedRepetition: boolean;
+  let longRepetition: boolean;
   const emitter = new Emitter();
   try {
     const tree = parser.parse();
     checkBody(tree, new Set());
     source = emitter.emitBody(tree);
     nestedRepetition = hasNestedRepetition(tree);
+    longRepetition = hasLongRepetition(tree);
   } catch (e) {
     if (e instanceof PyRegexError) throw e;
     if (e instanceof RangeError) throw new PyRegexError('pattern is nested too deeply', null, false);
@@ -956,6 +972,7 @@ export function compilePyRegex(pattern: string, opts: { bytes: boolean; flags: P
     flags: { ignoreCase: !!(f & F_I), multiline: !!(f & F_M), dotAll: !!(f & F_S) },
     groupCount: groups.count,
     nestedRepetition,
+    longRepetition,
     groupNames: new Map(groups.names),
     jsGroupIndex,
   };

@@ -118,6 +118,15 @@ function askWorker(regex: RegExp, subject: string, limit: number): unknown {
   return receiveMessageOnPort(port)?.message ?? null;
 }
 
+/** Why a pattern runs under a time limit, and what to do about it, for the log line when it is given up. */
+const WHY = {
+  nested: { cause: 'nested repetition backtracks exponentially', advice: 'Rewrite it without a repetition inside a repetition.' },
+  long: {
+    cause: 'a repetition tried at every position of a long text takes time quadratic in its length',
+    advice: 'A leading ".*" is not needed (filters search anywhere); anchor the pattern or bound its repetitions.',
+  },
+} as const;
+
 /**
  * The time limit of one pattern with nested repetition: its matches run in the worker, and once
  * one runs out of time the pattern matches nothing from then on, said once in the event log.
@@ -126,7 +135,10 @@ export class TimeLimit {
   private givenUp = false;
 
   /** `pattern` is the pattern as the user wrote it, for the log line. */
-  constructor(private readonly pattern: string) {}
+  constructor(
+    private readonly pattern: string,
+    private readonly why: keyof typeof WHY = 'nested',
+  ) {}
 
   test(regex: RegExp, subject: string): boolean {
     if (this.givenUp) return false;
@@ -147,8 +159,8 @@ export class TimeLimit {
     this.givenUp = true;
     try {
       ctx.log.warn(
-        `The regex ${JSON.stringify(this.pattern)} took more than ${TIME_LIMIT_MS / 1000} s on one text (nested repetition backtracks ` +
-          'exponentially); it matches nothing from now on. Rewrite it without a repetition inside a repetition.',
+        `The regex ${JSON.stringify(this.pattern)} took more than ${TIME_LIMIT_MS / 1000} s on one text (${WHY[this.why].cause}); ` +
+          `it matches nothing from now on. ${WHY[this.why].advice}`,
       );
     } catch {
       // No master (a filter used on its own): the result is the same, unlogged.
@@ -157,9 +169,23 @@ export class TimeLimit {
   }
 }
 
-/** The regex itself, or for a pattern with nested repetition, a time-limited stand-in. */
-export function guardRegex(regex: RegExp, pattern: string, nestedRepetition: boolean): RegexTester {
-  if (!nestedRepetition) return regex;
-  const limit = new TimeLimit(pattern);
-  return { test: (subject) => limit.test(regex, subject) };
+/**
+ * Texts up to this long are matched in this thread by a pattern with a long repetition: even
+ * quadratic backtracking over them takes milliseconds.
+ */
+export const INLINE_TEXT_LENGTH = 4096;
+
+/**
+ * The regex itself, or a time-limited stand-in: for a pattern with nested repetition always, for
+ * one with a long repetition (`~b ".*x"`) on texts longer than INLINE_TEXT_LENGTH, which come
+ * from the traffic (a 64 KB body without "x" held the whole proxy for 17 s, 1 MB for an hour).
+ */
+export function guardRegex(regex: RegExp, pattern: string, nestedRepetition: boolean, longRepetition = false): RegexTester {
+  if (nestedRepetition) {
+    const limit = new TimeLimit(pattern);
+    return { test: (subject) => limit.test(regex, subject) };
+  }
+  if (!longRepetition) return regex;
+  const limit = new TimeLimit(pattern, 'long');
+  return { test: (subject) => (subject.length <= INLINE_TEXT_LENGTH ? regex.test(subject) : limit.test(regex, subject)) };
 }

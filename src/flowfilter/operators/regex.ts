@@ -42,7 +42,7 @@ export abstract class RegexOperator extends FilterNode {
       bytes: kind.bytes,
       flags: { ignoreCase: options.ignoreCase, multiline: !!kind.multiline, dotAll: !!kind.dotAll },
     });
-    this.regex = guardRegex(compiled.regex, expr, compiled.nestedRepetition);
+    this.regex = guardRegex(compiled.regex, expr, compiled.nestedRepetition, compiled.longRepetition);
     this.flagLetters = (compiled.flags.ignoreCase ? 'i' : '') + (compiled.flags.multiline ? 'm' : '') + (compiled.flags.dotAll ? 's' : '');
   }
 
