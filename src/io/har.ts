@@ -446,7 +446,9 @@ export function harEntryToFlow(entryJson: Json): HTTPFlow {
   flow.request = req;
 
   const status = field(respJson, 'status', 'response');
-  if (typeof status !== 'number' || !Number.isInteger(status)) throw new HarImportError('response.status must be an integer');
+  // A safe integer: a flow with a status like 1e300 was imported, then written to a flow file that
+  // could not be read back (the integer is out of range there).
+  if (typeof status !== 'number' || !Number.isSafeInteger(status)) throw new HarImportError('response.status must be an integer');
   const contentJson = obj(field(respJson, 'content', 'response'), 'response.content');
   const respHeaders = harHeaders(field(respJson, 'headers', 'response'), 'response.headers');
   const textJson = contentJson['text'] ?? '';

@@ -342,3 +342,15 @@ test('HAR import and setting a URL keep its fragment in the path, as mitmproxy d
   assert.deepEqual([f.request.host, f.request.path], ['example.org', '/#top']);
   assert.equal(f.request.url, 'http://example.org/#top');
 });
+
+test('a HAR status that is no safe integer (1e300) is refused: such a flow was imported, then saved to a file that could not be read back (found by fuzzing)', () => {
+  const entry = (status: number) => ({
+    startedDateTime: '2024-01-01T00:00:00Z',
+    time: 1,
+    request: { method: 'GET', url: 'http://example.com/', httpVersion: 'HTTP/1.1', headers: [] },
+    response: { status, httpVersion: 'HTTP/1.1', headers: [], content: { text: '' } },
+  });
+  assert.equal(harEntryToFlow(entry(204)).response!.statusCode, 204);
+  assert.throws(() => harEntryToFlow(entry(1e300)), /response\.status must be an integer/);
+  assert.throws(() => harEntryToFlow(entry(2 ** 53)), /response\.status must be an integer/);
+});
