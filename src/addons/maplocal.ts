@@ -11,6 +11,7 @@ import { guessMimeType } from './util/mimetypes.js';
 import { pyOsErrorText } from './util/pyoserror.js';
 import { compileStrPattern, pySearch, PatternError, type PyPattern } from './util/pyre.js';
 import { parseSpec, parseSpecListOption, SpecError, type FlowMatcher } from './util/spec.js';
+import { stripChar } from '../util/strip-char.js';
 
 export interface MapLocalSpec {
   filter: FlowMatcher;
@@ -72,7 +73,7 @@ export function fileCandidates(url: string, spec: MapLocalSpec): string[] {
   if (!m) return [];
   let suffix: string | undefined;
   if (spec.regex.groups > 0) suffix = m.group(1);
-  else suffix = url.slice(m.end).split('?')[0]!.replace(/^\/+|\/+$/g, '');
+  else suffix = stripChar(url.slice(m.end).split('?')[0]!, '/');
   if (!suffix) return [join(spec.localPath, 'index.html')];
   const decoded = unquote(suffix);
   const names = [decoded, `${decoded}/index.html`];

@@ -6,6 +6,7 @@ import { now } from '../util/time.js';
 import { cookieIsExpired, formatCookieHeader } from './util/cookies.js';
 import { filterOption } from './util/filteroption.js';
 import type { FlowMatcher } from './util/spec.js';
+import { stripChar } from '../util/strip-char.js';
 
 /** Python's http.cookiejar.is_HDN: a host name, not an IPv4 address, without leading/trailing dot. */
 function isHostDomainName(text: string): boolean {
@@ -28,7 +29,7 @@ function cookiejarDomainMatch(a: string, b: string): boolean {
 
 /** Whether a request host may receive a cookie stored for `domain` (with or without a leading dot). */
 export function domainMatch(host: string, domain: string): boolean {
-  return cookiejarDomainMatch(host, domain) || cookiejarDomainMatch(host, domain.replace(/^\.+|\.+$/g, ''));
+  return cookiejarDomainMatch(host, domain) || cookiejarDomainMatch(host, stripChar(domain, '.'));
 }
 
 /** A jar key: the cookie's (domain, port, path). */

@@ -6,6 +6,7 @@
 import { inflateSync } from 'node:zlib';
 import { decodeUtf8BackslashReplace } from './text.js';
 import { pyFloatRepr } from '../util/pyfloat.js';
+import { stripChar } from '../util/strip-char.js';
 
 export type ImageMetadata = Array<[string, string]>;
 
@@ -203,7 +204,7 @@ function exifFields(tiff: Buffer): ImageMetadata {
     const name = EXIF_TAGS[tag];
     if (name === undefined) continue;
     if (ofs + size > tiff.length) throw new Error('EXIF value out of bounds');
-    out.push([name, decodeUtf8Strict(tiff.subarray(ofs, ofs + size)).replace(/^\0+|\0+$/g, '')]);
+    out.push([name, stripChar(decodeUtf8Strict(tiff.subarray(ofs, ofs + size)), '\0')]);
   }
   return out;
 }

@@ -62,9 +62,3 @@ export function nextIndexTable(data: string, ch: string): Int32Array {
   return table;
 }
 
-/** `data.replace(/\n+$/, '')` without trying the pattern at every newline of every run. */
-export function trimTrailingNewlines(data: string): string {
-  let end = data.length;
-  while (end > 0 && data.charCodeAt(end - 1) === 0x0a) end--;
-  return end === data.length ? data : data.slice(0, end);
-}

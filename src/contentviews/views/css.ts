@@ -11,7 +11,8 @@ import {
 } from '../special-areas.js';
 import { decodeUtf8Surrogateescape } from '../../io/text.js';
 import { pyStrip } from '../text.js';
-import { collapseBlanksAround, nextIndexTable, trimTrailingNewlines } from '../whitespace-rewrites.js';
+import { collapseBlanksAround, nextIndexTable } from '../whitespace-rewrites.js';
+import { stripCharEnd } from '../../util/strip-char.js';
 import type { ContentView } from '../types.js';
 
 const AREAS = [
@@ -39,7 +40,7 @@ export function beautifyCss(data: string, indent = '    '): string {
   data = data.replace(/\n[ \t]+/g, '\n');
   data = indentBlockLines(data, indent);
   data = unescapeSpecialAreas(data);
-  return trimTrailingNewlines(data) + '\n';
+  return stripCharEnd(data, '\n') + '\n';
 }
 
 /**
