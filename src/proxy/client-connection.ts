@@ -74,7 +74,7 @@ export async function handleClientConnection(
   socket.on('end', () => {
     if (!ctx.halfClose && !socket.writableEnded) socket.end();
   });
-  setIdleTimeout(socket, options.tcpTimeoutMs, ctx.hooks, () => {
+  setIdleTimeout(socket, options.tcpTimeoutMs, () => ctx.hooks, () => {
     // mitmproxy's line (at info, so mitmdump shows why the connection went).
     master.log.info(`Closing connection due to inactivity: ${client}`, clientLabel);
     socket.destroy();

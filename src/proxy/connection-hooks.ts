@@ -66,11 +66,19 @@ export class ConnectionHooks {
 /**
  * Give `socket` an idle timeout of `ms` (0: none) that a running hook of `hooks` holds off: one
  * that expires meanwhile starts again, in full, once the hooks are done (mitmproxy counts the
- * end of a hook as activity).
+ * end of a hook as activity). `hooks` is asked when the timeout expires: a server connection
+ * changes hands (the idle cache gives it to the client's next connection), and the hooks that
+ * count are those of the connection using it then.
  */
-export function setIdleTimeout(socket: { setTimeout(ms: number, cb?: () => void): unknown; destroyed: boolean }, ms: number, hooks: ConnectionHooks, onIdle: () => void): void {
+export function setIdleTimeout(
+  socket: { setTimeout(ms: number, cb?: () => void): unknown; destroyed: boolean },
+  ms: number,
+  hooksNow: () => ConnectionHooks,
+  onIdle: () => void,
+): void {
   if (ms <= 0) return;
   const expired = (): void => {
+    const hooks = hooksNow();
     if (!hooks.busy) return onIdle();
     // Node calls a timeout's callback once, and arms its timer again only on traffic: without
     // this, a quiet connection whose hook ended would never time out.

@@ -296,7 +296,7 @@ export async function serveHttp2(ctx: ConnectionContext): Promise<void> {
         resolve();
       });
       // Idle sessions close after tcp_timeout, as HTTP/1 connections do.
-      setIdleTimeout(session, ctx.options.tcpTimeoutMs, ctx.hooks, () => session.close());
+      setIdleTimeout(session, ctx.options.tcpTimeoutMs, () => ctx.hooks, () => session.close());
       const countReset = resetCounter();
       onClientReset = () => {
         if (countReset() || session.destroyed) return;

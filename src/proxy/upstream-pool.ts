@@ -17,7 +17,7 @@ import { proxyDebug } from './debug.js';
 import { watchSocketClose } from './socket-close-watch.js';
 import { untilAborted } from '../util/until-aborted.js';
 import { Turns } from '../util/turns.js';
-import { setIdleTimeout } from './connection-hooks.js';
+import { setIdleTimeout, type ConnectionHooks } from './connection-hooks.js';
 
 /** Connecting upstream failed (refused, DNS, TLS, cancelled by an addon, or a loop into ourselves). */
 export class ConnectError extends Error {
@@ -85,6 +85,11 @@ export class ServerConnection {
     /** The byte stream to the server: the TCP socket, or the TLS socket once TLS is up. */
     public socket: Duplex,
     public target: UpstreamTarget,
+    /**
+     * The hooks of the client connection using this one now (its tcp_timeout waits while one
+     * runs); the next client connection's once it takes this one over from the idle cache.
+     */
+    public hooks: ConnectionHooks,
   ) {
     this.reader = new SocketReader(socket);
     // The socket is half-open capable (a relay passes a server's FIN on and keeps sending): an
@@ -207,6 +212,7 @@ export class UpstreamPool {
     if (!conn) return null;
     this.conns.push(conn);
     conn.owner = this;
+    conn.hooks = this.ctx.hooks;
     conn.inUse = opts.claim && !conn.multiplexed;
     return conn;
   }
@@ -451,8 +457,10 @@ export class UpstreamPool {
     // The rest (an upstream proxy's CONNECT, the TLS handshake) ends at once if the client leaves.
     if (clientGone.aborted) tcp.destroy();
     else clientGone.addEventListener('abort', () => tcp.destroy(), { once: true });
-    // A server that stays silent longer than tcp_timeout is given up on, as a client is.
-    setIdleTimeout(tcp, ctx.options.tcpTimeoutMs, ctx.hooks, () => tcp.destroy());
+    // A server that stays silent longer than tcp_timeout is given up on, as a client is (not
+    // while a hook of the client connection using it runs: see ServerConnection.hooks).
+    let conn: ServerConnection | null = null;
+    setIdleTimeout(tcp, ctx.options.tcpTimeoutMs, () => conn?.hooks ?? ctx.hooks, () => tcp.destroy());
     server.timestampTcpSetup = now();
     server.peername = socketPeername(tcp, address);
     server.sockname = socketSockname(tcp);
@@ -482,7 +490,7 @@ export class UpstreamPool {
         throw new ConnectError(server.error, true);
       }
     }
-    const conn = new ServerConnection(server, socket, target);
+    conn = new ServerConnection(server, socket, target, ctx.hooks);
     conn.multiplexed = server.alpn === 'h2' || !!target.h2c;
     proxyDebug(ctx, () => `[server] connected to ${formatAddress(server.peername)} from ${formatAddress(server.sockname)}${conn.multiplexed ? ' (HTTP/2)' : ''}`);
     conn.owner = this;

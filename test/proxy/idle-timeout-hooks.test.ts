@@ -8,8 +8,10 @@ import assert from 'node:assert/strict';
 import http2 from 'node:http2';
 import net from 'node:net';
 import { once } from 'node:events';
-import { testProxy } from '../helpers/proxy.js';
+import { testConfdir, testProxy } from '../helpers/proxy.js';
 import { httpServer } from '../helpers/servers.js';
+import { proxyCa, tlsThroughProxy } from '../helpers/tunnel.js';
+import { httpsOrigin, waitFor } from './modes-helpers.js';
 import type { HTTPFlow } from '../../src/index.js';
 
 const HOLD_MS = 3000;
@@ -81,5 +83,46 @@ test('a streamed response held in responseheaders longer than tcp_timeout arrive
   s.write(`GET ${up.url}/ HTTP/1.1\r\nHost: x\r\n\r\n`);
   await Promise.race([closed, new Promise((r) => setTimeout(r, 10_000))]);
   // The head (at least 30 bytes) and every byte of the body.
+  assert.ok(received > size + 30, `${received} bytes`);
+});
+
+test('a server connection a new tunnel takes over from the idle cache waits for that tunnel\'s hooks too', async (t) => {
+  const size = 4 * 1024 * 1024;
+  const origin = await httpsOrigin(t, (req, res) => {
+    if (req.url !== '/big') return void res.end('small');
+    res.writeHead(200, { 'content-length': size });
+    res.end(Buffer.alloc(size, 'z'));
+  });
+  const proxy = await testProxy(t, {
+    // tcp_timeout leaves the second tunnel seconds to take the parked connection over.
+    options: { tcp_timeout: 3, stream_large_bodies: '1k', ssl_insecure: true },
+    addons: [{ responseheaders: (f: HTTPFlow) => (f.request.path === '/big' ? new Promise<void>((r) => setTimeout(r, 7000)) : undefined) }],
+  });
+  const ca = proxyCa(testConfdir());
+  // The first tunnel leaves its TLS connection to the origin in the idle cache when it closes.
+  const first = await tlsThroughProxy(proxy.port, `localhost:${origin.port}`, { ca });
+  t.after(() => first.destroy());
+  first.write('GET /small HTTP/1.1\r\nHost: localhost\r\n\r\n');
+  let firstAnswer = '';
+  for await (const chunk of first) {
+    firstAnswer += (chunk as Buffer).toString('latin1');
+    if (firstAnswer.endsWith('small')) break;
+  }
+  // Parked once that client connection is over.
+  await waitFor(() => proxy.logs.some((e) => e.message === 'client disconnect'), 10_000, 'the first tunnel to end');
+  // The next one, from the same address, is served over that connection, and its response is held.
+  const second = await tlsThroughProxy(proxy.port, `localhost:${origin.port}`, { ca });
+  t.after(() => second.destroy());
+  second.on('error', () => undefined);
+  let received = 0;
+  // The head (at least 30 bytes) and every byte of the body, or the connection cut before.
+  const whole = new Promise<void>((resolve) => {
+    second.on('data', (d: Buffer) => (received += d.length) > size + 30 && resolve());
+    second.once('close', () => resolve());
+    setTimeout(resolve, 20_000).unref();
+  });
+  second.write('GET /big HTTP/1.1\r\nHost: localhost\r\n\r\n');
+  await whole;
+  assert.equal(origin.servernames.length, 1, 'the second tunnel used the first one\'s server connection');
   assert.ok(received > size + 30, `${received} bytes`);
 });
