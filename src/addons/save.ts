@@ -112,8 +112,11 @@ export class Save {
     } catch (e) {
       // A flow that cannot be encoded (an addon gave it a value of the wrong type, such as a plain
       // Error as its error) is that hook's error, as in mitmproxy: reported, and nothing was
-      // written of it. Only the file failing stops the proxy.
-      if (!isOsError(e)) throw e;
+      // written of it (nor tried again when the file closes). Only the file failing stops the proxy.
+      if (!isOsError(e)) {
+        this.activeFlows.delete(flow);
+        throw e;
+      }
       // Traffic must not go on unrecorded: report loudly and stop the proxy (mitmproxy exits).
       this.failed = true;
       this.master.log.error(`Error while writing to ${this.currentPath}: ${osMessage(e)}`);

@@ -97,6 +97,19 @@ test('a flow an addon broke (a plain Error as its error) is that hook\'s error a
   assert.equal(master.exitCode, 1);
 });
 
+test('a flow an addon broke is reported once, at its hook: the file closing later does not try it again', async (t) => {
+  const { dir, master, log } = await setup(t);
+  await master.options.update({ save_stream_file: join(dir, 'out.mitm') });
+  const broken = new DNSFlow();
+  broken.error = new Error('set by a script') as unknown as FlowError;
+  await master.addons.trigger('dns_request', broken);
+  await master.addons.trigger('dns_error', broken);
+  await master.options.update({ save_stream_file: null });
+  const errors = log.filter((l) => l.level === 'error').map((l) => l.message.split('\n')[0]!);
+  assert.equal(errors.length, 1, JSON.stringify(errors));
+  assert.match(errors[0]!, /^Addon error: /);
+});
+
 test('save_stream_filter selects flows; an invalid filter is an OptionsError naming it', async (t) => {
   const { dir, master } = await setup(t);
   const file = join(dir, 'out.mitm');
