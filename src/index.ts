@@ -11,7 +11,7 @@ export type { ProxyServer } from './addons/proxyserver.js';
 export { Master } from './master.js';
 export { ctx } from './ctx.js';
 export { AddonManager, AddonHalt, Loader } from './addonmanager.js';
-export { OptManager, OptionsError, type OptionType, type OptionValue, type OptionValueOf, type OptionValues, type OptionDef, type ChangeListener } from './optmanager.js';
+export { OptManager, OptionsError, type OptionType, type OptionValue, type OptionValueOf, type OptionValues, type OptionDef, type ChangeListener, type AssignmentRefusedListener } from './optmanager.js';
 export type { KnownOptions } from './option-types.js';
 export { CommandManager, CommandError, Command, type CommandSpec, type CommandParam, type CommandType, type CommandFunction } from './command.js';
 export { EventLog, type LogEntry, type LogLevel, type LogListener } from './log.js';

@@ -39,6 +39,11 @@ export class Master {
     this.options.onChange(async (updated) => {
       if (this.configured) await this.addons.trigger('configure', updated);
     });
+    // `options.name = value` in a script cannot wait for `configure`: a value an addon refuses
+    // there is rolled back, and said here (in mitmproxy the assignment itself raises).
+    this.options.onAssignmentRefused((name, value, e) => {
+      this.log.error(`Cannot set option ${name} to ${JSON.stringify(value)}: ${e instanceof Error ? e.message : String(e)}`);
+    });
     this.log.subscribe((entry) => this.deliverLogEntry(entry));
     becomeCurrentMaster(this);
   }

@@ -117,6 +117,9 @@ function checkType(name: string, type: OptionType, value: unknown, choices: read
 /** Called after options changed, with the names that changed; may reject to roll the change back. */
 export type ChangeListener = (updated: Set<string>) => void | Promise<void>;
 
+/** Told of an `options.name = value` assignment a change listener refused (and so rolled back). */
+export type AssignmentRefusedListener = (name: string, value: OptionValue, error: unknown) => void;
+
 /**
  * The typed option registry: declarations, current values, validation, `--set` parsing,
  * config.yaml loading, and change notification (which the master turns into `configure` hooks).
@@ -127,6 +130,7 @@ export class OptManager {
   /** Values given before their option was declared, applied when it is. */
   private deferred = new Map<string, unknown>();
   private listeners: ChangeListener[] = [];
+  private refusedListeners: AssignmentRefusedListener[] = [];
 
   /** Declare an option. Declaring the same option twice is fine; a different definition replaces the old one. */
   add<T extends OptionType>(name: string, type: T, defaultValue: OptionValueOf<T>, help: string, choices: readonly string[] | null = null): boolean {
@@ -157,7 +161,12 @@ export class OptManager {
       set: (v: unknown) => {
         const d = this.def(name);
         checkType(name, d.type, v, d.choices);
-        void this.update({ [name]: v as OptionValue });
+        // The change listeners (`configure`) run after the assignment has returned: one refusing
+        // the value rolls it back, and is reported rather than left as an unhandled rejection.
+        this.update({ [name]: v as OptionValue }).catch((e: unknown) => {
+          for (const l of this.refusedListeners) l(name, v as OptionValue, e);
+          if (this.refusedListeners.length === 0) throw e;
+        });
       },
     });
   }
@@ -186,6 +195,18 @@ export class OptManager {
   get<T extends OptionValue = OptionValue>(name: string): T;
   get(name: string): OptionValue {
     return cloneValue(this.def(name).value);
+  }
+
+  /**
+   * Listen for `options.name = value` assignments that a change listener refused (an addon's
+   * `configure` threw), after they were rolled back; the master logs them. Returns an
+   * unsubscribe function.
+   */
+  onAssignmentRefused(listener: AssignmentRefusedListener): () => void {
+    this.refusedListeners.push(listener);
+    return () => {
+      this.refusedListeners = this.refusedListeners.filter((l) => l !== listener);
+    };
   }
 
   /** Listen for changes (the master dispatches `configure` from here). Returns an unsubscribe function. */

@@ -126,6 +126,30 @@ test('options.name = value (a script written as in Python) sets the option and r
   assert.equal(m.options.get('connection_strategy'), 'eager');
 });
 
+test('options.name = value that an addon refuses in configure is rolled back and logged, not an unhandled rejection', async (t) => {
+  const m = new Master();
+  await m.addons.add({
+    name: 'strict',
+    load: (l) => l.addOption('level', 'int', 1, 'a level up to 5'),
+    configure(updated: Set<string>) {
+      if (updated.has('level') && m.options.get<number>('level') > 5) throw new OptionsError('level too high');
+    },
+  });
+  await m.run();
+  t.after(() => m.shutdown());
+  const errors: string[] = [];
+  m.log.subscribe((e) => void (e.level === 'error' && errors.push(e.message)));
+  const rejections: unknown[] = [];
+  const onRejection = (e: unknown) => void rejections.push(e);
+  process.on('unhandledRejection', onRejection);
+  t.after(() => void process.off('unhandledRejection', onRejection));
+  (m.options as unknown as Record<string, unknown>).level = 9;
+  await sleep(100);
+  assert.deepEqual(rejections, []);
+  assert.equal(m.options.get('level'), 1, 'rolled back');
+  assert.deepEqual(errors, ['Cannot set option level to 9: level too high']);
+});
+
 test('config.yaml is read from confdir; precedence: --set < config.yaml < dedicated flags', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'mitmproxy-ts-conf-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
