@@ -7,10 +7,12 @@
  * until the match ends, which can be never. V8's linear-time engine would avoid this, but it
  * takes no `u`/`v`/`i` flags and no look-arounds, which the Python translation needs.
  *
- * So such a pattern (only such a pattern: the others run as plain RegExps) is matched in a worker
- * thread while this thread waits, at most TIME_LIMIT_MS. A pattern that runs out of time is given
- * up: it matches nothing from then on, and the event log says so once. Filters use it, and so do
- * the patterns of modify_body, map_remote and map_local (addons/util/pyre.ts) and of ignore_hosts,
+ * So such a pattern is matched in a worker thread while this thread waits, at most TIME_LIMIT_MS.
+ * A filter pattern with a long repetition (`~b ".*x"`), whose failed search of a long text
+ * backtracks quadratically, is matched there too, on texts over INLINE_TEXT_LENGTH; the others run
+ * as plain RegExps. A pattern that runs out of time is given up: it matches nothing from then on,
+ * and the event log says so once. Filters use it, and for nested repetition only so do the
+ * patterns of modify_body, map_remote and map_local (addons/util/pyre.ts) and of ignore_hosts,
  * allow_hosts and tcp_hosts (proxy/proxy-options.ts).
  */
 import { MessageChannel, type MessagePort, Worker, receiveMessageOnPort } from 'node:worker_threads';
@@ -128,8 +130,9 @@ const WHY = {
 } as const;
 
 /**
- * The time limit of one pattern with nested repetition: its matches run in the worker, and once
- * one runs out of time the pattern matches nothing from then on, said once in the event log.
+ * The time limit of one pattern (with nested repetition, or with a long one on a long text): its
+ * matches run in the worker, and once one runs out of time the pattern matches nothing from then
+ * on, said once in the event log.
  */
 export class TimeLimit {
   private givenUp = false;
