@@ -10,12 +10,14 @@
  * headers are in; replacing `true` with a function passes every chunk through it, and an empty
  * chunk marks the end.
  */
-import { createWriteStream, mkdirSync } from 'node:fs';
+import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs';
 import { join } from 'node:path';
 import type { HTTPFlow, Loader, Master } from 'mitmproxy-ts';
 
 class SaveStreamedBodies {
   private master!: Master;
+  /** The files of bodies still streaming, by flow: a flow that fails gets no last empty chunk. */
+  private readonly open = new WeakMap<HTTPFlow, Set<WriteStream>>();
 
   load(loader: Loader): void {
     this.master = loader.master;
@@ -30,6 +32,14 @@ class SaveStreamedBodies {
     if (flow.response?.stream === true) flow.response.stream = this.saver(flow, 'response');
   }
 
+  /** A flow that failed mid-stream: close its files, with what came through. */
+  error(flow: HTTPFlow): void {
+    for (const file of this.open.get(flow) ?? []) {
+      file.end(() => this.master.log.info(`saved what came of a body of ${flow.request.prettyUrl} to ${file.path} (the flow failed)`));
+    }
+    this.open.delete(flow);
+  }
+
   /** A stream function that passes chunks on unchanged and copies them to `<flow id>.<what>`. */
   private saver(flow: HTTPFlow, what: 'request' | 'response'): true | ((chunk: Buffer) => Buffer) {
     const dir = this.master.options.get<string | null>('save_streamed_dir');
@@ -38,9 +48,14 @@ class SaveStreamedBodies {
     const path = join(dir, `${flow.id}.${what}`);
     const file = createWriteStream(path);
     file.on('error', (e) => this.master.log.warn(`cannot save ${what} of ${flow.request.prettyUrl}: ${e.message}`));
+    const files = this.open.get(flow) ?? new Set<WriteStream>();
+    this.open.set(flow, files.add(file));
     return (chunk) => {
       if (chunk.length > 0) file.write(chunk);
-      else file.end(() => this.master.log.info(`saved the ${what} body of ${flow.request.prettyUrl} to ${path}`));
+      else {
+        files.delete(file);
+        file.end(() => this.master.log.info(`saved the ${what} body of ${flow.request.prettyUrl} to ${path}`));
+      }
       return chunk;
     };
   }

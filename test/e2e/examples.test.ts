@@ -218,6 +218,22 @@ test('examples/save-streamed-bodies.ts copies the bodies that stream_large_bodie
   assert.equal(readFileSync(join(dir, files.find((f) => f.endsWith('.response'))!), 'latin1'), r.stdout);
 });
 
+test('examples/save-streamed-bodies.ts closes the file of a body whose flow fails mid-stream, with what came through', async (t) => {
+  const dir = tempDir(t, 'streamed-');
+  const up = await rawServer(t, (s) => {
+    s.once('data', () => {
+      s.write(`HTTP/1.1 200 OK\r\nContent-Length: 10000\r\n\r\n${'y'.repeat(3000)}`);
+      setTimeout(() => s.destroy(), 500);
+    });
+  });
+  const tool = await runCli(t, ['dump', '-p', '0', '--listen-host', '127.0.0.1', '--set', 'stream_large_bodies=100', '--set', `save_streamed_dir=${dir}`, '-s', example('save-streamed-bodies.ts')]);
+  await curl(['-x', `http://127.0.0.1:${tool.port}`, `http://127.0.0.1:${up.port}/cut`]);
+  await tool.waitFor(/saved what came of a body of http:\/\/127\.0\.0\.1:\d+\/cut to .*\.response \(the flow failed\)/);
+  const files = readdirSync(dir);
+  assert.equal(files.length, 1, JSON.stringify(files));
+  assert.equal(readFileSync(join(dir, files[0]!), 'latin1'), 'y'.repeat(3000));
+});
+
 test('examples/tls-passthrough.ts passes TLS through to a server once a client refused the proxy certificate for it', async (t) => {
   const origin = await httpsOrigin(t, (_req, res) => res.end('from the origin itself'));
   const tool = await runCli(t, ['dump', '-p', '0', '--listen-host', '127.0.0.1', '--ssl-insecure', '--set', `confdir=${testConfdir()}`, '-s', example('tls-passthrough.ts')]);
