@@ -10,8 +10,9 @@
  * So such a pattern is matched in a worker thread while this thread waits, at most TIME_LIMIT_MS.
  * A filter pattern with a long repetition (`~b ".*x"`), whose failed search of a long text
  * backtracks quadratically, is matched there too, on texts over INLINE_TEXT_LENGTH; the others run
- * as plain RegExps. A pattern that runs out of time is given up: it matches nothing from then on,
- * and the event log says so once. Filters use it, and for nested repetition only so do the
+ * as plain RegExps. A pattern that runs out of time is given up (for every text, or with a long
+ * repetition for texts as long or longer): it matches nothing there from then on, and the event
+ * log says so. Filters use it, and for nested repetition only so do the
  * patterns of modify_body, map_remote and map_local (addons/util/pyre.ts) and of ignore_hosts,
  * allow_hosts and tcp_hosts (proxy/proxy-options.ts).
  */
@@ -135,7 +136,14 @@ const WHY = {
  * on, said once in the event log.
  */
 export class TimeLimit {
-  private givenUp = false;
+  /**
+   * Texts at least this long are no longer tried (they match nothing). A pattern with nested
+   * repetition is given up for every text once one ran out of time (exponential backtracking can
+   * strike at any length); one with a long repetition only for texts as long as the one that did,
+   * as its cost grows with the text's length: one huge body must not switch a filter off for all
+   * the small ones.
+   */
+  private givenUpFrom = Infinity;
 
   /** `pattern` is the pattern as the user wrote it, for the log line. */
   constructor(
@@ -144,27 +152,25 @@ export class TimeLimit {
   ) {}
 
   test(regex: RegExp, subject: string): boolean {
-    if (this.givenUp) return false;
+    if (subject.length >= this.givenUpFrom) return false;
     const answer = askWorker(regex, subject, 0);
-    if (answer === null) return this.giveUp(false);
+    if (answer === null) return this.giveUp(subject, false);
     return answer === true;
   }
 
   /** Up to `limit` non-overlapping matches, left to right, as `String.prototype.matchAll` finds them. */
   matchAll(regex: RegExp, subject: string, limit = Infinity): FoundMatch[] {
-    if (this.givenUp) return [];
+    if (subject.length >= this.givenUpFrom) return [];
     const answer = askWorker(regex, subject, limit === Infinity ? -1 : limit) as Array<{ groups: [string, ...Array<string | undefined>]; index: number }> | null;
-    if (answer === null) return this.giveUp([]);
+    if (answer === null) return this.giveUp(subject, []);
     return answer.map((m): FoundMatch => Object.assign(m.groups, { index: m.index }));
   }
 
-  private giveUp<T>(result: T): T {
-    this.givenUp = true;
+  private giveUp<T>(subject: string, result: T): T {
+    this.givenUpFrom = this.why === 'nested' ? 0 : Math.min(this.givenUpFrom, subject.length);
+    const scope = this.why === 'nested' ? 'it matches nothing from now on' : `it matches nothing in texts of ${subject.length} characters or more from now on`;
     try {
-      ctx.log.warn(
-        `The regex ${JSON.stringify(this.pattern)} took more than ${TIME_LIMIT_MS / 1000} s on one text (${WHY[this.why].cause}); ` +
-          `it matches nothing from now on. ${WHY[this.why].advice}`,
-      );
+      ctx.log.warn(`The regex ${JSON.stringify(this.pattern)} took more than ${TIME_LIMIT_MS / 1000} s on one text (${WHY[this.why].cause}); ${scope}. ${WHY[this.why].advice}`);
     } catch {
       // No master (a filter used on its own): the result is the same, unlogged.
     }

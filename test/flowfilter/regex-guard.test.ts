@@ -112,4 +112,12 @@ test('a pattern with a long repetition (".*x") on a big body runs under the time
   const took = Date.now() - started;
   assert.ok(took < 20_000, `gave up after ${took} ms`);
   assert.equal(lines.filter((l) => l.startsWith('warn The regex ".*x" took more than 2 s on one text (a repetition tried at every position')).length, 1, lines.join('\n'));
+  assert.ok(lines.some((l) => l.includes(`it matches nothing in texts of ${256 * 1024} characters or more from now on`)), lines.join('\n'));
+  // Given up for texts that long only: smaller bodies, in the worker or not, still match.
+  f.request.content = Buffer.concat([Buffer.alloc(100_000, 'a'), Buffer.from('x')]);
+  assert.equal(filter.match(f), true, 'a 100 KB body after the 256 KB one that ran out of time');
+  f.request.content = Buffer.from('aaax');
+  assert.equal(filter.match(f), true);
+  f.request.content = Buffer.concat([Buffer.alloc(300 * 1024, 'a'), Buffer.from('x')]);
+  assert.equal(filter.match(f), false, 'a longer text is not tried again');
 });
