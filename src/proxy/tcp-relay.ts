@@ -31,8 +31,8 @@ export async function relayTcpFlow(ctx: ConnectionContext, serverSocket: Duplex,
   const flow = new TCPFlow(ctx.client, ctx.server, true);
   // Injected while tcp_start runs (mitmproxy's example injects there): held until the relay
   // starts, as mitmproxy's layer holds events that arrive while a hook is pending.
-  const early: Array<[toClient: boolean, content: Buffer]> = [];
-  liveTcpFlows.set(flow, (toClient, content) => early.push([toClient, content]));
+  const injectedDuringStart: Array<[toClient: boolean, content: Buffer]> = [];
+  liveTcpFlows.set(flow, (toClient, content) => injectedDuringStart.push([toClient, content]));
   await hooks.triggerFlow('tcp_start', flow);
   if (flow.killed) {
     liveTcpFlows.delete(flow);
@@ -89,7 +89,7 @@ export async function relayTcpFlow(ctx: ConnectionContext, serverSocket: Duplex,
     pending?.catch((e: unknown) => ctx.master.log.warn(`Cannot inject TCP message: ${(e as Error)?.message ?? String(e)}`, ctx.clientLabel));
   };
   liveTcpFlows.set(flow, inject);
-  for (const [toClient, content] of early.splice(0)) inject(toClient, content);
+  for (const [toClient, content] of injectedDuringStart.splice(0)) inject(toClient, content);
   try {
     await Promise.all([pump(ctx.reader, serverSocket, true), pump(serverReader, ctx.socket, false)]);
   } finally {

@@ -121,7 +121,7 @@ class Direction {
    * The direction is over: its source broke the protocol or went away, and the end of the
    * conversation waits its turn in the relay's queue. Nothing more is read from it.
    */
-  finished = false;
+  endQueued = false;
   readonly maxMessageSize: number;
   private readonly maxInflationRatio: number;
   listeners: { data: (b: Buffer) => void; end: () => void; error: (e: Error) => void } | null = null;
@@ -271,7 +271,7 @@ class WebSocketRelay {
   }
 
   private receive(d: Direction, chunk: Buffer): void {
-    if (this.closing || d.finished) return;
+    if (this.closing || d.endQueued) return;
     let frames: Frame[];
     try {
       frames = d.parser.push(chunk);
@@ -300,7 +300,7 @@ class WebSocketRelay {
    * are all handled, a framing error or the end of the source ends the conversation.
    */
   private drain(d: Direction): void {
-    while (!d.blocked && !this.closing && !d.finished && d.frameIndex < d.frames.length) {
+    while (!d.blocked && !this.closing && !d.endQueued && d.frameIndex < d.frames.length) {
       const f = d.frames[d.frameIndex++]!;
       let r: MaybePromise;
       try {
@@ -359,8 +359,8 @@ class WebSocketRelay {
    * events in order. `d` reads nothing more meanwhile.
    */
   private finish(d: Direction, end: () => void): void {
-    if (d.finished) return;
-    d.finished = true;
+    if (d.endQueued) return;
+    d.endQueued = true;
     this.queue
       .run(() => {
         end();
