@@ -563,10 +563,12 @@ async function sendResponse(
   const unsendable = alreadyStreamed ? null : client.responseProblem?.(resp);
   if (unsendable) {
     flow.error = new FlowError(unsendable);
-    flow.live = false;
     ctx.master.log.warn(`${flowLabel(flow)}: ${unsendable}`, ctx.clientLabel);
+    // Live in its error hook, as every failing flow: a kill there drops the client instead of the 502.
     await ctx.hooks.triggerFlow('error', flow);
-    await client.sendError(502, unsendable);
+    flow.live = false;
+    if (flow.killed) client.abort();
+    else await client.sendError(502, unsendable);
     return 'close';
   }
   try {
@@ -596,8 +598,10 @@ async function sendResponse(
       flow.error = new FlowError(e.message);
       ctx.master.log.warn(`${flowLabel(flow)}: cannot send response: ${e.message}`, ctx.clientLabel);
       await ctx.hooks.triggerFlow('error', flow);
-      // Nothing went out yet (the head failed its checks): the client gets a 502 saying why.
-      if (client.responseStarted) client.abort();
+      flow.live = false;
+      // Nothing went out yet (the head failed its checks): the client gets a 502 saying why,
+      // unless the error hook killed the flow.
+      if (client.responseStarted || flow.killed) client.abort();
       else await client.sendError(502, `Cannot send the response: ${e.message}`);
       return 'close';
     }

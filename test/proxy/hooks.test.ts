@@ -254,6 +254,25 @@ test('a response an addon made unsendable (a header value with a line break) bec
   assert.equal(errors.length, 1);
 });
 
+test('a response that cannot be sent, killed in its error hook: no 502, the connection is dropped', async (t) => {
+  const up = await echoServer(t);
+  const errors: HTTPFlow[] = [];
+  const proxy = await testProxy(t, {
+    addons: [
+      {
+        name: 'breaker',
+        response: (f: HTTPFlow) => void f.response!.headers.set('X-Bad', 'value\n'),
+        error: (f: HTTPFlow) => void (errors.push(f), f.kill()),
+      },
+    ],
+  });
+  const r = await curl(['-x', proxy.url, `${up.url}/x`]);
+  assert.equal(r.status, 0, r.stdout);
+  assert.equal(r.code, 52, r.stderr);
+  assert.equal(errors.length, 1);
+  assert.equal(errors[0]!.live, false);
+});
+
 test('a client killed in client_connected is logged in mitmproxy\'s words', async (t) => {
   const proxy = await testProxy(t, { addons: [{ name: 'kill', client_connected: (c: { error: string | null }) => void (c.error = 'not welcome') }] });
   const r = await curl(['-x', proxy.url, 'http://127.0.0.1:1/']);

@@ -102,6 +102,30 @@ test('statuses HTTP/2 cannot carry become a 502 with an error hook; a 204 loses 
   assert.equal(noContent.status, 204);
 });
 
+test('a status HTTP/2 cannot carry that an addon set, its flow killed in the error hook: no 502, the stream is dropped', async (t) => {
+  const up = await rawHttpServer(t, { '/ok': 'HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok' });
+  const errors: HTTPFlow[] = [];
+  const proxy = await testProxy(t, {
+    addons: [
+      {
+        name: 'weird-status',
+        response: (f: HTTPFlow) => void (f.response!.statusCode = 600),
+        error: (f: HTTPFlow) => void (errors.push(f), f.kill()),
+      },
+    ],
+  });
+  const session = http2.connect(proxy.url);
+  session.on('error', () => undefined);
+  t.after(() => session.destroy());
+  const outcome = await get(session, `127.0.0.1:${up.port}`, '/ok').then(
+    (r) => `status ${r.status}`,
+    (e: Error) => `error ${e.message}`,
+  );
+  assert.notEqual(outcome, 'status 502');
+  assert.equal(errors.length, 1);
+  assert.equal(errors[0]!.error!.msg, 'Connection killed.');
+});
+
 test('a client whose connection closes under an open stream (no reset): the flow fails as mitmproxy words it, "peer closed connection"', async (t) => {
   const up = await rawHttpServer(t, { '/held': null });
   const errors: HTTPFlow[] = [];
