@@ -27,6 +27,11 @@ const UNWANTED_BODY_GRACE_MS = 1000;
 /** Limits for the client-facing HTTP/2 session (explicit, rather than node's defaults). */
 const SESSION_OPTIONS: http2.ServerOptions = {
   maxSessionMemory: 64,
+  // node takes 128 header fields by default and resets a stream with more (ENHANCE_YOUR_CALM).
+  // Browsers send more: Chromium sends each cookie as its own field, and a site may set 180. The
+  // list is bounded by its size instead, as in mitmproxy (64 KiB, in which at most 2048 fields
+  // fit: each counts 32 octets besides its name and value, RFC 7541 §4.1).
+  maxHeaderListPairs: (64 * 1024) / 32,
   maxSendHeaderBlockLength: MAX_SEND_HEADER_BLOCK,
   peerMaxConcurrentStreams: 1000,
   settings: { enablePush: false, maxConcurrentStreams: 250, maxHeaderListSize: 64 * 1024 },
