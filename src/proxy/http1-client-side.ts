@@ -231,7 +231,10 @@ function resolveTarget(ctx: ConnectionContext, head: RequestHead, req: Request):
     return null;
   }
   if (ctx.server.address) {
-    req.setDestination(tls ? 'https' : 'http', ctx.server.address[0], ctx.server.address[1]);
+    // Whether the tunnel's server speaks TLS, not the client connection: TLS to the proxy itself
+    // (a secure web proxy) may carry a tunnel with plain HTTP in it, as mitmproxy's scheme for
+    // such requests follows its server side.
+    req.setDestination(ctx.server.tls ? 'https' : 'http', ctx.server.address[0], ctx.server.address[1]);
     return null;
   }
   if (absolute) {

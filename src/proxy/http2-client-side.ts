@@ -388,7 +388,7 @@ async function handleStream(ctx: ConnectionContext, stream: http2.ServerHttp2Str
   } else if (ctx.server.address) {
     // Inside a CONNECT or SOCKS5 tunnel (and in transparent mode) the destination is the tunnel's
     // target, whatever :authority says, as for HTTP/1 (mitmproxy's transparent HTTP mode).
-    request.setDestination(ctx.client.tls ? 'https' : 'http', ctx.server.address[0], ctx.server.address[1]);
+    request.setDestination(ctx.server.tls ? 'https' : 'http', ctx.server.address[0], ctx.server.address[1]);
   } else {
     const a = parseAuthority(request.authority || request.headers.get('host') || '');
     if (!a || !a.host) invalid = 'HTTP request has no host header, destination unknown.';
