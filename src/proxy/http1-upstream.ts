@@ -159,7 +159,7 @@ export class Http1UpstreamExchange implements UpstreamExchange {
     for (;;) {
       let raw: Buffer | null;
       try {
-        raw = await reader.readHead(this.ctx.options.maxHeadSize);
+        raw = await reader.readHead(this.ctx.options.maxResponseHeadSize);
       } catch (e) {
         if (e instanceof HeadTooLargeError) throw new ConnectError(`Cannot parse HTTP response: headers exceed ${e.limit} bytes`);
         throw e;

@@ -24,8 +24,10 @@ export interface ProxyOptions {
   rawtcp: boolean;
   tcpTimeoutMs: number;
   proxyDebug: boolean;
-  /** Largest request/response head we accept (not a mitmproxy option: mitmproxy has no limit). */
+  /** Largest request head we accept (not a mitmproxy option: mitmproxy has no limit). */
   maxHeadSize: number;
+  /** Largest response head we accept from a server (likewise). */
+  maxResponseHeadSize: number;
   ignoreHosts: RegexTester[];
   allowHosts: RegexTester[];
   tcpHosts: RegexTester[];
@@ -34,6 +36,12 @@ export interface ProxyOptions {
 }
 
 export const MAX_HEAD_SIZE = 64 * 1024;
+/**
+ * Servers' heads may be larger: browsers take up to 256 KiB (Chromium's limit; Firefox takes
+ * more), and a site whose cookies or policies add up past 64 KiB must not get a 502 through the
+ * proxy while it works without one.
+ */
+export const MAX_RESPONSE_HEAD_SIZE = 256 * 1024;
 
 /** Host patterns are Python regexes, searched case-insensitively (mitmproxy's re.IGNORECASE). */
 function compileHostPatterns(name: string, patterns: readonly string[]): RegexTester[] {
@@ -109,6 +117,7 @@ export function readProxyOptions(o: OptManager): ProxyOptions {
     tcpTimeoutMs: tcpTimeoutMs(get('tcp_timeout', 600)),
     proxyDebug: get('proxy_debug', false),
     maxHeadSize: MAX_HEAD_SIZE,
+    maxResponseHeadSize: MAX_RESPONSE_HEAD_SIZE,
     ignoreHosts: compileHostPatterns('ignore_hosts', get<string[]>('ignore_hosts', [])),
     allowHosts: compileHostPatterns('allow_hosts', get<string[]>('allow_hosts', [])),
     tcpHosts: compileHostPatterns('tcp_hosts', get<string[]>('tcp_hosts', [])),
