@@ -10,6 +10,9 @@ import type { ProxyServer } from '../../src/addons/proxyserver.js';
 import { Server } from '../../src/connection.js';
 import { WebSocketData } from '../../src/websocket.js';
 import { makeFlow } from './helpers.js';
+import { BIN } from '../helpers/cli.js';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 
 /** A running mitmdump (in-process) whose output we capture. */
 async function dump(t: import('node:test').TestContext, options: Record<string, unknown>) {
@@ -204,4 +207,46 @@ test('a WebSocket that ended without a close frame (killed, dropped) prints UNKN
     'Error in WebSocket connection to 127.0.0.1:9: WebSocket Error: UNKNOWN_ERROR=None',
     'Error in WebSocket connection to 127.0.0.1:9: WebSocket Error: UNKNOWN_ERROR=4321 (reason: bye)',
   ]);
+});
+
+test('flow_detail 4 prints a 16 MiB binary body in full as a hex dump without exhausting the heap', async (t) => {
+  // A browser downloading a large binary through `mitmdump --flow-detail 4`: the hex dump was
+  // built from string pieces and took ~75 bytes of heap per body byte, so a 64 MiB download ran
+  // the process out of memory. Here 16 MiB under a 512 MB heap cap (it took 1.2 GB).
+  const body = Buffer.alloc(16 * 1024 * 1024);
+  for (let i = 0; i < body.length; i += 4) body.writeUInt32LE((i * 2654435761) >>> 0, i);
+  const up = await httpServer(t, (_q, r) => {
+    r.setHeader('content-type', 'application/octet-stream');
+    r.end(body);
+  });
+  const args = [BIN, 'dump', '--listen-host', '127.0.0.1', '-p', '0', '--flow-detail', '4', '--set', `confdir=${testConfdir()}`];
+  const child = spawn(process.execPath, args, { env: { ...process.env, NO_COLOR: '1', NODE_OPTIONS: '--max-old-space-size=512' }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const exited = once(child, 'exit');
+  t.after(async () => {
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill('SIGKILL');
+      await exited;
+    }
+  });
+  // 84 MB of output: only its first lines (the port) and a window at its end are kept.
+  let head = '';
+  let tail = '';
+  let stderr = '';
+  child.stdout.setEncoding('latin1');
+  child.stdout.on('data', (d: string) => {
+    if (head.length < 4096) head += d;
+    tail = (tail + d).slice(-4096);
+  });
+  child.stderr.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-4096)));
+  const deadline = Date.now() + 20000;
+  while (!/listening at \S+:\d+\./.test(head) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  const port = Number(/listening at \S+:(\d+)\./.exec(head)![1]);
+  const r = await curl(['-o', '/dev/null', '-x', `http://127.0.0.1:${port}`, `${up.url}/download.bin`], { timeoutMs: 60000 });
+  assert.equal(r.status, 200, stderr);
+  assert.equal(r.sizeDownload, body.length);
+  // The last row (offset 0xfffff0) is printed once the whole body has been.
+  const printed = Date.now() + 60000;
+  while (!tail.includes('\n    fffff0:   ') && child.exitCode === null && Date.now() < printed) await new Promise((r) => setTimeout(r, 100));
+  assert.ok(tail.includes('\n    fffff0:   '), stderr);
+  assert.equal(child.exitCode, null, 'the proxy is still running');
 });
