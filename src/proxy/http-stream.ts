@@ -263,10 +263,7 @@ export async function runHttpFlow(ctx: ConnectionContext, flow: HTTPFlow, client
     flow.live = false;
     if (!(cause instanceof ConnectError && cause.logged)) ctx.master.log.info(`${flowLabel(flow)}: ${flow.error.msg}`, ctx.clientLabel);
     upstream?.abort();
-    // A client that is gone gets no error page: writing one to its closed HTTP/2 stream throws,
-    // and that would end the flow a second time (a second `error` hook).
-    if (client.responseStarted || flow.killed || clientGone) client.abort();
-    else await client.sendError(status, message);
+    await replyToFailure(flow, client, status, message, clientGone);
     return 'close';
   };
 
@@ -516,6 +513,17 @@ export async function runHttpFlow(ctx: ConnectionContext, flow: HTTPFlow, client
 }
 
 /**
+ * After a failed flow's `error` hook (run while the flow is live, as in mitmproxy, so an addon can
+ * kill it there): the client gets the error reply, or its connection or stream dropped when the
+ * response has started, the hook killed the flow, or the client is gone (writing an error page to
+ * its closed HTTP/2 stream would throw and end the flow a second time).
+ */
+async function replyToFailure(flow: HTTPFlow, client: ClientExchange, status: number, message: string, clientGone = false): Promise<void> {
+  if (client.responseStarted || flow.killed || clientGone) client.abort();
+  else await client.sendError(status, message);
+}
+
+/**
  * A killed flow ends: nothing more of its streamed request goes out, the `error` hook fires when
  * `fireError` (not for a flow killed in the `response` hook), and both sides are dropped.
  */
@@ -564,11 +572,9 @@ async function sendResponse(
   if (unsendable) {
     flow.error = new FlowError(unsendable);
     ctx.master.log.warn(`${flowLabel(flow)}: ${unsendable}`, ctx.clientLabel);
-    // Live in its error hook, as every failing flow: a kill there drops the client instead of the 502.
     await ctx.hooks.triggerFlow('error', flow);
     flow.live = false;
-    if (flow.killed) client.abort();
-    else await client.sendError(502, unsendable);
+    await replyToFailure(flow, client, 502, unsendable);
     return 'close';
   }
   try {
@@ -599,10 +605,8 @@ async function sendResponse(
       ctx.master.log.warn(`${flowLabel(flow)}: cannot send response: ${e.message}`, ctx.clientLabel);
       await ctx.hooks.triggerFlow('error', flow);
       flow.live = false;
-      // Nothing went out yet (the head failed its checks): the client gets a 502 saying why,
-      // unless the error hook killed the flow.
-      if (client.responseStarted || flow.killed) client.abort();
-      else await client.sendError(502, `Cannot send the response: ${e.message}`);
+      // Nothing went out yet when the head failed its checks: the client gets a 502 saying why.
+      await replyToFailure(flow, client, 502, `Cannot send the response: ${e.message}`);
       return 'close';
     }
     throw e;
