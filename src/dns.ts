@@ -206,17 +206,15 @@ export class DNSResourceRecord {
     try {
       switch (this.type) {
         case DnsType.A:
-          if (this.data.length !== 4) throw new Error('bad A');
-          return Array.from(this.data).join('.');
+          return this.ipv4Address;
         case DnsType.AAAA:
-          if (this.data.length !== 16) throw new Error('bad AAAA');
-          return bytesToIp(this.data);
+          return this.ipv6Address;
         case DnsType.NS:
         case DnsType.CNAME:
         case DnsType.PTR:
-          return readName(this.data, 0, this.data).name;
+          return this.domainName;
         case DnsType.TXT:
-          return readTxt(this.data);
+          return this.text;
         case DnsType.HTTPS:
           return pyDictRepr(httpsRecordEntries(this.data));
         default:
